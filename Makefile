@@ -66,7 +66,7 @@ breaking: setup ## buf breaking (FILE) against the main branch.
 	rm -rf build/against && mkdir -p build/against/build
 	git archive main | tar -x -C build/against
 	cp -r $(THIRD_PARTY) build/against/build/
-	$(BUF) build build/against --path build/against/proto -o build/against.binpb
+	cd build/against && $(CURDIR)/$(BUF) build proto -o $(CURDIR)/build/against.binpb
 	$(BUF) breaking proto --against build/against.binpb
 
 typecheck: setup ## mypy --strict on the hand-written code, tools and tests.
