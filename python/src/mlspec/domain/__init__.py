@@ -1,0 +1,1 @@
+"""Domain rules of the reference service, independent of gRPC and of storage."""

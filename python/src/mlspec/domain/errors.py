@@ -1,0 +1,75 @@
+"""Domain errors: what went wrong, in terms a caller can act on.
+
+Domain code raises these; exactly one place (``mlspec.server.errors``) turns them into gRPC
+status codes with ``google.rpc`` details. Each error carries a stable machine-readable
+``reason`` (for ``ErrorInfo``), and, where it applies, the resource it is about (for
+``ResourceInfo``) and per-field violations (for ``BadRequest``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of a request: its path (``dataset.meta.name``) and what is wrong."""
+
+    field: str
+    description: str
+
+
+@dataclass
+class DomainError(Exception):
+    """Base of every error the domain reports to callers."""
+
+    message: str
+    reason: str = "ERROR"
+    resource_type: str = ""
+    resource_name: str = ""
+    violations: list[FieldViolation] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        """Returns the human-readable message."""
+        return self.message
+
+
+class InvalidArgument(DomainError):
+    """The request is malformed or breaks a rule of the contract (INVALID_ARGUMENT)."""
+
+
+class NotFound(DomainError):
+    """The referenced resource does not exist or is not visible (NOT_FOUND)."""
+
+
+class AlreadyExists(DomainError):
+    """A resource with the same identity already exists (ALREADY_EXISTS)."""
+
+
+class FailedPrecondition(DomainError):
+    """The system is not in a state that allows the operation (FAILED_PRECONDITION)."""
+
+
+class Aborted(DomainError):
+    """A concurrency conflict, such as an etag mismatch (ABORTED)."""
+
+
+class OutOfRange(DomainError):
+    """A value, such as a page token, is outside what is valid (OUT_OF_RANGE)."""
+
+
+def invalid(field_path: str, description: str, reason: str = "INVALID_FIELD") -> InvalidArgument:
+    """Builds an InvalidArgument for a single bad field."""
+    return InvalidArgument(
+        f"{field_path}: {description}",
+        reason=reason,
+        violations=[FieldViolation(field_path, description)],
+    )
+
+
+class Unimplemented(DomainError):
+    """The method is part of the contract but this server does not implement it."""
+
+
+class ResourceExhausted(DomainError):
+    """A request is larger than the limits the contract states (RESOURCE_EXHAUSTED)."""

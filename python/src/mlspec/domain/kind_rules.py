@@ -1,0 +1,146 @@
+"""Rules specific to some kinds, applied around the generic resource rules.
+
+- StageReport: the payload must match the stage, it belongs to a run or step run, and
+  its inputs and outputs become lineage edges (input -> report -> output).
+- DatasetVersion: numbered within its dataset; the definition is immutable and a new
+  version is needed for a new definition (the same definition twice is refused).
+- ModuleVersion: numbered within its module.
+- Runs (tracking runs; pipeline and step runs change state through their own methods):
+  a state change follows the run state machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
+
+from mlspec.common.v1 import reference_pb2
+from mlspec.data.v1 import dataset_pb2
+from mlspec.domain import errors, runs
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.resources import Resources
+from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
+from mlspec.pipelines.v1 import module_pb2
+from mlspec.tracking.v1 import run_pb2
+
+K = reference_pb2.ResourceKind
+E = lineage_pb2.LineageEdgeKind
+
+# The payload field of each reportable stage (StageReport.payload).
+PAYLOAD_OF_STAGE = {
+    stage_pb2.LIFECYCLE_STAGE_CODIFY_OBJECTIVES: "codified_objectives",
+    stage_pb2.LIFECYCLE_STAGE_DATA_INGESTION: "data_ingestion",
+    stage_pb2.LIFECYCLE_STAGE_DATA_ANALYSIS: "data_analysis",
+    stage_pb2.LIFECYCLE_STAGE_DATA_TRANSFORMATION: "data_transformation",
+    stage_pb2.LIFECYCLE_STAGE_DATA_VALIDATION: "data_validation",
+    stage_pb2.LIFECYCLE_STAGE_DATA_SPLITTING: "data_splitting",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_TRAINING: "model_training",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_EVALUATION: "model_evaluation",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_TEST: "model_test",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_PACKAGING: "model_packaging",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_SERVING: "model_serving",
+}
+
+
+def create(res: Resources, message: Message, path: str) -> Message:
+    """Creates a resource with the rules of its kind."""
+    if isinstance(message, stage_report_pb2.StageReport):
+        return _create_stage_report(res, message, path)
+    if isinstance(message, dataset_pb2.DatasetVersion):
+        return res.create(message, path, derive=lambda m: _number_dataset_version(res, m))
+    if isinstance(message, module_pb2.ModuleVersion):
+        return res.create(message, path, derive=lambda m: _number_module_version(res, m))
+    return res.create(message, path)
+
+
+def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, path: str) -> Message:
+    """Updates a resource with the rules of its kind."""
+    if isinstance(message, run_pb2.Run):
+        current = res.get(K.RESOURCE_KIND_RUN, message.meta.id, path=f"{path}.meta.id")
+        assert isinstance(current.message, run_pb2.Run)
+        changes_state = not mask.paths or "state" in mask.paths
+        if changes_state and message.state != current.message.state:
+            runs.check_transition(current.message.state, message.state, f"{path}.state")
+        elif runs.is_terminal(current.message.state) and any(
+            p not in ("meta.labels", "meta.description", "tags") for p in mask.paths or ["*"]
+        ):
+            raise errors.FailedPrecondition(
+                f"run {message.meta.id} has finished; only its labels, description and tags can change",
+                reason="RUN_TERMINAL",
+            )
+    return res.update(message, mask, path)
+
+
+def _create_stage_report(
+    res: Resources, report: stage_report_pb2.StageReport, path: str
+) -> Message:
+    violations: list[FieldViolation] = []
+    expected = PAYLOAD_OF_STAGE.get(report.stage)
+    if expected is None:
+        violations.append(
+            FieldViolation(
+                f"{path}.stage",
+                "must be one of the stages 1-11; monitoring and logging have their own services",
+            )
+        )
+    actual = report.WhichOneof("payload")
+    if expected is not None and actual is not None and actual != expected:
+        violations.append(
+            FieldViolation(
+                f"{path}.{actual}",
+                f"does not match stage {stage_pb2.LifecycleStage.Name(report.stage)}; set {expected}",
+            )
+        )
+    if not report.run_id and not report.step_run_id:
+        violations.append(FieldViolation(f"{path}.run_id", "set run_id or step_run_id (or both)"))
+    if (
+        report.HasField("end_time")
+        and report.HasField("start_time")
+        and report.end_time.ToNanoseconds() < report.start_time.ToNanoseconds()
+    ):
+        violations.append(FieldViolation(f"{path}.end_time", "is before start_time"))
+    if violations:
+        raise errors.InvalidArgument(
+            "the stage report is not valid: "
+            + "; ".join(f"{v.field} {v.description}" for v in violations),
+            reason="INVALID_STAGE_REPORT",
+            violations=violations,
+        )
+    stored = res.create(report, path, ref_edges=False)
+    assert isinstance(stored, stage_report_pb2.StageReport)
+    report_id = stored.meta.id
+    edges = [(e.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED) for e in stored.inputs]
+    edges += [(report_id, e.resource.id, E.LINEAGE_EDGE_KIND_PRODUCED) for e in stored.outputs]
+    res.tx.add_edges(res.scope.workspace, edges)
+    return stored
+
+
+def _number_module_version(res: Resources, version: Message) -> None:
+    assert isinstance(version, module_pb2.ModuleVersion)
+    count = res.tx.count_in_scope(
+        res.scope.workspace, K.RESOURCE_KIND_MODULE_VERSION, version.module_id
+    )
+    version.sequence = count + 1
+
+
+def _number_dataset_version(res: Resources, version: Message) -> None:
+    assert isinstance(version, dataset_pb2.DatasetVersion)
+    digest = hashlib.sha256(version.definition.SerializeToString(deterministic=True)).hexdigest()
+    latest = res.latest_active(K.RESOURCE_KIND_DATASET_VERSION, version.dataset_id)
+    if latest is not None:
+        assert isinstance(latest.message, dataset_pb2.DatasetVersion)
+        if latest.message.definition_digest.digests.get("sha256") == digest:
+            raise errors.AlreadyExists(
+                f"the latest version ({latest.message.version}) of dataset {version.dataset_id} "
+                "already has this definition; a new version needs a changed definition",
+                reason="SAME_DEFINITION",
+                resource_type="mlspec.data.v1.DatasetVersion",
+                resource_name=latest.record.id,
+            )
+    count = res.tx.count_in_scope(
+        res.scope.workspace, K.RESOURCE_KIND_DATASET_VERSION, version.dataset_id
+    )
+    version.version = count + 1
+    version.definition_digest.digests["sha256"] = digest

@@ -1,0 +1,272 @@
+"""The registry of resource kinds: which message each kind is, and how it is scoped.
+
+Everything the generic resource rules need to know about a kind lives here: its message
+type, the field that scopes its names (a run for artifacts, a dataset for its versions),
+the parent kind that field points at, whether a name is required, and which fields are
+copied into the filter index. All other rules are derived from the descriptors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+
+from mlspec.common.v1 import reference_pb2
+from mlspec.data.v1 import artifact_pb2, dataset_pb2, dataset_profile_pb2, datastore_pb2
+from mlspec.lifecycle.v1 import stage_report_pb2
+from mlspec.metadata.v1 import workflow_metadata_record_pb2
+from mlspec.models.v1 import model_pb2, model_version_pb2
+from mlspec.monitoring.v1 import alert_pb2
+from mlspec.pipelines.v1 import module_pb2, pipeline_pb2, pipeline_run_pb2
+from mlspec.store.records import FieldValue
+from mlspec.tracking.v1 import experiment_pb2, run_pb2
+
+K = reference_pb2.ResourceKind
+
+# Extra filter-index values for a kind, beyond its top-level scalar fields.
+ExtraIndex = Callable[[Message], list[FieldValue]]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What the generic rules need to know about one resource kind."""
+
+    kind: int
+    message: type[Message]
+    scope_fields: tuple[str, ...] = ()
+    parent_kinds: tuple[int, ...] = ()
+    name_required: bool = True
+    extra_index: ExtraIndex | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The message name, for example ``DatasetVersion``."""
+        return self.message.DESCRIPTOR.name
+
+    @property
+    def full_name(self) -> str:
+        """The full message name, for example ``mlspec.data.v1.DatasetVersion``."""
+        return self.message.DESCRIPTOR.full_name
+
+    def scope_of(self, message: Message) -> str:
+        """The id of the object that scopes this message's name ('' for the workspace)."""
+        for name in self.scope_fields:
+            value = getattr(message, name)
+            if value:
+                return str(value)
+        return ""
+
+
+def _semver_index(message: Message) -> list[FieldValue]:
+    assert isinstance(message, model_version_pb2.ModelVersion)
+    v = message.version
+    text = f"{v.major}.{v.minor}.{v.patch}"
+    if v.prerelease:
+        text += f"-{v.prerelease}"
+    found = [FieldValue("version", text=text)]
+    found.extend(FieldValue("aliases", text=alias) for alias in message.aliases)
+    return found
+
+
+def _report_index(message: Message) -> list[FieldValue]:
+    assert isinstance(message, stage_report_pb2.StageReport)
+    return [
+        FieldValue(f"{side}.id", text=e.resource.id)
+        for side, endpoints in (("inputs", message.inputs), ("outputs", message.outputs))
+        for e in endpoints
+        if e.resource.id
+    ]
+
+
+_SPECS = [
+    KindSpec(K.RESOURCE_KIND_DATASTORE, datastore_pb2.Datastore),
+    KindSpec(
+        K.RESOURCE_KIND_ARTIFACT,
+        artifact_pb2.Artifact,
+        scope_fields=("run_id",),
+        parent_kinds=(K.RESOURCE_KIND_RUN,),
+    ),
+    KindSpec(K.RESOURCE_KIND_DATASET, dataset_pb2.Dataset),
+    KindSpec(
+        K.RESOURCE_KIND_DATASET_VERSION,
+        dataset_pb2.DatasetVersion,
+        scope_fields=("dataset_id",),
+        parent_kinds=(K.RESOURCE_KIND_DATASET,),
+        name_required=False,
+    ),
+    KindSpec(
+        K.RESOURCE_KIND_DATASET_PROFILE,
+        dataset_profile_pb2.DatasetProfile,
+        scope_fields=("dataset_version_id",),
+        parent_kinds=(K.RESOURCE_KIND_DATASET_VERSION,),
+        name_required=False,
+    ),
+    KindSpec(
+        K.RESOURCE_KIND_DATASET_CHECKPOINT,
+        dataset_profile_pb2.DatasetCheckpoint,
+        scope_fields=("dataset_version_id",),
+        parent_kinds=(K.RESOURCE_KIND_DATASET_VERSION,),
+        name_required=False,
+    ),
+    KindSpec(
+        K.RESOURCE_KIND_DATASET_VIEW,
+        dataset_profile_pb2.DatasetView,
+        scope_fields=("dataset_version_id", "dataset_id"),
+        parent_kinds=(K.RESOURCE_KIND_DATASET_VERSION, K.RESOURCE_KIND_DATASET),
+    ),
+    KindSpec(K.RESOURCE_KIND_MODULE, module_pb2.Module),
+    KindSpec(
+        K.RESOURCE_KIND_MODULE_VERSION,
+        module_pb2.ModuleVersion,
+        scope_fields=("module_id",),
+        parent_kinds=(K.RESOURCE_KIND_MODULE,),
+        name_required=False,
+    ),
+    KindSpec(K.RESOURCE_KIND_PIPELINE_DRAFT, pipeline_pb2.PipelineDraft),
+    # Pipelines that share a name are the versions of one series (told apart by version).
+    KindSpec(K.RESOURCE_KIND_PIPELINE, pipeline_pb2.Pipeline, scope_fields=("version",)),
+    KindSpec(K.RESOURCE_KIND_PIPELINE_RUN, pipeline_run_pb2.PipelineRun, name_required=False),
+    KindSpec(
+        K.RESOURCE_KIND_STEP_RUN,
+        pipeline_run_pb2.StepRun,
+        scope_fields=("pipeline_run_id",),
+        parent_kinds=(K.RESOURCE_KIND_PIPELINE_RUN,),
+        name_required=False,
+    ),
+    KindSpec(K.RESOURCE_KIND_EXPERIMENT, experiment_pb2.Experiment),
+    KindSpec(
+        K.RESOURCE_KIND_RUN,
+        run_pb2.Run,
+        scope_fields=("experiment_id",),
+        parent_kinds=(K.RESOURCE_KIND_EXPERIMENT,),
+        name_required=False,
+    ),
+    KindSpec(K.RESOURCE_KIND_MODEL, model_pb2.Model),
+    KindSpec(
+        K.RESOURCE_KIND_MODEL_VERSION,
+        model_version_pb2.ModelVersion,
+        scope_fields=("model_id",),
+        parent_kinds=(K.RESOURCE_KIND_MODEL,),
+        name_required=False,
+        extra_index=_semver_index,
+    ),
+    KindSpec(
+        K.RESOURCE_KIND_STAGE_REPORT,
+        stage_report_pb2.StageReport,
+        scope_fields=("run_id",),
+        name_required=False,
+        extra_index=_report_index,
+    ),
+    KindSpec(K.RESOURCE_KIND_ALERT, alert_pb2.Alert, name_required=False),
+    KindSpec(K.RESOURCE_KIND_ROLLBACK_POLICY, alert_pb2.RollbackPolicy),
+    KindSpec(
+        K.RESOURCE_KIND_WORKFLOW_METADATA_RECORD,
+        workflow_metadata_record_pb2.WorkflowMetadataRecord,
+        name_required=False,
+    ),
+]
+
+BY_KIND: dict[int, KindSpec] = {spec.kind: spec for spec in _SPECS}
+BY_MESSAGE: dict[str, KindSpec] = {spec.full_name: spec for spec in _SPECS}
+
+
+def spec_for_kind(kind: int) -> KindSpec:
+    """The spec of a ResourceKind value; KeyError for UNSPECIFIED or unknown values."""
+    return BY_KIND[kind]
+
+
+def spec_for_message(message: Message | descriptor.Descriptor) -> KindSpec | None:
+    """The spec of a resource message (or descriptor), or None if it is not a resource."""
+    desc = message if isinstance(message, descriptor.Descriptor) else message.DESCRIPTOR
+    return BY_MESSAGE.get(desc.full_name)
+
+
+_F = descriptor.FieldDescriptor
+_SCALARS = {
+    _F.TYPE_STRING: "text",
+    _F.TYPE_BOOL: "num",
+    _F.TYPE_DOUBLE: "num",
+    _F.TYPE_FLOAT: "num",
+    _F.TYPE_INT32: "num",
+    _F.TYPE_INT64: "num",
+    _F.TYPE_UINT32: "num",
+    _F.TYPE_UINT64: "num",
+    _F.TYPE_SINT32: "num",
+    _F.TYPE_SINT64: "num",
+    _F.TYPE_FIXED32: "num",
+    _F.TYPE_FIXED64: "num",
+    _F.TYPE_SFIXED32: "num",
+    _F.TYPE_SFIXED64: "num",
+    _F.TYPE_ENUM: "enum",
+}
+
+
+@cache
+def indexed_members(full_name: str) -> dict[str, tuple[str, tuple[tuple[str, int], ...]]]:
+    """Filterable members of a kind: top-level scalars, enums, times and references.
+
+    Returns member name -> (value kind, enum values). Value kinds: ``text``, ``num``,
+    ``enum``, ``time``.
+    """
+    spec = BY_MESSAGE[full_name]
+    members: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
+    for f in spec.message.DESCRIPTOR.fields:
+        if f.name == "meta" or f.is_repeated:
+            continue
+        if f.type in _SCALARS:
+            enum_values: tuple[tuple[str, int], ...] = ()
+            if f.enum_type is not None:
+                enum_values = tuple((v.name, v.number) for v in f.enum_type.values)
+            members[f.name] = (_SCALARS[f.type], enum_values)
+        elif f.message_type is not None:
+            if f.message_type.full_name == "google.protobuf.Timestamp":
+                members[f.name] = ("time", ())
+            elif f.message_type.full_name == "mlspec.common.v1.ResourceRef":
+                members[f.name + ".id"] = ("text", ())
+                members[f.name + ".name"] = ("text", ())
+    if spec.extra_index is not None:
+        if spec.kind == K.RESOURCE_KIND_MODEL_VERSION:
+            members["version"] = ("text", ())
+            members["aliases"] = ("text", ())
+        if spec.kind == K.RESOURCE_KIND_STAGE_REPORT:
+            members["inputs.id"] = ("text", ())
+            members["outputs.id"] = ("text", ())
+    return members
+
+
+def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
+    """The values of ``message`` that go into the filter index (labels included)."""
+    meta = message.meta  # type: ignore[attr-defined]
+    found = [FieldValue(f"labels.{k}", text=v) for k, v in meta.labels.items()]
+    members = indexed_members(spec.full_name)
+    for f in message.DESCRIPTOR.fields:
+        if f.name == "meta" or f.is_repeated:
+            continue
+        kind = members.get(f.name, (None, ()))[0]
+        if kind == "text":
+            value = getattr(message, f.name)
+            if value:
+                found.append(FieldValue(f.name, text=str(value)[:1024]))
+        elif kind in ("num", "enum"):
+            if f.has_presence and not message.HasField(f.name):
+                continue
+            found.append(FieldValue(f.name, num=float(getattr(message, f.name))))
+        elif kind == "time" and message.HasField(f.name):
+            stamp = getattr(message, f.name)
+            found.append(
+                FieldValue(f.name, num=float(stamp.seconds * 1_000_000 + stamp.nanos // 1000))
+            )
+        elif f.name + ".id" in members and message.HasField(f.name):
+            ref = getattr(message, f.name)
+            if ref.id:
+                found.append(FieldValue(f.name + ".id", text=ref.id))
+            if ref.name:
+                found.append(FieldValue(f.name + ".name", text=ref.name.lower()))
+    if spec.extra_index is not None:
+        found.extend(spec.extra_index(message))
+    return found

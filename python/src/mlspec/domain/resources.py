@@ -1,0 +1,550 @@
+"""The common object rules of SPEC.md section 2, enforced once for every resource kind.
+
+``Resources`` is what every servicer calls to create, read, list, update, rename and
+change the status of a resource inside one store transaction. It validates names,
+labels and descriptions, applies ``google.api.field_behavior`` from the descriptors,
+checks that parents and references exist and may be used (archived: blocked;
+deprecated: allowed with a warning), keeps etags, and records the lineage edges that
+references imply.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf.message import Message
+
+from mlspec.common.v1 import object_meta_pb2, reference_pb2, warning_pb2
+from mlspec.domain import errors, field_behavior, names
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.kinds import BY_KIND, KindSpec, index_values, spec_for_message
+from mlspec.lifecycle.v1 import lineage_pb2
+from mlspec.store.records import ResourceRecord
+from mlspec.store.sql import Transaction, now_micros
+
+ACTIVE = object_meta_pb2.OBJECT_STATUS_ACTIVE
+DEPRECATED = object_meta_pb2.OBJECT_STATUS_DEPRECATED
+ARCHIVED = object_meta_pb2.OBJECT_STATUS_ARCHIVED
+K = reference_pb2.ResourceKind
+E = lineage_pb2.LineageEdgeKind
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# `<thing>_id` field suffixes -> the kind they point at (longest suffix wins).
+_ID_SUFFIXES: dict[str, int] = {_snake(spec.label) + "_id": k for k, spec in BY_KIND.items()}
+_ID_SUFFIXES.update(
+    {
+        "draft_id": K.RESOURCE_KIND_PIPELINE_DRAFT,
+        "profile_id": K.RESOURCE_KIND_DATASET_PROFILE,
+        "view_id": K.RESOURCE_KIND_DATASET_VIEW,
+        "attempt_id": K.RESOURCE_KIND_STEP_RUN,
+    }
+)
+_SUFFIXES_LONGEST_FIRST = sorted(_ID_SUFFIXES, key=len, reverse=True)
+
+
+def kind_of_id_field(field_name: str) -> int | None:
+    """The kind an ``..._id`` field points at, from its name, or None."""
+    for suffix in _SUFFIXES_LONGEST_FIRST:
+        if field_name == suffix or field_name.endswith("_" + suffix):
+            return _ID_SUFFIXES[suffix]
+    return None
+
+
+def micros_to_timestamp(micros: int) -> timestamp_pb2.Timestamp:
+    """Converts microseconds since the epoch to a Timestamp."""
+    return timestamp_pb2.Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
+
+
+@dataclass
+class RequestScope:
+    """Who is calling and what the call has to report back besides its result."""
+
+    workspace: str = "default"
+    creator: str = ""
+    warnings: list[warning_pb2.Warning] = field(default_factory=list)
+
+    def warn(self, code: str, message: str, kind: int = 0, resource_id: str = "") -> None:
+        """Adds a warning to the response, once per (code, resource)."""
+        for existing in self.warnings:
+            if existing.code == code and existing.resource.id == resource_id:
+                return
+        warning = warning_pb2.Warning(code=code, message=message)
+        if resource_id:
+            warning.resource.kind = kind  # type: ignore[assignment]
+            warning.resource.id = resource_id
+        self.warnings.append(warning)
+
+
+@dataclass
+class Loaded:
+    """A stored resource: its message and its stored record."""
+
+    message: Message
+    record: ResourceRecord
+    spec: KindSpec
+
+    @property
+    def meta(self) -> object_meta_pb2.ObjectMeta:
+        """The message's common object fields."""
+        return self.message.meta  # type: ignore[attr-defined,no-any-return]
+
+
+class Resources:
+    """The resource rules, bound to one transaction and one caller."""
+
+    def __init__(self, tx: Transaction, scope: RequestScope) -> None:
+        """Binds the rules to a transaction and the calling workspace."""
+        self.tx = tx
+        self.scope = scope
+
+    # -- reading ------------------------------------------------------------------
+
+    def _load(self, record: ResourceRecord) -> Loaded:
+        spec = BY_KIND[record.kind]
+        message = spec.message.FromString(record.data)
+        return Loaded(message, record, spec)
+
+    def get(self, kind: int, resource_id: str, *, path: str = "id") -> Loaded:
+        """Reads a resource by id (archived ones too); NOT_FOUND if absent."""
+        spec = BY_KIND[kind]
+        record = self.tx.get(self.scope.workspace, resource_id) if resource_id else None
+        if record is None or record.kind != kind:
+            raise errors.NotFound(
+                f"{spec.label} {resource_id!r} does not exist",
+                reason="RESOURCE_NOT_FOUND",
+                resource_type=spec.full_name,
+                resource_name=resource_id,
+                violations=[FieldViolation(path, "no such resource")] if resource_id else [],
+            )
+        return self._load(record)
+
+    def get_any(self, resource_id: str) -> Loaded | None:
+        """Reads a resource of any kind by id, or None."""
+        record = self.tx.get(self.scope.workspace, resource_id)
+        return None if record is None else self._load(record)
+
+    def get_by_name(
+        self, kind: int, name: str, scope_id: str = "", *, path: str = "name"
+    ) -> Loaded:
+        """Reads a non-archived resource by name within its scope; NOT_FOUND if absent."""
+        spec = BY_KIND[kind]
+        record = self.tx.find_by_name(self.scope.workspace, kind, scope_id, name)
+        if record is None:
+            where = f" in {scope_id}" if scope_id else ""
+            raise errors.NotFound(
+                f"no {spec.label} named {name!r}{where} (archived objects are found by id only)",
+                reason="RESOURCE_NOT_FOUND",
+                resource_type=spec.full_name,
+                resource_name=name,
+                violations=[FieldViolation(path, "no such resource")],
+            )
+        return self._load(record)
+
+    def resolve(self, ref: reference_pb2.ResourceRef, path: str, *, for_use: bool) -> Loaded:
+        """Resolves a reference; with ``for_use`` archived targets are refused."""
+        if ref.kind not in BY_KIND:
+            raise errors.invalid(f"{path}.kind", "must name a resource kind")
+        target = ref.WhichOneof("target")
+        if target is None:
+            raise errors.invalid(path, "set either id or name")
+        if target == "id":
+            loaded = self.get(ref.kind, ref.id, path=f"{path}.id")
+        else:
+            loaded = self.get_by_name(ref.kind, ref.name, "", path=f"{path}.name")
+        if ref.version:
+            loaded = self._version_of(loaded, ref.version, path)
+        if for_use:
+            self.check_usable(loaded, path)
+        return loaded
+
+    def _version_of(self, parent: Loaded, version: str, path: str) -> Loaded:
+        children: dict[int, int] = {
+            K.RESOURCE_KIND_DATASET: K.RESOURCE_KIND_DATASET_VERSION,
+            K.RESOURCE_KIND_MODULE: K.RESOURCE_KIND_MODULE_VERSION,
+            K.RESOURCE_KIND_MODEL: K.RESOURCE_KIND_MODEL_VERSION,
+        }
+        child_kind = children.get(parent.spec.kind)
+        if child_kind is None:
+            raise errors.invalid(f"{path}.version", f"{parent.spec.label} has no versions")
+        from mlspec.domain.filters import Comparison
+        from mlspec.store.records import FieldSpec, ListQuery
+
+        members = {
+            "version": FieldSpec("num" if child_kind == K.RESOURCE_KIND_DATASET_VERSION else "text")
+        }
+        query = ListQuery(
+            workspace=self.scope.workspace,
+            kind=child_kind,
+            scope=parent.record.id,
+            filter=Comparison(("version",), "=", version),
+            page_size=1,
+            members=members,
+        )
+        page = self.tx.list_page(query)
+        if not page.records:
+            raise errors.NotFound(
+                f"{parent.spec.label} {parent.record.id} has no version {version!r}",
+                reason="RESOURCE_NOT_FOUND",
+                violations=[FieldViolation(f"{path}.version", "no such version")],
+            )
+        return self._load(page.records[0])
+
+    def check_usable(self, loaded: Loaded, path: str) -> None:
+        """Refuses archived resources for new work; warns about deprecated ones."""
+        status = loaded.record.status
+        if status == ARCHIVED:
+            raise errors.FailedPrecondition(
+                f"{loaded.spec.label} {loaded.record.id} is archived and cannot be used by new work",
+                reason="RESOURCE_ARCHIVED",
+                resource_type=loaded.spec.full_name,
+                resource_name=loaded.record.id,
+                violations=[FieldViolation(path, "refers to an archived resource")],
+            )
+        if status == DEPRECATED:
+            self.scope.warn(
+                "RESOURCE_DEPRECATED",
+                f"{loaded.spec.label} {loaded.record.id} ({loaded.record.name}) is deprecated",
+                loaded.spec.kind,
+                loaded.record.id,
+            )
+
+    def latest_active(self, kind: int, scope_id: str) -> Loaded | None:
+        """The newest active (or, failing that, deprecated) resource of a kind in a scope."""
+        record = self.tx.latest_in_scope(self.scope.workspace, kind, scope_id, (ACTIVE,))
+        if record is None:
+            record = self.tx.latest_in_scope(self.scope.workspace, kind, scope_id, (DEPRECATED,))
+        return None if record is None else self._load(record)
+
+    # -- writing ------------------------------------------------------------------
+
+    def create(
+        self,
+        message: Message,
+        path: str,
+        *,
+        ref_edges: bool = True,
+        derive: Callable[[Message], None] | None = None,
+    ) -> Message:
+        """Validates and stores a new resource; returns it as stored.
+
+        Its top-level `*_id` fields and (with ``ref_edges``) top-level references become
+        lineage edges into the new resource. ``derive`` fills server-computed fields once
+        the client's output-only values are cleared and the references are checked.
+        """
+        spec = spec_for_message(message)
+        assert spec is not None, f"{message.DESCRIPTOR.full_name} is not a resource kind"
+        field_behavior.clear_output_only(message)
+        meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+        violations = self._meta_violations(spec, meta, f"{path}.meta")
+        violations += field_behavior.missing_required(message, path)
+        if violations:
+            raise errors.InvalidArgument(
+                f"{spec.label} is not valid: "
+                + "; ".join(f"{v.field} {v.description}" for v in violations),
+                reason="INVALID_RESOURCE",
+                violations=violations,
+            )
+        if meta.workspace and meta.workspace != self.scope.workspace:
+            raise errors.invalid(
+                f"{path}.meta.workspace", "must be empty or the caller's workspace"
+            )
+        lineage = self._check_references(spec, message, path, ref_edges=ref_edges)
+        if derive is not None:
+            derive(message)
+        now = now_micros()
+        meta.id = str(uuid.uuid4())
+        meta.workspace = self.scope.workspace
+        meta.status = ACTIVE
+        meta.create_time.CopyFrom(micros_to_timestamp(now))
+        meta.update_time.CopyFrom(micros_to_timestamp(now))
+        meta.status_time.CopyFrom(micros_to_timestamp(now))
+        if self.scope.creator:
+            meta.creator = self.scope.creator
+        meta.etag = _etag()
+        self.tx.insert(self._record(spec, message, create_time=now))
+        if lineage:
+            self.tx.add_edges(self.scope.workspace, [(src, meta.id, rel) for src, rel in lineage])
+        return message
+
+    def _meta_violations(
+        self, spec: KindSpec, meta: object_meta_pb2.ObjectMeta, path: str
+    ) -> list[FieldViolation]:
+        found: list[FieldViolation] = []
+        if meta.name or spec.name_required:
+            found += names.name_violations(meta.name, f"{path}.name")
+        found += names.label_violations(dict(meta.labels), f"{path}.labels")
+        found += names.description_violations(meta.description, f"{path}.description")
+        return found
+
+    def _check_references(
+        self, spec: KindSpec, message: Message, path: str, *, ref_edges: bool
+    ) -> list[tuple[str, int]]:
+        """Checks parents, `*_id` fields and references; returns the lineage they imply."""
+        lineage: list[tuple[str, int]] = []
+        for fd in message.DESCRIPTOR.fields:
+            if fd.name == "meta" or fd.is_repeated:
+                continue
+            if fd.type == fd.TYPE_STRING and fd.name.endswith("_id"):
+                value = getattr(message, fd.name)
+                if not value:
+                    continue
+                pointed = kind_of_id_field(fd.name)
+                if fd.name in spec.scope_fields and spec.parent_kinds:
+                    kinds = spec.parent_kinds
+                elif pointed is not None:
+                    kinds = (pointed,)
+                else:
+                    continue
+                target = self._get_one_of(kinds, value, f"{path}.{fd.name}")
+                self.check_usable(target, f"{path}.{fd.name}")
+                lineage.append((target.record.id, _relation(spec.kind, target.spec.kind)))
+        for ref_path, ref in _references(message, path):
+            target = self.resolve(ref, ref_path, for_use=True)
+            ref.id = target.record.id
+            ref.ClearField("version")
+        for fd in message.DESCRIPTOR.fields if ref_edges else ():
+            if (
+                fd.message_type is not None
+                and fd.message_type.full_name == "mlspec.common.v1.ResourceRef"
+            ):
+                refs = getattr(message, fd.name)
+                for ref in (
+                    refs if fd.is_repeated else ([refs] if message.HasField(fd.name) else [])
+                ):
+                    lineage.append((ref.id, E.LINEAGE_EDGE_KIND_DERIVED_FROM))
+        return lineage
+
+    def _get_one_of(self, kinds: tuple[int, ...], resource_id: str, path: str) -> Loaded:
+        record = self.tx.get(self.scope.workspace, resource_id)
+        if record is None or record.kind not in kinds:
+            labels = " or ".join(BY_KIND[k].label for k in kinds)
+            raise errors.NotFound(
+                f"{labels} {resource_id!r} does not exist",
+                reason="RESOURCE_NOT_FOUND",
+                resource_type=BY_KIND[kinds[0]].full_name,
+                resource_name=resource_id,
+                violations=[FieldViolation(path, "no such resource")],
+            )
+        return self._load(record)
+
+    def _record(self, spec: KindSpec, message: Message, *, create_time: int) -> ResourceRecord:
+        meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+        return ResourceRecord(
+            id=meta.id,
+            workspace=meta.workspace,
+            kind=spec.kind,
+            scope=spec.scope_of(message),
+            name=meta.name,
+            status=meta.status,
+            create_time=create_time,
+            update_time=meta.update_time.seconds * 1_000_000 + meta.update_time.nanos // 1000,
+            etag=meta.etag,
+            data=message.SerializeToString(deterministic=True),
+            fields=index_values(spec, message),
+        )
+
+    def save(self, loaded: Loaded, message: Message, expected_etag: str = "") -> Message:
+        """Stores a changed copy of a loaded resource (new etag and update time)."""
+        meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+        if expected_etag and expected_etag != loaded.record.etag:
+            raise errors.Aborted(
+                f"{loaded.spec.label} {loaded.record.id} has changed (etag {expected_etag!r} is "
+                f"stale); read it again and retry",
+                reason="ETAG_MISMATCH",
+                resource_type=loaded.spec.full_name,
+                resource_name=loaded.record.id,
+            )
+        meta.update_time.CopyFrom(micros_to_timestamp(now_micros()))
+        meta.etag = _etag()
+        record = self._record(loaded.spec, message, create_time=loaded.record.create_time)
+        self.tx.replace(record, loaded.record.etag)
+        return message
+
+    def update(self, incoming: Message, mask: field_mask_pb2.FieldMask, path: str) -> Message:
+        """Applies a partial (``update_mask``) or full update to an existing resource."""
+        spec = spec_for_message(incoming)
+        assert spec is not None
+        meta: object_meta_pb2.ObjectMeta = incoming.meta  # type: ignore[attr-defined]
+        if not meta.id:
+            raise errors.invalid(f"{path}.meta.id", "is required to say which resource to update")
+        loaded = self.get(spec.kind, meta.id, path=f"{path}.meta.id")
+        if loaded.record.status == ARCHIVED:
+            raise errors.FailedPrecondition(
+                f"{spec.label} {meta.id} is archived; reactivate it before changing it",
+                reason="RESOURCE_ARCHIVED",
+                resource_type=spec.full_name,
+                resource_name=meta.id,
+            )
+        expected_etag = meta.etag
+        current = loaded.message
+        updated = type(current)()
+        updated.CopyFrom(current)
+        candidate = type(incoming)()
+        candidate.CopyFrom(incoming)
+        field_behavior.clear_output_only(candidate)
+        if mask.paths:
+            for mask_path in mask.paths:
+                _copy_path(candidate, updated, mask_path, path)
+        else:
+            # A full replacement keeps the server-owned fields.
+            kept = type(current)()
+            kept.CopyFrom(current)
+            updated.CopyFrom(candidate)
+            _restore_output_only(kept, updated)
+        if updated.meta.name != current.meta.name:  # type: ignore[attr-defined]
+            raise errors.invalid(
+                f"{path}.meta.name", "use ResourceService.RenameResource to rename"
+            )
+        violations = field_behavior.changed_immutable(current, updated, path)
+        violations += self._meta_violations(spec, updated.meta, f"{path}.meta")  # type: ignore[attr-defined]
+        violations += field_behavior.missing_required(updated, path)
+        if violations:
+            raise errors.InvalidArgument(
+                f"cannot update {spec.label}: "
+                + "; ".join(f"{v.field} {v.description}" for v in violations),
+                reason="INVALID_UPDATE",
+                violations=violations,
+            )
+        return self.save(loaded, updated, expected_etag)
+
+    def set_status(
+        self, ref: reference_pb2.ResourceRef, status: int, etag: str, path: str
+    ) -> Loaded:
+        """Archives, deprecates or reactivates a resource referenced by id."""
+        if ref.WhichOneof("target") != "id":
+            raise errors.invalid(f"{path}.id", "status changes address the resource by id")
+        loaded = self.get(ref.kind, ref.id, path=f"{path}.id")
+        if loaded.record.status == status:
+            return loaded
+        if status == DEPRECATED and loaded.record.status == ARCHIVED:
+            raise errors.FailedPrecondition(
+                f"{loaded.spec.label} {ref.id} is archived; reactivate it first",
+                reason="RESOURCE_ARCHIVED",
+                resource_name=ref.id,
+            )
+        message = type(loaded.message)()
+        message.CopyFrom(loaded.message)
+        message.meta.status = status  # type: ignore[attr-defined]
+        message.meta.status_time.CopyFrom(micros_to_timestamp(now_micros()))  # type: ignore[attr-defined]
+        self.save(loaded, message, etag)
+        return Loaded(
+            message, self.tx.get(self.scope.workspace, ref.id) or loaded.record, loaded.spec
+        )
+
+    def rename(self, ref: reference_pb2.ResourceRef, new_name: str, etag: str, path: str) -> Loaded:
+        """Renames a resource referenced by id, keeping names unique in its scope."""
+        if ref.WhichOneof("target") != "id":
+            raise errors.invalid(f"{path}.id", "renames address the resource by id")
+        violations = names.name_violations(new_name, "new_name")
+        if violations:
+            raise errors.InvalidArgument(
+                "new_name is not a valid name", reason="INVALID_NAME", violations=violations
+            )
+        loaded = self.get(ref.kind, ref.id, path=f"{path}.id")
+        if loaded.record.status == ARCHIVED:
+            raise errors.FailedPrecondition(
+                f"{loaded.spec.label} {ref.id} is archived and cannot be renamed",
+                reason="RESOURCE_ARCHIVED",
+                resource_name=ref.id,
+            )
+        message = type(loaded.message)()
+        message.CopyFrom(loaded.message)
+        message.meta.name = new_name  # type: ignore[attr-defined]
+        self.save(loaded, message, etag)
+        return Loaded(
+            message, self.tx.get(self.scope.workspace, ref.id) or loaded.record, loaded.spec
+        )
+
+
+def _etag() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+def _relation(child_kind: int, parent_kind: int) -> int:
+    if child_kind == K.RESOURCE_KIND_ARTIFACT:
+        return E.LINEAGE_EDGE_KIND_PRODUCED
+    if BY_KIND[child_kind].label == BY_KIND[parent_kind].label + "Version":
+        return E.LINEAGE_EDGE_KIND_VERSION_OF
+    if child_kind == K.RESOURCE_KIND_STEP_RUN and parent_kind == K.RESOURCE_KIND_MODULE_VERSION:
+        return E.LINEAGE_EDGE_KIND_EXECUTED_CODE
+    if parent_kind in (K.RESOURCE_KIND_RUN, K.RESOURCE_KIND_STEP_RUN, K.RESOURCE_KIND_PIPELINE_RUN):
+        return E.LINEAGE_EDGE_KIND_PART_OF
+    return E.LINEAGE_EDGE_KIND_DERIVED_FROM
+
+
+def _references(message: Message, path: str) -> Iterator[tuple[str, reference_pb2.ResourceRef]]:
+    """Every ResourceRef set anywhere inside ``message``, with its path."""
+    for fd, value in message.ListFields():
+        if fd.message_type is None:
+            continue
+        items: list[tuple[str, Message]]
+        if fd.message_type.GetOptions().map_entry:
+            value_field = fd.message_type.fields_by_name["value"]
+            if value_field.message_type is None:
+                continue
+            items = [(f"{path}.{fd.name}[{k!r}]", v) for k, v in value.items()]
+        elif fd.is_repeated:
+            items = [(f"{path}.{fd.name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            items = [(f"{path}.{fd.name}", value)]
+        for item_path, item in items:
+            if isinstance(item, reference_pb2.ResourceRef):
+                yield item_path, item
+            else:
+                yield from _references(item, item_path)
+
+
+def _copy_path(source: Message, target: Message, mask_path: str, path: str) -> None:
+    parts = mask_path.split(".")
+    src, dst = source, target
+    for i, part in enumerate(parts):
+        fd = dst.DESCRIPTOR.fields_by_name.get(part)
+        if fd is None:
+            raise errors.invalid(
+                "update_mask", f"{mask_path!r} is not a field of {dst.DESCRIPTOR.name}"
+            )
+        if i == len(parts) - 1:
+            _copy_field(src, dst, fd)
+            return
+        if fd.message_type is None or fd.is_repeated:
+            raise errors.invalid("update_mask", f"{mask_path!r} does not name a field")
+        src, dst = getattr(src, part), getattr(dst, part)
+
+
+def _copy_field(source: Message, target: Message, fd: Any) -> None:
+    """Replaces one field of ``target`` with the same field of ``source``."""
+    target.ClearField(fd.name)
+    value = getattr(source, fd.name)
+    if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+        dest = getattr(target, fd.name)
+        message_values = fd.message_type.fields_by_name["value"].message_type is not None
+        for key, item in value.items():
+            if message_values:
+                dest[key].CopyFrom(item)
+            else:
+                dest[key] = item
+    elif fd.is_repeated:
+        getattr(target, fd.name).extend(value)
+    elif fd.message_type is not None:
+        if source.HasField(fd.name):
+            getattr(target, fd.name).CopyFrom(value)
+    else:
+        setattr(target, fd.name, value)
+
+
+def _restore_output_only(kept: Message, updated: Message) -> None:
+    """Copies every OUTPUT_ONLY field (recursively through singular messages) back."""
+    for fd in kept.DESCRIPTOR.fields:
+        if field_behavior.OUTPUT_ONLY in field_behavior.behaviors(fd):
+            _copy_field(kept, updated, fd)
+        elif fd.message_type is not None and not fd.is_repeated and kept.HasField(fd.name):
+            _restore_output_only(getattr(kept, fd.name), getattr(updated, fd.name))

@@ -1,0 +1,1 @@
+"""The reference gRPC metadata service: composition root, dispatch and error mapping."""

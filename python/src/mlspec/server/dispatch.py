@@ -1,0 +1,175 @@
+"""Builds gRPC handlers for every method of the contract from the service descriptors.
+
+Each call runs in one store transaction: a read transaction for Get/List-like methods, a
+write transaction for everything else. Mutations with a ``request_id`` are idempotent:
+the first response is stored in the same transaction as the mutation and a retry with
+the same id gets it back. Warnings collected while handling the call are copied into the
+response's ``warnings`` field. Methods come from the registry of custom handlers, or
+else from the generic standard methods; anything else answers UNIMPLEMENTED.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor, message_factory
+from google.protobuf.message import Message
+from sqlalchemy.exc import IntegrityError
+
+from mlspec.domain import errors
+from mlspec.domain.resources import RequestScope, Resources
+from mlspec.server import standard_methods
+from mlspec.store.sql import SqlStore
+
+log = logging.getLogger("mlspec.server")
+WORKSPACE_HEADER = "x-mlspec-workspace"
+DEFAULT_WORKSPACE = "default"
+
+Unary = Callable[[Any, Resources], Message]
+Streaming = Callable[[Any, Resources], Iterator[Message]]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """How to run one method: its function and whether it writes."""
+
+    fn: Unary | Streaming
+    write: bool
+    streaming: bool = False
+
+
+READ_PREFIXES = ("Get", "List", "Resolve", "Compare", "Verify", "Validate", "Evaluate", "Stream")
+
+
+def is_read_method(name: str) -> bool:
+    """Whether a method only reads (runs in a read transaction, no idempotency)."""
+    return name.startswith(READ_PREFIXES)
+
+
+class Dispatcher:
+    """Runs handlers in transactions, with idempotency and warnings."""
+
+    def __init__(self, store: SqlStore, custom: dict[str, Handler]) -> None:
+        """Binds the store and the custom handlers (by full method name)."""
+        self.store = store
+        self.custom = custom
+        self.response_types: dict[str, type[Message]] = {}
+
+    def handler_for(self, method: descriptor.MethodDescriptor) -> Handler:
+        """The handler of a method: custom, generic standard method, or UNIMPLEMENTED."""
+        full = f"{method.containing_service.full_name}/{method.name}"
+        if full in self.custom:
+            return self.custom[full]
+        generic = standard_methods.for_method(method)
+        if generic is not None:
+            return Handler(generic, write=not is_read_method(method.name))
+
+        def unimplemented(_request: Any, _res: Resources) -> Message:
+            raise errors.Unimplemented(
+                f"{full} is part of the MLSpec contract but this server does not implement it yet",
+                reason="METHOD_NOT_IMPLEMENTED",
+            )
+
+        return Handler(unimplemented, write=False)
+
+    def rpc_handler(self, method: descriptor.MethodDescriptor) -> grpc.RpcMethodHandler:
+        """The grpc handler of one method."""
+        handler = self.handler_for(method)
+        request_cls = message_factory.GetMessageClass(method.input_type)
+        response_cls = message_factory.GetMessageClass(method.output_type)
+        full = f"/{method.containing_service.full_name}/{method.name}"
+        if method.server_streaming:
+
+            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
+                scope = _scope(context)
+                with self.store.transaction(write=False) as tx:
+                    items = list(handler.fn(request, Resources(tx, scope)))  # type: ignore[arg-type]
+                yield from items
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=request_cls.FromString,
+                response_serializer=response_cls.SerializeToString,
+            )
+
+        def unary(request: Any, context: grpc.ServicerContext) -> Message:
+            return self.call(full, handler, request, _scope(context))
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=request_cls.FromString,
+            response_serializer=response_cls.SerializeToString,
+        )
+
+    def call(self, method: str, handler: Handler, request: Any, scope: RequestScope) -> Message:
+        """Runs one unary call; retries once when a concurrent duplicate wins a race."""
+        request_id = getattr(request, "request_id", "") if handler.write else ""
+        for attempt in (1, 2):
+            try:
+                return self._call_once(method, handler, request, scope, request_id)
+            except IntegrityError:
+                if attempt == 2 or not request_id:
+                    raise
+                scope.warnings.clear()
+        raise AssertionError("unreachable")
+
+    def _call_once(
+        self, method: str, handler: Handler, request: Any, scope: RequestScope, request_id: str
+    ) -> Message:
+        with self.store.transaction(write=handler.write) as tx:
+            if request_id:
+                fingerprint = hashlib.sha256(
+                    request.SerializeToString(deterministic=True)
+                ).hexdigest()
+                stored = tx.recall(scope.workspace, method, request_id)
+                if stored is not None:
+                    if stored[0] != fingerprint:
+                        raise errors.invalid(
+                            "request_id",
+                            "was already used for a different request; use a new request_id",
+                            reason="REQUEST_ID_REUSED",
+                        )
+                    return self.response_types[method].FromString(stored[1])
+            response = handler.fn(request, Resources(tx, scope))
+            assert isinstance(response, Message)
+            _attach_warnings(response, scope)
+            if request_id:
+                tx.remember(
+                    scope.workspace, method, request_id, fingerprint, response.SerializeToString()
+                )
+            return response
+
+
+def _attach_warnings(response: Message, scope: RequestScope) -> None:
+    if scope.warnings and "warnings" in response.DESCRIPTOR.fields_by_name:
+        target = response.warnings  # type: ignore[attr-defined]
+        del target[:]
+        target.extend(scope.warnings)
+
+
+def _scope(context: grpc.ServicerContext) -> RequestScope:
+    workspace = DEFAULT_WORKSPACE
+    for key, value in context.invocation_metadata() or ():
+        if key == WORKSPACE_HEADER and value:
+            workspace = str(value)
+    return RequestScope(workspace=workspace)
+
+
+def generic_handlers(
+    dispatcher: Dispatcher, services: list[descriptor.ServiceDescriptor]
+) -> list[grpc.GenericRpcHandler]:
+    """One grpc generic handler per service, covering every method of it."""
+    found = []
+    for service in services:
+        methods = {}
+        for method in service.methods:
+            full = f"/{service.full_name}/{method.name}"
+            dispatcher.response_types[full] = message_factory.GetMessageClass(method.output_type)
+            methods[method.name] = dispatcher.rpc_handler(method)
+        found.append(grpc.method_handlers_generic_handler(service.full_name, methods))
+    return found

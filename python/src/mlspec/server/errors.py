@@ -1,0 +1,111 @@
+"""The one place that turns exceptions into gRPC status codes.
+
+Domain errors become their precise code with ``google.rpc`` details: ``ErrorInfo`` (a
+stable ``reason`` in the ``mlspec.io`` domain), ``BadRequest`` field violations and
+``ResourceInfo``. Anything else is a bug: it is logged with its traceback and reported
+as INTERNAL without leaking internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from mlspec.domain import errors
+
+log = logging.getLogger("mlspec.server")
+DOMAIN = "mlspec.io"
+
+_CODES: list[tuple[type[errors.DomainError], int]] = [
+    (errors.InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (errors.NotFound, code_pb2.NOT_FOUND),
+    (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (errors.Aborted, code_pb2.ABORTED),
+    (errors.OutOfRange, code_pb2.OUT_OF_RANGE),
+    (errors.Unimplemented, code_pb2.UNIMPLEMENTED),
+    (errors.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
+]
+
+
+def to_status(exc: errors.DomainError) -> status_pb2.Status:
+    """Builds the rich status for a domain error."""
+    code = next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.UNKNOWN)
+    status = status_pb2.Status(code=code, message=exc.message)
+    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
+    _pack(status, info)
+    if exc.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in exc.violations
+            ]
+        )
+        _pack(status, bad)
+    if exc.resource_type or exc.resource_name:
+        resource = error_details_pb2.ResourceInfo(
+            resource_type=exc.resource_type,
+            resource_name=exc.resource_name,
+            description=exc.message,
+        )
+        _pack(status, resource)
+    return status
+
+
+def _pack(status: status_pb2.Status, detail: Any) -> None:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    status.details.append(packed)
+
+
+class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Wraps every unary and server-streaming handler with the error mapping."""
+
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], handler_call_details: Any
+    ) -> Any:
+        """Returns the handler with its behaviour wrapped."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
+        if handler.unary_stream is not None:
+            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+        return handler
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
+    if isinstance(exc, errors.DomainError):
+        context.abort_with_status(rpc_status.to_status(to_status(exc)))
+    log.exception("internal error", exc_info=exc)
+    context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+
+
+def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+    def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return behavior(request, context)
+        except Exception as exc:  # handlers raise DomainError; never context.abort
+            _abort(context, exc)
+            raise  # unreachable: abort raises
+
+    return wrapped
+
+
+def _wrap_stream(behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+    def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            yield from behavior(request, context)
+        except Exception as exc:  # handlers raise DomainError; never context.abort
+            _abort(context, exc)
+
+    return wrapped

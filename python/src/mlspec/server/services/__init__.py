@@ -1,0 +1,14 @@
+"""Custom (non-standard) methods of the area services, by full method name."""
+
+from __future__ import annotations
+
+from mlspec.server.dispatch import Handler
+from mlspec.server.services import lifecycle, resources
+
+
+def all_handlers() -> dict[str, Handler]:
+    """Every custom handler of the server."""
+    handlers: dict[str, Handler] = {}
+    for module in (resources, lifecycle):
+        handlers.update(module.HANDLERS)
+    return handlers

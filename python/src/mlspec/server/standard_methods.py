@@ -1,0 +1,287 @@
+"""Create, Get, List, Update and batch create for every resource kind, from descriptors.
+
+A method is recognised by the shape of its request and response: a request holding one
+resource message (Create/Report), a repeated one (Batch...), a `oneof selector` with id
+and name (Get), the paging fields (List), or a resource plus `update_mask` (Update). The
+work itself is ``mlspec.domain.resources.Resources`` plus the per-kind rules of
+``mlspec.domain.kind_rules``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import descriptor, message_factory
+from google.protobuf.message import Message
+
+from mlspec.domain import errors, kind_rules
+from mlspec.domain.filters import And, Comparison, Node, Or, parse_filter, parse_order_by
+from mlspec.domain.kinds import KindSpec, indexed_members, spec_for_message
+from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
+from mlspec.store.records import FieldSpec, ListQuery
+from mlspec.store.sql import decode_token, encode_token
+
+Fn = Callable[[Any, Resources], Message]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+MAX_BATCH = 1000
+LIST_FIELDS = {"page_size", "page_token", "filter", "order_by", "show_deprecated", "show_archived"}
+
+
+def _resource_field(
+    desc: descriptor.Descriptor,
+) -> tuple[descriptor.FieldDescriptor, KindSpec] | None:
+    for fd in desc.fields:
+        if fd.message_type is not None:
+            spec = spec_for_message(fd.message_type)
+            if spec is not None:
+                return fd, spec
+    return None
+
+
+def for_method(method: descriptor.MethodDescriptor) -> Fn | None:
+    """The generic implementation of a standard method, or None if it is not one."""
+    request, response = method.input_type, method.output_type
+    response_cls = message_factory.GetMessageClass(response)
+    name = method.name
+    found_in = _resource_field(request)
+    found_out = _resource_field(response)
+    if found_in is not None and found_out is not None:
+        field_in, spec = found_in
+        field_out, _ = found_out
+        if name.startswith("Update") and "update_mask" in request.fields_by_name:
+            return _update(field_in.name, field_out.name, response_cls)
+        if name.startswith(("Create", "Report", "BatchCreate", "BatchReport")):
+            if field_in.is_repeated:
+                return _batch_create(field_in.name, field_out.name, response_cls)
+            return _create(field_in.name, field_out.name, response_cls)
+    if found_out is not None:
+        field_out, spec = found_out
+        if name.startswith("Get") and "selector" in request.oneofs_by_name:
+            return _get(field_out.name, spec, request, response_cls)
+        if (
+            name.startswith("List")
+            and field_out.is_repeated
+            and "page_token" in request.fields_by_name
+        ):
+            return _list(field_out.name, spec, request, response_cls)
+    return None
+
+
+def _create(field_in: str, field_out: str, response_cls: type[Message]) -> Fn:
+    def create(request: Any, res: Resources) -> Message:
+        message = getattr(request, field_in)
+        if not request.HasField(field_in):
+            raise errors.invalid(field_in, "is required")
+        stored = kind_rules.create(res, message, field_in)
+        response = response_cls()
+        getattr(response, field_out).CopyFrom(stored)
+        return response
+
+    return create
+
+
+def _batch_create(field_in: str, field_out: str, response_cls: type[Message]) -> Fn:
+    def batch(request: Any, res: Resources) -> Message:
+        items = getattr(request, field_in)
+        if not items:
+            raise errors.invalid(field_in, "holds no items")
+        if len(items) > MAX_BATCH:
+            raise errors.ResourceExhausted(
+                f"{len(items)} items in one call; at most {MAX_BATCH} are accepted",
+                reason="BATCH_TOO_LARGE",
+            )
+        response = response_cls()
+        out = getattr(response, field_out)
+        for i, item in enumerate(items):
+            out.add().CopyFrom(kind_rules.create(res, item, f"{field_in}[{i}]"))
+        return response
+
+    return batch
+
+
+def _get(
+    field_out: str, spec: KindSpec, request_desc: descriptor.Descriptor, response_cls: type[Message]
+) -> Fn:
+    scope_field = next((f for f in spec.scope_fields if f in request_desc.fields_by_name), None)
+
+    def get(request: Any, res: Resources) -> Message:
+        selector = request.WhichOneof("selector")
+        scope_id = getattr(request, scope_field) if scope_field else ""
+        if selector is None:
+            raise errors.invalid("id", "set id or name (or another selector of this method)")
+        if selector == "id":
+            loaded = res.get(spec.kind, request.id)
+        elif selector == "name":
+            loaded = res.get_by_name(spec.kind, request.name, scope_id)
+        else:
+            loaded = _get_by_member(res, spec, selector, getattr(request, selector), scope_id)
+        if loaded.record.status == DEPRECATED:
+            res.check_usable(loaded, selector)
+        response = response_cls()
+        getattr(response, field_out).CopyFrom(loaded.message)
+        return response
+
+    return get
+
+
+def _get_by_member(res: Resources, spec: KindSpec, member: str, value: Any, scope_id: str) -> Any:
+    members = indexed_members(spec.full_name)
+    if member not in members:
+        raise errors.invalid(member, "selecting by this field is not supported by this server")
+    query = ListQuery(
+        workspace=res.scope.workspace,
+        kind=spec.kind,
+        scope=scope_id if spec.scope_fields else None,
+        statuses=(ACTIVE, DEPRECATED),
+        filter=Comparison((member,), "=", str(value)),
+        page_size=1,
+        order_by=[],
+        members=_field_specs(spec),
+    )
+    page = res.tx.list_page(query)
+    if not page.records:
+        raise errors.NotFound(
+            f"no {spec.label} with {member} = {value!r}",
+            reason="RESOURCE_NOT_FOUND",
+            resource_type=spec.full_name,
+            resource_name=str(value),
+        )
+    return res.get(spec.kind, page.records[0].id)
+
+
+def _field_specs(spec: KindSpec) -> dict[str, FieldSpec]:
+    return {
+        name: FieldSpec(kind, values)
+        for name, (kind, values) in indexed_members(spec.full_name).items()
+    }
+
+
+def _list(
+    field_out: str, spec: KindSpec, request_desc: descriptor.Descriptor, response_cls: type[Message]
+) -> Fn:
+    extras = [f for f in request_desc.fields if f.name not in LIST_FIELDS]
+    members = _field_specs(spec)
+
+    def list_(request: Any, res: Resources) -> Message:
+        if request.page_size < 0:
+            raise errors.invalid("page_size", "must not be negative")
+        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        statuses = [ACTIVE]
+        if getattr(request, "show_deprecated", False):
+            statuses.append(DEPRECATED)
+        if getattr(request, "show_archived", False):
+            statuses.append(ARCHIVED)
+        conditions: list[Node] = []
+        parsed = parse_filter(getattr(request, "filter", ""))
+        if parsed is not None:
+            conditions.append(parsed)
+        scope: str | None = None
+        for fd in extras:
+            scope, condition = _extra_condition(spec, fd, request, scope)
+            if condition is not None:
+                conditions.append(condition)
+        node: Node | None = None
+        if conditions:
+            node = conditions[0] if len(conditions) == 1 else And(tuple(conditions))
+        order = parse_order_by(getattr(request, "order_by", ""))
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                [spec.kind, repr(node), [(o.member, o.descending) for o in order], statuses, scope]
+            ).encode()
+        ).hexdigest()[:16]
+        after = None
+        if request.page_token:
+            token = decode_token(request.page_token)
+            if token.get("q") != fingerprint:
+                raise errors.invalid(
+                    "page_token",
+                    "belongs to a different query; repeat the first request's filter and order",
+                )
+            after = (token.get("v"), int(token.get("s", 0)))
+        query = ListQuery(
+            workspace=res.scope.workspace,
+            kind=spec.kind,
+            scope=scope,
+            statuses=tuple(statuses),
+            filter=node,
+            order_by=order,
+            page_size=page_size,
+            after=after,
+            members=members,
+        )
+        page = res.tx.list_page(query)
+        response = response_cls()
+        out = getattr(response, field_out)
+        for record in page.records:
+            out.add().MergeFromString(record.data)
+        if page.more and page.last is not None:
+            next_token = encode_token({"q": fingerprint, "v": page.last[0], "s": page.last[1]})
+            setattr(response, "next_page_token", next_token)  # noqa: B010 - generic over List responses
+        return response
+
+    return list_
+
+
+def _extra_condition(
+    spec: KindSpec, fd: descriptor.FieldDescriptor, request: Any, scope: str | None
+) -> tuple[str | None, Node | None]:
+    """Turns a list request's extra field (run_id, stage, states, ...) into a condition."""
+    members = indexed_members(spec.full_name)
+    name = fd.name
+    if fd.is_repeated:
+        values = list(getattr(request, name))
+        if not values:
+            return scope, None
+        member = name[:-1] if name.endswith("s") else name
+        if member.endswith("_id") is False and member + "_id" in members:
+            member += "_id"
+        if member not in members:
+            raise errors.invalid(
+                name, "filtering by this field is not supported by this server yet"
+            )
+        enum_names = dict((v, n) for n, v in members[member][1])
+        return scope, Or(
+            tuple(Comparison((member,), "=", str(enum_names.get(v, v))) for v in values)
+        )
+    if fd.message_type is not None:
+        if not request.HasField(name):
+            return scope, None
+        value = getattr(request, name)
+        if fd.message_type.full_name == "mlspec.common.v1.ResourceRef":
+            if value.id:
+                return scope, Comparison((name, "id"), "=", value.id)
+            return scope, Comparison((name, "name"), "=", value.name.lower())
+        if fd.message_type.full_name == "google.protobuf.Timestamp":
+            for suffix, op in (("_after", ">="), ("_before", "<")):
+                if name.endswith(suffix) and name[: -len(suffix)] in members:
+                    return scope, Comparison(
+                        (name[: -len(suffix)],), op, value.ToJsonString(), quoted=True
+                    )
+        raise errors.invalid(name, "filtering by this field is not supported by this server yet")
+    value = getattr(request, name)
+    if value in ("", 0, False):
+        return scope, None
+    if name in spec.scope_fields and scope is None:
+        return str(value), None
+    if name in members:
+        if fd.enum_type is not None:
+            value = fd.enum_type.values_by_number[value].name
+        return scope, Comparison((name,), "=", str(value))
+    raise errors.invalid(name, "filtering by this field is not supported by this server yet")
+
+
+def _update(field_in: str, field_out: str, response_cls: type[Message]) -> Fn:
+    def update(request: Any, res: Resources) -> Message:
+        if not request.HasField(field_in):
+            raise errors.invalid(field_in, "is required")
+        stored = kind_rules.update(res, getattr(request, field_in), request.update_mask, field_in)
+        response = response_cls()
+        getattr(response, field_out).CopyFrom(stored)
+        return response
+
+    return update

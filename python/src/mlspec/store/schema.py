@@ -1,0 +1,144 @@
+"""The SQL schema of the metadata store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Every resource kind lives in one ``resources`` table: the serialized message is the source
+of truth, and the columns that queries need are indexed beside it. Fields that List
+filters may test (labels and per-kind fields such as a stage report's stage) are copied
+into ``resource_fields``; lineage edges into ``lineage_edges``. Alembic migrations under
+``mlspec/store/migrations`` create exactly these tables; a test checks they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
+
+metadata = MetaData()
+
+# An integer primary key that SQLite makes its rowid and PostgreSQL an identity column.
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("workspace", String(255), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    # The parent that scopes the name (run for artifacts, dataset for versions, ...);
+    # empty for kinds scoped by the workspace alone.
+    Column("scope", String(40), nullable=False, server_default=""),
+    Column("name", String(255)),
+    Column("name_lower", String(255)),
+    Column("status", SmallInteger, nullable=False),
+    Column("create_time", BigInteger, nullable=False),  # microseconds since the epoch
+    Column("update_time", BigInteger, nullable=False),
+    Column("etag", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+# Names are unique (case-insensitively) per workspace, kind and scope among objects that
+# are not archived; archiving frees the name.
+Index(
+    "uq_resources_live_name",
+    resources.c.workspace,
+    resources.c.kind,
+    resources.c.scope,
+    resources.c.name_lower,
+    unique=True,
+    sqlite_where=text("status != 3 AND name_lower IS NOT NULL"),
+    postgresql_where=text("status != 3 AND name_lower IS NOT NULL"),
+)
+Index("ix_resources_list", resources.c.workspace, resources.c.kind, resources.c.seq)
+Index(
+    "ix_resources_scope",
+    resources.c.workspace,
+    resources.c.kind,
+    resources.c.scope,
+    resources.c.seq,
+)
+
+resource_fields = Table(
+    "resource_fields",
+    metadata,
+    Column("resource_seq", _SEQ, ForeignKey("resources.seq"), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("value_text", String(1024)),
+    Column("value_num", Float),
+)
+Index(
+    "ix_resource_fields_text",
+    resource_fields.c.kind,
+    resource_fields.c.key,
+    resource_fields.c.value_text,
+    resource_fields.c.resource_seq,
+)
+Index(
+    "ix_resource_fields_num",
+    resource_fields.c.kind,
+    resource_fields.c.key,
+    resource_fields.c.value_num,
+    resource_fields.c.resource_seq,
+)
+Index("ix_resource_fields_owner", resource_fields.c.resource_seq)
+
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("workspace", String(255), nullable=False),
+    Column("src_id", String(40), nullable=False),
+    Column("dst_id", String(40), nullable=False),
+    Column("relation", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("src_id", "dst_id", "relation", name="pk_lineage_edges"),
+)
+Index("ix_lineage_edges_dst", lineage_edges.c.dst_id, lineage_edges.c.src_id)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("workspace", String(255), nullable=False),
+    Column("method", String(200), nullable=False),
+    Column("request_id", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace", "method", "request_id", name="pk_idempotency"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+Index("ix_metrics_run_key", metrics.c.run_id, metrics.c.key, metrics.c.step, metrics.c.seq)
+
+inference_logs = Table(
+    "inference_logs",
+    metadata,
+    Column("workspace", String(255), nullable=False),
+    Column("stream_id", String(200), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("model_version_id", String(40), nullable=False, server_default=""),
+    Column("record_hash", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("workspace", "stream_id", "sequence", name="pk_inference_logs"),
+)
+Index("ix_inference_logs_time", inference_logs.c.workspace, inference_logs.c.time)

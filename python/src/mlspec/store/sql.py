@@ -1,0 +1,743 @@
+"""The SQL store: SQLAlchemy 2 Core over SQLite (embedded default) or PostgreSQL.
+
+Every method runs inside a ``Transaction`` from ``SqlStore.transaction()``: all writes of
+one request commit together or not at all. Filters, pagination and lineage walks run in
+SQL; nothing here loads a whole table into Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources as package_files
+from typing import Any, ClassVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from mlspec.domain import errors
+from mlspec.domain.filters import And, Comparison, Node, Not, Or
+from mlspec.store.records import FieldSpec, ListQuery, ListResult, ResourceRecord
+from mlspec.store.schema import (
+    idempotency,
+    inference_logs,
+    lineage_edges,
+    metrics,
+    resource_fields,
+    resources,
+)
+
+ARCHIVED = 3
+UPGRADE_COMMAND = "mlspec db upgrade --store-url {url}"
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database schema is not at the revision this code needs."""
+
+
+def now_micros() -> int:
+    """The current time in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option(
+        "script_location", str(package_files.files("mlspec.store") / "migrations")
+    )
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def open_store(url: str, *, check_schema: bool = True) -> SqlStore:
+    """Opens the store at ``url``; with ``check_schema`` refuses an out-of-date schema."""
+    store = SqlStore(url)
+    if check_schema:
+        store.check_schema()
+    return store
+
+
+class SqlStore:
+    """The metadata store over one SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        """Creates the engine; SQLite gets WAL, NORMAL sync and a busy timeout."""
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_size"] = 8
+            kwargs["max_overflow"] = 8
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        # SQLite allows one writer: serialize this process's writers up front so that
+        # transactions never fail with "database is locked" upgrades.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+
+    # -- schema ---------------------------------------------------------------------
+
+    def schema_revisions(self) -> tuple[str | None, str | None]:
+        """Returns (current revision in the database, newest revision of this code)."""
+        head = ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return current, head
+
+    def check_schema(self) -> None:
+        """Raises ``SchemaOutOfDate`` (with the command that fixes it) when not at head."""
+        current, head = self.schema_revisions()
+        if current != head:
+            raise SchemaOutOfDate(
+                f"the store schema is at revision {current or 'none'}, this server needs "
+                f"{head}; run: {UPGRADE_COMMAND.format(url=self.url)}"
+            )
+
+    def upgrade(self) -> None:
+        """Migrates the schema to the newest revision (idempotent)."""
+        config = _alembic_config(self.url)
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        """Closes every pooled connection."""
+        self.engine.dispose()
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Transaction]:
+        """Yields a transaction that commits when the block ends without an exception."""
+        lock = self._write_lock if write else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn.info["mlspec_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+                with conn.begin():
+                    yield Transaction(conn, self.is_sqlite)
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.info.pop("mlspec_begin", "BEGIN"))
+
+
+def _row_to_record(row: Any) -> ResourceRecord:
+    return ResourceRecord(
+        id=row.id,
+        workspace=row.workspace,
+        kind=row.kind,
+        scope=row.scope,
+        name=row.name or "",
+        status=row.status,
+        create_time=row.create_time,
+        update_time=row.update_time,
+        etag=row.etag,
+        data=bytes(row.data),
+        seq=row.seq,
+    )
+
+
+class Transaction:
+    """The operations of the store, inside one database transaction."""
+
+    def __init__(self, conn: Connection, is_sqlite: bool) -> None:
+        """Wraps an open connection with a begun transaction."""
+        self.conn = conn
+        self.is_sqlite = is_sqlite
+
+    # -- resources ------------------------------------------------------------------
+
+    def insert(self, record: ResourceRecord) -> ResourceRecord:
+        """Inserts a new resource; raises AlreadyExists when its name is taken."""
+        values = _columns(record)
+        try:
+            with self.conn.begin_nested():
+                key = self.conn.execute(insert(resources).values(**values)).inserted_primary_key
+        except IntegrityError as exc:
+            raise _name_taken(record) from exc
+        assert key is not None
+        record.seq = int(key[0])
+        self._write_fields(record)
+        return record
+
+    def replace(self, record: ResourceRecord, expected_etag: str) -> ResourceRecord:
+        """Overwrites a resource if its stored etag is ``expected_etag`` (else ABORTED)."""
+        values = _columns(record)
+        values.pop("create_time")
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(
+                    update(resources)
+                    .where(resources.c.id == record.id, resources.c.etag == expected_etag)
+                    .values(**values)
+                    .returning(resources.c.seq)
+                )
+                row = result.first()
+        except IntegrityError as exc:
+            raise _name_taken(record) from exc
+        if row is None:
+            raise errors.Aborted(
+                f"resource {record.id} was changed by someone else (etag mismatch); read it "
+                "again and retry",
+                reason="ETAG_MISMATCH",
+                resource_name=record.id,
+            )
+        record.seq = int(row.seq)
+        self.conn.execute(
+            delete(resource_fields).where(resource_fields.c.resource_seq == record.seq)
+        )
+        self._write_fields(record)
+        return record
+
+    def _write_fields(self, record: ResourceRecord) -> None:
+        if record.fields:
+            self.conn.execute(
+                insert(resource_fields),
+                [
+                    {
+                        "resource_seq": record.seq,
+                        "kind": record.kind,
+                        "key": f.key,
+                        "value_text": f.text,
+                        "value_num": f.num,
+                    }
+                    for f in record.fields
+                ],
+            )
+
+    def get(self, workspace: str, resource_id: str) -> ResourceRecord | None:
+        """Returns a resource of the workspace by id (archived ones included)."""
+        row = self.conn.execute(
+            select(resources).where(
+                resources.c.id == resource_id, resources.c.workspace == workspace
+            )
+        ).first()
+        return None if row is None else _row_to_record(row)
+
+    def get_many(self, workspace: str, ids: Sequence[str]) -> dict[str, ResourceRecord]:
+        """Returns the resources of the workspace with the given ids, by id."""
+        found: dict[str, ResourceRecord] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self.conn.execute(
+                select(resources).where(
+                    resources.c.workspace == workspace, resources.c.id.in_(chunk)
+                )
+            )
+            found.update((row.id, _row_to_record(row)) for row in rows)
+        return found
+
+    def find_by_name(
+        self, workspace: str, kind: int, scope: str, name: str
+    ) -> ResourceRecord | None:
+        """Returns the non-archived resource with this name (case-insensitive), if any."""
+        row = self.conn.execute(
+            select(resources).where(
+                resources.c.workspace == workspace,
+                resources.c.kind == kind,
+                resources.c.scope == scope,
+                resources.c.name_lower == name.lower(),
+                resources.c.status != ARCHIVED,
+            )
+        ).first()
+        return None if row is None else _row_to_record(row)
+
+    def latest_in_scope(
+        self, workspace: str, kind: int, scope: str, statuses: Sequence[int]
+    ) -> ResourceRecord | None:
+        """Returns the newest resource of a kind within a scope with one of ``statuses``."""
+        row = self.conn.execute(
+            select(resources)
+            .where(
+                resources.c.workspace == workspace,
+                resources.c.kind == kind,
+                resources.c.scope == scope,
+                resources.c.status.in_(list(statuses)),
+            )
+            .order_by(resources.c.seq.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _row_to_record(row)
+
+    def count_in_scope(self, workspace: str, kind: int, scope: str) -> int:
+        """Counts the resources of a kind within a scope (every status)."""
+        return int(
+            self.conn.execute(
+                select(func.count()).where(
+                    resources.c.workspace == workspace,
+                    resources.c.kind == kind,
+                    resources.c.scope == scope,
+                )
+            ).scalar_one()
+        )
+
+    def list_page(self, query: ListQuery) -> ListResult:
+        """Returns one page of resources matching ``query``, in a stable keyset order."""
+        conditions: list[ColumnElement[bool]] = [
+            resources.c.workspace == query.workspace,
+            resources.c.kind == query.kind,
+        ]
+        if query.scope is not None:
+            conditions.append(resources.c.scope == query.scope)
+        if query.statuses:
+            conditions.append(resources.c.status.in_(list(query.statuses)))
+        if query.filter is not None:
+            conditions.append(_FilterCompiler(query.kind, query.members).compile(query.filter))
+        sort_col, descending = _sort_column(query)
+        if query.after is not None:
+            value, seq = query.after
+            if sort_col is None:
+                conditions.append(resources.c.seq < seq if descending else resources.c.seq > seq)
+            elif descending:
+                conditions.append(
+                    or_(sort_col < value, and_(sort_col == value, resources.c.seq < seq))
+                )
+            else:
+                conditions.append(
+                    or_(sort_col > value, and_(sort_col == value, resources.c.seq > seq))
+                )
+        order = []
+        if sort_col is not None:
+            order.append(sort_col.desc() if descending else sort_col.asc())
+        order.append(resources.c.seq.desc() if descending else resources.c.seq.asc())
+        stmt = select(resources).where(*conditions).order_by(*order).limit(query.page_size + 1)
+        rows = list(self.conn.execute(stmt))
+        more = len(rows) > query.page_size
+        rows = rows[: query.page_size]
+        records = [_row_to_record(r) for r in rows]
+        last = None
+        if rows:
+            tail = rows[-1]
+            last = (None if sort_col is None else getattr(tail, sort_col.name), tail.seq)
+        return ListResult(records, last, more)
+
+    # -- lineage --------------------------------------------------------------------
+
+    def add_edges(self, workspace: str, edges: Sequence[tuple[str, str, int]]) -> None:
+        """Adds lineage edges (source id, target id, relation); existing ones are kept."""
+        unique = list(dict.fromkeys(edges))
+        if not unique:
+            return
+        rows = [
+            {"workspace": workspace, "src_id": s, "dst_id": d, "relation": r} for s, d, r in unique
+        ]
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+        self.conn.execute(dialect_insert(lineage_edges).on_conflict_do_nothing(), rows)
+
+    def walk(self, workspace: str, start: str, *, upstream: bool, max_depth: int) -> dict[str, int]:
+        """Walks lineage edges from ``start`` with a recursive query; returns id -> depth."""
+        near, far = ("dst_id", "src_id") if upstream else ("src_id", "dst_id")
+        sql = text(
+            f"""
+            WITH RECURSIVE walk(node, depth) AS (
+                SELECT CAST(:start AS VARCHAR(40)), 0
+                UNION
+                SELECT e.{far}, w.depth + 1
+                FROM lineage_edges e JOIN walk w ON e.{near} = w.node
+                WHERE w.depth < :max_depth AND e.workspace = :workspace
+            )
+            SELECT node, MIN(depth) AS depth FROM walk GROUP BY node
+            """  # noqa: S608 - the interpolated names are fixed column names, not input
+        )
+        rows = self.conn.execute(
+            sql, {"start": start, "max_depth": max_depth, "workspace": workspace}
+        )
+        return {row.node: int(row.depth) for row in rows}
+
+    def edges_among(self, workspace: str, ids: Sequence[str]) -> list[tuple[str, str, int]]:
+        """Returns the lineage edges whose both ends are among ``ids``."""
+        wanted = set(ids)
+        found: list[tuple[str, str, int]] = []
+        unique = list(wanted)
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self.conn.execute(
+                select(
+                    lineage_edges.c.src_id, lineage_edges.c.dst_id, lineage_edges.c.relation
+                ).where(lineage_edges.c.workspace == workspace, lineage_edges.c.src_id.in_(chunk))
+            )
+            found.extend((r.src_id, r.dst_id, r.relation) for r in rows if r.dst_id in wanted)
+        return sorted(set(found))
+
+    # -- idempotency ----------------------------------------------------------------
+
+    def recall(self, workspace: str, method: str, request_id: str) -> tuple[str, bytes] | None:
+        """Returns (request hash, response) stored for a request id, if any."""
+        row = self.conn.execute(
+            select(idempotency.c.request_hash, idempotency.c.response).where(
+                idempotency.c.workspace == workspace,
+                idempotency.c.method == method,
+                idempotency.c.request_id == request_id,
+            )
+        ).first()
+        return None if row is None else (row.request_hash, bytes(row.response))
+
+    def remember(
+        self, workspace: str, method: str, request_id: str, request_hash: str, response: bytes
+    ) -> None:
+        """Stores the response of a request id, in the same transaction as its effects."""
+        self.conn.execute(
+            insert(idempotency).values(
+                workspace=workspace,
+                method=method,
+                request_id=request_id,
+                request_hash=request_hash,
+                response=response,
+                create_time=now_micros(),
+            )
+        )
+
+    # -- metrics --------------------------------------------------------------------
+
+    def append_metrics(self, rows: Sequence[tuple[str, str, int, int, bytes]]) -> None:
+        """Appends metric points (run id, key, step, time in µs, serialized Metric)."""
+        if rows:
+            self.conn.execute(
+                insert(metrics),
+                [
+                    {"run_id": r, "key": k, "step": s, "time": t, "data": d}
+                    for r, k, s, t, d in rows
+                ],
+            )
+
+    def metric_history(
+        self, run_id: str, key: str, after_seq: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """Returns (seq, serialized Metric) points of one run's metric, in step order."""
+        rows = self.conn.execute(
+            select(metrics.c.seq, metrics.c.data)
+            .where(metrics.c.run_id == run_id, metrics.c.key == key, metrics.c.seq > after_seq)
+            .order_by(metrics.c.seq)
+            .limit(limit)
+        )
+        return [(int(r.seq), bytes(r.data)) for r in rows]
+
+    # -- inference logs ---------------------------------------------------------------
+
+    def last_log(self, workspace: str, stream_id: str) -> tuple[int, str] | None:
+        """Returns (sequence, record hash) of the newest record of a log stream."""
+        row = self.conn.execute(
+            select(inference_logs.c.sequence, inference_logs.c.record_hash)
+            .where(inference_logs.c.workspace == workspace, inference_logs.c.stream_id == stream_id)
+            .order_by(inference_logs.c.sequence.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.sequence), row.record_hash)
+
+    def append_logs(
+        self, workspace: str, rows: Sequence[tuple[str, int, int, str, str, bytes]]
+    ) -> None:
+        """Appends log records (stream, sequence, time µs, model version id, hash, data)."""
+        if rows:
+            self.conn.execute(
+                insert(inference_logs),
+                [
+                    {
+                        "workspace": workspace,
+                        "stream_id": s,
+                        "sequence": q,
+                        "time": t,
+                        "model_version_id": m,
+                        "record_hash": h,
+                        "data": d,
+                    }
+                    for s, q, t, m, h, d in rows
+                ],
+            )
+
+    def logs(
+        self,
+        workspace: str,
+        stream_id: str,
+        after_sequence: int,
+        limit: int,
+        *,
+        until_sequence: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        model_version_id: str = "",
+    ) -> list[tuple[int, bytes]]:
+        """Returns (sequence, serialized record) of a stream in sequence order."""
+        conditions: list[ColumnElement[bool]] = [
+            inference_logs.c.workspace == workspace,
+            inference_logs.c.sequence > after_sequence,
+        ]
+        if stream_id:
+            conditions.append(inference_logs.c.stream_id == stream_id)
+        if until_sequence is not None:
+            conditions.append(inference_logs.c.sequence <= until_sequence)
+        if start_time is not None:
+            conditions.append(inference_logs.c.time >= start_time)
+        if end_time is not None:
+            conditions.append(inference_logs.c.time < end_time)
+        if model_version_id:
+            conditions.append(inference_logs.c.model_version_id == model_version_id)
+        rows = self.conn.execute(
+            select(inference_logs.c.sequence, inference_logs.c.data)
+            .where(*conditions)
+            .order_by(inference_logs.c.stream_id, inference_logs.c.sequence)
+            .limit(limit)
+        )
+        return [(int(r.sequence), bytes(r.data)) for r in rows]
+
+
+def _columns(record: ResourceRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "workspace": record.workspace,
+        "kind": record.kind,
+        "scope": record.scope,
+        "name": record.name or None,
+        "name_lower": record.name.lower() if record.name else None,
+        "status": record.status,
+        "create_time": record.create_time,
+        "update_time": record.update_time,
+        "etag": record.etag,
+        "data": record.data,
+    }
+
+
+def _name_taken(record: ResourceRecord) -> errors.AlreadyExists:
+    return errors.AlreadyExists(
+        f"a resource of this kind named {record.name!r} already exists in this scope",
+        reason="NAME_TAKEN",
+        resource_name=record.name,
+    )
+
+
+_BUILTIN_ORDER = {
+    "create_time": resources.c.create_time,
+    "update_time": resources.c.update_time,
+    "name": resources.c.name_lower,
+}
+
+
+def _sort_column(query: ListQuery) -> tuple[Any, bool]:
+    if not query.order_by:
+        return None, False
+    if len(query.order_by) > 1:
+        raise errors.invalid("order_by", "only one sort key is supported")
+    key = query.order_by[0]
+    if key.member not in _BUILTIN_ORDER:
+        raise errors.invalid(
+            "order_by", f"cannot sort by {key.member!r}; use one of {sorted(_BUILTIN_ORDER)}"
+        )
+    return _BUILTIN_ORDER[key.member], key.descending
+
+
+def parse_time_micros(value: str, path: str) -> int:
+    """Parses an RFC 3339 timestamp into microseconds since the epoch."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise errors.invalid(path, f"{value!r} is not an RFC 3339 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise errors.invalid(path, f"{value!r} needs a time zone (for example 'Z')")
+    return int(parsed.timestamp() * 1_000_000)
+
+
+class _FilterCompiler:
+    """Translates a filter tree into a SQL condition with bound parameters."""
+
+    BUILTIN_TEXT: ClassVar[dict[str, Any]] = {"name": resources.c.name_lower}
+    BUILTIN_TIME: ClassVar[dict[str, Any]] = {
+        "create_time": resources.c.create_time,
+        "update_time": resources.c.update_time,
+    }
+
+    def __init__(self, kind: int, members: dict[str, FieldSpec]) -> None:
+        self.kind = kind
+        self.members = members
+
+    def compile(self, node: Node) -> ColumnElement[bool]:
+        if isinstance(node, And):
+            return and_(*(self.compile(n) for n in node.operands))
+        if isinstance(node, Or):
+            return or_(*(self.compile(n) for n in node.operands))
+        if isinstance(node, Not):
+            return not_(self.compile(node.operand))
+        return self.comparison(node)
+
+    def comparison(self, node: Comparison) -> ColumnElement[bool]:
+        member = ".".join(node.member)
+        if node.member[0] == "labels":
+            return self.label(node)
+        if member in self.BUILTIN_TEXT:
+            return _compare(self.BUILTIN_TEXT[member], node.op, (node.value or "").lower(), member)
+        if member in self.BUILTIN_TIME:
+            return _compare(
+                self.BUILTIN_TIME[member],
+                node.op,
+                parse_time_micros(node.value or "", "filter"),
+                member,
+            )
+        if member == "status":
+            return _compare(resources.c.status, node.op, _status_number(node.value or ""), member)
+        spec = self.members.get(member)
+        if spec is None:
+            known = sorted(
+                ["name", "status", "create_time", "update_time", "labels.<key>", *self.members]
+            )
+            raise errors.invalid("filter", f"unknown field {member!r}; filterable fields: {known}")
+        return self.field(member, spec, node)
+
+    def label(self, node: Comparison) -> ColumnElement[bool]:
+        if len(node.member) == 1:
+            if node.op != ":" or node.value is None:
+                raise errors.invalid("filter", "use labels:<key> or labels.<key> = <value>")
+            return self._exists(f"labels.{node.value}", None)
+        key = "labels." + ".".join(node.member[1:])
+        if node.value is None:
+            return self._exists(key, None)
+        if node.op in (":", "="):
+            return self._exists(key, resource_fields.c.value_text == node.value)
+        if node.op == "!=":
+            return not_(self._exists(key, resource_fields.c.value_text == node.value))
+        return self._exists(key, _compare(resource_fields.c.value_text, node.op, node.value, key))
+
+    def field(self, member: str, spec: FieldSpec, node: Comparison) -> ColumnElement[bool]:
+        if node.value is None:
+            return self._exists(member, None)
+        column: Any
+        value: Any
+        if spec.kind == "text":
+            column, value = resource_fields.c.value_text, node.value
+        elif spec.kind == "enum":
+            names = dict(spec.enum_values)
+            match = names.get(node.value) or next(
+                (v for n, v in spec.enum_values if n.endswith("_" + node.value)), None
+            )
+            if match is None:
+                raise errors.invalid("filter", f"{node.value!r} is not a value of {member}")
+            column, value = resource_fields.c.value_num, float(match)
+        elif spec.kind == "time":
+            column, value = (
+                resource_fields.c.value_num,
+                float(parse_time_micros(node.value, "filter")),
+            )
+        else:
+            try:
+                column, value = resource_fields.c.value_num, float(node.value)
+            except ValueError as exc:
+                raise errors.invalid(
+                    "filter", f"{member} compares with numbers, not {node.value!r}"
+                ) from exc
+        op = "=" if node.op == ":" else node.op
+        if op == "!=":
+            return not_(self._exists(member, column == value))
+        return self._exists(member, _compare(column, op, value, member))
+
+    def _exists(self, key: str, condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
+        conditions = [
+            resource_fields.c.resource_seq == resources.c.seq,
+            resource_fields.c.kind == self.kind,
+            resource_fields.c.key == key,
+        ]
+        if condition is not None:
+            conditions.append(condition)
+        return exists().where(*conditions)
+
+
+def _compare(column: Any, op: str, value: Any, member: str) -> ColumnElement[bool]:
+    if op in ("=", ":"):
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    raise errors.invalid("filter", f"operator {op!r} does not apply to {member}")
+
+
+_STATUS_NAMES = {"ACTIVE": 1, "DEPRECATED": 2, "ARCHIVED": 3}
+
+
+def _status_number(value: str) -> int:
+    name = value.upper().removeprefix("OBJECT_STATUS_")
+    if name not in _STATUS_NAMES:
+        raise errors.invalid(
+            "filter", f"status is one of ACTIVE, DEPRECATED, ARCHIVED, not {value!r}"
+        )
+    return _STATUS_NAMES[name]
+
+
+def encode_token(payload: dict[str, Any]) -> str:
+    """Encodes a page position as an opaque URL-safe token."""
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """Decodes a page token; raises InvalidArgument for anything this server did not make."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeError) as exc:
+        raise errors.invalid("page_token", "is not a page token this server issued") from exc
+    if not isinstance(payload, dict):
+        raise errors.invalid("page_token", "is not a page token this server issued")
+    return payload
+
+
+__all__ = [
+    "SchemaOutOfDate",
+    "SqlStore",
+    "Transaction",
+    "decode_token",
+    "encode_token",
+    "now_micros",
+    "open_store",
+    "parse_time_micros",
+]
