@@ -16,17 +16,18 @@ import hashlib
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
-from mlspec.common.v1 import reference_pb2
+from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.data.v1 import dataset_pb2
 from mlspec.domain import errors, runs
 from mlspec.domain.errors import FieldViolation
 from mlspec.domain.resources import Resources
 from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
-from mlspec.pipelines.v1 import module_pb2
-from mlspec.tracking.v1 import run_pb2
+from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
+from mlspec.tracking.v1 import experiment_pb2, run_pb2
 
 K = reference_pb2.ResourceKind
 E = lineage_pb2.LineageEdgeKind
+DEFAULT_EXPERIMENT = "Default"
 
 # The payload field of each reportable stage (StageReport.payload).
 PAYLOAD_OF_STAGE = {
@@ -52,7 +53,103 @@ def create(res: Resources, message: Message, path: str) -> Message:
         return res.create(message, path, derive=lambda m: _number_dataset_version(res, m))
     if isinstance(message, module_pb2.ModuleVersion):
         return res.create(message, path, derive=lambda m: _number_module_version(res, m))
+    if isinstance(message, run_pb2.Run):
+        return res.create(message, path, derive=_start_run)
+    if isinstance(message, pipeline_run_pb2.StepRun):
+        return _create_step_run(res, message, path)
     return res.create(message, path)
+
+
+def _start_run(run: run_pb2.Run) -> None:
+    if run.state == run_state_pb2.RUN_STATE_UNSPECIFIED:
+        run.state = run_state_pb2.RUN_STATE_PENDING
+    run.state_history.add(to_state=run.state, time=run.meta.create_time)
+
+
+def default_experiment(res: Resources) -> str:
+    """The id of the workspace's `Default` experiment, created on first use."""
+    try:
+        return res.get_by_name(K.RESOURCE_KIND_EXPERIMENT, DEFAULT_EXPERIMENT).record.id
+    except errors.NotFound:
+        experiment = experiment_pb2.Experiment()
+        experiment.meta.name = DEFAULT_EXPERIMENT
+        experiment.meta.description = "Runs submitted without an experiment."
+        created = res.create(experiment, "experiment")
+        return created.meta.id
+
+
+def tracking_run_for(res: Resources, kind: int, experiment_id: str, **links: str) -> run_pb2.Run:
+    """Creates the tracking Run record that a pipeline run or step run is."""
+    run = run_pb2.Run(kind=kind, experiment_id=experiment_id or default_experiment(res), **links)  # type: ignore[arg-type]
+    stored = res.create(run, "run", derive=_start_run)
+    assert isinstance(stored, run_pb2.Run)
+    return stored
+
+
+def _create_step_run(res: Resources, step: pipeline_run_pb2.StepRun, path: str) -> Message:
+    pipeline_run = res.get(
+        K.RESOURCE_KIND_PIPELINE_RUN, step.pipeline_run_id, path=f"{path}.pipeline_run_id"
+    )
+    assert isinstance(pipeline_run.message, pipeline_run_pb2.PipelineRun)
+    if runs.is_terminal(pipeline_run.message.state):
+        raise errors.FailedPrecondition(
+            f"pipeline run {step.pipeline_run_id} has finished; it takes no new step runs",
+            reason="RUN_TERMINAL",
+        )
+    vertex_ids = {v.id for v in pipeline_run.message.resolved_graph.vertices if v.HasField("step")}
+    if step.vertex_id not in vertex_ids:
+        raise errors.invalid(
+            f"{path}.vertex_id", f"is not a step vertex of pipeline run {step.pipeline_run_id}"
+        )
+    module_version_id = next(
+        (
+            r.resolved.id
+            for r in pipeline_run.message.resolved_references
+            if r.vertex_id == step.vertex_id
+        ),
+        "",
+    )
+
+    def derive(message: pipeline_run_pb2.StepRun) -> list[tuple[str, int]]:
+        message.module_version_id = module_version_id
+        message.state = run_state_pb2.RUN_STATE_PENDING
+        message.state_history.add(state=message.state, time=message.meta.create_time)
+        edges = [
+            (a, int(E.LINEAGE_EDGE_KIND_CONSUMED))
+            for port in message.input_artifacts.values()
+            for a in port.artifact_ids
+        ]
+        if module_version_id:
+            edges.append((module_version_id, int(E.LINEAGE_EDGE_KIND_EXECUTED_CODE)))
+        return edges
+
+    for port, artifacts in step.input_artifacts.items():
+        for i, artifact_id in enumerate(artifacts.artifact_ids):
+            res.check_usable(
+                res.get(
+                    K.RESOURCE_KIND_ARTIFACT,
+                    artifact_id,
+                    path=f"{path}.input_artifacts[{port!r}].artifact_ids[{i}]",
+                ),
+                path,
+            )
+    stored = res.create(step, path, derive=derive)
+    assert isinstance(stored, pipeline_run_pb2.StepRun)
+    loaded = res.get(K.RESOURCE_KIND_STEP_RUN, stored.meta.id)
+    experiment_id = ""
+    if pipeline_run.message.run_id:
+        parent = res.get(K.RESOURCE_KIND_RUN, pipeline_run.message.run_id)
+        assert isinstance(parent.message, run_pb2.Run)
+        experiment_id = parent.message.experiment_id
+    run = tracking_run_for(
+        res,
+        run_pb2.RUN_KIND_STEP_RUN,
+        experiment_id,
+        step_run_id=stored.meta.id,
+        pipeline_run_id=step.pipeline_run_id,
+    )
+    stored.run_id = run.meta.id
+    return res.save(loaded, stored)
 
 
 def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, path: str) -> Message:

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
@@ -27,6 +27,7 @@ from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.store.records import ResourceRecord
 from mlspec.store.sql import Transaction, now_micros
 
+M = TypeVar("M", bound=Message)
 ACTIVE = object_meta_pb2.OBJECT_STATUS_ACTIVE
 DEPRECATED = object_meta_pb2.OBJECT_STATUS_DEPRECATED
 ARCHIVED = object_meta_pb2.OBJECT_STATUS_ARCHIVED
@@ -228,12 +229,12 @@ class Resources:
 
     def create(
         self,
-        message: Message,
+        message: M,
         path: str,
         *,
         ref_edges: bool = True,
-        derive: Callable[[Message], None] | None = None,
-    ) -> Message:
+        derive: Callable[[M], list[tuple[str, int]] | None] | None = None,
+    ) -> M:
         """Validates and stores a new resource; returns it as stored.
 
         Its top-level `*_id` fields and (with ``ref_edges``) top-level references become
@@ -258,8 +259,6 @@ class Resources:
                 f"{path}.meta.workspace", "must be empty or the caller's workspace"
             )
         lineage = self._check_references(spec, message, path, ref_edges=ref_edges)
-        if derive is not None:
-            derive(message)
         now = now_micros()
         meta.id = str(uuid.uuid4())
         meta.workspace = self.scope.workspace
@@ -270,6 +269,8 @@ class Resources:
         if self.scope.creator:
             meta.creator = self.scope.creator
         meta.etag = _etag()
+        if derive is not None:
+            lineage += derive(message) or []
         self.tx.insert(self._record(spec, message, create_time=now))
         if lineage:
             self.tx.add_edges(self.scope.workspace, [(src, meta.id, rel) for src, rel in lineage])
@@ -352,7 +353,7 @@ class Resources:
             fields=index_values(spec, message),
         )
 
-    def save(self, loaded: Loaded, message: Message, expected_etag: str = "") -> Message:
+    def save(self, loaded: Loaded, message: M, expected_etag: str = "") -> M:
         """Stores a changed copy of a loaded resource (new etag and update time)."""
         meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
         if expected_etag and expected_etag != loaded.record.etag:
@@ -369,7 +370,7 @@ class Resources:
         self.tx.replace(record, loaded.record.etag)
         return message
 
-    def update(self, incoming: Message, mask: field_mask_pb2.FieldMask, path: str) -> Message:
+    def update(self, incoming: M, mask: field_mask_pb2.FieldMask, path: str) -> M:
         """Applies a partial (``update_mask``) or full update to an existing resource."""
         spec = spec_for_message(incoming)
         assert spec is not None
@@ -385,8 +386,8 @@ class Resources:
                 resource_name=meta.id,
             )
         expected_etag = meta.etag
-        current = loaded.message
-        updated = type(current)()
+        current: Any = loaded.message
+        updated = type(incoming)()
         updated.CopyFrom(current)
         candidate = type(incoming)()
         candidate.CopyFrom(incoming)

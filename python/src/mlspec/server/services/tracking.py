@@ -1,0 +1,259 @@
+"""mlspec.tracking.v1.TrackingService: run states, metrics, params, tags, inputs, outputs.
+
+Experiments and runs use the generic standard methods. A run executes once: its state
+follows the run state machine, and once it has finished it takes no more metrics,
+params, inputs or outputs (tags, which are labels for grouping, stay editable). Bulk
+writes accept at most 1,000 metrics or 100 params, tags, inputs or outputs per call and
+commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sized
+
+from google.protobuf.message import Message
+
+from mlspec.common.v1 import reference_pb2, run_state_pb2
+from mlspec.domain import errors, runs
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
+from mlspec.server.dispatch import Handler
+from mlspec.store.sql import decode_token, encode_token, now_micros
+from mlspec.tracking.v1 import metric_pb2, run_pb2
+from mlspec.tracking.v1 import tracking_service_pb2 as pb
+
+SERVICE = "mlspec.tracking.v1.TrackingService"
+K = reference_pb2.ResourceKind
+MAX_METRICS = 1000
+MAX_ITEMS = 100
+
+
+def _limit(items: Sized, limit: int, path: str) -> None:
+    if not len(items):
+        raise errors.invalid(path, "holds no items")
+    if len(items) > limit:
+        raise errors.ResourceExhausted(
+            f"{path} holds {len(items)} items; at most {limit} per call", reason="BATCH_TOO_LARGE"
+        )
+
+
+def _open_run(res: Resources, run_id: str) -> Loaded:
+    loaded = res.get(K.RESOURCE_KIND_RUN, run_id, path="run_id")
+    assert isinstance(loaded.message, run_pb2.Run)
+    res.check_usable(loaded, "run_id")
+    if runs.is_terminal(loaded.message.state):
+        raise errors.FailedPrecondition(
+            f"run {run_id} has finished ({run_state_pb2.RunState.Name(loaded.message.state)}); "
+            "a run executes once and takes no more records",
+            reason="RUN_TERMINAL",
+        )
+    return loaded
+
+
+def _copy(loaded: Loaded) -> run_pb2.Run:
+    assert isinstance(loaded.message, run_pb2.Run)
+    run = run_pb2.Run()
+    run.CopyFrom(loaded.message)
+    return run
+
+
+def update_run_state(request: pb.UpdateRunStateRequest, res: Resources) -> Message:
+    """Moves a run through the state machine."""
+    loaded = res.get(K.RESOURCE_KIND_RUN, request.run_id, path="run_id")
+    run = _copy(loaded)
+    runs.check_transition(run.state, request.state)
+    if (
+        request.state == run_state_pb2.RUN_STATE_FAILED
+        and not request.HasField("error")
+        and not run.HasField("error")
+    ):
+        raise errors.invalid("error", "a FAILED run needs an error saying why")
+    when = request.time if request.HasField("time") else micros_to_timestamp(now_micros())
+    run.state_history.add(
+        from_state=run.state, to_state=request.state, time=when, reason=request.reason
+    )
+    run.state = request.state
+    if request.state == run_state_pb2.RUN_STATE_RUNNING and not run.HasField("start_time"):
+        run.start_time.CopyFrom(when)
+    if runs.is_terminal(request.state):
+        run.end_time.CopyFrom(when)
+    if request.HasField("error"):
+        run.error.CopyFrom(request.error)
+    stored = res.save(loaded, run, request.etag)
+    return pb.UpdateRunStateResponse(run=stored)
+
+
+def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
+    """Appends metric points (scalar, array or object values) in one transaction."""
+    _limit(request.metrics, MAX_METRICS, "metrics")
+    loaded = _open_run(res, request.run_id)
+    violations = [
+        FieldViolation(f"metrics[{i}].key", "is required")
+        for i, m in enumerate(request.metrics)
+        if not m.key
+    ] + [
+        FieldViolation(f"metrics[{i}].value", "is required")
+        for i, m in enumerate(request.metrics)
+        if not m.HasField("value")
+    ]
+    if violations:
+        raise errors.InvalidArgument(
+            "some metrics are incomplete", reason="INVALID_METRIC", violations=violations
+        )
+    now = now_micros()
+    rows = []
+    latest: dict[str, metric_pb2.Metric] = {}
+    for metric in request.metrics:
+        point = metric_pb2.Metric()
+        point.CopyFrom(metric)
+        if not point.HasField("timestamp"):
+            point.timestamp.CopyFrom(micros_to_timestamp(now))
+        time_us = point.timestamp.seconds * 1_000_000 + point.timestamp.nanos // 1000
+        rows.append((request.run_id, point.key, point.step, time_us, point.SerializeToString()))
+        latest[point.key] = point
+    res.tx.append_metrics(rows)
+    run = _copy(loaded)
+    summaries = {s.key: s for s in run.latest_metrics}
+    for key, point in latest.items():
+        summary = summaries.get(key) or run.latest_metrics.add(key=key)
+        summary.latest.CopyFrom(point)
+        summary.count += sum(1 for m in request.metrics if m.key == key)
+        if point.value.WhichOneof("kind") in ("double_value", "int_value"):
+            number = (
+                point.value.double_value
+                if point.value.HasField("double_value")
+                else float(point.value.int_value)
+            )
+            summary.min = min(summary.min, number) if summary.HasField("min") else number
+            summary.max = max(summary.max, number) if summary.HasField("max") else number
+    res.save(loaded, run)
+    return pb.LogMetricsResponse(recorded_count=len(rows))
+
+
+def log_params(request: pb.LogParamsRequest, res: Resources) -> Message:
+    """Records hyperparameters; a param once logged keeps its value."""
+    _limit(request.params, MAX_ITEMS, "params")
+    loaded = _open_run(res, request.run_id)
+    run = _copy(loaded)
+    existing = {p.key: p for p in run.params}
+    conflicts = [
+        FieldViolation(f"params[{i}]", f"{p.key!r} was already logged with a different value")
+        for i, p in enumerate(request.params)
+        if p.key in existing and existing[p.key].value != p.value
+    ]
+    if conflicts:
+        raise errors.FailedPrecondition(
+            "params are immutable once logged", reason="PARAM_CHANGED", violations=conflicts
+        )
+    added = 0
+    for param in request.params:
+        if param.key not in existing:
+            run.params.add().CopyFrom(param)
+            existing[param.key] = param
+            added += 1
+    res.save(loaded, run)
+    return pb.LogParamsResponse(recorded_count=added)
+
+
+def set_run_tags(request: pb.SetRunTagsRequest, res: Resources) -> Message:
+    """Sets and removes tags (allowed on finished runs too)."""
+    if len(request.tags) + len(request.remove_keys) > MAX_ITEMS:
+        raise errors.ResourceExhausted(
+            f"at most {MAX_ITEMS} tag changes per call", reason="BATCH_TOO_LARGE"
+        )
+    loaded = res.get(K.RESOURCE_KIND_RUN, request.run_id, path="run_id")
+    run = _copy(loaded)
+    run.tags.update(request.tags)
+    for key in request.remove_keys:
+        run.tags.pop(key, None)
+    stored = res.save(loaded, run)
+    return pb.SetRunTagsResponse(tags=stored.tags)
+
+
+def log_run_inputs(request: pb.LogRunInputsRequest, res: Resources) -> Message:
+    """Records the datasets (or other resources) a run consumed, as lineage too."""
+    _limit(request.inputs, MAX_ITEMS, "inputs")
+    loaded = _open_run(res, request.run_id)
+    run = _copy(loaded)
+    edges = []
+    for i, item in enumerate(request.inputs):
+        copy = run.inputs.add()
+        copy.CopyFrom(item)
+        if copy.HasField("resource"):
+            target = res.resolve(copy.resource, f"inputs[{i}].resource", for_use=True)
+            copy.resource.id = target.record.id
+            edges.append((target.record.id, loaded.record.id, 1))
+    res.save(loaded, run)
+    res.tx.add_edges(res.scope.workspace, edges)
+    return pb.LogRunInputsResponse(inputs=run.inputs)
+
+
+def log_run_outputs(request: pb.LogRunOutputsRequest, res: Resources) -> Message:
+    """Records what a run produced, as lineage too."""
+    _limit(request.outputs, MAX_ITEMS, "outputs")
+    loaded = _open_run(res, request.run_id)
+    run = _copy(loaded)
+    edges = []
+    for i, item in enumerate(request.outputs):
+        copy = run.outputs.add()
+        copy.CopyFrom(item)
+        if copy.HasField("resource"):
+            target = res.resolve(copy.resource, f"outputs[{i}].resource", for_use=False)
+            copy.resource.id = target.record.id
+            edges.append((loaded.record.id, target.record.id, 2))
+    res.save(loaded, run)
+    res.tx.add_edges(res.scope.workspace, edges)
+    return pb.LogRunOutputsResponse(outputs=run.outputs)
+
+
+def get_metric_history(request: pb.GetMetricHistoryRequest, res: Resources) -> Message:
+    """Pages through one metric's points in the order they were logged."""
+    res.get(K.RESOURCE_KIND_RUN, request.run_id, path="run_id")
+    if not request.key:
+        raise errors.invalid("key", "is required")
+    if request.page_size < 0:
+        raise errors.invalid("page_size", "must not be negative")
+    page_size = min(request.page_size or 100, 1000)
+    after = 0
+    if request.page_token:
+        token = decode_token(request.page_token)
+        if token.get("k") != request.key:
+            raise errors.invalid("page_token", "belongs to another metric")
+        after = int(token.get("s", 0))
+    history = metric_pb2.MetricHistory(run_id=request.run_id, key=request.key, slice=request.slice)
+    last = after
+    more = False
+    while len(history.points) < page_size:
+        rows = res.tx.metric_history(request.run_id, request.key, last, page_size + 1)
+        if not rows:
+            break
+        for seq, data in rows:
+            point = metric_pb2.Metric.FromString(data)
+            if len(history.points) == page_size:
+                more = True
+                break
+            last = seq
+            if request.HasField("start_step") and point.step < request.start_step:
+                continue
+            if request.HasField("end_step") and point.step > request.end_step:
+                continue
+            if request.HasField("slice") and point.slice != request.slice:
+                continue
+            history.points.append(point)
+        if more or len(rows) <= page_size:
+            break
+    response = pb.GetMetricHistoryResponse(history=history)
+    if more:
+        response.next_page_token = encode_token({"k": request.key, "s": last})
+    return response
+
+
+HANDLERS = {
+    f"{SERVICE}/UpdateRunState": Handler(update_run_state, write=True),
+    f"{SERVICE}/LogMetrics": Handler(log_metrics, write=True),
+    f"{SERVICE}/LogParams": Handler(log_params, write=True),
+    f"{SERVICE}/SetRunTags": Handler(set_run_tags, write=True),
+    f"{SERVICE}/LogRunInputs": Handler(log_run_inputs, write=True),
+    f"{SERVICE}/LogRunOutputs": Handler(log_run_outputs, write=True),
+    f"{SERVICE}/GetMetricHistory": Handler(get_metric_history, write=False),
+}
