@@ -17,7 +17,7 @@ GOOGLE_API_PROTOS := field_behavior.proto resource.proto
 GEN_CHECK := build/gen-check
 AREAS = $(notdir $(wildcard proto/mlspec/*))
 
-.PHONY: help setup third-party generate check-generate lint format breaking typecheck test test-compat clean
+.PHONY: help setup third-party generate check-generate lint format breaking typecheck test test-compat serve bench clean
 
 help: ## Show this help.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -81,6 +81,13 @@ test-compat: setup ## Run the contract tests under the lowest supported protobuf
 	$(COMPAT_VENV)/bin/python -m pip install --quiet -e python pytest hypothesis PyYAML 'protobuf==$(PROTOBUF_MIN)'
 	$(COMPAT_VENV)/bin/python -c 'import google.protobuf as p; print("contract tests under protobuf", p.__version__)'
 	MLSPEC_BUF=$(CURDIR)/$(BUF) $(COMPAT_VENV)/bin/python -m pytest tests/contract
+
+serve: setup ## Run the metadata service on 127.0.0.1:50051 over the embedded SQLite store.
+	$(VENV)/bin/mlspec db upgrade
+	exec $(VENV)/bin/mlspec serve
+
+bench: setup ## Run the benchmarks (bench/) and print the figures (takes several minutes).
+	$(PY) -m bench.run
 
 clean: ## Remove build outputs and virtual environments.
 	rm -rf build $(VENV) $(COMPAT_VENV)

@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.data.v1 import dataset_pb2
-from mlspec.domain import errors, runs
+from mlspec.domain import errors, field_behavior, runs
 from mlspec.domain.errors import FieldViolation
 from mlspec.domain.resources import Resources
 from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
@@ -50,7 +50,7 @@ def create(res: Resources, message: Message, path: str) -> Message:
     if isinstance(message, stage_report_pb2.StageReport):
         return _create_stage_report(res, message, path)
     if isinstance(message, dataset_pb2.DatasetVersion):
-        return res.create(message, path, derive=lambda m: _number_dataset_version(res, m))
+        return res.create(message, path, derive=lambda m: number_dataset_version(res, m))
     if isinstance(message, module_pb2.ModuleVersion):
         return res.create(message, path, derive=lambda m: _number_module_version(res, m))
     if isinstance(message, run_pb2.Run):
@@ -152,22 +152,68 @@ def _create_step_run(res: Resources, step: pipeline_run_pb2.StepRun, path: str) 
     return res.save(loaded, stored)
 
 
+# Fields of a tracking Run that UpdateRun may change: always, and while it is running.
+RUN_ALWAYS_MUTABLE = frozenset({"meta.description", "meta.labels", "tags", "properties"})
+RUN_MUTABLE_WHILE_OPEN = frozenset({"logs", "source", "environment", "end_time"})
+
+
 def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, path: str) -> Message:
     """Updates a resource with the rules of its kind."""
     if isinstance(message, run_pb2.Run):
-        current = res.get(K.RESOURCE_KIND_RUN, message.meta.id, path=f"{path}.meta.id")
-        assert isinstance(current.message, run_pb2.Run)
-        changes_state = not mask.paths or "state" in mask.paths
-        if changes_state and message.state != current.message.state:
-            runs.check_transition(current.message.state, message.state, f"{path}.state")
-        elif runs.is_terminal(current.message.state) and any(
-            p not in ("meta.labels", "meta.description", "tags") for p in mask.paths or ["*"]
-        ):
-            raise errors.FailedPrecondition(
-                f"run {message.meta.id} has finished; only its labels, description and tags can change",
-                reason="RUN_TERMINAL",
-            )
+        _check_run_update(res, message, mask, path)
     return res.update(message, mask, path)
+
+
+def _check_run_update(
+    res: Resources, run: run_pb2.Run, mask: field_mask_pb2.FieldMask, path: str
+) -> None:
+    current = res.get(K.RESOURCE_KIND_RUN, run.meta.id, path=f"{path}.meta.id")
+    assert isinstance(current.message, run_pb2.Run)
+    paths = list(mask.paths)
+    if not paths:
+        before, after = run_pb2.Run(), run_pb2.Run()
+        before.CopyFrom(current.message)
+        after.CopyFrom(run)
+        field_behavior.clear_output_only(before)
+        field_behavior.clear_output_only(after)
+        paths = _changed_paths(before, after)
+    allowed = RUN_ALWAYS_MUTABLE | RUN_MUTABLE_WHILE_OPEN
+    bad = [p for p in paths if not any(p == a or p.startswith(a + ".") for a in allowed)]
+    if bad:
+        raise errors.InvalidArgument(
+            "UpdateRun changes only description, labels, tags, properties, logs, source, "
+            "environment and end_time; state changes go through UpdateRunState",
+            reason="FIELD_NOT_UPDATABLE",
+            violations=[
+                FieldViolation(f"{path}.{p}", "cannot be changed by UpdateRun") for p in bad
+            ],
+        )
+    frozen = [
+        p for p in paths if any(p == a or p.startswith(a + ".") for a in RUN_MUTABLE_WHILE_OPEN)
+    ]
+    if frozen and runs.is_terminal(current.message.state):
+        raise errors.FailedPrecondition(
+            f"run {run.meta.id} has finished; {', '.join(frozen)} can no longer change",
+            reason="RUN_TERMINAL",
+            violations=[
+                FieldViolation(f"{path}.{p}", "is frozen once the run has finished") for p in frozen
+            ],
+        )
+
+
+def _changed_paths(old: Message, new: Message) -> list[str]:
+    """Top-level fields (and meta sub-fields) that differ between two messages."""
+    changed = []
+    for fd in new.DESCRIPTOR.fields:
+        if fd.name == "meta":
+            changed += [
+                f"meta.{m}"
+                for m in ("name", "description", "labels")
+                if getattr(old.meta, m) != getattr(new.meta, m)  # type: ignore[attr-defined]
+            ]
+        elif getattr(old, fd.name) != getattr(new, fd.name):
+            changed.append(fd.name)
+    return changed
 
 
 def _create_stage_report(
@@ -222,7 +268,8 @@ def _number_module_version(res: Resources, version: Message) -> None:
     version.sequence = count + 1
 
 
-def _number_dataset_version(res: Resources, version: Message) -> None:
+def number_dataset_version(res: Resources, version: Message) -> None:
+    """Numbers a new dataset version and digests its definition (same definition: refused)."""
     assert isinstance(version, dataset_pb2.DatasetVersion)
     digest = hashlib.sha256(version.definition.SerializeToString(deterministic=True)).hexdigest()
     latest = res.latest_active(K.RESOURCE_KIND_DATASET_VERSION, version.dataset_id)

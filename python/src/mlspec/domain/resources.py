@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
@@ -106,6 +107,22 @@ class Resources:
         """Binds the rules to a transaction and the calling workspace."""
         self.tx = tx
         self.scope = scope
+        # Records read or written in this transaction, by id (saves repeated look-ups).
+        self._known: dict[str, ResourceRecord] = {}
+
+    def _fetch(self, resource_id: str) -> ResourceRecord | None:
+        record = self._known.get(resource_id)
+        if record is None and resource_id:
+            record = self.tx.get(self.scope.workspace, resource_id)
+            if record is not None:
+                self._known[resource_id] = record
+        return record
+
+    def prefetch(self, ids: list[str]) -> None:
+        """Loads the given resources in one query so that later look-ups hit memory."""
+        missing = [i for i in ids if i and i not in self._known]
+        if missing:
+            self._known.update(self.tx.get_many(self.scope.workspace, missing))
 
     # -- reading ------------------------------------------------------------------
 
@@ -116,8 +133,13 @@ class Resources:
 
     def get(self, kind: int, resource_id: str, *, path: str = "id") -> Loaded:
         """Reads a resource by id (archived ones too); NOT_FOUND if absent."""
+        if kind not in BY_KIND:
+            raise errors.invalid(
+                f"{path.rsplit('.', 1)[0]}.kind" if "." in path else "kind",
+                "must name a resource kind",
+            )
         spec = BY_KIND[kind]
-        record = self.tx.get(self.scope.workspace, resource_id) if resource_id else None
+        record = self._fetch(resource_id)
         if record is None or record.kind != kind:
             raise errors.NotFound(
                 f"{spec.label} {resource_id!r} does not exist",
@@ -271,7 +293,8 @@ class Resources:
         meta.etag = _etag()
         if derive is not None:
             lineage += derive(message) or []
-        self.tx.insert(self._record(spec, message, create_time=now))
+        record = self.tx.insert(self._record(spec, message, create_time=now))
+        self._known[record.id] = record
         if lineage:
             self.tx.add_edges(self.scope.workspace, [(src, meta.id, rel) for src, rel in lineage])
         return message
@@ -291,24 +314,26 @@ class Resources:
     ) -> list[tuple[str, int]]:
         """Checks parents, `*_id` fields and references; returns the lineage they imply."""
         lineage: list[tuple[str, int]] = []
-        for fd in message.DESCRIPTOR.fields:
-            if fd.name == "meta" or fd.is_repeated:
+        references = list(_references(message, path))
+        self.prefetch(
+            [getattr(message, f.name) for f in _id_fields(message.DESCRIPTOR)]
+            + [ref.id for _, ref in references if ref.WhichOneof("target") == "id"]
+        )
+        for fd in _id_fields(message.DESCRIPTOR):
+            value = getattr(message, fd.name)
+            if not value:
                 continue
-            if fd.type == fd.TYPE_STRING and fd.name.endswith("_id"):
-                value = getattr(message, fd.name)
-                if not value:
-                    continue
-                pointed = kind_of_id_field(fd.name)
-                if fd.name in spec.scope_fields and spec.parent_kinds:
-                    kinds = spec.parent_kinds
-                elif pointed is not None:
-                    kinds = (pointed,)
-                else:
-                    continue
-                target = self._get_one_of(kinds, value, f"{path}.{fd.name}")
-                self.check_usable(target, f"{path}.{fd.name}")
-                lineage.append((target.record.id, _relation(spec.kind, target.spec.kind)))
-        for ref_path, ref in _references(message, path):
+            pointed = kind_of_id_field(fd.name)
+            if fd.name in spec.scope_fields and spec.parent_kinds:
+                kinds = spec.parent_kinds
+            elif pointed is not None:
+                kinds = (pointed,)
+            else:
+                continue
+            target = self._get_one_of(kinds, value, f"{path}.{fd.name}")
+            self.check_usable(target, f"{path}.{fd.name}")
+            lineage.append((target.record.id, _relation(spec.kind, target.spec.kind)))
+        for ref_path, ref in references:
             target = self.resolve(ref, ref_path, for_use=True)
             ref.id = target.record.id
             ref.ClearField("version")
@@ -325,7 +350,7 @@ class Resources:
         return lineage
 
     def _get_one_of(self, kinds: tuple[int, ...], resource_id: str, path: str) -> Loaded:
-        record = self.tx.get(self.scope.workspace, resource_id)
+        record = self._fetch(resource_id)
         if record is None or record.kind not in kinds:
             labels = " or ".join(BY_KIND[k].label for k in kinds)
             raise errors.NotFound(
@@ -367,7 +392,7 @@ class Resources:
         meta.update_time.CopyFrom(micros_to_timestamp(now_micros()))
         meta.etag = _etag()
         record = self._record(loaded.spec, message, create_time=loaded.record.create_time)
-        self.tx.replace(record, loaded.record.etag)
+        self._known[record.id] = self.tx.replace(record, loaded.record.etag)
         return message
 
     def update(self, incoming: M, mask: field_mask_pb2.FieldMask, path: str) -> M:
@@ -466,6 +491,19 @@ class Resources:
         )
 
 
+@cache
+def _id_fields(desc: Any) -> tuple[Any, ...]:
+    """Top-level singular `*_id` string fields of a resource (its parents and links)."""
+    return tuple(
+        f
+        for f in desc.fields
+        if f.name != "meta"
+        and not f.is_repeated
+        and f.type == f.TYPE_STRING
+        and f.name.endswith("_id")
+    )
+
+
 def _etag() -> str:
     return uuid.uuid4().hex[:20]
 
@@ -513,6 +551,8 @@ def _copy_path(source: Message, target: Message, mask_path: str, path: str) -> N
             raise errors.invalid(
                 "update_mask", f"{mask_path!r} is not a field of {dst.DESCRIPTOR.name}"
             )
+        if field_behavior.OUTPUT_ONLY in field_behavior.behaviors(fd):
+            raise errors.invalid("update_mask", f"{mask_path!r} is output only; the server sets it")
         if i == len(parts) - 1:
             _copy_field(src, dst, fd)
             return

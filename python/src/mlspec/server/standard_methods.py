@@ -202,7 +202,7 @@ def _list(
                     "page_token",
                     "belongs to a different query; repeat the first request's filter and order",
                 )
-            after = (token.get("v"), int(token.get("s", 0)))
+            after = _position(token)
         query = ListQuery(
             workspace=res.scope.workspace,
             kind=spec.kind,
@@ -285,3 +285,22 @@ def _update(field_in: str, field_out: str, response_cls: type[Message]) -> Fn:
         return response
 
     return update
+
+
+def _position(token: dict[str, Any]) -> tuple[object, int]:
+    """The keyset position in a page token; INVALID_ARGUMENT for a tampered one."""
+    value, seq = token.get("v"), token.get("s")
+    valid = (
+        isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and 0 <= seq < 2**63
+        and (
+            value is None
+            or isinstance(value, str)
+            or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63)
+        )
+    )
+    if not valid:
+        raise errors.invalid("page_token", "is not a page token this server issued")
+    assert isinstance(seq, int)
+    return value, seq

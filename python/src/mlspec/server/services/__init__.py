@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from mlspec.server.dispatch import Handler
-from mlspec.server.services import lifecycle, pipelines, resources, tracking
+from mlspec.server.services import data, lifecycle, logging, pipelines, resources, tracking
 
 
 def all_handlers() -> dict[str, Handler]:
     """Every custom handler of the server."""
     handlers: dict[str, Handler] = {}
-    for module in (resources, lifecycle, pipelines, tracking):
+    for module in (resources, data, lifecycle, pipelines, tracking, logging):
         handlers.update(module.HANDLERS)
     return handlers

@@ -1,0 +1,235 @@
+"""mlspec.logging.v1.LoggingService: append-only, hash-chained inference logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from google.protobuf.message import Message
+
+from mlspec.domain import errors, field_behavior, inference_log
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.resources import Resources, micros_to_timestamp
+from mlspec.logging.v1 import inference_log_pb2
+from mlspec.logging.v1 import logging_service_pb2 as pb
+from mlspec.server.dispatch import Handler
+from mlspec.store.sql import decode_token, encode_token, now_micros
+
+SERVICE = "mlspec.logging.v1.LoggingService"
+MAX_RECORDS = 1000
+B = pb.ChainBreakReason
+
+
+def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
+    """Appends records to a stream, numbering and chaining them, in one transaction."""
+    if not request.log_stream_id:
+        raise errors.invalid("log_stream_id", "is required")
+    if not request.records:
+        raise errors.invalid("records", "holds no records")
+    if len(request.records) > MAX_RECORDS:
+        raise errors.ResourceExhausted(
+            f"{len(request.records)} records; at most {MAX_RECORDS} per call",
+            reason="BATCH_TOO_LARGE",
+        )
+    workspace = res.scope.workspace
+    last = res.tx.last_log(workspace, request.log_stream_id)
+    sequence, previous = (last[0], bytes.fromhex(last[1])) if last else (0, b"")
+    observed = micros_to_timestamp(now_micros())
+    rows = []
+    models: dict[str, str] = {}
+    first = sequence + 1
+    for i, incoming in enumerate(request.records):
+        record = inference_log_pb2.InferenceLogRecord()
+        record.CopyFrom(incoming)
+        field_behavior.clear_output_only(record)
+        path = f"records[{i}]"
+        violations = field_behavior.missing_required(record, path)
+        if record.log_stream_id and record.log_stream_id != request.log_stream_id:
+            violations.append(
+                FieldViolation(f"{path}.log_stream_id", "differs from the request's log_stream_id")
+            )
+        if violations:
+            raise errors.InvalidArgument(
+                f"record {i} is not valid", reason="INVALID_LOG_RECORD", violations=violations
+            )
+        if record.previous_record_hash and record.previous_record_hash != previous:
+            raise errors.FailedPrecondition(
+                f"records[{i}].previous_record_hash is not the stream's last record hash; another writer appended first",
+                reason="CHAIN_CONFLICT",
+            )
+        model = record.inference.model
+        key = (model.id, model.name, model.version)
+        if str(key) not in models:
+            target = res.resolve(model, f"{path}.inference.model", for_use=False)
+            models[str(key)] = target.record.id
+        sequence += 1
+        record.log_stream_id = request.log_stream_id
+        record.sequence_number = sequence
+        record.previous_record_hash = previous
+        record.record_hash = inference_log.record_hash(record)
+        record.observed_time.CopyFrom(observed)
+        previous = record.record_hash
+        time_us = record.access.time.seconds * 1_000_000 + record.access.time.nanos // 1000
+        rows.append(
+            (
+                request.log_stream_id,
+                sequence,
+                time_us,
+                models[str(key)],
+                record.record_hash.hex(),
+                record.SerializeToString(),
+            )
+        )
+    res.tx.append_logs(workspace, rows)
+    return pb.WriteInferenceLogsResponse(
+        accepted_count=len(rows),
+        first_sequence_number=first,
+        last_sequence_number=sequence,
+        last_record_hash=previous,
+    )
+
+
+def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
+    """Pages through a stream's records in sequence order."""
+    if request.filter or request.order_by:
+        raise errors.invalid(
+            "filter" if request.filter else "order_by",
+            "is not supported for log records; use the typed fields",
+        )
+    if request.page_size < 0:
+        raise errors.invalid("page_size", "must not be negative")
+    page_size = min(request.page_size or 100, 1000)
+    after = 0
+    if request.page_token:
+        token = decode_token(request.page_token)
+        if token.get("stream") != request.log_stream_id:
+            raise errors.invalid("page_token", "belongs to another stream")
+        after = int(token.get("s", 0))
+    model_id = ""
+    if request.HasField("model_version"):
+        model_id = res.resolve(request.model_version, "model_version", for_use=False).record.id
+    rows = res.tx.logs(
+        res.scope.workspace,
+        request.log_stream_id,
+        after,
+        page_size + 1,
+        start_time=_micros(request, "start_time"),
+        end_time=_micros(request, "end_time"),
+        model_version_id=model_id,
+    )
+    response = pb.ListInferenceLogsResponse()
+    for sequence, data in rows[:page_size]:
+        record = inference_log_pb2.InferenceLogRecord.FromString(data)
+        if request.request_id and record.request_id != request.request_id:
+            continue
+        response.records.append(record)
+        after = sequence
+    if len(rows) > page_size and request.log_stream_id:
+        response.next_page_token = encode_token({"stream": request.log_stream_id, "s": after})
+    return response
+
+
+def _micros(request: Message, name: str) -> int | None:
+    if not request.HasField(name):
+        return None
+    stamp = getattr(request, name)
+    return int(stamp.seconds * 1_000_000 + stamp.nanos // 1000)
+
+
+def verify(request: pb.VerifyLogChainRequest, res: Resources) -> Message:
+    """Recomputes the chain of a stream and reports the first break."""
+    if not request.log_stream_id:
+        raise errors.invalid("log_stream_id", "is required")
+    start = max(request.start_sequence_number, 1)
+    previous = b""
+    if start > 1:
+        before = res.tx.logs(res.scope.workspace, request.log_stream_id, start - 2, 1)
+        if before:
+            previous = inference_log_pb2.InferenceLogRecord.FromString(before[0][1]).record_hash
+    expected = start
+    verified = 0
+    response = pb.VerifyLogChainResponse(ok=True)
+    after = start - 1
+    end = request.end_sequence_number or None
+    while True:
+        rows = res.tx.logs(
+            res.scope.workspace, request.log_stream_id, after, 1000, until_sequence=end
+        )
+        if not rows:
+            break
+        for sequence, data in rows:
+            record = inference_log_pb2.InferenceLogRecord.FromString(data)
+            reason, detail = _check(
+                record, sequence, expected, previous, request.require_signatures
+            )
+            if reason:
+                response.ok = False
+                response.first_broken_sequence_number = sequence
+                response.reason = reason  # type: ignore[assignment]
+                response.detail = detail
+                response.verified_count = verified
+                return response
+            previous = record.record_hash
+            expected += 1
+            verified += 1
+            after = sequence
+            response.last_verified_record_hash = previous
+    response.verified_count = verified
+    return response
+
+
+def _check(
+    record: inference_log_pb2.InferenceLogRecord,
+    sequence: int,
+    expected: int,
+    previous: bytes,
+    signatures: bool,
+) -> tuple[int, str]:
+    if sequence != expected or record.sequence_number != sequence:
+        return B.CHAIN_BREAK_REASON_SEQUENCE_GAP, f"expected sequence {expected}, found {sequence}"
+    if record.previous_record_hash != previous:
+        return (
+            B.CHAIN_BREAK_REASON_PREVIOUS_HASH_MISMATCH,
+            "previous_record_hash does not match the record before",
+        )
+    if inference_log.record_hash(record) != record.record_hash:
+        return (
+            B.CHAIN_BREAK_REASON_RECORD_HASH_MISMATCH,
+            "the stored record does not hash to its record_hash",
+        )
+    if signatures and not record.HasField("signature"):
+        return B.CHAIN_BREAK_REASON_SIGNATURE_MISSING, "the record carries no signature"
+    return 0, ""
+
+
+def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[Message]:
+    """Renders a stream as NCSA text lines, in pages of up to 500 lines."""
+    if request.filter:
+        raise errors.invalid("filter", "is not supported for log lines; use the typed fields")
+    after = request.after_sequence_number
+    while True:
+        rows = res.tx.logs(
+            res.scope.workspace,
+            request.log_stream_id,
+            after,
+            500,
+            start_time=_micros(request, "start_time"),
+            end_time=_micros(request, "end_time"),
+        )
+        if not rows:
+            return
+        lines = [
+            inference_log.ncsa_line(
+                inference_log_pb2.InferenceLogRecord.FromString(d), request.format
+            )
+            for _, d in rows
+        ]
+        after = rows[-1][0]
+        yield pb.StreamNcsaLinesResponse(lines=lines, last_sequence_number=after)
+
+
+HANDLERS = {
+    f"{SERVICE}/WriteInferenceLogs": Handler(write, write=True),
+    f"{SERVICE}/ListInferenceLogs": Handler(list_logs, write=False),
+    f"{SERVICE}/VerifyLogChain": Handler(verify, write=False),
+    f"{SERVICE}/StreamNcsaLines": Handler(stream_ncsa, write=False, streaming=True),
+}
