@@ -11,7 +11,7 @@ from __future__ import annotations
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain import errors
 from mlspec.domain.resources import ARCHIVED, Resources
-from mlspec.lifecycle.v1 import lineage_pb2, stage_report_pb2
+from mlspec.lifecycle.v1 import lineage_pb2
 
 D = lineage_pb2.LineageDirection
 DEFAULT_DEPTH = 20
@@ -34,38 +34,43 @@ def get_lineage(
     direction = direction or D.LINEAGE_DIRECTION_BOTH
     workspace = res.scope.workspace
     reached: dict[str, int] = {root.record.id: 0}
+    traversed: set[tuple[str, str, int]] = set()
+    directions = []
     if direction in (D.LINEAGE_DIRECTION_UPSTREAM, D.LINEAGE_DIRECTION_BOTH):
-        for node, d in res.tx.walk(
-            workspace, root.record.id, upstream=True, max_depth=depth
-        ).items():
-            reached[node] = min(d, reached.get(node, d))
+        directions.append(True)
     if direction in (D.LINEAGE_DIRECTION_DOWNSTREAM, D.LINEAGE_DIRECTION_BOTH):
-        for node, d in res.tx.walk(
-            workspace, root.record.id, upstream=False, max_depth=depth
-        ).items():
-            reached[node] = min(d, reached.get(node, d))
-    records = res.tx.get_many(workspace, list(reached))
+        directions.append(False)
+    for upstream in directions:
+        nodes, edges = res.tx.walk_edges(
+            workspace, root.record.id, upstream=upstream, max_depth=depth
+        )
+        for node_id, d in nodes.items():
+            reached[node_id] = min(d, reached.get(node_id, d))
+        traversed |= edges
+    summaries = res.tx.summaries(workspace, list(reached))
     wanted = set(node_kinds)
     graph = lineage_pb2.LineageGraph()
     graph.root.kind = root.spec.kind  # type: ignore[assignment]
     graph.root.id = root.record.id
     kept: set[str] = set()
     for node_id, node_depth in sorted(reached.items(), key=lambda item: (item[1], item[0])):
-        record = records.get(node_id)
-        if record is None:
+        summary = summaries.get(node_id)
+        if summary is None:
             continue
-        if record.status == ARCHIVED and not show_archived and node_id != root.record.id:
-            continue
-        if wanted and record.kind not in wanted and node_id != root.record.id:
+        kind, name, status, stage = summary
+        if node_id != root.record.id and (
+            (status == ARCHIVED and not show_archived) or (wanted and kind not in wanted)
+        ):
             continue
         kept.add(node_id)
-        entry = graph.nodes.add(name=record.name, depth=node_depth)
-        entry.resource.kind = record.kind  # type: ignore[assignment]
+        entry = graph.nodes.add(name=name, depth=node_depth)
+        entry.resource.kind = kind  # type: ignore[assignment]
         entry.resource.id = node_id
-        if record.kind == reference_pb2.RESOURCE_KIND_STAGE_REPORT:
-            entry.stage = stage_report_pb2.StageReport.FromString(record.data).stage
+        if kind == reference_pb2.RESOURCE_KIND_STAGE_REPORT:
+            entry.stage = stage  # type: ignore[assignment]
         if node_depth == depth:
             graph.truncated = True
-    for src, dst, relation in res.tx.edges_among(workspace, sorted(kept)):
-        graph.edges.add(source_id=src, target_id=dst, kind=relation)
+    for src, dst, relation in sorted(traversed):
+        if src in kept and dst in kept:
+            graph.edges.add(source_id=src, target_id=dst, kind=relation)  # type: ignore[arg-type]
     return graph

@@ -34,7 +34,6 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -351,9 +350,17 @@ class Transaction:
             conditions.append(resources.c.scope == query.scope)
         if query.statuses:
             conditions.append(resources.c.status.in_(list(query.statuses)))
+        compiler = _FilterCompiler(query.kind, query.members)
         if query.filter is not None:
-            conditions.append(_FilterCompiler(query.kind, query.members).compile(query.filter))
+            conditions.append(compiler.compile(query.filter))
         sort_col, descending = _sort_column(query)
+        # With the default order and an equality on an indexed field in the filter, read
+        # the matches from the field index in seq order: a page costs O(page size) for
+        # rare and common values alike (an EXISTS probe per row would scan past every
+        # non-matching row first).
+        driver = (
+            compiler.driver(query.filter) if query.filter is not None and sort_col is None else None
+        )
         if query.after is not None:
             value, seq = query.after
             if sort_col is None:
@@ -371,6 +378,15 @@ class Transaction:
             order.append(sort_col.desc() if descending else sort_col.asc())
         order.append(resources.c.seq.desc() if descending else resources.c.seq.asc())
         stmt = select(resources).where(*conditions).order_by(*order).limit(query.page_size + 1)
+        if driver is not None and not descending:
+            joined = _DRIVER.join(resources, resources.c.seq == _DRIVER.c.resource_seq)
+            stmt = (
+                select(resources)
+                .select_from(joined)
+                .where(*driver, *conditions)
+                .order_by(_DRIVER.c.resource_seq)
+                .limit(query.page_size + 1)
+            )
         rows = list(self.conn.execute(stmt))
         more = len(rows) > query.page_size
         rows = rows[: query.page_size]
@@ -391,23 +407,51 @@ class Transaction:
 
     def walk(self, workspace: str, start: str, *, upstream: bool, max_depth: int) -> dict[str, int]:
         """Walks lineage edges from ``start`` with a recursive query; returns id -> depth."""
+        return self.walk_edges(workspace, start, upstream=upstream, max_depth=max_depth)[0]
+
+    def walk_edges(
+        self, workspace: str, start: str, *, upstream: bool, max_depth: int
+    ) -> tuple[dict[str, int], set[tuple[str, str, int]]]:
+        """Walks lineage edges from ``start`` in SQL (a recursive query).
+
+        Returns the nodes reached with their smallest depth, and the edges traversed.
+        """
         near, far = ("dst_id", "src_id") if upstream else ("src_id", "dst_id")
-        sql = text(
-            f"""
-            WITH RECURSIVE walk(node, depth) AS (
-                SELECT CAST(:start AS VARCHAR(40)), 0
+        sql = f"""
+            WITH RECURSIVE walk(node, depth, src, dst, relation) AS (
+                SELECT CAST(? AS VARCHAR(40)), 0, CAST(NULL AS VARCHAR(40)),
+                       CAST(NULL AS VARCHAR(40)), CAST(NULL AS SMALLINT)
                 UNION
-                SELECT e.{far}, w.depth + 1
+                SELECT e.{far}, w.depth + 1, e.src_id, e.dst_id, e.relation
                 FROM lineage_edges e JOIN walk w ON e.{near} = w.node
-                WHERE w.depth < :max_depth AND e.workspace = :workspace
+                WHERE w.depth < ? AND e.workspace = ?
             )
-            SELECT node, MIN(depth) AS depth FROM walk GROUP BY node
+            SELECT node, depth, src, dst, relation FROM walk
             """  # noqa: S608 - the interpolated names are fixed column names, not input
-        )
-        rows = self.conn.execute(
-            sql, {"start": start, "max_depth": max_depth, "workspace": workspace}
-        )
-        return {row.node: int(row.depth) for row in rows}
+        nodes: dict[str, int] = {}
+        edges: set[tuple[str, str, int]] = set()
+        for node, depth, src, dst, relation in self._rows(sql, (start, max_depth, workspace)):
+            if node not in nodes or depth < nodes[node]:
+                nodes[node] = int(depth)
+            if src is not None:
+                edges.add((src, dst, int(relation)))
+        return nodes, edges
+
+    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int, int]]:
+        """Id -> (kind, name, status, stage) without loading the stored messages."""
+        found: dict[str, tuple[int, str, int, int]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = (
+                "SELECT r.id, r.kind, r.name, r.status, f.value_num FROM resources r"
+                " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
+                f" AND f.key = 'stage' WHERE r.workspace = ? AND r.id IN ({marks})"
+            )
+            for id_, kind, name, status, stage in self._rows(sql, (workspace, *chunk)):
+                found[id_] = (int(kind), name or "", int(status), int(stage or 0))
+        return found
 
     def edges_among(self, workspace: str, ids: Sequence[str]) -> list[tuple[str, str, int]]:
         """Returns the lineage edges whose both ends are among ``ids``."""
@@ -623,6 +667,10 @@ def parse_time_micros(value: str, path: str) -> int:
     return int(parsed.timestamp() * 1_000_000)
 
 
+# The filter-index rows a page is read through (see Transaction.list_page).
+_DRIVER = resource_fields.alias("driver")
+
+
 class _FilterCompiler:
     """Translates a filter tree into a SQL condition with bound parameters."""
 
@@ -716,6 +764,37 @@ class _FilterCompiler:
         if op == "!=":
             return not_(self._exists(member, column == value))
         return self._exists(member, _compare(column, op, value, member))
+
+    def driver(self, node: Node) -> list[ColumnElement[bool]] | None:
+        """Conditions on resource_fields for one equality the whole filter requires.
+
+        Returns None unless the filter is such an equality, or an AND holding one.
+        """
+        candidates = node.operands if isinstance(node, And) else (node,)
+        for candidate in candidates:
+            if (
+                not isinstance(candidate, Comparison)
+                or candidate.op not in ("=", ":")
+                or candidate.value is None
+            ):
+                continue
+            member = (
+                candidate.member[1:]
+                if candidate.member[0] == "meta" and len(candidate.member) > 1
+                else candidate.member
+            )
+            base = [_DRIVER.c.kind == self.kind]
+            if member[0] == "labels" and len(member) > 1:
+                key = "labels." + ".".join(member[1:])
+                return [*base, _DRIVER.c.key == key, _DRIVER.c.value_text == candidate.value]
+            spec = self.members.get(".".join(member))
+            if spec is not None and spec.kind == "text":
+                return [
+                    *base,
+                    _DRIVER.c.key == ".".join(member),
+                    _DRIVER.c.value_text == candidate.value,
+                ]
+        return None
 
     def _exists(self, key: str, condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
         conditions = [
