@@ -72,5 +72,5 @@ def get_lineage(
             graph.truncated = True
     for src, dst, relation in sorted(traversed):
         if src in kept and dst in kept:
-            graph.edges.add(source_id=src, target_id=dst, kind=relation)  # type: ignore[arg-type]
+            graph.edges.add(source_id=src, target_id=dst, kind=relation)
     return graph

@@ -604,6 +604,11 @@ _INSERT_FIELD = (
     "INSERT INTO resource_fields (resource_seq, kind, key, value_text, value_num)"
     " VALUES (?, ?, ?, ?, ?)"
 )
+_SUMMARIES = (
+    "SELECT r.id, r.kind, r.name, r.status, f.value_num FROM resources r"
+    " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
+    " AND f.key = 'stage' WHERE r.workspace = ?"
+)
 _INSERT_EDGE = (
     "INSERT INTO lineage_edges (workspace, src_id, dst_id, relation) VALUES (?, ?, ?, ?)"
     " ON CONFLICT DO NOTHING"
