@@ -444,11 +444,7 @@ class Transaction:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            sql = (
-                "SELECT r.id, r.kind, r.name, r.status, f.value_num FROM resources r"
-                " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
-                f" AND f.key = 'stage' WHERE r.workspace = ? AND r.id IN ({marks})"
-            )
+            sql = _SUMMARIES + f" AND r.id IN ({marks})"  # only '?' placeholders are added
             for id_, kind, name, status, stage in self._rows(sql, (workspace, *chunk)):
                 found[id_] = (int(kind), name or "", int(status), int(stage or 0))
         return found
