@@ -25,7 +25,8 @@ from mlspec.pipelines.v1 import pipelines_service_pb2
 from mlspec.server.config import ServerConfig
 from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import ErrorMappingInterceptor
-from mlspec.server.services import all_handlers
+from mlspec.server.services import all_handlers, component
+from mlspec.server.telemetry import Telemetry, TelemetryInterceptor
 from mlspec.store.sql import SqlStore, open_store
 from mlspec.tracking.v1 import tracking_service_pb2
 
@@ -77,16 +78,19 @@ def build_server(config: ServerConfig, store: SqlStore | None = None) -> Running
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
+    telemetry = Telemetry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="mlspec"),
-        interceptors=[ErrorMappingInterceptor()],
+        interceptors=[TelemetryInterceptor(telemetry), ErrorMappingInterceptor()],
         options=options,
     )
-    dispatcher = Dispatcher(store, all_handlers())
+    names = [s.full_name for s in SERVICES]
+    handlers = all_handlers()
+    handlers.update(component.handlers(telemetry, names))
+    dispatcher = Dispatcher(store, handlers)
     server.add_generic_rpc_handlers(tuple(generic_handlers(dispatcher, SERVICES)))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [s.full_name for s in SERVICES]
     for name in ["", *names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(

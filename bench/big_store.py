@@ -1,0 +1,165 @@
+"""Builds (once) an SQLite store holding 1,000,000 artifacts and stage reports.
+
+The resources are written with the same serialized messages, filter-index rows and
+lineage edges the server writes, but in bulk, straight into the migrated schema (going
+through the API would take an hour on this machine). They form 1,000 lineage chains of
+1,000 nodes (artifact -> report -> artifact -> ...); artifacts carry the labels
+``team=team-<0..99>`` and ``env=prod|dev``. The file is kept under build/bench/ and
+reused while its size and schema revision match.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sqlite3
+import uuid
+
+from bench.common import ROOT
+from mlspec.common.v1 import object_meta_pb2
+from mlspec.data.v1 import artifact_pb2
+from mlspec.domain.kinds import BY_KIND, index_values
+from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
+from mlspec.store.sql import SqlStore
+
+WORKSPACE = "default"
+CHAIN = 1000
+ARTIFACT = 2
+REPORT = 15
+BATCH = 20_000
+
+
+def store_path(total: int) -> pathlib.Path:
+    """Where the store of ``total`` resources lives."""
+    return ROOT / "build" / "bench" / f"store-{total}.db"
+
+
+def chain_node_id(chain: int, position: int) -> str:
+    """The deterministic id of a node (so benchmarks can address the middle of a chain)."""
+    return str(uuid.UUID(int=(chain << 32) | position))
+
+
+def build(total: int = 1_000_000, progress: bool = True) -> str:
+    """Returns the URL of a store holding ``total`` resources, building it if needed."""
+    path = store_path(total)
+    url = f"sqlite:///{path}"
+    marker = path.with_suffix(".done")
+    if path.exists() and marker.exists():
+        store = SqlStore(url)
+        try:
+            current, head = store.schema_revisions()
+        finally:
+            store.dispose()
+        if current == head:
+            return url
+        print(f"  the cached store has schema {current}, not {head}: rebuilding")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (
+        path,
+        marker,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+    ):
+        stale.unlink(missing_ok=True)
+    store = SqlStore(url)
+    store.upgrade()
+    store.dispose()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("BEGIN")
+    resources: list[tuple[object, ...]] = []
+    fields: list[tuple[object, ...]] = []
+    edges: list[tuple[object, ...]] = []
+    seq = 0
+    chains = total // CHAIN
+    base = 1_700_000_000_000_000
+    for chain in range(chains):
+        for position in range(CHAIN):
+            seq += 1
+            node = chain_node_id(chain, position)
+            now = base + seq
+            meta = object_meta_pb2.ObjectMeta(
+                id=node, workspace=WORKSPACE, status=1, etag=node[:20]
+            )
+            meta.create_time.FromMicroseconds(now)
+            meta.update_time.FromMicroseconds(now)
+            if position % 2 == 0:
+                kind = ARTIFACT
+                meta.name = f"out-{position}"
+                meta.labels["team"] = f"team-{seq % 100}"
+                meta.labels["env"] = "prod" if seq % 2 else "dev"
+                message = artifact_pb2.Artifact(
+                    meta=meta,
+                    run_id=f"run-{chain}",
+                    uri=f"s3://bench/{chain}/{position}",
+                    size_bytes=seq,
+                )
+                scope = f"run-{chain}"
+            else:
+                kind = REPORT
+                message = stage_report_pb2.StageReport(
+                    meta=meta,
+                    stage=stage_pb2.LIFECYCLE_STAGE_DATA_TRANSFORMATION,
+                    run_id=f"run-{chain}",
+                    status=1,
+                )
+                message.inputs.add(
+                    resource={"kind": ARTIFACT, "id": chain_node_id(chain, position - 1)}
+                )
+                message.outputs.add(
+                    resource={"kind": ARTIFACT, "id": chain_node_id(chain, position + 1)}
+                )
+                scope = f"run-{chain}"
+            name = meta.name or None
+            resources.append(
+                (
+                    seq,
+                    node,
+                    WORKSPACE,
+                    kind,
+                    scope,
+                    name,
+                    name.lower() if name else None,
+                    1,
+                    now,
+                    now,
+                    node[:20],
+                    message.SerializeToString(),
+                )
+            )
+            fields.extend(
+                (seq, kind, f.key, f.text, f.num) for f in index_values(BY_KIND[kind], message)
+            )
+            if position > 0:
+                relation = (
+                    lineage_pb2.LINEAGE_EDGE_KIND_CONSUMED
+                    if kind == REPORT
+                    else lineage_pb2.LINEAGE_EDGE_KIND_PRODUCED
+                )
+                edges.append((WORKSPACE, chain_node_id(chain, position - 1), node, relation))
+        if len(resources) >= BATCH or chain == chains - 1:
+            con.executemany(
+                "INSERT INTO resources (seq, id, workspace, kind, scope, name, name_lower, status, create_time, update_time, etag, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                resources,
+            )
+            con.executemany(
+                "INSERT INTO resource_fields (resource_seq, kind, key, value_text, value_num) VALUES (?,?,?,?,?)",
+                fields,
+            )
+            con.executemany(
+                "INSERT INTO lineage_edges (workspace, src_id, dst_id, relation) VALUES (?,?,?,?)",
+                edges,
+            )
+            resources, fields, edges = [], [], []
+            if progress:
+                print(f"  built {seq:,} of {total:,} resources", flush=True)
+    con.execute("COMMIT")
+    con.execute("ANALYZE")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    marker.write_text("ok\n")
+    return url
+
+
+if __name__ == "__main__":
+    print(build())

@@ -1,0 +1,216 @@
+"""ReportStage calls/s on the embedded SQLite store vs a bare gRPC echo server.
+
+Both servers run as subprocesses on this machine; the same client (threads issuing
+unary calls over one channel each, request bytes prepared up front) sends the same
+serialized ReportStageRequest to each, alternating rounds so that machine noise hits
+both. Prints the median calls/s of each, their ratio, and the MLSpec server's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import subprocess
+import tempfile
+import threading
+
+import grpc
+from google.protobuf import json_format
+
+from bench.common import (
+    PYTHON,
+    ROOT,
+    free_port,
+    median,
+    mlspec_server,
+    now,
+    peak_rss_mb,
+    wait_ready,
+)
+from mlspec.common.v1 import reference_pb2
+from mlspec.data.v1 import data_service_pb2, data_service_pb2_grpc
+from mlspec.lifecycle.v1 import lifecycle_service_pb2, stage_pb2, stage_report_pb2
+from mlspec.models.v1 import models_service_pb2, models_service_pb2_grpc
+from mlspec.store.sql import SqlStore
+from mlspec.tracking.v1 import tracking_service_pb2, tracking_service_pb2_grpc
+
+REPORT_METHOD = "/mlspec.lifecycle.v1.LifecycleService/ReportStage"
+ECHO_METHOD = "/bench.Echo/Echo"
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def make(cls, fields):  # type: ignore[no-untyped-def]
+    return json_format.ParseDict(fields, cls())
+
+
+def prepare(port: int) -> bytes:
+    """Creates the run, input dataset version and output model version; returns the request."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        data = data_service_pb2_grpc.DataServiceStub(channel)
+        tracking = tracking_service_pb2_grpc.TrackingServiceStub(channel)
+        models = models_service_pb2_grpc.ModelsServiceStub(channel)
+        data.CreateDatastore(
+            make(
+                data_service_pb2.CreateDatastoreRequest,
+                {"datastore": {"meta": {"name": "lake"}, "type": "DATASTORE_TYPE_S3"}},
+            )
+        )
+        dataset = data.CreateDataset(
+            make(data_service_pb2.CreateDatasetRequest, {"dataset": {"meta": {"name": "churn"}}})
+        ).dataset
+        version = data.CreateDatasetVersion(
+            make(
+                data_service_pb2.CreateDatasetVersionRequest,
+                {
+                    "dataset_version": {
+                        "dataset_id": dataset.meta.id,
+                        "definition": {
+                            "data_path": {
+                                "datastore": {"kind": "RESOURCE_KIND_DATASTORE", "name": "lake"},
+                                "path": {"relative_path": "churn/"},
+                            }
+                        },
+                    }
+                },
+            )
+        ).dataset_version
+        experiment = tracking.CreateExperiment(
+            make(
+                tracking_service_pb2.CreateExperimentRequest,
+                {"experiment": {"meta": {"name": "bench"}}},
+            )
+        ).experiment
+        run = tracking.CreateRun(
+            make(
+                tracking_service_pb2.CreateRunRequest,
+                {"run": {"experiment_id": experiment.meta.id}},
+            )
+        ).run
+        model = models.CreateModel(
+            make(models_service_pb2.CreateModelRequest, {"model": {"meta": {"name": "churn"}}})
+        ).model
+        mv = models.CreateModelVersion(
+            make(
+                models_service_pb2.CreateModelVersionRequest,
+                {
+                    "model_version": {
+                        "model_id": model.meta.id,
+                        "version": {"major": 1},
+                        "artifact": {"uri": "s3://m/1"},
+                    }
+                },
+            )
+        ).model_version
+    report = make(
+        stage_report_pb2.StageReport,
+        {
+            "stage": "LIFECYCLE_STAGE_MODEL_TRAINING",
+            "run_id": run.meta.id,
+            "start_time": "2026-11-01T10:00:00Z",
+            "end_time": "2026-11-01T11:00:00Z",
+            "status": "STAGE_REPORT_STATUS_SUCCEEDED",
+            "inputs": [
+                {
+                    "resource": {"kind": "RESOURCE_KIND_DATASET_VERSION", "id": version.meta.id},
+                    "role": "training",
+                    "digest": {"digests": {"sha256": "ab" * 32}},
+                }
+            ],
+            "outputs": [
+                {
+                    "resource": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": mv.meta.id},
+                    "role": "model",
+                }
+            ],
+            "producer": {"name": "trainer", "version": "1.4.2"},
+            "model_training": {
+                "model_format": "onnx",
+                "framework": {"name": "xgboost", "version": "2.1.0"},
+                "distribution": {
+                    "kind": "DISTRIBUTION_STRATEGY_KIND_DATA_PARALLEL",
+                    "worker_count": 4,
+                },
+                "hyperparameters": {"max_depth": {"int_value": 6}, "eta": {"double_value": 0.1}},
+            },
+        },
+    )
+    request = lifecycle_service_pb2.ReportStageRequest(stage_report=report)
+    assert request.stage_report.stage == stage_pb2.LIFECYCLE_STAGE_MODEL_TRAINING
+    _ = reference_pb2
+    return request.SerializeToString()
+
+
+def throughput(port: int, method: str, payload: bytes, threads: int, seconds: float) -> float:
+    """Calls/s of ``threads`` clients calling ``method`` with ``payload`` for ``seconds``."""
+    counts = [0] * threads
+    start_gate = threading.Barrier(threads + 1)
+    stop_at = [0.0]
+
+    def worker(i: int) -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(
+                method, request_serializer=_identity, response_deserializer=_identity
+            )
+            call(payload)  # connect and warm up
+            start_gate.wait()
+            n = 0
+            while now() < stop_at[0]:
+                call(payload)
+                n += 1
+            counts[i] = n
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    stop_at[0] = now() + seconds + 1e9  # placeholder until everyone is connected
+    start_gate.wait()
+    began = now()
+    stop_at[0] = began + seconds
+    for t in pool:
+        t.join()
+    return sum(counts) / (now() - began)
+
+
+def main() -> None:
+    """Runs the comparison and prints the figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{pathlib.Path(tmp) / 'bench.db'}"
+        SqlStore(url).upgrade()
+        port, echo_port = free_port(), free_port()
+        echo = subprocess.Popen([PYTHON, "-m", "bench.echo_server", str(echo_port)], cwd=ROOT)
+        try:
+            wait_ready(echo_port)
+            with mlspec_server(url, port) as server:
+                payload = prepare(port)
+                ours, echoes, ratios = [], [], []
+                for _ in range(args.rounds):
+                    e = throughput(echo_port, ECHO_METHOD, payload, args.threads, args.seconds)
+                    o = throughput(port, REPORT_METHOD, payload, args.threads, args.seconds)
+                    echoes.append(e)
+                    ours.append(o)
+                    ratios.append(o / e)
+                rss = peak_rss_mb(server.pid)
+        finally:
+            echo.terminate()
+            echo.wait()
+    print(
+        f"ReportStage request: {len(payload)} bytes, {args.threads} client threads, {args.rounds} rounds of {args.seconds}s"
+    )
+    print(
+        f"echo server    calls/s: median {median(echoes):8.0f}  rounds {[round(x) for x in echoes]}"
+    )
+    print(f"ReportStage    calls/s: median {median(ours):8.0f}  rounds {[round(x) for x in ours]}")
+    print(f"ratio ReportStage/echo: median of rounds {median(ratios):.2f} (target >= 0.80)")
+    print(f"MLSpec server peak RSS: {rss:.0f} MiB (target <= 200)")
+
+
+if __name__ == "__main__":
+    main()
