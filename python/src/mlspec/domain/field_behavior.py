@@ -3,11 +3,13 @@
 One validator for every message of the contract, driven by the descriptors: it clears
 OUTPUT_ONLY fields a client sent (they are the server's to fill), reports REQUIRED fields
 that are missing and IMMUTABLE fields that an update tried to change. Nested messages are
-walked wherever they are set.
+walked wherever they are set. Which fields can lead to an annotated field is worked out
+once per message type, so a walk only descends where there is something to find.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -24,6 +26,7 @@ _IMMUTABLE = field_behavior_pb2.IMMUTABLE
 
 @cache
 def behaviors(field: descriptor.FieldDescriptor) -> frozenset[int]:
+    """The field_behavior annotations of a field."""
     options = field.GetOptions()
     return frozenset(options.Extensions[field_behavior_pb2.field_behavior])
 
@@ -32,28 +35,70 @@ def _is_map(field: descriptor.FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-def _children(message: Message) -> list[tuple[str, Message]]:
-    """The set sub-messages of ``message`` with their path suffixes."""
-    found: list[tuple[str, Message]] = []
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
+def _value_type(field: descriptor.FieldDescriptor) -> Any:
+    """The message type a field holds (a map's value type for maps), or None."""
+    if _is_map(field):
+        return field.message_type.fields_by_name["value"].message_type
+    return field.message_type
+
+
+def _has(behavior: int) -> Callable[[descriptor.FieldDescriptor], bool]:
+    return lambda field: behavior in behaviors(field)
+
+
+@cache
+def _paths_to(desc: descriptor.Descriptor, predicate: Callable[[descriptor.FieldDescriptor], bool]) -> tuple[Any, ...]:
+    """The message-typed fields of ``desc`` under which some field satisfies ``predicate``."""
+    found = []
+    for field in desc.fields:
+        target = _value_type(field)
+        if target is not None and _reaches(target, predicate, frozenset()):
+            found.append(field)
+    return tuple(found)
+
+
+def _reaches(
+    desc: descriptor.Descriptor,
+    predicate: Callable[[descriptor.FieldDescriptor], bool],
+    seen: frozenset[str],
+) -> bool:
+    if desc.full_name in seen:
+        return False
+    if any(predicate(f) for f in desc.fields):
+        return True
+    inner = seen | {desc.full_name}
+    return any(
+        (target := _value_type(f)) is not None and _reaches(target, predicate, inner) for f in desc.fields
+    )
+
+
+def _children(message: Message, fields: tuple[Any, ...]) -> Iterator[tuple[str, Message]]:
+    """The set sub-messages of ``message`` held in ``fields``, with their path suffixes."""
+    for field in fields:
+        value = getattr(message, field.name)
         if _is_map(field):
-            if field.message_type.fields_by_name["value"].message_type is not None:
-                found.extend((f"{field.name}[{k!r}]", v) for k, v in value.items())
+            yield from ((f"{field.name}[{k!r}]", v) for k, v in value.items())
         elif field.is_repeated:
-            found.extend((f"{field.name}[{i}]", v) for i, v in enumerate(value))
-        else:
-            found.append((field.name, value))
-    return found
+            yield from ((f"{field.name}[{i}]", v) for i, v in enumerate(value))
+        elif message.HasField(field.name):
+            yield field.name, value
+
+
+_OUTPUT_ONLY_PRED = _has(OUTPUT_ONLY)
+_REQUIRED_PRED = _has(_REQUIRED)
+
+
+@cache
+def _direct(desc: descriptor.Descriptor, behavior: int) -> tuple[Any, ...]:
+    return tuple(f for f in desc.fields if behavior in behaviors(f))
 
 
 def clear_output_only(message: Message) -> None:
     """Clears every OUTPUT_ONLY field in ``message`` and the messages it holds."""
-    for field in message.DESCRIPTOR.fields:
-        if OUTPUT_ONLY in behaviors(field):
-            message.ClearField(field.name)
-    for _, child in _children(message):
+    desc = message.DESCRIPTOR
+    for field in _direct(desc, OUTPUT_ONLY):
+        message.ClearField(field.name)
+    for _, child in _children(message, _paths_to(desc, _OUTPUT_ONLY_PRED)):
         clear_output_only(child)
 
 
@@ -67,12 +112,13 @@ def _is_set(message: Message, field: Any) -> bool:
 
 def missing_required(message: Message, path: str) -> list[FieldViolation]:
     """Reports every REQUIRED field that is not set, in ``message`` and below it."""
+    desc = message.DESCRIPTOR
     found = [
         FieldViolation(f"{path}.{field.name}", "is required")
-        for field in message.DESCRIPTOR.fields
-        if _REQUIRED in behaviors(field) and not _is_set(message, field)
+        for field in _direct(desc, _REQUIRED)
+        if not _is_set(message, field)
     ]
-    for suffix, child in _children(message):
+    for suffix, child in _children(message, _paths_to(desc, _REQUIRED_PRED)):
         found.extend(missing_required(child, f"{path}.{suffix}"))
     return found
 
@@ -96,3 +142,25 @@ def changed_immutable(old: Message, new: Message, path: str) -> list[FieldViolat
                 )
             )
     return found
+
+
+@cache
+def holding(desc: descriptor.Descriptor, full_name: str) -> tuple[Any, ...]:
+    """The fields of ``desc`` that hold a ``full_name`` message, or messages that can."""
+    predicate = _holds(full_name)
+    return tuple(
+        f
+        for f in desc.fields
+        if (target := _value_type(f)) is not None
+        and (target.full_name == full_name or _reaches(target, predicate, frozenset()))
+    )
+
+
+@cache
+def _holds(full_name: str) -> Callable[[descriptor.FieldDescriptor], bool]:
+    return lambda field: (t := _value_type(field)) is not None and t.full_name == full_name
+
+
+def children(message: Message, fields: tuple[Any, ...]) -> Iterator[tuple[str, Message]]:
+    """Public form of the walk: set sub-messages in ``fields`` with path suffixes."""
+    return _children(message, fields)

@@ -29,6 +29,7 @@ from mlspec.store.records import ResourceRecord
 from mlspec.store.sql import Transaction, now_micros
 
 M = TypeVar("M", bound=Message)
+_REF = "mlspec.common.v1.ResourceRef"
 ACTIVE = object_meta_pb2.OBJECT_STATUS_ACTIVE
 DEPRECATED = object_meta_pb2.OBJECT_STATUS_DEPRECATED
 ARCHIVED = object_meta_pb2.OBJECT_STATUS_ARCHIVED
@@ -522,24 +523,12 @@ def _relation(child_kind: int, parent_kind: int) -> int:
 
 def _references(message: Message, path: str) -> Iterator[tuple[str, reference_pb2.ResourceRef]]:
     """Every ResourceRef set anywhere inside ``message``, with its path."""
-    for fd, value in message.ListFields():
-        if fd.message_type is None:
-            continue
-        items: list[tuple[str, Message]]
-        if fd.message_type.GetOptions().map_entry:
-            value_field = fd.message_type.fields_by_name["value"]
-            if value_field.message_type is None:
-                continue
-            items = [(f"{path}.{fd.name}[{k!r}]", v) for k, v in value.items()]
-        elif fd.is_repeated:
-            items = [(f"{path}.{fd.name}[{i}]", v) for i, v in enumerate(value)]
+    for suffix, item in field_behavior.children(message, field_behavior.holding(message.DESCRIPTOR, _REF)):
+        item_path = f"{path}.{suffix}"
+        if isinstance(item, reference_pb2.ResourceRef):
+            yield item_path, item
         else:
-            items = [(f"{path}.{fd.name}", value)]
-        for item_path, item in items:
-            if isinstance(item, reference_pb2.ResourceRef):
-                yield item_path, item
-            else:
-                yield from _references(item, item_path)
+            yield from _references(item, item_path)
 
 
 def _copy_path(source: Message, target: Message, mask_path: str, path: str) -> None:

@@ -97,6 +97,9 @@ class SqlStore:
         # SQLite allows one writer: serialize this process's writers up front so that
         # transactions never fail with "database is locked" upgrades.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._local = threading.local()
+        self._held: list[Connection] = []
+        self._held_lock = threading.Lock()
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
@@ -127,8 +130,26 @@ class SqlStore:
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
-        """Closes every pooled connection."""
+        """Closes every connection (the per-thread SQLite ones too)."""
+        with self._held_lock:
+            held, self._held = self._held, []
+        for conn in held:
+            conn.close()
         self.engine.dispose()
+
+    def _thread_connection(self) -> Connection:
+        """The calling thread's own SQLite connection, opened on first use and kept.
+
+        Checking a connection out of the pool and resetting it on return costs more than
+        a small report's writes; a server thread keeps one open instead.
+        """
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._held_lock:
+                self._held.append(conn)
+        return conn
 
     # -- transactions ---------------------------------------------------------------
 
@@ -139,10 +160,13 @@ class SqlStore:
         if lock is not None:
             lock.acquire()
         try:
-            with self.engine.connect() as conn:
-                if self.is_sqlite:
-                    conn.info["mlspec_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+            if self.is_sqlite:
+                conn = self._thread_connection()
+                conn.info["mlspec_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
                 with conn.begin():
+                    yield Transaction(conn, self.is_sqlite)
+            else:
+                with self.engine.connect() as conn, conn.begin():
                     yield Transaction(conn, self.is_sqlite)
         finally:
             if lock is not None:
