@@ -38,7 +38,7 @@ def _is_map(field: descriptor.FieldDescriptor) -> bool:
 def _value_type(field: descriptor.FieldDescriptor) -> Any:
     """The message type a field holds (a map's value type for maps), or None."""
     if _is_map(field):
-        return field.message_type.fields_by_name["value"].message_type
+        return field.message_type.fields_by_name["value"].message_type  # type: ignore[union-attr]
     return field.message_type
 
 
@@ -47,7 +47,9 @@ def _has(behavior: int) -> Callable[[descriptor.FieldDescriptor], bool]:
 
 
 @cache
-def _paths_to(desc: descriptor.Descriptor, predicate: Callable[[descriptor.FieldDescriptor], bool]) -> tuple[Any, ...]:
+def _paths_to(
+    desc: descriptor.Descriptor, predicate: Callable[[descriptor.FieldDescriptor], bool]
+) -> tuple[Any, ...]:
     """The message-typed fields of ``desc`` under which some field satisfies ``predicate``."""
     found = []
     for field in desc.fields:
@@ -68,7 +70,8 @@ def _reaches(
         return True
     inner = seen | {desc.full_name}
     return any(
-        (target := _value_type(f)) is not None and _reaches(target, predicate, inner) for f in desc.fields
+        (target := _value_type(f)) is not None and _reaches(target, predicate, inner)
+        for f in desc.fields
     )
 
 

@@ -523,7 +523,9 @@ def _relation(child_kind: int, parent_kind: int) -> int:
 
 def _references(message: Message, path: str) -> Iterator[tuple[str, reference_pb2.ResourceRef]]:
     """Every ResourceRef set anywhere inside ``message``, with its path."""
-    for suffix, item in field_behavior.children(message, field_behavior.holding(message.DESCRIPTOR, _REF)):
+    for suffix, item in field_behavior.children(
+        message, field_behavior.holding(message.DESCRIPTOR, _REF)
+    ):
         item_path = f"{path}.{suffix}"
         if isinstance(item, reference_pb2.ResourceRef):
             yield item_path, item

@@ -131,8 +131,11 @@ def _get(
 
 def _get_by_member(res: Resources, spec: KindSpec, member: str, value: Any, scope_id: str) -> Any:
     members = indexed_members(spec.full_name)
+    selector = member
+    if member not in members:  # a singular selector of a repeated field: alias -> aliases
+        member = next((m for m in (member + "es", member + "s") if m in members), member)
     if member not in members:
-        raise errors.invalid(member, "selecting by this field is not supported by this server")
+        raise errors.invalid(selector, "selecting by this field is not supported by this server")
     query = ListQuery(
         workspace=res.scope.workspace,
         kind=spec.kind,

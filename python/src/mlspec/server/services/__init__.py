@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from mlspec.server.dispatch import Handler
-from mlspec.server.services import data, lifecycle, logging, pipelines, resources, tracking
+from mlspec.server.services import (
+    data,
+    lifecycle,
+    logging,
+    metadata,
+    models,
+    pipelines,
+    resources,
+    tracking,
+)
 
 
 def all_handlers() -> dict[str, Handler]:
     """Every custom handler of the server."""
     handlers: dict[str, Handler] = {}
-    for module in (resources, data, lifecycle, pipelines, tracking, logging):
+    for module in (resources, data, lifecycle, pipelines, tracking, logging, models, metadata):
         handlers.update(module.HANDLERS)
     return handlers
