@@ -2,11 +2,11 @@
 
 Grammar (whitespace separates tokens; keywords are upper case)::
 
-    filter     := or_expr
-    or_expr    := and_expr ("OR" and_expr)*
-    and_expr   := unary (["AND"] unary)*          juxtaposition means AND
-    unary      := ("NOT" | "-") unary | primary
-    primary    := "(" or_expr ")" | comparison
+    filter     := and_expr
+    and_expr   := or_expr (["AND"] or_expr)*      juxtaposition means AND
+    or_expr    := unary ("OR" unary)*             OR binds tighter than AND (AIP-160)
+    unary      := ("NOT" | "-") unary | primary   `-x` is `NOT x`
+    primary    := "(" and_expr ")" | comparison
     comparison := member op value
     member     := segment ("." segment)*          segment: identifier or quoted string
     op         := "=" | "!=" | "<" | ">" | "<=" | ">=" | ":"
@@ -123,29 +123,29 @@ class _Parser:
         return token is not None and token.kind == "word" and token.text == word
 
     def parse(self) -> Node:
-        node = self.or_expr()
+        node = self.and_expr()
         token = self.peek()
         if token is not None:
             raise invalid("filter", f"unexpected {token.text!r} at offset {token.pos}")
         return node
 
-    def or_expr(self) -> Node:
-        operands = [self.and_expr()]
-        while self.is_word("OR"):
-            self.take()
-            operands.append(self.and_expr())
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
-
     def and_expr(self) -> Node:
-        operands = [self.unary()]
+        operands = [self.or_expr()]
         while True:
             token = self.peek()
-            if token is None or (token.kind == "paren" and token.text == ")") or self.is_word("OR"):
+            if token is None or (token.kind == "paren" and token.text == ")"):
                 break
             if self.is_word("AND"):
                 self.take()
-            operands.append(self.unary())
+            operands.append(self.or_expr())
         return operands[0] if len(operands) == 1 else And(tuple(operands))
+
+    def or_expr(self) -> Node:
+        operands = [self.unary()]
+        while self.is_word("OR"):
+            self.take()
+            operands.append(self.unary())
+        return operands[0] if len(operands) == 1 else Or(tuple(operands))
 
     def unary(self) -> Node:
         self.depth += 1
@@ -156,9 +156,14 @@ class _Parser:
                 self.take()
                 return Not(self.unary())
             token = self.peek()
+            if token is not None and token.kind == "word" and token.text.startswith("-"):
+                # `-labels:env`: a leading minus on a member negates the comparison.
+                self.tokens[self.i] = _Token("word", token.text[1:], token.pos + 1)
+                return Not(self.unary())
+            token = self.peek()
             if token is not None and token.kind == "paren" and token.text == "(":
                 self.take()
-                node = self.or_expr()
+                node = self.and_expr()
                 closing = self.take()
                 if closing.text != ")":
                     raise invalid("filter", f"expected ')' at offset {closing.pos}")

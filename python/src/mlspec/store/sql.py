@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from importlib import resources as package_files
 from typing import Any, ClassVar
 
@@ -50,6 +50,7 @@ from mlspec.store.schema import (
 )
 
 ARCHIVED = 3
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 UPGRADE_COMMAND = "mlspec db upgrade --store-url {url}"
 
 
@@ -255,6 +256,19 @@ class Transaction:
         finally:
             cursor.close()
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Keeps the transaction usable after a failed statement.
+
+        PostgreSQL aborts the whole transaction on an error, so the statement runs in a
+        savepoint there; SQLite only undoes the failed statement and needs none.
+        """
+        if self.is_sqlite:
+            yield
+        else:
+            with self.conn.begin_nested():
+                yield
+
     def insert(self, record: ResourceRecord) -> ResourceRecord:
         """Inserts a new resource; raises AlreadyExists when its name is taken.
 
@@ -262,10 +276,11 @@ class Transaction:
         they run on every report, and SQLAlchemy's statement compilation would cost more
         than the database work. Any error aborts the whole request's transaction.
         """
-        try:
-            rows = self._rows(_INSERT_RESOURCE, _values(record))
-        except IntegrityError as exc:
-            raise _name_taken(record) from exc
+        with self._guard():
+            try:
+                rows = self._rows(_INSERT_RESOURCE, _values(record))
+            except IntegrityError as exc:
+                raise _name_taken(record) from exc
         record.seq = int(rows[0][0])
         self._write_fields(record)
         return record
@@ -418,7 +433,7 @@ class Transaction:
         last = None
         if rows:
             tail = rows[-1]
-            last = (None if sort_col is None else getattr(tail, sort_col.name), tail.seq)
+            last = (None if sort_col is None else _sort_value(tail, sort_col), tail.seq)
         return ListResult(records, last, more)
 
     # -- lineage --------------------------------------------------------------------
@@ -660,11 +675,19 @@ def _name_taken(record: ResourceRecord) -> errors.AlreadyExists:
     )
 
 
+# Sortable members. Unnamed objects sort as the empty name on every backend (SQLite and
+# PostgreSQL place NULLs differently), and page positions never hold NULL.
 _BUILTIN_ORDER = {
     "create_time": resources.c.create_time,
     "update_time": resources.c.update_time,
-    "name": resources.c.name_lower,
+    "name": func.coalesce(resources.c.name_lower, ""),
 }
+
+
+def _sort_value(row: Any, sort_col: Any) -> Any:
+    if sort_col is _BUILTIN_ORDER["name"]:
+        return row.name_lower or ""
+    return getattr(row, sort_col.name)
 
 
 def _sort_column(query: ListQuery) -> tuple[Any, bool]:
@@ -689,7 +712,7 @@ def parse_time_micros(value: str, path: str) -> int:
         raise errors.invalid(path, f"{value!r} is not an RFC 3339 timestamp") from exc
     if parsed.tzinfo is None:
         raise errors.invalid(path, f"{value!r} needs a time zone (for example 'Z')")
-    return int(parsed.timestamp() * 1_000_000)
+    return (parsed - _EPOCH) // timedelta(microseconds=1)  # exact: no float on the way
 
 
 # The filter-index rows a page is read through (see Transaction.list_page).
@@ -767,8 +790,10 @@ class _FilterCompiler:
             column, value = resource_fields.c.value_text, node.value
         elif spec.kind == "enum":
             names = dict(spec.enum_values)
-            match = names.get(node.value) or next(
-                (v for n, v in spec.enum_values if n.endswith("_" + node.value)), None
+            match = (
+                names[node.value]
+                if node.value in names
+                else next((v for n, v in spec.enum_values if n.endswith("_" + node.value)), None)
             )
             if match is None:
                 raise errors.invalid("filter", f"{node.value!r} is not a value of {member}")
