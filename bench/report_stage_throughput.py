@@ -35,6 +35,7 @@ from mlspec.store.sql import SqlStore
 from mlspec.tracking.v1 import tracking_service_pb2, tracking_service_pb2_grpc
 
 REPORT_METHOD = "/mlspec.lifecycle.v1.LifecycleService/ReportStage"
+BATCH_METHOD = "/mlspec.lifecycle.v1.LifecycleService/BatchReportStages"
 ECHO_METHOD = "/bench.Echo/Echo"
 
 
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=50, help="reports per BatchReportStages call")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{pathlib.Path(tmp) / 'bench.db'}"
@@ -197,6 +199,17 @@ def main() -> None:
                     echoes.append(e)
                     ours.append(o)
                     ratios.append(o / e)
+                single = lifecycle_service_pb2.ReportStageRequest.FromString(payload).stage_report
+                batch = lifecycle_service_pb2.BatchReportStagesRequest(
+                    stage_reports=[single] * args.batch
+                )
+                batched = [
+                    throughput(
+                        port, BATCH_METHOD, batch.SerializeToString(), args.threads, args.seconds
+                    )
+                    * args.batch
+                    for _ in range(args.rounds)
+                ]
                 rss = peak_rss_mb(server.pid)
         finally:
             echo.terminate()
@@ -209,6 +222,10 @@ def main() -> None:
     )
     print(f"ReportStage    calls/s: median {median(ours):8.0f}  rounds {[round(x) for x in ours]}")
     print(f"ratio ReportStage/echo: median of rounds {median(ratios):.2f} (target >= 0.80)")
+    print(
+        f"BatchReportStages ({args.batch} per call) reports/s: median {median(batched):8.0f}"
+        f"  = {median(batched) / median(echoes):.2f} x the echo server's calls/s"
+    )
     print(f"MLSpec server peak RSS: {rss:.0f} MiB (target <= 200)")
 
 
