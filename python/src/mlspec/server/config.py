@@ -24,7 +24,7 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     store_url: str = ""
     log_level: str = "INFO"
-    workers: int = 16
+    workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
 
