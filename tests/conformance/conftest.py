@@ -15,33 +15,43 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from mlspec.store.sql import SqlStore
+from tests.pg_server import PgServer
+
 from .engine import Client
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--server",
-        action="store",
-        default=None,
-        metavar="HOST:PORT",
-        help="run tests/conformance against this running MLSpec server instead of a local one",
-    )
+@pytest.fixture(scope="session")
+def pg_conformance_url(pg_server: PgServer) -> str:
+    """One migrated PostgreSQL database for the suite (tests work in their own workspaces)."""
+    url = pg_server.create_database("mlspec_conformance")
+    store = SqlStore(url)
+    try:
+        store.upgrade()
+    finally:
+        store.dispose()
+    return url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server_address(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
+    """A server to test: the one given by --server, or a local one on each backend."""
     given = request.config.getoption("--server", default=None)
     if given:
+        if request.param != "sqlite":  # a given server is tested once
+            pytest.skip("--server is tested once, not once per local backend")
         yield str(given)
         return
     from mlspec.server.app import build_server
     from mlspec.server.config import ServerConfig
-    from mlspec.store.sql import SqlStore
 
-    folder: pathlib.Path = tmp_path_factory.mktemp("conformance")
-    url = f"sqlite:///{folder / 'store.db'}"
+    if request.param == "sqlite":
+        folder: pathlib.Path = tmp_path_factory.mktemp("conformance")
+        url = f"sqlite:///{folder / 'store.db'}"
+    else:
+        url = request.getfixturevalue("pg_conformance_url")
     store = SqlStore(url)
     store.upgrade()
     running = build_server(ServerConfig(port=0, store_url=url), store=store)

@@ -1,6 +1,6 @@
 """The storage backends every store test runs against: a SQLite file and a real PostgreSQL.
 
-The PostgreSQL server is started once per session by ``tests.pg_server``; every test gets
+The PostgreSQL server is started once per session (``pg_server`` in tests/conftest.py); every test gets
 an empty database (its schema dropped and recreated, which is much faster than a new
 database), so tests never see each other's rows. A machine without PostgreSQL fails these tests (it does not
 skip them): CI must prove the PostgreSQL backend.
@@ -14,27 +14,10 @@ from collections.abc import Iterator
 import pytest
 
 from mlspec.store.sql import SqlStore
-from tests.pg_server import PgServer, PgServerError
+from tests.pg_server import PgServer
 
 BACKENDS = ("sqlite", "postgresql")
 PG_DATABASE = "mlspec_store_test"
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A PostgreSQL server for the whole session, stopped at its end (also on failure)."""
-    try:
-        server = PgServer().start()
-    except PgServerError as exc:
-        problem = str(exc)
-    else:
-        problem = ""
-    if problem:  # fail (never skip): CI must prove the PostgreSQL backend
-        pytest.fail(f"cannot start the PostgreSQL test server: {problem}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -214,6 +214,8 @@ def parse_filter(text: str) -> Node | None:
     """
     if len(text) > MAX_FILTER_LENGTH:
         raise invalid("filter", f"is longer than {MAX_FILTER_LENGTH} characters")
+    if "\x00" in text:
+        raise invalid("filter", "must not contain NUL characters")
     tokens = _tokenize(text)
     if not tokens:
         return None

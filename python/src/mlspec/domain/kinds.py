@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2, dataset_profile_pb2, datastore_pb2
+from mlspec.domain import errors
 from mlspec.lifecycle.v1 import stage_report_pb2
 from mlspec.metadata.v1 import workflow_metadata_record_pb2
 from mlspec.models.v1 import model_pb2, model_version_pb2
@@ -269,4 +270,7 @@ def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
                 found.append(FieldValue(f.name + ".name", text=ref.name.lower()))
     if spec.extra_index is not None:
         found.extend(spec.extra_index(message))
+    bad = next((f.key for f in found if f.text is not None and "\x00" in f.text), None)
+    if bad is not None:
+        raise errors.invalid(bad, "must not contain NUL characters")
     return found

@@ -112,6 +112,8 @@ class Resources:
         self._known: dict[str, ResourceRecord] = {}
 
     def _fetch(self, resource_id: str) -> ResourceRecord | None:
+        if "\x00" in resource_id:  # no stored id holds NUL (PostgreSQL text cannot)
+            return None
         record = self._known.get(resource_id)
         if record is None and resource_id:
             record = self.tx.get(self.scope.workspace, resource_id)
@@ -121,7 +123,7 @@ class Resources:
 
     def prefetch(self, ids: list[str]) -> None:
         """Loads the given resources in one query so that later look-ups hit memory."""
-        missing = [i for i in ids if i and i not in self._known]
+        missing = [i for i in ids if i and "\x00" not in i and i not in self._known]
         if missing:
             self._known.update(self.tx.get_many(self.scope.workspace, missing))
 

@@ -109,23 +109,33 @@ class Dispatcher:
     def call(self, method: str, handler: Handler, request: Any, scope: RequestScope) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
         request_id = getattr(request, "request_id", "") if handler.write else ""
-        for attempt in (1, 2):
-            try:
-                return self._call_once(method, handler, request, scope, request_id)
-            except IntegrityError:
-                if attempt == 2 or not request_id:
-                    raise
-                scope.warnings.clear()
-        raise AssertionError("unreachable")
+        if not request_id:
+            return self._call_once(method, handler, request, scope, "", "")
+        if len(request_id) > 200 or "\x00" in request_id:
+            raise errors.invalid("request_id", "must be at most 200 characters, without NUL")
+        # Handlers fill in the messages they store, so a retry starts from the original
+        # bytes; the fingerprint tells a true retry from a reused request_id.
+        original = request.SerializeToString(deterministic=True)
+        fingerprint = hashlib.sha256(original).hexdigest()
+        try:
+            return self._call_once(method, handler, request, scope, request_id, fingerprint)
+        except IntegrityError:
+            # A concurrent call with the same request_id committed first: answer as it did.
+            scope.warnings.clear()
+            fresh = type(request).FromString(original)
+            return self._call_once(method, handler, fresh, scope, request_id, fingerprint)
 
     def _call_once(
-        self, method: str, handler: Handler, request: Any, scope: RequestScope, request_id: str
+        self,
+        method: str,
+        handler: Handler,
+        request: Any,
+        scope: RequestScope,
+        request_id: str,
+        fingerprint: str,
     ) -> Message:
         with self.store.transaction(write=handler.write) as tx:
             if request_id:
-                fingerprint = hashlib.sha256(
-                    request.SerializeToString(deterministic=True)
-                ).hexdigest()
                 stored = tx.recall(scope.workspace, method, request_id)
                 if stored is not None:
                     if stored[0] != fingerprint:

@@ -214,6 +214,15 @@ def _tuple_to_record(row: tuple[Any, ...]) -> ResourceRecord:
     )
 
 
+def raw_data_errors(raw: Any) -> tuple[type[BaseException], ...]:
+    """The driver's errors for values it cannot hold (PostgreSQL text with NUL, ...)."""
+    if type(raw).__module__.split(".")[0] == "sqlite3":
+        return ()
+    import psycopg
+
+    return (psycopg.DataError,)
+
+
 def raw_integrity_errors(raw: Any) -> tuple[type[BaseException], ...]:
     """The driver's integrity error classes for a raw DB-API connection."""
     module = type(raw).__module__.split(".")[0]
@@ -253,6 +262,10 @@ class Transaction:
             return list(cursor.fetchall()) if cursor.description else []
         except raw_integrity_errors(raw) as exc:
             raise IntegrityError(statement, None, exc) from exc
+        except raw_data_errors(raw) as exc:
+            raise errors.InvalidArgument(
+                f"a value cannot be stored: {exc}", reason="UNSTORABLE_VALUE"
+            ) from exc
         finally:
             cursor.close()
 
