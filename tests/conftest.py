@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.pg_server import PgServer, PgServerError
+if TYPE_CHECKING:  # the contract tests run where the server's dependencies are absent
+    from tests.pg_server import PgServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,6 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server for the whole session, stopped at its end (also on failure)."""
+    from tests.pg_server import PgServer, PgServerError
+
     try:
         server = PgServer().start()
     except PgServerError as exc:
