@@ -896,7 +896,7 @@ def test_bad_filters_are_invalid_arguments(store: SqlStore, text: str) -> None:
 
 def walk(store: SqlStore, ws: str, start: str, *, upstream: bool, depth: int) -> dict[str, int]:
     with store.transaction(write=False) as tx:
-        return tx.walk(ws, start, upstream=upstream, max_depth=depth)
+        return tx.walk_edges(ws, start, upstream=upstream, max_depth=depth)[0]
 
 
 def test_walk_a_chain(store: SqlStore) -> None:
@@ -951,7 +951,7 @@ def test_walk_a_long_chain_in_sql(store: SqlStore) -> None:
     }
 
 
-def test_edges_among(store: SqlStore) -> None:
+def test_walks_return_the_edges_they_traverse(store: SqlStore) -> None:
     ws = new_workspace()
     with store.transaction() as tx:
         tx.add_edges(ws, [("a", "b", 1), ("a", "b", 2), ("b", "c", 1), ("c", "d", 1)])
@@ -959,11 +959,13 @@ def test_edges_among(store: SqlStore) -> None:
         tx.add_edges(ws, [])
         tx.add_edges(new_workspace(), [("a", "c", 1)])
     with store.transaction(write=False) as tx:
-        assert tx.edges_among(ws, ["a", "b", "c"]) == [("a", "b", 1), ("a", "b", 2), ("b", "c", 1)]
-        assert tx.edges_among(ws, ["a", "c"]) == []
-        assert tx.edges_among(ws, []) == []
-        many = [f"x{i}" for i in range(1200)] + ["c", "d"]
-        assert tx.edges_among(ws, many) == [("c", "d", 1)]
+        nodes, edges = tx.walk_edges(ws, "a", upstream=False, max_depth=2)
+        assert nodes == {"a": 0, "b": 1, "c": 2}
+        assert edges == {("a", "b", 1), ("a", "b", 2), ("b", "c", 1)}
+        nodes, edges = tx.walk_edges(ws, "c", upstream=True, max_depth=5)
+        assert nodes == {"c": 0, "b": 1, "a": 2}
+        assert edges == {("a", "b", 1), ("a", "b", 2), ("b", "c", 1)}
+        assert tx.walk_edges(ws, "zzz", upstream=True, max_depth=5) == ({"zzz": 0}, set())
 
 
 # -- idempotency, metrics, logs -----------------------------------------------------------
@@ -1058,7 +1060,7 @@ def test_a_failing_transaction_writes_nothing(store: SqlStore) -> None:
         assert columns(still) == columns(kept)
         labelled = tx.list_page(ListQuery(ws, KIND, filter=parse_filter("labels:env")))
         assert labelled.records == []
-        assert tx.walk(ws, doomed.id, upstream=False, max_depth=3) == {doomed.id: 0}
+        assert tx.walk_edges(ws, doomed.id, upstream=False, max_depth=3) == ({doomed.id: 0}, set())
         assert tx.recall(ws, "Create", "req") is None
         assert tx.metric_history(doomed.id, "loss", 0, 10) == []
         assert tx.last_log(ws, "stream") is None

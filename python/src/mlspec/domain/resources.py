@@ -153,17 +153,16 @@ class Resources:
             )
         return self._load(record)
 
-    def get_any(self, resource_id: str) -> Loaded | None:
-        """Reads a resource of any kind by id, or None."""
-        record = self.tx.get(self.scope.workspace, resource_id)
-        return None if record is None else self._load(record)
-
     def get_by_name(
         self, kind: int, name: str, scope_id: str = "", *, path: str = "name"
     ) -> Loaded:
         """Reads a non-archived resource by name within its scope; NOT_FOUND if absent."""
         spec = BY_KIND[kind]
-        record = self.tx.find_by_name(self.scope.workspace, kind, scope_id, name)
+        record = (
+            None
+            if "\x00" in name
+            else self.tx.find_by_name(self.scope.workspace, kind, scope_id, name)
+        )
         if record is None:
             where = f" in {scope_id}" if scope_id else ""
             raise errors.NotFound(

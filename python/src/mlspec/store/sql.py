@@ -35,7 +35,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from mlspec.domain import errors
 from mlspec.domain.filters import And, Comparison, Node, Not, Or
@@ -43,7 +43,6 @@ from mlspec.store.records import FieldSpec, ListQuery, ListResult, ResourceRecor
 from mlspec.store.schema import (
     idempotency,
     inference_logs,
-    lineage_edges,
     metrics,
     resource_fields,
     resources,
@@ -169,6 +168,10 @@ class SqlStore:
             else:
                 with self.engine.connect() as conn, conn.begin():
                     yield Transaction(conn, self.is_sqlite)
+        except DataError as exc:  # a value the database cannot hold (text with NUL, ...)
+            raise errors.InvalidArgument(
+                f"a value cannot be stored or compared: {exc.orig}", reason="UNSTORABLE_VALUE"
+            ) from exc
         finally:
             if lock is not None:
                 lock.release()
@@ -457,10 +460,6 @@ class Transaction:
         if unique:
             self._rows(_INSERT_EDGE, [(workspace, s, d, r) for s, d, r in unique])
 
-    def walk(self, workspace: str, start: str, *, upstream: bool, max_depth: int) -> dict[str, int]:
-        """Walks lineage edges from ``start`` with a recursive query; returns id -> depth."""
-        return self.walk_edges(workspace, start, upstream=upstream, max_depth=max_depth)[0]
-
     def walk_edges(
         self, workspace: str, start: str, *, upstream: bool, max_depth: int
     ) -> tuple[dict[str, int], set[tuple[str, str, int]]]:
@@ -500,21 +499,6 @@ class Transaction:
             for id_, kind, name, status, stage in self._rows(sql, (workspace, *chunk)):
                 found[id_] = (int(kind), name or "", int(status), int(stage or 0))
         return found
-
-    def edges_among(self, workspace: str, ids: Sequence[str]) -> list[tuple[str, str, int]]:
-        """Returns the lineage edges whose both ends are among ``ids``."""
-        wanted = set(ids)
-        found: list[tuple[str, str, int]] = []
-        unique = list(wanted)
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            rows = self.conn.execute(
-                select(
-                    lineage_edges.c.src_id, lineage_edges.c.dst_id, lineage_edges.c.relation
-                ).where(lineage_edges.c.workspace == workspace, lineage_edges.c.src_id.in_(chunk))
-            )
-            found.extend((r.src_id, r.dst_id, r.relation) for r in rows if r.dst_id in wanted)
-        return sorted(set(found))
 
     # -- idempotency ----------------------------------------------------------------
 
