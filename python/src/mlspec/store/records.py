@@ -64,3 +64,17 @@ class ListResult:
     records: list[ResourceRecord]
     last: tuple[object, int] | None
     more: bool
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One monitoring record to append (a request, prediction, feedback or signal)."""
+
+    kind: int
+    key: str
+    time: int
+    data: bytes
+    model_version_id: str = ""
+    deployment: str = ""
+    name: str = ""
+    failing: bool = False

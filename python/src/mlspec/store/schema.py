@@ -142,3 +142,30 @@ inference_logs = Table(
     PrimaryKeyConstraint("workspace", "stream_id", "sequence", name="pk_inference_logs"),
 )
 Index("ix_inference_logs_time", inference_logs.c.workspace, inference_logs.c.time)
+
+# Monitoring records (stage 12): inference requests, predictions, feedback and signals,
+# appended and read back by time; `key` identifies a record within its kind (a request id,
+# "request id/prediction id", a signal id).
+events = Table(
+    "events",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("workspace", String(255), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("key", String(400), nullable=False),
+    Column("model_version_id", String(40), nullable=False, server_default=""),
+    Column("deployment", String(255), nullable=False, server_default=""),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("failing", SmallInteger, nullable=False, server_default="0"),
+    Column("time", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+Index("uq_events_key", events.c.workspace, events.c.kind, events.c.key, unique=True)
+Index(
+    "ix_events_model_time",
+    events.c.workspace,
+    events.c.kind,
+    events.c.model_version_id,
+    events.c.time,
+)
+Index("ix_events_time", events.c.workspace, events.c.kind, events.c.time)

@@ -39,8 +39,9 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from mlspec.domain import errors
 from mlspec.domain.filters import And, Comparison, Node, Not, Or
-from mlspec.store.records import FieldSpec, ListQuery, ListResult, ResourceRecord
+from mlspec.store.records import EventRow, FieldSpec, ListQuery, ListResult, ResourceRecord
 from mlspec.store.schema import (
+    events,
     idempotency,
     inference_logs,
     metrics,
@@ -553,6 +554,90 @@ class Transaction:
         )
         return [(int(r.seq), bytes(r.data)) for r in rows]
 
+    # -- monitoring events --------------------------------------------------------------
+
+    def append_events(self, workspace: str, rows: Sequence[EventRow]) -> None:
+        """Appends monitoring records; AlreadyExists when a (kind, key) is taken."""
+        if not rows:
+            return
+        try:
+            with self._guard():
+                self._rows(
+                    _INSERT_EVENT,
+                    [
+                        (
+                            workspace,
+                            r.kind,
+                            r.key,
+                            r.model_version_id,
+                            r.deployment,
+                            r.name,
+                            int(r.failing),
+                            r.time,
+                            r.data,
+                        )
+                        for r in rows
+                    ],
+                )
+        except IntegrityError as exc:
+            raise errors.AlreadyExists(
+                "a record with the same id was already recorded", reason="ALREADY_RECORDED"
+            ) from exc
+
+    def event_exists(self, workspace: str, kind: int, key: str) -> bool:
+        """Whether a monitoring record of ``kind`` with ``key`` exists."""
+        return bool(
+            self._rows(
+                "SELECT 1 FROM events WHERE workspace = ? AND kind = ? AND key = ?",
+                (workspace, kind, key),
+            )
+        )
+
+    def events_page(
+        self,
+        workspace: str,
+        kinds: Sequence[int],
+        *,
+        model_version_id: str = "",
+        deployment: str = "",
+        start_time: int | None = None,
+        end_time: int | None = None,
+        only_failing: bool = False,
+        before: tuple[int, int] | None = None,
+        limit: int = 100,
+    ) -> list[tuple[int, int, int, bytes]]:
+        """Monitoring records, newest first: (seq, kind, time µs, data)."""
+        conditions: list[ColumnElement[bool]] = [
+            events.c.workspace == workspace,
+            events.c.kind.in_(list(kinds)),
+        ]
+        if model_version_id:
+            conditions.append(events.c.model_version_id == model_version_id)
+        if deployment:
+            conditions.append(events.c.deployment == deployment)
+        if start_time is not None:
+            conditions.append(events.c.time >= start_time)
+        if end_time is not None:
+            conditions.append(events.c.time < end_time)
+        if only_failing:
+            conditions.append(events.c.failing == 1)
+        if before is not None:
+            conditions.append(
+                or_(
+                    events.c.time < before[0],
+                    and_(events.c.time == before[0], events.c.seq < before[1]),
+                )
+            )
+        stmt = (
+            select(events.c.seq, events.c.kind, events.c.time, events.c.data)
+            .where(*conditions)
+            .order_by(events.c.time.desc(), events.c.seq.desc())
+            .limit(limit)
+        )
+        return [
+            (int(r.seq), int(r.kind), int(r.time), bytes(r.data)) for r in self.conn.execute(stmt)
+        ]
+
     # -- inference logs ---------------------------------------------------------------
 
     def last_log(self, workspace: str, stream_id: str) -> tuple[int, str] | None:
@@ -640,6 +725,10 @@ _SUMMARIES = (
     "SELECT r.id, r.kind, r.name, r.status, f.value_num FROM resources r"
     " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
     " AND f.key = 'stage' WHERE r.workspace = ?"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (workspace, kind, key, model_version_id, deployment, name, failing, time, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EDGE = (
     "INSERT INTO lineage_edges (workspace, src_id, dst_id, relation) VALUES (?, ?, ?, ?)"

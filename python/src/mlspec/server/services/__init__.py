@@ -9,6 +9,7 @@ from mlspec.server.services import (
     logging,
     metadata,
     models,
+    monitoring,
     pipelines,
     resources,
     tracking,
@@ -18,6 +19,16 @@ from mlspec.server.services import (
 def all_handlers() -> dict[str, Handler]:
     """Every custom handler of the server."""
     handlers: dict[str, Handler] = {}
-    for module in (resources, data, lifecycle, pipelines, tracking, logging, models, metadata):
+    for module in (
+        resources,
+        data,
+        lifecycle,
+        pipelines,
+        tracking,
+        logging,
+        models,
+        metadata,
+        monitoring,
+    ):
         handlers.update(module.HANDLERS)
     return handlers
