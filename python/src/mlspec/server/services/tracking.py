@@ -10,6 +10,7 @@ commit in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sized
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -17,6 +18,7 @@ from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.domain import errors, runs
 from mlspec.domain.errors import FieldViolation
 from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
+from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.server.dispatch import Handler
 from mlspec.store.sql import decode_token, encode_token, now_micros
 from mlspec.tracking.v1 import metric_pb2, run_pb2
@@ -24,6 +26,7 @@ from mlspec.tracking.v1 import tracking_service_pb2 as pb
 
 SERVICE = "mlspec.tracking.v1.TrackingService"
 K = reference_pb2.ResourceKind
+E = lineage_pb2.LineageEdgeKind
 MAX_METRICS = 1000
 MAX_ITEMS = 100
 
@@ -116,13 +119,17 @@ def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
     summaries = {s.key: s for s in run.latest_metrics}
     for key, point in latest.items():
         summary = summaries.get(key) or run.latest_metrics.add(key=key)
+        summaries[key] = summary
         summary.latest.CopyFrom(point)
-        summary.count += sum(1 for m in request.metrics if m.key == key)
-        if point.value.WhichOneof("kind") in ("double_value", "int_value"):
+    for metric in request.metrics:  # count, min and max over every point logged
+        summary = summaries[metric.key]
+        summary.count += 1
+        kind = metric.value.WhichOneof("kind")
+        if kind in ("double_value", "int_value"):
             number = (
-                point.value.double_value
-                if point.value.HasField("double_value")
-                else float(point.value.int_value)
+                metric.value.double_value
+                if kind == "double_value"
+                else float(metric.value.int_value)
             )
             summary.min = min(summary.min, number) if summary.HasField("min") else number
             summary.max = max(summary.max, number) if summary.HasField("max") else number
@@ -170,40 +177,39 @@ def set_run_tags(request: pb.SetRunTagsRequest, res: Resources) -> Message:
     return pb.SetRunTagsResponse(tags=stored.tags)
 
 
-def log_run_inputs(request: pb.LogRunInputsRequest, res: Resources) -> Message:
-    """Records the datasets (or other resources) a run consumed, as lineage too."""
-    _limit(request.inputs, MAX_ITEMS, "inputs")
-    loaded = _open_run(res, request.run_id)
+def _log_links(res: Resources, run_id: str, items: Any, field: str) -> Any:
+    """Appends inputs or outputs to a run; their resources become lineage edges."""
+    _limit(items, MAX_ITEMS, field)
+    loaded = _open_run(res, run_id)
     run = _copy(loaded)
+    consumed = field == "inputs"
     edges = []
-    for i, item in enumerate(request.inputs):
-        copy = run.inputs.add()
+    for i, item in enumerate(items):
+        copy = getattr(run, field).add()
         copy.CopyFrom(item)
         if copy.HasField("resource"):
-            target = res.resolve(copy.resource, f"inputs[{i}].resource", for_use=True)
+            # What a run consumes must be usable; what it produced is recorded as it is.
+            target = res.resolve(copy.resource, f"{field}[{i}].resource", for_use=consumed)
             copy.resource.id = target.record.id
-            edges.append((target.record.id, loaded.record.id, 1))
+            if consumed:
+                edges.append((target.record.id, loaded.record.id, E.LINEAGE_EDGE_KIND_CONSUMED))
+            else:
+                edges.append((loaded.record.id, target.record.id, E.LINEAGE_EDGE_KIND_PRODUCED))
     res.save(loaded, run)
     res.tx.add_edges(res.scope.workspace, edges)
-    return pb.LogRunInputsResponse(inputs=run.inputs)
+    return getattr(run, field)
+
+
+def log_run_inputs(request: pb.LogRunInputsRequest, res: Resources) -> Message:
+    """Records the datasets (or other resources) a run consumed, as lineage too."""
+    return pb.LogRunInputsResponse(inputs=_log_links(res, request.run_id, request.inputs, "inputs"))
 
 
 def log_run_outputs(request: pb.LogRunOutputsRequest, res: Resources) -> Message:
     """Records what a run produced, as lineage too."""
-    _limit(request.outputs, MAX_ITEMS, "outputs")
-    loaded = _open_run(res, request.run_id)
-    run = _copy(loaded)
-    edges = []
-    for i, item in enumerate(request.outputs):
-        copy = run.outputs.add()
-        copy.CopyFrom(item)
-        if copy.HasField("resource"):
-            target = res.resolve(copy.resource, f"outputs[{i}].resource", for_use=False)
-            copy.resource.id = target.record.id
-            edges.append((loaded.record.id, target.record.id, 2))
-    res.save(loaded, run)
-    res.tx.add_edges(res.scope.workspace, edges)
-    return pb.LogRunOutputsResponse(outputs=run.outputs)
+    return pb.LogRunOutputsResponse(
+        outputs=_log_links(res, request.run_id, request.outputs, "outputs")
+    )
 
 
 def get_metric_history(request: pb.GetMetricHistoryRequest, res: Resources) -> Message:
