@@ -448,9 +448,7 @@ class Resources:
         self, ref: reference_pb2.ResourceRef, status: int, etag: str, path: str
     ) -> Loaded:
         """Archives, deprecates or reactivates a resource referenced by id."""
-        if ref.WhichOneof("target") != "id":
-            raise errors.invalid(f"{path}.id", "status changes address the resource by id")
-        loaded = self.get(ref.kind, ref.id, path=f"{path}.id")
+        loaded = self._by_id(ref, path, "status changes")
         if loaded.record.status == status:
             return loaded
         if status == DEPRECATED and loaded.record.status == ARCHIVED:
@@ -459,38 +457,43 @@ class Resources:
                 reason="RESOURCE_ARCHIVED",
                 resource_name=ref.id,
             )
-        message = type(loaded.message)()
-        message.CopyFrom(loaded.message)
-        message.meta.status = status  # type: ignore[attr-defined]
-        message.meta.status_time.CopyFrom(micros_to_timestamp(now_micros()))  # type: ignore[attr-defined]
-        self.save(loaded, message, etag)
-        return Loaded(
-            message, self.tx.get(self.scope.workspace, ref.id) or loaded.record, loaded.spec
-        )
+
+        def change(meta: object_meta_pb2.ObjectMeta) -> None:
+            meta.status = status  # type: ignore[assignment]
+            meta.status_time.CopyFrom(micros_to_timestamp(now_micros()))
+
+        return self._change_meta(loaded, etag, change)
 
     def rename(self, ref: reference_pb2.ResourceRef, new_name: str, etag: str, path: str) -> Loaded:
         """Renames a resource referenced by id, keeping names unique in its scope."""
-        if ref.WhichOneof("target") != "id":
-            raise errors.invalid(f"{path}.id", "renames address the resource by id")
         violations = names.name_violations(new_name, "new_name")
         if violations:
             raise errors.InvalidArgument(
                 "new_name is not a valid name", reason="INVALID_NAME", violations=violations
             )
-        loaded = self.get(ref.kind, ref.id, path=f"{path}.id")
+        loaded = self._by_id(ref, path, "renames")
         if loaded.record.status == ARCHIVED:
             raise errors.FailedPrecondition(
                 f"{loaded.spec.label} {ref.id} is archived and cannot be renamed",
                 reason="RESOURCE_ARCHIVED",
                 resource_name=ref.id,
             )
+        return self._change_meta(loaded, etag, lambda meta: setattr(meta, "name", new_name))
+
+    def _by_id(self, ref: reference_pb2.ResourceRef, path: str, what: str) -> Loaded:
+        if ref.WhichOneof("target") != "id":
+            raise errors.invalid(f"{path}.id", f"{what} address the resource by id")
+        return self.get(ref.kind, ref.id, path=f"{path}.id")
+
+    def _change_meta(
+        self, loaded: Loaded, etag: str, change: Callable[[object_meta_pb2.ObjectMeta], None]
+    ) -> Loaded:
+        """Stores a copy of ``loaded`` whose common fields ``change`` has edited."""
         message = type(loaded.message)()
         message.CopyFrom(loaded.message)
-        message.meta.name = new_name  # type: ignore[attr-defined]
+        change(message.meta)  # type: ignore[attr-defined]
         self.save(loaded, message, etag)
-        return Loaded(
-            message, self.tx.get(self.scope.workspace, ref.id) or loaded.record, loaded.spec
-        )
+        return Loaded(message, self._known[loaded.record.id], loaded.spec)
 
 
 @cache
