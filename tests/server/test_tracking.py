@@ -99,3 +99,22 @@ def test_metrics_params_and_links(stubs: Stubs) -> None:
         )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert reference_pb2.RESOURCE_KIND_RUN
+
+
+def test_tampered_page_tokens_are_invalid_argument(stubs: Stubs) -> None:
+    import base64
+    import json
+
+    experiment = stubs.tracking.CreateExperiment(
+        make(pb.CreateExperimentRequest, {"experiment": {"meta": {"name": "t"}}})
+    ).experiment
+    run = stubs.tracking.CreateRun(
+        make(pb.CreateRunRequest, {"run": {"experiment_id": experiment.meta.id}})
+    ).run
+    for bad in ({"k": "loss", "s": "x"}, {"k": "loss", "s": 1e308}, {"k": "other", "s": 1}):
+        token = base64.urlsafe_b64encode(json.dumps(bad).encode()).decode()
+        with pytest.raises(grpc.RpcError) as err:
+            stubs.tracking.GetMetricHistory(
+                pb.GetMetricHistoryRequest(run_id=run.meta.id, key="loss", page_token=token)
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

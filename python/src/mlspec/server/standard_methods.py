@@ -21,13 +21,13 @@ from mlspec.domain import errors, kind_rules
 from mlspec.domain.filters import And, Comparison, Node, Or, parse_filter, parse_order_by
 from mlspec.domain.kinds import KindSpec, indexed_members, spec_for_message
 from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
+from mlspec.server import paging
 from mlspec.store.records import FieldSpec, ListQuery
-from mlspec.store.sql import decode_token, encode_token
+from mlspec.store.sql import encode_token
 
 Fn = Callable[[Any, Resources], Message]
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 MAX_BATCH = 1000
 LIST_FIELDS = {"page_size", "page_token", "filter", "order_by", "show_deprecated", "show_archived"}
 
@@ -171,9 +171,7 @@ def _list(
     members = _field_specs(spec)
 
     def list_(request: Any, res: Resources) -> Message:
-        if request.page_size < 0:
-            raise errors.invalid("page_size", "must not be negative")
-        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        page_size = paging.page_size(request.page_size, DEFAULT_PAGE_SIZE)
         statuses = [ACTIVE]
         if getattr(request, "show_deprecated", False):
             statuses.append(DEPRECATED)
@@ -199,13 +197,11 @@ def _list(
         ).hexdigest()[:16]
         after = None
         if request.page_token:
-            token = decode_token(request.page_token)
-            if token.get("q") != fingerprint:
-                raise errors.invalid(
-                    "page_token",
-                    "belongs to a different query; repeat the first request's filter and order",
-                )
-            after = _position(token)
+            token = paging.token_fields(request.page_token, q=fingerprint)
+            value = token.get("v")
+            if not (value is None or isinstance(value, str)):
+                value = paging.token_int(token, "v")
+            after = (value, paging.token_int(token, "s"))
         query = ListQuery(
             workspace=res.scope.workspace,
             kind=spec.kind,
@@ -288,22 +284,3 @@ def _update(field_in: str, field_out: str, response_cls: type[Message]) -> Fn:
         return response
 
     return update
-
-
-def _position(token: dict[str, Any]) -> tuple[object, int]:
-    """The keyset position in a page token; INVALID_ARGUMENT for a tampered one."""
-    value, seq = token.get("v"), token.get("s")
-    valid = (
-        isinstance(seq, int)
-        and not isinstance(seq, bool)
-        and 0 <= seq < 2**63
-        and (
-            value is None
-            or isinstance(value, str)
-            or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63)
-        )
-    )
-    if not valid:
-        raise errors.invalid("page_token", "is not a page token this server issued")
-    assert isinstance(seq, int)
-    return value, seq

@@ -11,8 +11,9 @@ from mlspec.domain.errors import FieldViolation
 from mlspec.domain.resources import Resources, micros_to_timestamp
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.logging.v1 import logging_service_pb2 as pb
+from mlspec.server import paging
 from mlspec.server.dispatch import Handler
-from mlspec.store.sql import decode_token, encode_token, now_micros
+from mlspec.store.sql import encode_token, now_micros
 
 SERVICE = "mlspec.logging.v1.LoggingService"
 MAX_RECORDS = 1000
@@ -95,15 +96,12 @@ def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
             "filter" if request.filter else "order_by",
             "is not supported for log records; use the typed fields",
         )
-    if request.page_size < 0:
-        raise errors.invalid("page_size", "must not be negative")
-    page_size = min(request.page_size or 100, 1000)
+    page_size = paging.page_size(request.page_size, 100)
     after = 0
     if request.page_token:
-        token = decode_token(request.page_token)
-        if token.get("stream") != request.log_stream_id:
-            raise errors.invalid("page_token", "belongs to another stream")
-        after = int(token.get("s", 0))
+        after = paging.token_int(
+            paging.token_fields(request.page_token, stream=request.log_stream_id), "s"
+        )
     model_id = ""
     if request.HasField("model_version"):
         model_id = res.resolve(request.model_version, "model_version", for_use=False).record.id

@@ -22,9 +22,10 @@ from mlspec.domain.filters import Comparison
 from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
+from mlspec.server import paging
 from mlspec.server.dispatch import Handler
 from mlspec.store.records import EventRow, FieldSpec, ListQuery
-from mlspec.store.sql import decode_token, encode_token, now_micros
+from mlspec.store.sql import encode_token, now_micros
 
 SERVICE = "mlspec.monitoring.v1.MonitoringService"
 K = reference_pb2.ResourceKind
@@ -352,9 +353,7 @@ def list_signals(request: pb.ListSignalsRequest, res: Resources) -> Message:
             "filter" if request.filter else "order_by",
             "is not supported for signals yet; use the typed fields",
         )
-    if request.page_size < 0:
-        raise errors.invalid("page_size", "must not be negative")
-    page_size = min(request.page_size or 100, 1000)
+    page_size = paging.page_size(request.page_size, 100)
     kinds = (
         [SIGNAL_KIND[request.signal_type]]
         if request.signal_type
@@ -362,10 +361,8 @@ def list_signals(request: pb.ListSignalsRequest, res: Resources) -> Message:
     )
     before = None
     if request.page_token:
-        token = decode_token(request.page_token)
-        if not isinstance(token.get("t"), int) or not isinstance(token.get("s"), int):
-            raise errors.invalid("page_token", "is not a page token this server issued")
-        before = (token["t"], token["s"])
+        token = paging.token_fields(request.page_token)
+        before = (paging.token_int(token, "t"), paging.token_int(token, "s"))
     rows = res.tx.events_page(
         res.scope.workspace,
         kinds,

@@ -19,8 +19,9 @@ from mlspec.domain import errors, runs
 from mlspec.domain.errors import FieldViolation
 from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
 from mlspec.lifecycle.v1 import lineage_pb2
+from mlspec.server import paging
 from mlspec.server.dispatch import Handler
-from mlspec.store.sql import decode_token, encode_token, now_micros
+from mlspec.store.sql import encode_token, now_micros
 from mlspec.tracking.v1 import metric_pb2, run_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as pb
 
@@ -217,15 +218,10 @@ def get_metric_history(request: pb.GetMetricHistoryRequest, res: Resources) -> M
     res.get(K.RESOURCE_KIND_RUN, request.run_id, path="run_id")
     if not request.key:
         raise errors.invalid("key", "is required")
-    if request.page_size < 0:
-        raise errors.invalid("page_size", "must not be negative")
-    page_size = min(request.page_size or 100, 1000)
+    page_size = paging.page_size(request.page_size, 100)
     after = 0
     if request.page_token:
-        token = decode_token(request.page_token)
-        if token.get("k") != request.key:
-            raise errors.invalid("page_token", "belongs to another metric")
-        after = int(token.get("s", 0))
+        after = paging.token_int(paging.token_fields(request.page_token, k=request.key), "s")
     history = metric_pb2.MetricHistory(run_id=request.run_id, key=request.key, slice=request.slice)
     last = after
     more = False
