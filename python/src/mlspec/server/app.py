@@ -24,9 +24,10 @@ from mlspec.monitoring.v1 import component_service_pb2, monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
 from mlspec.server.config import ServerConfig
 from mlspec.server.dispatch import Dispatcher, generic_handlers
-from mlspec.server.errors import ErrorMappingInterceptor
+from mlspec.server.errors import map_errors
+from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.services import all_handlers, component
-from mlspec.server.telemetry import Telemetry, TelemetryInterceptor
+from mlspec.server.telemetry import Telemetry, timed
 from mlspec.store.sql import SqlStore, open_store
 from mlspec.tracking.v1 import tracking_service_pb2
 
@@ -81,7 +82,7 @@ def build_server(config: ServerConfig, store: SqlStore | None = None) -> Running
     telemetry = Telemetry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="mlspec"),
-        interceptors=[TelemetryInterceptor(telemetry), ErrorMappingInterceptor()],
+        interceptors=[WrappingInterceptor([timed(telemetry), map_errors])],
         options=options,
     )
     names = [s.full_name for s in SERVICES]

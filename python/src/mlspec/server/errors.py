@@ -66,21 +66,13 @@ def _pack(status: status_pb2.Status, detail: Any) -> None:
     status.details.append(packed)
 
 
-class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Wraps every unary and server-streaming handler with the error mapping."""
-
-    def intercept_service(
-        self, continuation: Callable[[Any], Any], handler_call_details: Any
-    ) -> Any:
-        """Returns the handler with its behaviour wrapped."""
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        if handler.unary_unary is not None:
-            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
-        if handler.unary_stream is not None:
-            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
-        return handler
+def map_errors(_method: str, handler: Any) -> Any:
+    """A handler wrapper (see ``interception``) that turns exceptions into statuses."""
+    if handler.unary_unary is not None:
+        return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
+    if handler.unary_stream is not None:
+        return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+    return handler
 
 
 def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:

@@ -1,4 +1,4 @@
-"""The server's own metrics (Prometheus) and the interceptor that records them.
+"""The server's own metrics (Prometheus) and the handler wrapper that records them.
 
 Every call is counted by method and status code and timed; ComponentService.Metrics
 exposes them as Prometheus text and as structured series, ComponentService.Varz reports
@@ -47,31 +47,30 @@ class Telemetry:
         return time.time() - self.start_time
 
 
-class TelemetryInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Counts and times every unary call (the outermost interceptor)."""
+def timed(telemetry: Telemetry) -> Callable[[str, Any], Any]:
+    """A handler wrapper (see ``interception``) that counts and times unary calls."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
-        """Records into ``telemetry``."""
-        self.telemetry = telemetry
-
-    def intercept_service(
-        self, continuation: Callable[[Any], Any], handler_call_details: Any
-    ) -> Any:
-        """Wraps unary handlers with counting and timing."""
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+    def wrap(method: str, handler: Any) -> Any:
+        if handler.unary_unary is None:
             return handler
-        method = handler_call_details.method
         behavior = handler.unary_unary
-        calls, latency = self.telemetry.calls, self.telemetry.latency.labels(method)
+        calls, latency = telemetry.calls, telemetry.latency.labels(method)
+        counters: dict[Any, Any] = {}
 
-        def timed(request: Any, context: grpc.ServicerContext) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
             start = time.perf_counter()
             try:
                 return behavior(request, context)
             finally:
                 latency.observe(time.perf_counter() - start)
                 code = context.code()
-                calls.labels(method, code.name if code is not None else "OK").inc()
+                counter = counters.get(code)
+                if counter is None:
+                    counter = counters.setdefault(
+                        code, calls.labels(method, code.name if code is not None else "OK")
+                    )
+                counter.inc()
 
-        return handler._replace(unary_unary=timed)
+        return handler._replace(unary_unary=call)
+
+    return wrap

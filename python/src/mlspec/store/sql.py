@@ -99,6 +99,7 @@ class SqlStore:
         # transactions never fail with "database is locked" upgrades.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._local = threading.local()
+        self._writer: Connection | None = None
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
         if self.is_sqlite:
@@ -138,6 +139,19 @@ class SqlStore:
             conn.close()
         self.engine.dispose()
 
+    def _writer_connection(self) -> Connection:
+        """The one SQLite connection that writes, used under the write lock.
+
+        Writes are serialized anyway; one writer keeps its page cache warm, where a
+        connection per thread must re-read every page another connection changed.
+        """
+        conn = self._writer
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._writer = self.engine.connect()
+            with self._held_lock:
+                self._held.append(conn)
+        return conn
+
     def _thread_connection(self) -> Connection:
         """The calling thread's own SQLite connection, opened on first use and kept.
 
@@ -162,7 +176,7 @@ class SqlStore:
             lock.acquire()
         try:
             if self.is_sqlite:
-                conn = self._thread_connection()
+                conn = self._writer_connection() if write else self._thread_connection()
                 conn.info["mlspec_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
                 with conn.begin():
                     yield Transaction(conn, self.is_sqlite)
