@@ -9,10 +9,12 @@ both. Prints the median calls/s of each, their ratio, and the MLSpec server's pe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pathlib
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import json_format
@@ -20,6 +22,7 @@ from google.protobuf import json_format
 from bench.common import (
     PYTHON,
     ROOT,
+    cpu_seconds,
     free_port,
     median,
     mlspec_server,
@@ -27,6 +30,7 @@ from bench.common import (
     peak_rss_mb,
     wait_ready,
 )
+from bench.stack_floor_server import MODES
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import data_service_pb2, data_service_pb2_grpc
 from mlspec.lifecycle.v1 import lifecycle_service_pb2, stage_pb2, stage_report_pb2
@@ -37,6 +41,7 @@ from mlspec.tracking.v1 import tracking_service_pb2, tracking_service_pb2_grpc
 REPORT_METHOD = "/mlspec.lifecycle.v1.LifecycleService/ReportStage"
 BATCH_METHOD = "/mlspec.lifecycle.v1.LifecycleService/BatchReportStages"
 ECHO_METHOD = "/bench.Echo/Echo"
+FLOOR_LABELS = {"nothing": "stores nothing", "one-row": "stores one row"}
 
 
 def _identity(data: bytes) -> bytes:
@@ -175,6 +180,33 @@ def throughput(port: int, method: str, payload: bytes, threads: int, seconds: fl
     return sum(counts) / (now() - began)
 
 
+@dataclass
+class Target:
+    """One server under test: how to call it and what it measured."""
+
+    label: str
+    pid: int
+    port: int
+    method: str
+    rates: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+
+    def measure(self, payload: bytes, threads: int, seconds: float) -> float:
+        """One round: calls/s, and the server's CPU time per call."""
+        before = cpu_seconds(self.pid)
+        rate = throughput(self.port, self.method, payload, threads, seconds)
+        used = cpu_seconds(self.pid) - before
+        self.rates.append(rate)
+        self.cpu_ms.append(used / max(rate * seconds, 1) * 1000)
+        return rate
+
+
+def _floor_server(port: int, url: str, mode: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PYTHON, "-m", "bench.stack_floor_server", str(port), url, mode], cwd=ROOT
+    )
+
+
 def main() -> None:
     """Runs the comparison and prints the figures."""
     parser = argparse.ArgumentParser()
@@ -183,48 +215,66 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--batch", type=int, default=50, help="reports per BatchReportStages call")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{pathlib.Path(tmp) / 'bench.db'}"
-        SqlStore(url).upgrade()
-        port, echo_port = free_port(), free_port()
-        echo = subprocess.Popen([PYTHON, "-m", "bench.echo_server", str(echo_port)], cwd=ROOT)
-        try:
-            wait_ready(echo_port)
-            with mlspec_server(url, port) as server:
-                payload = prepare(port)
-                ours, echoes, ratios = [], [], []
-                for _ in range(args.rounds):
-                    e = throughput(echo_port, ECHO_METHOD, payload, args.threads, args.seconds)
-                    o = throughput(port, REPORT_METHOD, payload, args.threads, args.seconds)
-                    echoes.append(e)
-                    ours.append(o)
-                    ratios.append(o / e)
-                single = lifecycle_service_pb2.ReportStageRequest.FromString(payload).stage_report
-                batch = lifecycle_service_pb2.BatchReportStagesRequest(
-                    stage_reports=[single] * args.batch
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        urls = {}
+        for name in ("real", *MODES):
+            urls[name] = f"sqlite:///{pathlib.Path(tmp) / f'{name}.db'}"
+            SqlStore(urls[name]).upgrade()
+        ports = {name: free_port() for name in ("echo", "real", *MODES)}
+        helpers = [
+            subprocess.Popen([PYTHON, "-m", "bench.echo_server", str(ports["echo"])], cwd=ROOT)
+        ]
+        helpers += [_floor_server(ports[mode], urls[mode], mode) for mode in MODES]
+        for proc in helpers:
+            stack.callback(proc.wait)
+            stack.callback(proc.terminate)
+        server = stack.enter_context(mlspec_server(urls["real"], ports["real"]))
+        for name in ("echo", *MODES):
+            wait_ready(ports[name])
+        payload = prepare(ports["real"])
+        echo = Target("bare echo server", helpers[0].pid, ports["echo"], ECHO_METHOD)
+        ours = Target("ReportStage, MLSpec server", server.pid, ports["real"], REPORT_METHOD)
+        floors = [
+            Target(
+                f"ReportStage, stack floor: {FLOOR_LABELS[mode]}",
+                proc.pid,
+                ports[mode],
+                REPORT_METHOD,
+            )
+            for mode, proc in zip(MODES, helpers[1:], strict=True)
+        ]
+        ratios: dict[str, list[float]] = {t.label: [] for t in [ours, *floors]}
+        for _ in range(args.rounds):
+            reference = echo.measure(payload, args.threads, args.seconds)
+            for target in [ours, *floors]:
+                ratios[target.label].append(
+                    target.measure(payload, args.threads, args.seconds) / reference
                 )
-                batched = [
-                    throughput(
-                        port, BATCH_METHOD, batch.SerializeToString(), args.threads, args.seconds
-                    )
-                    * args.batch
-                    for _ in range(args.rounds)
-                ]
-                rss = peak_rss_mb(server.pid)
-        finally:
-            echo.terminate()
-            echo.wait()
+        single = lifecycle_service_pb2.ReportStageRequest.FromString(payload).stage_report
+        batch = lifecycle_service_pb2.BatchReportStagesRequest(stage_reports=[single] * args.batch)
+        batched = [
+            throughput(
+                ports["real"], BATCH_METHOD, batch.SerializeToString(), args.threads, args.seconds
+            )
+            * args.batch
+            for _ in range(args.rounds)
+        ]
+        rss = peak_rss_mb(server.pid)
     print(
-        f"ReportStage request: {len(payload)} bytes, {args.threads} client threads, {args.rounds} rounds of {args.seconds}s"
+        f"ReportStage request: {len(payload)} bytes, {args.threads} client threads, "
+        f"{args.rounds} rounds of {args.seconds}s (medians; ratio = calls/s over the echo "
+        "server's in the same round)"
     )
-    print(
-        f"echo server    calls/s: median {median(echoes):8.0f}  rounds {[round(x) for x in echoes]}"
-    )
-    print(f"ReportStage    calls/s: median {median(ours):8.0f}  rounds {[round(x) for x in ours]}")
-    print(f"ratio ReportStage/echo: median of rounds {median(ratios):.2f} (target >= 0.80)")
+    for target in [echo, ours, *floors]:
+        ratio = f"ratio {median(ratios[target.label]):.2f}" if target is not echo else " " * 10
+        print(
+            f"{target.label:58} calls/s {median(target.rates):7.0f}  {ratio}  "
+            f"server CPU {median(target.cpu_ms):.2f} ms/call"
+        )
+    print(f"target: ReportStage ratio >= 0.80; measured {median(ratios[ours.label]):.2f}")
     print(
         f"BatchReportStages ({args.batch} per call) reports/s: median {median(batched):8.0f}"
-        f"  = {median(batched) / median(echoes):.2f} x the echo server's calls/s"
+        f"  = {median(batched) / median(echo.rates):.2f} x the echo server's calls/s"
     )
     print(f"MLSpec server peak RSS: {rss:.0f} MiB (target <= 200)")
 

@@ -23,7 +23,7 @@ from mlspec.models.v1 import models_service_pb2
 from mlspec.monitoring.v1 import component_service_pb2, monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
 from mlspec.server.config import ServerConfig
-from mlspec.server.dispatch import Dispatcher, generic_handlers
+from mlspec.server.dispatch import Dispatcher, Handler, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.services import all_handlers, component
@@ -69,8 +69,16 @@ def ensure_sqlite_folder(url: str) -> None:
         pathlib.Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
-def build_server(config: ServerConfig, store: SqlStore | None = None) -> RunningServer:
-    """Builds and starts a server for ``config`` (port 0 picks a free port)."""
+def build_server(
+    config: ServerConfig,
+    store: SqlStore | None = None,
+    handlers: dict[str, Handler] | None = None,
+) -> RunningServer:
+    """Builds and starts a server for ``config`` (port 0 picks a free port).
+
+    ``handlers`` replaces the handlers of some methods (by "package.Service/Method"); the
+    benchmarks use it to measure the server's own stack around a trivial handler.
+    """
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
@@ -86,9 +94,10 @@ def build_server(config: ServerConfig, store: SqlStore | None = None) -> Running
         options=options,
     )
     names = [s.full_name for s in SERVICES]
-    handlers = all_handlers()
-    handlers.update(component.handlers(telemetry, names))
-    dispatcher = Dispatcher(store, handlers)
+    custom = all_handlers()
+    custom.update(component.handlers(telemetry, names))
+    custom.update(handlers or {})
+    dispatcher = Dispatcher(store, custom)
     server.add_generic_rpc_handlers(tuple(generic_handlers(dispatcher, SERVICES)))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

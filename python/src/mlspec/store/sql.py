@@ -206,7 +206,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql(conn.info.pop("mlspec_begin", "BEGIN"))
+    # Straight on the driver: SQLAlchemy's statement execution would cost more than the
+    # BEGIN itself, on every call.
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(conn.info.pop("mlspec_begin", "BEGIN"))
 
 
 def _row_to_record(row: Any) -> ResourceRecord:
