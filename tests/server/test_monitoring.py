@@ -179,3 +179,50 @@ def test_predictions_and_feedback(channel: grpc.Channel, stubs: Stubs) -> None:
             make(pb.RecordFeedbackRequest, {"feedback": [{**feedback, "prediction_id": "nope"}]})
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_list_signals_filters_orders_and_pages(channel: grpc.Channel, stubs: Stubs) -> None:
+    monitoring = monitoring_service_pb2_grpc.MonitoringServiceStub(channel)
+    current = model_version(stubs, 7)
+    values = [0.05, 0.3, 0.02, 0.4, 0.5]
+    monitoring.ReportDriftSignals(
+        make(
+            pb.ReportDriftSignalsRequest,
+            {
+                "signals": [
+                    drift(current, v, f"2026-11-27T10:0{i}:00Z") for i, v in enumerate(values)
+                ]
+            },
+        )
+    )
+
+    def every_page(request: pb.ListSignalsRequest) -> list[float]:
+        seen: list[float] = []
+        while True:
+            response = monitoring.ListSignals(request)
+            seen += [s.drift.value for s in response.signals]
+            if not response.next_page_token:
+                return seen
+            request.page_token = response.next_page_token
+
+    assert every_page(pb.ListSignalsRequest(page_size=2)) == values[::-1]
+    assert every_page(pb.ListSignalsRequest(page_size=2, order_by="compute_time")) == values
+    failed = every_page(
+        pb.ListSignalsRequest(
+            page_size=1,
+            order_by="compute_time asc",
+            filter="drift.outcome = THRESHOLD_OUTCOME_FAILED AND drift.value < 0.45",
+        )
+    )
+    assert failed == [0.3, 0.4]
+    assert every_page(pb.ListSignalsRequest(filter="performance:*")) == []
+    late = every_page(pb.ListSignalsRequest(filter='drift.compute_time >= "2026-11-27T10:03:00Z"'))
+    assert late == [0.5, 0.4]
+    for bad in (
+        pb.ListSignalsRequest(filter="drift.colour = 1"),
+        pb.ListSignalsRequest(filter="drift.outcome = NOT_AN_OUTCOME"),
+        pb.ListSignalsRequest(order_by="value"),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            monitoring.ListSignals(bad)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from mlspec.domain import errors
 from mlspec.domain.filters import OrderKey, parse_filter
-from mlspec.store.records import FieldSpec, FieldValue, ListQuery, ResourceRecord
+from mlspec.store.records import EventRow, FieldSpec, FieldValue, ListQuery, ResourceRecord
 from mlspec.store.schema import metadata
 from mlspec.store.sql import SchemaOutOfDate, SqlStore
 
@@ -1029,6 +1029,55 @@ def test_logs_append_and_read(store: SqlStore) -> None:
         assert [q for q, _ in tx.logs(ws, "s1", 0, 100, model_version_id="mv2")] == [3, 4, 5]
         every_stream = tx.logs(ws, "", 0, 100)
         assert [d for _, d in every_stream] == [b"d1", b"d2", b"d3", b"d4", b"d5", b"s2-1"]
+
+
+def test_log_pages_walk_every_stream_both_ways(store: SqlStore) -> None:
+    ws = new_workspace()
+    with store.transaction() as tx:
+        tx.append_logs(
+            ws,
+            [
+                (s, q, T0 + q, "", f"{s}{q}", f"{s}{q}".encode())
+                for s in ("b", "a")
+                for q in (1, 2, 3)
+            ],
+        )
+    with store.transaction(write=False) as tx:
+        for descending in (False, True):
+            seen: list[tuple[str, int]] = []
+            position = None
+            while rows := tx.log_page(ws, "", position, 2, descending=descending):
+                seen += [p for p, _ in rows]
+                position = rows[-1][0]
+            expected = [(s, q) for s in ("a", "b") for q in (1, 2, 3)]
+            assert seen == (expected[::-1] if descending else expected)
+        assert [p for p, _ in tx.log_page(ws, "b", ("b", 1), 10)] == [("b", 2), ("b", 3)]
+        assert tx.log_page(ws, "a", None, 1)[0] == (("a", 1), b"a1")
+        window = tx.log_page(ws, "a", None, 10, start_time=T0 + 2, end_time=T0 + 3)
+        assert [p for p, _ in window] == [("a", 2)]
+
+
+def test_event_pages_newest_or_oldest_first(store: SqlStore) -> None:
+    ws = new_workspace()
+    with store.transaction() as tx:
+        # Two events share a time: the sequence breaks the tie, so paging is exact.
+        times = [T0 + 5, T0 + 1, T0 + 5, T0 + 3]
+        tx.append_events(
+            ws,
+            [
+                EventRow(kind=7, key=f"k{i}", time=t, data=f"e{i}".encode())
+                for i, t in enumerate(times)
+            ],
+        )
+    with store.transaction(write=False) as tx:
+        for oldest_first in (False, True):
+            seen: list[bytes] = []
+            after = None
+            while rows := tx.events_page(ws, [7], after=after, oldest_first=oldest_first, limit=1):
+                seen += [data for _, _, _, data in rows]
+                after = (rows[-1][2], rows[-1][0])
+            newest = [b"e2", b"e0", b"e3", b"e1"]
+            assert seen == (newest[::-1] if oldest_first else newest)
 
 
 # -- transactions -------------------------------------------------------------------------

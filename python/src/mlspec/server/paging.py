@@ -1,14 +1,26 @@
-"""Page sizes and page-token positions, checked the same way by every list method."""
+"""Page sizes, page tokens and filtered scans, done the same way by every list method."""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
 
 from mlspec.domain import errors
+from mlspec.domain.filters import parse_order_by
 from mlspec.store.sql import decode_token
 
 MAX_PAGE_SIZE = 1000
+# A filtered scan reads at most this many records per call; when the budget runs out
+# first, the page comes back short (possibly empty) with a token to go on from there.
+MAX_SCANNED_PER_PAGE = 10_000
+_BATCH = 256
 _MAX_INT = 2**63
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 def page_size(requested: int, default: int) -> int:
@@ -38,3 +50,69 @@ def token_int(payload: dict[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not -_MAX_INT < value < _MAX_INT:
         raise errors.invalid("page_token", "is not a page token this server issued")
     return value
+
+
+def token_str(payload: dict[str, Any], key: str) -> str:
+    """A text position from a decoded token; INVALID_ARGUMENT when tampered with."""
+    value = payload.get(key)
+    if not isinstance(value, str):
+        raise errors.invalid("page_token", "is not a page token this server issued")
+    return value
+
+
+def sort_descending(order_by: str, member: str, *, default: bool) -> bool:
+    """For lists sorted on one member only: whether `order_by` asks for descending order.
+
+    An empty `order_by` gives ``default``; anything but ``member`` [asc|desc] is
+    INVALID_ARGUMENT naming what is supported.
+    """
+    keys = parse_order_by(order_by)
+    if not keys:
+        return default
+    if len(keys) > 1 or keys[0].member != member:
+        raise errors.invalid("order_by", f"only `{member}` or `{member} desc` is supported")
+    return keys[0].descending
+
+
+def query_fingerprint(request: Message) -> str:
+    """A digest of a list request without its paging fields.
+
+    Page tokens carry it, so that a token is only accepted by the query that issued it.
+    """
+    query = type(request)()
+    query.CopyFrom(request)
+    for name in ("page_token", "page_size"):
+        query.ClearField(name)
+    return hashlib.sha256(query.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def scan_page(
+    fetch: Callable[[K | None, int], Sequence[tuple[K, T]]],
+    after: K | None,
+    size: int,
+    keep: Callable[[T], bool] | None = None,
+    max_scanned: int = MAX_SCANNED_PER_PAGE,
+) -> tuple[list[T], K | None]:
+    """One page of the items that ``keep`` accepts, read in order after ``after``.
+
+    ``fetch(after, limit)`` returns up to ``limit`` (position, item) pairs past a
+    position. Returns the page and the position to continue from, or None at the end.
+    Without ``keep`` this is one query of ``size + 1`` rows.
+    """
+    kept: list[T] = []
+    scanned = 0
+    while True:
+        if keep is None:
+            limit = size - len(kept) + 1
+        else:
+            limit = min(max(size + 1, _BATCH), max_scanned - scanned + 1)
+        rows = fetch(after, limit)
+        for position, item in rows:
+            if len(kept) == size or scanned == max_scanned:
+                return kept, after  # a row remains past this page
+            scanned += 1
+            after = position
+            if keep is None or keep(item):
+                kept.append(item)
+        if len(rows) < limit:
+            return kept, None

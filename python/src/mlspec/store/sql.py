@@ -621,10 +621,14 @@ class Transaction:
         start_time: int | None = None,
         end_time: int | None = None,
         only_failing: bool = False,
-        before: tuple[int, int] | None = None,
+        after: tuple[int, int] | None = None,
+        oldest_first: bool = False,
         limit: int = 100,
     ) -> list[tuple[int, int, int, bytes]]:
-        """Monitoring records, newest first: (seq, kind, time µs, data)."""
+        """Monitoring records, newest first (or oldest first): (seq, kind, time µs, data).
+
+        ``after`` is the (time, seq) of the last record of the previous page.
+        """
         conditions: list[ColumnElement[bool]] = [
             events.c.workspace == workspace,
             events.c.kind.in_(list(kinds)),
@@ -639,17 +643,13 @@ class Transaction:
             conditions.append(events.c.time < end_time)
         if only_failing:
             conditions.append(events.c.failing == 1)
-        if before is not None:
-            conditions.append(
-                or_(
-                    events.c.time < before[0],
-                    and_(events.c.time == before[0], events.c.seq < before[1]),
-                )
-            )
+        if after is not None:
+            conditions.append(_keyset_after(events.c.time, events.c.seq, after, oldest_first))
+        order = (events.c.time, events.c.seq)
         stmt = (
             select(events.c.seq, events.c.kind, events.c.time, events.c.data)
             .where(*conditions)
-            .order_by(events.c.time.desc(), events.c.seq.desc())
+            .order_by(*(order if oldest_first else (c.desc() for c in order)))
             .limit(limit)
         )
         return [
@@ -689,6 +689,44 @@ class Transaction:
                 ],
             )
 
+    def log_page(
+        self,
+        workspace: str,
+        stream_id: str,
+        after: tuple[str, int] | None,
+        limit: int,
+        *,
+        descending: bool = False,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        model_version_id: str = "",
+    ) -> list[tuple[tuple[str, int], bytes]]:
+        """Log records of one stream (or of every stream) in (stream, sequence) order.
+
+        Returns ((stream id, sequence), serialized record); ``after`` is the position of
+        the last record of the previous page.
+        """
+        t = inference_logs.c
+        conditions: list[ColumnElement[bool]] = [t.workspace == workspace]
+        if stream_id:
+            conditions.append(t.stream_id == stream_id)
+        if after is not None:
+            conditions.append(_keyset_after(t.stream_id, t.sequence, after, not descending))
+        if start_time is not None:
+            conditions.append(t.time >= start_time)
+        if end_time is not None:
+            conditions.append(t.time < end_time)
+        if model_version_id:
+            conditions.append(t.model_version_id == model_version_id)
+        order = (t.stream_id, t.sequence)
+        rows = self.conn.execute(
+            select(t.stream_id, t.sequence, t.data)
+            .where(*conditions)
+            .order_by(*((c.desc() for c in order) if descending else order))
+            .limit(limit)
+        )
+        return [((str(r.stream_id), int(r.sequence)), bytes(r.data)) for r in rows]
+
     def logs(
         self,
         workspace: str,
@@ -723,6 +761,15 @@ class Transaction:
             .limit(limit)
         )
         return [(int(r.sequence), bytes(r.data)) for r in rows]
+
+
+def _keyset_after(
+    first: ColumnElement[Any], second: ColumnElement[Any], after: tuple[Any, Any], ascending: bool
+) -> ColumnElement[bool]:
+    """Rows past ``after`` in (first, second) order, ascending or descending."""
+    if ascending:
+        return or_(first > after[0], and_(first == after[0], second > after[1]))
+    return or_(first < after[0], and_(first == after[0], second < after[1]))
 
 
 _COLUMNS = "seq, id, workspace, kind, scope, name, status, create_time, update_time, etag, data"

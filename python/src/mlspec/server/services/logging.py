@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from google.protobuf.message import Message
 
-from mlspec.domain import errors, field_behavior, inference_log
+from mlspec.domain import errors, field_behavior, inference_log, message_filter
 from mlspec.domain.errors import FieldViolation
+from mlspec.domain.filters import parse_filter
 from mlspec.domain.resources import Resources, micros_to_timestamp
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.logging.v1 import logging_service_pb2 as pb
@@ -50,7 +52,10 @@ def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
             )
         if violations:
             raise errors.InvalidArgument(
-                f"record {i} is not valid", reason="INVALID_LOG_RECORD", violations=violations
+                f"record {i} is not valid: "
+                + "; ".join(f"{v.field} {v.description}" for v in violations),
+                reason="INVALID_LOG_RECORD",
+                violations=violations,
             )
         if record.previous_record_hash and record.previous_record_hash != previous:
             raise errors.FailedPrecondition(
@@ -90,40 +95,51 @@ def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
 
 
 def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
-    """Pages through a stream's records in sequence order."""
-    if request.filter or request.order_by:
-        raise errors.invalid(
-            "filter" if request.filter else "order_by",
-            "is not supported for log records; use the typed fields",
-        )
-    page_size = paging.page_size(request.page_size, 100)
-    after = 0
+    """Pages through records by (stream, sequence), filtered by the typed fields and `filter`."""
+    descending = paging.sort_descending(request.order_by, "sequence_number", default=False)
+    keep = _record_filter(request.filter, request.request_id)
+    size = paging.page_size(request.page_size, 100)
+    fingerprint = paging.query_fingerprint(request)
+    after = None
     if request.page_token:
-        after = paging.token_int(
-            paging.token_fields(request.page_token, stream=request.log_stream_id), "s"
-        )
+        token = paging.token_fields(request.page_token, q=fingerprint)
+        after = (paging.token_str(token, "stream"), paging.token_int(token, "s"))
     model_id = ""
     if request.HasField("model_version"):
         model_id = res.resolve(request.model_version, "model_version", for_use=False).record.id
-    rows = res.tx.logs(
-        res.scope.workspace,
-        request.log_stream_id,
-        after,
-        page_size + 1,
-        start_time=_micros(request, "start_time"),
-        end_time=_micros(request, "end_time"),
-        model_version_id=model_id,
-    )
-    response = pb.ListInferenceLogsResponse()
-    for sequence, data in rows[:page_size]:
-        record = inference_log_pb2.InferenceLogRecord.FromString(data)
-        if request.request_id and record.request_id != request.request_id:
-            continue
-        response.records.append(record)
-        after = sequence
-    if len(rows) > page_size and request.log_stream_id:
-        response.next_page_token = encode_token({"stream": request.log_stream_id, "s": after})
+
+    def fetch(position: tuple[str, int] | None, limit: int) -> list[tuple[tuple[str, int], Any]]:
+        rows = res.tx.log_page(
+            res.scope.workspace,
+            request.log_stream_id,
+            position,
+            limit,
+            descending=descending,
+            start_time=_micros(request, "start_time"),
+            end_time=_micros(request, "end_time"),
+            model_version_id=model_id,
+        )
+        return [(p, inference_log_pb2.InferenceLogRecord.FromString(d)) for p, d in rows]
+
+    records, position = paging.scan_page(fetch, after, size, keep)
+    response = pb.ListInferenceLogsResponse(records=records)
+    if position is not None:
+        response.next_page_token = encode_token(
+            {"q": fingerprint, "stream": position[0], "s": position[1]}
+        )
     return response
+
+
+def _record_filter(text: str, request_id: str) -> Callable[[Any], bool] | None:
+    """The predicate of a `filter` over log records, and of the `request_id` field."""
+    matches = message_filter.compile_filter(
+        parse_filter(text), inference_log_pb2.InferenceLogRecord.DESCRIPTOR
+    )
+    if not request_id:
+        return matches
+    if matches is None:
+        return lambda record: bool(record.request_id == request_id)
+    return lambda record: record.request_id == request_id and matches(record)
 
 
 def _micros(request: Message, name: str) -> int | None:
@@ -200,29 +216,29 @@ def _check(
 
 
 def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[Message]:
-    """Renders a stream as NCSA text lines, in pages of up to 500 lines."""
-    if request.filter:
-        raise errors.invalid("filter", "is not supported for log lines; use the typed fields")
-    after = request.after_sequence_number
+    """Renders a stream's records as NCSA text lines, in chunks of up to 500 records read."""
+    if not request.log_stream_id:
+        raise errors.invalid("log_stream_id", "is required")
+    keep = _record_filter(request.filter, "")
+    position = (request.log_stream_id, request.after_sequence_number)
     while True:
-        rows = res.tx.logs(
+        rows = res.tx.log_page(
             res.scope.workspace,
             request.log_stream_id,
-            after,
+            position,
             500,
             start_time=_micros(request, "start_time"),
             end_time=_micros(request, "end_time"),
         )
         if not rows:
             return
+        records = (inference_log_pb2.InferenceLogRecord.FromString(d) for _, d in rows)
         lines = [
-            inference_log.ncsa_line(
-                inference_log_pb2.InferenceLogRecord.FromString(d), request.format
-            )
-            for _, d in rows
+            inference_log.ncsa_line(r, request.format) for r in records if keep is None or keep(r)
         ]
-        after = rows[-1][0]
-        yield pb.StreamNcsaLinesResponse(lines=lines, last_sequence_number=after)
+        position = rows[-1][0]
+        if lines:
+            yield pb.StreamNcsaLinesResponse(lines=lines, last_sequence_number=position[1])
 
 
 HANDLERS = {

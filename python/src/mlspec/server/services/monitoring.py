@@ -17,8 +17,8 @@ from typing import Any
 from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2, threshold_pb2
-from mlspec.domain import errors, field_behavior
-from mlspec.domain.filters import Comparison
+from mlspec.domain import errors, field_behavior, message_filter
+from mlspec.domain.filters import Comparison, parse_filter
 from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
@@ -347,43 +347,54 @@ _SIGNAL_CLASS: dict[int, Any] = {
 
 
 def list_signals(request: pb.ListSignalsRequest, res: Resources) -> Message:
-    """Lists stored signals, newest first, by type, model version, endpoint and time."""
-    if request.filter or request.order_by:
-        raise errors.invalid(
-            "filter" if request.filter else "order_by",
-            "is not supported for signals yet; use the typed fields",
-        )
-    page_size = paging.page_size(request.page_size, 100)
+    """Lists stored signals by compute time, filtered by the typed fields and `filter`."""
+    oldest_first = not paging.sort_descending(request.order_by, "compute_time", default=True)
+    keep = message_filter.compile_filter(
+        parse_filter(request.filter), signals_pb2.Signal.DESCRIPTOR
+    )
+    size = paging.page_size(request.page_size, 100)
     kinds = (
         [SIGNAL_KIND[request.signal_type]]
         if request.signal_type
         else [DRIFT, PERFORMANCE, LIVENESS]
     )
-    before = None
+    fingerprint = paging.query_fingerprint(request)
+    after = None
     if request.page_token:
-        token = paging.token_fields(request.page_token)
-        before = (paging.token_int(token, "t"), paging.token_int(token, "s"))
-    rows = res.tx.events_page(
-        res.scope.workspace,
-        kinds,
-        model_version_id=_model_id(res, request.model_version, "model_version")
+        token = paging.token_fields(request.page_token, q=fingerprint)
+        after = (paging.token_int(token, "t"), paging.token_int(token, "s"))
+    model_id = (
+        _model_id(res, request.model_version, "model_version")
         if request.HasField("model_version")
-        else "",
-        deployment=request.deployment_endpoint,
-        start_time=_micros(request.start_time) if request.HasField("start_time") else None,
-        end_time=_micros(request.end_time) if request.HasField("end_time") else None,
-        only_failing=request.only_failing,
-        before=before,
-        limit=page_size + 1,
+        else ""
     )
-    response = pb.ListSignalsResponse()
-    for seq, kind, time, data in rows[:page_size]:
-        getattr(response.signals.add(), _SIGNAL_FIELD[kind]).CopyFrom(
-            _SIGNAL_CLASS[kind].FromString(data)
+
+    def fetch(position: tuple[int, int] | None, limit: int) -> list[tuple[tuple[int, int], Any]]:
+        rows = res.tx.events_page(
+            res.scope.workspace,
+            kinds,
+            model_version_id=model_id,
+            deployment=request.deployment_endpoint,
+            start_time=_micros(request.start_time) if request.HasField("start_time") else None,
+            end_time=_micros(request.end_time) if request.HasField("end_time") else None,
+            only_failing=request.only_failing,
+            after=position,
+            oldest_first=oldest_first,
+            limit=limit,
         )
-        before = (time, seq)
-    if len(rows) > page_size and before is not None:
-        response.next_page_token = encode_token({"t": before[0], "s": before[1]})
+        found = []
+        for seq, kind, time, data in rows:
+            signal = signals_pb2.Signal()
+            getattr(signal, _SIGNAL_FIELD[kind]).CopyFrom(_SIGNAL_CLASS[kind].FromString(data))
+            found.append(((time, seq), signal))
+        return found
+
+    signals, position = paging.scan_page(fetch, after, size, keep)
+    response = pb.ListSignalsResponse(signals=signals)
+    if position is not None:
+        response.next_page_token = encode_token(
+            {"q": fingerprint, "t": position[0], "s": position[1]}
+        )
     return response
 
 
