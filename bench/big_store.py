@@ -5,13 +5,15 @@ lineage edges the server writes, but in bulk, straight into the migrated schema 
 through the API would take an hour on this machine). They form 1,000 lineage chains of
 1,000 nodes (artifact -> report -> artifact -> ...); artifacts carry the labels
 ``team=team-<0..99>`` and ``env=prod|dev``. The file is kept under build/bench/ and
-reused while its size and schema revision match.
+reused while its size marker matches; a store at an older schema revision is migrated in
+place (``SqlStore.upgrade``), which takes far less time than building it again.
 """
 
 from __future__ import annotations
 
 import pathlib
 import sqlite3
+import time
 import uuid
 
 from bench.common import ROOT
@@ -43,15 +45,9 @@ def build(total: int = 1_000_000, progress: bool = True) -> str:
     path = store_path(total)
     url = f"sqlite:///{path}"
     marker = path.with_suffix(".done")
-    if path.exists() and marker.exists():
-        store = SqlStore(url)
-        try:
-            current, head = store.schema_revisions()
-        finally:
-            store.dispose()
-        if current == head:
-            return url
-        print(f"  the cached store has schema {current}, not {head}: rebuilding")
+    if path.exists() and _marker_matches(marker, total):
+        migrate(url, total)
+        return url
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (
         path,
@@ -157,8 +153,37 @@ def build(total: int = 1_000_000, progress: bool = True) -> str:
     con.execute("ANALYZE")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
-    marker.write_text("ok\n")
+    marker.write_text(f"{total}\n")
     return url
+
+
+def _marker_matches(marker: pathlib.Path, total: int) -> bool:
+    """Whether the marker says a complete store of ``total`` resources was built.
+
+    Markers written before they held the size say "ok"; the file name carries the size.
+    """
+    if not marker.exists():
+        return False
+    written = marker.read_text().strip()
+    return written in ("ok", str(total))
+
+
+def migrate(url: str, total: int) -> None:
+    """Upgrades a cached store to the newest schema revision in place, if it is older."""
+    store = SqlStore(url)
+    try:
+        current, head = store.schema_revisions()
+        if current == head:
+            return
+        print(f"  migrating the cached store from schema {current} to {head}", flush=True)
+        started = time.perf_counter()
+        store.upgrade()
+        elapsed = time.perf_counter() - started
+        with store.engine.connect() as conn:  # fold the migration's WAL into the file
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        print(f"  migrated the store of {total:,} resources in {elapsed:.1f} s", flush=True)
+    finally:
+        store.dispose()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Every resource kind lives in one ``resources`` table: the serialized message is the source
 of truth, and the columns that queries need are indexed beside it. Fields that List
 filters may test (labels and per-kind fields such as a stage report's stage) are copied
-into ``resource_fields``; lineage edges into ``lineage_edges``. Alembic migrations under
+into ``resource_fields``, one row per value with either ``value_text`` or ``value_num`` set
+(never both), so its two value indexes are partial: each holds only the rows of its own
+kind of value. Lineage edges go into ``lineage_edges``. Alembic migrations under
 ``mlspec/store/migrations`` create exactly these tables; a test checks they agree.
 """
 
@@ -78,12 +80,17 @@ resource_fields = Table(
     Column("value_text", String(1024)),
     Column("value_num", Float),
 )
+# A row holds a text or a number, never both: each value index takes only the rows of its
+# own kind, so a write adds one index entry per value instead of two. A comparison of the
+# value (=, <, >=, ...) implies IS NOT NULL, so SQLite and PostgreSQL still use them.
 Index(
     "ix_resource_fields_text",
     resource_fields.c.kind,
     resource_fields.c.key,
     resource_fields.c.value_text,
     resource_fields.c.resource_seq,
+    sqlite_where=text("value_text IS NOT NULL"),
+    postgresql_where=text("value_text IS NOT NULL"),
 )
 Index(
     "ix_resource_fields_num",
@@ -91,6 +98,8 @@ Index(
     resource_fields.c.key,
     resource_fields.c.value_num,
     resource_fields.c.resource_seq,
+    sqlite_where=text("value_num IS NOT NULL"),
+    postgresql_where=text("value_num IS NOT NULL"),
 )
 Index("ix_resource_fields_owner", resource_fields.c.resource_seq)
 

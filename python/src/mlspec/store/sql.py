@@ -870,6 +870,13 @@ def parse_time_micros(value: str, path: str) -> int:
 _DRIVER = resource_fields.alias("driver")
 
 
+# Presence tests name the value column the row must have: the field indexes are partial
+# (a row holds a text or a number), and only a condition implying one of them lets the
+# database use them for a bare (kind, key) look-up.
+_HAS_TEXT = resource_fields.c.value_text.is_not(None)
+_HAS_NUMBER = resource_fields.c.value_num.is_not(None)
+
+
 class _FilterCompiler:
     """Translates a filter tree into a SQL condition with bound parameters."""
 
@@ -922,10 +929,10 @@ class _FilterCompiler:
         if len(node.member) == 1:
             if node.op != ":" or node.value is None:
                 raise errors.invalid("filter", "use labels:<key> or labels.<key> = <value>")
-            return self._exists(f"labels.{node.value}", None)
+            return self._exists(f"labels.{node.value}", _HAS_TEXT)
         key = "labels." + ".".join(node.member[1:])
         if node.value is None:
-            return self._exists(key, None)
+            return self._exists(key, _HAS_TEXT)
         if node.op in (":", "="):
             return self._exists(key, resource_fields.c.value_text == node.value)
         if node.op == "!=":
@@ -934,7 +941,7 @@ class _FilterCompiler:
 
     def field(self, member: str, spec: FieldSpec, node: Comparison) -> ColumnElement[bool]:
         if node.value is None:
-            return self._exists(member, None)
+            return self._exists(member, _HAS_TEXT if spec.kind == "text" else _HAS_NUMBER)
         column: Any
         value: Any
         if spec.kind == "text":
