@@ -178,3 +178,25 @@ def test_ncsa_export_filters_and_resumes(logs: Any) -> None:
 def test_chain_verifies(logs: Any) -> None:
     verified = logs.VerifyLogChain(pb.VerifyLogChainRequest(log_stream_id="a"))
     assert verified.ok and verified.verified_count == 5
+
+
+def test_a_long_export_arrives_in_chunks_of_500(logs: Any, stubs: Stubs) -> None:
+    from .messages import make
+
+    model_id = model_version(stubs, 2)
+    for start in (1, 701):
+        logs.WriteInferenceLogs(
+            make(
+                pb.WriteInferenceLogsRequest,
+                {
+                    "log_stream_id": "big",
+                    "records": [
+                        record("big", model_id, i % 60, status=200, app="x")
+                        for i in range(start, start + 700)
+                    ],
+                },
+            )
+        )
+    chunks = list(logs.StreamNcsaLines(pb.StreamNcsaLinesRequest(log_stream_id="big")))
+    assert [len(c.lines) for c in chunks] == [500, 500, 400]
+    assert [c.last_sequence_number for c in chunks] == [500, 1000, 1400]

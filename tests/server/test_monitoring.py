@@ -226,3 +226,52 @@ def test_list_signals_filters_orders_and_pages(channel: grpc.Channel, stubs: Stu
         with pytest.raises(grpc.RpcError) as caught:
             monitoring.ListSignals(bad)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_rollback_sees_a_failing_signal_behind_many_passing_ones(
+    channel: grpc.Channel, stubs: Stubs
+) -> None:
+    monitoring = monitoring_service_pb2_grpc.MonitoringServiceStub(channel)
+    current, previous = model_version(stubs, 8), model_version(stubs, 9)
+    monitoring.CreateRollbackPolicy(
+        make(
+            pb.CreateRollbackPolicyRequest,
+            {
+                "rollback_policy": {
+                    "meta": {"name": "any-drift"},
+                    "model_version": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": current},
+                    "triggers": [
+                        {"condition": {"signal_type": "SIGNAL_TYPE_DRIFT", "duration": "7200s"}}
+                    ],
+                    "target": {
+                        "model_version": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": previous}
+                    },
+                    "mode": "ROLLBACK_MODE_AUTOMATIC",
+                }
+            },
+        )
+    )
+    signals = [drift(current, 0.9, "2026-11-27T09:00:00Z")]
+    signals += [
+        drift(current, 0.01, f"2026-11-27T09:{m:02d}:{s:02d}Z")
+        for m in range(1, 60)
+        for s in range(0, 60, 3)
+    ][:1100]
+    for start in range(0, len(signals), 1000):
+        monitoring.ReportDriftSignals(
+            make(pb.ReportDriftSignalsRequest, {"signals": signals[start : start + 1000]})
+        )
+    decided = monitoring.EvaluateRollback(
+        make(
+            pb.EvaluateRollbackRequest,
+            {
+                "model_version": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": current},
+                "evaluate_time": "2026-11-27T10:00:00Z",
+                "dry_run": True,
+            },
+        )
+    )
+    assert decided.decision == pb.ROLLBACK_DECISION_ROLLBACK
+    evaluation = decided.trigger_evaluations[0]
+    assert evaluation.outcome == 2  # FAILED
+    assert evaluation.observed_value == pytest.approx(0.01)  # the newest signal's value

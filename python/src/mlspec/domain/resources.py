@@ -111,6 +111,11 @@ class Resources:
         # Records read or written in this transaction, by id (saves repeated look-ups).
         self._known: dict[str, ResourceRecord] = {}
 
+    def rebind(self, tx: Transaction) -> None:
+        """Continues in another transaction (streams read each chunk in a fresh one)."""
+        self.tx = tx
+        self._known.clear()
+
     def _fetch(self, resource_id: str) -> ResourceRecord | None:
         if "\x00" in resource_id:  # no stored id holds NUL (PostgreSQL text cannot)
             return None

@@ -1,7 +1,8 @@
 """Builds gRPC handlers for every method of the contract from the service descriptors.
 
-Each call runs in one store transaction: a read transaction for Get/List-like methods, a
-write transaction for everything else. Mutations with a ``request_id`` are idempotent:
+Each unary call runs in one store transaction: a read transaction for Get/List-like
+methods, a write transaction for everything else; a server stream reads each message it
+sends in a transaction of its own. Mutations with a ``request_id`` are idempotent:
 the first response is stored in the same transaction as the mutation and a retry with
 the same id gets it back. Warnings collected while handling the call are copied into the
 response's ``warnings`` field. Methods come from the registry of custom handlers, or
@@ -86,10 +87,22 @@ class Dispatcher:
         if method.server_streaming:
 
             def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
+                # Each message is produced in its own read transaction and sent outside
+                # any: memory stays at one chunk and a slow reader holds no snapshot.
                 scope = _scope(context)
-                with self.store.transaction(write=False) as tx:
-                    items = list(handler.fn(request, Resources(tx, scope)))  # type: ignore[arg-type]
-                yield from items
+                res: Resources | None = None
+                items: Iterator[Message] = iter(())
+                while True:
+                    with self.store.transaction(write=False) as tx:
+                        if res is None:
+                            res = Resources(tx, scope)
+                            items = iter(handler.fn(request, res))  # type: ignore[arg-type]
+                        else:
+                            res.rebind(tx)
+                        item = next(items, None)
+                    if item is None:
+                        return
+                    yield item
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,

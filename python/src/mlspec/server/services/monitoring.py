@@ -10,8 +10,9 @@ decides: keep, roll back (automatic mode) or ask for approval (manual mode).
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Sized
+from collections.abc import Iterator, Sized
 from typing import Any
 
 from google.protobuf.message import Message
@@ -432,20 +433,9 @@ def evaluate_rollback(request: pb.EvaluateRollbackRequest, res: Resources) -> Me
                 if condition.signal_type
                 else [DRIFT, PERFORMANCE, LIVENESS]
             )
-            rows = res.tx.events_page(
-                res.scope.workspace,
-                kinds,
-                model_version_id=model_id,
-                start_time=at - window,
-                end_time=at + 1,
-                limit=1000,
-            )
-            matching = [
-                (seq, kind, data)
-                for seq, kind, _, data in rows
-                if condition.signal_name in ("", _name_of(kind, data))
-            ]
-            failing = [(seq, kind, data) for seq, kind, data in matching if _failing(kind, data)]
+            window_of = (res, kinds, model_id, at - window, at + 1, condition.signal_name)
+            failing = list(itertools.islice(_window_signals(*window_of, only_failing=True), 20))
+            matching = list(itertools.islice(_window_signals(*window_of), 20))
             evaluation = response.trigger_evaluations.add(
                 policy_id=policy.record.id, trigger=trigger
             )
@@ -502,16 +492,35 @@ def _name_of(kind: int, data: bytes) -> str:
     )
 
 
-def _failing(kind: int, data: bytes) -> bool:
-    signal: Any = _SIGNAL_CLASS[kind].FromString(data)
-    if kind == DRIFT:
-        return bool(signal.outcome == T.THRESHOLD_OUTCOME_FAILED)
-    if kind == PERFORMANCE:
-        return T.THRESHOLD_OUTCOME_FAILED in (
-            signal.objective_outcome,
-            signal.previous_model_outcome,
+def _window_signals(
+    res: Resources,
+    kinds: list[int],
+    model_id: str,
+    start: int,
+    end: int,
+    name: str,
+    *,
+    only_failing: bool = False,
+) -> Iterator[tuple[int, int, bytes]]:
+    """(seq, kind, data) of a model's signals in [start, end), newest first, all of them."""
+    after = None
+    while True:
+        rows = res.tx.events_page(
+            res.scope.workspace,
+            kinds,
+            model_version_id=model_id,
+            start_time=start,
+            end_time=end,
+            only_failing=only_failing,
+            after=after,
+            limit=500,
         )
-    return bool(signal.status != signals_pb2.SERVING_STATUS_SERVING)
+        for seq, kind, _, data in rows:
+            if name in ("", _name_of(kind, data)):
+                yield seq, kind, data
+        if len(rows) < 500:
+            return
+        after = (rows[-1][2], rows[-1][0])
 
 
 HANDLERS = {
