@@ -31,6 +31,7 @@ def behaviors(field: descriptor.FieldDescriptor) -> frozenset[int]:
     return frozenset(options.Extensions[field_behavior_pb2.field_behavior])
 
 
+@cache
 def _is_map(field: descriptor.FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 

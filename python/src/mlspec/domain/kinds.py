@@ -240,34 +240,46 @@ def indexed_members(full_name: str) -> dict[str, tuple[str, tuple[tuple[str, int
     return members
 
 
+@cache
+def _index_plan(full_name: str) -> tuple[tuple[str, str, bool], ...]:
+    """(field, how to index it, whether it tracks presence) for each indexed top-level field."""
+    members = indexed_members(full_name)
+    plan = []
+    for f in BY_MESSAGE[full_name].message.DESCRIPTOR.fields:
+        if f.name == "meta" or f.is_repeated:
+            continue
+        kind = members.get(f.name, (None, ()))[0]
+        if kind in ("text", "num", "enum", "time"):
+            plan.append((f.name, kind, f.has_presence))
+        elif f.name + ".id" in members:
+            plan.append((f.name, "ref", True))
+    return tuple(plan)
+
+
 def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
     """The values of ``message`` that go into the filter index (labels included)."""
     meta = message.meta  # type: ignore[attr-defined]
     found = [FieldValue(f"labels.{k}", text=v) for k, v in meta.labels.items()]
-    members = indexed_members(spec.full_name)
-    for f in message.DESCRIPTOR.fields:
-        if f.name == "meta" or f.is_repeated:
-            continue
-        kind = members.get(f.name, (None, ()))[0]
+    for name, kind, presence in _index_plan(spec.full_name):
         if kind == "text":
-            value = getattr(message, f.name)
+            value = getattr(message, name)
             if value:
-                found.append(FieldValue(f.name, text=str(value)[:1024]))
+                found.append(FieldValue(name, text=str(value)[:1024]))
+        elif presence and not message.HasField(name):
+            continue
         elif kind in ("num", "enum"):
-            if f.has_presence and not message.HasField(f.name):
-                continue
-            found.append(FieldValue(f.name, num=float(getattr(message, f.name))))
-        elif kind == "time" and message.HasField(f.name):
-            stamp = getattr(message, f.name)
+            found.append(FieldValue(name, num=float(getattr(message, name))))
+        elif kind == "time":
+            stamp = getattr(message, name)
             found.append(
-                FieldValue(f.name, num=float(stamp.seconds * 1_000_000 + stamp.nanos // 1000))
+                FieldValue(name, num=float(stamp.seconds * 1_000_000 + stamp.nanos // 1000))
             )
-        elif f.name + ".id" in members and message.HasField(f.name):
-            ref = getattr(message, f.name)
+        else:
+            ref = getattr(message, name)
             if ref.id:
-                found.append(FieldValue(f.name + ".id", text=ref.id))
+                found.append(FieldValue(name + ".id", text=ref.id))
             if ref.name:
-                found.append(FieldValue(f.name + ".name", text=ref.name.lower()))
+                found.append(FieldValue(name + ".name", text=ref.name.lower()))
     if spec.extra_index is not None:
         found.extend(spec.extra_index(message))
     bad = next((f.key for f in found if f.text is not None and "\x00" in f.text), None)

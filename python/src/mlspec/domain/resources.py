@@ -54,6 +54,7 @@ _ID_SUFFIXES.update(
 _SUFFIXES_LONGEST_FIRST = sorted(_ID_SUFFIXES, key=len, reverse=True)
 
 
+@cache
 def kind_of_id_field(field_name: str) -> int | None:
     """The kind an ``..._id`` field points at, from its name, or None."""
     for suffix in _SUFFIXES_LONGEST_FIRST:
@@ -518,6 +519,7 @@ def _etag() -> str:
     return uuid.uuid4().hex[:20]
 
 
+@cache
 def _relation(child_kind: int, parent_kind: int) -> int:
     if child_kind == K.RESOURCE_KIND_ARTIFACT:
         return E.LINEAGE_EDGE_KIND_PRODUCED
