@@ -1,9 +1,13 @@
 """ReportStage calls/s on the embedded SQLite store vs a bare gRPC echo server.
 
-Both servers run as subprocesses on this machine; the same client (threads issuing
-unary calls over one channel each, request bytes prepared up front) sends the same
-serialized ReportStageRequest to each, alternating rounds so that machine noise hits
-both. Prints the median calls/s of each, their ratio, and the MLSpec server's peak RSS.
+All servers run as subprocesses on this machine; the same client (threads issuing unary
+calls over one channel each, request bytes prepared up front) sends the same serialized
+ReportStageRequest to each, in turn within every round so that machine noise hits all
+of them. Besides the echo server and the MLSpec server, two copies of the MLSpec server
+with ReportStage's work replaced (``bench/stack_floor_server.py``: storing nothing, or
+one row) show how much of the gap the server's own stack accounts for. Prints each
+server's median calls/s, its ratio to the echo server, its CPU time per call, the
+BatchReportStages rate and the MLSpec server's peak RSS.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark of bench/, one after the other, figures on stdout.
 
 - report_stage_throughput: ReportStage calls/s on the SQLite default vs a bare gRPC echo
-  server (same client, same request bytes), and the server's peak RSS.
+  server (same client, same request bytes), beside the same server with ReportStage's
+  work replaced (stack floors), BatchReportStages reports/s, and the server's peak RSS.
 - lineage_and_list: GetLineage 100 hops both ways and label-filtered List first pages on a
   store of 1,000,000 artifacts and stage reports, and the server's peak RSS.
 """
