@@ -12,6 +12,9 @@ from concurrent import futures
 
 import grpc
 
+from mlspec.server.app import server_options
+from mlspec.server.config import ServerConfig
+
 SERVICE = "bench.Echo"
 METHOD = f"/{SERVICE}/Echo"
 
@@ -22,7 +25,11 @@ def _identity(data: bytes) -> bytes:
 
 def main(port: int) -> None:
     """Serves the echo method until terminated."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    config = ServerConfig()
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.workers),
+        options=server_options(config),
+    )
     handler = grpc.unary_unary_rpc_method_handler(
         lambda request, _context: request,
         request_deserializer=_identity,

@@ -69,6 +69,15 @@ def ensure_sqlite_folder(url: str) -> None:
         pathlib.Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+def server_options(config: ServerConfig) -> list[tuple[str, int]]:
+    """The gRPC channel options of the server: message size limits, an exclusive port."""
+    return [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
 def build_server(
     config: ServerConfig,
     store: SqlStore | None = None,
@@ -82,11 +91,7 @@ def build_server(
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
-    options = [
-        ("grpc.max_receive_message_length", config.max_message_bytes),
-        ("grpc.max_send_message_length", config.max_message_bytes),
-        ("grpc.so_reuseport", 0),
-    ]
+    options = server_options(config)
     telemetry = Telemetry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="mlspec"),
