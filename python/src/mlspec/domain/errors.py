@@ -71,5 +71,10 @@ class Unimplemented(DomainError):
     """The method is part of the contract but this server does not implement it."""
 
 
-class ResourceExhausted(DomainError):
-    """A request is larger than the limits the contract states (RESOURCE_EXHAUSTED)."""
+def too_many(path: str, count: int, limit: int) -> InvalidArgument:
+    """INVALID_ARGUMENT for a list over the size the contract allows in one call."""
+    return InvalidArgument(
+        f"{path} holds {count} items; at most {limit} are accepted in one call",
+        reason="BATCH_TOO_LARGE",
+        violations=[FieldViolation(path, f"holds {count} items; at most {limit}")],
+    )

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from mlspec.domain.errors import FieldViolation
 
 OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
-_REQUIRED = field_behavior_pb2.REQUIRED
+_REQUIRED = REQUIRED = field_behavior_pb2.REQUIRED
 _IMMUTABLE = field_behavior_pb2.IMMUTABLE
 
 
@@ -163,6 +163,16 @@ def holding(desc: descriptor.Descriptor, full_name: str) -> tuple[Any, ...]:
 @cache
 def _holds(full_name: str) -> Callable[[descriptor.FieldDescriptor], bool]:
     return lambda field: (t := _value_type(field)) is not None and t.full_name == full_name
+
+
+def paths_to(
+    desc: descriptor.Descriptor, predicate: Callable[[descriptor.FieldDescriptor], bool]
+) -> tuple[Any, ...]:
+    """The message-typed fields of ``desc`` that can lead to a field satisfying ``predicate``.
+
+    Cached per (type, predicate): pass a module-level function, not a new lambda.
+    """
+    return _paths_to(desc, predicate)
 
 
 def children(message: Message, fields: tuple[Any, ...]) -> Iterator[tuple[str, Message]]:

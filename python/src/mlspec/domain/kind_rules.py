@@ -63,6 +63,10 @@ def create(res: Resources, message: Message, path: str) -> Message:
 def _start_run(run: run_pb2.Run) -> None:
     if run.state == run_state_pb2.RUN_STATE_UNSPECIFIED:
         run.state = run_state_pb2.RUN_STATE_PENDING
+    if run.state not in (run_state_pb2.RUN_STATE_PENDING, run_state_pb2.RUN_STATE_RUNNING):
+        raise errors.invalid(
+            "run.state", "a new run is PENDING (the default) or RUNNING; use UpdateRunState after"
+        )
     run.state_history.add(to_state=run.state, time=run.meta.create_time)
 
 

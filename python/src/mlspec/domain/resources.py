@@ -357,6 +357,10 @@ class Resources:
                     lineage.append((ref.id, E.LINEAGE_EDGE_KIND_DERIVED_FROM))
         return lineage
 
+    def get_one_of(self, kinds: tuple[int, ...], resource_id: str, path: str) -> Loaded:
+        """Reads a resource of one of ``kinds`` by id (archived ones too); NOT_FOUND if absent."""
+        return self._get_one_of(kinds, resource_id, path)
+
     def _get_one_of(self, kinds: tuple[int, ...], resource_id: str, path: str) -> Loaded:
         record = self._fetch(resource_id)
         if record is None or record.kind not in kinds:

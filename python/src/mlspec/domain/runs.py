@@ -1,7 +1,9 @@
 """The run state machine shared by tracking runs, pipeline runs and step runs.
 
-A run executes once: PENDING -> RUNNING -> one terminal state, never back, and never out
-of a terminal state (SPEC.md section 5).
+A run executes once: PENDING -> RUNNING -> one terminal state, never back, never out of
+a terminal state, and never "again" into the state it is in (SPEC.md section 5; the
+UpdateRunState contract allows PENDING to RUNNING and any non-terminal state to a
+terminal one).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ def check_transition(current: int, target: int, path: str = "state") -> None:
     """Raises unless a run in ``current`` may move to ``target``."""
     if target == S.RUN_STATE_UNSPECIFIED:
         raise errors.invalid(path, "must name a state")
-    if current == target:
-        return
     if current in TERMINAL:
         raise errors.FailedPrecondition(
             f"the run is already {_name(current)}; a run executes once and cannot move to {_name(target)}",
             reason="RUN_TERMINAL",
+        )
+    if current == target:
+        raise errors.FailedPrecondition(
+            f"the run is already {_name(current)}", reason="RUN_STATE_UNCHANGED"
         )
     if target not in TERMINAL and _ORDER.get(target, 0) < _ORDER.get(current, 0):
         raise errors.FailedPrecondition(

@@ -22,7 +22,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
 
-from mlspec.domain import errors
+from mlspec.domain import errors, well_formed
 from mlspec.domain.resources import RequestScope, Resources
 from mlspec.server import standard_methods
 from mlspec.store.sql import SqlStore
@@ -89,6 +89,7 @@ class Dispatcher:
             def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
                 # Each message is produced in its own read transaction and sent outside
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
+                check_well_formed(request)
                 scope = _scope(context)
                 res: Resources | None = None
                 items: Iterator[Message] = iter(())
@@ -121,6 +122,7 @@ class Dispatcher:
 
     def call(self, method: str, handler: Handler, request: Any, scope: RequestScope) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
+        check_well_formed(request)
         request_id = getattr(request, "request_id", "") if handler.write else ""
         if not request_id:
             return self._call_once(method, handler, request, scope, "", "")
@@ -166,6 +168,18 @@ class Dispatcher:
                     scope.workspace, method, request_id, fingerprint, response.SerializeToString()
                 )
             return response
+
+
+def check_well_formed(request: Message) -> None:
+    """INVALID_ARGUMENT for enum numbers, Timestamps or Durations their types do not allow."""
+    found = well_formed.violations(request)
+    if found:
+        raise errors.InvalidArgument(
+            "the request holds values outside their types: "
+            + "; ".join(f"{v.field} {v.description}" for v in found[:20]),
+            reason="INVALID_VALUE",
+            violations=found[:100],
+        )
 
 
 def _attach_warnings(response: Message, scope: RequestScope) -> None:

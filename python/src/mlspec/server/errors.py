@@ -30,31 +30,41 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.Aborted, code_pb2.ABORTED),
     (errors.OutOfRange, code_pb2.OUT_OF_RANGE),
     (errors.Unimplemented, code_pb2.UNIMPLEMENTED),
-    (errors.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
 ]
+
+
+# Error texts echo what the caller sent; clipped, so that a 1 MB name cannot push the
+# status past gRPC's metadata limit (the caller would get RESOURCE_EXHAUSTED instead).
+MAX_TEXT = 512
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_TEXT:
+        return text
+    return f"{text[:MAX_TEXT]}... ({len(text):,} characters)"
 
 
 def to_status(exc: errors.DomainError) -> status_pb2.Status:
     """Builds the rich status for a domain error."""
     code = next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.UNKNOWN)
-    status = status_pb2.Status(code=code, message=exc.message)
+    status = status_pb2.Status(code=code, message=_clip(exc.message))
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
     _pack(status, info)
     if exc.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=_clip(v.field), description=_clip(v.description)
                 )
-                for v in exc.violations
+                for v in exc.violations[:100]
             ]
         )
         _pack(status, bad)
     if exc.resource_type or exc.resource_name:
         resource = error_details_pb2.ResourceInfo(
             resource_type=exc.resource_type,
-            resource_name=exc.resource_name,
-            description=exc.message,
+            resource_name=_clip(exc.resource_name),
+            description=_clip(exc.message),
         )
         _pack(status, resource)
     return status

@@ -17,10 +17,10 @@ from typing import Any
 from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 
-from mlspec.domain import errors, kind_rules
+from mlspec.domain import errors, field_behavior, kind_rules
 from mlspec.domain.filters import And, Comparison, Node, Or, parse_filter, parse_order_by
 from mlspec.domain.kinds import KindSpec, indexed_members, spec_for_message
-from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
+from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources, kind_of_id_field
 from mlspec.server import paging
 from mlspec.store.records import FieldSpec, ListQuery
 from mlspec.store.sql import encode_token
@@ -29,6 +29,7 @@ Fn = Callable[[Any, Resources], Message]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_BATCH = 1000
+BATCH_LIMITS = {"stage_reports": 500}  # where the contract allows fewer than MAX_BATCH
 LIST_FIELDS = {"page_size", "page_token", "filter", "order_by", "show_deprecated", "show_archived"}
 
 
@@ -90,11 +91,9 @@ def _batch_create(field_in: str, field_out: str, response_cls: type[Message]) ->
         items = getattr(request, field_in)
         if not items:
             raise errors.invalid(field_in, "holds no items")
-        if len(items) > MAX_BATCH:
-            raise errors.ResourceExhausted(
-                f"{len(items)} items in one call; at most {MAX_BATCH} are accepted",
-                reason="BATCH_TOO_LARGE",
-            )
+        limit = BATCH_LIMITS.get(field_in, MAX_BATCH)
+        if len(items) > limit:
+            raise errors.too_many(field_in, len(items), limit)
         response = response_cls()
         out = getattr(response, field_out)
         for i, item in enumerate(items):
@@ -114,6 +113,8 @@ def _get(
         scope_id = getattr(request, scope_field) if scope_field else ""
         if selector is None:
             raise errors.invalid("id", "set id or name (or another selector of this method)")
+        if selector != "id" and scope_field and not scope_id:
+            raise errors.invalid(scope_field, f"is required to select a {spec.label} by {selector}")
         if selector == "id":
             loaded = res.get(spec.kind, request.id)
         elif selector == "name":
@@ -169,9 +170,22 @@ def _list(
 ) -> Fn:
     extras = [f for f in request_desc.fields if f.name not in LIST_FIELDS]
     members = _field_specs(spec)
+    parents = _parent_fields(spec, extras)
 
     def list_(request: Any, res: Resources) -> Message:
         page_size = paging.page_size(request.page_size, DEFAULT_PAGE_SIZE)
+        for fd, kinds, required in parents:  # NOT_FOUND for a parent that does not exist
+            ids = [
+                i
+                for i in (
+                    getattr(request, fd.name) if fd.is_repeated else [getattr(request, fd.name)]
+                )
+                if i
+            ]
+            if required and not ids:
+                raise errors.invalid(fd.name, "is required")
+            for i in ids:
+                res.get_one_of(kinds, i, fd.name)
         statuses = [ACTIVE]
         if getattr(request, "show_deprecated", False):
             statuses.append(DEPRECATED)
@@ -198,9 +212,10 @@ def _list(
         after = None
         if request.page_token:
             token = paging.token_fields(request.page_token, q=fingerprint)
-            value = token.get("v")
-            if not (value is None or isinstance(value, str)):
-                value = paging.token_int(token, "v")
+            value: Any = None
+            if order:  # the sort key's value of the last row: text for names, else a time
+                by_name = order[0].member.removeprefix("meta.") == "name"
+                value = paging.token_str(token, "v") if by_name else paging.token_int(token, "v")
             after = (value, paging.token_int(token, "s"))
         query = ListQuery(
             workspace=res.scope.workspace,
@@ -224,6 +239,27 @@ def _list(
         return response
 
     return list_
+
+
+def _parent_fields(
+    spec: KindSpec, extras: list[descriptor.FieldDescriptor]
+) -> list[tuple[descriptor.FieldDescriptor, tuple[int, ...], bool]]:
+    """The id fields of a list request that name parents (dataset_id, experiment_ids, ...)."""
+    found = []
+    for fd in extras:
+        if fd.type != fd.TYPE_STRING or not fd.name.endswith(("_id", "_ids")):
+            continue
+        singular = fd.name.removesuffix("s") if fd.is_repeated else fd.name
+        if singular in spec.scope_fields and spec.parent_kinds:
+            kinds: tuple[int, ...] = tuple(spec.parent_kinds)
+        else:
+            pointed = kind_of_id_field(singular)
+            if pointed is None:
+                continue
+            kinds = (pointed,)
+        required = field_behavior.REQUIRED in field_behavior.behaviors(fd)
+        found.append((fd, kinds, required))
+    return found
 
 
 def _extra_condition(

@@ -29,10 +29,7 @@ def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
     if not request.records:
         raise errors.invalid("records", "holds no records")
     if len(request.records) > MAX_RECORDS:
-        raise errors.ResourceExhausted(
-            f"{len(request.records)} records; at most {MAX_RECORDS} per call",
-            reason="BATCH_TOO_LARGE",
-        )
+        raise errors.too_many("records", len(request.records), MAX_RECORDS)
     workspace = res.scope.workspace
     last = res.tx.last_log(workspace, request.log_stream_id)
     sequence, previous = (last[0], bytes.fromhex(last[1])) if last else (0, b"")

@@ -48,9 +48,7 @@ def _micros(stamp: Any) -> int:
 
 def _limit(items: Sized, path: str) -> None:
     if len(items) > MAX_ITEMS:
-        raise errors.ResourceExhausted(
-            f"{path} holds {len(items)} items; at most {MAX_ITEMS}", reason="BATCH_TOO_LARGE"
-        )
+        raise errors.too_many(path, len(items), MAX_ITEMS)
 
 
 def _require(message: Message, path: str) -> None:

@@ -9,6 +9,7 @@ commit in one transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sized
 from typing import Any
 
@@ -28,6 +29,7 @@ from mlspec.tracking.v1 import tracking_service_pb2 as pb
 SERVICE = "mlspec.tracking.v1.TrackingService"
 K = reference_pb2.ResourceKind
 E = lineage_pb2.LineageEdgeKind
+METRIC_KEY = re.compile(r"[A-Za-z0-9_./ -]{1,250}")
 MAX_METRICS = 1000
 MAX_ITEMS = 100
 
@@ -36,9 +38,7 @@ def _limit(items: Sized, limit: int, path: str) -> None:
     if not len(items):
         raise errors.invalid(path, "holds no items")
     if len(items) > limit:
-        raise errors.ResourceExhausted(
-            f"{path} holds {len(items)} items; at most {limit} per call", reason="BATCH_TOO_LARGE"
-        )
+        raise errors.too_many(path, len(items), limit)
 
 
 def _open_run(res: Resources, run_id: str) -> Loaded:
@@ -92,9 +92,12 @@ def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
     _limit(request.metrics, MAX_METRICS, "metrics")
     loaded = _open_run(res, request.run_id)
     violations = [
-        FieldViolation(f"metrics[{i}].key", "is required")
+        FieldViolation(
+            f"metrics[{i}].key",
+            "is required" if not m.key else "must match ^[A-Za-z0-9_./ -]{1,250}$",
+        )
         for i, m in enumerate(request.metrics)
-        if not m.key
+        if not METRIC_KEY.fullmatch(m.key)
     ] + [
         FieldViolation(f"metrics[{i}].value", "is required")
         for i, m in enumerate(request.metrics)
@@ -132,6 +135,8 @@ def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
                 if kind == "double_value"
                 else float(metric.value.int_value)
             )
+            if number != number:  # NaN is stored as logged but has no place in min/max
+                continue
             summary.min = min(summary.min, number) if summary.HasField("min") else number
             summary.max = max(summary.max, number) if summary.HasField("max") else number
     res.save(loaded, run)
@@ -141,6 +146,16 @@ def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
 def log_params(request: pb.LogParamsRequest, res: Resources) -> Message:
     """Records hyperparameters; a param once logged keeps its value."""
     _limit(request.params, MAX_ITEMS, "params")
+    seen: dict[str, int] = {}
+    repeated = [
+        FieldViolation(f"params[{i}].key", f"{p.key!r} is also params[{seen[p.key]}]")
+        for i, p in enumerate(request.params)
+        if seen.setdefault(p.key, i) != i
+    ]
+    if repeated:
+        raise errors.InvalidArgument(
+            "a key appears more than once in params", reason="DUPLICATE_KEY", violations=repeated
+        )
     loaded = _open_run(res, request.run_id)
     run = _copy(loaded)
     existing = {p.key: p for p in run.params}
@@ -166,9 +181,7 @@ def log_params(request: pb.LogParamsRequest, res: Resources) -> Message:
 def set_run_tags(request: pb.SetRunTagsRequest, res: Resources) -> Message:
     """Sets and removes tags (allowed on finished runs too)."""
     if len(request.tags) + len(request.remove_keys) > MAX_ITEMS:
-        raise errors.ResourceExhausted(
-            f"at most {MAX_ITEMS} tag changes per call", reason="BATCH_TOO_LARGE"
-        )
+        raise errors.too_many("tags", len(request.tags) + len(request.remove_keys), MAX_ITEMS)
     loaded = res.get(K.RESOURCE_KIND_RUN, request.run_id, path="run_id")
     run = _copy(loaded)
     run.tags.update(request.tags)

@@ -1,0 +1,128 @@
+"""Values that protobuf accepts on the wire but that mean nothing in the contract.
+
+Proto3 enums are open: a client may send any number, and the runtime keeps it. Timestamps
+and Durations are two integers that can hold instants no calendar has. Stored as they
+are, such values break later readers (a Timestamp beyond year 9999 cannot be printed as
+JSON; a huge one overflows the database's integer column). Every request is checked once,
+before any handler runs, so that each of these is INVALID_ARGUMENT naming the field.
+
+Which fields of a message type can lead to a checked value is worked out once per type
+(``field_behavior``'s walk), so a request is only descended where there is something to
+check.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+
+from mlspec.domain import field_behavior
+from mlspec.domain.errors import FieldViolation
+
+FD = descriptor.FieldDescriptor
+_TIMESTAMP = "google.protobuf.Timestamp"
+_DURATION = "google.protobuf.Duration"
+# RFC 3339 years 0001 to 9999, as google.protobuf.Timestamp documents.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+# About 10,000 years, as google.protobuf.Duration documents.
+_MAX_DURATION_SECONDS = 315_576_000_000
+_NANOS = 999_999_999
+
+
+def _kind(field: FD) -> str:
+    """What is checked in a field's values: enum, timestamp, duration or nothing."""
+    value = _map_value(field) if _is_map(field) else field
+    if value.enum_type is not None:
+        return "enum"
+    name = value.message_type.full_name if value.message_type is not None else ""
+    return {_TIMESTAMP: "timestamp", _DURATION: "duration"}.get(name, "")
+
+
+def _is_map(field: FD) -> bool:
+    entry = field.message_type
+    return entry is not None and bool(entry.GetOptions().map_entry)
+
+
+def _checked(field: FD) -> bool:
+    return _kind(field) != ""
+
+
+_SINGLE, _OPTIONAL, _REPEATED, _MAP = range(4)
+
+
+def _shape(field: FD) -> int:
+    if _is_map(field):
+        return _MAP
+    if field.is_repeated:
+        return _REPEATED
+    return _OPTIONAL if field.message_type is not None or field.has_presence else _SINGLE
+
+
+@cache
+def _plan(desc: Any) -> tuple[tuple[tuple[FD, str, int], ...], tuple[tuple[str, int], ...]]:
+    """The checked fields of a message type and the fields to descend into."""
+    direct = tuple((f, _kind(f), _shape(f)) for f in desc.fields if _checked(f))
+    descend = tuple((f.name, _shape(f)) for f in field_behavior.paths_to(desc, _checked))
+    return direct, descend
+
+
+def violations(message: Message, path: str = "") -> list[FieldViolation]:
+    """Every enum number outside its enum, and every out-of-range Timestamp or Duration."""
+    found: list[FieldViolation] = []
+    _walk(message, (path,) if path else (), found)
+    return found
+
+
+def _walk(message: Message, path: tuple[str, ...], found: list[FieldViolation]) -> None:
+    # Paths are kept as parts and only joined for a violation: this runs on every call.
+    direct, descend = _plan(message.DESCRIPTOR)
+    for field, kind, shape in direct:
+        name = field.name
+        if shape == _SINGLE:
+            items: Any = (("", getattr(message, name)),)
+        elif shape == _OPTIONAL:
+            items = (("", getattr(message, name)),) if message.HasField(name) else ()
+        elif shape == _REPEATED:
+            items = ((f"[{i}]", v) for i, v in enumerate(getattr(message, name)))
+        else:
+            items = ((f"[{k!r}]", v) for k, v in getattr(message, name).items())
+        for suffix, item in items:
+            problem = _problem(field, kind, item)
+            if problem:
+                found.append(FieldViolation(".".join((*path, name + suffix)), problem))
+    for name, shape in descend:
+        if shape == _OPTIONAL:
+            if message.HasField(name):
+                _walk(getattr(message, name), (*path, name), found)
+        elif shape == _REPEATED:
+            for i, child in enumerate(getattr(message, name)):
+                _walk(child, (*path, f"{name}[{i}]"), found)
+        else:
+            for key, child in getattr(message, name).items():
+                _walk(child, (*path, f"{name}[{key!r}]"), found)
+
+
+def _problem(field: FD, kind: str, value: Any) -> str:
+    if kind == "enum":
+        enum = field.enum_type if field.enum_type is not None else _map_value(field).enum_type
+        assert enum is not None
+        if value in enum.values_by_number:
+            return ""
+        return f"{value} is not a value of {enum.full_name}"
+    seconds, nanos = value.seconds, value.nanos
+    if kind == "timestamp":
+        if _MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos <= _NANOS:
+            return ""
+        return "is not a time between years 0001 and 9999 (or its nanos are out of range)"
+    same_sign = seconds == 0 or nanos == 0 or (seconds > 0) == (nanos > 0)
+    if abs(seconds) <= _MAX_DURATION_SECONDS and abs(nanos) <= _NANOS and same_sign:
+        return ""
+    return "is not a duration within 10,000 years (or its nanos are out of range)"
+
+
+def _map_value(field: FD) -> FD:
+    assert field.message_type is not None
+    return field.message_type.fields_by_name["value"]
