@@ -234,3 +234,38 @@ REQUESTS: list[descriptor.Descriptor] = sorted(
 def test_well_formed_requests_pass(data: st.DataObject) -> None:
     desc = data.draw(st.sampled_from(REQUESTS))
     assert well_formed.violations(data.draw(messages(desc))) == []
+
+
+def test_stage_reports_by_name_status_time_and_newest_first(stubs: Stubs, run_id: str) -> None:
+    failed = report(run_id, status=3)  # STAGE_REPORT_STATUS_FAILED
+    failed.stage_report.meta.name = "objectives-v1"
+    stubs.lifecycle.ReportStage(failed)
+    stubs.lifecycle.ReportStage(report(run_id))
+    got = stubs.lifecycle.GetStageReport(lifecycle.GetStageReportRequest(name="Objectives-V1"))
+    assert got.stage_report.status == 3
+    listed = stubs.lifecycle.ListStageReports(
+        lifecycle.ListStageReportsRequest(filter='status = "STAGE_REPORT_STATUS_FAILED"')
+    )
+    assert [r.meta.name for r in listed.stage_reports] == ["objectives-v1"]
+    everything = stubs.lifecycle.ListStageReports(
+        lifecycle.ListStageReportsRequest(filter="meta.status = ACTIVE")
+    )
+    assert [r.meta.name for r in everything.stage_reports] == ["", "objectives-v1"]  # newest first
+    empty_range = make(
+        lifecycle.ListStageReportsRequest,
+        {"start_time_after": "2026-11-28T00:00:00Z", "start_time_before": "2026-11-27T00:00:00Z"},
+    )
+    fails(stubs.lifecycle.ListStageReports, empty_range, grpc.StatusCode.INVALID_ARGUMENT)
+    # The same name under another run makes the name alone ambiguous.
+    experiment_id = stubs.tracking.GetRun(tracking.GetRunRequest(id=run_id)).run.experiment_id
+    other_run = stubs.tracking.CreateRun(
+        make(tracking.CreateRunRequest, {"run": {"experiment_id": experiment_id}})
+    ).run.meta.id
+    twin = report(other_run)
+    twin.stage_report.meta.name = "objectives-v1"
+    stubs.lifecycle.ReportStage(twin)
+    fails(
+        stubs.lifecycle.GetStageReport,
+        lifecycle.GetStageReportRequest(name="objectives-v1"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )

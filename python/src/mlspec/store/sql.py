@@ -385,6 +385,22 @@ class Transaction:
         ).first()
         return None if row is None else _row_to_record(row)
 
+    def ids_by_name_in_any_scope(
+        self, workspace: str, kind: int, name: str, limit: int = 2
+    ) -> list[str]:
+        """Ids of non-archived resources with this name (case-insensitive) in any scope."""
+        rows = self.conn.execute(
+            select(resources.c.id)
+            .where(
+                resources.c.workspace == workspace,
+                resources.c.kind == kind,
+                resources.c.name_lower == name.lower(),
+                resources.c.status != ARCHIVED,
+            )
+            .limit(limit)
+        )
+        return [str(r.id) for r in rows]
+
     def latest_in_scope(
         self, workspace: str, kind: int, scope: str, statuses: Sequence[int]
     ) -> ResourceRecord | None:
@@ -900,10 +916,15 @@ class _FilterCompiler:
         return self.comparison(node)
 
     def comparison(self, node: Comparison) -> ColumnElement[bool]:
-        if node.member[0] == "meta" and len(node.member) > 1:
+        of_meta = node.member[0] == "meta" and len(node.member) > 1
+        if of_meta:
             # `meta.name`, `meta.labels.x`, ... address the common object fields.
             node = Comparison(node.member[1:], node.op, node.value, node.quoted)
         member = ".".join(node.member)
+        if member == "status" and not of_meta and "status" in self.members:
+            # A kind with a status of its own (a stage report's outcome): bare `status` is
+            # that one; the object's ACTIVE/DEPRECATED/ARCHIVED is `meta.status`.
+            return self.field(member, self.members[member], node)
         if node.member[0] == "labels":
             return self.label(node)
         if member in self.BUILTIN_TEXT:
