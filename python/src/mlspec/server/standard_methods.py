@@ -214,14 +214,14 @@ def _list(
 
     def list_(request: Any, res: Resources) -> Message:
         page_size = paging.page_size(request.page_size, DEFAULT_PAGE_SIZE)
-        for after, before in ranges:
+        for since, until in ranges:
             if (
-                request.HasField(after)
-                and request.HasField(before)
-                and getattr(request, before).ToNanoseconds()
-                < getattr(request, after).ToNanoseconds()
+                request.HasField(since)
+                and request.HasField(until)
+                and getattr(request, until).ToNanoseconds()
+                < getattr(request, since).ToNanoseconds()
             ):
-                raise errors.invalid(before, f"is before {after}; the time range is empty")
+                raise errors.invalid(until, f"is before {since}; the time range is empty")
         for fd, kinds, required in parents:  # NOT_FOUND for a parent that does not exist
             ids = [
                 i
