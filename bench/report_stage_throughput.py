@@ -109,7 +109,10 @@ def prepare(port: int) -> bytes:
                     "model_version": {
                         "model_id": model.meta.id,
                         "version": {"major": 1},
-                        "artifact": {"uri": "s3://m/1"},
+                        "artifact": {
+                            "uri": "s3://m/1",
+                            "digest": {"digests": {"sha256": "9f" * 32}},
+                        },
                     }
                 },
             )

@@ -317,7 +317,10 @@ ARCHIVE = [
                     "model_version": {
                         "model_id": "$model.model.meta.id",
                         "version": {"major": 1},
-                        "artifact": {"uri": "s3://m/1"},
+                        "artifact": {
+                            "uri": "s3://m/1",
+                            "digest": {"digests": {"sha256": "a" * 64}},
+                        },
                     }
                 },
                 "FAILED_PRECONDITION",

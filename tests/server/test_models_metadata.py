@@ -26,7 +26,10 @@ def version(stubs: Stubs, model_id: str, major: int, auc: float) -> model_versio
                 {
                     "model_id": model_id,
                     "version": {"major": major},
-                    "artifact": {"uri": f"s3://m/{major}"},
+                    "artifact": {
+                        "uri": f"s3://m/{major}",
+                        "digest": {"digests": {"sha256": "a" * 64}},
+                    },
                     "metrics": [{"key": "auc", "value": {"double_value": auc}}],
                 },
             )

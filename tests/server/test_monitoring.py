@@ -24,7 +24,7 @@ def model_version(stubs: Stubs, major: int) -> str:
                 "model_version": {
                     "model_id": model.meta.id,
                     "version": {"major": major},
-                    "artifact": {"uri": "s3://m"},
+                    "artifact": {"uri": "s3://m", "digest": {"digests": {"sha256": "a" * 64}}},
                 }
             },
         )

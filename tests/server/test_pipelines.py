@@ -152,7 +152,8 @@ def test_unconnected_required_input_blocks_submission(
     ).pipeline_draft
     with pytest.raises(grpc.RpcError) as err:
         stubs.pipelines.SubmitPipelineDraft(pb.SubmitPipelineDraftRequest(draft_id=draft.meta.id))
-    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # SubmitPipelineDraft: INVALID_ARGUMENT when the graph has violations.
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = rpc_status.from_call(err.value)
     assert status is not None and "train.examples" in status.message
 

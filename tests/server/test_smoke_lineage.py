@@ -59,7 +59,9 @@ def test_training_report_links_data_to_model(stubs: Stubs) -> None:
     mv = stubs.models.CreateModelVersion(
         models_service_pb2.CreateModelVersionRequest(
             model_version=model_version_pb2.ModelVersion(
-                model_id=model.meta.id, version={"major": 1}, artifact={"uri": "s3://m/1"}
+                model_id=model.meta.id,
+                version={"major": 1},
+                artifact={"uri": "s3://m/1", "digest": {"digests": {"sha256": "a" * 64}}},
             )
         )
     ).model_version

@@ -18,11 +18,21 @@ from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.data.v1 import dataset_pb2
-from mlspec.domain import errors, field_behavior, runs
+from mlspec.domain import (
+    data_rules,
+    errors,
+    field_behavior,
+    model_rules,
+    modules,
+    runs,
+    stage_rules,
+)
 from mlspec.domain.errors import FieldViolation
+from mlspec.domain.filters import Comparison
 from mlspec.domain.resources import Resources
 from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
+from mlspec.store.records import FieldSpec, ListQuery
 from mlspec.tracking.v1 import experiment_pb2, run_pb2
 
 K = reference_pb2.ResourceKind
@@ -57,6 +67,12 @@ def create(res: Resources, message: Message, path: str) -> Message:
         return res.create(message, path, derive=_start_run)
     if isinstance(message, pipeline_run_pb2.StepRun):
         return _create_step_run(res, message, path)
+    if isinstance(message, model_rules.ModelVersion):
+        return model_rules.create_model_version(res, message, path)
+    if isinstance(message, data_rules.Datastore):
+        return data_rules.create_datastore(res, message, path)
+    if isinstance(message, data_rules.Artifact):
+        return data_rules.create_artifact(res, message, path)
     return res.create(message, path)
 
 
@@ -113,6 +129,13 @@ def _create_step_run(res: Resources, step: pipeline_run_pb2.StepRun, path: str) 
         ),
         "",
     )
+    _check_step_run_fields(res, step, module_version_id, path)
+    if step.attempt == 0:
+        step.attempt = 1  # attempts start at 1
+    if not step.meta.name:
+        iteration = f"-{step.iteration_index}" if step.HasField("iteration_index") else ""
+        step.meta.name = f"{step.vertex_id}{iteration}-{step.attempt}"
+    _check_step_run_unique(res, step, path)
 
     def derive(message: pipeline_run_pb2.StepRun) -> list[tuple[str, int]]:
         message.module_version_id = module_version_id
@@ -156,6 +179,67 @@ def _create_step_run(res: Resources, step: pipeline_run_pb2.StepRun, path: str) 
     return res.save(loaded, stored)
 
 
+def _check_step_run_fields(
+    res: Resources, step: pipeline_run_pb2.StepRun, module_version_id: str, path: str
+) -> None:
+    """Attempt and iteration are not negative; inputs name ports of the module interface."""
+    violations: list[FieldViolation] = []
+    if step.attempt < 0:
+        violations.append(FieldViolation(f"{path}.attempt", "must be 1 or more"))
+    if step.HasField("iteration_index") and step.iteration_index < 0:
+        violations.append(FieldViolation(f"{path}.iteration_index", "must not be negative"))
+    if module_version_id and (step.input_artifacts or step.input_values):
+        version = res.get(K.RESOURCE_KIND_MODULE_VERSION, module_version_id)
+        assert isinstance(version.message, module_pb2.ModuleVersion)
+        declared = {p.name for p in version.message.interface.inputs}
+        violations += [
+            FieldViolation(
+                f"{path}.{field_name}[{port!r}]",
+                f"is not an input port of vertex {step.vertex_id!r}'s module",
+            )
+            for field_name in ("input_artifacts", "input_values")
+            for port in sorted(getattr(step, field_name))
+            if port not in declared
+        ]
+    if violations:
+        raise errors.InvalidArgument(
+            "the step run is not valid: "
+            + "; ".join(f"{v.field} {v.description}" for v in violations),
+            reason="INVALID_STEP_RUN",
+            violations=violations,
+        )
+
+
+def _check_step_run_unique(res: Resources, step: pipeline_run_pb2.StepRun, path: str) -> None:
+    """ALREADY_EXISTS when the pipeline run has a step run of this vertex, iteration, attempt."""
+    query = ListQuery(
+        workspace=res.scope.workspace,
+        kind=K.RESOURCE_KIND_STEP_RUN,
+        scope=step.pipeline_run_id,
+        filter=Comparison(("vertex_id",), "=", step.vertex_id),
+        page_size=1000,
+        members={"vertex_id": FieldSpec("text")},
+    )
+    iteration = step.iteration_index if step.HasField("iteration_index") else None
+    while True:
+        page = res.tx.list_page(query)
+        for record in page.records:
+            other = pipeline_run_pb2.StepRun.FromString(record.data)
+            other_iteration = other.iteration_index if other.HasField("iteration_index") else None
+            if (other.attempt or 1) == step.attempt and other_iteration == iteration:
+                raise errors.AlreadyExists(
+                    f"pipeline run {step.pipeline_run_id} already has step run {record.id} for "
+                    f"vertex {step.vertex_id!r}, attempt {step.attempt}"
+                    + (f", iteration {iteration}" if iteration is not None else ""),
+                    reason="STEP_RUN_EXISTS",
+                    resource_type="mlspec.pipelines.v1.StepRun",
+                    resource_name=record.id,
+                )
+        if not page.more:
+            return
+        query.after = page.last
+
+
 # Fields of a tracking Run that UpdateRun may change: always, and while it is running.
 RUN_ALWAYS_MUTABLE = frozenset({"meta.description", "meta.labels", "tags", "properties"})
 RUN_MUTABLE_WHILE_OPEN = frozenset({"logs", "source", "environment", "end_time"})
@@ -165,6 +249,12 @@ def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, pat
     """Updates a resource with the rules of its kind."""
     if isinstance(message, run_pb2.Run):
         _check_run_update(res, message, mask, path)
+    if isinstance(message, model_rules.ModelVersion):
+        return model_rules.update_model_version(res, message, mask, path)
+    if isinstance(message, data_rules.Datastore):
+        return data_rules.update_datastore(res, message, mask, path)
+    if isinstance(message, data_rules.Artifact):
+        return data_rules.update_artifact(res, message, mask, path)
     return res.update(message, mask, path)
 
 
@@ -248,6 +338,7 @@ def _create_stage_report(
         and report.end_time.ToNanoseconds() < report.start_time.ToNanoseconds()
     ):
         violations.append(FieldViolation(f"{path}.end_time", "is before start_time"))
+    violations += stage_rules.violations(report, path, expected)
     if violations:
         raise errors.InvalidArgument(
             "the stage report is not valid: "
@@ -255,7 +346,13 @@ def _create_stage_report(
             reason="INVALID_STAGE_REPORT",
             violations=violations,
         )
-    stored = res.create(report, path, ref_edges=False)
+    versioned = stage_rules.versioned_refs(report)
+    stored = res.create(
+        report,
+        path,
+        ref_edges=False,
+        derive=lambda m: stage_rules.derive(res, m, path, versioned),
+    )
     assert isinstance(stored, stage_report_pb2.StageReport)
     report_id = stored.meta.id
     edges = [(e.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED) for e in stored.inputs]
@@ -265,11 +362,41 @@ def _create_stage_report(
 
 
 def _number_module_version(res: Resources, version: Message) -> None:
+    """Checks a new module version, numbers it, and fills its label and name when empty."""
     assert isinstance(version, module_pb2.ModuleVersion)
+    modules.check_module_version(res, version, "module_version")
     count = res.tx.count_in_scope(
         res.scope.workspace, K.RESOURCE_KIND_MODULE_VERSION, version.module_id
     )
     version.sequence = count + 1
+    if not version.version:
+        number = count + 1
+        while _module_version_labelled(res, version.module_id, str(number)):
+            number += 1
+        version.version = str(number)
+    elif _module_version_labelled(res, version.module_id, version.version):
+        raise errors.AlreadyExists(
+            f"module {version.module_id} already has a version {version.version!r}",
+            reason="VERSION_TAKEN",
+            resource_type="mlspec.pipelines.v1.ModuleVersion",
+            resource_name=version.version,
+        )
+    if not version.meta.name:
+        module = res.get(K.RESOURCE_KIND_MODULE, version.module_id)
+        version.meta.name = f"{module.record.name}-{version.version}".replace(".", "_")
+
+
+def _module_version_labelled(res: Resources, module_id: str, label: str) -> bool:
+    """Whether a version of the module (any status) has this version label."""
+    query = ListQuery(
+        workspace=res.scope.workspace,
+        kind=K.RESOURCE_KIND_MODULE_VERSION,
+        scope=module_id,
+        filter=Comparison(("version",), "=", label),
+        page_size=1,
+        members={"version": FieldSpec("text")},
+    )
+    return bool(res.tx.list_page(query).records)
 
 
 def number_dataset_version(res: Resources, version: Message) -> None:

@@ -110,7 +110,13 @@ def _batch_create(field_in: str, field_out: str, response_cls: type[Message]) ->
         response = response_cls()
         out = getattr(response, field_out)
         for i, item in enumerate(items):
-            out.add().CopyFrom(kind_rules.create(res, item, f"{field_in}[{i}]"))
+            where = f"{field_in}[{i}]"
+            try:
+                out.add().CopyFrom(kind_rules.create(res, item, where))
+            except errors.DomainError as exc:  # say which item, also where no field path does
+                if where not in exc.message:
+                    exc.message = f"{where}: {exc.message}"
+                raise
         return response
 
     return batch

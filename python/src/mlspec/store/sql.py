@@ -385,6 +385,20 @@ class Transaction:
         ).first()
         return None if row is None else _row_to_record(row)
 
+    def lock_resource(self, workspace: str, resource_id: str) -> None:
+        """Holds a resource's row until the transaction ends (PostgreSQL).
+
+        Checks made under the lock (unique versions and aliases of a model) and the writes
+        after them take turns. SQLite needs nothing: its writes are serialized already.
+        """
+        if self.is_sqlite:
+            return
+        self.conn.execute(
+            select(resources.c.seq)
+            .where(resources.c.id == resource_id, resources.c.workspace == workspace)
+            .with_for_update()
+        )
+
     def ids_by_name_in_any_scope(
         self, workspace: str, kind: int, name: str, limit: int = 2
     ) -> list[str]:

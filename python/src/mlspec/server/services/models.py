@@ -1,12 +1,19 @@
-"""mlspec.models.v1.ModelsService: aliases and side-by-side comparison of versions."""
+"""mlspec.models.v1.ModelsService: version look-up, aliases and comparison of versions.
+
+Creating and updating versions are standard methods; their rules (unique semantic
+version and aliases, artifact digest, what an update may change) are in
+``mlspec.domain.model_rules``.
+"""
 
 from __future__ import annotations
 
 from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2
-from mlspec.domain import errors, names
-from mlspec.domain.resources import Resources
+from mlspec.domain import errors, model_rules
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.filters import Comparison
+from mlspec.domain.resources import ACTIVE, DEPRECATED, Loaded, Resources
 from mlspec.models.v1 import model_version_pb2
 from mlspec.models.v1 import models_service_pb2 as pb
 from mlspec.server.dispatch import Handler
@@ -14,21 +21,77 @@ from mlspec.store.records import FieldSpec, ListQuery
 
 SERVICE = "mlspec.models.v1.ModelsService"
 K = reference_pb2.ResourceKind
+MV = K.RESOURCE_KIND_MODEL_VERSION
+
+
+def get_version(request: pb.GetModelVersionRequest, res: Resources) -> Message:
+    """Gets a version by id, or by name, semantic version or alias within its model."""
+    selector = request.WhichOneof("selector")
+    if selector is None:
+        raise errors.invalid("id", "set id, or name, version or alias with model_id")
+    if selector == "id":
+        loaded = res.get(MV, request.id)
+    else:
+        if not request.model_id:
+            raise errors.invalid(
+                "model_id", f"is required to look a version up by {selector} (or use id)"
+            )
+        if selector == "name":
+            loaded = res.get_by_name(MV, request.name, request.model_id)
+        elif selector == "version":
+            text = model_rules.canonical_version(
+                model_rules.parse_version(request.version, "version")
+            )
+            loaded = _by_member(res, request.model_id, "version", text, "version")
+        else:
+            loaded = _by_member(res, request.model_id, "aliases", request.alias, "alias")
+    if loaded.record.status == DEPRECATED:
+        res.check_usable(loaded, selector)
+    assert isinstance(loaded.message, model_version_pb2.ModelVersion)
+    return pb.GetModelVersionResponse(model_version=loaded.message)
+
+
+def _by_member(res: Resources, model_id: str, member: str, value: str, path: str) -> Loaded:
+    """The non-archived version of a model whose indexed ``member`` is ``value``."""
+    query = ListQuery(
+        workspace=res.scope.workspace,
+        kind=MV,
+        scope=model_id,
+        statuses=(ACTIVE, DEPRECATED),
+        filter=Comparison((member,), "=", value),
+        page_size=1,
+        members={member: FieldSpec("text")},
+    )
+    page = res.tx.list_page(query)
+    if not page.records:
+        raise errors.NotFound(
+            f"model {model_id} has no version with {path} {value!r} (archived versions are "
+            "found by id only)",
+            reason="RESOURCE_NOT_FOUND",
+            resource_type=model_rules.FULL_NAME,
+            resource_name=value,
+            violations=[FieldViolation(path, "no such version")],
+        )
+    return res.get(MV, page.records[0].id)
 
 
 def set_alias(request: pb.SetModelVersionAliasRequest, res: Resources) -> Message:
     """Points an alias at a version (moving it) or removes it (empty version id)."""
-    violations = names.name_violations(request.alias, "alias")
+    violations = model_rules.alias_violations([request.alias], "alias")
     if violations:
         raise errors.InvalidArgument(
-            "alias is not a valid name", reason="INVALID_ALIAS", violations=violations
+            "alias is not valid",
+            reason="INVALID_ALIAS",
+            violations=[FieldViolation("alias", v.description) for v in violations],
         )
     model = res.get(K.RESOURCE_KIND_MODEL, request.model_id, path="model_id")
-    holder = _holder(res, model.record.id, request.alias)
+    model_rules.lock_model(res, model.record.id)
+    holder = model_rules.alias_holder(res, model.record.id, request.alias)
     response = pb.SetModelVersionAliasResponse()
     if holder is not None:
         response.previous_model_version_id = holder.record.id
         if holder.record.id != request.model_version_id:
+            assert isinstance(holder.message, model_version_pb2.ModelVersion)
             moved = model_version_pb2.ModelVersion()
             moved.CopyFrom(holder.message)
             moved.aliases.remove(request.alias)
@@ -51,22 +114,6 @@ def set_alias(request: pb.SetModelVersionAliasRequest, res: Resources) -> Messag
             res.save(res.get(K.RESOURCE_KIND_MODEL_VERSION, target.record.id), updated)
         response.model_version.CopyFrom(updated)
     return response
-
-
-def _holder(res: Resources, model_id: str, alias: str):  # type: ignore[no-untyped-def]
-    from mlspec.domain.filters import Comparison
-
-    query = ListQuery(
-        workspace=res.scope.workspace,
-        kind=K.RESOURCE_KIND_MODEL_VERSION,
-        scope=model_id,
-        statuses=(1, 2, 3),
-        filter=Comparison(("aliases",), "=", alias),
-        page_size=1,
-        members={"aliases": FieldSpec("text")},
-    )
-    page = res.tx.list_page(query)
-    return res.get(K.RESOURCE_KIND_MODEL_VERSION, page.records[0].id) if page.records else None
 
 
 def compare(request: pb.CompareModelVersionsRequest, res: Resources) -> Message:
@@ -125,6 +172,7 @@ def _number(value: Message) -> float | None:
 
 
 HANDLERS = {
+    f"{SERVICE}/GetModelVersion": Handler(get_version, write=False),
     f"{SERVICE}/SetModelVersionAlias": Handler(set_alias, write=True),
     f"{SERVICE}/CompareModelVersions": Handler(compare, write=False),
 }

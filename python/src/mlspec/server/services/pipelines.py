@@ -9,19 +9,21 @@ Pipeline), graph validation with every violation at once, and the run state chan
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf.message import Message
 
-from mlspec.common.v1 import reference_pb2, run_state_pb2
-from mlspec.domain import errors, graph, kind_rules, runs
+from mlspec.common.v1 import reference_pb2, run_state_pb2, value_pb2
+from mlspec.domain import errors, graph, kind_rules, modules, runs
 from mlspec.domain.errors import FieldViolation
+from mlspec.domain.filters import Comparison
 from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
 from mlspec.server.dispatch import Handler
+from mlspec.store.records import ListQuery
 from mlspec.store.sql import now_micros
 from mlspec.tracking.v1 import run_pb2
 
@@ -31,147 +33,100 @@ E = lineage_pb2.LineageEdgeKind
 R = graph_pb2.GraphValidationRule
 
 
-@dataclass
-class Resolution:
-    """Module interfaces of a graph's steps, and what each reference resolved to."""
-
-    interfaces: dict[str, module_pb2.ModuleInterface] = field(default_factory=dict)
-    references: list[pipeline_run_pb2.ResolvedReference] = field(default_factory=list)
-    violations: list[graph_pb2.GraphViolation] = field(default_factory=list)
-
-
-def resolve_graph(res: Resources, g: graph_pb2.PipelineGraph, *, for_use: bool) -> Resolution:
-    """Resolves every step's module (a Module -> its latest active version) and data vertex."""
-    out = Resolution()
-    for vertex in g.vertices:
-        try:
-            if vertex.HasField("step"):
-                version = _module_version(
-                    res, vertex.step.module, f"vertex {vertex.id}", for_use=for_use
-                )
-                assert isinstance(version.message, module_pb2.ModuleVersion)
-                out.interfaces[vertex.id] = version.message.interface
-                resolved = reference_pb2.ResourceRef(
-                    kind=K.RESOURCE_KIND_MODULE_VERSION, id=version.record.id
-                )
-                out.references.append(
-                    pipeline_run_pb2.ResolvedReference(
-                        vertex_id=vertex.id, requested=vertex.step.module, resolved=resolved
-                    )
-                )
-            elif vertex.HasField("data") and vertex.data.HasField("dataset"):
-                target = res.resolve(vertex.data.dataset, f"vertex {vertex.id}", for_use=for_use)
-                if target.spec.kind == K.RESOURCE_KIND_DATASET:
-                    latest = res.latest_active(K.RESOURCE_KIND_DATASET_VERSION, target.record.id)
-                    if latest is None:
-                        raise errors.FailedPrecondition(
-                            f"dataset {target.record.id} has no usable version", reason="NO_VERSION"
-                        )
-                    target = latest
-                    if for_use:
-                        res.check_usable(target, f"vertex {vertex.id}")
-                resolved = reference_pb2.ResourceRef(id=target.record.id)
-                resolved.kind = target.spec.kind  # type: ignore[assignment]
-                out.references.append(
-                    pipeline_run_pb2.ResolvedReference(
-                        vertex_id=vertex.id, requested=vertex.data.dataset, resolved=resolved
-                    )
-                )
-        except errors.NotFound as exc:
-            out.violations.append(
-                graph_pb2.GraphViolation(
-                    rule=R.GRAPH_VALIDATION_RULE_MODULE_NOT_FOUND,
-                    vertex_id=vertex.id,
-                    message=exc.message,
-                )
-            )
-        except errors.FailedPrecondition as exc:
-            out.violations.append(
-                graph_pb2.GraphViolation(
-                    rule=R.GRAPH_VALIDATION_RULE_RESOURCE_ARCHIVED,
-                    vertex_id=vertex.id,
-                    message=exc.message,
-                )
-            )
-    return out
-
-
-def _module_version(
-    res: Resources, ref: reference_pb2.ResourceRef, path: str, *, for_use: bool
-) -> Loaded:
-    target = res.resolve(ref, path, for_use=for_use)
-    if target.spec.kind == K.RESOURCE_KIND_MODULE_VERSION:
-        return target
-    if target.spec.kind != K.RESOURCE_KIND_MODULE:
-        raise errors.NotFound(
-            f"{path} refers to a {target.spec.label}, not a module", reason="RESOURCE_NOT_FOUND"
-        )
-    latest = res.latest_active(K.RESOURCE_KIND_MODULE_VERSION, target.record.id)
-    if latest is None:
-        raise errors.NotFound(
-            f"module {target.record.id} has no active version", reason="RESOURCE_NOT_FOUND"
-        )
-    if for_use:
-        res.check_usable(latest, path)
-    return latest
-
-
-def check(
-    res: Resources, g: graph_pb2.PipelineGraph, *, for_use: bool
-) -> tuple[Resolution, list[str]]:
-    """Resolves and validates a graph; FAILED_PRECONDITION listing every violation."""
-    resolution = resolve_graph(res, g, for_use=for_use)
-    violations, order = graph.validate(g, resolution.interfaces)
-    violations = resolution.violations + violations
+def check(res: Resources, g: graph_pb2.PipelineGraph) -> modules.Resolution:
+    """Resolves and validates a graph for publication: FAILED_PRECONDITION on violations."""
+    resolution, violations, _ = modules.graph_violations(res, g)
     if violations:
-        raise errors.FailedPrecondition(
-            f"the pipeline graph has {len(violations)} violation(s): "
-            + "; ".join(v.message for v in violations),
-            reason="GRAPH_INVALID",
-            violations=[FieldViolation(_where(v), v.message) for v in violations],
+        raise _graph_error(errors.FailedPrecondition, violations, [])
+    return resolution
+
+
+def _graph_error(
+    cls: type[errors.DomainError],
+    violations: list[graph_pb2.GraphViolation],
+    extra: list[FieldViolation],
+) -> errors.DomainError:
+    details = [FieldViolation(modules.where(v), v.message) for v in violations] + extra
+    messages = [v.message for v in violations] + [f"{v.field} {v.description}" for v in extra]
+    return cls(
+        f"the pipeline graph has {len(messages)} violation(s): " + "; ".join(messages),
+        reason="GRAPH_INVALID" if violations else "PARAMETER_VALUES_INVALID",
+        violations=details,
+    )
+
+
+def _check_size(g: graph_pb2.PipelineGraph, path: str) -> None:
+    found = graph.size_violations(g, path)
+    if found:
+        raise errors.InvalidArgument(
+            "; ".join(f"{v.field} {v.description}" for v in found),
+            reason="GRAPH_TOO_LARGE",
+            violations=found,
         )
-    return resolution, order
-
-
-def _where(v: graph_pb2.GraphViolation) -> str:
-    if v.HasField("edge_index"):
-        return f"graph.edges[{v.edge_index}]"
-    if v.vertex_id:
-        return f"graph.vertices[{v.vertex_id!r}]"
-    if v.parameter_name:
-        return f"graph.parameters[{v.parameter_name!r}]"
-    return "graph"
 
 
 def validate_graph(request: pb.ValidatePipelineGraphRequest, res: Resources) -> Message:
-    """Returns every violation of a graph (references checked on request)."""
-    resolution = (
-        resolve_graph(res, request.graph, for_use=False)
-        if request.check_references
-        else Resolution()
-    )
-    if not request.check_references:
-        resolution.interfaces = _declared_interfaces(res, request.graph)
-    violations, order = graph.validate(request.graph, resolution.interfaces)
+    """Returns every violation of a graph (references checked and used on request)."""
+    if not request.HasField("graph") or not request.graph.vertices:
+        raise errors.invalid("graph", "is required and must hold at least one vertex")
+    _check_size(request.graph, "graph")
+    enclosing = request.enclosing_interface if request.HasField("enclosing_interface") else None
+    if request.check_references:
+        resolution = modules.resolve_graph(res, request.graph, for_use=True)
+    else:
+        resolution = modules.Resolution(interfaces=modules.declared_interfaces(res, request.graph))
+    violations, order = graph.validate(request.graph, resolution.interfaces, enclosing)
     violations = resolution.violations + violations
+    if request.parameter_values:
+        _, problems = graph.submission_problems(request.graph, request.parameter_values, {})
+        violations += [
+            graph_pb2.GraphViolation(rule=rule, parameter_name=name, message=text)  # type: ignore[arg-type]
+            for name, rule, text in problems
+        ]
     return pb.ValidatePipelineGraphResponse(
-        valid=not violations, violations=violations, topological_order=order
+        valid=not violations, violations=graph.sort_violations(violations), topological_order=order
     )
 
 
-def _declared_interfaces(
-    res: Resources, g: graph_pb2.PipelineGraph
-) -> dict[str, module_pb2.ModuleInterface]:
-    found = {}
-    for vertex in g.vertices:
-        if vertex.HasField("step"):
-            try:
-                version = _module_version(res, vertex.step.module, vertex.id, for_use=False)
-            except errors.DomainError:
-                continue
-            assert isinstance(version.message, module_pb2.ModuleVersion)
-            found[vertex.id] = version.message.interface
-    return found
+def draft_violations(res: Resources, g: graph_pb2.PipelineGraph) -> list[graph_pb2.GraphViolation]:
+    """The violations a draft records when it is written (references resolved for use)."""
+    _, violations, _ = modules.graph_violations(res, g)
+    return violations
+
+
+def _record_violations(
+    res: Resources, draft: pipeline_pb2.PipelineDraft
+) -> pipeline_pb2.PipelineDraft:
+    violations = draft_violations(res, draft.graph)
+    if list(draft.violations) == violations:
+        return draft
+    loaded = res.get(K.RESOURCE_KIND_PIPELINE_DRAFT, draft.meta.id)
+    assert isinstance(loaded.message, pipeline_pb2.PipelineDraft)
+    updated = pipeline_pb2.PipelineDraft()
+    updated.CopyFrom(loaded.message)
+    del updated.violations[:]
+    updated.violations.extend(violations)
+    return res.save(loaded, updated)
+
+
+def create_draft(request: pb.CreatePipelineDraftRequest, res: Resources) -> Message:
+    """Creates a draft and records its graph's violations."""
+    if not request.HasField("pipeline_draft"):
+        raise errors.invalid("pipeline_draft", "is required")
+    _check_size(request.pipeline_draft.graph, "pipeline_draft.graph")
+    stored = kind_rules.create(res, request.pipeline_draft, "pipeline_draft")
+    assert isinstance(stored, pipeline_pb2.PipelineDraft)
+    return pb.CreatePipelineDraftResponse(pipeline_draft=_record_violations(res, stored))
+
+
+def update_draft(request: pb.UpdatePipelineDraftRequest, res: Resources) -> Message:
+    """Updates a draft and recomputes its graph's violations."""
+    if not request.HasField("pipeline_draft"):
+        raise errors.invalid("pipeline_draft", "is required")
+    _check_size(request.pipeline_draft.graph, "pipeline_draft.graph")
+    stored = kind_rules.update(res, request.pipeline_draft, request.update_mask, "pipeline_draft")
+    assert isinstance(stored, pipeline_pb2.PipelineDraft)
+    return pb.UpdatePipelineDraftResponse(pipeline_draft=_record_violations(res, stored))
 
 
 def _graph_digest(g: graph_pb2.PipelineGraph) -> str:
@@ -182,37 +137,36 @@ def _submit(
     res: Resources,
     g: graph_pb2.PipelineGraph,
     source: tuple[str, str],
-    defaults: dict[str, object],
+    stored_values: Mapping[str, value_pb2.Value],
     request: pb.SubmitPipelineRequest | pb.SubmitPipelineDraftRequest,
 ) -> Message:
-    resolution, _ = check(res, g, for_use=True)
+    """Checks the graph and the parameter values, then creates the pending PipelineRun.
+
+    Graph violations and bad parameter values are INVALID_ARGUMENT, all reported at
+    once; when those are fine, archived references are FAILED_PRECONDITION.
+    """
+    resolution, violations, _ = modules.graph_violations(res, g)
+    values, problems = graph.submission_problems(g, request.parameter_values, stored_values)
+    bad_values = [FieldViolation(f"parameter_values[{name!r}]", text) for name, _, text in problems]
+    archived = [v for v in violations if v.rule == R.GRAPH_VALIDATION_RULE_RESOURCE_ARCHIVED]
+    invalid = [v for v in violations if v.rule != R.GRAPH_VALIDATION_RULE_RESOURCE_ARCHIVED]
+    if invalid or bad_values:
+        raise _graph_error(errors.InvalidArgument, invalid, bad_values)
+    if archived:
+        raise _graph_error(errors.FailedPrecondition, archived, [])
     run = pipeline_run_pb2.PipelineRun(experiment_id=request.experiment_id)
     setattr(run, source[0], source[1])
     run.meta.name = request.run_name
     run.meta.description = request.run_description
     run.meta.labels.update(request.run_labels)
-    declared = {p.name for p in g.parameters}
-    unknown = [name for name in request.parameter_values if name not in declared]
-    if unknown:
-        raise errors.InvalidArgument(
-            f"unknown graph parameters: {', '.join(sorted(unknown))}",
-            reason="PARAMETER_UNKNOWN",
-            violations=[
-                FieldViolation(f"parameter_values[{n!r}]", "is not a graph parameter")
-                for n in unknown
-            ],
-        )
 
     def derive(message: Message) -> list[tuple[str, int]]:
         assert isinstance(message, pipeline_run_pb2.PipelineRun)
         message.resolved_graph.CopyFrom(g)
         message.resolved_references.extend(resolution.references)
         message.resolved_graph_digest.digests["sha256"] = _graph_digest(g)
-        for param in g.parameters:
-            if param.name in request.parameter_values:
-                message.parameter_values[param.name].CopyFrom(request.parameter_values[param.name])
-            elif param.HasField("default_value"):
-                message.parameter_values[param.name].CopyFrom(param.default_value)
+        for name, value in values.items():
+            message.parameter_values[name].CopyFrom(value)
         message.state = run_state_pb2.RUN_STATE_PENDING
         message.state_history.add(state=message.state, time=message.meta.create_time)
         return [(r.resolved.id, E.LINEAGE_EDGE_KIND_CONSUMED) for r in resolution.references]
@@ -233,18 +187,30 @@ def _submit(
 
 
 def submit_draft(request: pb.SubmitPipelineDraftRequest, res: Resources) -> Message:
-    """Draft.submit -> PipelineRun."""
+    """Draft.submit -> PipelineRun (request values, then the draft's values, then defaults)."""
     draft = res.get(K.RESOURCE_KIND_PIPELINE_DRAFT, request.draft_id, path="draft_id")
     res.check_usable(draft, "draft_id")
     assert isinstance(draft.message, pipeline_pb2.PipelineDraft)
-    return _submit(res, draft.message.graph, ("draft_id", draft.record.id), {}, request)
+    return _submit(
+        res,
+        draft.message.graph,
+        ("draft_id", draft.record.id),
+        draft.message.parameter_values,
+        request,
+    )
 
 
 def submit_pipeline(request: pb.SubmitPipelineRequest, res: Resources) -> Message:
-    """Pipeline.submit -> PipelineRun."""
+    """Pipeline.submit -> PipelineRun (request values, then the pipeline's defaults)."""
     pipeline = _pipeline(res, request.pipeline, "pipeline", for_use=True)
     assert isinstance(pipeline.message, pipeline_pb2.Pipeline)
-    return _submit(res, pipeline.message.graph, ("pipeline_id", pipeline.record.id), {}, request)
+    return _submit(
+        res,
+        pipeline.message.graph,
+        ("pipeline_id", pipeline.record.id),
+        pipeline.message.default_parameter_values,
+        request,
+    )
 
 
 def _pipeline(
@@ -267,9 +233,6 @@ def _pipeline(
 
 
 def _pipelines_named(res: Resources, name: str) -> list[Loaded]:
-    from mlspec.domain.filters import Comparison
-    from mlspec.store.records import ListQuery
-
     query = ListQuery(
         workspace=res.scope.workspace,
         kind=K.RESOURCE_KIND_PIPELINE,
@@ -305,7 +268,7 @@ def publish_draft(request: pb.PublishPipelineDraftRequest, res: Resources) -> Me
             "the draft changed since it was read (draft_etag mismatch)", reason="ETAG_MISMATCH"
         )
     assert isinstance(draft.message, pipeline_pb2.PipelineDraft)
-    check(res, draft.message.graph, for_use=True)
+    check(res, draft.message.graph)
     name = request.name or draft.record.name
     sequence = len(_pipelines_named(res, name)) + 1
     version = request.version or str(sequence)
@@ -354,7 +317,7 @@ def _new_draft(
 
     stored = res.create(draft, "pipeline_draft", derive=derive)
     assert isinstance(stored, pipeline_pb2.PipelineDraft)
-    return stored
+    return _record_violations(res, stored)
 
 
 def clone_pipeline(request: pb.ClonePipelineRequest, res: Resources) -> Message:
@@ -446,13 +409,47 @@ def update_pipeline_run_state(request: pb.UpdatePipelineRunStateRequest, res: Re
         request.message,
         request.error if request.HasField("error") else None,
     )
+    if request.state == run_state_pb2.RUN_STATE_CANCELLED:
+        _cancel_step_runs(res, loaded.record.id, request.reason or "PIPELINE_RUN_CANCELLED")
     return pb.UpdatePipelineRunStateResponse(pipeline_run=stored)
+
+
+def _cancel_step_runs(res: Resources, pipeline_run_id: str, reason: str) -> None:
+    """Cancelling a pipeline run also cancels its unfinished step runs."""
+    query = ListQuery(
+        workspace=res.scope.workspace,
+        kind=K.RESOURCE_KIND_STEP_RUN,
+        scope=pipeline_run_id,
+        page_size=1000,
+    )
+    unfinished = []
+    while True:
+        page = res.tx.list_page(query)
+        for record in page.records:
+            step = res.get(K.RESOURCE_KIND_STEP_RUN, record.id)
+            assert isinstance(step.message, pipeline_run_pb2.StepRun)
+            if not runs.is_terminal(step.message.state):
+                unfinished.append(step)
+        if not page.more:
+            break
+        query.after = page.last
+    for step in unfinished:
+        _move(
+            res,
+            step,
+            run_state_pb2.RUN_STATE_CANCELLED,
+            "",
+            reason,
+            f"pipeline run {pipeline_run_id} was cancelled",
+            None,
+        )
 
 
 def update_step_run_state(request: pb.UpdateStepRunStateRequest, res: Resources) -> Message:
     """Moves a step run through the state machine and records its outputs as lineage."""
     loaded = res.get(K.RESOURCE_KIND_STEP_RUN, request.step_run_id, path="step_run_id")
     assert isinstance(loaded.message, pipeline_run_pb2.StepRun)
+    _check_output_ports(res, loaded.message, request)
     for port, artifacts in request.output_artifacts.items():
         for i, artifact_id in enumerate(artifacts.artifact_ids):
             res.get(
@@ -490,7 +487,32 @@ def update_step_run_state(request: pb.UpdateStepRunStateRequest, res: Resources)
     return pb.UpdateStepRunStateResponse(step_run=stored)
 
 
+def _check_output_ports(
+    res: Resources, step: pipeline_run_pb2.StepRun, request: pb.UpdateStepRunStateRequest
+) -> None:
+    """INVALID_ARGUMENT for outputs on ports the step's module interface does not declare."""
+    if not step.module_version_id or not (request.output_artifacts or request.output_values):
+        return
+    version = res.get(K.RESOURCE_KIND_MODULE_VERSION, step.module_version_id)
+    assert isinstance(version.message, module_pb2.ModuleVersion)
+    declared = {p.name for p in version.message.interface.outputs}
+    unknown = [
+        FieldViolation(f"{field_name}[{port!r}]", "is not an output port of the step's module")
+        for field_name in ("output_artifacts", "output_values")
+        for port in sorted(getattr(request, field_name))
+        if port not in declared
+    ]
+    if unknown:
+        raise errors.InvalidArgument(
+            "outputs on unknown ports: " + ", ".join(v.field for v in unknown),
+            reason="UNKNOWN_PORT",
+            violations=unknown,
+        )
+
+
 HANDLERS = {
+    f"{SERVICE}/CreatePipelineDraft": Handler(create_draft, write=True),
+    f"{SERVICE}/UpdatePipelineDraft": Handler(update_draft, write=True),
     f"{SERVICE}/ValidatePipelineGraph": Handler(validate_graph, write=False),
     f"{SERVICE}/SubmitPipelineDraft": Handler(submit_draft, write=True),
     f"{SERVICE}/SubmitPipeline": Handler(submit_pipeline, write=True),

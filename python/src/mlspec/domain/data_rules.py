@@ -1,0 +1,315 @@
+"""Rules of datastores and artifacts (mlspec.data.v1) beyond the common object rules.
+
+- Datastore: the config member matches `type` (DATASTORE_TYPE_OTHER has none), and no
+  field carries a literal secret: no password in a URI's user info, no literal value for
+  a password-like key of a connection-string template (INVALID_ARGUMENT).
+- Artifact: `location` or `uri` is set, `log_stream` only for logs (INVALID_ARGUMENT);
+  an artifact located in a read-only datastore is refused (FAILED_PRECONDITION); the
+  state defaults to LIVE. An update sets digest, size and media type only while empty
+  (INVALID_ARGUMENT) and moves the state only as ArtifactState allows
+  (FAILED_PRECONDITION).
+"""
+
+from __future__ import annotations
+
+import re
+
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
+
+from mlspec.common.v1 import reference_pb2
+from mlspec.data.v1 import artifact_pb2, datastore_pb2
+from mlspec.domain import errors, field_behavior
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.resources import ARCHIVED, Resources
+
+K = reference_pb2.ResourceKind
+T = datastore_pb2.DatastoreType
+S = artifact_pb2.ArtifactState
+
+# The config member each datastore type takes (DATASTORE_TYPE_OTHER: none, properties).
+CONFIG_OF_TYPE: dict[int, str] = {
+    T.DATASTORE_TYPE_SQL_DATABASE: "sql",
+    T.DATASTORE_TYPE_S3: "s3",
+    T.DATASTORE_TYPE_AZURE_BLOB: "azure_blob",
+    T.DATASTORE_TYPE_GCS: "gcs",
+    T.DATASTORE_TYPE_HDFS: "hdfs",
+    T.DATASTORE_TYPE_DBFS: "dbfs",
+    T.DATASTORE_TYPE_LOCAL_FILESYSTEM: "local_filesystem",
+    T.DATASTORE_TYPE_ADLS: "adls",
+    T.DATASTORE_TYPE_WAREHOUSE: "warehouse",
+    T.DATASTORE_TYPE_HTTP: "http",
+}
+# `scheme://user:password@host...`: the user info of a URI, when it has a password part.
+_USERINFO_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://([^/?#@]*):([^/?#@]*)@")
+_PLACEHOLDER = re.compile(r"\{[^{}]+\}")
+# Keys of a connection string whose value is a secret (compared without `_`, `-`, spaces).
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "pwd",
+        "passwd",
+        "pass",
+        "secret",
+        "clientsecret",
+        "token",
+        "accesstoken",
+        "apikey",
+        "accountkey",
+        "accesskey",
+        "secretaccesskey",
+        "sastoken",
+        "sharedaccesssignature",
+        "privatekey",
+    }
+)
+
+# ArtifactState: allowed moves. REFERENCE, ABANDONED and DELETED are final.
+TRANSITIONS: dict[int, frozenset[int]] = {
+    S.ARTIFACT_STATE_PENDING: frozenset({S.ARTIFACT_STATE_LIVE, S.ARTIFACT_STATE_ABANDONED}),
+    S.ARTIFACT_STATE_LIVE: frozenset({S.ARTIFACT_STATE_MARKED_FOR_DELETION}),
+    S.ARTIFACT_STATE_MARKED_FOR_DELETION: frozenset(
+        {S.ARTIFACT_STATE_LIVE, S.ARTIFACT_STATE_DELETED}
+    ),
+}
+
+
+# -- datastores --------------------------------------------------------------------
+
+
+def _uri_password(text: str) -> str | None:
+    """The password part of a URI's user info, or None when it has none."""
+    match = _USERINFO_PASSWORD.match(text.strip())
+    return None if match is None else match.group(2)
+
+
+def _template_violations(template: str, path: str) -> list[FieldViolation]:
+    found = []
+    for part in template.split(";"):
+        key, sep, value = part.partition("=")
+        normalized = re.sub(r"[\s_\-]", "", key).lower()
+        value = value.strip().strip("'\"")
+        if sep and normalized in SECRET_KEYS and value and not _PLACEHOLDER.fullmatch(value):
+            found.append(
+                FieldViolation(
+                    path,
+                    f"holds a literal value for {key.strip()!r}; use a placeholder such as "
+                    "{secret:password} and put the secret in the credential",
+                )
+            )
+    password = _uri_password(template)
+    if password and not _PLACEHOLDER.fullmatch(password):
+        found.append(FieldViolation(path, "holds a password in the URI's user info"))
+    return found
+
+
+def datastore_violations(store: datastore_pb2.Datastore, path: str) -> list[FieldViolation]:
+    """Config not matching the type, and literal secrets."""
+    found = []
+    member = store.WhichOneof("config")
+    if member is not None and store.type != T.DATASTORE_TYPE_UNSPECIFIED:
+        expected = CONFIG_OF_TYPE.get(store.type)
+        type_name = T.Name(store.type) if store.type in T.values() else str(store.type)
+        if expected is None:
+            found.append(
+                FieldViolation(
+                    f"{path}.{member}",
+                    f"{type_name} takes no typed config; describe it in properties",
+                )
+            )
+        elif member != expected:
+            found.append(
+                FieldViolation(
+                    f"{path}.{member}", f"does not match type {type_name}; set {expected}"
+                )
+            )
+    if _uri_password(store.root_uri) is not None:
+        found.append(
+            FieldViolation(
+                f"{path}.root_uri",
+                "must not contain credentials (a password in the user info); reference "
+                "secrets from the credential",
+            )
+        )
+    if member is not None:
+        config = getattr(store, member)
+        for field, value in config.ListFields():
+            where = f"{path}.{member}.{field.name}"
+            if field.name == "connection_string_template":
+                found += _template_violations(value, where)
+            elif field.type == field.TYPE_STRING and not field.is_repeated:
+                password = _uri_password(value)
+                if password is not None and not _PLACEHOLDER.fullmatch(password):
+                    found.append(
+                        FieldViolation(where, "must not contain a password in the user info")
+                    )
+    return found
+
+
+def _raise_datastore(violations: list[FieldViolation]) -> None:
+    if violations:
+        raise errors.InvalidArgument(
+            "the datastore is not valid: "
+            + "; ".join(f"{v.field} {v.description}" for v in violations),
+            reason="INVALID_DATASTORE",
+            violations=violations,
+        )
+
+
+def create_datastore(
+    res: Resources, store: datastore_pb2.Datastore, path: str
+) -> datastore_pb2.Datastore:
+    """Validates and stores a new datastore."""
+    _raise_datastore(datastore_violations(store, path))
+    return res.create(store, path)
+
+
+def update_datastore(
+    res: Resources,
+    incoming: datastore_pb2.Datastore,
+    mask: field_mask_pb2.FieldMask,
+    path: str,
+) -> datastore_pb2.Datastore:
+    """Applies the common update, then checks the result (raising rolls the call back)."""
+    stored = res.update(incoming, mask, path)
+    _raise_datastore(datastore_violations(stored, path))
+    return stored
+
+
+# -- artifacts ---------------------------------------------------------------------
+
+
+def create_artifact(
+    res: Resources, artifact: artifact_pb2.Artifact, path: str
+) -> artifact_pb2.Artifact:
+    """Validates and stores a new artifact."""
+    violations = []
+    if not artifact.HasField("location") and not artifact.uri:
+        violations.append(FieldViolation(f"{path}.location", "set location or uri (or both)"))
+    if (
+        artifact.log_stream != artifact_pb2.LOG_STREAM_UNSPECIFIED
+        and artifact.type != artifact_pb2.ARTIFACT_TYPE_LOGS
+    ):
+        violations.append(
+            FieldViolation(f"{path}.log_stream", "is set only for ARTIFACT_TYPE_LOGS artifacts")
+        )
+    if violations:
+        raise errors.InvalidArgument(
+            "the artifact is not valid: "
+            + "; ".join(f"{v.field} {v.description}" for v in violations),
+            reason="INVALID_ARTIFACT",
+            violations=violations,
+        )
+
+    def derive(message: artifact_pb2.Artifact) -> None:
+        # References are resolved by now: location.datastore holds the datastore's id.
+        if message.HasField("location") and message.location.datastore.id:
+            loaded = res.get(
+                K.RESOURCE_KIND_DATASTORE,
+                message.location.datastore.id,
+                path=f"{path}.location.datastore.id",
+            )
+            assert isinstance(loaded.message, datastore_pb2.Datastore)
+            if loaded.message.read_only:
+                raise errors.FailedPrecondition(
+                    f"datastore {loaded.record.id} ({loaded.record.name}) is read-only; "
+                    "artifacts cannot be located in it",
+                    reason="DATASTORE_READ_ONLY",
+                    resource_type=loaded.spec.full_name,
+                    resource_name=loaded.record.id,
+                    violations=[
+                        FieldViolation(f"{path}.location.datastore", "is a read-only datastore")
+                    ],
+                )
+        if message.state == S.ARTIFACT_STATE_UNSPECIFIED:
+            message.state = S.ARTIFACT_STATE_LIVE
+
+    return res.create(artifact, path, derive=derive)
+
+
+def _set_paths(artifact: artifact_pb2.Artifact) -> list[str]:
+    """UpdateArtifact's empty mask: every field set in the request (meta: the mutable ones)."""
+    paths = [
+        field.name
+        for field, _ in artifact.ListFields()
+        if field.name != "meta"
+        and field_behavior.OUTPUT_ONLY not in field_behavior.behaviors(field)
+    ]
+    paths += [f"meta.{name}" for name in ("description", "labels") if getattr(artifact.meta, name)]
+    return paths
+
+
+def update_artifact(
+    res: Resources,
+    incoming: artifact_pb2.Artifact,
+    mask: field_mask_pb2.FieldMask,
+    path: str,
+) -> Message:
+    """Applies the common update with the set-once fields and the state machine."""
+    if not incoming.meta.id:
+        raise errors.invalid(f"{path}.meta.id", "is required to say which resource to update")
+    current = res.get(K.RESOURCE_KIND_ARTIFACT, incoming.meta.id, path=f"{path}.meta.id")
+    before = current.message
+    assert isinstance(before, artifact_pb2.Artifact)
+    paths = list(mask.paths) or _set_paths(incoming)
+    if not paths:  # nothing set: nothing changes
+        if incoming.meta.etag and incoming.meta.etag != current.record.etag:
+            raise errors.Aborted(
+                f"artifact {current.record.id} has changed (etag {incoming.meta.etag!r} is "
+                "stale); read it again and retry",
+                reason="ETAG_MISMATCH",
+                resource_type=current.spec.full_name,
+                resource_name=current.record.id,
+            )
+        if current.record.status == ARCHIVED:
+            raise errors.FailedPrecondition(
+                f"artifact {current.record.id} is archived; reactivate it before changing it",
+                reason="RESOURCE_ARCHIVED",
+                resource_type=current.spec.full_name,
+                resource_name=current.record.id,
+            )
+        return before
+    stored = res.update(incoming, field_mask_pb2.FieldMask(paths=paths), path)
+    # The checks below look at the stored result; raising rolls the whole call back.
+    already_set = [
+        name
+        for name, is_set in (
+            ("digest", bool(before.digest.digests)),
+            ("size_bytes", before.size_bytes != 0),
+            ("media_type", bool(before.media_type)),
+        )
+        if is_set and getattr(stored, name) != getattr(before, name)
+    ]
+    if already_set:
+        raise errors.InvalidArgument(
+            f"artifact {current.record.id}: {', '.join(already_set)} is already set; the "
+            "digest, size and media type are set once and never change",
+            reason="FIELD_ALREADY_SET",
+            violations=[
+                FieldViolation(f"{path}.{name}", "is already set; it never changes")
+                for name in already_set
+            ],
+        )
+    old = before.state or S.ARTIFACT_STATE_LIVE
+    new = stored.state
+    if new != old and new not in TRANSITIONS.get(old, frozenset()):
+        raise errors.FailedPrecondition(
+            f"artifact {current.record.id} cannot move from {_state_name(old)} to "
+            f"{_state_name(new)}; allowed: PENDING to LIVE or ABANDONED, LIVE to "
+            "MARKED_FOR_DELETION, MARKED_FOR_DELETION to LIVE or DELETED (REFERENCE, "
+            "ABANDONED and DELETED are final)",
+            reason="INVALID_STATE_TRANSITION",
+            resource_type=current.spec.full_name,
+            resource_name=current.record.id,
+            violations=[FieldViolation(f"{path}.state", "is not an allowed transition")],
+        )
+    return stored
+
+
+def _state_name(state: int) -> str:
+    return S.Name(state) if state in S.values() else str(state)  # type: ignore[arg-type]
+
+
+# The kinds these rules are for.
+Datastore = datastore_pb2.Datastore
+Artifact = artifact_pb2.Artifact

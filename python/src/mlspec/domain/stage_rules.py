@@ -1,0 +1,421 @@
+"""The rules of StageReport beyond the generic resource rules (stage_report.proto).
+
+``violations`` checks what the request alone decides (INVALID_ARGUMENT): a payload that
+matches the stage, run or step run, inputs and outputs that name a resource, a
+``model_version`` that is a model version. ``derive`` runs inside ``Resources.create``
+once every reference is resolved (so it reads the records already fetched there) and
+before the report is stored: it generates the name, fills ``pipeline_run_id`` from the
+step run, refuses inputs whose digest disagrees with the recorded one, and enforces the
+stage 9 hold-back rules (holdback_test.proto), all FAILED_PRECONDITION.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
+
+from mlspec.common.v1 import digest_pb2, reference_pb2, threshold_pb2
+from mlspec.data.v1 import artifact_pb2, dataset_pb2
+from mlspec.domain import errors
+from mlspec.domain.errors import FieldViolation
+from mlspec.domain.filters import And, Comparison
+from mlspec.domain.kinds import BY_KIND, indexed_members
+from mlspec.domain.resources import Resources
+from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
+from mlspec.models.v1 import model_version_pb2
+from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
+from mlspec.store.records import FieldSpec, ListQuery
+
+K = reference_pb2.ResourceKind
+E = lineage_pb2.LineageEdgeKind
+S = stage_pb2.LifecycleStage
+Report = stage_report_pb2.StageReport
+
+# Kinds whose reference may name a version through the parent (ResourceRef.version).
+_VERSION_KIND = {
+    K.RESOURCE_KIND_DATASET: K.RESOURCE_KIND_DATASET_VERSION,
+    K.RESOURCE_KIND_MODULE: K.RESOURCE_KIND_MODULE_VERSION,
+    K.RESOURCE_KIND_MODEL: K.RESOURCE_KIND_MODEL_VERSION,
+}
+
+
+def _artifact_digest(message: Message) -> digest_pb2.DigestSet:
+    assert isinstance(message, artifact_pb2.Artifact)
+    return message.digest
+
+
+def _dataset_version_digest(message: Message) -> digest_pb2.DigestSet:
+    assert isinstance(message, dataset_pb2.DatasetVersion)
+    return message.content_digest
+
+
+def _model_version_digest(message: Message) -> digest_pb2.DigestSet:
+    assert isinstance(message, model_version_pb2.ModelVersion)
+    return message.artifact.digest
+
+
+def _module_version_digest(message: Message) -> digest_pb2.DigestSet:
+    assert isinstance(message, module_pb2.ModuleVersion)
+    return message.snapshot.digest
+
+
+# The digest recorded for the content of a resource, per kind.
+RECORDED_DIGEST: dict[int, Callable[[Message], digest_pb2.DigestSet]] = {
+    K.RESOURCE_KIND_ARTIFACT: _artifact_digest,
+    K.RESOURCE_KIND_DATASET_VERSION: _dataset_version_digest,
+    K.RESOURCE_KIND_MODEL_VERSION: _model_version_digest,
+    K.RESOURCE_KIND_MODULE_VERSION: _module_version_digest,
+}
+
+
+def _endpoints(report: Report) -> Iterator[tuple[str, stage_report_pb2.LineageEndpoint]]:
+    for side in ("inputs", "outputs"):
+        for i, endpoint in enumerate(getattr(report, side)):
+            yield f"{side}[{i}]", endpoint
+
+
+def _is_model_version_ref(ref: reference_pb2.ResourceRef) -> bool:
+    return ref.kind == K.RESOURCE_KIND_MODEL_VERSION or (
+        ref.kind == K.RESOURCE_KIND_MODEL and bool(ref.version)
+    )
+
+
+def violations(report: Report, path: str, expected_payload: str | None) -> list[FieldViolation]:
+    """What makes the report invalid by itself, beyond the stage and payload match."""
+    found: list[FieldViolation] = []
+    if expected_payload is not None and report.WhichOneof("payload") is None:
+        found.append(
+            FieldViolation(
+                f"{path}.{expected_payload}",
+                f"is required: a {stage_pb2.LifecycleStage.Name(report.stage)} report "
+                f"carries its payload in {expected_payload}",
+            )
+        )
+    for where, endpoint in _endpoints(report):
+        if not endpoint.HasField("resource"):
+            found.append(
+                FieldViolation(f"{path}.{where}.resource", "is required: name the resource")
+            )
+    if report.HasField("model_version") and not _is_model_version_ref(report.model_version):
+        found.append(
+            FieldViolation(
+                f"{path}.model_version.kind",
+                "must be RESOURCE_KIND_MODEL_VERSION (or RESOURCE_KIND_MODEL with a version)",
+            )
+        )
+    test = report.model_test
+    if test.HasField("model") and not _is_model_version_ref(test.model):
+        found.append(
+            FieldViolation(
+                f"{path}.model_test.model.kind",
+                "must be RESOURCE_KIND_MODEL_VERSION (or RESOURCE_KIND_MODEL with a version)",
+            )
+        )
+    return found
+
+
+def versioned_refs(report: Report) -> list[reference_pb2.ResourceRef]:
+    """The report's own references that select a version through their parent.
+
+    Resolution leaves their kind at the parent's while the id becomes the version's;
+    ``derive`` sets the kind of the version so that the stored reference is coherent.
+    """
+    refs = [endpoint.resource for _, endpoint in _endpoints(report)]
+    if report.HasField("model_version"):
+        refs.append(report.model_version)
+    if report.HasField("model_test") and report.model_test.HasField("model"):
+        refs.append(report.model_test.model)
+    return [ref for ref in refs if ref.version and ref.kind in _VERSION_KIND]
+
+
+def derive(
+    res: Resources, report: Report, path: str, versioned: list[reference_pb2.ResourceRef]
+) -> list[tuple[str, int]]:
+    """Server-side fields and the checks that need the resolved references.
+
+    Returns the lineage edges into the report that this adds (the pipeline run it fills).
+    """
+    for ref in versioned:
+        ref.kind = _VERSION_KIND[ref.kind]
+    if not report.meta.name:
+        stage = stage_pb2.LifecycleStage.Name(report.stage).removeprefix("LIFECYCLE_STAGE_")
+        report.meta.name = f"{stage.lower().replace('_', '-')}-{report.meta.id}"
+    edges = _fill_pipeline_run(res, report, path)
+    _check_input_digests(res, report, path)
+    if report.HasField("model_test"):
+        _check_model_test(res, report, path)
+    return edges
+
+
+def _fill_pipeline_run(res: Resources, report: Report, path: str) -> list[tuple[str, int]]:
+    if not report.step_run_id:
+        return []
+    step = res.get(K.RESOURCE_KIND_STEP_RUN, report.step_run_id, path=f"{path}.step_run_id")
+    assert isinstance(step.message, pipeline_run_pb2.StepRun)
+    owner = step.message.pipeline_run_id
+    if not report.pipeline_run_id:
+        report.pipeline_run_id = owner
+        return [(owner, E.LINEAGE_EDGE_KIND_PART_OF)] if owner else []
+    if report.pipeline_run_id != owner:
+        raise errors.invalid(
+            f"{path}.pipeline_run_id",
+            f"disagrees with step run {report.step_run_id}, which belongs to pipeline run "
+            f"{owner}; leave it empty or set {owner}",
+            reason="PIPELINE_RUN_MISMATCH",
+        )
+    return []
+
+
+def _disagree(sent: digest_pb2.DigestSet, recorded: digest_pb2.DigestSet) -> list[str]:
+    """The algorithms both sets hold with different values."""
+    return sorted(
+        algorithm
+        for algorithm, value in sent.digests.items()
+        if algorithm in recorded.digests and recorded.digests[algorithm].lower() != value.lower()
+    )
+
+
+def _same_content(a: digest_pb2.DigestSet, b: digest_pb2.DigestSet) -> bool:
+    """Whether two digest sets share an algorithm with equal values."""
+    return any(
+        algorithm in b.digests and b.digests[algorithm].lower() == value.lower()
+        for algorithm, value in a.digests.items()
+    )
+
+
+def _check_input_digests(res: Resources, report: Report, path: str) -> None:
+    found: list[FieldViolation] = []
+    for i, endpoint in enumerate(report.inputs):
+        recorded_of = RECORDED_DIGEST.get(endpoint.resource.kind)
+        if not endpoint.digest.digests or recorded_of is None:
+            continue
+        loaded = res.get(endpoint.resource.kind, endpoint.resource.id)  # fetched by create
+        recorded = recorded_of(loaded.message)
+        for algorithm in _disagree(endpoint.digest, recorded):
+            found.append(
+                FieldViolation(
+                    f"{path}.inputs[{i}].digest.digests[{algorithm!r}]",
+                    f"is {endpoint.digest.digests[algorithm]!r} but {loaded.spec.label} "
+                    f"{loaded.record.id} records {recorded.digests[algorithm]!r}",
+                )
+            )
+    if found:
+        raise errors.FailedPrecondition(
+            "an input's digest disagrees with the digest recorded for it: "
+            + "; ".join(f"{v.field} {v.description}" for v in found),
+            reason="DIGEST_MISMATCH",
+            violations=found,
+        )
+
+
+# -- stage 9: the hold-back rules ------------------------------------------------------
+
+
+def _holdback_failure(message: str, reason: str, field: str, description: str) -> Exception:
+    return errors.FailedPrecondition(
+        message, reason=reason, violations=[FieldViolation(field, description)]
+    )
+
+
+def _models_of_evaluation(evaluation: Report) -> set[str]:
+    ids = {evaluation.model_version.id, evaluation.model_evaluation.candidate_model.id}
+    return ids - {""}
+
+
+def _micros(stamp: timestamp_pb2.Timestamp) -> int:
+    return stamp.seconds * 1_000_000 + stamp.nanos // 1000
+
+
+def _check_model_test(res: Resources, report: Report, path: str) -> None:
+    test = report.model_test
+    p = f"{path}.model_test"
+    tested = {report.model_version.id, test.model.id} - {""}
+    if len(tested) > 1:
+        raise errors.invalid(
+            f"{p}.model", "must be the model version the report is about (model_version)"
+        )
+    evaluation = _evaluation_report(res, report, p)
+    model_id = next(iter(tested), "")
+    evaluated = _models_of_evaluation(evaluation)
+    if not model_id or evaluated != {model_id}:
+        raise _holdback_failure(
+            f"stage 8 report {evaluation.meta.id} is not about the model version this test "
+            f"is about ({model_id or 'none named'}); a hold-back test follows the evaluation of "
+            "the same model version",
+            "EVALUATION_MISMATCH",
+            f"{p}.evaluation_report_id",
+            "names a stage 8 report of another model version",
+        )
+    if not report.HasField("model_version"):
+        report.model_version.kind = K.RESOURCE_KIND_MODEL_VERSION
+        report.model_version.id = model_id
+    evaluation_end = (
+        evaluation.end_time if evaluation.HasField("end_time") else evaluation.start_time
+    )
+    if _micros(evaluation_end) > _micros(report.start_time):
+        raise _holdback_failure(
+            f"stage 8 report {evaluation.meta.id} ends after this test starts; the test follows "
+            "the evaluation",
+            "EVALUATION_NOT_BEFORE_TEST",
+            f"{path}.start_time",
+            "is before the end of the evaluation report",
+        )
+    _check_disjoint(report, evaluation, p)
+    _check_single_use(res, report, model_id, p)
+
+
+def _evaluation_report(res: Resources, report: Report, p: str) -> Report:
+    evaluation_id = report.model_test.evaluation_report_id
+    field = f"{p}.evaluation_report_id"
+    if not evaluation_id:
+        raise _holdback_failure(
+            "a stage 9 report names the stage 8 report it follows (evaluation_report_id)",
+            "EVALUATION_MISMATCH",
+            field,
+            "is empty; name the stage 8 report of the same model version",
+        )
+    try:
+        loaded = res.get(K.RESOURCE_KIND_STAGE_REPORT, evaluation_id, path=field)
+    except errors.NotFound:
+        raise _holdback_failure(
+            f"no stage report {evaluation_id!r}; a stage 9 report follows a stage 8 report",
+            "EVALUATION_MISMATCH",
+            field,
+            "names no stage report",
+        ) from None
+    res.check_usable(loaded, field)
+    evaluation = loaded.message
+    assert isinstance(evaluation, Report)
+    if evaluation.stage != S.LIFECYCLE_STAGE_MODEL_EVALUATION:
+        raise _holdback_failure(
+            f"stage report {evaluation_id} is a {stage_pb2.LifecycleStage.Name(evaluation.stage)} "
+            "report; a stage 9 report follows a stage 8 (model evaluation) report",
+            "EVALUATION_MISMATCH",
+            field,
+            "names a report that is not a stage 8 report",
+        )
+    return evaluation
+
+
+def _holdback_key(
+    test: holdback_test_pb2.ModelTest,
+) -> tuple[set[str], digest_pb2.DigestSet]:
+    """The ids and the digests that identify a test's hold-back set."""
+    ids = {test.holdback_dataset.dataset.id, test.disjointness.holdback_dataset.id} - {""}
+    digest = digest_pb2.DigestSet()
+    digest.digests.update(test.disjointness.holdback_digest.digests)
+    digest.digests.update(test.holdback_dataset.digest.digests)
+    return ids, digest
+
+
+def _check_disjoint(report: Report, evaluation: Report, p: str) -> None:
+    test = report.model_test
+    check = test.disjointness
+    d = f"{p}.disjointness"
+    found: list[FieldViolation] = []
+    if check.overlap_count > 0:
+        found.append(
+            FieldViolation(
+                f"{d}.overlap_count",
+                f"is {check.overlap_count}: the hold-back data overlaps the compared data",
+            )
+        )
+    if check.outcome == threshold_pb2.THRESHOLD_OUTCOME_FAILED:
+        found.append(FieldViolation(f"{d}.outcome", "is FAILED: the disjointness check failed"))
+    ids, digest = _holdback_key(test)
+    for i, ref in enumerate(check.compared_datasets):
+        if ref.id in ids:
+            found.append(
+                FieldViolation(f"{d}.compared_datasets[{i}]", "is the hold-back data itself")
+            )
+    for i, compared in enumerate(check.compared_digests):
+        if _same_content(compared, digest):
+            found.append(
+                FieldViolation(f"{d}.compared_digests[{i}]", "equals the hold-back digest")
+            )
+    for i, used in enumerate(evaluation.model_evaluation.datasets):
+        if used.dataset.id in ids or _same_content(used.digest, digest):
+            found.append(
+                FieldViolation(
+                    f"{p}.holdback_dataset",
+                    f"is the data of the evaluation (datasets[{i}] of stage 8 report "
+                    f"{evaluation.meta.id})",
+                )
+            )
+    if found:
+        raise errors.FailedPrecondition(
+            "the hold-back data is not disjoint from the evaluation data: "
+            + "; ".join(f"{v.field} {v.description}" for v in found),
+            reason="HOLDBACK_OVERLAP",
+            violations=found,
+        )
+
+
+def _same_set(
+    a: tuple[set[str], digest_pb2.DigestSet], b: tuple[set[str], digest_pb2.DigestSet]
+) -> bool:
+    """Whether two tests used the same hold-back set (an unidentified set counts as it)."""
+    if not (a[0] or a[1].digests) or not (b[0] or b[1].digests):
+        return True
+    return bool(a[0] & b[0]) or _same_content(a[1], b[1])
+
+
+def _stage_9_reports(res: Resources, member: tuple[str, ...], value: str) -> Iterator[Report]:
+    """Every stored stage 9 report (of any status) whose indexed ``member`` is ``value``."""
+    spec = BY_KIND[K.RESOURCE_KIND_STAGE_REPORT]
+    members = {
+        name: FieldSpec(kind, values)
+        for name, (kind, values) in indexed_members(spec.full_name).items()
+    }
+    query = ListQuery(
+        workspace=res.scope.workspace,
+        kind=K.RESOURCE_KIND_STAGE_REPORT,
+        filter=And(
+            (
+                Comparison(member, "=", value),
+                Comparison(("stage",), "=", S.Name(S.LIFECYCLE_STAGE_MODEL_TEST)),
+            )
+        ),
+        page_size=200,
+        members=members,
+    )
+    while True:
+        page = res.tx.list_page(query)
+        for record in page.records:
+            message = spec.message.FromString(record.data)
+            assert isinstance(message, Report)
+            yield message
+        if not page.more or page.last is None:
+            return
+        query.after = page.last
+
+
+def _check_single_use(res: Resources, report: Report, model_id: str, p: str) -> None:
+    """Refuses a second use of the hold-back set for the model version; fills the attestation."""
+    key = _holdback_key(report.model_test)
+    for earlier in _stage_9_reports(res, ("model_version", "id"), model_id):
+        if _same_set(key, _holdback_key(earlier.model_test)):
+            raise _holdback_failure(
+                f"the hold-back set was already used to test model version {model_id} (stage 9 "
+                f"report {earlier.meta.id}); it is used once per model version",
+                "HOLDBACK_ALREADY_USED",
+                f"{p}.holdback_dataset",
+                f"was already used for this model version by stage report {earlier.meta.id}",
+            )
+    uses: dict[str, holdback_test_pb2.HoldbackUse] = {}
+    for holdback_id in sorted(key[0]):
+        for earlier in _stage_9_reports(res, ("inputs", "id"), holdback_id):
+            if earlier.meta.id not in uses and _same_set(key, _holdback_key(earlier.model_test)):
+                use = holdback_test_pb2.HoldbackUse(stage_report_id=earlier.meta.id)
+                use.model.kind = K.RESOURCE_KIND_MODEL_VERSION
+                use.model.id = earlier.model_version.id or earlier.model_test.model.id
+                use.use_time.CopyFrom(earlier.start_time)
+                uses[earlier.meta.id] = use
+    attestation = report.model_test.use_attestation
+    attestation.use_count = 1
+    del attestation.previous_uses[:]
+    attestation.previous_uses.extend(
+        sorted(uses.values(), key=lambda u: (_micros(u.use_time), u.stage_report_id))
+    )
