@@ -32,6 +32,11 @@ MAX_DEPTH = 100
 _DIRECTIONS = frozenset(D.values())
 _KINDS = frozenset(K.values()) - {K.RESOURCE_KIND_UNSPECIFIED}
 # Stored parent -> child, presented child -> parent (see the module docstring).
+# Enum members read once: attribute access on a generated enum wrapper is slow in a loop.
+_STAGE_REPORT = K.RESOURCE_KIND_STAGE_REPORT
+_CONSUMED = E.LINEAGE_EDGE_KIND_CONSUMED
+_PRODUCED = E.LINEAGE_EDGE_KIND_PRODUCED
+_DERIVED_FROM = E.LINEAGE_EDGE_KIND_DERIVED_FROM
 _REVERSED = frozenset({E.LINEAGE_EDGE_KIND_PART_OF, E.LINEAGE_EDGE_KIND_VERSION_OF})
 _VERSIONED = frozenset(
     {
@@ -110,7 +115,7 @@ def get_lineage(
         for src, dst, relation in present
         if relation in _ENDPOINT_EDGES
         for node in (src, dst)
-        if summaries[node][0] == K.RESOURCE_KIND_STAGE_REPORT
+        if summaries[node][0] == _STAGE_REPORT
     }
     versioned = [node_id for node_id, kind in kept.items() if kind in _VERSIONED]
     res.prefetch([*reports, *versioned])
@@ -122,7 +127,7 @@ def get_lineage(
         entry = graph.nodes.add(name=name, depth=node_depth)
         entry.resource.kind = kind  # type: ignore[assignment]
         entry.resource.id = node_id
-        if kind == K.RESOURCE_KIND_STAGE_REPORT:
+        if kind == _STAGE_REPORT:
             entry.stage = stage  # type: ignore[assignment]
         if kind in _VERSIONED:
             entry.version = _version(res, kind, node_id)
@@ -137,14 +142,14 @@ def _roles(res: Resources, report_ids: set[str]) -> dict[Edge, str]:
     """The role of each consumed or produced edge of the given stage reports."""
     roles: dict[Edge, str] = {}
     for report_id in report_ids:
-        message = res.get(K.RESOURCE_KIND_STAGE_REPORT, report_id).message
+        message = res.get(_STAGE_REPORT, report_id).message
         assert isinstance(message, stage_report_pb2.StageReport)
         for endpoint in message.inputs:
-            key = (endpoint.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED)
+            key = (endpoint.resource.id, report_id, _CONSUMED)
             if endpoint.role and not roles.get(key):
                 roles[key] = endpoint.role
         for endpoint in message.outputs:
-            key = (report_id, endpoint.resource.id, E.LINEAGE_EDGE_KIND_PRODUCED)
+            key = (report_id, endpoint.resource.id, _PRODUCED)
             if endpoint.role and not roles.get(key):
                 roles[key] = endpoint.role
     return roles
@@ -197,7 +202,7 @@ def _collapse(
                 node, kind, role = queue.popleft()
                 for edge in outgoing.get(node, ()):
                     _src, dst, relation = edge
-                    next_kind = kind if relation == kind else E.LINEAGE_EDGE_KIND_DERIVED_FROM
+                    next_kind = kind if relation == kind else _DERIVED_FROM
                     next_role = role or roles.get(edge, "")
                     if dst in kept:
                         if dst != start:
