@@ -148,12 +148,7 @@ def datastore_violations(store: datastore_pb2.Datastore, path: str) -> list[Fiel
 
 def _raise_datastore(violations: list[FieldViolation]) -> None:
     if violations:
-        raise errors.InvalidArgument(
-            "the datastore is not valid: "
-            + "; ".join(f"{v.field} {v.description}" for v in violations),
-            reason="INVALID_DATASTORE",
-            violations=violations,
-        )
+        raise errors.not_valid("the datastore is not valid", violations, "INVALID_DATASTORE")
 
 
 def create_datastore(
@@ -194,12 +189,7 @@ def create_artifact(
             FieldViolation(f"{path}.log_stream", "is set only for ARTIFACT_TYPE_LOGS artifacts")
         )
     if violations:
-        raise errors.InvalidArgument(
-            "the artifact is not valid: "
-            + "; ".join(f"{v.field} {v.description}" for v in violations),
-            reason="INVALID_ARTIFACT",
-            violations=violations,
-        )
+        raise errors.not_valid("the artifact is not valid", violations, "INVALID_ARTIFACT")
 
     def derive(message: artifact_pb2.Artifact) -> None:
         # References are resolved by now: location.datastore holds the datastore's id.

@@ -78,3 +78,12 @@ def too_many(path: str, count: int, limit: int) -> InvalidArgument:
         reason="BATCH_TOO_LARGE",
         violations=[FieldViolation(path, f"holds {count} items; at most {limit}")],
     )
+
+
+def not_valid(what: str, violations: list[FieldViolation], reason: str) -> InvalidArgument:
+    """INVALID_ARGUMENT for several field violations at once, all named in the message."""
+    return InvalidArgument(
+        f"{what}: " + "; ".join(f"{v.field} {v.description}" for v in violations),
+        reason=reason,
+        violations=violations,
+    )

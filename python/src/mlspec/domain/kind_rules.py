@@ -202,12 +202,7 @@ def _check_step_run_fields(
             if port not in declared
         ]
     if violations:
-        raise errors.InvalidArgument(
-            "the step run is not valid: "
-            + "; ".join(f"{v.field} {v.description}" for v in violations),
-            reason="INVALID_STEP_RUN",
-            violations=violations,
-        )
+        raise errors.not_valid("the step run is not valid", violations, "INVALID_STEP_RUN")
 
 
 def _check_step_run_unique(res: Resources, step: pipeline_run_pb2.StepRun, path: str) -> None:
@@ -340,12 +335,7 @@ def _create_stage_report(
         violations.append(FieldViolation(f"{path}.end_time", "is before start_time"))
     violations += stage_rules.violations(report, path, expected)
     if violations:
-        raise errors.InvalidArgument(
-            "the stage report is not valid: "
-            + "; ".join(f"{v.field} {v.description}" for v in violations),
-            reason="INVALID_STAGE_REPORT",
-            violations=violations,
-        )
+        raise errors.not_valid("the stage report is not valid", violations, "INVALID_STAGE_REPORT")
     versioned = stage_rules.versioned_refs(report)
     stored = res.create(
         report,

@@ -223,11 +223,8 @@ def create_model_version(
     violations += alias_violations(list(version.aliases), f"{path}.aliases")
     violations += _store_violations(version, path)
     if violations:
-        raise errors.InvalidArgument(
-            "the model version is not valid: "
-            + "; ".join(f"{v.field} {v.description}" for v in violations),
-            reason="INVALID_MODEL_VERSION",
-            violations=violations,
+        raise errors.not_valid(
+            "the model version is not valid", violations, "INVALID_MODEL_VERSION"
         )
 
     def derive(message: model_version_pb2.ModelVersion) -> None:

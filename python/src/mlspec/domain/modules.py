@@ -199,12 +199,7 @@ def check_module_version(res: Resources, version: module_pb2.ModuleVersion, path
             found.append(FieldViolation(f"{path}.snapshot.digest", "holds no digest"))
     found += interface_violations(version.interface, f"{path}.interface")
     if found:
-        raise errors.InvalidArgument(
-            "the module version is not valid: "
-            + "; ".join(f"{v.field} {v.description}" for v in found),
-            reason="INVALID_MODULE_VERSION",
-            violations=found,
-        )
+        raise errors.not_valid("the module version is not valid", found, "INVALID_MODULE_VERSION")
     if implementation == "graph" and kind == module_pb2.MODULE_KIND_COMPLEX:
         _check_subgraph(res, version, module.record.id, f"{path}.graph")
 

@@ -278,12 +278,7 @@ class Resources:
         violations = self._meta_violations(spec, meta, f"{path}.meta")
         violations += field_behavior.missing_required(message, path)
         if violations:
-            raise errors.InvalidArgument(
-                f"{spec.label} is not valid: "
-                + "; ".join(f"{v.field} {v.description}" for v in violations),
-                reason="INVALID_RESOURCE",
-                violations=violations,
-            )
+            raise errors.not_valid(f"{spec.label} is not valid", violations, "INVALID_RESOURCE")
         if meta.workspace and meta.workspace != self.scope.workspace:
             raise errors.invalid(
                 f"{path}.meta.workspace", "must be empty or the caller's workspace"
@@ -446,12 +441,7 @@ class Resources:
         violations += self._meta_violations(spec, updated.meta, f"{path}.meta")  # type: ignore[attr-defined]
         violations += field_behavior.missing_required(updated, path)
         if violations:
-            raise errors.InvalidArgument(
-                f"cannot update {spec.label}: "
-                + "; ".join(f"{v.field} {v.description}" for v in violations),
-                reason="INVALID_UPDATE",
-                violations=violations,
-            )
+            raise errors.not_valid(f"cannot update {spec.label}", violations, "INVALID_UPDATE")
         return self.save(loaded, updated, expected_etag)
 
     def set_status(

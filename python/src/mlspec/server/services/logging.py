@@ -48,12 +48,7 @@ def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
                 FieldViolation(f"{path}.log_stream_id", "differs from the request's log_stream_id")
             )
         if violations:
-            raise errors.InvalidArgument(
-                f"record {i} is not valid: "
-                + "; ".join(f"{v.field} {v.description}" for v in violations),
-                reason="INVALID_LOG_RECORD",
-                violations=violations,
-            )
+            raise errors.not_valid(f"record {i} is not valid", violations, "INVALID_LOG_RECORD")
         if record.previous_record_hash and record.previous_record_hash != previous:
             raise errors.FailedPrecondition(
                 f"records[{i}].previous_record_hash is not the stream's last record hash; another writer appended first",
