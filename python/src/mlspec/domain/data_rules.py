@@ -21,7 +21,7 @@ from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import artifact_pb2, datastore_pb2
 from mlspec.domain import errors, field_behavior
 from mlspec.domain.errors import FieldViolation
-from mlspec.domain.resources import ARCHIVED, Resources
+from mlspec.domain.resources import Resources
 
 K = reference_pb2.ResourceKind
 T = datastore_pb2.DatastoreType
@@ -243,21 +243,8 @@ def update_artifact(
     assert isinstance(before, artifact_pb2.Artifact)
     paths = list(mask.paths) or _set_paths(incoming)
     if not paths:  # nothing set: nothing changes
-        if incoming.meta.etag and incoming.meta.etag != current.record.etag:
-            raise errors.Aborted(
-                f"artifact {current.record.id} has changed (etag {incoming.meta.etag!r} is "
-                "stale); read it again and retry",
-                reason="ETAG_MISMATCH",
-                resource_type=current.spec.full_name,
-                resource_name=current.record.id,
-            )
-        if current.record.status == ARCHIVED:
-            raise errors.FailedPrecondition(
-                f"artifact {current.record.id} is archived; reactivate it before changing it",
-                reason="RESOURCE_ARCHIVED",
-                resource_type=current.spec.full_name,
-                resource_name=current.record.id,
-            )
+        res.check_etag(current, incoming.meta.etag)
+        res.check_changeable(current)
         return before
     stored = res.update(incoming, field_mask_pb2.FieldMask(paths=paths), path)
     # The checks below look at the stored result; raising rolls the whole call back.

@@ -9,7 +9,7 @@ once per message type, so a walk only descends where there is something to find.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import cache
 from typing import Any
 
@@ -163,6 +163,11 @@ def holding(desc: descriptor.Descriptor, full_name: str) -> tuple[Any, ...]:
 @cache
 def _holds(full_name: str) -> Callable[[descriptor.FieldDescriptor], bool]:
     return lambda field: (t := _value_type(field)) is not None and t.full_name == full_name
+
+
+def paths_within(paths: list[str], allowed: Collection[str]) -> list[str]:
+    """The mask paths that are one of ``allowed`` or lie under one (``tags`` covers ``tags.x``)."""
+    return [p for p in paths if any(p == a or p.startswith(a + ".") for a in allowed)]
 
 
 def paths_to(

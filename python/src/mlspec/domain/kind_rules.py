@@ -267,7 +267,8 @@ def _check_run_update(
         field_behavior.clear_output_only(after)
         paths = _changed_paths(before, after)
     allowed = RUN_ALWAYS_MUTABLE | RUN_MUTABLE_WHILE_OPEN
-    bad = [p for p in paths if not any(p == a or p.startswith(a + ".") for a in allowed)]
+    inside = field_behavior.paths_within(paths, allowed)
+    bad = [p for p in paths if p not in inside]
     if bad:
         raise errors.InvalidArgument(
             "UpdateRun changes only description, labels, tags, properties, logs, source, "
@@ -277,9 +278,7 @@ def _check_run_update(
                 FieldViolation(f"{path}.{p}", "cannot be changed by UpdateRun") for p in bad
             ],
         )
-    frozen = [
-        p for p in paths if any(p == a or p.startswith(a + ".") for a in RUN_MUTABLE_WHILE_OPEN)
-    ]
+    frozen = field_behavior.paths_within(paths, RUN_MUTABLE_WHILE_OPEN)
     if frozen and runs.is_terminal(current.message.state):
         raise errors.FailedPrecondition(
             f"run {run.meta.id} has finished; {', '.join(frozen)} can no longer change",

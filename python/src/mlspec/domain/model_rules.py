@@ -24,7 +24,7 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
-from mlspec.domain import errors
+from mlspec.domain import errors, field_behavior
 from mlspec.domain.errors import FieldViolation
 from mlspec.domain.filters import Comparison
 from mlspec.domain.resources import Loaded, Resources
@@ -255,7 +255,8 @@ def update_model_version(
     """Applies UpdateModelVersion's rules around the common update."""
     paths = list(mask.paths) or list(UPDATABLE)
     allowed = UPDATABLE + APPEND_ONLY + SET_ONCE
-    bad = [p for p in paths if not any(p == a or p.startswith(a + ".") for a in allowed)]
+    inside = field_behavior.paths_within(paths, allowed)
+    bad = [p for p in paths if p not in inside]
     if bad:
         raise errors.InvalidArgument(
             "UpdateModelVersion changes only meta.description, meta.labels, aliases and "

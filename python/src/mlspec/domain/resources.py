@@ -385,9 +385,9 @@ class Resources:
             fields=index_values(spec, message),
         )
 
-    def save(self, loaded: Loaded, message: M, expected_etag: str = "") -> M:
-        """Stores a changed copy of a loaded resource (new etag and update time)."""
-        meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+    @staticmethod
+    def check_etag(loaded: Loaded, expected_etag: str) -> None:
+        """ABORTED when the caller read an older version (an empty etag skips the check)."""
         if expected_etag and expected_etag != loaded.record.etag:
             raise errors.Aborted(
                 f"{loaded.spec.label} {loaded.record.id} has changed (etag {expected_etag!r} is "
@@ -396,6 +396,23 @@ class Resources:
                 resource_type=loaded.spec.full_name,
                 resource_name=loaded.record.id,
             )
+
+    @staticmethod
+    def check_changeable(loaded: Loaded) -> None:
+        """FAILED_PRECONDITION for an archived resource: it is read-only until reactivated."""
+        if loaded.record.status == ARCHIVED:
+            raise errors.FailedPrecondition(
+                f"{loaded.spec.label} {loaded.record.id} is archived; reactivate it before "
+                "changing it",
+                reason="RESOURCE_ARCHIVED",
+                resource_type=loaded.spec.full_name,
+                resource_name=loaded.record.id,
+            )
+
+    def save(self, loaded: Loaded, message: M, expected_etag: str = "") -> M:
+        """Stores a changed copy of a loaded resource (new etag and update time)."""
+        meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+        self.check_etag(loaded, expected_etag)
         meta.update_time.CopyFrom(micros_to_timestamp(now_micros()))
         meta.etag = _etag()
         record = self._record(loaded.spec, message, create_time=loaded.record.create_time)
@@ -410,13 +427,7 @@ class Resources:
         if not meta.id:
             raise errors.invalid(f"{path}.meta.id", "is required to say which resource to update")
         loaded = self.get(spec.kind, meta.id, path=f"{path}.meta.id")
-        if loaded.record.status == ARCHIVED:
-            raise errors.FailedPrecondition(
-                f"{spec.label} {meta.id} is archived; reactivate it before changing it",
-                reason="RESOURCE_ARCHIVED",
-                resource_type=spec.full_name,
-                resource_name=meta.id,
-            )
+        self.check_changeable(loaded)
         expected_etag = meta.etag
         current: Any = loaded.message
         updated = type(incoming)()

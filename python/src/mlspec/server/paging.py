@@ -75,7 +75,7 @@ def sort_descending(order_by: str, member: str, *, default: bool) -> bool:
 
 
 def query_fingerprint(request: Message) -> str:
-    """A digest of a list request without its paging fields.
+    """A digest of a list request (its type included) without its paging fields.
 
     Page tokens carry it, so that a token is only accepted by the query that issued it.
     """
@@ -83,7 +83,9 @@ def query_fingerprint(request: Message) -> str:
     query.CopyFrom(request)
     for name in ("page_token", "page_size"):
         query.ClearField(name)
-    return hashlib.sha256(query.SerializeToString(deterministic=True)).hexdigest()[:16]
+    digest = hashlib.sha256(query.DESCRIPTOR.full_name.encode())
+    digest.update(query.SerializeToString(deterministic=True))
+    return digest.hexdigest()[:16]
 
 
 def scan_page(

@@ -9,8 +9,6 @@ work itself is ``mlspec.domain.resources.Resources`` plus the per-kind rules of
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -258,11 +256,7 @@ def _list(
         if conditions:
             node = conditions[0] if len(conditions) == 1 else And(tuple(conditions))
         order = parse_order_by(getattr(request, "order_by", "")) or default_order
-        fingerprint = hashlib.sha256(
-            json.dumps(
-                [spec.kind, repr(node), [(o.member, o.descending) for o in order], statuses, scope]
-            ).encode()
-        ).hexdigest()[:16]
+        fingerprint = paging.query_fingerprint(request)
         after = None
         if request.page_token:
             token = paging.token_fields(request.page_token, q=fingerprint)
