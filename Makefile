@@ -51,11 +51,12 @@ check-generate: setup ## Fail if the committed generated code differs from what 
 	if [ $$status -ne 0 ]; then echo "generated code is stale: run 'make generate' and commit"; exit 1; fi
 	@echo "generated code is up to date"
 
-lint: setup ## buf lint, buf format check and ruff on hand-written Python.
+lint: setup ## buf lint, buf format check, ruff, and the import contracts of .importlinter.
 	$(BUF) lint proto
 	$(BUF) format -d --exit-code proto
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: setup ## Rewrite .proto and Python files in the house format.
 	$(BUF) format -w proto

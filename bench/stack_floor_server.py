@@ -22,13 +22,13 @@ from typing import Any
 from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2
+from mlspec.domain.clock import now_micros
 from mlspec.domain.resources import ACTIVE, Resources
 from mlspec.lifecycle.v1 import lifecycle_service_pb2
 from mlspec.server.app import build_server
 from mlspec.server.config import ServerConfig
 from mlspec.server.dispatch import Handler
-from mlspec.store.records import ResourceRecord
-from mlspec.store.sql import now_micros
+from mlspec.store.api import ResourceRecord
 
 METHOD = "mlspec.lifecycle.v1.LifecycleService/ReportStage"
 MODES = ("nothing", "one-row")

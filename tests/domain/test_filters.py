@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.domain import errors
-from mlspec.domain.filters import And, Comparison, Not, Or, parse_filter, parse_order_by
+from mlspec import errors
+from mlspec.query import And, Comparison, Not, Or, parse_filter, parse_order_by
 
 
 def test_or_binds_tighter_than_and() -> None:

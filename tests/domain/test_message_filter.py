@@ -9,10 +9,10 @@ from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.domain.errors import InvalidArgument
-from mlspec.domain.filters import parse_filter
 from mlspec.domain.message_filter import compile_filter
+from mlspec.errors import InvalidArgument
 from mlspec.logging.v1 import inference_log_pb2
+from mlspec.query import parse_filter
 from mlspec.server.paging import scan_page
 from tests.contract.message_strategies import messages
 

@@ -21,10 +21,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from mlspec.domain.filters import OrderKey, parse_filter
-from mlspec.store.records import FieldSpec, FieldValue, ListQuery, ResourceRecord
-from mlspec.store.schema import metadata
-from mlspec.store.sql import SqlStore, _alembic_config
+from mlspec.query import OrderKey, parse_filter
+from mlspec.store.api import FieldSpec, FieldValue, ListQuery, ResourceRecord
+from mlspec.store.sql import SqlStore, alembic_config
+from mlspec.store.sql.schema import metadata
 
 KIND = 7
 OTHER_KIND = 8
@@ -53,7 +53,7 @@ def bare_store(database_url: str) -> Iterator[SqlStore]:
 
 def alembic(store: SqlStore, step: Callable[[Config], None]) -> None:
     """Runs an alembic command on the store's engine, the way ``SqlStore.upgrade`` does."""
-    config = _alembic_config(store.url)
+    config = alembic_config(store.url)
     with store.engine.begin() as conn:
         config.attributes["connection"] = conn
         step(config)

@@ -20,11 +20,11 @@ from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlspec.domain import errors
-from mlspec.domain.filters import OrderKey, parse_filter
-from mlspec.store.records import EventRow, FieldSpec, FieldValue, ListQuery, ResourceRecord
-from mlspec.store.schema import metadata
+from mlspec import errors
+from mlspec.query import OrderKey, parse_filter
+from mlspec.store.api import EventRow, FieldSpec, FieldValue, ListQuery, LogRow, ResourceRecord
 from mlspec.store.sql import SchemaOutOfDate, SqlStore
+from mlspec.store.sql.schema import metadata
 
 ACTIVE, DEPRECATED, ARCHIVED = 1, 2, 3
 KIND = 7
@@ -1011,12 +1011,12 @@ def test_logs_append_and_read(store: SqlStore) -> None:
         tx.append_logs(
             ws,
             [
-                ("s1", q, T0 + q, "mv1" if q < 3 else "mv2", f"h{q}", f"d{q}".encode())
+                LogRow("s1", q, T0 + q, "mv1" if q < 3 else "mv2", f"h{q}", f"d{q}".encode())
                 for q in range(1, 6)
             ]
-            + [("s2", 1, T0, "mv1", "x1", b"s2-1")],
+            + [LogRow("s2", 1, T0, "mv1", "x1", b"s2-1")],
         )
-        tx.append_logs(new_workspace(), [("s1", 9, T0, "", "zz", b"elsewhere")])
+        tx.append_logs(new_workspace(), [LogRow("s1", 9, T0, "", "zz", b"elsewhere")])
     with store.transaction(write=False) as tx:
         assert tx.last_log(ws, "s1") == (5, "h5")
         assert tx.last_log(ws, "s2") == (1, "x1")
@@ -1037,7 +1037,7 @@ def test_log_pages_walk_every_stream_both_ways(store: SqlStore) -> None:
         tx.append_logs(
             ws,
             [
-                (s, q, T0 + q, "", f"{s}{q}", f"{s}{q}".encode())
+                LogRow(s, q, T0 + q, "", f"{s}{q}", f"{s}{q}".encode())
                 for s in ("b", "a")
                 for q in (1, 2, 3)
             ],
@@ -1099,7 +1099,7 @@ def test_a_failing_transaction_writes_nothing(store: SqlStore) -> None:
         tx.add_edges(ws, [(doomed.id, kept.id, 1)])
         tx.remember(ws, "Create", "req", "h", b"resp")
         tx.append_metrics([(doomed.id, "loss", 0, T0, b"m")])
-        tx.append_logs(ws, [("stream", 1, T0, "", "h", b"d")])
+        tx.append_logs(ws, [LogRow("stream", 1, T0, "", "h", b"d")])
         raise Boom
     with store.transaction(write=False) as tx:
         assert tx.get(ws, doomed.id) is None

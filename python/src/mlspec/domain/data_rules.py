@@ -17,11 +17,12 @@ import re
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import artifact_pb2, datastore_pb2
-from mlspec.domain import errors, field_behavior
-from mlspec.domain.errors import FieldViolation
+from mlspec.domain import field_behavior
 from mlspec.domain.resources import Resources
+from mlspec.errors import FieldViolation
 
 K = reference_pb2.ResourceKind
 T = datastore_pb2.DatastoreType

@@ -17,7 +17,7 @@ from google.api import field_behavior_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
-from mlspec.domain.errors import FieldViolation
+from mlspec.errors import FieldViolation
 
 OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
 _REQUIRED = REQUIRED = field_behavior_pb2.REQUIRED

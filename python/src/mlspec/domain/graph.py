@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 
 from mlspec.common.v1 import reference_pb2, value_pb2
-from mlspec.domain.errors import FieldViolation
+from mlspec.errors import FieldViolation
 from mlspec.pipelines.v1 import graph_pb2, module_pb2
 
 R = graph_pb2.GraphValidationRule

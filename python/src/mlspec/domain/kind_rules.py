@@ -16,23 +16,16 @@ import hashlib
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.data.v1 import dataset_pb2
-from mlspec.domain import (
-    data_rules,
-    errors,
-    field_behavior,
-    model_rules,
-    modules,
-    runs,
-    stage_rules,
-)
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.filters import Comparison
+from mlspec.domain import data_rules, field_behavior, model_rules, modules, runs, stage_rules
 from mlspec.domain.resources import Resources
+from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
-from mlspec.store.records import FieldSpec, ListQuery
+from mlspec.query import Comparison
+from mlspec.store.api import FieldSpec, ListQuery
 from mlspec.tracking.v1 import experiment_pb2, run_pb2
 
 K = reference_pb2.ResourceKind

@@ -15,15 +15,15 @@ from functools import cache
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2, dataset_profile_pb2, datastore_pb2
-from mlspec.domain import errors
 from mlspec.lifecycle.v1 import stage_report_pb2
 from mlspec.metadata.v1 import workflow_metadata_record_pb2
 from mlspec.models.v1 import model_pb2, model_version_pb2
 from mlspec.monitoring.v1 import alert_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_pb2, pipeline_run_pb2
-from mlspec.store.records import FieldValue
+from mlspec.store.api import FieldValue
 from mlspec.tracking.v1 import experiment_pb2, run_pb2
 
 K = reference_pb2.ResourceKind
@@ -271,9 +271,7 @@ def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
             found.append(FieldValue(name, num=float(getattr(message, name))))
         elif kind == "time":
             stamp = getattr(message, name)
-            found.append(
-                FieldValue(name, num=float(stamp.seconds * 1_000_000 + stamp.nanos // 1000))
-            )
+            found.append(FieldValue(name, num=float(stamp.ToMicroseconds())))
         else:
             ref = getattr(message, name)
             if ref.id:

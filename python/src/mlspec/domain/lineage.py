@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import dataset_pb2
-from mlspec.domain import errors
 from mlspec.domain.resources import ARCHIVED, Resources
 from mlspec.lifecycle.v1 import lineage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2

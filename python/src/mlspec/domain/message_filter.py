@@ -33,8 +33,8 @@ from typing import Any
 from google.protobuf import descriptor, duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from mlspec.domain.errors import invalid
-from mlspec.domain.filters import And, Comparison, Node, Not, Or
+from mlspec.errors import invalid
+from mlspec.query import And, Comparison, Node, Not, Or
 
 Predicate = Callable[[Message], bool]
 

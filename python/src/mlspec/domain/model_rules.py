@@ -23,13 +23,14 @@ from collections.abc import Iterator
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
-from mlspec.domain import errors, field_behavior
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.filters import Comparison
+from mlspec.domain import field_behavior
 from mlspec.domain.resources import Loaded, Resources
+from mlspec.errors import FieldViolation
 from mlspec.models.v1 import model_version_pb2
-from mlspec.store.records import FieldSpec, ListQuery
+from mlspec.query import Comparison
+from mlspec.store.api import FieldSpec, ListQuery
 
 K = reference_pb2.ResourceKind
 MV = K.RESOURCE_KIND_MODEL_VERSION

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2
-from mlspec.domain import errors, graph
-from mlspec.domain.errors import FieldViolation
+from mlspec.domain import graph
 from mlspec.domain.resources import Loaded, Resources
+from mlspec.errors import FieldViolation
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_run_pb2
 
 K = reference_pb2.ResourceKind

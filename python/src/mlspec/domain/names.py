@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mlspec.domain.errors import FieldViolation
+from mlspec.errors import FieldViolation
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 LABEL_KEY_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{0,62}")

@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2, warning_pb2
-from mlspec.domain import errors, field_behavior, names
-from mlspec.domain.errors import FieldViolation
+from mlspec.domain import field_behavior, names
+from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.kinds import BY_KIND, KindSpec, index_values, spec_for_message
+from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
-from mlspec.store.records import ResourceRecord
-from mlspec.store.sql import Transaction, now_micros
+from mlspec.store.api import ResourceRecord, UnitOfWork
 
 M = TypeVar("M", bound=Message)
 _REF = "mlspec.common.v1.ResourceRef"
@@ -61,11 +62,6 @@ def kind_of_id_field(field_name: str) -> int | None:
         if field_name == suffix or field_name.endswith("_" + suffix):
             return _ID_SUFFIXES[suffix]
     return None
-
-
-def micros_to_timestamp(micros: int) -> timestamp_pb2.Timestamp:
-    """Converts microseconds since the epoch to a Timestamp."""
-    return timestamp_pb2.Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
 
 
 @dataclass
@@ -105,14 +101,14 @@ class Loaded:
 class Resources:
     """The resource rules, bound to one transaction and one caller."""
 
-    def __init__(self, tx: Transaction, scope: RequestScope) -> None:
+    def __init__(self, tx: UnitOfWork, scope: RequestScope) -> None:
         """Binds the rules to a transaction and the calling workspace."""
         self.tx = tx
         self.scope = scope
         # Records read or written in this transaction, by id (saves repeated look-ups).
         self._known: dict[str, ResourceRecord] = {}
 
-    def rebind(self, tx: Transaction) -> None:
+    def rebind(self, tx: UnitOfWork) -> None:
         """Continues in another transaction (streams read each chunk in a fresh one)."""
         self.tx = tx
         self._known.clear()
@@ -206,8 +202,8 @@ class Resources:
         child_kind = children.get(parent.spec.kind)
         if child_kind is None:
             raise errors.invalid(f"{path}.version", f"{parent.spec.label} has no versions")
-        from mlspec.domain.filters import Comparison
-        from mlspec.store.records import FieldSpec, ListQuery
+        from mlspec.query import Comparison
+        from mlspec.store.api import FieldSpec, ListQuery
 
         members = {
             "version": FieldSpec("num" if child_kind == K.RESOURCE_KIND_DATASET_VERSION else "text")
@@ -379,7 +375,7 @@ class Resources:
             name=meta.name,
             status=meta.status,
             create_time=create_time,
-            update_time=meta.update_time.seconds * 1_000_000 + meta.update_time.nanos // 1000,
+            update_time=meta.update_time.ToMicroseconds(),
             etag=meta.etag,
             data=message.SerializeToString(deterministic=True),
             fields=index_values(spec, message),

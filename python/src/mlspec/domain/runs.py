@@ -8,8 +8,8 @@ terminal one).
 
 from __future__ import annotations
 
+from mlspec import errors
 from mlspec.common.v1 import run_state_pb2
-from mlspec.domain import errors
 
 S = run_state_pb2.RunState
 TERMINAL = frozenset(

@@ -16,17 +16,17 @@ from collections.abc import Callable, Iterator
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import digest_pb2, reference_pb2, threshold_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2
-from mlspec.domain import errors
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.filters import And, Comparison
 from mlspec.domain.kinds import BY_KIND, indexed_members
 from mlspec.domain.resources import Resources
+from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
-from mlspec.store.records import FieldSpec, ListQuery
+from mlspec.query import And, Comparison
+from mlspec.store.api import FieldSpec, ListQuery
 
 K = reference_pb2.ResourceKind
 E = lineage_pb2.LineageEdgeKind
@@ -225,7 +225,7 @@ def _models_of_evaluation(evaluation: Report) -> set[str]:
 
 
 def _micros(stamp: timestamp_pb2.Timestamp) -> int:
-    return stamp.seconds * 1_000_000 + stamp.nanos // 1000
+    return stamp.ToMicroseconds()
 
 
 def _check_model_test(res: Resources, report: Report, path: str) -> None:

@@ -20,7 +20,7 @@ from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from mlspec.domain import field_behavior
-from mlspec.domain.errors import FieldViolation
+from mlspec.errors import FieldViolation
 
 FD = descriptor.FieldDescriptor
 _TIMESTAMP = "google.protobuf.Timestamp"

@@ -28,7 +28,8 @@ from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.services import all_handlers, component
 from mlspec.server.telemetry import Telemetry, timed
-from mlspec.store.sql import SqlStore, open_store
+from mlspec.store.api import Store
+from mlspec.store.sql import open_store
 from mlspec.tracking.v1 import tracking_service_pb2
 
 log = logging.getLogger("mlspec.server")
@@ -53,7 +54,7 @@ class RunningServer:
 
     server: grpc.Server
     port: int
-    store: SqlStore
+    store: Store
     health: health.HealthServicer
 
     def stop(self, grace: float = 5.0) -> None:
@@ -69,6 +70,11 @@ def ensure_sqlite_folder(url: str) -> None:
         pathlib.Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+def store_backend(url: str) -> str:
+    """The database behind a store URL: ``sqlite`` or ``postgresql``."""
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
 def server_options(config: ServerConfig) -> list[tuple[str, int]]:
     """The gRPC channel options of the server: message size limits, an exclusive port."""
     return [
@@ -80,7 +86,7 @@ def server_options(config: ServerConfig) -> list[tuple[str, int]]:
 
 def build_server(
     config: ServerConfig,
-    store: SqlStore | None = None,
+    store: Store | None = None,
     handlers: dict[str, Handler] | None = None,
 ) -> RunningServer:
     """Builds and starts a server for ``config`` (port 0 picks a free port).
@@ -100,7 +106,7 @@ def build_server(
     )
     names = [s.full_name for s in SERVICES]
     custom = all_handlers()
-    custom.update(component.handlers(telemetry, names))
+    custom.update(component.handlers(telemetry, names, store_backend(store.url)))
     custom.update(handlers or {})
     dispatcher = Dispatcher(store, custom)
     server.add_generic_rpc_handlers(tuple(generic_handlers(dispatcher, SERVICES)))

@@ -20,12 +20,12 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
-from sqlalchemy.exc import IntegrityError
 
-from mlspec.domain import errors, well_formed
+from mlspec import errors
+from mlspec.domain import well_formed
 from mlspec.domain.resources import RequestScope, Resources
 from mlspec.server import standard_methods
-from mlspec.store.sql import SqlStore
+from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
 WORKSPACE_HEADER = "x-mlspec-workspace"
@@ -55,7 +55,7 @@ def is_read_method(name: str) -> bool:
 class Dispatcher:
     """Runs handlers in transactions, with idempotency and warnings."""
 
-    def __init__(self, store: SqlStore, custom: dict[str, Handler]) -> None:
+    def __init__(self, store: Store, custom: dict[str, Handler]) -> None:
         """Binds the store and the custom handlers (by full method name)."""
         self.store = store
         self.custom = custom
@@ -134,7 +134,7 @@ class Dispatcher:
         fingerprint = hashlib.sha256(original).hexdigest()
         try:
             return self._call_once(method, handler, request, scope, request_id, fingerprint)
-        except IntegrityError:
+        except ConcurrentWrite:
             # A concurrent call with the same request_id committed first: answer as it did.
             scope.warnings.clear()
             fresh = type(request).FromString(original)

@@ -17,7 +17,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mlspec.domain import errors
+from mlspec import errors
 
 log = logging.getLogger("mlspec.server")
 DOMAIN = "mlspec.io"
@@ -28,7 +28,6 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (errors.Aborted, code_pb2.ABORTED),
-    (errors.OutOfRange, code_pb2.OUT_OF_RANGE),
     (errors.Unimplemented, code_pb2.UNIMPLEMENTED),
 ]
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from mlspec.domain import errors
-from mlspec.domain.filters import parse_order_by
-from mlspec.store.sql import decode_token
+from mlspec import errors
+from mlspec.query import parse_order_by
 
 MAX_PAGE_SIZE = 1000
 # A filtered scan reads at most this many records per call; when the budget runs out
@@ -28,6 +29,22 @@ def page_size(requested: int, default: int) -> int:
     if requested < 0:
         raise errors.invalid("page_size", "must not be negative")
     return min(requested or default, MAX_PAGE_SIZE)
+
+
+def encode_token(payload: dict[str, Any]) -> str:
+    """Encodes a page position as an opaque URL-safe token."""
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """Decodes a page token; raises InvalidArgument for anything this server did not make."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeError) as exc:
+        raise errors.invalid("page_token", "is not a page token this server issued") from exc
+    if not isinstance(payload, dict):
+        raise errors.invalid("page_token", "is not a page token this server issued")
+    return payload
 
 
 def token_fields(token: str, **expected: Any) -> dict[str, Any]:

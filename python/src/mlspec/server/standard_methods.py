@@ -15,13 +15,14 @@ from typing import Any
 from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 
-from mlspec.domain import errors, field_behavior, kind_rules
-from mlspec.domain.filters import And, Comparison, Node, Or, OrderKey, parse_filter, parse_order_by
+from mlspec import errors
+from mlspec.domain import field_behavior, kind_rules
 from mlspec.domain.kinds import KindSpec, indexed_members, spec_for_message
 from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources, kind_of_id_field
+from mlspec.query import And, Comparison, Node, Or, OrderKey, parse_filter, parse_order_by
 from mlspec.server import paging
-from mlspec.store.records import FieldSpec, ListQuery
-from mlspec.store.sql import encode_token
+from mlspec.server.paging import encode_token
+from mlspec.store.api import FieldSpec, ListQuery
 
 Fn = Callable[[Any, Resources], Message]
 

@@ -1,24 +1,6 @@
-"""Storage of the reference service: one interface, one SQL implementation.
+"""Storage of the reference service.
 
-``open_store(url)`` returns a ``SqlStore`` for ``sqlite:///path`` (the embedded default) or
-``postgresql+psycopg://...`` (for many stateless server processes in front of one
-database). The schema is managed by Alembic (``mlspec db upgrade``).
+``mlspec.store.api`` is the interface the domain and the server speak (``Store``,
+``UnitOfWork`` and the record types); ``mlspec.store.sql`` is its one implementation, on
+SQLite or PostgreSQL, constructed only by the composition root (``mlspec.server.app``).
 """
-
-from mlspec.store.records import (
-    FieldValue,
-    ListQuery,
-    ListResult,
-    ResourceRecord,
-)
-from mlspec.store.sql import SchemaOutOfDate, SqlStore, open_store
-
-__all__ = [
-    "FieldValue",
-    "ListQuery",
-    "ListResult",
-    "ResourceRecord",
-    "SchemaOutOfDate",
-    "SqlStore",
-    "open_store",
-]

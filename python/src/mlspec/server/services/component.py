@@ -10,19 +10,19 @@ from google.protobuf import __version__ as protobuf_version
 from google.protobuf.message import Message
 from prometheus_client import generate_latest
 
-from mlspec.domain.resources import Resources, micros_to_timestamp
+from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.resources import Resources
 from mlspec.monitoring.v1 import component_service_pb2 as pb
 from mlspec.monitoring.v1 import signals_pb2
 from mlspec.server.dispatch import Handler
 from mlspec.server.telemetry import Telemetry
-from mlspec.store.sql import now_micros
 
 SERVICE = "mlspec.monitoring.v1.ComponentService"
 SERVING = signals_pb2.SERVING_STATUS_SERVING
 
 
-def handlers(telemetry: Telemetry, service_names: list[str]) -> dict[str, Handler]:
-    """The ComponentService handlers of one server."""
+def handlers(telemetry: Telemetry, service_names: list[str], backend: str) -> dict[str, Handler]:
+    """The ComponentService handlers of one server (``backend``: the store's database)."""
 
     def ok(request: pb.OkRequest, res: Resources) -> Message:
         """Liveness and readiness: the store answers a query."""
@@ -59,7 +59,7 @@ def handlers(telemetry: Telemetry, service_names: list[str]) -> dict[str, Handle
             "python_version": platform.python_version(),
             "grpc_version": grpc.__version__,
             "protobuf_version": protobuf_version,
-            "store_backend": "sqlite" if res.tx.is_sqlite else "postgresql",
+            "store_backend": backend,
         }
         response = pb.VarzResponse(info=info)
         for key, value in values.items():

@@ -7,15 +7,18 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from mlspec.domain import errors, field_behavior, inference_log, message_filter
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.filters import parse_filter
-from mlspec.domain.resources import Resources, micros_to_timestamp
+from mlspec import errors
+from mlspec.domain import field_behavior, inference_log, message_filter
+from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.resources import Resources
+from mlspec.errors import FieldViolation
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.logging.v1 import logging_service_pb2 as pb
+from mlspec.query import parse_filter
 from mlspec.server import paging
 from mlspec.server.dispatch import Handler
-from mlspec.store.sql import encode_token, now_micros
+from mlspec.server.paging import encode_token
+from mlspec.store.api import LogRow
 
 SERVICE = "mlspec.logging.v1.LoggingService"
 MAX_RECORDS = 1000
@@ -66,9 +69,9 @@ def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
         record.record_hash = inference_log.record_hash(record)
         record.observed_time.CopyFrom(observed)
         previous = record.record_hash
-        time_us = record.access.time.seconds * 1_000_000 + record.access.time.nanos // 1000
+        time_us = record.access.time.ToMicroseconds()
         rows.append(
-            (
+            LogRow(
                 request.log_stream_id,
                 sequence,
                 time_us,
@@ -138,7 +141,7 @@ def _micros(request: Message, name: str) -> int | None:
     if not request.HasField(name):
         return None
     stamp = getattr(request, name)
-    return int(stamp.seconds * 1_000_000 + stamp.nanos // 1000)
+    return int(stamp.ToMicroseconds())
 
 
 def verify(request: pb.VerifyLogChainRequest, res: Resources) -> Message:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2
-from mlspec.domain import errors, model_rules
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.filters import Comparison
+from mlspec.domain import model_rules
 from mlspec.domain.resources import ACTIVE, DEPRECATED, Loaded, Resources
+from mlspec.errors import FieldViolation
 from mlspec.models.v1 import model_version_pb2
 from mlspec.models.v1 import models_service_pb2 as pb
+from mlspec.query import Comparison
 from mlspec.server.dispatch import Handler
-from mlspec.store.records import FieldSpec, ListQuery
+from mlspec.store.api import FieldSpec, ListQuery
 
 SERVICE = "mlspec.models.v1.ModelsService"
 K = reference_pb2.ResourceKind

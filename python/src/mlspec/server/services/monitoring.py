@@ -17,16 +17,18 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
-from mlspec.domain import errors, field_behavior, message_filter
-from mlspec.domain.filters import Comparison, parse_filter
-from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
+from mlspec.domain import field_behavior, message_filter
+from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.resources import Loaded, Resources
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
+from mlspec.query import Comparison, parse_filter
 from mlspec.server import paging
 from mlspec.server.dispatch import Handler
-from mlspec.store.records import EventRow, FieldSpec, ListQuery
-from mlspec.store.sql import encode_token, now_micros
+from mlspec.server.paging import encode_token
+from mlspec.store.api import EventRow, FieldSpec, ListQuery
 
 SERVICE = "mlspec.monitoring.v1.MonitoringService"
 K = reference_pb2.ResourceKind
@@ -43,7 +45,7 @@ DEFAULT_WINDOW_MICROS = 3600 * 1_000_000
 
 
 def _micros(stamp: Any) -> int:
-    return int(stamp.seconds * 1_000_000 + stamp.nanos // 1000)
+    return int(stamp.ToMicroseconds())
 
 
 def _limit(items: Sized, path: str) -> None:

@@ -14,17 +14,18 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2, value_pb2
-from mlspec.domain import errors, graph, kind_rules, modules, runs
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.filters import Comparison
-from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
+from mlspec.domain import graph, kind_rules, modules, runs
+from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.resources import Loaded, Resources
+from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
+from mlspec.query import Comparison
 from mlspec.server.dispatch import Handler
-from mlspec.store.records import ListQuery
-from mlspec.store.sql import now_micros
+from mlspec.store.api import ListQuery
 from mlspec.tracking.v1 import run_pb2
 
 SERVICE = "mlspec.pipelines.v1.PipelinesService"

@@ -15,14 +15,16 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
-from mlspec.domain import errors, runs
-from mlspec.domain.errors import FieldViolation
-from mlspec.domain.resources import Loaded, Resources, micros_to_timestamp
+from mlspec.domain import runs
+from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.resources import Loaded, Resources
+from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.server import paging
 from mlspec.server.dispatch import Handler
-from mlspec.store.sql import encode_token, now_micros
+from mlspec.server.paging import encode_token
 from mlspec.tracking.v1 import metric_pb2, run_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as pb
 
@@ -115,7 +117,7 @@ def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
         point.CopyFrom(metric)
         if not point.HasField("timestamp"):
             point.timestamp.CopyFrom(micros_to_timestamp(now))
-        time_us = point.timestamp.seconds * 1_000_000 + point.timestamp.nanos // 1000
+        time_us = point.timestamp.ToMicroseconds()
         rows.append((request.run_id, point.key, point.step, time_us, point.SerializeToString()))
         latest[point.key] = point
     res.tx.append_metrics(rows)

@@ -1,6 +1,6 @@
-"""Domain errors: what went wrong, in terms a caller can act on.
+"""The base error types: what went wrong, in terms a caller can act on.
 
-Domain code raises these; exactly one place (``mlspec.server.errors``) turns them into gRPC
+The domain and the store raise these (both may import this module); exactly one place (``mlspec.server.errors``) turns them into gRPC
 status codes with ``google.rpc`` details. Each error carries a stable machine-readable
 ``reason`` (for ``ErrorInfo``), and, where it applies, the resource it is about (for
 ``ResourceInfo``) and per-field violations (for ``BadRequest``).
@@ -52,10 +52,6 @@ class FailedPrecondition(DomainError):
 
 class Aborted(DomainError):
     """A concurrency conflict, such as an etag mismatch (ABORTED)."""
-
-
-class OutOfRange(DomainError):
-    """A value, such as a page token, is outside what is valid (OUT_OF_RANGE)."""
 
 
 def invalid(field_path: str, description: str, reason: str = "INVALID_FIELD") -> InvalidArgument:

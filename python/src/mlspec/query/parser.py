@@ -1,4 +1,4 @@
-"""A parser for the AIP-160 filter subset that List methods accept.
+"""The parser of the AIP-160 filter subset that List methods accept, and of ``order_by``.
 
 Grammar (whitespace separates tokens; keywords are upper case)::
 
@@ -13,55 +13,22 @@ Grammar (whitespace separates tokens; keywords are upper case)::
     value      := quoted string | number | word | "*"
 
 ``labels:env`` and ``labels.env:*`` test that a label is present. The parser only builds
-a tree; which members exist and how they compare is decided by the store, which
-translates the tree to SQL with bound parameters.
+a tree (``mlspec.query.ast``); which members exist and how they compare is decided by
+its consumers: the SQL store translates it to SQL with bound parameters, and
+``mlspec.domain.message_filter`` evaluates it on decoded messages.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
-from mlspec.domain.errors import invalid
+from mlspec.errors import invalid
+from mlspec.query.ast import And, Comparison, Node, Not, Or, OrderKey
 
 MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32
-OPERATORS = ("<=", ">=", "!=", "=", "<", ">", ":")
 
-
-@dataclass(frozen=True)
-class Comparison:
-    """``member op value``; ``value`` is ``None`` for a presence test (``:*``)."""
-
-    member: tuple[str, ...]
-    op: str
-    value: str | None
-    quoted: bool = False
-
-
-@dataclass(frozen=True)
-class And:
-    """All operands hold."""
-
-    operands: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    """At least one operand holds."""
-
-    operands: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    """The operand does not hold."""
-
-    operand: Node
-
-
-Node = Union[Comparison, And, Or, Not]  # noqa: UP007 - runtime alias
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -220,14 +187,6 @@ def parse_filter(text: str) -> Node | None:
     if not tokens:
         return None
     return _Parser(tokens).parse()
-
-
-@dataclass(frozen=True)
-class OrderKey:
-    """One ``order_by`` key: a member and whether it sorts descending."""
-
-    member: str
-    descending: bool = False
 
 
 def parse_order_by(text: str) -> list[OrderKey]:

@@ -6,7 +6,7 @@ filters may test (labels and per-kind fields such as a stage report's stage) are
 into ``resource_fields``, one row per value with either ``value_text`` or ``value_num`` set
 (never both), so its two value indexes are partial: each holds only the rows of its own
 kind of value. Lineage edges go into ``lineage_edges``. Alembic migrations under
-``mlspec/store/migrations`` create exactly these tables; a test checks they agree.
+``mlspec/store/sql/migrations`` create exactly these tables; a test checks they agree.
 """
 
 from __future__ import annotations

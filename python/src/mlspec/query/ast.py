@@ -1,0 +1,48 @@
+"""The filter language's syntax tree, shared by the parser, the SQL store and the domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``member op value``; ``value`` is ``None`` for a presence test (``:*``)."""
+
+    member: tuple[str, ...]
+    op: str
+    value: str | None
+    quoted: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    """All operands hold."""
+
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one operand holds."""
+
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """The operand does not hold."""
+
+    operand: Node
+
+
+Node = Union[Comparison, And, Or, Not]  # noqa: UP007 - runtime alias
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """One ``order_by`` key: a member and whether it sorts descending."""
+
+    member: str
+    descending: bool = False

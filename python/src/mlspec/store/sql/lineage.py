@@ -1,0 +1,68 @@
+"""Lineage edges: adding them, walking them in SQL, and summarising the nodes reached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlspec.store.sql.base import SqlBase
+
+
+class LineageStatements(SqlBase):
+    """The lineage operations of a transaction."""
+
+    def add_edges(self, workspace: str, edges: Sequence[tuple[str, str, int]]) -> None:
+        """Adds lineage edges (source id, target id, relation); existing ones are kept."""
+        unique = list(dict.fromkeys(edges))
+        if unique:
+            self._rows(_INSERT_EDGE, [(workspace, s, d, r) for s, d, r in unique])
+
+    def walk_edges(
+        self, workspace: str, start: str, *, upstream: bool, max_depth: int
+    ) -> tuple[dict[str, int], set[tuple[str, str, int]]]:
+        """Walks lineage edges from ``start`` in SQL (a recursive query).
+
+        Returns the nodes reached with their smallest depth, and the edges traversed.
+        """
+        near, far = ("dst_id", "src_id") if upstream else ("src_id", "dst_id")
+        sql = f"""
+            WITH RECURSIVE walk(node, depth, src, dst, relation) AS (
+                SELECT CAST(? AS VARCHAR(40)), 0, CAST(NULL AS VARCHAR(40)),
+                       CAST(NULL AS VARCHAR(40)), CAST(NULL AS SMALLINT)
+                UNION
+                SELECT e.{far}, w.depth + 1, e.src_id, e.dst_id, e.relation
+                FROM lineage_edges e JOIN walk w ON e.{near} = w.node
+                WHERE w.depth < ? AND e.workspace = ?
+            )
+            SELECT node, depth, src, dst, relation FROM walk
+            """  # noqa: S608 - the interpolated names are fixed column names, not input
+        nodes: dict[str, int] = {}
+        edges: set[tuple[str, str, int]] = set()
+        for node, depth, src, dst, relation in self._rows(sql, (start, max_depth, workspace)):
+            if node not in nodes or depth < nodes[node]:
+                nodes[node] = int(depth)
+            if src is not None:
+                edges.add((src, dst, int(relation)))
+        return nodes, edges
+
+    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int, int]]:
+        """Id -> (kind, name, status, stage) without loading the stored messages."""
+        found: dict[str, tuple[int, str, int, int]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = _SUMMARIES + f" AND r.id IN ({marks})"  # only '?' placeholders are added
+            for id_, kind, name, status, stage in self._rows(sql, (workspace, *chunk)):
+                found[id_] = (int(kind), name or "", int(status), int(stage or 0))
+        return found
+
+
+_SUMMARIES = (
+    "SELECT r.id, r.kind, r.name, r.status, f.value_num FROM resources r"
+    " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
+    " AND f.key = 'stage' WHERE r.workspace = ?"
+)
+_INSERT_EDGE = (
+    "INSERT INTO lineage_edges (workspace, src_id, dst_id, relation) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)

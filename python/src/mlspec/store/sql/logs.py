@@ -1,0 +1,117 @@
+"""Inference-log streams: appending hash-chained records and reading them in order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, insert, select
+
+from mlspec.store.api import LogRow
+from mlspec.store.sql.base import SqlBase, keyset_after
+from mlspec.store.sql.schema import inference_logs
+
+
+class LogStatements(SqlBase):
+    """The inference-log operations of a transaction."""
+
+    def last_log(self, workspace: str, stream_id: str) -> tuple[int, str] | None:
+        """Returns (sequence, record hash) of the newest record of a log stream."""
+        row = self.conn.execute(
+            select(inference_logs.c.sequence, inference_logs.c.record_hash)
+            .where(inference_logs.c.workspace == workspace, inference_logs.c.stream_id == stream_id)
+            .order_by(inference_logs.c.sequence.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.sequence), row.record_hash)
+
+    def append_logs(self, workspace: str, rows: Sequence[LogRow]) -> None:
+        """Appends log records to their streams."""
+        if rows:
+            self.conn.execute(
+                insert(inference_logs),
+                [
+                    {
+                        "workspace": workspace,
+                        "stream_id": r.stream_id,
+                        "sequence": r.sequence,
+                        "time": r.time,
+                        "model_version_id": r.model_version_id,
+                        "record_hash": r.record_hash,
+                        "data": r.data,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def log_page(
+        self,
+        workspace: str,
+        stream_id: str,
+        after: tuple[str, int] | None,
+        limit: int,
+        *,
+        descending: bool = False,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        model_version_id: str = "",
+    ) -> list[tuple[tuple[str, int], bytes]]:
+        """Log records of one stream (or of every stream) in (stream, sequence) order.
+
+        Returns ((stream id, sequence), serialized record); ``after`` is the position of
+        the last record of the previous page.
+        """
+        t = inference_logs.c
+        conditions: list[ColumnElement[bool]] = [t.workspace == workspace]
+        if stream_id:
+            conditions.append(t.stream_id == stream_id)
+        if after is not None:
+            conditions.append(keyset_after(t.stream_id, t.sequence, after, not descending))
+        if start_time is not None:
+            conditions.append(t.time >= start_time)
+        if end_time is not None:
+            conditions.append(t.time < end_time)
+        if model_version_id:
+            conditions.append(t.model_version_id == model_version_id)
+        order = (t.stream_id, t.sequence)
+        rows = self.conn.execute(
+            select(t.stream_id, t.sequence, t.data)
+            .where(*conditions)
+            .order_by(*((c.desc() for c in order) if descending else order))
+            .limit(limit)
+        )
+        return [((str(r.stream_id), int(r.sequence)), bytes(r.data)) for r in rows]
+
+    def logs(
+        self,
+        workspace: str,
+        stream_id: str,
+        after_sequence: int,
+        limit: int,
+        *,
+        until_sequence: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        model_version_id: str = "",
+    ) -> list[tuple[int, bytes]]:
+        """Returns (sequence, serialized record) of a stream in sequence order."""
+        conditions: list[ColumnElement[bool]] = [
+            inference_logs.c.workspace == workspace,
+            inference_logs.c.sequence > after_sequence,
+        ]
+        if stream_id:
+            conditions.append(inference_logs.c.stream_id == stream_id)
+        if until_sequence is not None:
+            conditions.append(inference_logs.c.sequence <= until_sequence)
+        if start_time is not None:
+            conditions.append(inference_logs.c.time >= start_time)
+        if end_time is not None:
+            conditions.append(inference_logs.c.time < end_time)
+        if model_version_id:
+            conditions.append(inference_logs.c.model_version_id == model_version_id)
+        rows = self.conn.execute(
+            select(inference_logs.c.sequence, inference_logs.c.data)
+            .where(*conditions)
+            .order_by(inference_logs.c.stream_id, inference_logs.c.sequence)
+            .limit(limit)
+        )
+        return [(int(r.sequence), bytes(r.data)) for r in rows]
