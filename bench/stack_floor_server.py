@@ -27,7 +27,7 @@ from mlspec.domain.resources import ACTIVE, Resources
 from mlspec.lifecycle.v1 import lifecycle_service_pb2
 from mlspec.server.app import build_server
 from mlspec.server.config import ServerConfig
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import write
 from mlspec.store.api import ResourceRecord
 
 METHOD = "mlspec.lifecycle.v1.LifecycleService/ReportStage"
@@ -65,7 +65,7 @@ def main(port: int, store_url: str, mode: str) -> None:
     work = {"nothing": _nothing, "one-row": _one_row}[mode]
     running = build_server(
         ServerConfig(port=port, store_url=store_url, log_level="WARNING"),
-        handlers={METHOD: Handler(work, write=True)},
+        overrides={METHOD: write(work)},
     )
     try:
         threading.Event().wait()

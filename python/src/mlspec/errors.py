@@ -63,10 +63,6 @@ def invalid(field_path: str, description: str, reason: str = "INVALID_FIELD") ->
     )
 
 
-class Unimplemented(DomainError):
-    """The method is part of the contract but this server does not implement it."""
-
-
 def too_many(path: str, count: int, limit: int) -> InvalidArgument:
     """INVALID_ARGUMENT for a list over the size the contract allows in one call."""
     return InvalidArgument(

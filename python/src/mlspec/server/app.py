@@ -23,10 +23,11 @@ from mlspec.models.v1 import models_service_pb2
 from mlspec.monitoring.v1 import component_service_pb2, monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
 from mlspec.server.config import ServerConfig
-from mlspec.server.dispatch import Dispatcher, Handler, generic_handlers
+from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
-from mlspec.server.services import all_handlers, component
+from mlspec.server.routes import Route, check_complete, qualify
+from mlspec.server.services import area_routes, component
 from mlspec.server.telemetry import Telemetry, timed
 from mlspec.store.api import Store
 from mlspec.store.sql import open_store
@@ -87,28 +88,31 @@ def server_options(config: ServerConfig) -> list[tuple[str, int]]:
 def build_server(
     config: ServerConfig,
     store: Store | None = None,
-    handlers: dict[str, Handler] | None = None,
+    overrides: dict[str, Route] | None = None,
 ) -> RunningServer:
     """Builds and starts a server for ``config`` (port 0 picks a free port).
 
-    ``handlers`` replaces the handlers of some methods (by "package.Service/Method"); the
+    Refuses to start (``IncompleteRoutes``) when an RPC of ``SERVICES`` has no route.
+    ``overrides`` replaces the routes of some methods (by "package.Service/Method"); the
     benchmarks use it to measure the server's own stack around a trivial handler.
     """
+    telemetry = Telemetry()
+    names = [s.full_name for s in SERVICES]
+    backend = store_backend(config.store_url if store is None else store.url)
+    routes = area_routes()
+    routes.update(qualify(component.SERVICE, component.routes(telemetry, names, backend)))
+    routes.update(overrides or {})
+    check_complete(SERVICES, routes)
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
     options = server_options(config)
-    telemetry = Telemetry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="mlspec"),
         interceptors=[WrappingInterceptor([timed(telemetry), map_errors])],
         options=options,
     )
-    names = [s.full_name for s in SERVICES]
-    custom = all_handlers()
-    custom.update(component.handlers(telemetry, names, store_backend(store.url)))
-    custom.update(handlers or {})
-    dispatcher = Dispatcher(store, custom)
+    dispatcher = Dispatcher(store, routes)
     server.add_generic_rpc_handlers(tuple(generic_handlers(dispatcher, SERVICES)))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -1,20 +1,19 @@
-"""Builds gRPC handlers for every method of the contract from the service descriptors.
+"""Runs the route of every method of the contract as a gRPC handler.
 
-Each unary call runs in one store transaction: a read transaction for Get/List-like
-methods, a write transaction for everything else; a server stream reads each message it
-sends in a transaction of its own. Mutations with a ``request_id`` are idempotent:
-the first response is stored in the same transaction as the mutation and a retry with
-the same id gets it back. Warnings collected while handling the call are copied into the
-response's ``warnings`` field. Methods come from the registry of custom handlers, or
-else from the generic standard methods; anything else answers UNIMPLEMENTED.
+Each unary call runs in one store transaction: a read transaction for a reading route, a
+write transaction for a writing one; a server stream reads each message it sends in a
+transaction of its own. Writes with a ``request_id`` are idempotent: the first response is
+stored in the same transaction as the write and a retry with the same id gets it back.
+Warnings collected while handling the call are copied into the response's ``warnings``
+field. Which function serves a method, and whether it writes, is the routing table's
+(``server/routes.py``, one table per service under ``server/services/``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -24,63 +23,27 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.domain import well_formed
 from mlspec.domain.resources import RequestScope, Resources
-from mlspec.server import standard_methods
+from mlspec.server.routes import Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
 WORKSPACE_HEADER = "x-mlspec-workspace"
 DEFAULT_WORKSPACE = "default"
 
-Unary = Callable[[Any, Resources], Message]
-Streaming = Callable[[Any, Resources], Iterator[Message]]
-
-
-@dataclass(frozen=True)
-class Handler:
-    """How to run one method: its function and whether it writes."""
-
-    fn: Unary | Streaming
-    write: bool
-    streaming: bool = False
-
-
-READ_PREFIXES = ("Get", "List", "Resolve", "Compare", "Verify", "Validate", "Evaluate", "Stream")
-
-
-def is_read_method(name: str) -> bool:
-    """Whether a method only reads (runs in a read transaction, no idempotency)."""
-    return name.startswith(READ_PREFIXES)
-
 
 class Dispatcher:
-    """Runs handlers in transactions, with idempotency and warnings."""
+    """Runs routes in transactions, with idempotency and warnings."""
 
-    def __init__(self, store: Store, custom: dict[str, Handler]) -> None:
-        """Binds the store and the custom handlers (by full method name)."""
+    def __init__(self, store: Store, routes: dict[str, Route]) -> None:
+        """Binds the store and the routes (by full method name, ``package.Service/Method``)."""
         self.store = store
-        self.custom = custom
+        self.routes = routes
         self.response_types: dict[str, type[Message]] = {}
-
-    def handler_for(self, method: descriptor.MethodDescriptor) -> Handler:
-        """The handler of a method: custom, generic standard method, or UNIMPLEMENTED."""
-        full = f"{method.containing_service.full_name}/{method.name}"
-        if full in self.custom:
-            return self.custom[full]
-        generic = standard_methods.for_method(method)
-        if generic is not None:
-            return Handler(generic, write=not is_read_method(method.name))
-
-        def unimplemented(_request: Any, _res: Resources) -> Message:
-            raise errors.Unimplemented(
-                f"{full} is part of the MLSpec contract but this server does not implement it yet",
-                reason="METHOD_NOT_IMPLEMENTED",
-            )
-
-        return Handler(unimplemented, write=False)
 
     def rpc_handler(self, method: descriptor.MethodDescriptor) -> grpc.RpcMethodHandler:
         """The grpc handler of one method."""
-        handler = self.handler_for(method)
+        route = self.routes[f"{method.containing_service.full_name}/{method.name}"]
+        fn: Any = route.bind(method)
         request_cls = message_factory.GetMessageClass(method.input_type)
         response_cls = message_factory.GetMessageClass(method.output_type)
         full = f"/{method.containing_service.full_name}/{method.name}"
@@ -97,7 +60,7 @@ class Dispatcher:
                     with self.store.transaction(write=False) as tx:
                         if res is None:
                             res = Resources(tx, scope)
-                            items = iter(handler.fn(request, res))  # type: ignore[arg-type]
+                            items = iter(fn(request, res))
                         else:
                             res.rebind(tx)
                         item = next(items, None)
@@ -112,7 +75,7 @@ class Dispatcher:
             )
 
         def unary(request: Any, context: grpc.ServicerContext) -> Message:
-            return self.call(full, handler, request, _scope(context))
+            return self.call(full, fn, route.writes, request, _scope(context))
 
         return grpc.unary_unary_rpc_method_handler(
             unary,
@@ -120,12 +83,14 @@ class Dispatcher:
             response_serializer=response_cls.SerializeToString,
         )
 
-    def call(self, method: str, handler: Handler, request: Any, scope: RequestScope) -> Message:
+    def call(
+        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
+    ) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
         check_well_formed(request)
-        request_id = getattr(request, "request_id", "") if handler.write else ""
+        request_id = getattr(request, "request_id", "") if writes else ""
         if not request_id:
-            return self._call_once(method, handler, request, scope, "", "")
+            return self._call_once(method, fn, writes, request, scope, "", "")
         if len(request_id) > 200 or "\x00" in request_id:
             raise errors.invalid("request_id", "must be at most 200 characters, without NUL")
         # Handlers fill in the messages they store, so a retry starts from the original
@@ -133,23 +98,24 @@ class Dispatcher:
         original = request.SerializeToString(deterministic=True)
         fingerprint = hashlib.sha256(original).hexdigest()
         try:
-            return self._call_once(method, handler, request, scope, request_id, fingerprint)
+            return self._call_once(method, fn, writes, request, scope, request_id, fingerprint)
         except ConcurrentWrite:
             # A concurrent call with the same request_id committed first: answer as it did.
             scope.warnings.clear()
             fresh = type(request).FromString(original)
-            return self._call_once(method, handler, fresh, scope, request_id, fingerprint)
+            return self._call_once(method, fn, writes, fresh, scope, request_id, fingerprint)
 
     def _call_once(
         self,
         method: str,
-        handler: Handler,
+        fn: Unary,
+        writes: bool,
         request: Any,
         scope: RequestScope,
         request_id: str,
         fingerprint: str,
     ) -> Message:
-        with self.store.transaction(write=handler.write) as tx:
+        with self.store.transaction(write=writes) as tx:
             if request_id:
                 stored = tx.recall(scope.workspace, method, request_id)
                 if stored is not None:
@@ -160,7 +126,7 @@ class Dispatcher:
                             reason="REQUEST_ID_REUSED",
                         )
                     return self.response_types[method].FromString(stored[1])
-            response = handler.fn(request, Resources(tx, scope))
+            response = fn(request, Resources(tx, scope))
             assert isinstance(response, Message)
             _attach_warnings(response, scope)
             if request_id:

@@ -28,7 +28,6 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (errors.Aborted, code_pb2.ABORTED),
-    (errors.Unimplemented, code_pb2.UNIMPLEMENTED),
 ]
 
 

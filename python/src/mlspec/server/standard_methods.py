@@ -1,10 +1,11 @@
 """Create, Get, List, Update and batch create for every resource kind, from descriptors.
 
-A method is recognised by the shape of its request and response: a request holding one
-resource message (Create/Report), a repeated one (Batch...), a `oneof selector` with id
-and name (Get), the paging fields (List), or a resource plus `update_mask` (Update). The
-work itself is ``mlspec.domain.resources.Resources`` plus the per-kind rules of
-``mlspec.domain.kind_rules``.
+The routing tables (``server/services/*.py``) name these for an RPC; each builder reads
+the method's request and response descriptors once (the resource field, the ``selector``
+oneof of a Get, the paging fields and typed filters of a List, the ``update_mask`` of an
+Update) and refuses a method without that shape (``NotStandard``), so a wrong route fails
+at start. The work itself is ``mlspec.domain.resources.Resources`` plus the per-kind rules
+of ``mlspec.domain.kind_rules``.
 """
 
 from __future__ import annotations
@@ -56,33 +57,71 @@ def _resource_field(
     return None
 
 
-def for_method(method: descriptor.MethodDescriptor) -> Fn | None:
-    """The generic implementation of a standard method, or None if it is not one."""
-    request, response = method.input_type, method.output_type
-    response_cls = message_factory.GetMessageClass(response)
-    name = method.name
-    found_in = _resource_field(request)
-    found_out = _resource_field(response)
-    if found_in is not None and found_out is not None:
-        field_in, spec = found_in
-        field_out, _ = found_out
-        if name.startswith("Update") and "update_mask" in request.fields_by_name:
-            return _update(field_in.name, field_out.name, response_cls)
-        if name.startswith(("Create", "Report", "BatchCreate", "BatchReport")):
-            if field_in.is_repeated:
-                return _batch_create(field_in.name, field_out.name, response_cls)
-            return _create(field_in.name, field_out.name, response_cls)
-    if found_out is not None:
-        field_out, spec = found_out
-        if name.startswith("Get") and "selector" in request.oneofs_by_name:
-            return _get(field_out.name, spec, request, response_cls)
-        if (
-            name.startswith("List")
-            and field_out.is_repeated
-            and "page_token" in request.fields_by_name
-        ):
-            return _list(field_out.name, spec, request, response_cls)
-    return None
+class NotStandard(RuntimeError):
+    """A route names a standard method whose request or response does not have its shape."""
+
+
+def _resource_fields(
+    method: descriptor.MethodDescriptor, what: str
+) -> tuple[descriptor.FieldDescriptor | None, descriptor.FieldDescriptor, KindSpec]:
+    """The resource field of the request (if any) and of the response, or NotStandard."""
+    found_in = _resource_field(method.input_type)
+    found_out = _resource_field(method.output_type)
+    if found_out is None:
+        raise NotStandard(
+            f"{method.full_name} is not a standard {what}: no resource in its response"
+        )
+    return (found_in[0] if found_in else None), found_out[0], found_out[1]
+
+
+def create(method: descriptor.MethodDescriptor) -> Fn:
+    """Create (or Report): the request holds one new resource, the response the stored one."""
+    field_in, field_out, _ = _resource_fields(method, "Create")
+    if field_in is None or field_in.is_repeated:
+        raise NotStandard(f"{method.full_name} is not a standard Create: no single resource")
+    return _create(
+        field_in.name, field_out.name, message_factory.GetMessageClass(method.output_type)
+    )
+
+
+def batch_create(method: descriptor.MethodDescriptor) -> Fn:
+    """BatchCreate: the request holds a list of new resources, the response the stored ones."""
+    field_in, field_out, _ = _resource_fields(method, "BatchCreate")
+    if field_in is None or not field_in.is_repeated:
+        raise NotStandard(f"{method.full_name} is not a standard BatchCreate: no resource list")
+    return _batch_create(
+        field_in.name, field_out.name, message_factory.GetMessageClass(method.output_type)
+    )
+
+
+def get(method: descriptor.MethodDescriptor) -> Fn:
+    """Get: a ``selector`` oneof (id, name, ...) in the request, the resource in the response."""
+    _, field_out, spec = _resource_fields(method, "Get")
+    if "selector" not in method.input_type.oneofs_by_name:
+        raise NotStandard(f"{method.full_name} is not a standard Get: no selector oneof")
+    return _get(
+        field_out.name, spec, method.input_type, message_factory.GetMessageClass(method.output_type)
+    )
+
+
+def list_(method: descriptor.MethodDescriptor) -> Fn:
+    """List: AIP-158 paging fields in the request, a repeated resource in the response."""
+    _, field_out, spec = _resource_fields(method, "List")
+    if not field_out.is_repeated or "page_token" not in method.input_type.fields_by_name:
+        raise NotStandard(f"{method.full_name} is not a standard List: no paging")
+    return _list(
+        field_out.name, spec, method.input_type, message_factory.GetMessageClass(method.output_type)
+    )
+
+
+def update(method: descriptor.MethodDescriptor) -> Fn:
+    """Update: the resource and an ``update_mask`` in the request, the stored one in the response."""
+    field_in, field_out, _ = _resource_fields(method, "Update")
+    if field_in is None or "update_mask" not in method.input_type.fields_by_name:
+        raise NotStandard(f"{method.full_name} is not a standard Update: no resource and mask")
+    return _update(
+        field_in.name, field_out.name, message_factory.GetMessageClass(method.output_type)
+    )
 
 
 def _create(field_in: str, field_out: str, response_cls: type[Message]) -> Fn:

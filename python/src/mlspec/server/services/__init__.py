@@ -1,8 +1,13 @@
-"""Custom (non-standard) methods of the area services, by full method name."""
+"""The area services: one module per service, each with its handlers and its ROUTES table.
+
+``ROUTES`` of a module lists every RPC of its service with what serves it (a standard
+method or one of the module's handlers). The ComponentService's table is built per
+server (``component.routes``), since its handlers report on that server.
+"""
 
 from __future__ import annotations
 
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import Route, qualify
 from mlspec.server.services import (
     data,
     lifecycle,
@@ -15,20 +20,22 @@ from mlspec.server.services import (
     tracking,
 )
 
+AREA_SERVICES = (
+    resources,
+    data,
+    pipelines,
+    tracking,
+    models,
+    lifecycle,
+    logging,
+    monitoring,
+    metadata,
+)
 
-def all_handlers() -> dict[str, Handler]:
-    """Every custom handler of the server."""
-    handlers: dict[str, Handler] = {}
-    for module in (
-        resources,
-        data,
-        lifecycle,
-        pipelines,
-        tracking,
-        logging,
-        models,
-        metadata,
-        monitoring,
-    ):
-        handlers.update(module.HANDLERS)
-    return handlers
+
+def area_routes() -> dict[str, Route]:
+    """The routes of every area service, by full method name."""
+    found: dict[str, Route] = {}
+    for module in AREA_SERVICES:
+        found.update(qualify(module.SERVICE, module.ROUTES))
+    return found

@@ -14,15 +14,15 @@ from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.resources import Resources
 from mlspec.monitoring.v1 import component_service_pb2 as pb
 from mlspec.monitoring.v1 import signals_pb2
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import Route, read
 from mlspec.server.telemetry import Telemetry
 
 SERVICE = "mlspec.monitoring.v1.ComponentService"
 SERVING = signals_pb2.SERVING_STATUS_SERVING
 
 
-def handlers(telemetry: Telemetry, service_names: list[str], backend: str) -> dict[str, Handler]:
-    """The ComponentService handlers of one server (``backend``: the store's database)."""
+def routes(telemetry: Telemetry, service_names: list[str], backend: str) -> dict[str, Route]:
+    """The ComponentService routing table of one server (``backend``: the store's database)."""
 
     def ok(request: pb.OkRequest, res: Resources) -> Message:
         """Liveness and readiness: the store answers a query."""
@@ -118,11 +118,12 @@ def handlers(telemetry: Telemetry, service_names: list[str], backend: str) -> di
                     point.bucket_counts.append(point.count - previous)
         return response
 
+    # Every RPC of ComponentService and what serves it (server/routes.py).
     return {
-        f"{SERVICE}/Ok": Handler(ok, write=False),
-        f"{SERVICE}/WatchOk": Handler(watch_ok, write=False, streaming=True),
-        f"{SERVICE}/Varz": Handler(varz, write=False),
-        f"{SERVICE}/Metrics": Handler(metrics, write=False),
+        "Ok": read(ok),
+        "WatchOk": read(watch_ok),
+        "Varz": read(varz),
+        "Metrics": read(metrics),
     }
 
 

@@ -15,7 +15,7 @@ from mlspec.data.v1 import data_service_pb2 as pb
 from mlspec.domain import kind_rules
 from mlspec.domain.resources import Resources
 from mlspec.lifecycle.v1 import lineage_pb2
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, UPDATE, write
 
 SERVICE = "mlspec.data.v1.DataService"
 K = reference_pb2.ResourceKind
@@ -84,4 +84,36 @@ def promote_artifact(request: pb.PromoteArtifactRequest, res: Resources) -> Mess
     )
 
 
-HANDLERS = {f"{SERVICE}/PromoteArtifact": Handler(promote_artifact, write=True)}
+# Every RPC of DataService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "CreateDatastore": CREATE,
+    "GetDatastore": GET,
+    "ListDatastores": LIST,
+    "UpdateDatastore": UPDATE,
+    "CreateArtifact": CREATE,
+    "GetArtifact": GET,
+    "ListArtifacts": LIST,
+    "UpdateArtifact": UPDATE,
+    "BatchCreateArtifacts": BATCH_CREATE,
+    "PromoteArtifact": write(promote_artifact),
+    "CreateDataset": CREATE,
+    "GetDataset": GET,
+    "ListDatasets": LIST,
+    "UpdateDataset": UPDATE,
+    "CreateDatasetVersion": CREATE,
+    "GetDatasetVersion": GET,
+    "ListDatasetVersions": LIST,
+    "UpdateDatasetVersion": UPDATE,
+    "CreateDatasetProfile": CREATE,
+    "GetDatasetProfile": GET,
+    "ListDatasetProfiles": LIST,
+    "UpdateDatasetProfile": UPDATE,
+    "CreateDatasetCheckpoint": CREATE,
+    "GetDatasetCheckpoint": GET,
+    "ListDatasetCheckpoints": LIST,
+    "UpdateDatasetCheckpoint": UPDATE,
+    "CreateDatasetView": CREATE,
+    "GetDatasetView": GET,
+    "ListDatasetViews": LIST,
+    "UpdateDatasetView": UPDATE,
+}

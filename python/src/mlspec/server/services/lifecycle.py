@@ -7,7 +7,7 @@ from google.protobuf.message import Message
 from mlspec.domain import lineage
 from mlspec.domain.resources import Resources
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as pb
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, read
 
 SERVICE = "mlspec.lifecycle.v1.LifecycleService"
 
@@ -25,6 +25,11 @@ def get_lineage(request: pb.GetLineageRequest, res: Resources) -> Message:
     return pb.GetLineageResponse(graph=graph)
 
 
-HANDLERS = {
-    f"{SERVICE}/GetLineage": Handler(get_lineage, write=False),
+# Every RPC of LifecycleService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "ReportStage": CREATE,
+    "BatchReportStages": BATCH_CREATE,
+    "GetStageReport": GET,
+    "ListStageReports": LIST,
+    "GetLineage": read(get_lineage),
 }

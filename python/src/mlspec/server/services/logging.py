@@ -16,8 +16,8 @@ from mlspec.logging.v1 import inference_log_pb2
 from mlspec.logging.v1 import logging_service_pb2 as pb
 from mlspec.query import parse_filter
 from mlspec.server import paging
-from mlspec.server.dispatch import Handler
 from mlspec.server.paging import encode_token
+from mlspec.server.routes import read, write
 from mlspec.store.api import LogRow
 
 SERVICE = "mlspec.logging.v1.LoggingService"
@@ -25,7 +25,7 @@ MAX_RECORDS = 1000
 B = pb.ChainBreakReason
 
 
-def write(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
+def write_inference_logs(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
     """Appends records to a stream, numbering and chaining them, in one transaction."""
     if not request.log_stream_id:
         raise errors.invalid("log_stream_id", "is required")
@@ -236,9 +236,10 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
             yield pb.StreamNcsaLinesResponse(lines=lines, last_sequence_number=position[1])
 
 
-HANDLERS = {
-    f"{SERVICE}/WriteInferenceLogs": Handler(write, write=True),
-    f"{SERVICE}/ListInferenceLogs": Handler(list_logs, write=False),
-    f"{SERVICE}/VerifyLogChain": Handler(verify, write=False),
-    f"{SERVICE}/StreamNcsaLines": Handler(stream_ncsa, write=False, streaming=True),
+# Every RPC of LoggingService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "WriteInferenceLogs": write(write_inference_logs),
+    "ListInferenceLogs": read(list_logs),
+    "VerifyLogChain": read(verify),
+    "StreamNcsaLines": read(stream_ncsa),
 }

@@ -11,7 +11,7 @@ from mlspec.domain import field_behavior
 from mlspec.domain.resources import Resources
 from mlspec.metadata.v1 import metadata_service_pb2 as pb
 from mlspec.metadata.v1 import workflow_metadata_pb2
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import CREATE, GET, LIST, read
 
 SERVICE = "mlspec.metadata.v1.MetadataService"
 ERROR = pb.VIOLATION_SEVERITY_ERROR
@@ -63,4 +63,10 @@ def validate(request: pb.ValidateWorkflowMetadataRequest, res: Resources) -> Mes
     return response
 
 
-HANDLERS = {f"{SERVICE}/ValidateWorkflowMetadata": Handler(validate, write=False)}
+# Every RPC of MetadataService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "CreateWorkflowMetadataRecord": CREATE,
+    "GetWorkflowMetadataRecord": GET,
+    "ListWorkflowMetadataRecords": LIST,
+    "ValidateWorkflowMetadata": read(validate),
+}

@@ -17,7 +17,7 @@ from mlspec.errors import FieldViolation
 from mlspec.models.v1 import model_version_pb2
 from mlspec.models.v1 import models_service_pb2 as pb
 from mlspec.query import Comparison
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import CREATE, GET, LIST, UPDATE, read, write
 from mlspec.store.api import FieldSpec, ListQuery
 
 SERVICE = "mlspec.models.v1.ModelsService"
@@ -172,8 +172,16 @@ def _number(value: Message) -> float | None:
     return None
 
 
-HANDLERS = {
-    f"{SERVICE}/GetModelVersion": Handler(get_version, write=False),
-    f"{SERVICE}/SetModelVersionAlias": Handler(set_alias, write=True),
-    f"{SERVICE}/CompareModelVersions": Handler(compare, write=False),
+# Every RPC of ModelsService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "CreateModel": CREATE,
+    "GetModel": GET,
+    "ListModels": LIST,
+    "UpdateModel": UPDATE,
+    "CreateModelVersion": CREATE,
+    "GetModelVersion": read(get_version),
+    "ListModelVersions": LIST,
+    "UpdateModelVersion": UPDATE,
+    "SetModelVersionAlias": write(set_alias),
+    "CompareModelVersions": read(compare),
 }

@@ -26,8 +26,8 @@ from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
 from mlspec.query import Comparison, parse_filter
 from mlspec.server import paging
-from mlspec.server.dispatch import Handler
 from mlspec.server.paging import encode_token
+from mlspec.server.routes import CREATE, GET, LIST, UPDATE, read, write
 from mlspec.store.api import EventRow, FieldSpec, ListQuery
 
 SERVICE = "mlspec.monitoring.v1.MonitoringService"
@@ -523,12 +523,21 @@ def _window_signals(
         after = (rows[-1][2], rows[-1][0])
 
 
-HANDLERS = {
-    f"{SERVICE}/RecordPredictions": Handler(record_predictions, write=True),
-    f"{SERVICE}/RecordFeedback": Handler(record_feedback, write=True),
-    f"{SERVICE}/ReportDriftSignals": Handler(report_drift, write=True),
-    f"{SERVICE}/ReportPerformanceSignals": Handler(report_performance, write=True),
-    f"{SERVICE}/ReportLivenessSignals": Handler(report_liveness, write=True),
-    f"{SERVICE}/ListSignals": Handler(list_signals, write=False),
-    f"{SERVICE}/EvaluateRollback": Handler(evaluate_rollback, write=True),
+# Every RPC of MonitoringService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "RecordPredictions": write(record_predictions),
+    "RecordFeedback": write(record_feedback),
+    "ReportDriftSignals": write(report_drift),
+    "ReportPerformanceSignals": write(report_performance),
+    "ReportLivenessSignals": write(report_liveness),
+    "ListSignals": read(list_signals),
+    "CreateAlert": CREATE,
+    "GetAlert": GET,
+    "ListAlerts": LIST,
+    "UpdateAlert": UPDATE,
+    "CreateRollbackPolicy": CREATE,
+    "GetRollbackPolicy": GET,
+    "ListRollbackPolicies": LIST,
+    "UpdateRollbackPolicy": UPDATE,
+    "EvaluateRollback": write(evaluate_rollback),
 }

@@ -24,7 +24,7 @@ from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
 from mlspec.query import Comparison
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import CREATE, GET, LIST, UPDATE, read, write
 from mlspec.store.api import ListQuery
 from mlspec.tracking.v1 import run_pb2
 
@@ -511,15 +511,34 @@ def _check_output_ports(
         )
 
 
-HANDLERS = {
-    f"{SERVICE}/CreatePipelineDraft": Handler(create_draft, write=True),
-    f"{SERVICE}/UpdatePipelineDraft": Handler(update_draft, write=True),
-    f"{SERVICE}/ValidatePipelineGraph": Handler(validate_graph, write=False),
-    f"{SERVICE}/SubmitPipelineDraft": Handler(submit_draft, write=True),
-    f"{SERVICE}/SubmitPipeline": Handler(submit_pipeline, write=True),
-    f"{SERVICE}/PublishPipelineDraft": Handler(publish_draft, write=True),
-    f"{SERVICE}/ClonePipeline": Handler(clone_pipeline, write=True),
-    f"{SERVICE}/ClonePipelineRun": Handler(clone_pipeline_run, write=True),
-    f"{SERVICE}/UpdatePipelineRunState": Handler(update_pipeline_run_state, write=True),
-    f"{SERVICE}/UpdateStepRunState": Handler(update_step_run_state, write=True),
+# Every RPC of PipelinesService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "CreateModule": CREATE,
+    "GetModule": GET,
+    "ListModules": LIST,
+    "UpdateModule": UPDATE,
+    "CreateModuleVersion": CREATE,
+    "GetModuleVersion": GET,
+    "ListModuleVersions": LIST,
+    "UpdateModuleVersion": UPDATE,
+    "CreatePipelineDraft": write(create_draft),
+    "GetPipelineDraft": GET,
+    "ListPipelineDrafts": LIST,
+    "UpdatePipelineDraft": write(update_draft),
+    "PublishPipelineDraft": write(publish_draft),
+    "GetPipeline": GET,
+    "ListPipelines": LIST,
+    "UpdatePipeline": UPDATE,
+    "ValidatePipelineGraph": read(validate_graph),
+    "SubmitPipelineDraft": write(submit_draft),
+    "SubmitPipeline": write(submit_pipeline),
+    "GetPipelineRun": GET,
+    "ListPipelineRuns": LIST,
+    "UpdatePipelineRunState": write(update_pipeline_run_state),
+    "ClonePipelineRun": write(clone_pipeline_run),
+    "ClonePipeline": write(clone_pipeline),
+    "CreateStepRun": CREATE,
+    "GetStepRun": GET,
+    "ListStepRuns": LIST,
+    "UpdateStepRunState": write(update_step_run_state),
 }

@@ -6,7 +6,7 @@ from google.protobuf.message import Message
 
 from mlspec.common.v1 import resource_service_pb2 as pb
 from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
-from mlspec.server.dispatch import Handler
+from mlspec.server.routes import read, write
 
 SERVICE = "mlspec.common.v1.ResourceService"
 
@@ -49,10 +49,11 @@ def reactivate(request: pb.ReactivateResourceRequest, res: Resources) -> Message
     return _fill(pb.ReactivateResourceResponse(), loaded)
 
 
-HANDLERS = {
-    f"{SERVICE}/ResolveResource": Handler(resolve, write=False),
-    f"{SERVICE}/RenameResource": Handler(rename, write=True),
-    f"{SERVICE}/ArchiveResource": Handler(archive, write=True),
-    f"{SERVICE}/DeprecateResource": Handler(deprecate, write=True),
-    f"{SERVICE}/ReactivateResource": Handler(reactivate, write=True),
+# Every RPC of ResourceService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "ResolveResource": read(resolve),
+    "RenameResource": write(rename),
+    "ArchiveResource": write(archive),
+    "DeprecateResource": write(deprecate),
+    "ReactivateResource": write(reactivate),
 }

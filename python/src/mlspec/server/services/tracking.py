@@ -23,8 +23,8 @@ from mlspec.domain.resources import Loaded, Resources
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.server import paging
-from mlspec.server.dispatch import Handler
 from mlspec.server.paging import encode_token
+from mlspec.server.routes import CREATE, GET, LIST, UPDATE, read, write
 from mlspec.tracking.v1 import metric_pb2, run_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as pb
 
@@ -265,12 +265,21 @@ def get_metric_history(request: pb.GetMetricHistoryRequest, res: Resources) -> M
     return response
 
 
-HANDLERS = {
-    f"{SERVICE}/UpdateRunState": Handler(update_run_state, write=True),
-    f"{SERVICE}/LogMetrics": Handler(log_metrics, write=True),
-    f"{SERVICE}/LogParams": Handler(log_params, write=True),
-    f"{SERVICE}/SetRunTags": Handler(set_run_tags, write=True),
-    f"{SERVICE}/LogRunInputs": Handler(log_run_inputs, write=True),
-    f"{SERVICE}/LogRunOutputs": Handler(log_run_outputs, write=True),
-    f"{SERVICE}/GetMetricHistory": Handler(get_metric_history, write=False),
+# Every RPC of TrackingService and what serves it (server/routes.py says how to read this).
+ROUTES = {
+    "CreateExperiment": CREATE,
+    "GetExperiment": GET,
+    "ListExperiments": LIST,
+    "UpdateExperiment": UPDATE,
+    "CreateRun": CREATE,
+    "GetRun": GET,
+    "ListRuns": LIST,
+    "UpdateRun": UPDATE,
+    "UpdateRunState": write(update_run_state),
+    "LogMetrics": write(log_metrics),
+    "LogParams": write(log_params),
+    "SetRunTags": write(set_run_tags),
+    "LogRunInputs": write(log_run_inputs),
+    "LogRunOutputs": write(log_run_outputs),
+    "GetMetricHistory": read(get_metric_history),
 }

@@ -1,0 +1,85 @@
+"""The words of the routing tables: how one RPC is served and whether it writes.
+
+Every area service lists each of its RPCs in a ``ROUTES`` table in its module under
+``server/services/`` (``"ReportStage": CREATE``, ``"GetLineage": read(get_lineage)``), so
+grepping an RPC name lands on the line that says what serves it. A route is either a
+standard method (Create, BatchCreate, Get, List, Update), built once from the method's
+descriptor by ``server.standard_methods``, or a named handler of the service module.
+Writing routes run in a write transaction with ``request_id`` idempotency; reading routes
+in a read transaction. The server refuses to start when an RPC of the contract has no
+route, or a route names no RPC (``check_complete``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+
+from mlspec.domain.resources import Resources
+from mlspec.server import standard_methods
+
+Unary = Callable[[Any, Resources], Message]
+Streaming = Callable[[Any, Resources], Iterator[Message]]
+Builder = Callable[[descriptor.MethodDescriptor], Unary]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one RPC is served: a named handler or a standard method, and whether it writes."""
+
+    writes: bool
+    handler: Unary | Streaming | None = None
+    standard: Builder | None = None
+
+    def bind(self, method: descriptor.MethodDescriptor) -> Unary | Streaming:
+        """The function that serves ``method`` (a standard method is built for it here)."""
+        if self.standard is not None:
+            return self.standard(method)
+        assert self.handler is not None
+        return self.handler
+
+
+CREATE = Route(writes=True, standard=standard_methods.create)
+BATCH_CREATE = Route(writes=True, standard=standard_methods.batch_create)
+GET = Route(writes=False, standard=standard_methods.get)
+LIST = Route(writes=False, standard=standard_methods.list_)
+UPDATE = Route(writes=True, standard=standard_methods.update)
+
+
+def write(handler: Unary) -> Route:
+    """A named handler that changes the store."""
+    return Route(writes=True, handler=handler)
+
+
+def read(handler: Unary | Streaming) -> Route:
+    """A named handler that only reads (a server-streaming one included)."""
+    return Route(writes=False, handler=handler)
+
+
+class IncompleteRoutes(RuntimeError):
+    """The routing tables and the contract's services disagree."""
+
+
+def qualify(service: str, table: dict[str, Route]) -> dict[str, Route]:
+    """A service's table keyed by full method name (``package.Service/Method``)."""
+    return {f"{service}/{name}": route for name, route in table.items()}
+
+
+def check_complete(
+    services: Iterable[descriptor.ServiceDescriptor], routes: dict[str, Route]
+) -> None:
+    """IncompleteRoutes naming every RPC without a route and every route without an RPC."""
+    methods = {f"{s.full_name}/{m.name}" for s in services for m in s.methods}
+    missing = sorted(methods - routes.keys())
+    unknown = sorted(routes.keys() - methods)
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("RPCs without a route: " + ", ".join(missing))
+        if unknown:
+            parts.append("routes of no RPC: " + ", ".join(unknown))
+        raise IncompleteRoutes("; ".join(parts))
