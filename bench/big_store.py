@@ -19,7 +19,7 @@ import uuid
 from bench.common import ROOT
 from mlspec.common.v1 import object_meta_pb2
 from mlspec.data.v1 import artifact_pb2
-from mlspec.domain.kinds import BY_KIND, index_values
+from mlspec.domain.common.kinds import BY_KIND, index_values
 from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.store.sql import SqlStore
 

@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.clock import now_micros
-from mlspec.domain.resources import ACTIVE, Resources
+from mlspec.domain.common.resources import ACTIVE, Resources
 from mlspec.lifecycle.v1 import lifecycle_service_pb2
 from mlspec.server.app import build_server
 from mlspec.server.config import ServerConfig

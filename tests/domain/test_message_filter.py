@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.domain.message_filter import compile_filter
+from mlspec.domain.common.message_filter import compile_filter
 from mlspec.errors import InvalidArgument
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.query import parse_filter

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlspec.data.v1 import data_service_pb2 as data
-from mlspec.domain import well_formed
+from mlspec.domain.common import well_formed
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as lifecycle
 from mlspec.server.app import SERVICES
 from mlspec.tracking.v1 import tracking_service_pb2 as tracking

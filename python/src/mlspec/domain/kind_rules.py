@@ -19,8 +19,13 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.data.v1 import dataset_pb2
-from mlspec.domain import data_rules, field_behavior, model_rules, modules, runs, stage_rules
-from mlspec.domain.resources import Resources
+from mlspec.domain.common import field_behavior
+from mlspec.domain.common.resources import Resources
+from mlspec.domain.data import rules as data_rules
+from mlspec.domain.lifecycle import stage_reports
+from mlspec.domain.models import versions as model_versions
+from mlspec.domain.pipelines import modules
+from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
@@ -60,8 +65,8 @@ def create(res: Resources, message: Message, path: str) -> Message:
         return res.create(message, path, derive=_start_run)
     if isinstance(message, pipeline_run_pb2.StepRun):
         return _create_step_run(res, message, path)
-    if isinstance(message, model_rules.ModelVersion):
-        return model_rules.create_model_version(res, message, path)
+    if isinstance(message, model_versions.ModelVersion):
+        return model_versions.create_model_version(res, message, path)
     if isinstance(message, data_rules.Datastore):
         return data_rules.create_datastore(res, message, path)
     if isinstance(message, data_rules.Artifact):
@@ -237,8 +242,8 @@ def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, pat
     """Updates a resource with the rules of its kind."""
     if isinstance(message, run_pb2.Run):
         _check_run_update(res, message, mask, path)
-    if isinstance(message, model_rules.ModelVersion):
-        return model_rules.update_model_version(res, message, mask, path)
+    if isinstance(message, model_versions.ModelVersion):
+        return model_versions.update_model_version(res, message, mask, path)
     if isinstance(message, data_rules.Datastore):
         return data_rules.update_datastore(res, message, mask, path)
     if isinstance(message, data_rules.Artifact):
@@ -325,15 +330,15 @@ def _create_stage_report(
         and report.end_time.ToNanoseconds() < report.start_time.ToNanoseconds()
     ):
         violations.append(FieldViolation(f"{path}.end_time", "is before start_time"))
-    violations += stage_rules.violations(report, path, expected)
+    violations += stage_reports.violations(report, path, expected)
     if violations:
         raise errors.not_valid("the stage report is not valid", violations, "INVALID_STAGE_REPORT")
-    versioned = stage_rules.versioned_refs(report)
+    versioned = stage_reports.versioned_refs(report)
     stored = res.create(
         report,
         path,
         ref_edges=False,
-        derive=lambda m: stage_rules.derive(res, m, path, versioned),
+        derive=lambda m: stage_reports.derive(res, m, path, versioned),
     )
     assert isinstance(stored, stage_report_pb2.StageReport)
     report_id = stored.meta.id

@@ -21,8 +21,8 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 
 from mlspec import errors
-from mlspec.domain import well_formed
-from mlspec.domain.resources import RequestScope, Resources
+from mlspec.domain.common import well_formed
+from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server.routes import Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 

@@ -19,7 +19,7 @@ from typing import Any
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
-from mlspec.domain.resources import Resources
+from mlspec.domain.common.resources import Resources
 from mlspec.server import standard_methods
 
 Unary = Callable[[Any, Resources], Message]

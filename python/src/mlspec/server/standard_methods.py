@@ -17,9 +17,10 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 
 from mlspec import errors
-from mlspec.domain import field_behavior, kind_rules
-from mlspec.domain.kinds import KindSpec, indexed_members, spec_for_message
-from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources, kind_of_id_field
+from mlspec.domain import kind_rules
+from mlspec.domain.common import field_behavior
+from mlspec.domain.common.kinds import KindSpec, indexed_members, spec_for_message
+from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources, kind_of_id_field
 from mlspec.query import And, Comparison, Node, Or, OrderKey, parse_filter, parse_order_by
 from mlspec.server import paging
 from mlspec.server.paging import encode_token

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from prometheus_client import generate_latest
 
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.resources import Resources
+from mlspec.domain.common.resources import Resources
 from mlspec.monitoring.v1 import component_service_pb2 as pb
 from mlspec.monitoring.v1 import signals_pb2
 from mlspec.server.routes import Route, read

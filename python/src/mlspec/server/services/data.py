@@ -13,7 +13,7 @@ from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2
 from mlspec.data.v1 import data_service_pb2 as pb
 from mlspec.domain import kind_rules
-from mlspec.domain.resources import Resources
+from mlspec.domain.common.resources import Resources
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, UPDATE, write
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from mlspec.domain import lineage
-from mlspec.domain.resources import Resources
+from mlspec.domain.common.resources import Resources
+from mlspec.domain.lifecycle import lineage
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as pb
 from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, read
 

@@ -8,9 +8,10 @@ from typing import Any
 from google.protobuf.message import Message
 
 from mlspec import errors
-from mlspec.domain import field_behavior, inference_log, message_filter
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.resources import Resources
+from mlspec.domain.common import field_behavior, message_filter
+from mlspec.domain.common.resources import Resources
+from mlspec.domain.logging import inference_log
 from mlspec.errors import FieldViolation
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.logging.v1 import logging_service_pb2 as pb

@@ -7,8 +7,8 @@ import hashlib
 from google.protobuf.message import Message
 
 from mlspec import yaml_format
-from mlspec.domain import field_behavior
-from mlspec.domain.resources import Resources
+from mlspec.domain.common import field_behavior
+from mlspec.domain.common.resources import Resources
 from mlspec.metadata.v1 import metadata_service_pb2 as pb
 from mlspec.metadata.v1 import workflow_metadata_pb2
 from mlspec.server.routes import CREATE, GET, LIST, read

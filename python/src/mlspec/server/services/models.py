@@ -11,8 +11,8 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
-from mlspec.domain import model_rules
-from mlspec.domain.resources import ACTIVE, DEPRECATED, Loaded, Resources
+from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
+from mlspec.domain.models import versions as model_versions
 from mlspec.errors import FieldViolation
 from mlspec.models.v1 import model_version_pb2
 from mlspec.models.v1 import models_service_pb2 as pb
@@ -40,8 +40,8 @@ def get_version(request: pb.GetModelVersionRequest, res: Resources) -> Message:
         if selector == "name":
             loaded = res.get_by_name(MV, request.name, request.model_id)
         elif selector == "version":
-            text = model_rules.canonical_version(
-                model_rules.parse_version(request.version, "version")
+            text = model_versions.canonical_version(
+                model_versions.parse_version(request.version, "version")
             )
             loaded = _by_member(res, request.model_id, "version", text, "version")
         else:
@@ -69,7 +69,7 @@ def _by_member(res: Resources, model_id: str, member: str, value: str, path: str
             f"model {model_id} has no version with {path} {value!r} (archived versions are "
             "found by id only)",
             reason="RESOURCE_NOT_FOUND",
-            resource_type=model_rules.FULL_NAME,
+            resource_type=model_versions.FULL_NAME,
             resource_name=value,
             violations=[FieldViolation(path, "no such version")],
         )
@@ -78,7 +78,7 @@ def _by_member(res: Resources, model_id: str, member: str, value: str, path: str
 
 def set_alias(request: pb.SetModelVersionAliasRequest, res: Resources) -> Message:
     """Points an alias at a version (moving it) or removes it (empty version id)."""
-    violations = model_rules.alias_violations([request.alias], "alias")
+    violations = model_versions.alias_violations([request.alias], "alias")
     if violations:
         raise errors.InvalidArgument(
             "alias is not valid",
@@ -86,8 +86,8 @@ def set_alias(request: pb.SetModelVersionAliasRequest, res: Resources) -> Messag
             violations=[FieldViolation("alias", v.description) for v in violations],
         )
     model = res.get(K.RESOURCE_KIND_MODEL, request.model_id, path="model_id")
-    model_rules.lock_model(res, model.record.id)
-    holder = model_rules.alias_holder(res, model.record.id, request.alias)
+    model_versions.lock_model(res, model.record.id)
+    holder = model_versions.alias_holder(res, model.record.id, request.alias)
     response = pb.SetModelVersionAliasResponse()
     if holder is not None:
         response.previous_model_version_id = holder.record.id

@@ -19,9 +19,9 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
-from mlspec.domain import field_behavior, message_filter
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.resources import Loaded, Resources
+from mlspec.domain.common import field_behavior, message_filter
+from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
 from mlspec.query import Comparison, parse_filter

@@ -16,9 +16,11 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2, value_pb2
-from mlspec.domain import graph, kind_rules, modules, runs
+from mlspec.domain import kind_rules
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.resources import Loaded, Resources
+from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.pipelines import graph, modules
+from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_run_pb2

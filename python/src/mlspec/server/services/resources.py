@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from mlspec.common.v1 import resource_service_pb2 as pb
-from mlspec.domain.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
+from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
 from mlspec.server.routes import read, write
 
 SERVICE = "mlspec.common.v1.ResourceService"

@@ -17,9 +17,9 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
-from mlspec.domain import runs
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.resources import Loaded, Resources
+from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.server import paging

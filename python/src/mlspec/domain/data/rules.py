@@ -20,8 +20,8 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import artifact_pb2, datastore_pb2
-from mlspec.domain import field_behavior
-from mlspec.domain.resources import Resources
+from mlspec.domain.common import field_behavior
+from mlspec.domain.common.resources import Resources
 from mlspec.errors import FieldViolation
 
 K = reference_pb2.ResourceKind

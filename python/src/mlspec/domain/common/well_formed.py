@@ -19,7 +19,7 @@ from typing import Any
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
-from mlspec.domain import field_behavior
+from mlspec.domain.common import field_behavior
 from mlspec.errors import FieldViolation
 
 FD = descriptor.FieldDescriptor

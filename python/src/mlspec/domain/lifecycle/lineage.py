@@ -19,7 +19,7 @@ from collections import deque
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import dataset_pb2
-from mlspec.domain.resources import ARCHIVED, Resources
+from mlspec.domain.common.resources import ARCHIVED, Resources
 from mlspec.lifecycle.v1 import lineage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_pb2

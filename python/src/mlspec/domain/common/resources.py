@@ -22,9 +22,9 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2, warning_pb2
-from mlspec.domain import field_behavior, names
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.kinds import BY_KIND, KindSpec, index_values, spec_for_message
+from mlspec.domain.common import field_behavior, names
+from mlspec.domain.common.kinds import BY_KIND, KindSpec, index_values, spec_for_message
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.store.api import ResourceRecord, UnitOfWork

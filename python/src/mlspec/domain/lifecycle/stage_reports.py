@@ -19,8 +19,8 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import digest_pb2, reference_pb2, threshold_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2
-from mlspec.domain.kinds import BY_KIND, indexed_members
-from mlspec.domain.resources import Resources
+from mlspec.domain.common.kinds import BY_KIND, indexed_members
+from mlspec.domain.common.resources import Resources
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2

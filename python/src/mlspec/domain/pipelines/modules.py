@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
-from mlspec.domain import graph
-from mlspec.domain.resources import Loaded, Resources
+from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.pipelines import graph
 from mlspec.errors import FieldViolation
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_run_pb2
 

@@ -25,8 +25,8 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
-from mlspec.domain import field_behavior
-from mlspec.domain.resources import Loaded, Resources
+from mlspec.domain.common import field_behavior
+from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.errors import FieldViolation
 from mlspec.models.v1 import model_version_pb2
 from mlspec.query import Comparison

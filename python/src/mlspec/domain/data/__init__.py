@@ -1,0 +1,1 @@
+"""The rules of the data area (SPEC section 3): datastores, artifacts, dataset versions."""

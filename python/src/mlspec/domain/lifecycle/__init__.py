@@ -1,0 +1,1 @@
+"""The rules of the lifecycle area: stage reports (stages 1-11) and lineage."""

@@ -1,0 +1,1 @@
+"""The rules of the models area (SPEC section 6): model versions."""
