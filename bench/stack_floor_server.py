@@ -42,7 +42,7 @@ def _one_row(request: Any, res: Resources) -> Message:
     report = request.stage_report
     report.meta.id = str(uuid.uuid4())
     now = now_micros()
-    res.tx.insert(
+    res._tx.insert(
         ResourceRecord(
             id=report.meta.id,
             workspace=res.scope.workspace,

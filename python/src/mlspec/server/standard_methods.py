@@ -192,11 +192,7 @@ def _get(
 
 def _get_by_name_in_any_scope(res: Resources, spec: KindSpec, name: str) -> Any:
     """A scoped kind selected by name alone (GetStageReport): the name must be unambiguous."""
-    ids = (
-        []
-        if "\x00" in name
-        else res.tx.ids_by_name_in_any_scope(res.scope.workspace, spec.kind, name)
-    )
+    ids = [] if "\x00" in name else res.ids_named_in_any_scope(spec.kind, name)
     if not ids:
         return res.get_by_name(spec.kind, name)  # NOT_FOUND, worded as for any name
     if len(ids) > 1:
@@ -225,7 +221,7 @@ def _get_by_member(res: Resources, spec: KindSpec, member: str, value: Any, scop
         order_by=[],
         members=_field_specs(spec),
     )
-    page = res.tx.list_page(query)
+    page = res.list_page(query)
     if not page.records:
         raise errors.NotFound(
             f"no {spec.label} with {member} = {value!r}",
@@ -317,7 +313,7 @@ def _list(
             after=after,
             members=members,
         )
-        page = res.tx.list_page(query)
+        page = res.list_page(query)
         response = response_cls()
         out = getattr(response, field_out)
         for record in page.records:

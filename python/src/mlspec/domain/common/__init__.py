@@ -1,2 +1,5 @@
-"""SPEC section 2 and what every kind shares: the resource rules, the kind registry, names,
-field behaviour, well-formed values and filters over messages."""
+"""What every kind shares (SPEC section 2).
+
+The resource rules, the kind registry, names, field behaviour, well-formed values and
+filters over messages.
+"""

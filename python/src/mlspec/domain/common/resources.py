@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -27,7 +27,17 @@ from mlspec.domain.common import field_behavior, names
 from mlspec.domain.common.kinds import BY_KIND, KindSpec, index_values, spec_for_message
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
-from mlspec.store.api import ResourceRecord, UnitOfWork
+from mlspec.query import Comparison, Node
+from mlspec.store.api import (
+    Edge,
+    EventRow,
+    FieldSpec,
+    ListQuery,
+    ListResult,
+    LogRow,
+    ResourceRecord,
+    UnitOfWork,
+)
 
 M = TypeVar("M", bound=Message)
 _REF = "mlspec.common.v1.ResourceRef"
@@ -103,14 +113,14 @@ class Resources:
 
     def __init__(self, tx: UnitOfWork, scope: RequestScope) -> None:
         """Binds the rules to a transaction and the calling workspace."""
-        self.tx = tx
+        self._tx = tx
         self.scope = scope
         # Records read or written in this transaction, by id (saves repeated look-ups).
         self._known: dict[str, ResourceRecord] = {}
 
     def rebind(self, tx: UnitOfWork) -> None:
         """Continues in another transaction (streams read each chunk in a fresh one)."""
-        self.tx = tx
+        self._tx = tx
         self._known.clear()
 
     def _fetch(self, resource_id: str) -> ResourceRecord | None:
@@ -118,7 +128,7 @@ class Resources:
             return None
         record = self._known.get(resource_id)
         if record is None and resource_id:
-            record = self.tx.get(self.scope.workspace, resource_id)
+            record = self._tx.get(self.scope.workspace, resource_id)
             if record is not None:
                 self._known[resource_id] = record
         return record
@@ -127,7 +137,7 @@ class Resources:
         """Loads the given resources in one query so that later look-ups hit memory."""
         missing = [i for i in ids if i and "\x00" not in i and i not in self._known]
         if missing:
-            self._known.update(self.tx.get_many(self.scope.workspace, missing))
+            self._known.update(self._tx.get_many(self.scope.workspace, missing))
 
     # -- reading ------------------------------------------------------------------
 
@@ -163,7 +173,7 @@ class Resources:
         record = (
             None
             if "\x00" in name
-            else self.tx.find_by_name(self.scope.workspace, kind, scope_id, name)
+            else self._tx.find_by_name(self.scope.workspace, kind, scope_id, name)
         )
         if record is None:
             where = f" in {scope_id}" if scope_id else ""
@@ -202,9 +212,6 @@ class Resources:
         child_kind = children.get(parent.spec.kind)
         if child_kind is None:
             raise errors.invalid(f"{path}.version", f"{parent.spec.label} has no versions")
-        from mlspec.query import Comparison
-        from mlspec.store.api import FieldSpec, ListQuery
-
         members = {
             "version": FieldSpec("num" if child_kind == K.RESOURCE_KIND_DATASET_VERSION else "text")
         }
@@ -216,7 +223,7 @@ class Resources:
             page_size=1,
             members=members,
         )
-        page = self.tx.list_page(query)
+        page = self._tx.list_page(query)
         if not page.records:
             raise errors.NotFound(
                 f"{parent.spec.label} {parent.record.id} has no version {version!r}",
@@ -246,10 +253,126 @@ class Resources:
 
     def latest_active(self, kind: int, scope_id: str) -> Loaded | None:
         """The newest active (or, failing that, deprecated) resource of a kind in a scope."""
-        record = self.tx.latest_in_scope(self.scope.workspace, kind, scope_id, (ACTIVE,))
+        record = self._tx.latest_in_scope(self.scope.workspace, kind, scope_id, (ACTIVE,))
         if record is None:
-            record = self.tx.latest_in_scope(self.scope.workspace, kind, scope_id, (DEPRECATED,))
+            record = self._tx.latest_in_scope(self.scope.workspace, kind, scope_id, (DEPRECATED,))
         return None if record is None else self._load(record)
+
+    def list_page(self, query: ListQuery) -> ListResult:
+        """One page of stored records of a kind (``query.workspace`` must be the caller's)."""
+        assert query.workspace == self.scope.workspace
+        return self._tx.list_page(query)
+
+    def query(
+        self,
+        kind: int,
+        *,
+        scope: str | None = None,
+        filter: Node | None = None,
+        members: dict[str, FieldSpec] | None = None,
+        statuses: tuple[int, ...] = (),
+        page_size: int = 1000,
+    ) -> ListQuery:
+        """A first-page query over a kind in the caller's workspace (pass to ``list_page``)."""
+        return ListQuery(
+            workspace=self.scope.workspace,
+            kind=kind,
+            scope=scope,
+            statuses=statuses,
+            filter=filter,
+            page_size=page_size,
+            members=members or {},
+        )
+
+    def find_by_name(self, kind: int, name: str, scope_id: str = "") -> Loaded | None:
+        """The non-archived resource with this name in its scope, or None."""
+        if "\x00" in name:
+            return None
+        record = self._tx.find_by_name(self.scope.workspace, kind, scope_id, name)
+        return None if record is None else self._load(record)
+
+    def ids_named_in_any_scope(self, kind: int, name: str) -> list[str]:
+        """Ids of (at most two) non-archived resources with this name, in any scope."""
+        if "\x00" in name:
+            return []
+        return self._tx.ids_by_name_in_any_scope(self.scope.workspace, kind, name)
+
+    def count(self, kind: int, scope_id: str) -> int:
+        """The number of resources of a kind within a scope (every status)."""
+        return self._tx.count_in_scope(self.scope.workspace, kind, scope_id)
+
+    def lock(self, resource_id: str) -> None:
+        """Holds a resource until the call ends, so that checks made under it take turns."""
+        self._tx.lock_resource(self.scope.workspace, resource_id)
+
+    def ping(self) -> None:
+        """One round trip to the store (readiness checks)."""
+        self._tx.get(self.scope.workspace, "")
+
+    # -- lineage, metrics, monitoring records and logs of the caller's workspace ------
+
+    def walk(
+        self, start: str, *, upstream: bool, max_depth: int
+    ) -> tuple[dict[str, int], set[Edge]]:
+        """The nodes reached from ``start`` (smallest depth) and the edges traversed."""
+        return self._tx.walk_edges(
+            self.scope.workspace, start, upstream=upstream, max_depth=max_depth
+        )
+
+    def summaries(self, ids: list[str]) -> dict[str, tuple[int, str, int, int]]:
+        """Id -> (kind, name, status, stage), without loading the messages."""
+        return self._tx.summaries(self.scope.workspace, ids)
+
+    def append_metrics(self, rows: list[tuple[str, str, int, int, bytes]]) -> None:
+        """Appends metric points (run id, key, step, time in µs, serialized Metric)."""
+        self._tx.append_metrics(rows)
+
+    def metric_history(
+        self,
+        run_id: str,
+        key: str,
+        after_seq: int,
+        limit: int,
+        *,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> list[tuple[int, bytes]]:
+        """(seq, serialized Metric) of one run's metric in recording order, within steps."""
+        return self._tx.metric_history(
+            run_id, key, after_seq, limit, min_step=min_step, max_step=max_step
+        )
+
+    def append_events(self, rows: list[EventRow]) -> None:
+        """Appends monitoring records; AlreadyExists when a (kind, key) is taken."""
+        self._tx.append_events(self.scope.workspace, rows)
+
+    def event_exists(self, kind: int, key: str) -> bool:
+        """Whether a monitoring record of ``kind`` with ``key`` exists."""
+        return self._tx.event_exists(self.scope.workspace, kind, key)
+
+    def events_page(self, kinds: list[int], **where: Any) -> list[tuple[int, int, int, bytes]]:
+        """Monitoring records (``UnitOfWork.events_page`` in the caller's workspace)."""
+        return self._tx.events_page(self.scope.workspace, kinds, **where)
+
+    def last_log(self, stream_id: str) -> tuple[int, str] | None:
+        """(sequence, record hash) of the newest record of a log stream."""
+        return self._tx.last_log(self.scope.workspace, stream_id)
+
+    def append_logs(self, rows: list[LogRow]) -> None:
+        """Appends inference-log records."""
+        self._tx.append_logs(self.scope.workspace, rows)
+
+    def log_page(
+        self, stream_id: str, after: tuple[str, int] | None, limit: int, **where: Any
+    ) -> list[tuple[tuple[str, int], bytes]]:
+        """Log records in (stream, sequence) order (``UnitOfWork.log_page``)."""
+        return self._tx.log_page(self.scope.workspace, stream_id, after, limit, **where)
+
+    def logs(
+        self, stream_id: str, after_sequence: int, limit: int, **where: Any
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized record) of a stream in order (``UnitOfWork.logs``)."""
+        return self._tx.logs(self.scope.workspace, stream_id, after_sequence, limit, **where)
 
     # -- writing ------------------------------------------------------------------
 
@@ -259,13 +382,14 @@ class Resources:
         path: str,
         *,
         ref_edges: bool = True,
-        derive: Callable[[M], list[tuple[str, int]] | None] | None = None,
+        derive: Callable[[M], list[Edge] | None] | None = None,
     ) -> M:
         """Validates and stores a new resource; returns it as stored.
 
         Its top-level `*_id` fields and (with ``ref_edges``) top-level references become
         lineage edges into the new resource. ``derive`` fills server-computed fields once
-        the client's output-only values are cleared and the references are checked.
+        the client's output-only values are cleared, the references are checked and the
+        id is set; it returns further lineage edges, stored with those.
         """
         spec = spec_for_message(message)
         assert spec is not None, f"{message.DESCRIPTOR.full_name} is not a resource kind"
@@ -279,7 +403,7 @@ class Resources:
             raise errors.invalid(
                 f"{path}.meta.workspace", "must be empty or the caller's workspace"
             )
-        lineage = self._check_references(spec, message, path, ref_edges=ref_edges)
+        links = self._check_references(spec, message, path, ref_edges=ref_edges)
         now = now_micros()
         meta.id = str(uuid.uuid4())
         meta.workspace = self.scope.workspace
@@ -290,13 +414,23 @@ class Resources:
         if self.scope.creator:
             meta.creator = self.scope.creator
         meta.etag = _etag()
+        edges: list[Edge] = [(source, meta.id, kind) for source, kind in links]
         if derive is not None:
-            lineage += derive(message) or []
-        record = self.tx.insert(self._record(spec, message, create_time=now))
+            edges += derive(message) or []
+        record = self._tx.insert(self._record(spec, message, create_time=now))
         self._known[record.id] = record
-        if lineage:
-            self.tx.add_edges(self.scope.workspace, [(src, meta.id, rel) for src, rel in lineage])
+        self.link(edges)
         return message
+
+    def link(self, edges: Sequence[Edge]) -> None:
+        """Records lineage edges (source, target, LineageEdgeKind); the one way edges are made."""
+        if edges:
+            self._tx.add_edges(self.scope.workspace, edges)
+
+    def kind_of(self, resource_id: str) -> int | None:
+        """The kind of a resource of the workspace, or None if there is none with this id."""
+        record = self._fetch(resource_id)
+        return None if record is None else record.kind
 
     def _meta_violations(
         self, spec: KindSpec, meta: object_meta_pb2.ObjectMeta, path: str
@@ -329,7 +463,7 @@ class Resources:
                 kinds = (pointed,)
             else:
                 continue
-            target = self._get_one_of(kinds, value, f"{path}.{fd.name}")
+            target = self.get_one_of(kinds, value, f"{path}.{fd.name}")
             self.check_usable(target, f"{path}.{fd.name}")
             lineage.append((target.record.id, _relation(spec.kind, target.spec.kind)))
         for ref_path, ref in references:
@@ -350,9 +484,6 @@ class Resources:
 
     def get_one_of(self, kinds: tuple[int, ...], resource_id: str, path: str) -> Loaded:
         """Reads a resource of one of ``kinds`` by id (archived ones too); NOT_FOUND if absent."""
-        return self._get_one_of(kinds, resource_id, path)
-
-    def _get_one_of(self, kinds: tuple[int, ...], resource_id: str, path: str) -> Loaded:
         record = self._fetch(resource_id)
         if record is None or record.kind not in kinds:
             labels = " or ".join(BY_KIND[k].label for k in kinds)
@@ -412,7 +543,7 @@ class Resources:
         meta.update_time.CopyFrom(micros_to_timestamp(now_micros()))
         meta.etag = _etag()
         record = self._record(loaded.spec, message, create_time=loaded.record.create_time)
-        self._known[record.id] = self.tx.replace(record, loaded.record.etag)
+        self._known[record.id] = self._tx.replace(record, loaded.record.etag)
         return message
 
     def update(self, incoming: M, mask: field_mask_pb2.FieldMask, path: str) -> M:

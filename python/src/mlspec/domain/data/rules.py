@@ -1,4 +1,4 @@
-"""Rules of datastores and artifacts (mlspec.data.v1) beyond the common object rules.
+"""Rules of datastores, artifacts and dataset versions (mlspec.data.v1) beyond the common ones.
 
 - Datastore: the config member matches `type` (DATASTORE_TYPE_OTHER has none), and no
   field carries a literal secret: no password in a URI's user info, no literal value for
@@ -8,10 +8,13 @@
   state defaults to LIVE. An update sets digest, size and media type only while empty
   (INVALID_ARGUMENT) and moves the state only as ArtifactState allows
   (FAILED_PRECONDITION).
+- DatasetVersion: numbered within its dataset; its definition is digested, and a new
+  version with the latest version's definition is refused (ALREADY_EXISTS).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from google.protobuf import field_mask_pb2
@@ -19,8 +22,9 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
-from mlspec.data.v1 import artifact_pb2, datastore_pb2
+from mlspec.data.v1 import artifact_pb2, dataset_pb2, datastore_pb2
 from mlspec.domain.common import field_behavior
+from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.resources import Resources
 from mlspec.errors import FieldViolation
 
@@ -152,12 +156,8 @@ def _raise_datastore(violations: list[FieldViolation]) -> None:
         raise errors.not_valid("the datastore is not valid", violations, "INVALID_DATASTORE")
 
 
-def create_datastore(
-    res: Resources, store: datastore_pb2.Datastore, path: str
-) -> datastore_pb2.Datastore:
-    """Validates and stores a new datastore."""
+def _prepare_datastore(_res: Resources, store: datastore_pb2.Datastore, path: str) -> None:
     _raise_datastore(datastore_violations(store, path))
-    return res.create(store, path)
 
 
 def update_datastore(
@@ -175,10 +175,7 @@ def update_datastore(
 # -- artifacts ---------------------------------------------------------------------
 
 
-def create_artifact(
-    res: Resources, artifact: artifact_pb2.Artifact, path: str
-) -> artifact_pb2.Artifact:
-    """Validates and stores a new artifact."""
+def _prepare_artifact(_res: Resources, artifact: artifact_pb2.Artifact, path: str) -> None:
     violations = []
     if not artifact.HasField("location") and not artifact.uri:
         violations.append(FieldViolation(f"{path}.location", "set location or uri (or both)"))
@@ -192,30 +189,29 @@ def create_artifact(
     if violations:
         raise errors.not_valid("the artifact is not valid", violations, "INVALID_ARTIFACT")
 
-    def derive(message: artifact_pb2.Artifact) -> None:
-        # References are resolved by now: location.datastore holds the datastore's id.
-        if message.HasField("location") and message.location.datastore.id:
-            loaded = res.get(
-                K.RESOURCE_KIND_DATASTORE,
-                message.location.datastore.id,
-                path=f"{path}.location.datastore.id",
-            )
-            assert isinstance(loaded.message, datastore_pb2.Datastore)
-            if loaded.message.read_only:
-                raise errors.FailedPrecondition(
-                    f"datastore {loaded.record.id} ({loaded.record.name}) is read-only; "
-                    "artifacts cannot be located in it",
-                    reason="DATASTORE_READ_ONLY",
-                    resource_type=loaded.spec.full_name,
-                    resource_name=loaded.record.id,
-                    violations=[
-                        FieldViolation(f"{path}.location.datastore", "is a read-only datastore")
-                    ],
-                )
-        if message.state == S.ARTIFACT_STATE_UNSPECIFIED:
-            message.state = S.ARTIFACT_STATE_LIVE
 
-    return res.create(artifact, path, derive=derive)
+def _derive_artifact(res: Resources, message: artifact_pb2.Artifact, path: str) -> None:
+    # References are resolved by now: location.datastore holds the datastore's id.
+    if message.HasField("location") and message.location.datastore.id:
+        loaded = res.get(
+            K.RESOURCE_KIND_DATASTORE,
+            message.location.datastore.id,
+            path=f"{path}.location.datastore.id",
+        )
+        assert isinstance(loaded.message, datastore_pb2.Datastore)
+        if loaded.message.read_only:
+            raise errors.FailedPrecondition(
+                f"datastore {loaded.record.id} ({loaded.record.name}) is read-only; "
+                "artifacts cannot be located in it",
+                reason="DATASTORE_READ_ONLY",
+                resource_type=loaded.spec.full_name,
+                resource_name=loaded.record.id,
+                violations=[
+                    FieldViolation(f"{path}.location.datastore", "is a read-only datastore")
+                ],
+            )
+    if message.state == S.ARTIFACT_STATE_UNSPECIFIED:
+        message.state = S.ARTIFACT_STATE_LIVE
 
 
 def _set_paths(artifact: artifact_pb2.Artifact) -> list[str]:
@@ -288,6 +284,37 @@ def _state_name(state: int) -> str:
     return S.Name(state) if state in S.values() else str(state)  # type: ignore[arg-type]
 
 
-# The kinds these rules are for.
-Datastore = datastore_pb2.Datastore
-Artifact = artifact_pb2.Artifact
+# -- dataset versions --------------------------------------------------------------
+
+
+def _derive_dataset_version(
+    res: Resources, version: dataset_pb2.DatasetVersion, _path: str
+) -> None:
+    number_dataset_version(res, version)
+
+
+def number_dataset_version(res: Resources, version: dataset_pb2.DatasetVersion) -> None:
+    """Numbers a new dataset version and digests its definition (same definition: refused)."""
+    digest = hashlib.sha256(version.definition.SerializeToString(deterministic=True)).hexdigest()
+    latest = res.latest_active(K.RESOURCE_KIND_DATASET_VERSION, version.dataset_id)
+    if latest is not None:
+        assert isinstance(latest.message, dataset_pb2.DatasetVersion)
+        if latest.message.definition_digest.digests.get("sha256") == digest:
+            raise errors.AlreadyExists(
+                f"the latest version ({latest.message.version}) of dataset {version.dataset_id} "
+                "already has this definition; a new version needs a changed definition",
+                reason="SAME_DEFINITION",
+                resource_type="mlspec.data.v1.DatasetVersion",
+                resource_name=latest.record.id,
+            )
+    version.version = res.count(K.RESOURCE_KIND_DATASET_VERSION, version.dataset_id) + 1
+    version.definition_digest.digests["sha256"] = digest
+
+
+RULES = {
+    "mlspec.data.v1.Datastore": KindRules(prepare=_prepare_datastore, update=update_datastore),
+    "mlspec.data.v1.Artifact": KindRules(
+        prepare=_prepare_artifact, derive=_derive_artifact, update=update_artifact
+    ),
+    "mlspec.data.v1.DatasetVersion": KindRules(derive=_derive_dataset_version),
+}

@@ -77,7 +77,6 @@ def get_lineage(
     root = res.resolve(start, "start", for_use=False)
     # The contract: an unspecified direction is treated as UPSTREAM.
     direction = direction or D.LINEAGE_DIRECTION_UPSTREAM
-    workspace = res.scope.workspace
     reached: dict[str, int] = {root.record.id: 0}
     traversed: set[Edge] = set()
     directions = []
@@ -86,13 +85,11 @@ def get_lineage(
     if direction in (D.LINEAGE_DIRECTION_DOWNSTREAM, D.LINEAGE_DIRECTION_BOTH):
         directions.append(False)
     for upstream in directions:
-        nodes, edges = res.tx.walk_edges(
-            workspace, root.record.id, upstream=upstream, max_depth=depth
-        )
+        nodes, edges = res.walk(root.record.id, upstream=upstream, max_depth=depth)
         for node_id, d in nodes.items():
             reached[node_id] = min(d, reached.get(node_id, d))
         traversed |= edges
-    summaries = res.tx.summaries(workspace, list(reached))
+    summaries = res.summaries(list(reached))
     wanted = set(node_kinds)
     graph = lineage_pb2.LineageGraph()
     graph.root.kind = root.spec.kind  # type: ignore[assignment]

@@ -1,12 +1,15 @@
 """The rules of StageReport beyond the generic resource rules (stage_report.proto).
 
-``violations`` checks what the request alone decides (INVALID_ARGUMENT): a payload that
-matches the stage, run or step run, inputs and outputs that name a resource, a
-``model_version`` that is a model version. ``derive`` runs inside ``Resources.create``
-once every reference is resolved (so it reads the records already fetched there) and
-before the report is stored: it generates the name, fills ``pipeline_run_id`` from the
+``_prepare`` checks what the request alone decides (INVALID_ARGUMENT): a payload that
+matches the stage, run or step run, ordered times, inputs and outputs that name a
+resource, a ``model_version`` that is a model version. ``_derive`` runs inside
+``Resources.create`` once every reference is resolved (so it reads the records already
+fetched there) and before the report is stored: it pins references made through a
+parent to the version's kind, generates the name, fills ``pipeline_run_id`` from the
 step run, refuses inputs whose digest disagrees with the recorded one, and enforces the
-stage 9 hold-back rules (holdback_test.proto), all FAILED_PRECONDITION.
+stage 9 hold-back rules (holdback_test.proto), all FAILED_PRECONDITION. Its lineage
+edges: each input -> report (CONSUMED), report -> each output (PRODUCED), and the
+pipeline run it fills (PART_OF).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import digest_pb2, reference_pb2, threshold_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2
+from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.kinds import BY_KIND, indexed_members
 from mlspec.domain.common.resources import Resources
 from mlspec.errors import FieldViolation
@@ -26,12 +30,27 @@ from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage
 from mlspec.models.v1 import model_version_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
 from mlspec.query import And, Comparison
-from mlspec.store.api import FieldSpec, ListQuery
+from mlspec.store.api import Edge, FieldSpec, ListQuery
 
 K = reference_pb2.ResourceKind
 E = lineage_pb2.LineageEdgeKind
 S = stage_pb2.LifecycleStage
 Report = stage_report_pb2.StageReport
+
+# The payload field of each reportable stage (StageReport.payload).
+PAYLOAD_OF_STAGE = {
+    stage_pb2.LIFECYCLE_STAGE_CODIFY_OBJECTIVES: "codified_objectives",
+    stage_pb2.LIFECYCLE_STAGE_DATA_INGESTION: "data_ingestion",
+    stage_pb2.LIFECYCLE_STAGE_DATA_ANALYSIS: "data_analysis",
+    stage_pb2.LIFECYCLE_STAGE_DATA_TRANSFORMATION: "data_transformation",
+    stage_pb2.LIFECYCLE_STAGE_DATA_VALIDATION: "data_validation",
+    stage_pb2.LIFECYCLE_STAGE_DATA_SPLITTING: "data_splitting",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_TRAINING: "model_training",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_EVALUATION: "model_evaluation",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_TEST: "model_test",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_PACKAGING: "model_packaging",
+    stage_pb2.LIFECYCLE_STAGE_MODEL_SERVING: "model_serving",
+}
 
 # Kinds whose reference may name a version through the parent (ResourceRef.version).
 _VERSION_KIND = {
@@ -116,29 +135,55 @@ def violations(report: Report, path: str, expected_payload: str | None) -> list[
     return found
 
 
-def versioned_refs(report: Report) -> list[reference_pb2.ResourceRef]:
-    """The report's own references that select a version through their parent.
+def _prepare(_res: Resources, report: Report, path: str) -> None:
+    found: list[FieldViolation] = []
+    expected = PAYLOAD_OF_STAGE.get(report.stage)
+    if expected is None:
+        found.append(
+            FieldViolation(
+                f"{path}.stage",
+                "must be one of the stages 1-11; monitoring and logging have their own services",
+            )
+        )
+    actual = report.WhichOneof("payload")
+    if expected is not None and actual is not None and actual != expected:
+        found.append(
+            FieldViolation(
+                f"{path}.{actual}",
+                f"does not match stage {stage_pb2.LifecycleStage.Name(report.stage)}; set {expected}",
+            )
+        )
+    if not report.run_id and not report.step_run_id:
+        found.append(FieldViolation(f"{path}.run_id", "set run_id or step_run_id (or both)"))
+    if (
+        report.HasField("end_time")
+        and report.HasField("start_time")
+        and report.end_time.ToNanoseconds() < report.start_time.ToNanoseconds()
+    ):
+        found.append(FieldViolation(f"{path}.end_time", "is before start_time"))
+    found += violations(report, path, expected)
+    if found:
+        raise errors.not_valid("the stage report is not valid", found, "INVALID_STAGE_REPORT")
 
-    Resolution leaves their kind at the parent's while the id becomes the version's;
-    ``derive`` sets the kind of the version so that the stored reference is coherent.
-    """
-    refs = [endpoint.resource for _, endpoint in _endpoints(report)]
+
+def _own_refs(report: Report) -> Iterator[reference_pb2.ResourceRef]:
+    """The report's own references: its inputs, outputs, model version and tested model."""
+    for _, endpoint in _endpoints(report):
+        yield endpoint.resource
     if report.HasField("model_version"):
-        refs.append(report.model_version)
+        yield report.model_version
     if report.HasField("model_test") and report.model_test.HasField("model"):
-        refs.append(report.model_test.model)
-    return [ref for ref in refs if ref.version and ref.kind in _VERSION_KIND]
+        yield report.model_test.model
 
 
-def derive(
-    res: Resources, report: Report, path: str, versioned: list[reference_pb2.ResourceRef]
-) -> list[tuple[str, int]]:
-    """Server-side fields and the checks that need the resolved references.
-
-    Returns the lineage edges into the report that this adds (the pipeline run it fills).
-    """
-    for ref in versioned:
-        ref.kind = _VERSION_KIND[ref.kind]
+def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
+    """Server-side fields, the checks that need the resolved references, and the edges."""
+    for ref in _own_refs(report):
+        # A reference through the parent (`version`) resolved to the version's id; its
+        # kind becomes the version's, so that the stored reference is coherent.
+        version_kind = _VERSION_KIND.get(ref.kind)
+        if version_kind is not None and res.kind_of(ref.id) == version_kind:
+            ref.kind = version_kind
     if not report.meta.name:
         stage = stage_pb2.LifecycleStage.Name(report.stage).removeprefix("LIFECYCLE_STAGE_")
         report.meta.name = f"{stage.lower().replace('_', '-')}-{report.meta.id}"
@@ -146,10 +191,20 @@ def derive(
     _check_input_digests(res, report, path)
     if report.HasField("model_test"):
         _check_model_test(res, report, path)
+    report_id = report.meta.id
+    edges += [(e.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED) for e in report.inputs]
+    edges += [(report_id, e.resource.id, E.LINEAGE_EDGE_KIND_PRODUCED) for e in report.outputs]
     return edges
 
 
-def _fill_pipeline_run(res: Resources, report: Report, path: str) -> list[tuple[str, int]]:
+RULES = {
+    "mlspec.lifecycle.v1.StageReport": KindRules(
+        prepare=_prepare, derive=_derive, reference_edges=False
+    )
+}
+
+
+def _fill_pipeline_run(res: Resources, report: Report, path: str) -> list[Edge]:
     if not report.step_run_id:
         return []
     step = res.get(K.RESOURCE_KIND_STEP_RUN, report.step_run_id, path=f"{path}.step_run_id")
@@ -157,7 +212,7 @@ def _fill_pipeline_run(res: Resources, report: Report, path: str) -> list[tuple[
     owner = step.message.pipeline_run_id
     if not report.pipeline_run_id:
         report.pipeline_run_id = owner
-        return [(owner, E.LINEAGE_EDGE_KIND_PART_OF)] if owner else []
+        return [(owner, report.meta.id, E.LINEAGE_EDGE_KIND_PART_OF)] if owner else []
     if report.pipeline_run_id != owner:
         raise errors.invalid(
             f"{path}.pipeline_run_id",
@@ -382,7 +437,7 @@ def _stage_9_reports(res: Resources, member: tuple[str, ...], value: str) -> Ite
         members=members,
     )
     while True:
-        page = res.tx.list_page(query)
+        page = res.list_page(query)
         for record in page.records:
             message = spec.message.FromString(record.data)
             assert isinstance(message, Report)

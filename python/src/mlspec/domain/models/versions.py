@@ -26,6 +26,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
 from mlspec.domain.common import field_behavior
+from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.errors import FieldViolation
 from mlspec.models.v1 import model_version_pb2
@@ -135,7 +136,7 @@ def _find(res: Resources, model_id: str, member: str, value: str) -> list[str]:
         page_size=2,
         members={member: FieldSpec("text")},
     )
-    return [record.id for record in res.tx.list_page(query).records]
+    return [record.id for record in res.list_page(query).records]
 
 
 def alias_holder(res: Resources, model_id: str, alias: str) -> Loaded | None:
@@ -151,7 +152,7 @@ def lock_model(res: Resources, model_id: str) -> None:
     writer lock); PostgreSQL locks the model's row until the transaction ends.
     """
     if model_id:
-        res.tx.lock_resource(res.scope.workspace, model_id)
+        res.lock(model_id)
 
 
 def _check_aliases_free(res: Resources, version: model_version_pb2.ModelVersion, path: str) -> None:
@@ -209,10 +210,8 @@ def _store_violations(version: model_version_pb2.ModelVersion, path: str) -> lis
 # -- create and update -------------------------------------------------------------
 
 
-def create_model_version(
-    res: Resources, version: model_version_pb2.ModelVersion, path: str
-) -> model_version_pb2.ModelVersion:
-    """Validates and stores a new version: unique semantic version and aliases."""
+def _prepare(_res: Resources, version: model_version_pb2.ModelVersion, path: str) -> None:
+    """What the request alone decides: the semantic version, digest, aliases, stores."""
     violations = _version_violations(version.version, f"{path}.version")
     if version.HasField("artifact") and not version.artifact.digest.digests:
         violations.append(
@@ -228,23 +227,23 @@ def create_model_version(
             "the model version is not valid", violations, "INVALID_MODEL_VERSION"
         )
 
-    def derive(message: model_version_pb2.ModelVersion) -> None:
-        # The model exists and is usable by now (the common reference checks ran).
-        lock_model(res, message.model_id)
-        text = canonical_version(message.version)
-        taken = _find(res, message.model_id, "version", text)
-        if taken:
-            raise errors.AlreadyExists(
-                f"model {message.model_id} already has version {text} ({taken[0]}); "
-                "register the new version under another semantic version",
-                reason="VERSION_TAKEN",
-                resource_type=FULL_NAME,
-                resource_name=taken[0],
-                violations=[FieldViolation(f"{path}.version", "is taken in this model")],
-            )
-        _check_aliases_free(res, message, path)
 
-    return res.create(version, path, derive=derive)
+def _derive(res: Resources, message: model_version_pb2.ModelVersion, path: str) -> None:
+    """The semantic version and the aliases are free in the model (under its lock)."""
+    # The model exists and is usable by now (the common reference checks ran).
+    lock_model(res, message.model_id)
+    text = canonical_version(message.version)
+    taken = _find(res, message.model_id, "version", text)
+    if taken:
+        raise errors.AlreadyExists(
+            f"model {message.model_id} already has version {text} ({taken[0]}); "
+            "register the new version under another semantic version",
+            reason="VERSION_TAKEN",
+            resource_type=FULL_NAME,
+            resource_name=taken[0],
+            violations=[FieldViolation(f"{path}.version", "is taken in this model")],
+        )
+    _check_aliases_free(res, message, path)
 
 
 def update_model_version(
@@ -308,4 +307,4 @@ def update_model_version(
     return stored
 
 
-ModelVersion = model_version_pb2.ModelVersion  # the kind these rules are for
+RULES = {FULL_NAME: KindRules(prepare=_prepare, derive=_derive, update=update_model_version)}

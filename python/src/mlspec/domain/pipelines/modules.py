@@ -7,7 +7,9 @@
 - The rules of a new ModuleVersion (PipelinesService.CreateModuleVersion): the
   implementation matches the module's kind, a primitive version has a snapshot with
   digests, interface names are well formed and never collide, and a complex version's
-  subgraph breaks no graph validation rule (nor contains its own module, rule 11).
+  subgraph breaks no graph validation rule (nor contains its own module, rule 11). It is
+  numbered within its module (``sequence``), labelled (``version``, unique in the module)
+  and named ``<module>-<version>`` when the caller gave no name.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from dataclasses import dataclass, field
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
+from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.domain.pipelines import graph
 from mlspec.errors import FieldViolation
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_run_pb2
+from mlspec.query import Comparison
+from mlspec.store.api import FieldSpec
 
 K = reference_pb2.ResourceKind
 R = graph_pb2.GraphValidationRule
@@ -273,3 +278,40 @@ def _contains_module(res: Resources, loaded: Loaded, module_id: str, depth: int)
         if _contains_module(res, nested, module_id, depth + 1):
             return True
     return False
+
+
+def _derive_module_version(res: Resources, version: module_pb2.ModuleVersion, path: str) -> None:
+    """Checks a new module version, numbers it, and fills its label and name when empty."""
+    check_module_version(res, version, path)
+    count = res.count(K.RESOURCE_KIND_MODULE_VERSION, version.module_id)
+    version.sequence = count + 1
+    if not version.version:
+        number = count + 1
+        while _module_version_labelled(res, version.module_id, str(number)):
+            number += 1
+        version.version = str(number)
+    elif _module_version_labelled(res, version.module_id, version.version):
+        raise errors.AlreadyExists(
+            f"module {version.module_id} already has a version {version.version!r}",
+            reason="VERSION_TAKEN",
+            resource_type="mlspec.pipelines.v1.ModuleVersion",
+            resource_name=version.version,
+        )
+    if not version.meta.name:
+        module = res.get(K.RESOURCE_KIND_MODULE, version.module_id)
+        version.meta.name = f"{module.record.name}-{version.version}".replace(".", "_")
+
+
+def _module_version_labelled(res: Resources, module_id: str, label: str) -> bool:
+    """Whether a version of the module (any status) has this version label."""
+    query = res.query(
+        K.RESOURCE_KIND_MODULE_VERSION,
+        scope=module_id,
+        filter=Comparison(("version",), "=", label),
+        members={"version": FieldSpec("text")},
+        page_size=1,
+    )
+    return bool(res.list_page(query).records)
+
+
+RULES = {"mlspec.pipelines.v1.ModuleVersion": KindRules(derive=_derive_module_version)}

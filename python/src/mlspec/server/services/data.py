@@ -14,8 +14,10 @@ from mlspec.data.v1 import artifact_pb2, dataset_pb2
 from mlspec.data.v1 import data_service_pb2 as pb
 from mlspec.domain import kind_rules
 from mlspec.domain.common.resources import Resources
+from mlspec.domain.data import rules as data_rules
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, UPDATE, write
+from mlspec.store.api import Edge
 
 SERVICE = "mlspec.data.v1.DataService"
 K = reference_pb2.ResourceKind
@@ -69,10 +71,10 @@ def promote_artifact(request: pb.PromoteArtifactRequest, res: Resources) -> Mess
     version.size_bytes = artifact.message.size_bytes
     version.producer_run_id = artifact.message.run_id
 
-    def derive(message: dataset_pb2.DatasetVersion) -> list[tuple[str, int]]:
-        kind_rules.number_dataset_version(res, message)
+    def derive(message: dataset_pb2.DatasetVersion) -> list[Edge]:
+        data_rules.number_dataset_version(res, message)
         message.source_artifact_id = artifact.record.id
-        return [(artifact.record.id, lineage_pb2.LINEAGE_EDGE_KIND_PROMOTED_TO)]
+        return [(artifact.record.id, message.meta.id, lineage_pb2.LINEAGE_EDGE_KIND_PROMOTED_TO)]
 
     stored_version = res.create(version, "dataset_version", derive=derive)
     promoted = artifact_pb2.Artifact()

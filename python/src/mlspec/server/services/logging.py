@@ -34,8 +34,7 @@ def write_inference_logs(request: pb.WriteInferenceLogsRequest, res: Resources) 
         raise errors.invalid("records", "holds no records")
     if len(request.records) > MAX_RECORDS:
         raise errors.too_many("records", len(request.records), MAX_RECORDS)
-    workspace = res.scope.workspace
-    last = res.tx.last_log(workspace, request.log_stream_id)
+    last = res.last_log(request.log_stream_id)
     sequence, previous = (last[0], bytes.fromhex(last[1])) if last else (0, b"")
     observed = micros_to_timestamp(now_micros())
     rows = []
@@ -81,7 +80,7 @@ def write_inference_logs(request: pb.WriteInferenceLogsRequest, res: Resources) 
                 record.SerializeToString(),
             )
         )
-    res.tx.append_logs(workspace, rows)
+    res.append_logs(rows)
     return pb.WriteInferenceLogsResponse(
         accepted_count=len(rows),
         first_sequence_number=first,
@@ -105,8 +104,7 @@ def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
         model_id = res.resolve(request.model_version, "model_version", for_use=False).record.id
 
     def fetch(position: tuple[str, int] | None, limit: int) -> list[tuple[tuple[str, int], Any]]:
-        rows = res.tx.log_page(
-            res.scope.workspace,
+        rows = res.log_page(
             request.log_stream_id,
             position,
             limit,
@@ -152,7 +150,7 @@ def verify(request: pb.VerifyLogChainRequest, res: Resources) -> Message:
     start = max(request.start_sequence_number, 1)
     previous = b""
     if start > 1:
-        before = res.tx.logs(res.scope.workspace, request.log_stream_id, start - 2, 1)
+        before = res.logs(request.log_stream_id, start - 2, 1)
         if before:
             previous = inference_log_pb2.InferenceLogRecord.FromString(before[0][1]).record_hash
     expected = start
@@ -161,9 +159,7 @@ def verify(request: pb.VerifyLogChainRequest, res: Resources) -> Message:
     after = start - 1
     end = request.end_sequence_number or None
     while True:
-        rows = res.tx.logs(
-            res.scope.workspace, request.log_stream_id, after, 1000, until_sequence=end
-        )
+        rows = res.logs(request.log_stream_id, after, 1000, until_sequence=end)
         if not rows:
             break
         for sequence, data in rows:
@@ -218,8 +214,7 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
     keep = _record_filter(request.filter, "")
     position = (request.log_stream_id, request.after_sequence_number)
     while True:
-        rows = res.tx.log_page(
-            res.scope.workspace,
+        rows = res.log_page(
             request.log_stream_id,
             position,
             500,

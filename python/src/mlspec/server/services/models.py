@@ -63,7 +63,7 @@ def _by_member(res: Resources, model_id: str, member: str, value: str, path: str
         page_size=1,
         members={member: FieldSpec("text")},
     )
-    page = res.tx.list_page(query)
+    page = res.list_page(query)
     if not page.records:
         raise errors.NotFound(
             f"model {model_id} has no version with {path} {value!r} (archived versions are "

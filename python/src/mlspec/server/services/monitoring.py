@@ -91,9 +91,7 @@ def record_predictions(request: pb.RecordPredictionsRequest, res: Resources) -> 
         path = f"predictions[{i}]"
         item = prediction
         _require(item, path)
-        if item.request_id not in in_call and not res.tx.event_exists(
-            res.scope.workspace, REQUEST, item.request_id
-        ):
+        if item.request_id not in in_call and not res.event_exists(REQUEST, item.request_id):
             raise errors.invalid(
                 f"{path}.request_id", "names a request that is neither in this call nor recorded"
             )
@@ -113,7 +111,7 @@ def record_predictions(request: pb.RecordPredictionsRequest, res: Resources) -> 
                 failing=False,
             )
         )
-    res.tx.append_events(res.scope.workspace, rows)
+    res.append_events(rows)
     return pb.RecordPredictionsResponse(
         accepted_request_count=len(request.requests),
         accepted_prediction_count=len(request.predictions),
@@ -136,7 +134,7 @@ def record_feedback(request: pb.RecordFeedbackRequest, res: Resources) -> Messag
             if item.prediction_id
             else (REQUEST, item.request_id)
         )
-        if not res.tx.event_exists(res.scope.workspace, kind, key):
+        if not res.event_exists(kind, key):
             raise errors.NotFound(
                 f"{path}: no recorded prediction or request {key!r}", reason="RECORD_NOT_FOUND"
             )
@@ -148,7 +146,7 @@ def record_feedback(request: pb.RecordFeedbackRequest, res: Resources) -> Messag
                 item.SerializeToString(),
             )
         )
-    res.tx.append_events(res.scope.workspace, rows)
+    res.append_events(rows)
     return pb.RecordFeedbackResponse(accepted_count=len(rows))
 
 
@@ -260,7 +258,7 @@ def _report(
         stored.append(signal)
         if failing and model_id:
             failing_by_model.setdefault(model_id, []).append((signal, name, deployment))
-    res.tx.append_events(res.scope.workspace, rows)
+    res.append_events(rows)
     alerts = []
     for model_id, failures in failing_by_model.items():
         for policy in _policies(res, model_id):
@@ -287,9 +285,7 @@ def _policies(res: Resources, model_id: str) -> list[Loaded]:
         page_size=100,
         members={"model_version.id": FieldSpec("text")},
     )
-    loaded = [
-        res.get(K.RESOURCE_KIND_ROLLBACK_POLICY, r.id) for r in res.tx.list_page(query).records
-    ]
+    loaded = [res.get(K.RESOURCE_KIND_ROLLBACK_POLICY, r.id) for r in res.list_page(query).records]
     return [
         p
         for p in loaded
@@ -309,14 +305,13 @@ def _raise_alert(
     alert.rollback_policy.id = policy.record.id
     alert.meta.description = f"rollback trigger {trigger.name or trigger.condition.signal_name!r} of policy {policy.record.name} failed"
 
-    def derive(message: alert_pb2.Alert) -> list[tuple[str, int]]:
+    def derive(message: alert_pb2.Alert) -> None:
         message.state = alert_pb2.ALERT_STATE_FIRING
         message.first_fire_time.CopyFrom(message.meta.create_time)
         message.last_fire_time.CopyFrom(message.meta.create_time)
         message.fire_count = 1
         message.observed_value = float(getattr(matched[-1][0], "value", 0.0))
         message.signal_ids.extend(s.signal_id for s, _, _ in matched)
-        return []
 
     return res.create(alert, "alert", derive=derive)
 
@@ -371,8 +366,7 @@ def list_signals(request: pb.ListSignalsRequest, res: Resources) -> Message:
     )
 
     def fetch(position: tuple[int, int] | None, limit: int) -> list[tuple[tuple[int, int], Any]]:
-        rows = res.tx.events_page(
-            res.scope.workspace,
+        rows = res.events_page(
             kinds,
             model_version_id=model_id,
             deployment=request.deployment_endpoint,
@@ -505,8 +499,7 @@ def _window_signals(
     """(seq, kind, data) of a model's signals in [start, end), newest first, all of them."""
     after = None
     while True:
-        rows = res.tx.events_page(
-            res.scope.workspace,
+        rows = res.events_page(
             kinds,
             model_version_id=model_id,
             start_time=start,

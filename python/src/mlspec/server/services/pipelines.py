@@ -27,7 +27,7 @@ from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_ru
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
 from mlspec.query import Comparison
 from mlspec.server.routes import CREATE, GET, LIST, UPDATE, read, write
-from mlspec.store.api import ListQuery
+from mlspec.store.api import Edge, ListQuery
 from mlspec.tracking.v1 import run_pb2
 
 SERVICE = "mlspec.pipelines.v1.PipelinesService"
@@ -163,7 +163,7 @@ def _submit(
     run.meta.description = request.run_description
     run.meta.labels.update(request.run_labels)
 
-    def derive(message: Message) -> list[tuple[str, int]]:
+    def derive(message: Message) -> list[Edge]:
         assert isinstance(message, pipeline_run_pb2.PipelineRun)
         message.resolved_graph.CopyFrom(g)
         message.resolved_references.extend(resolution.references)
@@ -172,12 +172,15 @@ def _submit(
             message.parameter_values[name].CopyFrom(value)
         message.state = run_state_pb2.RUN_STATE_PENDING
         message.state_history.add(state=message.state, time=message.meta.create_time)
-        return [(r.resolved.id, E.LINEAGE_EDGE_KIND_CONSUMED) for r in resolution.references]
+        return [
+            (r.resolved.id, message.meta.id, E.LINEAGE_EDGE_KIND_CONSUMED)
+            for r in resolution.references
+        ]
 
     stored = res.create(run, "pipeline_run", derive=derive)
     assert isinstance(stored, pipeline_run_pb2.PipelineRun)
     loaded = res.get(K.RESOURCE_KIND_PIPELINE_RUN, stored.meta.id)
-    tracking = kind_rules.tracking_run_for(
+    tracking = runs.tracking_run_for(
         res, run_pb2.RUN_KIND_PIPELINE_RUN, request.experiment_id, pipeline_run_id=stored.meta.id
     )
     stored.run_id = tracking.meta.id
@@ -243,20 +246,17 @@ def _pipelines_named(res: Resources, name: str) -> list[Loaded]:
         filter=Comparison(("name",), "=", name),
         page_size=1000,
     )
-    return [res.get(K.RESOURCE_KIND_PIPELINE, r.id) for r in res.tx.list_page(query).records]
+    return [res.get(K.RESOURCE_KIND_PIPELINE, r.id) for r in res.list_page(query).records]
 
 
 def _pipeline_version(
     res: Resources, ref: reference_pb2.ResourceRef, path: str, *, for_use: bool
 ) -> Loaded:
-    record = res.tx.find_by_name(
-        res.scope.workspace, K.RESOURCE_KIND_PIPELINE, ref.version, ref.name
-    )
-    if record is None:
+    loaded = res.find_by_name(K.RESOURCE_KIND_PIPELINE, ref.name, ref.version)
+    if loaded is None:
         raise errors.NotFound(
             f"no pipeline {ref.name!r} version {ref.version!r}", reason="RESOURCE_NOT_FOUND"
         )
-    loaded = res.get(K.RESOURCE_KIND_PIPELINE, record.id)
     if for_use:
         res.check_usable(loaded, path)
     return loaded
@@ -281,7 +281,7 @@ def publish_draft(request: pb.PublishPipelineDraftRequest, res: Resources) -> Me
     if request.HasField("attestation"):
         pipeline.attestation.CopyFrom(request.attestation)
 
-    def derive(message: Message) -> list[tuple[str, int]]:
+    def derive(message: Message) -> list[Edge]:
         assert isinstance(message, pipeline_pb2.Pipeline)
         message.graph.CopyFrom(draft.message.graph)  # type: ignore[attr-defined]
         message.published_from_draft_id = draft.record.id
@@ -291,7 +291,7 @@ def publish_draft(request: pb.PublishPipelineDraftRequest, res: Resources) -> Me
         for key, value in draft.message.parameter_values.items():  # type: ignore[attr-defined]
             message.default_parameter_values[key].CopyFrom(value)
         message.publish_time.CopyFrom(message.meta.create_time)
-        return [(draft.record.id, E.LINEAGE_EDGE_KIND_DERIVED_FROM)]
+        return [(draft.record.id, message.meta.id, E.LINEAGE_EDGE_KIND_DERIVED_FROM)]
 
     stored = res.create(pipeline, "pipeline", derive=derive)
     updated = pipeline_pb2.PipelineDraft()
@@ -313,10 +313,10 @@ def _new_draft(
     for key, value in params.items():  # type: ignore[attr-defined]
         draft.parameter_values[key].CopyFrom(value)
 
-    def derive(message: Message) -> list[tuple[str, int]]:
+    def derive(message: Message) -> list[Edge]:
         assert isinstance(message, pipeline_pb2.PipelineDraft)
         message.cloned_from.CopyFrom(cloned_from)
-        return [(cloned_from.id, E.LINEAGE_EDGE_KIND_DERIVED_FROM)]
+        return [(cloned_from.id, message.meta.id, E.LINEAGE_EDGE_KIND_DERIVED_FROM)]
 
     stored = res.create(draft, "pipeline_draft", derive=derive)
     assert isinstance(stored, pipeline_pb2.PipelineDraft)
@@ -427,7 +427,7 @@ def _cancel_step_runs(res: Resources, pipeline_run_id: str, reason: str) -> None
     )
     unfinished = []
     while True:
-        page = res.tx.list_page(query)
+        page = res.list_page(query)
         for record in page.records:
             step = res.get(K.RESOURCE_KIND_STEP_RUN, record.id)
             assert isinstance(step.message, pipeline_run_pb2.StepRun)
@@ -486,7 +486,7 @@ def update_step_run_state(request: pb.UpdateStepRunStateRequest, res: Resources)
         for p in request.output_artifacts.values()
         for a in p.artifact_ids
     ]
-    res.tx.add_edges(res.scope.workspace, edges)
+    res.link(edges)
     return pb.UpdateStepRunStateResponse(step_run=stored)
 
 

@@ -120,7 +120,7 @@ def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
         time_us = point.timestamp.ToMicroseconds()
         rows.append((request.run_id, point.key, point.step, time_us, point.SerializeToString()))
         latest[point.key] = point
-    res.tx.append_metrics(rows)
+    res.append_metrics(rows)
     run = _copy(loaded)
     summaries = {s.key: s for s in run.latest_metrics}
     for key, point in latest.items():
@@ -212,7 +212,7 @@ def _log_links(res: Resources, run_id: str, items: Any, field: str) -> Any:
             else:
                 edges.append((loaded.record.id, target.record.id, E.LINEAGE_EDGE_KIND_PRODUCED))
     res.save(loaded, run)
-    res.tx.add_edges(res.scope.workspace, edges)
+    res.link(edges)
     return getattr(run, field)
 
 
@@ -241,7 +241,7 @@ def get_metric_history(request: pb.GetMetricHistoryRequest, res: Resources) -> M
     last = after
     more = False
     while len(history.points) < page_size:
-        rows = res.tx.metric_history(request.run_id, request.key, last, page_size + 1)
+        rows = res.metric_history(request.run_id, request.key, last, page_size + 1)
         if not rows:
             break
         for seq, data in rows:
