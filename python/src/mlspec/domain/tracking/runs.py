@@ -11,7 +11,9 @@ terminal one).
 
 from __future__ import annotations
 
-from google.protobuf import field_mask_pb2
+from typing import Any
+
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from mlspec import errors
@@ -69,6 +71,35 @@ def check_transition(current: int, target: int, path: str = "state") -> None:
 def is_terminal(state: int) -> bool:
     """Whether a state ends the run."""
     return state in TERMINAL
+
+
+def transition(
+    run: Any,
+    state: int,
+    when: timestamp_pb2.Timestamp,
+    *,
+    reason: str = "",
+    message: str = "",
+    error: Message | None = None,
+) -> None:
+    """Moves a run (Run, PipelineRun or StepRun) to ``state``, in place; the one way runs move.
+
+    Checks the move (``check_transition``), records it in ``state_history`` (a tracking
+    run's history names both states, a pipeline or step run's the new one), sets
+    ``start_time`` when the run starts and ``end_time`` when it ends, and keeps ``error``.
+    """
+    check_transition(run.state, state)
+    if "to_state" in run.DESCRIPTOR.fields_by_name["state_history"].message_type.fields_by_name:
+        run.state_history.add(from_state=run.state, to_state=state, time=when, reason=reason)
+    else:
+        run.state_history.add(state=state, time=when, reason=reason, message=message)
+    run.state = state
+    if state == S.RUN_STATE_RUNNING and not run.HasField("start_time"):
+        run.start_time.CopyFrom(when)
+    if is_terminal(state):
+        run.end_time.CopyFrom(when)
+    if error is not None:
+        run.error.CopyFrom(error)
 
 
 def start_run(run: run_pb2.Run) -> None:

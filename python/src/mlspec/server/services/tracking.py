@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
-from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.clock import micros_to_timestamp, now_micros, now_timestamp
 from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
@@ -74,17 +74,9 @@ def update_run_state(request: pb.UpdateRunStateRequest, res: Resources) -> Messa
         and not run.HasField("error")
     ):
         raise errors.invalid("error", "a FAILED run needs an error saying why")
-    when = request.time if request.HasField("time") else micros_to_timestamp(now_micros())
-    run.state_history.add(
-        from_state=run.state, to_state=request.state, time=when, reason=request.reason
-    )
-    run.state = request.state
-    if request.state == run_state_pb2.RUN_STATE_RUNNING and not run.HasField("start_time"):
-        run.start_time.CopyFrom(when)
-    if runs.is_terminal(request.state):
-        run.end_time.CopyFrom(when)
-    if request.HasField("error"):
-        run.error.CopyFrom(request.error)
+    when = request.time if request.HasField("time") else now_timestamp()
+    error = request.error if request.HasField("error") else None
+    runs.transition(run, request.state, when, reason=request.reason, error=error)
     stored = res.save(loaded, run, request.etag)
     return pb.UpdateRunStateResponse(run=stored)
 
