@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from google.protobuf.message import Message
 
-from mlspec import yaml_format
-from mlspec.domain.common import field_behavior
 from mlspec.domain.common.resources import Resources
+from mlspec.domain.metadata import workflow_metadata
 from mlspec.metadata.v1 import metadata_service_pb2 as pb
-from mlspec.metadata.v1 import workflow_metadata_pb2
 from mlspec.server.routes import CREATE, GET, LIST, read
 
 SERVICE = "mlspec.metadata.v1.MetadataService"
@@ -20,47 +16,7 @@ WARNING = pb.VIOLATION_SEVERITY_WARNING
 
 def validate(request: pb.ValidateWorkflowMetadataRequest, res: Resources) -> Message:
     """Parses (YAML or message) and checks a workflow metadata file; all violations at once."""
-    response = pb.ValidateWorkflowMetadataResponse()
-    metadata = workflow_metadata_pb2.WorkflowMetadata()
-    source = request.WhichOneof("source")
-    if source == "yaml":
-        try:
-            yaml_format.load(request.yaml, metadata)
-        except yaml_format.ParseError as exc:
-            response.violations.add(
-                field="yaml", code="PARSE_ERROR", description=str(exc), severity=ERROR
-            )
-            return response
-    elif source == "workflow_metadata":
-        metadata.CopyFrom(request.workflow_metadata)
-    else:
-        response.violations.add(
-            field="source",
-            code="MISSING",
-            description="set workflow_metadata or yaml",
-            severity=ERROR,
-        )
-        return response
-    for violation in field_behavior.missing_required(metadata, "workflow_metadata"):
-        response.violations.add(
-            field=violation.field,
-            code="REQUIRED",
-            description=violation.description,
-            severity=ERROR,
-        )
-    for section in ("data_processing", "architecture", "environment", "seed"):
-        if not metadata.HasField(section):
-            response.violations.add(
-                field=f"workflow_metadata.{section}",
-                code="RECREATE_INCOMPLETE",
-                description=f"without {section} the job cannot be recreated exactly",
-                severity=WARNING,
-            )
-    response.valid = not any(v.severity == ERROR for v in response.violations)
-    response.canonical_digest.digests["sha256"] = hashlib.sha256(
-        metadata.SerializeToString(deterministic=True)
-    ).hexdigest()
-    return response
+    return workflow_metadata.validate(res, request)
 
 
 # Every RPC of MetadataService and what serves it (server/routes.py says how to read this).

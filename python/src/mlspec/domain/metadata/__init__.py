@@ -1,0 +1,1 @@
+"""The rules of the metadata area (SPEC section 8): workflow metadata files."""
