@@ -134,7 +134,9 @@ class ResourceRef(message.Message):
     kind: ResourceKind.ValueType
     """Required. Kind of the referenced resource."""
     id: builtins.str
-    """Optional. The referenced object's id (ObjectMeta.id); resolves archived objects too."""
+    """Optional. The referenced object's id (ObjectMeta.id); resolves archived objects too.
+    It may be the id of a resource of any kind: `kind` says which.
+    """
     name: builtins.str
     """Optional. The referenced object's name (ObjectMeta.name), matched case-insensitively
     among non-archived objects.

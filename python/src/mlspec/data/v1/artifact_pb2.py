@@ -30,7 +30,7 @@ from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb
 from mlspec.data.v1 import data_path_pb2 as mlspec_dot_data_dot_v1_dot_data__path__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/data/v1/artifact.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1emlspec/data/v1/data_path.proto\"\xd8\x06\n\x08\x41rtifact\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x1c\n\x06run_id\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x05R\x05runId\x12$\n\x0bstep_run_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05R\tstepRunId\x12%\n\x0boutput_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x05R\noutputName\x12\x37\n\x04type\x18\x05 \x01(\x0e\x32\x1c.mlspec.data.v1.ArtifactTypeB\x05\xe2\x41\x02\x02\x05R\x04type\x12>\n\nlog_stream\x18\x06 \x01(\x0e\x32\x19.mlspec.data.v1.LogStreamB\x04\xe2\x41\x01\x05R\tlogStream\x12%\n\x0btype_schema\x18\x07 \x01(\tB\x04\xe2\x41\x01\x05R\ntypeSchema\x12:\n\x08location\x18\x08 \x01(\x0b\x32\x18.mlspec.data.v1.DataPathB\x04\xe2\x41\x01\x05R\x08location\x12\x16\n\x03uri\x18\t \x01(\tB\x04\xe2\x41\x01\x05R\x03uri\x12\x33\n\x06\x64igest\x18\n \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x1d\n\nsize_bytes\x18\x0b \x01(\x03R\tsizeBytes\x12\x1d\n\nmedia_type\x18\x0c \x01(\tR\tmediaType\x12\x33\n\x05state\x18\r \x01(\x0e\x32\x1d.mlspec.data.v1.ArtifactStateR\x05state\x12H\n\nproperties\x18\x0e \x03(\x0b\x32(.mlspec.data.v1.Artifact.PropertiesEntryR\nproperties\x12\x43\n\x1bpromoted_dataset_version_id\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03R\x18promotedDatasetVersionId\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:,\xea\x41)\n\x12mlspec.io/Artifact*\tartifacts2\x08\x61rtifact*\xce\x02\n\x0c\x41rtifactType\x12\x1d\n\x19\x41RTIFACT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41RTIFACT_TYPE_DATASET\x10\x01\x12\x17\n\x13\x41RTIFACT_TYPE_MODEL\x10\x02\x12\x19\n\x15\x41RTIFACT_TYPE_METRICS\x10\x03\x12\x16\n\x12\x41RTIFACT_TYPE_LOGS\x10\x04\x12\x18\n\x14\x41RTIFACT_TYPE_SCHEMA\x10\x05\x12\x1c\n\x18\x41RTIFACT_TYPE_STATISTICS\x10\x06\x12\x1c\n\x18\x41RTIFACT_TYPE_VOCABULARY\x10\x07\x12\x16\n\x12\x41RTIFACT_TYPE_CODE\x10\x08\x12\x17\n\x13\x41RTIFACT_TYPE_IMAGE\x10\t\x12\x18\n\x14\x41RTIFACT_TYPE_REPORT\x10\n\x12\x17\n\x13\x41RTIFACT_TYPE_OTHER\x10\x0b*\x9c\x01\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02\x12\x15\n\x11LOG_STREAM_DRIVER\x10\x03\x12\x15\n\x11LOG_STREAM_SYSTEM\x10\x04\x12\x17\n\x13LOG_STREAM_COMBINED\x10\x05*\xe4\x01\n\rArtifactState\x12\x1e\n\x1a\x41RTIFACT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41RTIFACT_STATE_PENDING\x10\x01\x12\x17\n\x13\x41RTIFACT_STATE_LIVE\x10\x02\x12&\n\"ARTIFACT_STATE_MARKED_FOR_DELETION\x10\x03\x12\x1a\n\x16\x41RTIFACT_STATE_DELETED\x10\x04\x12\x1c\n\x18\x41RTIFACT_STATE_ABANDONED\x10\x05\x12\x1c\n\x18\x41RTIFACT_STATE_REFERENCE\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/data/v1/artifact.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1emlspec/data/v1/data_path.proto\"\x9d\x07\n\x08\x41rtifact\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12.\n\x06run_id\x18\x02 \x01(\tB\x17\xe2\x41\x02\x02\x05\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12:\n\x0bstep_run_id\x18\x03 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12%\n\x0boutput_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x05R\noutputName\x12\x37\n\x04type\x18\x05 \x01(\x0e\x32\x1c.mlspec.data.v1.ArtifactTypeB\x05\xe2\x41\x02\x02\x05R\x04type\x12>\n\nlog_stream\x18\x06 \x01(\x0e\x32\x19.mlspec.data.v1.LogStreamB\x04\xe2\x41\x01\x05R\tlogStream\x12%\n\x0btype_schema\x18\x07 \x01(\tB\x04\xe2\x41\x01\x05R\ntypeSchema\x12:\n\x08location\x18\x08 \x01(\x0b\x32\x18.mlspec.data.v1.DataPathB\x04\xe2\x41\x01\x05R\x08location\x12\x16\n\x03uri\x18\t \x01(\tB\x04\xe2\x41\x01\x05R\x03uri\x12\x33\n\x06\x64igest\x18\n \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x1d\n\nsize_bytes\x18\x0b \x01(\x03R\tsizeBytes\x12\x1d\n\nmedia_type\x18\x0c \x01(\tR\tmediaType\x12\x33\n\x05state\x18\r \x01(\x0e\x32\x1d.mlspec.data.v1.ArtifactStateR\x05state\x12H\n\nproperties\x18\x0e \x03(\x0b\x32(.mlspec.data.v1.Artifact.PropertiesEntryR\nproperties\x12`\n\x1bpromoted_dataset_version_id\x18\x0f \x01(\tB!\xe2\x41\x01\x03\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionR\x18promotedDatasetVersionId\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:,\xea\x41)\n\x12mlspec.io/Artifact*\tartifacts2\x08\x61rtifact*\xce\x02\n\x0c\x41rtifactType\x12\x1d\n\x19\x41RTIFACT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41RTIFACT_TYPE_DATASET\x10\x01\x12\x17\n\x13\x41RTIFACT_TYPE_MODEL\x10\x02\x12\x19\n\x15\x41RTIFACT_TYPE_METRICS\x10\x03\x12\x16\n\x12\x41RTIFACT_TYPE_LOGS\x10\x04\x12\x18\n\x14\x41RTIFACT_TYPE_SCHEMA\x10\x05\x12\x1c\n\x18\x41RTIFACT_TYPE_STATISTICS\x10\x06\x12\x1c\n\x18\x41RTIFACT_TYPE_VOCABULARY\x10\x07\x12\x16\n\x12\x41RTIFACT_TYPE_CODE\x10\x08\x12\x17\n\x13\x41RTIFACT_TYPE_IMAGE\x10\t\x12\x18\n\x14\x41RTIFACT_TYPE_REPORT\x10\n\x12\x17\n\x13\x41RTIFACT_TYPE_OTHER\x10\x0b*\x9c\x01\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02\x12\x15\n\x11LOG_STREAM_DRIVER\x10\x03\x12\x15\n\x11LOG_STREAM_SYSTEM\x10\x04\x12\x17\n\x13LOG_STREAM_COMBINED\x10\x05*\xe4\x01\n\rArtifactState\x12\x1e\n\x1a\x41RTIFACT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41RTIFACT_STATE_PENDING\x10\x01\x12\x17\n\x13\x41RTIFACT_STATE_LIVE\x10\x02\x12&\n\"ARTIFACT_STATE_MARKED_FOR_DELETION\x10\x03\x12\x1a\n\x16\x41RTIFACT_STATE_DELETED\x10\x04\x12\x1c\n\x18\x41RTIFACT_STATE_ABANDONED\x10\x05\x12\x1c\n\x18\x41RTIFACT_STATE_REFERENCE\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,9 +40,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTIFACT_PROPERTIESENTRY']._loaded_options = None
   _globals['_ARTIFACT_PROPERTIESENTRY']._serialized_options = b'8\001'
   _globals['_ARTIFACT'].fields_by_name['run_id']._loaded_options = None
-  _globals['_ARTIFACT'].fields_by_name['run_id']._serialized_options = b'\342A\002\002\005'
+  _globals['_ARTIFACT'].fields_by_name['run_id']._serialized_options = b'\342A\002\002\005\372A\017\n\rmlspec.io/Run'
   _globals['_ARTIFACT'].fields_by_name['step_run_id']._loaded_options = None
-  _globals['_ARTIFACT'].fields_by_name['step_run_id']._serialized_options = b'\342A\001\005'
+  _globals['_ARTIFACT'].fields_by_name['step_run_id']._serialized_options = b'\342A\001\005\372A\023\n\021mlspec.io/StepRun'
   _globals['_ARTIFACT'].fields_by_name['output_name']._loaded_options = None
   _globals['_ARTIFACT'].fields_by_name['output_name']._serialized_options = b'\342A\001\005'
   _globals['_ARTIFACT'].fields_by_name['type']._loaded_options = None
@@ -56,17 +56,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTIFACT'].fields_by_name['uri']._loaded_options = None
   _globals['_ARTIFACT'].fields_by_name['uri']._serialized_options = b'\342A\001\005'
   _globals['_ARTIFACT'].fields_by_name['promoted_dataset_version_id']._loaded_options = None
-  _globals['_ARTIFACT'].fields_by_name['promoted_dataset_version_id']._serialized_options = b'\342A\001\003'
+  _globals['_ARTIFACT'].fields_by_name['promoted_dataset_version_id']._serialized_options = b'\342A\001\003\372A\032\n\030mlspec.io/DatasetVersion'
   _globals['_ARTIFACT']._loaded_options = None
   _globals['_ARTIFACT']._serialized_options = b'\352A)\n\022mlspec.io/Artifact*\tartifacts2\010artifact'
-  _globals['_ARTIFACTTYPE']._serialized_start=1098
-  _globals['_ARTIFACTTYPE']._serialized_end=1432
-  _globals['_LOGSTREAM']._serialized_start=1435
-  _globals['_LOGSTREAM']._serialized_end=1591
-  _globals['_ARTIFACTSTATE']._serialized_start=1594
-  _globals['_ARTIFACTSTATE']._serialized_end=1822
+  _globals['_ARTIFACTTYPE']._serialized_start=1167
+  _globals['_ARTIFACTTYPE']._serialized_end=1501
+  _globals['_LOGSTREAM']._serialized_start=1504
+  _globals['_LOGSTREAM']._serialized_end=1660
+  _globals['_ARTIFACTSTATE']._serialized_start=1663
+  _globals['_ARTIFACTSTATE']._serialized_end=1891
   _globals['_ARTIFACT']._serialized_start=239
-  _globals['_ARTIFACT']._serialized_end=1095
-  _globals['_ARTIFACT_PROPERTIESENTRY']._serialized_start=963
-  _globals['_ARTIFACT_PROPERTIESENTRY']._serialized_end=1049
+  _globals['_ARTIFACT']._serialized_end=1164
+  _globals['_ARTIFACT_PROPERTIESENTRY']._serialized_start=1032
+  _globals['_ARTIFACT_PROPERTIESENTRY']._serialized_end=1118
 # @@protoc_insertion_point(module_scope)

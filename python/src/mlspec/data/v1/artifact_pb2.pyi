@@ -222,9 +222,10 @@ class Artifact(message.Message):
     PROPERTIES_FIELD_NUMBER: builtins.int
     PROMOTED_DATASET_VERSION_ID_FIELD_NUMBER: builtins.int
     run_id: builtins.str
-    """Required. Id of the run that produced the artifact: a tracking Run or a pipeline
-    run (pipeline runs are runs). The run MUST exist (NOT_FOUND otherwise). Artifacts
-    may be recorded after the run ended, for example its logs after a failure.
+    """Required. Id of the tracking Run that produced the artifact; for a pipeline run,
+    the id of its Run record (PipelineRun.run_id). The run MUST exist (NOT_FOUND
+    otherwise). Artifacts may be recorded after the run ended, for example its logs
+    after a failure.
     """
     step_run_id: builtins.str
     """Optional. Id of the step run that produced the artifact, when the run is a pipeline

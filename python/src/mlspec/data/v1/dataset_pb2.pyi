@@ -314,8 +314,8 @@ class DatasetVersion(message.Message):
     size_bytes: builtins.int
     """Optional. Total size of the data in bytes when it was registered."""
     producer_run_id: builtins.str
-    """Optional. Id of the run (a tracking Run or pipeline run) that ingested or produced
-    the data.
+    """Optional. Id of the tracking Run that ingested or produced the data; for a pipeline
+    run, the id of its Run record (PipelineRun.run_id).
     """
     source_artifact_id: builtins.str
     """Output only. Id of the Artifact this version was promoted from, when it was created

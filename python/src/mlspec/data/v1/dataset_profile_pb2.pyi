@@ -81,8 +81,8 @@ class DatasetProfile(message.Message):
     dataset version (INVALID_ARGUMENT otherwise).
     """
     computed_by_run_id: builtins.str
-    """Optional. Id of the run (a tracking Run, pipeline run or step run) that computed
-    the profile.
+    """Optional. Id of the tracking Run that computed the profile; for a pipeline run or a
+    step run, the id of its Run record (PipelineRun.run_id, StepRun.run_id).
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:

@@ -209,9 +209,13 @@ class LineageEdge(message.Message):
     KIND_FIELD_NUMBER: builtins.int
     ROLE_FIELD_NUMBER: builtins.int
     source_id: builtins.str
-    """Output only. Id (ResourceRef.id) of the source node."""
+    """Output only. Id (ResourceRef.id) of the source node. It may be the id of a resource
+    of any kind: the node's `resource.kind` says which.
+    """
     target_id: builtins.str
-    """Output only. Id (ResourceRef.id) of the target node."""
+    """Output only. Id (ResourceRef.id) of the target node. It may be the id of a resource
+    of any kind: the node's `resource.kind` says which.
+    """
     kind: LineageEdgeKind.ValueType
     """Output only. Kind of relation."""
     role: builtins.str
