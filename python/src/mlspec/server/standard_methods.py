@@ -19,8 +19,13 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.domain import kind_rules
 from mlspec.domain.common import field_behavior
-from mlspec.domain.common.kinds import KindSpec, indexed_members, spec_for_message
-from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources, kind_of_id_field
+from mlspec.domain.common.kinds import (
+    KindSpec,
+    indexed_members,
+    referenced_kinds,
+    spec_for_message,
+)
+from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
 from mlspec.query import And, Comparison, Node, Or, OrderKey, parse_filter, parse_order_by
 from mlspec.server import paging
 from mlspec.server.paging import encode_token
@@ -329,19 +334,15 @@ def _list(
 def _parent_fields(
     spec: KindSpec, extras: list[descriptor.FieldDescriptor]
 ) -> list[tuple[descriptor.FieldDescriptor, tuple[int, ...], bool]]:
-    """The id fields of a list request that name parents (dataset_id, experiment_ids, ...)."""
+    """The reference fields of a list request (dataset_id, experiment_ids, ...).
+
+    Which kinds each may name comes from its `google.api.resource_reference`.
+    """
     found = []
     for fd in extras:
-        if fd.type != fd.TYPE_STRING or not fd.name.endswith(("_id", "_ids")):
+        kinds = referenced_kinds(fd)
+        if not kinds:
             continue
-        singular = fd.name.removesuffix("s") if fd.is_repeated else fd.name
-        if singular in spec.scope_fields and spec.parent_kinds:
-            kinds: tuple[int, ...] = tuple(spec.parent_kinds)
-        else:
-            pointed = kind_of_id_field(singular)
-            if pointed is None:
-                continue
-            kinds = (pointed,)
         required = field_behavior.REQUIRED in field_behavior.behaviors(fd)
         found.append((fd, kinds, required))
     return found

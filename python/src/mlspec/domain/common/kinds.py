@@ -2,8 +2,9 @@
 
 Everything the generic resource rules need to know about a kind lives here: its message
 type, the field that scopes its names (a run for artifacts, a dataset for its versions),
-the parent kind that field points at, whether a name is required, and which fields are
-copied into the filter index. All other rules are derived from the descriptors.
+whether a name is required, and which fields are copied into the filter index. What a
+reference field points at comes from its `google.api.resource_reference` in the contract
+(``referenced_kinds``); all other rules are derived from the descriptors too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
+from google.api import resource_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
@@ -39,7 +41,6 @@ class KindSpec:
     kind: int
     message: type[Message]
     scope_fields: tuple[str, ...] = ()
-    parent_kinds: tuple[int, ...] = ()
     name_required: bool = True
     extra_index: ExtraIndex | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -90,42 +91,36 @@ _SPECS = [
         K.RESOURCE_KIND_ARTIFACT,
         artifact_pb2.Artifact,
         scope_fields=("run_id",),
-        parent_kinds=(K.RESOURCE_KIND_RUN,),
     ),
     KindSpec(K.RESOURCE_KIND_DATASET, dataset_pb2.Dataset),
     KindSpec(
         K.RESOURCE_KIND_DATASET_VERSION,
         dataset_pb2.DatasetVersion,
         scope_fields=("dataset_id",),
-        parent_kinds=(K.RESOURCE_KIND_DATASET,),
         name_required=False,
     ),
     KindSpec(
         K.RESOURCE_KIND_DATASET_PROFILE,
         dataset_profile_pb2.DatasetProfile,
         scope_fields=("dataset_version_id",),
-        parent_kinds=(K.RESOURCE_KIND_DATASET_VERSION,),
         name_required=False,
     ),
     KindSpec(
         K.RESOURCE_KIND_DATASET_CHECKPOINT,
         dataset_profile_pb2.DatasetCheckpoint,
         scope_fields=("dataset_version_id",),
-        parent_kinds=(K.RESOURCE_KIND_DATASET_VERSION,),
         name_required=False,
     ),
     KindSpec(
         K.RESOURCE_KIND_DATASET_VIEW,
         dataset_profile_pb2.DatasetView,
         scope_fields=("dataset_version_id", "dataset_id"),
-        parent_kinds=(K.RESOURCE_KIND_DATASET_VERSION, K.RESOURCE_KIND_DATASET),
     ),
     KindSpec(K.RESOURCE_KIND_MODULE, module_pb2.Module),
     KindSpec(
         K.RESOURCE_KIND_MODULE_VERSION,
         module_pb2.ModuleVersion,
         scope_fields=("module_id",),
-        parent_kinds=(K.RESOURCE_KIND_MODULE,),
         name_required=False,
     ),
     KindSpec(K.RESOURCE_KIND_PIPELINE_DRAFT, pipeline_pb2.PipelineDraft),
@@ -136,7 +131,6 @@ _SPECS = [
         K.RESOURCE_KIND_STEP_RUN,
         pipeline_run_pb2.StepRun,
         scope_fields=("pipeline_run_id",),
-        parent_kinds=(K.RESOURCE_KIND_PIPELINE_RUN,),
         name_required=False,
     ),
     KindSpec(K.RESOURCE_KIND_EXPERIMENT, experiment_pb2.Experiment),
@@ -144,7 +138,6 @@ _SPECS = [
         K.RESOURCE_KIND_RUN,
         run_pb2.Run,
         scope_fields=("experiment_id",),
-        parent_kinds=(K.RESOURCE_KIND_EXPERIMENT,),
         name_required=False,
     ),
     KindSpec(K.RESOURCE_KIND_MODEL, model_pb2.Model),
@@ -152,7 +145,6 @@ _SPECS = [
         K.RESOURCE_KIND_MODEL_VERSION,
         model_version_pb2.ModelVersion,
         scope_fields=("model_id",),
-        parent_kinds=(K.RESOURCE_KIND_MODEL,),
         name_required=False,
         extra_index=_semver_index,
     ),
@@ -176,9 +168,27 @@ BY_KIND: dict[int, KindSpec] = {spec.kind: spec for spec in _SPECS}
 BY_MESSAGE: dict[str, KindSpec] = {spec.full_name: spec for spec in _SPECS}
 
 
-def spec_for_kind(kind: int) -> KindSpec:
-    """The spec of a ResourceKind value; KeyError for UNSPECIFIED or unknown values."""
-    return BY_KIND[kind]
+# The `google.api.resource` type of each kind (`mlspec.io/Dataset`) and back.
+KIND_OF_TYPE: dict[str, int] = {
+    spec.message.DESCRIPTOR.GetOptions().Extensions[resource_pb2.resource].type: spec.kind
+    for spec in _SPECS
+}
+
+
+@cache
+def referenced_kinds(field: descriptor.FieldDescriptor) -> tuple[int, ...]:
+    """The kinds a string field holds the id of, from its `google.api.resource_reference`.
+
+    Empty for a field that references no resource; every kind for a reference of type
+    `*` (the message says which, as in ResourceRef).
+    """
+    options = field.GetOptions()
+    if not options.HasExtension(resource_pb2.resource_reference):
+        return ()
+    reference_type = options.Extensions[resource_pb2.resource_reference].type
+    if reference_type == "*":
+        return tuple(BY_KIND)
+    return (KIND_OF_TYPE[reference_type],)
 
 
 def spec_for_message(message: Message | descriptor.Descriptor) -> KindSpec | None:

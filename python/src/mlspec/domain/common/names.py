@@ -10,7 +10,6 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 LABEL_KEY_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
 MAX_LABEL_VALUE = 255
 MAX_DESCRIPTION = 32 * 1024
-MAX_ID = 40
 
 
 def name_violations(name: str, path: str) -> list[FieldViolation]:

@@ -10,7 +10,6 @@ references imply.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,13 @@ from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2, warning_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common import field_behavior, names
-from mlspec.domain.common.kinds import BY_KIND, KindSpec, index_values, spec_for_message
+from mlspec.domain.common.kinds import (
+    BY_KIND,
+    KindSpec,
+    index_values,
+    referenced_kinds,
+    spec_for_message,
+)
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.query import Comparison, Node
@@ -46,32 +51,6 @@ DEPRECATED = object_meta_pb2.OBJECT_STATUS_DEPRECATED
 ARCHIVED = object_meta_pb2.OBJECT_STATUS_ARCHIVED
 K = reference_pb2.ResourceKind
 E = lineage_pb2.LineageEdgeKind
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-# `<thing>_id` field suffixes -> the kind they point at (longest suffix wins).
-_ID_SUFFIXES: dict[str, int] = {_snake(spec.label) + "_id": k for k, spec in BY_KIND.items()}
-_ID_SUFFIXES.update(
-    {
-        "draft_id": K.RESOURCE_KIND_PIPELINE_DRAFT,
-        "profile_id": K.RESOURCE_KIND_DATASET_PROFILE,
-        "view_id": K.RESOURCE_KIND_DATASET_VIEW,
-        "attempt_id": K.RESOURCE_KIND_STEP_RUN,
-    }
-)
-_SUFFIXES_LONGEST_FIRST = sorted(_ID_SUFFIXES, key=len, reverse=True)
-
-
-@cache
-def kind_of_id_field(field_name: str) -> int | None:
-    """The kind an ``..._id`` field points at, from its name, or None."""
-    for suffix in _SUFFIXES_LONGEST_FIRST:
-        if field_name == suffix or field_name.endswith("_" + suffix):
-            return _ID_SUFFIXES[suffix]
-    return None
 
 
 @dataclass
@@ -456,13 +435,7 @@ class Resources:
             value = getattr(message, fd.name)
             if not value:
                 continue
-            pointed = kind_of_id_field(fd.name)
-            if fd.name in spec.scope_fields and spec.parent_kinds:
-                kinds = spec.parent_kinds
-            elif pointed is not None:
-                kinds = (pointed,)
-            else:
-                continue
+            kinds = referenced_kinds(fd)
             target = self.get_one_of(kinds, value, f"{path}.{fd.name}")
             self.check_usable(target, f"{path}.{fd.name}")
             lineage.append((target.record.id, _relation(spec.kind, target.spec.kind)))
@@ -636,14 +609,12 @@ class Resources:
 
 @cache
 def _id_fields(desc: Any) -> tuple[Any, ...]:
-    """Top-level singular `*_id` string fields of a resource (its parents and links)."""
+    """Top-level singular reference fields of a resource (its parents and links).
+
+    A field is one when the contract gives it a `google.api.resource_reference`.
+    """
     return tuple(
-        f
-        for f in desc.fields
-        if f.name != "meta"
-        and not f.is_repeated
-        and f.type == f.TYPE_STRING
-        and f.name.endswith("_id")
+        f for f in desc.fields if f.name != "meta" and not f.is_repeated and referenced_kinds(f)
     )
 
 

@@ -27,6 +27,9 @@ from sqlalchemy import (
     text,
 )
 
+from mlspec.common.v1 import object_meta_pb2
+
+ARCHIVED = object_meta_pb2.OBJECT_STATUS_ARCHIVED  # unique names hold among the others
 metadata = MetaData()
 
 # An integer primary key that SQLite makes its rowid and PostgreSQL an identity column.
@@ -59,8 +62,8 @@ Index(
     resources.c.scope,
     resources.c.name_lower,
     unique=True,
-    sqlite_where=text("status != 3 AND name_lower IS NOT NULL"),
-    postgresql_where=text("status != 3 AND name_lower IS NOT NULL"),
+    sqlite_where=text(f"status != {ARCHIVED} AND name_lower IS NOT NULL"),
+    postgresql_where=text(f"status != {ARCHIVED} AND name_lower IS NOT NULL"),
 )
 Index("ix_resources_list", resources.c.workspace, resources.c.kind, resources.c.seq)
 Index(
