@@ -17,6 +17,7 @@ from mlspec.client import (
     error_class,
 )
 from mlspec.client import errors as client_errors
+from mlspec.common.v1 import run_state_pb2
 from mlspec.data.v1 import data_service_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as tr
 
@@ -58,7 +59,7 @@ def test_invalid_argument_with_field_violations(client: Client) -> None:
 def test_failed_precondition(client: Client) -> None:
     with client.start_run(experiment="e", name="done") as run:
         pass
-    request = tr.UpdateRunStateRequest(run_id=run.id, state=2)  # RUNNING again
+    request = tr.UpdateRunStateRequest(run_id=run.id, state=run_state_pb2.RUN_STATE_RUNNING)
     with pytest.raises(FailedPrecondition):
         client.tracking.UpdateRunState(request)
 
@@ -66,9 +67,12 @@ def test_failed_precondition(client: Client) -> None:
 def test_unavailable_after_retries() -> None:
     from mlspec.client import RetryPolicy
 
-    with Client(
-        "127.0.0.1:1", timeout=5, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01)
-    ) as c, pytest.raises(Unavailable):
+    with (
+        Client(
+            "127.0.0.1:1", timeout=5, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01)
+        ) as c,
+        pytest.raises(Unavailable),
+    ):
         c.tracking.GetExperiment(tr.GetExperimentRequest(name="x"))
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from mlspec.client import Client, RetryPolicy
 from mlspec.client.metrics import SENDER_RETRY
+from mlspec.tracking.v1 import experiment_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as tr
 from tests.client.helpers import all_points
 from tests.client.proxy import FlakyProxy
@@ -20,6 +21,12 @@ def proxy(target: str) -> Iterator[FlakyProxy]:
     p = FlakyProxy(target, {"CreateExperiment", "LogMetrics", "UpdateRunState"})
     yield p
     p.close()
+
+
+def _experiment(name: str) -> experiment_pb2.Experiment:
+    exp = experiment_pb2.Experiment()
+    exp.meta.name = name
+    return exp
 
 
 def _client(proxy: FlakyProxy) -> Client:
@@ -38,7 +45,7 @@ def _client(proxy: FlakyProxy) -> Client:
 def test_a_retried_create_is_not_duplicated(proxy: FlakyProxy, client: Client) -> None:
     with _client(proxy) as flaky:
         exp = flaky.tracking.CreateExperiment(
-            tr.CreateExperimentRequest(experiment={"meta": {"name": "once"}})
+            tr.CreateExperimentRequest(experiment=_experiment("once"))
         ).experiment
     creates = [body for method, body in proxy.requests if method.endswith("/CreateExperiment")]
     assert len(creates) == 2 and creates[0] == creates[1]  # the same bytes, same request_id
@@ -58,7 +65,7 @@ def test_headers_reach_the_server(proxy: FlakyProxy) -> None:
 
 
 def test_a_caller_request_id_is_kept(proxy: FlakyProxy) -> None:
-    request = tr.CreateExperimentRequest(experiment={"meta": {"name": "mine"}}, request_id="r-1")
+    request = tr.CreateExperimentRequest(experiment=_experiment("mine"), request_id="r-1")
     with _client(proxy) as flaky:
         flaky.tracking.CreateExperiment(request)
         again = flaky.tracking.CreateExperiment(request)  # a retry by the caller itself

@@ -19,7 +19,9 @@ def test_get_or_create_twice_returns_the_same_resources(client: Client) -> None:
     def pipeline() -> list[str]:
         return [
             client.get_or_create_datastore("lake", type="S3", root_uri="s3://lake").meta.id,
-            client.get_or_create_dataset("transactions", meta={"description": "card payments"}).meta.id,
+            client.get_or_create_dataset(
+                "transactions", meta={"description": "card payments"}
+            ).meta.id,
             client.get_or_create_experiment("churn").meta.id,
             client.get_or_create_module("trainer").meta.id,
             client.get_or_create_model("churn-model").meta.id,
@@ -107,11 +109,13 @@ def test_stage_success(client: Client, tmp_path: pathlib.Path) -> None:
     (tmp_path / "train.csv").write_text("a,b\n1,2\n")
     (tmp_path / "model.onnx").write_bytes(b"weights")
     train = client.create_dataset_version("churn-train", tmp_path / "train.csv")
-    with client.start_run(experiment="churn") as run:
-        with run.stage(Stage.MODEL_TRAINING, inputs=[train], name="train-1") as stage:
-            stage.set(model_format="onnx", hyperparameters={"lr": 0.1, "depth": 6})
-            artifact = client.log_artifact(run, tmp_path / "model.onnx", type="MODEL")
-            stage.output(artifact, role="model")
+    with (
+        client.start_run(experiment="churn") as run,
+        run.stage(Stage.MODEL_TRAINING, inputs=[train], name="train-1") as stage,
+    ):
+        stage.set(model_format="onnx", hyperparameters={"lr": 0.1, "depth": 6})
+        artifact = client.log_artifact(run, tmp_path / "model.onnx", type="MODEL")
+        stage.output(artifact, role="model")
     report = client.lifecycle.GetStageReport(lc.GetStageReportRequest(name="train-1")).stage_report
     assert report.status == stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED
     assert report.run_id == run.id
@@ -123,10 +127,13 @@ def test_stage_success(client: Client, tmp_path: pathlib.Path) -> None:
 
 
 def test_stage_failure_sends_a_failed_report(client: Client) -> None:
-    with pytest.raises(RuntimeError), client.start_run(experiment="churn") as run:
-        with run.stage(Stage.DATA_VALIDATION, name="validate") as stage:
-            stage.set(schema_version="3", environment="TRAINING")
-            raise RuntimeError("schema drift in column amount")
+    with (
+        pytest.raises(RuntimeError),
+        client.start_run(experiment="churn") as run,
+        run.stage(Stage.DATA_VALIDATION, name="validate") as stage,
+    ):
+        stage.set(schema_version="3", environment="TRAINING")
+        raise RuntimeError("schema drift in column amount")
     report = client.lifecycle.GetStageReport(lc.GetStageReportRequest(name="validate")).stage_report
     assert report.status == stage_report_pb2.STAGE_REPORT_STATUS_FAILED
     assert "schema drift" in report.error_message

@@ -13,18 +13,12 @@ from mlspec.client.values import from_value, to_value, to_value_map
 from mlspec.common.v1 import value_pb2
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
-scalars = (
-    st.none()
-    | st.booleans()
-    | INT64
-    | st.floats(allow_nan=False)
-    | st.text()
-    | st.binary()
-)
+scalars = st.none() | st.booleans() | INT64 | st.floats(allow_nan=False) | st.text() | st.binary()
 plain = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
