@@ -175,3 +175,25 @@ def test_deadline_override(client: Client) -> None:
 
     with pytest.raises(DeadlineExceeded):
         client.tracking.ListExperiments(tr.ListExperimentsRequest(), timeout=0.000001)
+
+
+def test_registering_the_same_content_twice_returns_the_first(
+    client: Client, tmp_path: pathlib.Path
+) -> None:
+    from mlspec.client import AlreadyExists
+
+    data = tmp_path / "part"
+    data.mkdir()
+    (data / "a.csv").write_text("1\n")
+    first = client.create_dataset_version("folder-set", data)
+    assert client.create_dataset_version("folder-set", data).meta.id == first.meta.id
+    (data / "a.csv").write_text("2\n")  # new content behind the same definition
+    with pytest.raises(AlreadyExists):
+        client.create_dataset_version("folder-set", data)
+
+    (tmp_path / "m.bin").write_bytes(b"v1")
+    mv = client.register_model_version("m", "2.0.0", tmp_path / "m.bin")
+    assert client.register_model_version("m", "2.0.0", tmp_path / "m.bin").meta.id == mv.meta.id
+    (tmp_path / "m.bin").write_bytes(b"v2")
+    with pytest.raises(AlreadyExists):
+        client.register_model_version("m", "2.0.0", tmp_path / "m.bin")

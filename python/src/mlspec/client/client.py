@@ -14,7 +14,7 @@ import grpc
 from google.protobuf import message as protobuf_message
 
 from mlspec.client.digests import path_digest
-from mlspec.client.errors import AlreadyExists
+from mlspec.client.errors import AlreadyExists, NotFound
 from mlspec.client.fields import build, enum_number
 from mlspec.client.lineage import LineageGraph
 from mlspec.client.metrics import SENDER_RETRY, MetricSender
@@ -393,9 +393,30 @@ class Client:
             data_path = version.definition.data_path
             data_path.datastore.CopyFrom(to_ref(store))
             data_path.path.relative_path = relative_path
-        created: dataset_pb2.DatasetVersion = self.data.CreateDatasetVersion(
-            data_service_pb2.CreateDatasetVersionRequest(dataset_version=version)
-        ).dataset_version
+        try:
+            created: dataset_pb2.DatasetVersion = self.data.CreateDatasetVersion(
+                data_service_pb2.CreateDatasetVersionRequest(dataset_version=version)
+            ).dataset_version
+        except AlreadyExists as exc:
+            # The latest version already has this definition: it is this version when the
+            # content is the same too (a pipeline run again), otherwise the caller must
+            # change the definition (for example a new path) to record new content.
+            if exc.reason != "SAME_DEFINITION":
+                raise
+            # (Dataset.latest_version would name it, but the server leaves it at 0.)
+            page = self.data.ListDatasetVersions(
+                data_service_pb2.ListDatasetVersionsRequest(
+                    dataset_id=ds.meta.id, order_by="create_time desc", page_size=1
+                )
+            ).dataset_versions
+            if not page:
+                raise
+            latest: dataset_pb2.DatasetVersion = page[0]
+            if version.HasField("content_digest") and (
+                dict(latest.content_digest.digests) != dict(version.content_digest.digests)
+            ):
+                raise
+            return latest
         return created
 
     def log_artifact(
@@ -486,9 +507,24 @@ class Client:
             mv.artifact.uri = uri or mv.artifact.uri or absolute.as_uri()
         elif uri:
             mv.artifact.uri = uri
-        created: model_version_pb2.ModelVersion = self.models.CreateModelVersion(
-            models_service_pb2.CreateModelVersionRequest(model_version=mv)
-        ).model_version
+        try:
+            created: model_version_pb2.ModelVersion = self.models.CreateModelVersion(
+                models_service_pb2.CreateModelVersionRequest(model_version=mv)
+            ).model_version
+        except AlreadyExists as taken:
+            # The version exists: it is this one when its artifact digest is the same (a
+            # pipeline run again); a different model under a taken version is an error.
+            try:
+                existing: model_version_pb2.ModelVersion = self.models.GetModelVersion(
+                    models_service_pb2.GetModelVersionRequest(
+                        model_id=parent.meta.id, version=version_text(mv.version)
+                    )
+                ).model_version
+            except NotFound:
+                raise taken from None  # an alias was taken, not the version
+            if dict(existing.artifact.digest.digests) != dict(mv.artifact.digest.digests):
+                raise
+            return existing
         return created
 
     # -- lineage --------------------------------------------------------------------------
@@ -548,6 +584,21 @@ def resource_name(text: str) -> str:
     return name or "unnamed"
 
 
+def version_text(version: model_version_pb2.SemanticVersion) -> str:
+    """The text form of a semantic version, for example ``1.4.0-rc.1+build.5``.
+
+    Example:
+        >>> version_text(semantic_version("1.4"))
+        '1.4.0'
+    """
+    text = f"{version.major}.{version.minor}.{version.patch}"
+    if version.prerelease:
+        text += f"-{version.prerelease}"
+    if version.build:
+        text += f"+{version.build}"
+    return text
+
+
 def semantic_version(
     version: str | int | model_version_pb2.SemanticVersion,
 ) -> model_version_pb2.SemanticVersion:
@@ -574,4 +625,4 @@ def semantic_version(
     )
 
 
-__all__ = ["Client", "resource_name", "semantic_version"]
+__all__ = ["Client", "resource_name", "semantic_version", "version_text"]
