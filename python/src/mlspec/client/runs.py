@@ -7,6 +7,7 @@ the block raised, or to CANCELLED on ``KeyboardInterrupt``. The exception propag
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
@@ -151,6 +152,8 @@ class ActiveRun:
         if self._ended:
             return self.run
         self._ended = True
+        with contextlib.suppress(ValueError):
+            self.client._runs.remove(self)
         drain_error: BaseException | None = None
         try:
             self.sender.close()
