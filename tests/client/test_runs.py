@@ -197,3 +197,10 @@ def test_registering_the_same_content_twice_returns_the_first(
     (tmp_path / "m.bin").write_bytes(b"v2")
     with pytest.raises(AlreadyExists):
         client.register_model_version("m", "2.0.0", tmp_path / "m.bin")
+
+
+def test_logging_after_the_end_is_refused(client: Client) -> None:
+    with client.start_run(experiment="churn") as run:
+        run.log_metric("loss", 1.0)
+    with pytest.raises(RuntimeError, match="has ended"):
+        run.log_metric("loss", 2.0)

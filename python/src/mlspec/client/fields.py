@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from google.protobuf import descriptor, duration_pb2, timestamp_pb2
@@ -185,10 +185,3 @@ def to_duration(value: dt.timedelta | float | int | duration_pb2.Duration) -> An
     else:
         out.FromNanoseconds(round(float(value) * 1e9))
     return out
-
-
-def iter_messages(items: Iterable[Any]) -> list[Any]:
-    """A list of the items (a single non-iterable item becomes a one-item list)."""
-    if isinstance(items, (protobuf_message.Message, str, bytes)):
-        return [items]
-    return list(items)

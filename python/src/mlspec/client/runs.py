@@ -65,6 +65,9 @@ class ActiveRun:
         """
         self._append((key, value, step, _time_ns()))
 
+    def _refuse(self, point: tuple[str, Any, int | None, int]) -> None:
+        raise RuntimeError(f"run {self.id} has ended; its metrics are frozen")
+
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Queues several metric points of the same step and time."""
         now = _time_ns()
@@ -152,6 +155,7 @@ class ActiveRun:
         if self._ended:
             return self.run
         self._ended = True
+        self._append = self._refuse  # a point logged after the end would never be sent
         with contextlib.suppress(ValueError):
             self.client._runs.remove(self)
         drain_error: BaseException | None = None

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from mlspec.client.values import to_value
-from mlspec.tracking.v1 import metric_pb2
 
 _SMALL = [bytes([n]) for n in range(128)]
 _pack_double = struct.Struct("<d").pack
@@ -127,10 +126,3 @@ class MetricEncoder:
             append(b"\x12" + varint(len(body)) + body)
         append(_length_delimited(b"\x1a", request_id.encode("utf-8")))
         return b"".join(parts)
-
-
-def decode_metrics(data: bytes) -> list[metric_pb2.Metric]:
-    """Parses encoded ``LogMetricsRequest`` bytes back into metrics (for tests)."""
-    from mlspec.tracking.v1 import tracking_service_pb2
-
-    return list(tracking_service_pb2.LogMetricsRequest.FromString(data).metrics)
