@@ -5,13 +5,16 @@
   work replaced (stack floors), BatchReportStages reports/s, and the server's peak RSS.
 - lineage_and_list: GetLineage 100 hops both ways and label-filtered List first pages on a
   store of 1,000,000 artifacts and stage reports, and the server's peak RSS.
+- sdk_metrics: the SDK's ``run.log_metric`` cost on the calling thread (1,000,000 calls),
+  and sustained metric ingestion from one SDK client into the SQLite server beside
+  inserting the same rows straight into SQLite.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import lineage_and_list, report_stage_throughput
+from bench import lineage_and_list, report_stage_throughput, sdk_metrics
 
 
 def main() -> None:
@@ -21,6 +24,9 @@ def main() -> None:
     report_stage_throughput.main()
     print("\n== GetLineage and List on 1,000,000 resources (the store is built once)", flush=True)
     lineage_and_list.main()
+    print("\n== SDK metric logging: hot path and ingestion into the SQLite server", flush=True)
+    sys.argv = [sys.argv[0]]
+    sdk_metrics.main()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,231 @@
+"""Stage reports from a ``with`` block: ``run.stage(Stage.MODEL_TRAINING, ...)``.
+
+The block is timed (start and end time), and on exit one ``ReportStage`` call records
+the report: the run id (and step run id when given), the inputs, the outputs the block
+added, and the stage's typed payload. An exception in the block records a FAILED report
+with the error message, then propagates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf import message as protobuf_message
+from google.protobuf import timestamp_pb2
+
+from mlspec.client.fields import enum_number, fill
+from mlspec.client.refs import to_endpoint, to_ref
+from mlspec.client.values import to_value
+from mlspec.lifecycle.v1 import lifecycle_service_pb2, stage_pb2, stage_report_pb2
+
+if TYPE_CHECKING:
+    from mlspec.client.client import Client
+
+log = logging.getLogger("mlspec.client")
+
+
+class Stage(enum.IntEnum):
+    """The lifecycle stages (``mlspec.lifecycle.v1.LifecycleStage`` without its prefix).
+
+    Example:
+        >>> int(Stage.MODEL_TRAINING)
+        7
+    """
+
+    CODIFY_OBJECTIVES = stage_pb2.LIFECYCLE_STAGE_CODIFY_OBJECTIVES
+    DATA_INGESTION = stage_pb2.LIFECYCLE_STAGE_DATA_INGESTION
+    DATA_ANALYSIS = stage_pb2.LIFECYCLE_STAGE_DATA_ANALYSIS
+    DATA_TRANSFORMATION = stage_pb2.LIFECYCLE_STAGE_DATA_TRANSFORMATION
+    DATA_VALIDATION = stage_pb2.LIFECYCLE_STAGE_DATA_VALIDATION
+    DATA_SPLITTING = stage_pb2.LIFECYCLE_STAGE_DATA_SPLITTING
+    MODEL_TRAINING = stage_pb2.LIFECYCLE_STAGE_MODEL_TRAINING
+    MODEL_EVALUATION = stage_pb2.LIFECYCLE_STAGE_MODEL_EVALUATION
+    MODEL_TEST = stage_pb2.LIFECYCLE_STAGE_MODEL_TEST
+    MODEL_PACKAGING = stage_pb2.LIFECYCLE_STAGE_MODEL_PACKAGING
+    MODEL_SERVING = stage_pb2.LIFECYCLE_STAGE_MODEL_SERVING
+    MONITORING = stage_pb2.LIFECYCLE_STAGE_MONITORING
+    INFERENCE_LOGGING = stage_pb2.LIFECYCLE_STAGE_INFERENCE_LOGGING
+
+
+PAYLOAD_FIELDS: dict[int, str] = {
+    Stage.CODIFY_OBJECTIVES: "codified_objectives",
+    Stage.DATA_INGESTION: "data_ingestion",
+    Stage.DATA_ANALYSIS: "data_analysis",
+    Stage.DATA_TRANSFORMATION: "data_transformation",
+    Stage.DATA_VALIDATION: "data_validation",
+    Stage.DATA_SPLITTING: "data_splitting",
+    Stage.MODEL_TRAINING: "model_training",
+    Stage.MODEL_EVALUATION: "model_evaluation",
+    Stage.MODEL_TEST: "model_test",
+    Stage.MODEL_PACKAGING: "model_packaging",
+    Stage.MODEL_SERVING: "model_serving",
+}
+"""The ``StageReport.payload`` member of each stage that is reported with a StageReport."""
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(dt.datetime.now(dt.timezone.utc))
+    return stamp
+
+
+class StageContext:
+    """One stage being carried out; ``with`` it to time and report it.
+
+    Attributes:
+        inputs: ``LineageEndpoint`` messages of what the stage consumed.
+        outputs: what the stage produced; append resource messages, ``ResourceRef`` or
+            ``LineageEndpoint`` (or call :meth:`output` to give a role).
+        status: the report status to send on success (``"SUCCEEDED"`` unless changed,
+            for example to ``"WARNED"``).
+        error_message: sent with the report (filled from the exception on failure).
+        report: the recorded ``StageReport`` once the block has ended.
+
+    Example:
+        >>> with run.stage(Stage.MODEL_TRAINING, inputs=[train]) as stage:  # doctest: +SKIP
+        ...     model = fit(train)
+        ...     stage.set(model_format="onnx", hyperparameters={"lr": 0.1})
+        ...     stage.output(artifact, role="model")
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        stage: int | str,
+        *,
+        run_id: str = "",
+        step_run_id: str = "",
+        pipeline_run_id: str = "",
+        inputs: Iterable[Any] = (),
+        model_version: Any = None,
+        name: str = "",
+        producer: stage_report_pb2.StageProducer | None = None,
+        payload: protobuf_message.Message | None = None,
+        properties: dict[str, Any] | None = None,
+        request_id: str = "",
+        **payload_fields: Any,
+    ) -> None:
+        number = (
+            enum_number(stage_pb2.LifecycleStage.DESCRIPTOR, stage)
+            if isinstance(stage, str)
+            else int(stage)
+        )
+        if number not in PAYLOAD_FIELDS:
+            raise ValueError(f"stage {stage!r} is not reported with a StageReport (1 to 11)")
+        self._client = client
+        self.stage = Stage(number)
+        self.report_message = stage_report_pb2.StageReport(
+            stage=number,  # type: ignore[arg-type]
+            run_id=run_id,
+            step_run_id=step_run_id,
+            pipeline_run_id=pipeline_run_id,
+        )
+        if name:
+            self.report_message.meta.name = name
+        if model_version is not None:
+            self.report_message.model_version.CopyFrom(to_ref(model_version))
+        if producer is not None:
+            self.report_message.producer.CopyFrom(producer)
+        for key, value in (properties or {}).items():
+            self.report_message.properties[key].CopyFrom(to_value(value))
+        self.inputs: list[Any] = list(inputs)
+        self.outputs: list[Any] = []
+        self.status: str | int = "SUCCEEDED"
+        self.error_message = ""
+        self.request_id = request_id
+        self.report: stage_report_pb2.StageReport | None = None
+        self.payload(payload, **payload_fields)
+
+    @property
+    def payload_message(self) -> protobuf_message.Message:
+        """The stage's payload message (for example the ``ModelTraining``), to edit."""
+        return getattr(self.report_message, PAYLOAD_FIELDS[self.stage])  # type: ignore[no-any-return]
+
+    def payload(
+        self, message: protobuf_message.Message | None = None, **fields: Any
+    ) -> protobuf_message.Message:
+        """Sets the typed payload from a message and/or keyword arguments; returns it.
+
+        Keyword arguments are fields of the stage's payload message, converted as in
+        ``mlspec.client.fields.fill`` (plain values for ``Value`` maps, resources for
+        references, dicts for submessages).
+
+        Example:
+            >>> stage.payload(model_format="xgboost-json")  # doctest: +SKIP
+        """
+        target = self.payload_message
+        target.SetInParent()
+        if message is not None:
+            target.MergeFrom(message)
+        fill(target, **fields)
+        return target
+
+    set = payload
+
+    def input(self, resource: Any, *, role: str = "", uri: str = "") -> None:
+        """Adds an input with a role (for example ``training_data``)."""
+        self.inputs.append(to_endpoint(resource, role=role, uri=uri))
+
+    def output(self, resource: Any, *, role: str = "", uri: str = "") -> None:
+        """Adds an output with a role (for example ``model``)."""
+        self.outputs.append(to_endpoint(resource, role=role, uri=uri))
+
+    def __enter__(self) -> StageContext:
+        self.report_message.start_time.CopyFrom(_now())
+        return self
+
+    def build(self, failure: BaseException | None = None) -> stage_report_pb2.StageReport:
+        """The report as it would be sent now (end time, status, endpoints)."""
+        report = stage_report_pb2.StageReport()
+        report.CopyFrom(self.report_message)
+        if not report.HasField("start_time"):
+            report.start_time.CopyFrom(_now())
+        report.end_time.CopyFrom(_now())
+        if failure is not None:
+            report.status = stage_report_pb2.STAGE_REPORT_STATUS_FAILED
+            report.error_message = (self.error_message or f"{type(failure).__name__}: {failure}")[
+                :8000
+            ]
+        else:
+            report.status = stage_report_pb2.StageReportStatus.ValueType(
+                enum_number(stage_report_pb2.StageReportStatus.DESCRIPTOR, self.status)
+                if isinstance(self.status, str)
+                else int(self.status)
+            )
+            if self.error_message:
+                report.error_message = self.error_message
+        report.inputs.extend(to_endpoint(item) for item in self.inputs)
+        report.outputs.extend(to_endpoint(item) for item in self.outputs)
+        return report
+
+    def send(self, failure: BaseException | None = None) -> stage_report_pb2.StageReport:
+        """Sends the report now (``__exit__`` does this); returns the recorded report."""
+        request = lifecycle_service_pb2.ReportStageRequest(
+            stage_report=self.build(failure), request_id=self.request_id
+        )
+        response: lifecycle_service_pb2.ReportStageResponse = self._client.lifecycle.ReportStage(
+            request
+        )
+        self.report = response.stage_report
+        return response.stage_report
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.send()
+            return
+        try:
+            self.send(exc)
+        except Exception as report_error:  # the block's own error matters more
+            log.warning(
+                "mlspec: the FAILED report of %s was not recorded: %s", self.stage, report_error
+            )
