@@ -51,7 +51,7 @@ def routes(telemetry: Telemetry, service_names: list[str], backend: str) -> dict
         from importlib.metadata import version
 
         info = pb.ComponentInfo(
-            name="mlspec-metadata-service", version=version("mlspec"), host=telemetry.host
+            name="mlspec-metadata-service", version=version("mlspec-contract"), host=telemetry.host
         )
         info.start_time.FromMicroseconds(int(telemetry.start_time * 1_000_000))
         info.uptime.FromMicroseconds(int(telemetry.uptime() * 1_000_000))
