@@ -1,4 +1,4 @@
-"""The SDK tour of README_SECTION.md runs as written against a live server."""
+"""The SDK tour of the README runs as written against a live server."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import pytest
 from mlspec.client import Client
 from mlspec.tracking.v1 import tracking_service_pb2 as tr
 
-SECTION = pathlib.Path(__file__).resolve().parents[2] / "python/src/mlspec/client/README_SECTION.md"
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _snippets() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", SECTION.read_text(), re.S)
+    text = README.read_text()
+    section = text.split("## The Python SDK (`mlspec.client`)", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
 def test_the_tour_runs(target: str, client: Client, tmp_path: pathlib.Path) -> None:
