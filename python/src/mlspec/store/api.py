@@ -8,8 +8,8 @@ and PostgreSQL); it is constructed only by the composition root (``mlspec.server
 
 Errors: operations raise the base errors of ``mlspec.errors`` (``AlreadyExists`` for a
 taken name, ``Aborted`` for a stale etag, ``InvalidArgument`` for a value the backend
-cannot hold), and ``ConcurrentWrite`` when a concurrent transaction committed the same
-unique key first (a retry of the whole request may then succeed).
+cannot hold), and ``ConcurrentWrite`` from ``remember`` when a concurrent transaction
+stored the same request id first (a retry of the whole request then answers as it did).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mlspec.query import Node, OrderKey
 
 
 class ConcurrentWrite(Exception):
-    """A concurrent transaction committed the same unique key first (request ids, names)."""
+    """A concurrent transaction stored the same request id first."""
 
 
 @dataclass(frozen=True)

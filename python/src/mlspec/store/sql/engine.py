@@ -19,10 +19,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError
 
 from mlspec import errors
-from mlspec.store.api import ConcurrentWrite
 from mlspec.store.sql.transaction import Transaction
 
 UPGRADE_COMMAND = "mlspec db upgrade --store-url {url}"
@@ -157,8 +156,6 @@ class SqlStore:
             raise errors.InvalidArgument(
                 f"a value cannot be stored or compared: {exc.orig}", reason="UNSTORABLE_VALUE"
             ) from exc
-        except IntegrityError as exc:  # a concurrent transaction took the same unique key
-            raise ConcurrentWrite(str(exc.orig)) from exc
         finally:
             if lock is not None:
                 lock.release()

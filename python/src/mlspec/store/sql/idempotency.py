@@ -33,17 +33,17 @@ class IdempotencyStatements(SqlBase):
 
         ConcurrentWrite when another transaction stored the same request id first.
         """
+        # No savepoint: on a conflict the whole request's transaction is abandoned anyway.
         try:
-            with self._guard():
-                self.conn.execute(
-                    insert(idempotency).values(
-                        workspace=workspace,
-                        method=method,
-                        request_id=request_id,
-                        request_hash=fingerprint,
-                        response=response,
-                        create_time=time.time_ns() // 1000,
-                    )
+            self.conn.execute(
+                insert(idempotency).values(
+                    workspace=workspace,
+                    method=method,
+                    request_id=request_id,
+                    request_hash=fingerprint,
+                    response=response,
+                    create_time=time.time_ns() // 1000,
                 )
+            )
         except IntegrityError as exc:
             raise ConcurrentWrite(f"request id {request_id!r} was stored by another call") from exc
