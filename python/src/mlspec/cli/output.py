@@ -99,7 +99,8 @@ def _resource_table(messages: Sequence[Message]) -> Table:
 
 
 def _field_table(message: Message) -> Table:
-    table = Table(title=message.DESCRIPTOR.full_name, box=None, header_style="bold")
+    title = message.DESCRIPTOR.full_name
+    table = Table(title=title, min_width=len(title), box=None, header_style="bold")
     table.add_column("FIELD", no_wrap=True)
     table.add_column("VALUE", overflow="fold")
     whole = json_format.MessageToDict(message, preserving_proto_field_name=True)
