@@ -14,6 +14,8 @@ import pathlib
 import re
 from dataclasses import dataclass
 
+import yaml
+
 from mlspec import yaml_format
 from mlspec.cli.message_check import Problem, check_document
 from mlspec.cli.message_types import UnknownMessageType, find_message_type
@@ -66,6 +68,8 @@ def check_text(
     try:
         for node in yaml_format.compose_documents(text):
             documents += 1
+            if is_json:
+                _join_surrogates(node)
             type_name = _type_at(headers, node.start_mark.line, default_type)
             assert type_name is not None  # the first line holds a header, or a default
             try:
@@ -79,6 +83,26 @@ def check_text(
     if documents == 0 and not problems:
         problems.append(Problem(_START, "no document: the file holds only comments"))
     return FileReport(name, documents, problems)
+
+
+def _join_surrogates(node: yaml.Node) -> None:
+    """Makes JSON's surrogate-pair escapes (``\\ud83d\\ude00``) one character again.
+
+    The YAML parser that gives positions decodes each ``\\u`` escape alone; JSON reads a
+    pair as one character, and so must the check.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        if any("\ud800" <= c <= "\udfff" for c in node.value):
+            node.value = node.value.encode("utf-16", "surrogatepass").decode(
+                "utf-16", "surrogatepass"
+            )
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _join_surrogates(key)
+            _join_surrogates(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _join_surrogates(item)
 
 
 def _headers(text: str) -> list[tuple[int, str]]:
