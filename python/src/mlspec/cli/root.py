@@ -22,6 +22,13 @@ from mlspec.cli.settings import DEFAULT_TARGET, DEFAULT_WORKSPACE, Settings
 
 __all__ = ["MlspecGroup", "cli"]
 
+# click 8.2 raises this for a group called without a command (older ones print help).
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ["NoArgsIsHelpError"]
+    if hasattr(click.exceptions, name)
+)
+
 
 class MlspecGroup(click.Group):
     """A click group that turns every failure into one ``mlspec: ...`` line on stderr."""
@@ -51,6 +58,10 @@ class MlspecGroup(click.Group):
                 args, prog_name or "mlspec", complete_var, standalone_mode=False, **extra
             )
             code = result if isinstance(result, int) else 0
+        except _NO_ARGS_IS_HELP as exc:  # `mlspec` or `mlspec db` alone: help, not an error
+            assert exc.ctx is not None
+            click.echo(exc.ctx.get_help())
+            code = 0
         except (Exception, KeyboardInterrupt) as exc:
             failure = errors.describe(exc)
             click.echo(f"mlspec: {errors.one_line(failure.message)}", err=True)
