@@ -145,3 +145,62 @@ def test_the_walker_alone_accepts_every_example() -> None:
     for name in TEXTS:
         _, node, message = parsed(name)
         assert check_document(node, message) == [], name
+
+
+REPLACEMENTS = [
+    "null",
+    "~",
+    "''",
+    "'x'",
+    "0",
+    "-1",
+    "1.5",
+    "1e400",
+    ".nan",
+    "0x1F",
+    "'NaN'",
+    "'12'",
+    "true",
+    "yes",
+    "[]",
+    "[null]",
+    "{}",
+    "{a: 1}",
+    "'2024-01-01T00:00:00Z'",
+    "2024-01-01",
+    "'1.5s'",
+    "'aGVsbG8='",
+    "'OBJECT_STATUS_ACTIVE'",
+    "4294967296",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(TEXTS)), data=st.data(), new=st.sampled_from(REPLACEMENTS))
+def test_a_document_is_clean_exactly_when_it_loads(
+    name: str, data: st.DataObject, new: str
+) -> None:
+    text, node, message = parsed(name)
+    values = [
+        value
+        for mapping, _ in mappings(node, message)
+        if mapping.flow_style is False
+        for _, value in mapping.value
+        if value.start_mark.line == value.end_mark.line
+        and not (isinstance(value, yaml.ScalarNode) and value.style in ("|", ">"))
+    ]
+    if not values:
+        return
+    target = data.draw(st.sampled_from(values))
+    changed = _replace(text, target, new)
+    found = positions(changed)
+    try:
+        yaml_format.load(changed, message_factory.GetMessageClass(message)())
+    except yaml_format.ParseError as exc:
+        assert found, f"load fails ({exc}) but validate reports nothing"
+        assert found[0][0] >= yaml_format.position(target), found
+    else:
+        # Deliberately stricter than protobuf, which takes any empty iterable ('' or [])
+        # for a message: validate says a mapping belongs there.
+        stricter = new in {"''", "[]"} and "expected a mapping (" in "".join(m for _, m in found)
+        assert found == [] or (stricter and len(found) == 1), found
