@@ -1,0 +1,115 @@
+"""Prints messages the way ``--output`` asks: a table, proto3 JSON or YAML.
+
+``render`` takes one message or a list of them. JSON is one document (a list becomes a
+JSON array); YAML is one YAML document per message (``---`` between them, so that
+``mlspec validate`` and ``yaml_format.load`` read them back). A table shows resources,
+any message with ``meta`` (``mlspec.common.v1.ObjectMeta``), one row each with their kind,
+id, name, status and creation time; other messages get a field/value table each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from rich.console import Console
+from rich.table import Table
+
+from mlspec import yaml_format
+
+__all__ = ["OUTPUTS", "format_json", "format_yaml", "is_resource", "render", "tables"]
+
+OUTPUTS = ("table", "json", "yaml")
+META_TYPE = "mlspec.common.v1.ObjectMeta"
+RESOURCE_COLUMNS = ("KIND", "ID", "NAME", "STATUS", "CREATED")
+_STATUS_PREFIX = "OBJECT_STATUS_"
+
+
+def render(
+    messages: Message | Sequence[Message], output: str, console: Console | None = None
+) -> None:
+    """Prints ``messages`` (one or a list) on ``console`` (stdout) as ``output`` asks."""
+    console = console or Console()
+    items = _as_list(messages)
+    if output == "json":  # written as is: no markup, emoji codes or wrapping
+        console.file.write(format_json(messages) + "\n")
+    elif output == "yaml":
+        console.file.write(format_yaml(items))
+    elif output == "table":
+        for table in tables(items):
+            console.print(table)
+    else:
+        raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+
+
+def format_json(messages: Message | Sequence[Message]) -> str:
+    """Proto3 JSON: an object for one message, an array for a list."""
+    if isinstance(messages, Message):
+        return json.dumps(json_format.MessageToDict(messages), indent=2)
+    return json.dumps([json_format.MessageToDict(m) for m in messages], indent=2)
+
+
+def format_yaml(messages: Sequence[Message]) -> str:
+    """The messages as YAML documents, ``---`` between them."""
+    return "---\n".join(yaml_format.dump(m) for m in messages)
+
+
+def is_resource(message: Message) -> bool:
+    """True if ``message`` carries the common object fields (a ``meta`` ObjectMeta)."""
+    field = message.DESCRIPTOR.fields_by_name.get("meta")
+    return (
+        field is not None
+        and field.message_type is not None
+        and (field.message_type.full_name == META_TYPE)
+    )
+
+
+def tables(messages: Sequence[Message]) -> list[Table]:
+    """One table of resources, or a field/value table per message of another kind."""
+    if messages and all(is_resource(m) for m in messages):
+        return [_resource_table(messages)]
+    return [_field_table(m) for m in messages]
+
+
+def _as_list(messages: Message | Sequence[Message]) -> list[Message]:
+    return [messages] if isinstance(messages, Message) else list(messages)
+
+
+def _resource_table(messages: Sequence[Message]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in RESOURCE_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for message in messages:
+        meta = getattr(message, "meta")  # noqa: B009 - checked by is_resource, untyped here
+        status = meta.DESCRIPTOR.fields_by_name["status"].enum_type.values_by_number.get(
+            meta.status
+        )
+        status_name = status.name.removeprefix(_STATUS_PREFIX) if status is not None else ""
+        table.add_row(
+            message.DESCRIPTOR.name,
+            meta.id,
+            meta.name,
+            "" if status_name == "UNSPECIFIED" else status_name,
+            meta.create_time.ToJsonString() if meta.HasField("create_time") else "",
+        )
+    return table
+
+
+def _field_table(message: Message) -> Table:
+    title = message.DESCRIPTOR.full_name
+    table = Table(title=title, min_width=len(title), box=None, header_style="bold")
+    table.add_column("FIELD", no_wrap=True)
+    table.add_column("VALUE", overflow="fold")
+    whole = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    for field, _ in message.ListFields():
+        table.add_row(field.name, _cell(field, whole.get(field.name, "")))
+    return table
+
+
+def _cell(field: FieldDescriptor, value: object) -> str:
+    if isinstance(value, str) and not field.is_repeated:
+        return value
+    return json.dumps(value, separators=(", ", ": "))

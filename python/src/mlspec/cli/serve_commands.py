@@ -1,0 +1,170 @@
+"""``mlspec serve`` and ``mlspec db upgrade|current``: run the service, manage its store.
+
+Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_STORE_URL,
+MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
+These commands need the server's dependencies (``pip install 'mlspec[server]'``); they
+are imported only when one of them runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from mlspec.cli.errors import CliError, StoreFailure, mask_url
+from mlspec.server.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE_PATH, ServerConfig
+
+__all__ = ["db", "serve"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_STORE_URL = f"sqlite:///{DEFAULT_STORE_PATH}"
+SERVER_EXTRAS = "this command needs the server's dependencies: pip install 'mlspec[server]'"
+
+
+def _store_url_option(command: F) -> F:
+    return click.option(
+        "--store-url",
+        envvar="MLSPEC_STORE_URL",
+        default=DEFAULT_STORE_URL,
+        show_default=True,
+        metavar="URL",
+        help="SQLAlchemy URL of the store: sqlite:///PATH or postgresql+psycopg://... "
+        "(MLSPEC_STORE_URL).",
+    )(command)
+
+
+@click.command()
+@click.option(
+    "--host",
+    envvar="MLSPEC_HOST",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on (MLSPEC_HOST).",
+)
+@click.option(
+    "--port",
+    envvar="MLSPEC_PORT",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on, 0 for any free one (MLSPEC_PORT).",
+)
+@_store_url_option
+@click.option(
+    "--log-level",
+    envvar="MLSPEC_LOG_LEVEL",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="How much to log (MLSPEC_LOG_LEVEL).",
+)
+def serve(host: str, port: int, store_url: str, log_level: str) -> None:
+    """Run the gRPC metadata service until SIGINT or SIGTERM."""
+    try:
+        from mlspec.server.app import serve as run_server
+    except ModuleNotFoundError as exc:
+        raise CliError(SERVER_EXTRAS) from exc
+    _configure_logging(log_level)
+    config = ServerConfig(host=host, port=port, store_url=store_url, log_level=log_level)
+    with store_errors(store_url):
+        require_store_file(store_url)
+        run_server(config)
+
+
+@click.group()
+def db() -> None:
+    """Manage the store schema."""
+
+
+@db.command()
+@_store_url_option
+def upgrade(store_url: str) -> None:
+    """Migrate the store schema to the newest revision (creating the store if needed)."""
+    store_class, ensure_folder = _store_tools()
+    with store_errors(store_url):
+        ensure_folder(store_url)
+        store = store_class(store_url)
+        try:
+            store.upgrade()
+            current, head = store.schema_revisions()
+        finally:
+            store.dispose()
+    click.echo(_revision_line(store_url, current, head))
+
+
+@db.command()
+@_store_url_option
+def current(store_url: str) -> None:
+    """Print the schema revision of the store (it is never created)."""
+    store_class, _ = _store_tools()
+    with store_errors(store_url):
+        require_store_file(store_url)
+        store = store_class(store_url)
+        try:
+            revision, head = store.schema_revisions()
+        finally:
+            store.dispose()
+    click.echo(_revision_line(store_url, revision, head))
+
+
+def _revision_line(url: str, current: str | None, head: str | None) -> str:
+    return f"store {mask_url(url)}: schema revision {current or 'none'} (newest: {head})"
+
+
+def _store_tools() -> tuple[Any, Callable[[str], None]]:
+    try:
+        from mlspec.server.app import ensure_sqlite_folder
+        from mlspec.store.sql import SqlStore
+    except ModuleNotFoundError as exc:
+        raise CliError(SERVER_EXTRAS) from exc
+    return SqlStore, ensure_sqlite_folder
+
+
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """Re-raises SQLAlchemy and database-driver errors as ``StoreFailure(url)``."""
+    try:
+        yield
+    except Exception as exc:
+        if _is_store_error(exc):
+            raise StoreFailure(url) from exc
+        raise
+
+
+def _is_store_error(exc: Exception) -> bool:
+    if isinstance(exc, ModuleNotFoundError):  # a database driver that is not installed
+        return True
+    module = type(exc).__module__
+    return module.startswith(("sqlalchemy.", "psycopg", "sqlite3"))
+
+
+def require_store_file(url: str) -> None:
+    """Fails (without creating anything) when ``url`` names an SQLite file that is absent."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in {"", ":memory:"}:
+        return
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return  # SQLite URI file names: left to SQLite
+    path = pathlib.Path(database)
+    if not path.is_file():
+        fix = (
+            "mlspec db upgrade"
+            if url == DEFAULT_STORE_URL
+            else f"mlspec db upgrade --store-url {url}"
+        )
+        raise CliError(f"no store at {path}; run {fix}", exit_code=2)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # the schema check's "Context impl SQLiteImpl." and the like
+        logging.getLogger("alembic").setLevel(logging.WARNING)

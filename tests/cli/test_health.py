@@ -1,0 +1,46 @@
+"""``mlspec health`` asks grpc.health.v1 of a real server started on port 0."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from grpc_health.v1 import health_pb2
+
+from mlspec.server.app import RunningServer
+
+from .conftest import invoke, run
+
+
+def test_a_running_server_is_serving(target: str) -> None:
+    result = invoke("--server", target, "health")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "SERVING\n"
+
+
+def test_the_target_comes_from_the_environment(target: str) -> None:
+    done = run("health", env=dict(os.environ, MLSPEC_TARGET=target))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "SERVING\n"
+    assert done.stderr == ""
+
+
+def test_a_service_can_be_asked_about_and_printed_as_json(target: str) -> None:
+    result = invoke(
+        "-o", "json", "--server", target, "health", "--service", "mlspec.data.v1.DataService"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"status": "SERVING"}
+
+
+def test_not_serving_exits_1(running: RunningServer, target: str) -> None:
+    running.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    result = invoke("--server", target, "health")
+    assert result.exit_code == 1
+    assert result.stdout == "NOT_SERVING\n"
+
+
+def test_an_unknown_service_is_not_found(target: str) -> None:
+    result = invoke("--server", target, "health", "--service", "no.Such")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("mlspec: NOT_FOUND: ")
