@@ -18,12 +18,13 @@ import sys
 import grpc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SECTION = ROOT / "python" / "src" / "mlspec" / "cli" / "README_SECTION.md"
+README = ROOT / "README.md"
 
 
 def examples() -> list[tuple[str, list[str]]]:
     """(command, expected output lines) of the console block, in order."""
-    block = SECTION.read_text(encoding="utf-8").split("```console\n", 1)[1].split("```", 1)[0]
+    section = README.read_text(encoding="utf-8").split("## The `mlspec` command", 1)[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
     steps: list[tuple[str, list[str]]] = []
     for line in block.splitlines():
         if line.startswith("$ "):

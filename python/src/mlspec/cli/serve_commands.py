@@ -2,7 +2,7 @@
 
 Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_STORE_URL,
 MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
-These commands need the server's dependencies (``pip install 'mlspec[server]'``); they
+These commands need the server's dependencies (``pip install 'mlspec-contract[server]'``); they
 are imported only when one of them runs.
 """
 
@@ -24,7 +24,9 @@ __all__ = ["db", "serve"]
 F = TypeVar("F", bound=Callable[..., Any])
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STORE_URL = f"sqlite:///{DEFAULT_STORE_PATH}"
-SERVER_EXTRAS = "this command needs the server's dependencies: pip install 'mlspec[server]'"
+SERVER_EXTRAS = (
+    "this command needs the server's dependencies: pip install 'mlspec-contract[server]'"
+)
 
 
 def _store_url_option(command: F) -> F:
