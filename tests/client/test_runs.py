@@ -170,13 +170,6 @@ def test_model_version_registration(client: Client, tmp_path: pathlib.Path) -> N
     assert mv.artifact.digest.digests["sha256"] == hashlib.sha256(b"weights").hexdigest()
 
 
-def test_deadline_override(client: Client) -> None:
-    from mlspec.client import DeadlineExceeded
-
-    with pytest.raises(DeadlineExceeded):
-        client.tracking.ListExperiments(tr.ListExperimentsRequest(), timeout=0.000001)
-
-
 def test_registering_the_same_content_twice_returns_the_first(
     client: Client, tmp_path: pathlib.Path
 ) -> None:

@@ -115,3 +115,60 @@ def test_the_buffer_drains_at_interpreter_exit(target: str, client: Client) -> N
     assert sorted(p.step for p in all_points(client, run_id, "loss")) == list(range(5000))
     run = client.tracking.GetRun(tr.GetRunRequest(id=run_id)).run
     assert run.state == 2  # still RUNNING: nobody ended it
+
+
+class _SlowServer(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """Answers every call after ``delay`` seconds (or when closed), with an empty message."""
+
+    def __init__(self, delay: float) -> None:
+        import threading
+        from concurrent import futures
+
+        self.delay = delay
+        self.released = threading.Event()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        self.server.add_generic_rpc_handlers((self,))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def service(self, handler_call_details: object) -> object:
+        def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
+            self.released.wait(self.delay)
+            return b""
+
+        return grpc.unary_unary_rpc_method_handler(answer)
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.stop(0)
+
+
+def test_a_call_deadline_overrides_the_client_default() -> None:
+    import time
+
+    from mlspec.client import DeadlineExceeded
+
+    slow = _SlowServer(delay=10.0)
+    try:
+        with Client(f"127.0.0.1:{slow.port}", timeout=30.0) as client:
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                client.tracking.ListExperiments(tr.ListExperimentsRequest(), timeout=0.3)
+            # The call's own deadline ended it, not the client's 30 s, and it was not retried.
+            assert time.monotonic() - started < 5.0
+    finally:
+        slow.close()
+
+
+def test_the_client_default_deadline_applies_when_the_call_gives_none() -> None:
+    from mlspec.client import DeadlineExceeded
+
+    slow = _SlowServer(delay=10.0)
+    try:
+        with (
+            Client(f"127.0.0.1:{slow.port}", timeout=0.3) as client,
+            pytest.raises(DeadlineExceeded),
+        ):
+            client.tracking.ListExperiments(tr.ListExperimentsRequest())
+    finally:
+        slow.close()
