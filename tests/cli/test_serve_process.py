@@ -6,6 +6,7 @@ traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -23,6 +25,12 @@ from tests.server.messages import make
 from .conftest import MLSPEC, one_error_line, run
 
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody@127.0.0.1:1/x"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_serve_refuses_an_out_of_date_store_and_says_how_to_fix_it(tmp_path: pathlib.Path) -> None:
@@ -37,17 +45,30 @@ def test_db_upgrade_then_serve_then_stop_gracefully(tmp_path: pathlib.Path) -> N
     upgraded = run("db", "upgrade", "--store-url", url)
     assert upgraded.returncode == 0
     assert re.search(r"schema revision (\w+) \(newest: \1\)", upgraded.stdout), upgraded.stdout
-    env = dict(os.environ, MLSPEC_STORE_URL=url, MLSPEC_PORT="0", MLSPEC_LOG_LEVEL="INFO")
+    http_port = free_port()
+    env = dict(
+        os.environ,
+        MLSPEC_STORE_URL=url,
+        MLSPEC_PORT="0",
+        MLSPEC_HTTP_PORT=str(http_port),
+        MLSPEC_LOG_LEVEL="INFO",
+    )
     server = subprocess.Popen([MLSPEC, "serve"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert server.stderr is not None
         port = 0
+        said_http = ""
         deadline = time.monotonic() + 30
-        while not port and time.monotonic() < deadline:
+        while not (port and said_http) and time.monotonic() < deadline:
             line = server.stderr.readline()
             found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-            port = int(found.group(1)) if found else 0
+            port = port or (int(found.group(1)) if found else 0)
+            found = re.search(r"/ok /varz /metrics on (\S+)", line)
+            said_http = said_http or (found.group(1) if found else "")
         assert port, "the server never said where it listens"
+        assert said_http == f"http://127.0.0.1:{http_port}"
+        with urllib.request.urlopen(f"{said_http}/ok", timeout=10) as answer:
+            assert answer.status == 200 and json.load(answer)["status"] == "SERVING"
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
             assert (
@@ -127,6 +148,16 @@ def test_a_port_in_use_is_one_line(store_url: str) -> None:
     line = one_error_line(done)
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in line
     assert "--port" in line
+
+
+def test_a_taken_http_port_is_one_line(store_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("serve", "--port", "0", "--http-port", str(port), "--store-url", store_url)
+    line = one_error_line(done)
+    assert f"cannot serve HTTP on 127.0.0.1:{port}" in line and "--http-port" in line
 
 
 def test_an_unreachable_postgresql_store_is_one_line() -> None:

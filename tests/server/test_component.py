@@ -21,13 +21,15 @@ def test_ok_varz_and_metrics(channel: grpc.Channel, stubs: Stubs) -> None:
     varz = component.Varz(pb.VarzRequest())
     assert (
         varz.info.name == "mlspec-metadata-service"
-        and varz.variables["store_backend"].string_value == "sqlite"
+        and varz.variables["config.store_backend"].string_value == "sqlite"
+        and varz.variables["counters.rpc_calls"].int_value >= 1
     )
     metrics = component.Metrics(pb.MetricsRequest(name_prefixes=["mlspec_rpc"]))
     assert "# TYPE mlspec_rpc_calls_total counter" in metrics.prometheus_text
     assert 'code="OK",method="/mlspec.monitoring.v1.ComponentService/Ok"' in metrics.prometheus_text
     names = {s.name for s in metrics.series}
     assert names == {"mlspec_rpc_calls", "mlspec_rpc_duration_seconds"}
+    assert all(p.HasField("time") for s in metrics.series for p in s.sum.data_points)
     histogram = next(s for s in metrics.series if s.name == "mlspec_rpc_duration_seconds").histogram
     assert all(sum(p.bucket_counts) == p.count for p in histogram.data_points)
 

@@ -7,16 +7,16 @@ import re
 
 import pytest
 
+from mlspec.endpoints import Component
 from mlspec.server import app, routes, standard_methods
 from mlspec.server.config import ServerConfig
 from mlspec.server.services import AREA_SERVICES, area_routes, component
-from mlspec.server.telemetry import Telemetry
 
 
 def full_table() -> dict[str, routes.Route]:
     table = area_routes()
     names = [s.full_name for s in app.SERVICES]
-    table.update(routes.qualify(component.SERVICE, component.routes(Telemetry(), names, "sqlite")))
+    table.update(routes.qualify(component.SERVICE, component.routes(Component("test", "0"), names)))
     return table
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlspec.server.config import mask_url
+
 __all__ = ["CliError", "Failure", "StoreFailure", "describe", "mask_url", "one_line"]
 
 USAGE_EXIT = 2
@@ -66,11 +68,6 @@ def describe(exc: BaseException) -> Failure:
 def one_line(text: str) -> str:
     """``text`` on one line: its lines joined with "; ", blank ones dropped."""
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _resolve(name: str) -> type[BaseException] | None:

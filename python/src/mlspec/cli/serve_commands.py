@@ -1,7 +1,7 @@
 """``mlspec serve`` and ``mlspec db upgrade|current``: run the service, manage its store.
 
-Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_STORE_URL,
-MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
+Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_HTTP_PORT,
+MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
 These commands need the server's dependencies (``pip install 'mlspec-contract[server]'``); they
 are imported only when one of them runs.
 """
@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 import click
 
 from mlspec.cli.errors import CliError, StoreFailure, mask_url
-from mlspec.server.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE_PATH, ServerConfig
+from mlspec.server.config import (
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_PORT,
+    DEFAULT_STORE_PATH,
+    ServerConfig,
+)
 
 __all__ = ["db", "serve"]
 
@@ -57,6 +63,14 @@ def _store_url_option(command: F) -> F:
     show_default=True,
     help="Port to listen on, 0 for any free one (MLSPEC_PORT).",
 )
+@click.option(
+    "--http-port",
+    envvar="MLSPEC_HTTP_PORT",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_HTTP_PORT,
+    show_default=True,
+    help="Port of the HTTP endpoints /ok, /varz and /metrics; 0 serves none (MLSPEC_HTTP_PORT).",
+)
 @_store_url_option
 @click.option(
     "--log-level",
@@ -66,14 +80,20 @@ def _store_url_option(command: F) -> F:
     show_default=True,
     help="How much to log (MLSPEC_LOG_LEVEL).",
 )
-def serve(host: str, port: int, store_url: str, log_level: str) -> None:
-    """Run the gRPC metadata service until SIGINT or SIGTERM."""
+def serve(host: str, port: int, http_port: int, store_url: str, log_level: str) -> None:
+    """Run the gRPC metadata service and its HTTP /ok, /varz, /metrics until SIGTERM."""
     try:
         from mlspec.server.app import serve as run_server
     except ModuleNotFoundError as exc:
         raise CliError(SERVER_EXTRAS) from exc
     _configure_logging(log_level)
-    config = ServerConfig(host=host, port=port, store_url=store_url, log_level=log_level)
+    config = ServerConfig(
+        host=host,
+        port=port,
+        http_port=http_port or None,
+        store_url=store_url,
+        log_level=log_level,
+    )
     with store_errors(store_url):
         require_store_file(store_url)
         run_server(config)

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import platform
 import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
 
 import grpc
+from google.protobuf import __version__ as protobuf_version
 from google.protobuf import descriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mlspec.common.v1 import resource_service_pb2
 from mlspec.data.v1 import data_service_pb2
+from mlspec.endpoints import Component, EndpointServer, serve_http
 from mlspec.lifecycle.v1 import lifecycle_service_pb2
 from mlspec.logging.v1 import logging_service_pb2
 from mlspec.metadata.v1 import metadata_service_pb2
 from mlspec.models.v1 import models_service_pb2
 from mlspec.monitoring.v1 import component_service_pb2, monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
-from mlspec.server.config import ServerConfig
-from mlspec.server.dispatch import Dispatcher, generic_handlers
+from mlspec.server.config import ServerConfig, mask_url
+from mlspec.server.dispatch import DEFAULT_WORKSPACE, Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.routes import Route, check_complete, qualify
@@ -34,6 +39,7 @@ from mlspec.store.sql import open_store
 from mlspec.tracking.v1 import tracking_service_pb2
 
 log = logging.getLogger("mlspec.server")
+COMPONENT_NAME = "mlspec-metadata-service"
 
 SERVICES: list[descriptor.ServiceDescriptor] = [
     resource_service_pb2.DESCRIPTOR.services_by_name["ResourceService"],
@@ -57,10 +63,14 @@ class RunningServer:
     port: int
     store: Store
     health: health.HealthServicer
+    component: Component
+    http: EndpointServer | None = None
 
     def stop(self, grace: float = 5.0) -> None:
         """Stops accepting calls, lets running ones finish, closes the store."""
         self.health.enter_graceful_shutdown()
+        if self.http is not None:
+            self.http.close()
         self.server.stop(grace).wait()
         self.store.dispose()
 
@@ -85,6 +95,29 @@ def server_options(config: ServerConfig) -> list[tuple[str, int]]:
     ]
 
 
+def package_version() -> str:
+    """The installed distribution's version ("unknown" when running from a source tree)."""
+    try:
+        return metadata.version("mlspec-contract")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class StoreCheck:
+    """The health check of /ok: one read of the store (set once the store is open)."""
+
+    def __init__(self) -> None:
+        self.store: Store | None = None
+
+    def __call__(self) -> str | None:
+        """None when the store answers; raises (or names why) when it does not."""
+        if self.store is None:
+            return "the store is not open yet"
+        with self.store.transaction(write=False) as tx:
+            tx.get(DEFAULT_WORKSPACE, "")
+        return None
+
+
 def build_server(
     config: ServerConfig,
     store: Store | None = None,
@@ -98,14 +131,38 @@ def build_server(
     """
     telemetry = Telemetry()
     names = [s.full_name for s in SERVICES]
-    backend = store_backend(config.store_url if store is None else store.url)
+    url = config.store_url if store is None else store.url
+    ports: dict[str, int] = {}
+    check = StoreCheck()
+
+    def variables() -> dict[str, Any]:
+        settings = {**config.public(), **ports, "store_url": mask_url(url)}
+        return {
+            "config": {**settings, "store_backend": store_backend(url)},
+            "versions": {
+                "python": platform.python_version(),
+                "grpc": grpc.__version__,
+                "protobuf": protobuf_version,
+            },
+            "counters": telemetry.totals(),
+        }
+
+    me = Component(
+        COMPONENT_NAME,
+        package_version(),
+        registry=telemetry.registry,
+        check=check,
+        variables=variables,
+    )
     routes = area_routes()
-    routes.update(qualify(component.SERVICE, component.routes(telemetry, names, backend)))
+    routes.update(qualify(component.SERVICE, component.routes(me, names)))
     routes.update(overrides or {})
     check_complete(SERVICES, routes)
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
+    check.store = store
+    telemetry.watch_store(store.size_bytes)
     options = server_options(config)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="mlspec"),
@@ -129,8 +186,21 @@ def build_server(
     port = server.add_insecure_port(f"{config.host}:{config.port}")
     if port == 0:
         raise OSError(f"cannot listen on {config.host}:{config.port}")
+    ports["port"] = port
+    http = None
+    if config.http_port is not None:
+        try:
+            http = serve_http(me, config.http_port, config.host)
+        except OSError as exc:
+            server.stop(None)
+            store.dispose()
+            raise OSError(
+                f"cannot serve HTTP on {config.host}:{config.http_port} ({exc.strerror}); "
+                "choose another --http-port, or 0 for none"
+            ) from exc
+        ports["http_port"] = http.port
     server.start()
-    return RunningServer(server, port, store, health_servicer)
+    return RunningServer(server, port, store, health_servicer, me, http)
 
 
 def serve(config: ServerConfig) -> None:
@@ -140,8 +210,10 @@ def serve(config: ServerConfig) -> None:
         "MLSpec metadata service listening on %s:%d (store %s)",
         config.host,
         running.port,
-        config.store_url,
+        mask_url(config.store_url),
     )
+    if running.http is not None:
+        log.info("HTTP endpoints /ok /varz /metrics on %s", running.http.url)
     stopped = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

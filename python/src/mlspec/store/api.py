@@ -293,6 +293,10 @@ class Store(Protocol):
         """Raises ``SchemaOutOfDate`` when the schema is not the one this code needs."""
         ...
 
+    def size_bytes(self) -> int:
+        """The database's size on disk, in bytes."""
+        ...
+
     def dispose(self) -> None:
         """Closes every connection."""
         ...

@@ -100,6 +100,16 @@ class SqlStore:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def size_bytes(self) -> int:
+        """The database's size on disk: SQLite's pages, or PostgreSQL's pg_database_size."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+                page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+                return int(pages) * int(page_size)
+            size = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
+            return int(size.scalar_one())
+
     def dispose(self) -> None:
         """Closes every connection (the per-thread SQLite ones too)."""
         with self._held_lock:
