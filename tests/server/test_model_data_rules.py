@@ -269,23 +269,26 @@ def backend_channel(
         running.stop(0)
 
 
-def _race(client: Client, bodies: list[dict[str, Any]]) -> list[grpc.StatusCode]:
+def _race(
+    client: Client, bodies: list[dict[str, Any]], method: str = "ModelsService.CreateModelVersion"
+) -> list[Outcome]:
+    """Sends each body at once from its own thread; the outcomes, in finishing order."""
     barrier = threading.Barrier(len(bodies))
-    codes: list[grpc.StatusCode] = []
+    outcomes: list[Outcome] = []
     lock = threading.Lock()
 
     def one(body: dict[str, Any]) -> None:
         barrier.wait()
-        outcome = client.call("ModelsService.CreateModelVersion", body)
+        outcome = client.call(method, body)
         with lock:
-            codes.append(outcome.code)
+            outcomes.append(outcome)
 
     threads = [threading.Thread(target=one, args=(b,)) for b in bodies]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return codes
+    return outcomes
 
 
 def test_concurrent_creates_keep_versions_and_aliases_unique(
@@ -294,18 +297,33 @@ def test_concurrent_creates_keep_versions_and_aliases_unique(
     client = Client(backend_channel, f"race-{uuid.uuid4().hex[:12]}")
     model_id = new_model(client)
     same_version = [version_body(model_id, {"major": 3}) for _ in range(8)]
-    codes = _race(client, same_version)
+    codes = [o.code for o in _race(client, same_version)]
     assert sorted(c.name for c in codes) == ["ALREADY_EXISTS"] * 7 + ["OK"], codes
     same_alias = [
         version_body(model_id, {"major": 4, "minor": i}, aliases=["hot"]) for i in range(8)
     ]
-    codes = _race(client, same_alias)
+    codes = [o.code for o in _race(client, same_alias)]
     assert sorted(c.name for c in codes) == ["ALREADY_EXISTS"] * 7 + ["OK"], codes
     listed = client.ok("ModelsService.ListModelVersions", {"model_id": model_id})
     versions = [
         (v["version"].get("major"), v["version"].get("minor", 0)) for v in listed["model_versions"]
     ]
     assert versions.count((3, 0)) == 1 and len(versions) == 2
+
+
+def test_concurrent_first_calls_with_one_request_id_all_get_the_first_response(
+    backend_channel: grpc.Channel,
+) -> None:
+    client = Client(backend_channel, f"retry-{uuid.uuid4().hex[:12]}")
+    for round_number in range(10):
+        body = {
+            "dataset": {"meta": {"name": f"raced-{round_number}"}},
+            "request_id": str(uuid.uuid4()),
+        }
+        outcomes = _race(client, [body] * 8, "DataService.CreateDataset")
+        assert [o.code for o in outcomes] == [OK] * 8, [o.message for o in outcomes]
+        ids = {o.response.dataset.meta.id for o in outcomes}  # type: ignore[union-attr]
+        assert len(ids) == 1, round_number
 
 
 # -- data ----------------------------------------------------------------------------

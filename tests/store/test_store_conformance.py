@@ -1152,3 +1152,13 @@ def test_migrations_produce_exactly_the_schema(store: SqlStore) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+def test_size_grows_with_what_is_stored(store: SqlStore) -> None:
+    before = store.size_bytes()
+    assert before > 0
+    ws = new_workspace()
+    with store.transaction() as tx:
+        for i in range(200):
+            tx.insert(make(ws, f"sized-{i}", data=bytes(4000)))
+    assert store.size_bytes() > before

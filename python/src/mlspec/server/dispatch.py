@@ -104,6 +104,22 @@ class Dispatcher:
             scope.warnings.clear()
             fresh = type(request).FromString(original)
             return self._call_once(method, fn, writes, fresh, scope, request_id, fingerprint)
+        except errors.DomainError:
+            # A concurrent first call with the same request_id may have won the race and
+            # made this one fail (its name taken, its etag moved): PostgreSQL lets both
+            # start, and the loser's write waits for the winner's commit. Then the
+            # winner's response, stored in its transaction, is this call's answer too.
+            stored = self._recall(method, request_id, scope)
+            if stored is None or stored[0] != fingerprint:
+                raise
+            scope.warnings.clear()
+            return self.response_types[method].FromString(stored[1])
+
+    def _recall(
+        self, method: str, request_id: str, scope: RequestScope
+    ) -> tuple[str, bytes] | None:
+        with self.store.transaction(write=False) as tx:
+            return tx.recall(scope.workspace, method, request_id)
 
     def _call_once(
         self,
