@@ -208,3 +208,45 @@ def test_debug_adds_the_traceback_before_the_line() -> None:
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
     assert done.stderr.splitlines()[-1].startswith(f"mlspec: store {UNREACHABLE_POSTGRES}")
+
+
+def test_plaintext_off_loopback_is_refused_in_one_line(store_url: str) -> None:
+    done = run("serve", "--host", "0.0.0.0", "--port", "0", "--store-url", store_url)
+    assert done.returncode == 2
+    line = one_error_line(done)
+    assert "refusing to serve plaintext on 0.0.0.0" in line and "--tls-cert" in line
+
+
+def test_serve_with_tls_says_so_and_answers_a_client_that_trusts_it(
+    store_url: str, tmp_path: pathlib.Path
+) -> None:
+    from mlspec.client import TLS, Client
+    from mlspec.tracking.v1 import tracking_service_pb2 as tr
+    from tests.tls_certs import Authority
+
+    ca = Authority.create(tmp_path, "cli")
+    pair = ca.issue("server", server=True)
+    command = [MLSPEC, "serve", "--port", "0", "--http-port", "0", "--store-url", store_url]
+    command += ["--tls-cert", pair.cert, "--tls-key", pair.key]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        port, transport = 0, ""
+        deadline = time.monotonic() + 30
+        while not (port and transport) and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            port = port or (int(found.group(1)) if found else 0)
+            found = re.search(r"transport: (.*)$", line)
+            transport = transport or (found.group(1) if found else "")
+        assert port and transport == "TLS"
+        with Client(f"localhost:{port}", tls=TLS(ca=ca.cert), timeout=10) as client:
+            client.tracking.ListExperiments(tr.ListExperimentsRequest())
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
+        if server.stderr is not None:
+            server.stderr.close()

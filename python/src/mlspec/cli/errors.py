@@ -103,7 +103,8 @@ def _store(exc: Any) -> Failure:
     return Failure(f"store {mask_url(exc.url)}: {inner.message}", inner.exit_code)
 
 
-def _schema(exc: BaseException) -> Failure:
+def _bad_setting(exc: BaseException) -> Failure:
+    """A store schema or server settings the operator must change: its own message."""
     return Failure(str(exc), USAGE_EXIT)
 
 
@@ -211,7 +212,8 @@ _TABLE: list[tuple[str, Callable[[Any], Failure | None]]] = [
     ("click.exceptions:UsageError", _usage),
     ("click.exceptions:Abort", _interrupted),
     ("click.exceptions:ClickException", _click),
-    ("mlspec.store.sql:SchemaOutOfDate", _schema),
+    ("mlspec.store.sql:SchemaOutOfDate", _bad_setting),
+    ("mlspec.server.config:ConfigError", _bad_setting),
     ("sqlalchemy.exc:OperationalError", _unreachable_store),
     ("sqlalchemy.exc:DBAPIError", _database_error),
     ("sqlalchemy.exc:NoSuchModuleError", _unknown_dialect),

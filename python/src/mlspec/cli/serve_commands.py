@@ -1,7 +1,8 @@
 """``mlspec serve`` and ``mlspec db upgrade|current``: run the service, manage its store.
 
 Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_HTTP_PORT,
-MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
+MLSPEC_TLS_CERT, MLSPEC_TLS_KEY, MLSPEC_TLS_CLIENT_CA, MLSPEC_INSECURE, MLSPEC_STORE_URL,
+MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
 These commands need the server's dependencies (``pip install 'mlspec-contract[server]'``); they
 are imported only when one of them runs.
 """
@@ -71,6 +72,33 @@ def _store_url_option(command: F) -> F:
     show_default=True,
     help="Port of the HTTP endpoints /ok, /varz and /metrics; 0 serves none (MLSPEC_HTTP_PORT).",
 )
+@click.option(
+    "--tls-cert",
+    envvar="MLSPEC_TLS_CERT",
+    default="",
+    metavar="PEM",
+    help="Certificate chain of the server; with --tls-key, calls use TLS (MLSPEC_TLS_CERT).",
+)
+@click.option(
+    "--tls-key",
+    envvar="MLSPEC_TLS_KEY",
+    default="",
+    metavar="PEM",
+    help="Private key of --tls-cert (MLSPEC_TLS_KEY).",
+)
+@click.option(
+    "--tls-client-ca",
+    envvar="MLSPEC_TLS_CLIENT_CA",
+    default="",
+    metavar="PEM",
+    help="CA that must have signed every client's certificate: mutual TLS (MLSPEC_TLS_CLIENT_CA).",
+)
+@click.option(
+    "--insecure",
+    envvar="MLSPEC_INSECURE",
+    is_flag=True,
+    help="Allow plaintext on a non-loopback --host (MLSPEC_INSECURE=1).",
+)
 @_store_url_option
 @click.option(
     "--log-level",
@@ -80,7 +108,17 @@ def _store_url_option(command: F) -> F:
     show_default=True,
     help="How much to log (MLSPEC_LOG_LEVEL).",
 )
-def serve(host: str, port: int, http_port: int, store_url: str, log_level: str) -> None:
+def serve(
+    host: str,
+    port: int,
+    http_port: int,
+    tls_cert: str,
+    tls_key: str,
+    tls_client_ca: str,
+    insecure: bool,
+    store_url: str,
+    log_level: str,
+) -> None:
     """Run the gRPC metadata service and its HTTP /ok, /varz, /metrics until SIGTERM."""
     try:
         from mlspec.server.app import serve as run_server
@@ -93,6 +131,10 @@ def serve(host: str, port: int, http_port: int, store_url: str, log_level: str) 
         http_port=http_port or None,
         store_url=store_url,
         log_level=log_level,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        insecure=insecure,
     )
     with store_errors(store_url):
         require_store_file(store_url)

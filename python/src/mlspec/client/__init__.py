@@ -50,11 +50,12 @@ from mlspec.client.metrics import MetricSender
 from mlspec.client.refs import to_endpoint, to_ref
 from mlspec.client.runs import ActiveRun
 from mlspec.client.stages import Stage, StageContext
-from mlspec.client.transport import NO_RETRY, RetryPolicy
+from mlspec.client.transport import NO_RETRY, TLS, RetryPolicy
 from mlspec.client.values import from_value, to_value
 
 __all__ = [
     "NO_RETRY",
+    "TLS",
     "Aborted",
     "ActiveRun",
     "AlreadyExists",

@@ -22,6 +22,7 @@ from mlspec.client.refs import to_ref
 from mlspec.client.runs import ActiveRun
 from mlspec.client.transport import (
     AUTHORIZATION_HEADER,
+    TLS,
     WORKSPACE_HEADER,
     CallPolicy,
     RetryPolicy,
@@ -73,8 +74,10 @@ class Client:
         workspace: sent as the ``x-mlspec-workspace`` header; defaults to
             ``$MLSPEC_WORKSPACE`` (the server's ``default`` workspace when unset).
         token: sent as ``authorization: Bearer <token>``; defaults to ``$MLSPEC_TOKEN``.
-        tls: ``True`` (system roots), a PEM CA bundle path, or ``grpc.ChannelCredentials``;
-            plaintext when None.
+        tls: ``True`` (system roots), a PEM CA bundle path, a ``TLS`` (with a client
+            certificate for mutual TLS), or ``grpc.ChannelCredentials``; ``False`` for
+            plaintext; None reads ``$MLSPEC_TLS_CA`` / ``_CERT`` / ``_KEY`` (plaintext
+            when none is set).
         timeout: default deadline of each call in seconds, retries included (a call's
             own ``timeout=`` overrides it).
         retry: retry policy of calls (UNAVAILABLE and ABORTED by default).
@@ -100,7 +103,7 @@ class Client:
         *,
         workspace: str | None = None,
         token: str | None = None,
-        tls: bool | str | grpc.ChannelCredentials | None = None,
+        tls: bool | str | TLS | grpc.ChannelCredentials | None = None,
         timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
         metrics_retry: RetryPolicy | None = None,

@@ -16,6 +16,7 @@ client interceptor, so each method of every service gets the same treatment:
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import uuid
@@ -238,25 +239,70 @@ class _MappedStream:
         return getattr(self._call, name)
 
 
-def channel_credentials(tls: bool | str | grpc.ChannelCredentials | None) -> Any:
+@dataclass(frozen=True)
+class TLS:
+    """TLS settings of a client (PEM file paths).
+
+    ``ca`` is the CA that signed the server's certificate (the system roots when None);
+    ``cert`` and ``key`` are the client's own, for mutual TLS. ``TLS.from_env()`` reads ``MLSPEC_TLS_CA``, ``MLSPEC_TLS_CERT`` and ``MLSPEC_TLS_KEY``.
+    """
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    @classmethod
+    def from_env(cls) -> TLS | None:
+        """The settings of the environment, or None when it names no TLS file."""
+        ca, cert, key = (os.environ.get(f"MLSPEC_TLS_{n}") or None for n in ("CA", "CERT", "KEY"))
+        if ca is None and cert is None and key is None:
+            return None
+        return cls(ca, cert, key)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """The gRPC channel credentials (system roots when ``ca`` is None)."""
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("mutual TLS needs both a client certificate and its key")
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read(self.ca),
+            private_key=_read(self.key),
+            certificate_chain=_read(self.cert),
+        )
+
+
+def _read(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def channel_credentials(tls: bool | str | TLS | grpc.ChannelCredentials | None) -> Any:
     """The channel credentials for ``Client(tls=...)``: None means plaintext.
 
-    ``True`` uses the system roots, a string is the path of a PEM CA bundle, and a
-    ``grpc.ChannelCredentials`` is used as it is.
+    ``True`` uses the system roots, a string is the path of a PEM CA bundle, a ``TLS``
+    adds a client certificate for mutual TLS, and a ``grpc.ChannelCredentials`` is used
+    as it is.
     """
     if tls is None or tls is False:
         return None
     if tls is True:
         return grpc.ssl_channel_credentials()
     if isinstance(tls, str):
-        with open(tls, "rb") as handle:
-            return grpc.ssl_channel_credentials(root_certificates=handle.read())
+        return TLS(ca=tls).credentials()
+    if isinstance(tls, TLS):
+        return tls.credentials()
     return tls
 
 
-def open_channel(target: str, tls: bool | str | grpc.ChannelCredentials | None) -> grpc.Channel:
-    """Opens the plain (not intercepted) channel to ``target``."""
-    credentials = channel_credentials(tls)
+def open_channel(
+    target: str, tls: bool | str | TLS | grpc.ChannelCredentials | None
+) -> grpc.Channel:
+    """Opens the plain (not intercepted) channel to ``target``.
+
+    With ``tls=None`` the environment decides (``TLS.from_env``); ``False`` is plaintext.
+    """
+    credentials = channel_credentials(TLS.from_env() if tls is None else tls)
     if credentials is None:
         return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
     return grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
@@ -264,6 +310,7 @@ def open_channel(target: str, tls: bool | str | grpc.ChannelCredentials | None) 
 
 __all__ = [
     "NO_RETRY",
+    "TLS",
     "CallPolicy",
     "MLSpecError",
     "RetryPolicy",

@@ -34,6 +34,7 @@ from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.routes import Route, check_complete, qualify
 from mlspec.server.services import area_routes, component
 from mlspec.server.telemetry import Telemetry, timed
+from mlspec.server.tls import server_credentials, transport_summary
 from mlspec.store.api import Store
 from mlspec.store.sql import open_store
 from mlspec.tracking.v1 import tracking_service_pb2
@@ -158,6 +159,7 @@ def build_server(
     routes.update(qualify(component.SERVICE, component.routes(me, names)))
     routes.update(overrides or {})
     check_complete(SERVICES, routes)
+    credentials = server_credentials(config)
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
@@ -183,7 +185,11 @@ def build_server(
         ],
         server,
     )
-    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    address = f"{config.host}:{config.port}"
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {config.host}:{config.port}")
     ports["port"] = port
@@ -212,6 +218,7 @@ def serve(config: ServerConfig) -> None:
         running.port,
         mask_url(config.store_url),
     )
+    log.info("transport: %s", transport_summary(config))
     if running.http is not None:
         log.info("HTTP endpoints /ok /varz /metrics on %s", running.http.url)
     stopped = threading.Event()

@@ -14,6 +14,10 @@ DEFAULT_HTTP_PORT = 50052
 DEFAULT_STORE_PATH = pathlib.Path.home() / ".local" / "share" / "mlspec" / "mlspec.db"
 
 
+class ConfigError(ValueError):
+    """Settings that cannot work together, or a file they name that cannot be read."""
+
+
 def default_store_url() -> str:
     """The embedded SQLite store: $MLSPEC_STORE_URL, else ~/.local/share/mlspec/mlspec.db."""
     return os.environ.get("MLSPEC_STORE_URL") or f"sqlite:///{DEFAULT_STORE_PATH}"
@@ -30,6 +34,12 @@ class ServerConfig:
     http_port: int | None = None
     store_url: str = ""
     log_level: str = "INFO"
+    # TLS: PEM certificate chain and key; with a client CA, mutual TLS (server/tls.py).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # Plaintext on a non-loopback address is refused unless this is set.
+    insecure: bool = False
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
@@ -45,19 +55,9 @@ class ServerConfig:
             "workers": self.workers,
             "max_message_bytes": self.max_message_bytes,
             "grace_seconds": self.grace_seconds,
+            "tls": bool(self.tls_cert),
+            "mutual_tls": bool(self.tls_client_ca),
         }
-
-    @classmethod
-    def from_env(cls) -> ServerConfig:
-        """Settings from the MLSPEC_* variables (HOST, PORT, HTTP_PORT, STORE_URL, LOG_LEVEL)."""
-        http_port = int(os.environ.get("MLSPEC_HTTP_PORT", str(DEFAULT_HTTP_PORT)))
-        return cls(
-            host=os.environ.get("MLSPEC_HOST", DEFAULT_HOST),
-            port=int(os.environ.get("MLSPEC_PORT", str(DEFAULT_PORT))),
-            http_port=http_port or None,
-            store_url=default_store_url(),
-            log_level=os.environ.get("MLSPEC_LOG_LEVEL", "INFO"),
-        )
 
 
 def mask_url(url: str) -> str:
