@@ -115,9 +115,16 @@ def test_settings_that_cannot_work_are_refused_before_the_store_opens(
 
 
 def test_plaintext_elsewhere_than_loopback_only_when_asked(tmp_path: pathlib.Path) -> None:
-    running = _serve(tmp_path, host="0.0.0.0", insecure=True)
+    from mlspec.client import Unauthenticated
+
+    running = _serve(tmp_path, host="0.0.0.0", insecure=True, auth="token")
     try:
-        assert _works(running.port, False)
+        # The plaintext port answers (and, off loopback, asks for a token).
+        with (
+            Client(f"127.0.0.1:{running.port}", tls=False, timeout=5.0) as client,
+            pytest.raises(Unauthenticated),
+        ):
+            client.tracking.ListExperiments(tr.ListExperimentsRequest())
     finally:
         running.stop(0)
 

@@ -54,6 +54,14 @@ class Aborted(DomainError):
     """A concurrency conflict, such as an etag mismatch (ABORTED)."""
 
 
+class Unauthenticated(DomainError):
+    """The call carries no valid credentials (UNAUTHENTICATED)."""
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this (PERMISSION_DENIED)."""
+
+
 def invalid(field_path: str, description: str, reason: str = "INVALID_FIELD") -> InvalidArgument:
     """Builds an InvalidArgument for a single bad field."""
     return InvalidArgument(

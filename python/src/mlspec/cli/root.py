@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from mlspec.cli import errors, health_command, serve_commands, validate_command
+from mlspec.cli import errors, health_command, serve_commands, token_commands, validate_command
 from mlspec.cli.output import OUTPUTS
 from mlspec.cli.settings import DEFAULT_TARGET, DEFAULT_WORKSPACE, Settings
 
@@ -99,14 +99,14 @@ def _version() -> str:
 @click.option(
     "--workspace",
     envvar="MLSPEC_WORKSPACE",
-    default=DEFAULT_WORKSPACE,
-    show_default=True,
-    help="The workspace calls act in (MLSPEC_WORKSPACE).",
+    default=None,
+    help="The workspace calls act in (MLSPEC_WORKSPACE); when unset, the token's "
+    f"workspace, or {DEFAULT_WORKSPACE!r} on a server without authentication.",
 )
 @click.option("--debug", is_flag=True, help="Print tracebacks of errors.")
 @click.version_option(_version(), "--version", prog_name="mlspec", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, output: str, target: str, workspace: str, debug: bool) -> None:
+def cli(ctx: click.Context, output: str, target: str, workspace: str | None, debug: bool) -> None:
     """MLSpec: the metadata service, its store, and checks of MLSpec documents."""
     ctx.obj = Settings(output=output.lower(), target=target, workspace=workspace, debug=debug)
 
@@ -115,3 +115,4 @@ cli.add_command(serve_commands.serve)
 cli.add_command(serve_commands.db)
 cli.add_command(health_command.health)
 cli.add_command(validate_command.validate)
+cli.add_command(token_commands.token)

@@ -1,8 +1,8 @@
 """``mlspec serve`` and ``mlspec db upgrade|current``: run the service, manage its store.
 
 Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_HTTP_PORT,
-MLSPEC_TLS_CERT, MLSPEC_TLS_KEY, MLSPEC_TLS_CLIENT_CA, MLSPEC_INSECURE, MLSPEC_STORE_URL,
-MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
+MLSPEC_TLS_CERT, MLSPEC_TLS_KEY, MLSPEC_TLS_CLIENT_CA, MLSPEC_AUTH, MLSPEC_INSECURE,
+MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
 These commands need the server's dependencies (``pip install 'mlspec-contract[server]'``); they
 are imported only when one of them runs.
 """
@@ -26,7 +26,7 @@ from mlspec.server.config import (
     ServerConfig,
 )
 
-__all__ = ["db", "serve"]
+__all__ = ["db", "serve", "store_errors", "store_tools", "store_url_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -36,7 +36,7 @@ SERVER_EXTRAS = (
 )
 
 
-def _store_url_option(command: F) -> F:
+def store_url_option(command: F) -> F:
     return click.option(
         "--store-url",
         envvar="MLSPEC_STORE_URL",
@@ -94,12 +94,21 @@ def _store_url_option(command: F) -> F:
     help="CA that must have signed every client's certificate: mutual TLS (MLSPEC_TLS_CLIENT_CA).",
 )
 @click.option(
+    "--auth",
+    envvar="MLSPEC_AUTH",
+    type=click.Choice(("none", "token")),
+    default="none",
+    show_default=True,
+    help="none: loopback development, the workspace header decides; token: every call "
+    "needs a bearer token from 'mlspec token create' (MLSPEC_AUTH).",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
     help="Allow plaintext on a non-loopback --host (MLSPEC_INSECURE=1).",
 )
-@_store_url_option
+@store_url_option
 @click.option(
     "--log-level",
     envvar="MLSPEC_LOG_LEVEL",
@@ -115,6 +124,7 @@ def serve(
     tls_cert: str,
     tls_key: str,
     tls_client_ca: str,
+    auth: str,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -134,6 +144,7 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
+        auth=auth,
         insecure=insecure,
     )
     with store_errors(store_url):
@@ -147,10 +158,10 @@ def db() -> None:
 
 
 @db.command()
-@_store_url_option
+@store_url_option
 def upgrade(store_url: str) -> None:
     """Migrate the store schema to the newest revision (creating the store if needed)."""
-    store_class, ensure_folder = _store_tools()
+    store_class, ensure_folder = store_tools()
     with store_errors(store_url):
         ensure_folder(store_url)
         store = store_class(store_url)
@@ -163,10 +174,10 @@ def upgrade(store_url: str) -> None:
 
 
 @db.command()
-@_store_url_option
+@store_url_option
 def current(store_url: str) -> None:
     """Print the schema revision of the store (it is never created)."""
-    store_class, _ = _store_tools()
+    store_class, _ = store_tools()
     with store_errors(store_url):
         require_store_file(store_url)
         store = store_class(store_url)
@@ -181,7 +192,7 @@ def _revision_line(url: str, current: str | None, head: str | None) -> str:
     return f"store {mask_url(url)}: schema revision {current or 'none'} (newest: {head})"
 
 
-def _store_tools() -> tuple[Any, Callable[[str], None]]:
+def store_tools() -> tuple[Any, Callable[[str], None]]:
     try:
         from mlspec.server.app import ensure_sqlite_folder
         from mlspec.store.sql import SqlStore

@@ -18,12 +18,13 @@ class Settings:
 
     output: str = "table"
     target: str = DEFAULT_TARGET
-    workspace: str = DEFAULT_WORKSPACE
+    # None: no workspace header (the token's workspace, or the server's default one).
+    workspace: str | None = None
     debug: bool = False
 
     def call_metadata(self) -> list[tuple[str, str]]:
-        """The gRPC metadata that puts a call in the chosen workspace."""
-        return [("x-mlspec-workspace", self.workspace)]
+        """The gRPC metadata that puts a call in the chosen workspace (none when unset)."""
+        return [("x-mlspec-workspace", self.workspace)] if self.workspace else []
 
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)

@@ -27,8 +27,9 @@ from mlspec.metadata.v1 import metadata_service_pb2
 from mlspec.models.v1 import models_service_pb2
 from mlspec.monitoring.v1 import component_service_pb2, monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
+from mlspec.server.auth import DEFAULT_WORKSPACE, Access, check_access_settings
 from mlspec.server.config import ServerConfig, mask_url
-from mlspec.server.dispatch import DEFAULT_WORKSPACE, Dispatcher, generic_handlers
+from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.routes import Route, check_complete, qualify
@@ -160,6 +161,7 @@ def build_server(
     routes.update(overrides or {})
     check_complete(SERVICES, routes)
     credentials = server_credentials(config)
+    check_access_settings(config)
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
@@ -171,7 +173,7 @@ def build_server(
         interceptors=[WrappingInterceptor([timed(telemetry), map_errors])],
         options=options,
     )
-    dispatcher = Dispatcher(store, routes)
+    dispatcher = Dispatcher(store, routes, Access(store, config.auth))
     server.add_generic_rpc_handlers(tuple(generic_handlers(dispatcher, SERVICES)))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -219,6 +221,12 @@ def serve(config: ServerConfig) -> None:
         mask_url(config.store_url),
     )
     log.info("transport: %s", transport_summary(config))
+    log.info(
+        "authentication: %s",
+        "bearer tokens (mlspec token create)"
+        if config.auth == "token"
+        else "none: loopback development mode, the x-mlspec-workspace header picks the workspace",
+    )
     if running.http is not None:
         log.info("HTTP endpoints /ok /varz /metrics on %s", running.http.url)
     stopped = threading.Event()

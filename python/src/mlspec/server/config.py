@@ -40,6 +40,8 @@ class ServerConfig:
     tls_client_ca: str = ""
     # Plaintext on a non-loopback address is refused unless this is set.
     insecure: bool = False
+    # "none" (loopback development: the workspace header decides) or "token" (server/auth.py).
+    auth: str = "none"
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
@@ -57,6 +59,7 @@ class ServerConfig:
             "grace_seconds": self.grace_seconds,
             "tls": bool(self.tls_cert),
             "mutual_tls": bool(self.tls_client_ca),
+            "auth": self.auth,
         }
 
 

@@ -23,21 +23,27 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.domain.common import well_formed
 from mlspec.domain.common.resources import RequestScope, Resources
+from mlspec.server.auth import Access
 from mlspec.server.routes import Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
-WORKSPACE_HEADER = "x-mlspec-workspace"
-DEFAULT_WORKSPACE = "default"
 
 
 class Dispatcher:
     """Runs routes in transactions, with idempotency and warnings."""
 
-    def __init__(self, store: Store, routes: dict[str, Route]) -> None:
-        """Binds the store and the routes (by full method name, ``package.Service/Method``)."""
+    def __init__(
+        self, store: Store, routes: dict[str, Route], access: Access | None = None
+    ) -> None:
+        """Binds the store, the routes (by ``package.Service/Method``) and the access rules.
+
+        ``access`` (``server/auth.py``) decides each call's workspace and rights; None is
+        the open loopback development mode.
+        """
         self.store = store
         self.routes = routes
+        self.access = access if access is not None else Access(store)
         self.response_types: dict[str, type[Message]] = {}
 
     def rpc_handler(self, method: descriptor.MethodDescriptor) -> grpc.RpcMethodHandler:
@@ -52,8 +58,8 @@ class Dispatcher:
             def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
                 # Each message is produced in its own read transaction and sent outside
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
+                scope = self.access.scope(context.invocation_metadata(), full, writes=False)
                 check_well_formed(request)
-                scope = _scope(context)
                 res: Resources | None = None
                 items: Iterator[Message] = iter(())
                 while True:
@@ -75,7 +81,8 @@ class Dispatcher:
             )
 
         def unary(request: Any, context: grpc.ServicerContext) -> Message:
-            return self.call(full, fn, route.writes, request, _scope(context))
+            scope = self.access.scope(context.invocation_metadata(), full, route.writes)
+            return self.call(full, fn, route.writes, request, scope)
 
         return grpc.unary_unary_rpc_method_handler(
             unary,
@@ -169,14 +176,6 @@ def _attach_warnings(response: Message, scope: RequestScope) -> None:
         target = response.warnings  # type: ignore[attr-defined]
         del target[:]
         target.extend(scope.warnings)
-
-
-def _scope(context: grpc.ServicerContext) -> RequestScope:
-    workspace = DEFAULT_WORKSPACE
-    for key, value in context.invocation_metadata() or ():
-        if key == WORKSPACE_HEADER and value:
-            workspace = str(value)
-    return RequestScope(workspace=workspace)
 
 
 def generic_handlers(

@@ -111,6 +111,34 @@ class LogRow:
     data: bytes
 
 
+@dataclass(frozen=True)
+class TokenRow:
+    """A bearer token as stored: only the hash of its secret."""
+
+    token_id: str
+    name: str
+    workspace: str
+    role: str
+    secret_hash: str
+    create_time: int
+    revoke_time: int = 0  # 0 while the token is valid
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One entry of the audit trail: who called which mutation, on what, with what outcome."""
+
+    workspace: str
+    time: int
+    principal: str
+    method: str
+    resource_id: str
+    request_id: str
+    code: str
+    message: str = ""
+    seq: int = 0  # set by the store
+
+
 Edge = tuple[str, str, int]  # (source id, target id, LineageEdgeKind)
 
 
@@ -277,6 +305,42 @@ class UnitOfWork(Protocol):
         model_version_id: str = "",
     ) -> list[tuple[int, bytes]]:
         """(sequence, serialized record) of a stream in sequence order."""
+        ...
+
+    # -- access: tokens and the audit trail ----------------------------------------
+
+    def add_token(self, row: TokenRow) -> None:
+        """Stores a new token."""
+        ...
+
+    def find_token(self, token_id: str) -> TokenRow | None:
+        """The token with this id (revoked ones too), or None."""
+        ...
+
+    def list_tokens(self, workspace: str | None = None) -> list[TokenRow]:
+        """Every token (of one workspace when given), oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str, time: int) -> bool:
+        """Marks a valid token revoked; False when it is unknown or already revoked."""
+        ...
+
+    def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """Appends entries to the audit trail (which has no update or delete)."""
+        ...
+
+    def audit_page(
+        self,
+        workspace: str,
+        after_seq: int,
+        limit: int,
+        *,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        method: str = "",
+        resource_id: str = "",
+    ) -> list[AuditRow]:
+        """Audit entries of a workspace in the order they were written."""
         ...
 
 

@@ -122,6 +122,10 @@ class ObjectMeta(message.Message):
     workspace: builtins.str
     """Optional. Immutable workspace (tenant) that owns the object. Defaults to the caller's
     workspace when empty on create; a caller only ever sees objects of its workspace.
+    A workspace name is 1 to 63 lowercase ASCII letters, digits and hyphens, starting and
+    ending with a letter or digit (an RFC 1123 label). The caller's workspace is the one
+    of its token when the server authenticates callers, otherwise the
+    `x-mlspec-workspace` request header (`default` when absent).
     """
     creator: builtins.str
     """Optional. Identity (user or service account) that created the object, as reported by

@@ -181,3 +181,33 @@ Index(
     events.c.time,
 )
 Index("ix_events_time", events.c.workspace, events.c.kind, events.c.time)
+
+# Bearer tokens: only the SHA-256 of each secret is kept.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("workspace", String(63), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("revoke_time", BigInteger, nullable=False, server_default="0"),
+)
+Index("ix_tokens_workspace", tokens.c.workspace, tokens.c.create_time)
+
+# The audit trail: one row per mutation, appended and never changed by the service.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("workspace", String(63), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("principal", String(300), nullable=False),
+    Column("method", String(200), nullable=False),
+    Column("resource_id", String(64), nullable=False, server_default=""),
+    Column("request_id", String(200), nullable=False, server_default=""),
+    Column("code", String(32), nullable=False),
+    Column("message", String(512), nullable=False, server_default=""),
+)
+Index("ix_audit_time", audit_events.c.workspace, audit_events.c.time)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlspec.store.sql.access import AccessStatements
 from mlspec.store.sql.events import EventStatements
 from mlspec.store.sql.idempotency import IdempotencyStatements
 from mlspec.store.sql.lineage import LineageStatements
@@ -17,5 +18,6 @@ class Transaction(
     MetricStatements,
     EventStatements,
     LogStatements,
+    AccessStatements,
 ):
     """The operations of the store inside one database transaction."""

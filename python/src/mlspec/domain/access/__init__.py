@@ -1,0 +1,1 @@
+"""Who may call the service: workspaces, bearer tokens and their roles."""
