@@ -116,6 +116,9 @@ ANY_KIND_REFERENCES: dict[str, frozenset[str]] = {
     # The node's resource.kind says which kind.
     "mlspec.lifecycle.v1.LineageEdge.source_id": DECLARED_TYPES,
     "mlspec.lifecycle.v1.LineageEdge.target_id": DECLARED_TYPES,
+    # A mutation may create or change a resource of any kind.
+    "mlspec.common.v1.AuditEvent.resource_id": DECLARED_TYPES,
+    "mlspec.common.v1.ListAuditEventsRequest.resource_id": DECLARED_TYPES,
 }
 
 

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.domain.common import well_formed
 from mlspec.domain.common.resources import RequestScope, Resources
+from mlspec.server import audit
 from mlspec.server.auth import Access
 from mlspec.server.routes import Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
@@ -93,6 +94,17 @@ class Dispatcher:
     def call(
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
     ) -> Message:
+        """Runs one unary call; a mutating one leaves an entry in the audit trail."""
+        try:
+            return self._call(method, fn, writes, request, scope)
+        except Exception as exc:
+            if writes:
+                audit.record_failure(self.store, method, scope, request, exc)
+            raise
+
+    def _call(
+        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
+    ) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
         check_well_formed(request)
         request_id = getattr(request, "request_id", "") if writes else ""
@@ -152,6 +164,8 @@ class Dispatcher:
             response = fn(request, Resources(tx, scope))
             assert isinstance(response, Message)
             _attach_warnings(response, scope)
+            if writes:  # committed with the change itself
+                tx.append_audit([audit.entry(method, scope, request, response)])
             if request_id:
                 tx.remember(
                     scope.workspace, method, request_id, fingerprint, response.SerializeToString()

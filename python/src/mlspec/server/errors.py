@@ -44,9 +44,20 @@ def _clip(text: str) -> str:
     return f"{text[:MAX_TEXT]}... ({len(text):,} characters)"
 
 
+def _code(exc: errors.DomainError) -> int:
+    return next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.UNKNOWN)
+
+
+def code_name(exc: BaseException) -> str:
+    """The canonical status code name a failure is answered with (``INTERNAL`` for a bug)."""
+    if isinstance(exc, errors.DomainError):
+        return str(code_pb2.Code.Name(_code(exc)))
+    return "INTERNAL"
+
+
 def to_status(exc: errors.DomainError) -> status_pb2.Status:
     """Builds the rich status for a domain error."""
-    code = next((c for cls, c in _CODES if isinstance(exc, cls)), code_pb2.UNKNOWN)
+    code = _code(exc)
     status = status_pb2.Status(code=code, message=_clip(exc.message))
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
     _pack(status, info)

@@ -7,7 +7,9 @@ from collections import abc as abc
 from google.protobuf import any_pb2 as any_pb2
 from google.protobuf import descriptor as descriptor
 from google.protobuf import message as message
+from google.protobuf import timestamp_pb2 as timestamp_pb2
 from google.protobuf.internal import containers as containers
+from mlspec.common.v1 import audit_pb2 as audit_pb2
 from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import warning_pb2 as warning_pb2
@@ -21,6 +23,82 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: descriptor.FileDescriptor
+
+@typing.final
+class ListAuditEventsRequest(message.Message):
+    """ListAuditEventsRequest is the request of ResourceService.ListAuditEvents."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    START_TIME_FIELD_NUMBER: builtins.int
+    END_TIME_FIELD_NUMBER: builtins.int
+    METHOD_FIELD_NUMBER: builtins.int
+    RESOURCE_ID_FIELD_NUMBER: builtins.int
+    page_size: builtins.int
+    """Optional. Maximum number of entries to return; the server default is 100 and the
+    maximum 1,000.
+    """
+    page_token: builtins.str
+    """Optional. Page token from a previous response; all other fields MUST match the call
+    that returned it.
+    """
+    method: builtins.str
+    """Optional. Only calls of this full method, for example
+    `/mlspec.data.v1.DataService/CreateDataset`.
+    """
+    resource_id: builtins.str
+    """Optional. Only calls about this resource id (of any kind)."""
+    @builtins.property
+    def start_time(self) -> timestamp_pb2.Timestamp:
+        """Optional. Only entries at or after this time."""
+
+    @builtins.property
+    def end_time(self) -> timestamp_pb2.Timestamp:
+        """Optional. Only entries before this time."""
+
+    def __init__(
+        self,
+        *,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
+        start_time: timestamp_pb2.Timestamp | None = ...,
+        end_time: timestamp_pb2.Timestamp | None = ...,
+        method: builtins.str = ...,
+        resource_id: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["end_time", b"end_time", "method", b"method", "page_size", b"page_size", "page_token", b"page_token", "resource_id", b"resource_id", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ListAuditEventsResponse(message.Message):
+    """ListAuditEventsResponse is the response of ResourceService.ListAuditEvents."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    AUDIT_EVENTS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    """Token of the next page; empty on the last page."""
+    @builtins.property
+    def audit_events(self) -> containers.RepeatedCompositeFieldContainer[audit_pb2.AuditEvent]:
+        """The entries, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        audit_events: abc.Iterable[audit_pb2.AuditEvent] | None = ...,
+        next_page_token: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["audit_events", b"audit_events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 @typing.final
 class ResolveResourceRequest(message.Message):

@@ -28,8 +28,9 @@ if _version_not_supported:
 class ResourceServiceStub:
     """ResourceService holds the lifecycle methods shared by every system-managed resource
     kind (SPEC.md section 2): resolve a reference, rename, archive, deprecate and
-    reactivate. The area services hold the kind-specific Create, Get, List and Update
-    methods. There is no delete: history is preserved and references never break.
+    reactivate; and the audit trail of every mutation. The area services hold the
+    kind-specific Create, Get, List and Update methods. There is no delete: history is
+    preserved and references never break.
     """
 
     def __init__(self, channel):
@@ -63,13 +64,19 @@ class ResourceServiceStub:
                 request_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ReactivateResourceRequest.SerializeToString,
                 response_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ReactivateResourceResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/mlspec.common.v1.ResourceService/ListAuditEvents',
+                request_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class ResourceServiceServicer:
     """ResourceService holds the lifecycle methods shared by every system-managed resource
     kind (SPEC.md section 2): resolve a reference, rename, archive, deprecate and
-    reactivate. The area services hold the kind-specific Create, Get, List and Update
-    methods. There is no delete: history is preserved and references never break.
+    reactivate; and the audit trail of every mutation. The area services hold the
+    kind-specific Create, Get, List and Update methods. There is no delete: history is
+    preserved and references never break.
     """
 
     def ResolveResource(self, request, context):
@@ -119,6 +126,15 @@ class ResourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
+        authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
+        Returns INVALID_ARGUMENT for a page token of another query.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResourceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +163,11 @@ def add_ResourceServiceServicer_to_server(servicer, server):
                     request_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ReactivateResourceRequest.FromString,
                     response_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ReactivateResourceResponse.SerializeToString,
             ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'mlspec.common.v1.ResourceService', rpc_method_handlers)
@@ -158,8 +179,9 @@ def add_ResourceServiceServicer_to_server(servicer, server):
 class ResourceService:
     """ResourceService holds the lifecycle methods shared by every system-managed resource
     kind (SPEC.md section 2): resolve a reference, rename, archive, deprecate and
-    reactivate. The area services hold the kind-specific Create, Get, List and Update
-    methods. There is no delete: history is preserved and references never break.
+    reactivate; and the audit trail of every mutation. The area services hold the
+    kind-specific Create, Get, List and Update methods. There is no delete: history is
+    preserved and references never break.
     """
 
     @staticmethod
@@ -287,6 +309,33 @@ class ResourceService:
             '/mlspec.common.v1.ResourceService/ReactivateResource',
             mlspec_dot_common_dot_v1_dot_resource__service__pb2.ReactivateResourceRequest.SerializeToString,
             mlspec_dot_common_dot_v1_dot_resource__service__pb2.ReactivateResourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.common.v1.ResourceService/ListAuditEvents',
+            mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsRequest.SerializeToString,
+            mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,8 +29,9 @@ GRPC_VERSION: str
 class ResourceServiceStub:
     """ResourceService holds the lifecycle methods shared by every system-managed resource
     kind (SPEC.md section 2): resolve a reference, rename, archive, deprecate and
-    reactivate. The area services hold the kind-specific Create, Get, List and Update
-    methods. There is no delete: history is preserved and references never break.
+    reactivate; and the audit trail of every mutation. The area services hold the
+    kind-specific Create, Get, List and Update methods. There is no delete: history is
+    preserved and references never break.
     """
 
     @typing.overload
@@ -64,13 +65,19 @@ class ResourceServiceStub:
     ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
     whose name has since been taken.
     """
+    ListAuditEvents: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ListAuditEventsRequest, resource_service_pb2.ListAuditEventsResponse]
+    """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
+    authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
+    Returns INVALID_ARGUMENT for a page token of another query.
+    """
 
 @typing.type_check_only
 class ResourceServiceAsyncStub(ResourceServiceStub):
     """ResourceService holds the lifecycle methods shared by every system-managed resource
     kind (SPEC.md section 2): resolve a reference, rename, archive, deprecate and
-    reactivate. The area services hold the kind-specific Create, Get, List and Update
-    methods. There is no delete: history is preserved and references never break.
+    reactivate; and the audit trail of every mutation. The area services hold the
+    kind-specific Create, Get, List and Update methods. There is no delete: history is
+    preserved and references never break.
     """
 
     def __init__(self, channel: aio.Channel) -> None: ...
@@ -101,12 +108,18 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
     whose name has since been taken.
     """
+    ListAuditEvents: aio.UnaryUnaryMultiCallable[resource_service_pb2.ListAuditEventsRequest, resource_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
+    authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
+    Returns INVALID_ARGUMENT for a page token of another query.
+    """
 
 class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
     """ResourceService holds the lifecycle methods shared by every system-managed resource
     kind (SPEC.md section 2): resolve a reference, rename, archive, deprecate and
-    reactivate. The area services hold the kind-specific Create, Get, List and Update
-    methods. There is no delete: history is preserved and references never break.
+    reactivate; and the audit trail of every mutation. The area services hold the
+    kind-specific Create, Get, List and Update methods. There is no delete: history is
+    preserved and references never break.
     """
 
     @abc_1.abstractmethod
@@ -164,6 +177,17 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
         """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
         ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
         whose name has since been taken.
+        """
+
+    @abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: resource_service_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[resource_service_pb2.ListAuditEventsResponse, abc.Awaitable[resource_service_pb2.ListAuditEventsResponse]]:
+        """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
+        authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
+        Returns INVALID_ARGUMENT for a page token of another query.
         """
 
 def add_ResourceServiceServicer_to_server(servicer: ResourceServiceServicer, server: typing.Union[grpc.Server, aio.Server]) -> None: ...

@@ -34,6 +34,7 @@ from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.query import Comparison, Node
 from mlspec.store.api import (
+    AuditRow,
     Edge,
     EventRow,
     FieldSpec,
@@ -352,6 +353,10 @@ class Resources:
     ) -> list[tuple[int, bytes]]:
         """(sequence, serialized record) of a stream in order (``UnitOfWork.logs``)."""
         return self._tx.logs(self.scope.workspace, stream_id, after_sequence, limit, **where)
+
+    def audit_page(self, after_seq: int, limit: int, **where: Any) -> list[AuditRow]:
+        """Audit entries of the caller's workspace in order (``UnitOfWork.audit_page``)."""
+        return self._tx.audit_page(self.scope.workspace, after_seq, limit, **where)
 
     # -- writing ------------------------------------------------------------------
 

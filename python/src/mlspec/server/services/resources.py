@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from mlspec.common.v1 import audit_pb2
 from mlspec.common.v1 import resource_service_pb2 as pb
+from mlspec.domain.clock import micros_to_timestamp
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
+from mlspec.server import paging
 from mlspec.server.routes import read, write
 
 SERVICE = "mlspec.common.v1.ResourceService"
+AUDIT_PAGE_DEFAULT = 100
 
 
 def _fill(response: Message, loaded: Loaded) -> Message:
@@ -50,10 +54,45 @@ def reactivate(request: pb.ReactivateResourceRequest, res: Resources) -> Message
 
 
 # Every RPC of ResourceService and what serves it (server/routes.py says how to read this).
+def list_audit_events(request: pb.ListAuditEventsRequest, res: Resources) -> Message:
+    """The caller's workspace's audit trail, oldest first (admins only: server/auth.py)."""
+    size = paging.page_size(request.page_size, AUDIT_PAGE_DEFAULT)
+    fingerprint = paging.query_fingerprint(request)
+    after = 0
+    if request.page_token:
+        after = paging.token_int(paging.token_fields(request.page_token, q=fingerprint), "s")
+    rows = res.audit_page(
+        after,
+        size + 1,
+        start_time=request.start_time.ToMicroseconds() if request.HasField("start_time") else None,
+        end_time=request.end_time.ToMicroseconds() if request.HasField("end_time") else None,
+        method=request.method,
+        resource_id=request.resource_id,
+    )
+    response = pb.ListAuditEventsResponse()
+    for row in rows[:size]:
+        response.audit_events.append(
+            audit_pb2.AuditEvent(
+                sequence_number=row.seq,
+                time=micros_to_timestamp(row.time),
+                principal=row.principal,
+                method=row.method,
+                resource_id=row.resource_id,
+                request_id=row.request_id,
+                code=row.code,
+                message=row.message,
+            )
+        )
+    if len(rows) > size:
+        response.next_page_token = paging.encode_token({"q": fingerprint, "s": rows[size - 1].seq})
+    return response
+
+
 ROUTES = {
     "ResolveResource": read(resolve),
     "RenameResource": write(rename),
     "ArchiveResource": write(archive),
     "DeprecateResource": write(deprecate),
     "ReactivateResource": write(reactivate),
+    "ListAuditEvents": read(list_audit_events),
 }
