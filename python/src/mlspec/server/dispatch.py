@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import descriptor, message_factory
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
 from mlspec.domain.common import well_formed
@@ -29,6 +29,8 @@ from mlspec.server.routes import Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
+# The protobuf runtime's default recursion limit when decoding.
+DECODE_DEPTH = 100
 
 
 class Dispatcher:
@@ -56,10 +58,11 @@ class Dispatcher:
         full = f"/{method.containing_service.full_name}/{method.name}"
         if method.server_streaming:
 
-            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
+            def stream(data: bytes, context: grpc.ServicerContext) -> Iterator[Message]:
                 # Each message is produced in its own read transaction and sent outside
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
                 scope = self.access.scope(context.invocation_metadata(), full, writes=False)
+                request = decode(request_cls, data)
                 check_well_formed(request)
                 res: Resources | None = None
                 items: Iterator[Message] = iter(())
@@ -76,19 +79,17 @@ class Dispatcher:
                     yield item
 
             return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=request_cls.FromString,
-                response_serializer=response_cls.SerializeToString,
+                stream, response_serializer=response_cls.SerializeToString
             )
 
-        def unary(request: Any, context: grpc.ServicerContext) -> Message:
+        def unary(data: bytes, context: grpc.ServicerContext) -> Message:
             scope = self.access.scope(context.invocation_metadata(), full, route.writes)
-            return self.call(full, fn, route.writes, request, scope)
+            return self.call(full, fn, route.writes, decode(request_cls, data), scope)
 
+        # Requests arrive as bytes and are decoded in the handler, so that a request the
+        # runtime cannot decode is INVALID_ARGUMENT rather than gRPC's INTERNAL.
         return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=request_cls.FromString,
-            response_serializer=response_cls.SerializeToString,
+            unary, response_serializer=response_cls.SerializeToString
         )
 
     def call(
@@ -171,6 +172,18 @@ class Dispatcher:
                     scope.workspace, method, request_id, fingerprint, response.SerializeToString()
                 )
             return response
+
+
+def decode(request_cls: type[Message], data: bytes) -> Message:
+    """The request message of ``data``; INVALID_ARGUMENT when it cannot be decoded."""
+    try:
+        return request_cls.FromString(data)
+    except DecodeError as exc:
+        raise errors.InvalidArgument(
+            f"the request is not a valid {request_cls.DESCRIPTOR.full_name} ({exc}); "
+            f"messages and values nested deeper than {DECODE_DEPTH} levels cannot be decoded",
+            reason="UNDECODABLE_REQUEST",
+        ) from exc
 
 
 def check_well_formed(request: Message) -> None:
