@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUF := $(VENV)/bin/buf
 STAMP := $(VENV)/.installed
+# Exact versions of everything in .venv (refresh with `make lock`).
+CONSTRAINTS := python/constraints-dev.txt
 # The lowest protobuf runtime the generated package supports; `make test-compat` runs the
 # contract tests against it (the main venv holds the newest release).
 PROTOBUF_MIN := 6.31.1
@@ -17,18 +19,27 @@ GOOGLE_API_PROTOS := field_behavior.proto resource.proto
 GEN_CHECK := build/gen-check
 AREAS = $(notdir $(wildcard proto/mlspec/*))
 
-.PHONY: help setup third-party generate check-generate lint format breaking typecheck test test-compat serve bench clean
+.PHONY: help setup lock third-party generate check-generate lint format breaking typecheck test test-compat serve bench clean
 
 help: ## Show this help.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: $(STAMP) third-party ## Create .venv and install the package with its development tools.
 
-$(STAMP): python/pyproject.toml
+$(STAMP): python/pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e 'python[dev]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e 'python[dev]'
 	touch $@
+
+lock: ## Re-resolve the development tools to their newest releases and pin them in python/constraints-dev.txt.
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet -e 'python[dev]'
+	{ sed -n '1,3p' $(CONSTRAINTS); build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^[#-]'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf build/lock-venv
+	@echo "pinned $$(grep -vc '^#' $(CONSTRAINTS)) packages; run 'make test' before committing"
 
 third-party: $(STAMP) ## Copy the google.api annotation protos from googleapis-common-protos into build/.
 	@site=$$($(PY) -c 'import os, google.api.field_behavior_pb2 as m; print(os.path.dirname(m.__file__))'); \
@@ -79,7 +90,8 @@ test: setup check-generate lint typecheck ## Run every gate and test (contract t
 
 test-compat: setup ## Run the contract tests under the lowest supported protobuf ($(PROTOBUF_MIN)).
 	@[ -x $(COMPAT_VENV)/bin/python ] || $(PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/python -m pip install --quiet -e python pytest hypothesis PyYAML 'protobuf==$(PROTOBUF_MIN)'
+	@mkdir -p build && grep -E '^(pytest|hypothesis|PyYAML|pluggy|iniconfig|sortedcontainers)==' $(CONSTRAINTS) > build/compat-constraints.txt
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -c build/compat-constraints.txt -e python pytest hypothesis PyYAML 'protobuf==$(PROTOBUF_MIN)'
 	$(COMPAT_VENV)/bin/python -c 'import google.protobuf as p; print("contract tests under protobuf", p.__version__)'
 	MLSPEC_BUF=$(CURDIR)/$(BUF) $(COMPAT_VENV)/bin/python -m pytest tests/contract
 

@@ -45,7 +45,9 @@ _SCALARS: dict[int, st.SearchStrategy[Any]] = {
 
 
 def _special(desc: descriptor.Descriptor) -> st.SearchStrategy[Message] | None:
-    cls = message_factory.GetMessageClass(desc)
+    # Any: the generated class's constructor takes the fields as keywords; the stubs type
+    # GetMessageClass as returning the base Message class, which takes none.
+    cls: Any = message_factory.GetMessageClass(desc)
     name = desc.full_name
     if name == "google.protobuf.Timestamp":
         return st.builds(
