@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from mlspec.cli import errors, health_command, serve_commands, token_commands, validate_command
+from mlspec.cli import (
+    errors,
+    health_command,
+    serve_commands,
+    signing_commands,
+    token_commands,
+    validate_command,
+)
 from mlspec.cli.output import OUTPUTS
 from mlspec.cli.settings import DEFAULT_TARGET, DEFAULT_WORKSPACE, Settings
 
@@ -116,3 +123,5 @@ cli.add_command(serve_commands.db)
 cli.add_command(health_command.health)
 cli.add_command(validate_command.validate)
 cli.add_command(token_commands.token)
+cli.add_command(signing_commands.sign)
+cli.add_command(signing_commands.verify)

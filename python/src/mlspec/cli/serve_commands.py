@@ -1,8 +1,8 @@
 """``mlspec serve`` and ``mlspec db upgrade|current``: run the service, manage its store.
 
 Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_HTTP_PORT,
-MLSPEC_TLS_CERT, MLSPEC_TLS_KEY, MLSPEC_TLS_CLIENT_CA, MLSPEC_AUTH, MLSPEC_INSECURE,
-MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
+MLSPEC_TLS_CERT, MLSPEC_TLS_KEY, MLSPEC_TLS_CLIENT_CA, MLSPEC_AUTH, MLSPEC_TRUSTED_KEYS,
+MLSPEC_REQUIRE_SIGNED_PACKAGES, MLSPEC_INSECURE, MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
 These commands need the server's dependencies (``pip install 'mlspec-contract[server]'``); they
 are imported only when one of them runs.
 """
@@ -103,6 +103,21 @@ def store_url_option(command: F) -> F:
     "needs a bearer token from 'mlspec token create' (MLSPEC_AUTH).",
 )
 @click.option(
+    "--trusted-key",
+    "trusted_keys",
+    envvar="MLSPEC_TRUSTED_KEYS",
+    multiple=True,
+    metavar="PEM",
+    help="A public key trusted to sign model packages (repeatable; MLSPEC_TRUSTED_KEYS, "
+    "space-separated).",
+)
+@click.option(
+    "--require-signed-packages",
+    envvar="MLSPEC_REQUIRE_SIGNED_PACKAGES",
+    is_flag=True,
+    help="Serve a model only from a package signed by a trusted key.",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
@@ -125,6 +140,8 @@ def serve(
     tls_key: str,
     tls_client_ca: str,
     auth: str,
+    trusted_keys: tuple[str, ...],
+    require_signed_packages: bool,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -145,6 +162,8 @@ def serve(
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
         auth=auth,
+        trusted_keys=trusted_keys,
+        require_signed_packages=require_signed_packages,
         insecure=insecure,
     )
     with store_errors(store_url):

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from mlspec.common.v1 import resource_service_pb2
 from mlspec.data.v1 import data_service_pb2
+from mlspec.domain.common.policy import Policy
 from mlspec.endpoints import Component, EndpointServer, serve_http
 from mlspec.lifecycle.v1 import lifecycle_service_pb2
 from mlspec.logging.v1 import logging_service_pb2
@@ -28,7 +29,7 @@ from mlspec.models.v1 import models_service_pb2
 from mlspec.monitoring.v1 import component_service_pb2, monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
 from mlspec.server.auth import DEFAULT_WORKSPACE, Access, check_access_settings
-from mlspec.server.config import ServerConfig, mask_url
+from mlspec.server.config import ConfigError, ServerConfig, mask_url
 from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
@@ -36,6 +37,7 @@ from mlspec.server.routes import Route, check_complete, qualify
 from mlspec.server.services import area_routes, component
 from mlspec.server.telemetry import Telemetry, timed
 from mlspec.server.tls import server_credentials, transport_summary
+from mlspec.signing import SignatureProblem, key_id, load_public_key
 from mlspec.store.api import Store
 from mlspec.store.sql import open_store
 from mlspec.tracking.v1 import tracking_service_pb2
@@ -105,6 +107,20 @@ def package_version() -> str:
         return "unknown"
 
 
+def load_policy(config: ServerConfig) -> Policy:
+    """The rules' policy: the trusted package-signing keys read from their PEM files."""
+    keys: dict[str, Any] = {}
+    for path in config.trusted_keys:
+        try:
+            key = load_public_key(pathlib.Path(path).read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"cannot read --trusted-key {path}: {exc.strerror or exc}") from exc
+        except SignatureProblem as exc:
+            raise ConfigError(f"--trusted-key {path}: {exc}") from exc
+        keys[key_id(key)] = key
+    return Policy(trusted_keys=keys, require_signed_packages=config.require_signed_packages)
+
+
 class StoreCheck:
     """The health check of /ok: one read of the store (set once the store is open)."""
 
@@ -162,6 +178,7 @@ def build_server(
     check_complete(SERVICES, routes)
     credentials = server_credentials(config)
     check_access_settings(config)
+    policy = load_policy(config)
     if store is None:
         ensure_sqlite_folder(config.store_url)
         store = open_store(config.store_url)
@@ -173,7 +190,7 @@ def build_server(
         interceptors=[WrappingInterceptor([timed(telemetry), map_errors])],
         options=options,
     )
-    dispatcher = Dispatcher(store, routes, Access(store, config.auth))
+    dispatcher = Dispatcher(store, routes, Access(store, config.auth), policy)
     server.add_generic_rpc_handlers(tuple(generic_handlers(dispatcher, SERVICES)))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -42,6 +42,9 @@ class ServerConfig:
     insecure: bool = False
     # "none" (loopback development: the workspace header decides) or "token" (server/auth.py).
     auth: str = "none"
+    # PEM public keys trusted to sign model packages; and whether serving needs a signature.
+    trusted_keys: tuple[str, ...] = ()
+    require_signed_packages: bool = False
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
@@ -60,6 +63,8 @@ class ServerConfig:
             "tls": bool(self.tls_cert),
             "mutual_tls": bool(self.tls_client_ca),
             "auth": self.auth,
+            "trusted_keys": len(self.trusted_keys),
+            "require_signed_packages": self.require_signed_packages,
         }
 
 

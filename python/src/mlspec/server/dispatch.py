@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
 from mlspec.domain.common import well_formed
+from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit
 from mlspec.server.auth import Access
@@ -37,13 +38,18 @@ class Dispatcher:
     """Runs routes in transactions, with idempotency and warnings."""
 
     def __init__(
-        self, store: Store, routes: dict[str, Route], access: Access | None = None
+        self,
+        store: Store,
+        routes: dict[str, Route],
+        access: Access | None = None,
+        policy: Policy = OPEN,
     ) -> None:
         """Binds the store, the routes (by ``package.Service/Method``) and the access rules.
 
         ``access`` (``server/auth.py``) decides each call's workspace and rights; None is
-        the open loopback development mode.
+        the open loopback development mode. ``policy`` is what the rules may depend on.
         """
+        self.policy = policy
         self.store = store
         self.routes = routes
         self.access = access if access is not None else Access(store)
@@ -69,7 +75,7 @@ class Dispatcher:
                 while True:
                     with self.store.transaction(write=False) as tx:
                         if res is None:
-                            res = Resources(tx, scope)
+                            res = Resources(tx, scope, self.policy)
                             items = iter(fn(request, res))
                         else:
                             res.rebind(tx)
@@ -162,7 +168,7 @@ class Dispatcher:
                             reason="REQUEST_ID_REUSED",
                         )
                     return self.response_types[method].FromString(stored[1])
-            response = fn(request, Resources(tx, scope))
+            response = fn(request, Resources(tx, scope, self.policy))
             assert isinstance(response, Message)
             _attach_warnings(response, scope)
             if writes:  # committed with the change itself

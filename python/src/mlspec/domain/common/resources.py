@@ -30,6 +30,7 @@ from mlspec.domain.common.kinds import (
     referenced_kinds,
     spec_for_message,
 )
+from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.query import Comparison, Node
@@ -91,10 +92,11 @@ class Loaded:
 class Resources:
     """The resource rules, bound to one transaction and one caller."""
 
-    def __init__(self, tx: UnitOfWork, scope: RequestScope) -> None:
-        """Binds the rules to a transaction and the calling workspace."""
+    def __init__(self, tx: UnitOfWork, scope: RequestScope, policy: Policy = OPEN) -> None:
+        """Binds the rules to a transaction, the calling workspace and the server policy."""
         self._tx = tx
         self.scope = scope
+        self.policy = policy
         # Records read or written in this transaction, by id (saves repeated look-ups).
         self._known: dict[str, ResourceRecord] = {}
 

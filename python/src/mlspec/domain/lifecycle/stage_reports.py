@@ -25,6 +25,7 @@ from mlspec.data.v1 import artifact_pb2, dataset_pb2
 from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.kinds import BY_KIND, indexed_members
 from mlspec.domain.common.resources import Resources
+from mlspec.domain.lifecycle import package_signatures
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
@@ -191,6 +192,10 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
     _check_input_digests(res, report, path)
     if report.HasField("model_test"):
         _check_model_test(res, report, path)
+    if report.HasField("model_packaging"):
+        package_signatures.check_packaging(res, report, path)
+    if report.HasField("model_serving"):
+        package_signatures.check_serving(res, report, path)
     report_id = report.meta.id
     edges += [(e.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED) for e in report.inputs]
     edges += [(report_id, e.resource.id, E.LINEAGE_EDGE_KIND_PRODUCED) for e in report.outputs]

@@ -204,7 +204,14 @@ class ModelPackaging(message.Message):
 
     @builtins.property
     def signed_manifest(self) -> digest_pb2.SignedEnvelope:
-        """Optional. A signed envelope over the package manifest, when signed that way."""
+        """Optional. The package's signature in the OpenSSF model-signing format: a DSSE
+        envelope over an in-toto statement whose subject digest is the package's SHA-256
+        (`mlspec sign` writes it). Each signature's `key_id` is `sha256:` and the hex SHA-256
+        of the signer's DER SubjectPublicKeyInfo. When the server trusts the signing key the
+        envelope MUST verify and its subject MUST equal `package_digest` (INVALID_ARGUMENT
+        otherwise); an envelope signed by an unknown key is stored with an
+        UNVERIFIED_SIGNATURE warning.
+        """
 
     @builtins.property
     def provenance(self) -> PackageProvenance:

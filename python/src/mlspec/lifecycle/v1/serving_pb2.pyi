@@ -228,7 +228,13 @@ class ModelServing(message.Message):
     model_name: builtins.str
     """Required. Name the model is served under, for example `churn-predictor`."""
     packaging_report_id: builtins.str
-    """Optional. Id of the stage 10 StageReport (ModelPackaging) of the package deployed."""
+    """Optional. Id of the stage 10 StageReport (ModelPackaging) of the package deployed.
+    A SUCCEEDED serving report that names a signed package is accepted only when the
+    package's `signed_manifest` verifies with a key the server trusts and covers the
+    package digest (FAILED_PRECONDITION with reason UNKNOWN_SIGNING_KEY, BAD_SIGNATURE or
+    SIGNED_DIGEST_MISMATCH otherwise). A server configured to serve only signed packages
+    also refuses an unsigned package, or a report naming none (reason UNSIGNED_PACKAGE).
+    """
     environment: builtins.str
     """Optional. Deployment environment, for example `production` or `staging`."""
     rollout_strategy: RolloutStrategy.ValueType

@@ -1,0 +1,114 @@
+"""Sign a model folder and verify it, in the OpenSSF model-signing format (key-based).
+
+``sign_model`` signs with an elliptic-curve private key (offline, no transparency log)
+and returns the envelope to put in the packaging report, so that the service can check
+the signature before the model is served::
+
+    from mlspec.client.signing import sign_model
+
+    signed = sign_model("model/", "signing-key.pem")        # writes model.sig beside it
+    stage.set(package_format="onnx", package_uri="s3://models/churn/7",
+              package_digest={"digests": {"sha256": signed.digest}},
+              signed_manifest=signed.envelope)
+
+``verify_model`` checks a folder against its bundle and a public key; a changed, added
+or removed file, or another key, raises ``ModelNotVerified``. Needs the ``signing``
+extra (``pip install 'mlspec-contract[signing]'``).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mlspec.common.v1 import digest_pb2
+from mlspec.signing import envelope_from_bundle, key_id, load_public_key, verify_envelope
+
+__all__ = [
+    "ModelNotVerified",
+    "SignedModel",
+    "default_signature_path",
+    "sign_model",
+    "verify_model",
+]
+
+EXTRA = "model signing needs the signing extra: pip install 'mlspec-contract[signing]'"
+
+
+class ModelNotVerified(ValueError):
+    """A model folder does not match its signature (or was signed by another key)."""
+
+
+@dataclass(frozen=True)
+class SignedModel:
+    """A signed model: its bundle file, the signer's key id, the digest and the envelope."""
+
+    bundle_path: pathlib.Path
+    key_id: str
+    digest: str  # sha256 of the model, as the signed statement's subject
+    envelope: digest_pb2.SignedEnvelope
+
+
+def default_signature_path(model: str | pathlib.Path) -> pathlib.Path:
+    """Where the bundle goes by default: ``<model>.sig`` beside the folder or file."""
+    path = pathlib.Path(model).resolve()
+    return path.with_name(path.name + ".sig")
+
+
+def sign_model(
+    model: str | pathlib.Path,
+    private_key: str | pathlib.Path,
+    signature: str | pathlib.Path | None = None,
+) -> SignedModel:
+    """Signs ``model`` (a folder or a file) with a PEM elliptic-curve private key."""
+    signing = _library().signing
+    bundle_path = pathlib.Path(signature) if signature else default_signature_path(model)
+    public = load_public_key(pathlib.Path(private_key).read_bytes())
+    signing.Config().use_elliptic_key_signer(private_key=str(private_key)).sign(
+        str(model), str(bundle_path)
+    )
+    envelope = envelope_from_bundle(bundle_path.read_bytes(), public)
+    statement = verify_envelope(envelope, {key_id(public): public})
+    digest = next(iter(statement.subjects.values()), {}).get("sha256", "")
+    return SignedModel(bundle_path, key_id(public), digest, envelope)
+
+
+def verify_model(
+    model: str | pathlib.Path,
+    public_key: str | pathlib.Path,
+    signature: str | pathlib.Path | None = None,
+) -> str:
+    """Checks ``model`` against its bundle and the signer's public key; returns the key id."""
+    verifying = _library().verifying
+    bundle_path = pathlib.Path(signature) if signature else default_signature_path(model)
+    if not bundle_path.is_file():
+        raise ModelNotVerified(f"no signature at {bundle_path} (sign with 'mlspec sign')")
+    try:
+        verifying.Config().use_elliptic_key_verifier(public_key=str(public_key)).verify(
+            str(model), str(bundle_path)
+        )
+    except ValueError as exc:
+        raise ModelNotVerified(_why(str(exc))) from exc
+    return key_id(load_public_key(pathlib.Path(public_key).read_bytes()))
+
+
+def _why(text: str) -> str:
+    """model-signing's error, shortened to what a person needs."""
+    # The library's message is the repr of a list, so the quotes may come escaped.
+    changed = re.findall(r"Hash mismatch for \\?'([^'\\]+)\\?'", text)
+    if changed:
+        return f"changed since it was signed: {', '.join(changed)}"
+    if text.startswith("Key mismatch"):
+        return "signed by another key than the one given"
+    return " ".join(text.split())[:300]
+
+
+def _library() -> Any:
+    try:
+        import model_signing.signing
+        import model_signing.verifying
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(EXTRA) from exc
+    return model_signing

@@ -1,0 +1,25 @@
+"""Server settings that rules depend on (``Resources.policy``).
+
+The composition root (``server/app.py``) builds one ``Policy`` from the configuration;
+rules read it and never the configuration itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the operator decided: which package signers to trust, what to require."""
+
+    # Public keys trusted to sign model packages, by key id (``mlspec.signing.key_id``).
+    trusted_keys: Mapping[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
+    # When set, a model is served only from a signed package a trusted key verifies.
+    require_signed_packages: bool = False
+
+
+OPEN = Policy()
