@@ -62,11 +62,14 @@ def evaluate_set(
     values: Values,
     stage: int,
     checked_at: frozenset[int] | None = None,
+    *,
+    launch_expression: bool = True,
 ) -> pb.ObjectivesEvaluation:
     """The evaluation of every objective and the launch criteria on ``values``.
 
     ``checked_at`` is the stages whose objectives are evaluated (``{stage}`` by default;
-    the deployment evaluation passes packaging and serving).
+    the deployment evaluation passes packaging and serving, and no
+    ``launch_expression``: that is evaluated on the evaluation and test reports).
     """
     stages = checked_at if checked_at is not None else frozenset({stage})
     evaluation = pb.ObjectivesEvaluation(
@@ -112,7 +115,7 @@ def evaluate_set(
     failed_ids = [i for i in objectives.required_ids if not passed.get(i, True)]
     launch.failed_objective_ids.extend(failed_ids)
     problems = [f"required objective {i} did not pass" for i in failed_ids]
-    if objectives.launch_expression is not None:
+    if objectives.launch_expression is not None and launch_expression:
         outcome = evaluate(objectives.launch_expression, _with_objectives(values, passed))
         observations = []
         _fill(outcome.observations, observations)
