@@ -137,8 +137,9 @@ def parse(text: str) -> Node:
         )
         token = exc.token
         found = "the end" if token.type == "$END" else repr(str(token))
-        line = exc.line if exc.line > 0 else _last_line(text)
-        column = exc.column if exc.column > 0 else _end_column(text)
+        at_end = token.type == "$END" or exc.line < 1
+        line = _last_line(text) if at_end else exc.line
+        column = _end_column(text) if at_end else exc.column
         raise ExpressionError(
             Position(line, column),
             f"unexpected {found}; expected {', '.join(expected)}",
