@@ -16,7 +16,7 @@ from mlspec.lifecycle.v1 import deployment_gate_pb2 as gate_pb
 from mlspec.lifecycle.v1 import objectives_pb2
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "lifecycle"
-OBJECTIVES = {
+OBJECTIVES: dict[str, Any] = {
     "objectives_version": "1",
     "objectives": [
         {
@@ -89,20 +89,19 @@ def test_split_fingerprints_let_the_server_count_the_overlap(client: Client) -> 
         for keys in ([f"c{i}" for i in range(1000)], [f"c{i}" for i in range(990, 1100)])
     ]
     assert len(sampled[0].key_hashes) < len(train.key_hashes)
-    with client.start_run(experiment="split") as run:
-        with run.stage(Stage.DATA_SPLITTING) as split:
-            split.set(
-                splits=[
-                    {"name": "train", "role": "SPLIT_ROLE_TRAIN", "fingerprint": train},
-                    {"name": "holdback", "role": "SPLIT_ROLE_HOLDBACK", "fingerprint": holdback},
-                    {"name": "train-s", "role": "SPLIT_ROLE_TRAIN", "fingerprint": sampled[0]},
-                    {
-                        "name": "holdback-s",
-                        "role": "SPLIT_ROLE_HOLDBACK",
-                        "fingerprint": sampled[1],
-                    },
-                ]
-            )
+    with client.start_run(experiment="split") as run, run.stage(Stage.DATA_SPLITTING) as split:
+        split.set(
+            splits=[
+                {"name": "train", "role": "SPLIT_ROLE_TRAIN", "fingerprint": train},
+                {"name": "holdback", "role": "SPLIT_ROLE_HOLDBACK", "fingerprint": holdback},
+                {"name": "train-s", "role": "SPLIT_ROLE_TRAIN", "fingerprint": sampled[0]},
+                {
+                    "name": "holdback-s",
+                    "role": "SPLIT_ROLE_HOLDBACK",
+                    "fingerprint": sampled[1],
+                },
+            ]
+        )
     assert split.report is not None
     counts = {
         (c.split_a, c.split_b): c.overlap_count

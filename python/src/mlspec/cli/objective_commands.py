@@ -48,9 +48,9 @@ def check(settings: Settings, file: pathlib.Path) -> int:
         from mlspec import objectives as language
     except ModuleNotFoundError as exc:
         raise CliError(EXTRA) from exc
-    from mlspec import yaml_format
     from google.protobuf import message_factory
 
+    from mlspec import yaml_format
     from mlspec.cli.message_types import find_message_type
 
     report = check_file(file)

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import message as protobuf_message
 
+from mlspec.client import objectives
 from mlspec.client.digests import path_digest
 from mlspec.client.errors import AlreadyExists, NotFound
 from mlspec.client.fields import build, enum_number
-from mlspec.client import objectives
 from mlspec.client.lineage import LineageGraph
 from mlspec.client.metrics import SENDER_RETRY, MetricSender
 from mlspec.client.refs import to_ref

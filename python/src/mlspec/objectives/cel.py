@@ -93,10 +93,14 @@ class _Typed:
     text: str | None = None  # the value of a string literal
 
 
-@cache
+# Made at import: cel-python raises the interpreter's recursion limit when an environment
+# is made, and doing that once, up front, keeps it out of the middle of a caller's work.
+_ENVIRONMENT = celpy.Environment()
+
+
 def environment() -> celpy.Environment:
-    """The one CEL environment (cel-python raises the recursion limit once when it is made)."""
-    return celpy.Environment()
+    """The one CEL environment."""
+    return _ENVIRONMENT
 
 
 @cache
