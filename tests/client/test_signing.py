@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mlspec.cli.root import cli
 from mlspec.client import Client, FailedPrecondition, InvalidArgument, Stage
 from mlspec.client.signing import ModelNotVerified, sign_model, verify_model
+from mlspec.common.v1 import person_pb2
 from mlspec.lifecycle.v1 import deployment_gate_pb2
 from mlspec.server.app import RunningServer, build_server
 from mlspec.server.config import ServerConfig
@@ -135,7 +136,7 @@ def served(tmp_path: pathlib.Path) -> Iterator[Served]:
 # The model has no evaluation: these reports pass the deployment gate by an override, so
 # that what is tested here is the signature check alone.
 OVERRIDE = deployment_gate_pb2.DeploymentApproval(
-    approver={"name": "Release manager"}, reason="signing tests", override=True
+    approver=person_pb2.Person(name="Release manager"), reason="signing tests", override=True
 )
 
 

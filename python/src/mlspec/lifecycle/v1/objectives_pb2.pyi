@@ -532,7 +532,8 @@ class ObjectiveExpression(message.Message):
     A server MUST reject an expression with a syntax error, a type error, an unknown
     variable or metric, a malformed slice name or an unknown objective id with
     INVALID_ARGUMENT naming the field and the position (line and column) in the text. A
-    value the report does not have makes the objective MISSING (never PASSED).
+    value the report does not have makes the objective MISSING (never PASSED), unless a
+    CEL expression tests for it with `has()`.
     """
 
     DESCRIPTOR: descriptor.Descriptor
