@@ -159,8 +159,6 @@ def check_objectives(
     found: list[FieldViolation] = []
     metrics = _declared(message)
     ids = [o.id for o in message.objectives]
-    if not message.objectives:
-        found.append(FieldViolation(f"{path}.objectives", "is required: at least one objective"))
     for i, objective_id in enumerate(ids):
         if not objective_id:
             found.append(FieldViolation(f"{path}.objectives[{i}].id", "is required"))

@@ -432,8 +432,9 @@ class EvaluateObjectivesResponse(message.Message):
 
     @builtins.property
     def gate(self) -> deployment_gate_pb2.DeploymentGate:
-        """For a model version: the decision the deployment gate would take now for a
-        SUCCEEDED packaging report without an approval.
+        """For a model version evaluated against its stored objectives (neither `objectives`
+        nor `objectives_report_id` given): the decision the deployment gate would take now
+        for a SUCCEEDED packaging report without an approval.
         """
 
     @builtins.property
