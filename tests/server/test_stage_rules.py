@@ -388,32 +388,52 @@ def test_a_model_test_on_overlapping_data_is_refused(world: World) -> None:
     )
 
 
-def test_a_hold_back_set_is_used_once_per_model_version(world: World) -> None:
+def test_a_hold_back_set_is_used_once_per_model_lineage(world: World) -> None:
     first = evaluation(world, 0)
     used = world.send(model_test(world, 0, first.meta.id))
     message = world.refused(
         model_test(world, 0, first.meta.id), grpc.StatusCode.FAILED_PRECONDITION
     )
     assert used.meta.id in message
-    # Another model version may use the same set once; its attestation lists the earlier use.
+    # Another version of the same model may not use it either: the lineage used it.
     second = evaluation(world, 1)
-    stored = world.send(model_test(world, 1, second.meta.id))
+    message = world.refused(
+        model_test(world, 1, second.meta.id), grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert "once per model lineage" in message and used.meta.id in message
+    # A version of another model may use the same set once; its attestation lists the
+    # earlier use.
+    other = world.stubs.models.CreateModel(
+        models_service_pb2.CreateModelRequest(model=model_pb2.Model(meta={"name": "other"}))
+    ).model
+    world.model = other
+    world.mv.append(world.model_version(1))
+    third = evaluation(world, 2)
+    stored = world.send(model_test(world, 2, third.meta.id))
     attestation = stored.model_test.use_attestation
     assert attestation.use_count == 1
     assert [u.stage_report_id for u in attestation.previous_uses] == [used.meta.id]
     assert attestation.previous_uses[0].model.id == world.mv[0].meta.id
     # In one batch, the second report sees the first (and neither is recorded).
-    world.mv.append(world.model_version(3))
-    third = evaluation(world, 2)
+    world.model = world.stubs.models.CreateModel(
+        models_service_pb2.CreateModelRequest(model=model_pb2.Model(meta={"name": "third"}))
+    ).model
+    world.mv.append(world.model_version(1))
+    fourth = evaluation(world, 3)
     batch = make(
         lc.BatchReportStagesRequest,
-        {"stage_reports": [model_test(world, 2, third.meta.id) for _ in range(2)]},
+        {
+            "stage_reports": [
+                model_test(world, 3, fourth.meta.id),
+                model_test(world, 3, fourth.meta.id),
+            ]
+        },
     )
     with pytest.raises(grpc.RpcError) as err:
         world.stubs.lifecycle.BatchReportStages(batch)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "stage_reports[1]" in str(err.value.details())
-    world.send(model_test(world, 2, third.meta.id))
+    world.send(model_test(world, 3, fourth.meta.id))
 
 
 # -- item 20: GetLineage ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import message as protobuf_message
 
+from mlspec.client import objectives
 from mlspec.client.digests import path_digest
 from mlspec.client.errors import AlreadyExists, NotFound
 from mlspec.client.fields import build, enum_number
@@ -574,6 +575,21 @@ class Client:
             .lower()
         )
         return LineageGraph(response.graph, "upstream" if name == "unspecified" else name)
+
+    # -- objectives -------------------------------------------------------------------------
+
+    def evaluate_objectives(
+        self, model_version: Any, **options: Any
+    ) -> lifecycle_service_pb2.EvaluateObjectivesResponse:
+        """The codified objectives evaluated on a model version, and the deployment gate.
+
+        See ``mlspec.client.objectives.evaluate_objectives`` for the options.
+
+        Example:
+            >>> answer = client.evaluate_objectives(model_version)  # doctest: +SKIP
+            >>> answer.gate.decision  # doctest: +SKIP
+        """
+        return objectives.evaluate_objectives(self, model_version, **options)
 
 
 def resource_name(text: str) -> str:

@@ -20,7 +20,7 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.data.v1 import dataset_pb2
 from mlspec.domain.common.resources import ARCHIVED, Resources
-from mlspec.lifecycle.v1 import lineage_pb2, stage_report_pb2
+from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_pb2
 
@@ -47,6 +47,15 @@ _VERSIONED = frozenset(
     }
 )
 _ENDPOINT_EDGES = frozenset({E.LINEAGE_EDGE_KIND_CONSUMED, E.LINEAGE_EDGE_KIND_PRODUCED})
+# Stage reports whose nodes show the objectives outcome or the deployment gate's decision.
+_JUDGED_STAGES = frozenset(
+    {
+        stage_pb2.LIFECYCLE_STAGE_MODEL_EVALUATION,
+        stage_pb2.LIFECYCLE_STAGE_MODEL_TEST,
+        stage_pb2.LIFECYCLE_STAGE_MODEL_PACKAGING,
+        stage_pb2.LIFECYCLE_STAGE_MODEL_SERVING,
+    }
+)
 
 Edge = tuple[str, str, int]
 
@@ -115,7 +124,12 @@ def get_lineage(
         if summaries[node][0] == _STAGE_REPORT
     }
     versioned = [node_id for node_id, kind in kept.items() if kind in _VERSIONED]
-    res.prefetch([*reports, *versioned])
+    judged = [
+        node_id
+        for node_id, kind in kept.items()
+        if kind == _STAGE_REPORT and summaries[node_id][3] in _JUDGED_STAGES
+    ]
+    res.prefetch([*reports, *versioned, *judged])
     roles = _roles(res, reports)
     for node_id, node_depth in sorted(reached.items(), key=lambda item: (item[1], item[0])):
         if node_id not in kept:
@@ -126,6 +140,8 @@ def get_lineage(
         entry.resource.id = node_id
         if kind == _STAGE_REPORT:
             entry.stage = stage  # type: ignore[assignment]
+            if stage in _JUDGED_STAGES:
+                _objectives_summary(res, node_id, entry)
         if kind in _VERSIONED:
             entry.version = _version(res, kind, node_id)
     for src, dst, relation, role in _collapse(present, kept, roles):
@@ -133,6 +149,20 @@ def get_lineage(
             src, dst = dst, src
         graph.edges.add(source_id=src, target_id=dst, kind=relation, role=role)
     return graph
+
+
+def _objectives_summary(res: Resources, report_id: str, node: lineage_pb2.LineageNode) -> None:
+    """The objectives outcome, gate decision and approval a stage 8-11 report records."""
+    report = res.get(_STAGE_REPORT, report_id).message
+    assert isinstance(report, stage_report_pb2.StageReport)
+    if report.HasField("model_evaluation"):
+        node.objectives_outcome = report.model_evaluation.objectives_evaluation.outcome
+    elif report.HasField("model_test"):
+        node.objectives_outcome = report.model_test.objectives_evaluation.outcome
+    else:
+        node.gate_decision = report.deployment_gate.decision
+        if report.HasField("deployment_approval"):
+            node.deployment_approval.CopyFrom(report.deployment_approval)
 
 
 def _roles(res: Resources, report_ids: set[str]) -> dict[Edge, str]:

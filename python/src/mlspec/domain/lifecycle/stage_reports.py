@@ -26,6 +26,7 @@ from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.kinds import BY_KIND, indexed_members
 from mlspec.domain.common.resources import Resources
 from mlspec.domain.lifecycle import package_signatures
+from mlspec.domain.lifecycle.objectives import stage_rules as objective_rules
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
@@ -165,6 +166,7 @@ def _prepare(_res: Resources, report: Report, path: str) -> None:
     found += violations(report, path, expected)
     if found:
         raise errors.not_valid("the stage report is not valid", found, "INVALID_STAGE_REPORT")
+    objective_rules.prepare(_res, report, path)
 
 
 def _own_refs(report: Report) -> Iterator[reference_pb2.ResourceRef]:
@@ -196,6 +198,7 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
         package_signatures.check_packaging(res, report, path)
     if report.HasField("model_serving"):
         package_signatures.check_serving(res, report, path)
+    edges += objective_rules.derive(res, report, path)
     report_id = report.meta.id
     edges += [(e.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED) for e in report.inputs]
     edges += [(report_id, e.resource.id, E.LINEAGE_EDGE_KIND_PRODUCED) for e in report.outputs]
@@ -452,18 +455,36 @@ def _stage_9_reports(res: Resources, member: tuple[str, ...], value: str) -> Ite
         query.after = page.last
 
 
+def _versions_of_model(res: Resources, model_version_id: str) -> list[str]:
+    """The model version and every other version of its model (its model lineage)."""
+    loaded = res.get(K.RESOURCE_KIND_MODEL_VERSION, model_version_id)
+    assert isinstance(loaded.message, model_version_pb2.ModelVersion)
+    found = [model_version_id]
+    query = res.query(K.RESOURCE_KIND_MODEL_VERSION, scope=loaded.message.model_id)
+    while True:
+        page = res.list_page(query)
+        found += [r.id for r in page.records if r.id != model_version_id]
+        if not page.more or page.last is None:
+            return found
+        query.after = page.last
+
+
 def _check_single_use(res: Resources, report: Report, model_id: str, p: str) -> None:
-    """Refuses a second use of the hold-back set for the model version; fills the attestation."""
+    """Refuses a second use of the hold-back set in the model lineage; fills the attestation."""
     key = _holdback_key(report.model_test)
-    for earlier in _stage_9_reports(res, ("model_version", "id"), model_id):
-        if _same_set(key, _holdback_key(earlier.model_test)):
-            raise _holdback_failure(
-                f"the hold-back set was already used to test model version {model_id} (stage 9 "
-                f"report {earlier.meta.id}); it is used once per model version",
-                "HOLDBACK_ALREADY_USED",
-                f"{p}.holdback_dataset",
-                f"was already used for this model version by stage report {earlier.meta.id}",
-            )
+    for version_id in _versions_of_model(res, model_id):
+        for earlier in _stage_9_reports(res, ("model_version", "id"), version_id):
+            if _same_set(key, _holdback_key(earlier.model_test)):
+                which = (
+                    "model version" if version_id == model_id else "another version of the model,"
+                )
+                raise _holdback_failure(
+                    f"the hold-back set was already used to test {which} {version_id} (stage 9 "
+                    f"report {earlier.meta.id}); it is used once per model lineage",
+                    "HOLDBACK_ALREADY_USED",
+                    f"{p}.holdback_dataset",
+                    f"was already used in this model lineage by stage report {earlier.meta.id}",
+                )
     uses: dict[str, holdback_test_pb2.HoldbackUse] = {}
     for holdback_id in sorted(key[0]):
         for earlier in _stage_9_reports(res, ("inputs", "id"), holdback_id):

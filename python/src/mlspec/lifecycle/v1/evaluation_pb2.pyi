@@ -13,6 +13,7 @@ from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import slice_pb2 as slice_pb2
 from mlspec.common.v1 import threshold_pb2 as threshold_pb2
 from mlspec.common.v1 import value_pb2 as value_pb2
+from mlspec.lifecycle.v1 import objectives_evaluation_pb2 as objectives_evaluation_pb2
 import builtins as builtins
 import sys
 import typing as typing
@@ -112,6 +113,7 @@ class ModelEvaluation(message.Message):
     TOOL_FIELD_NUMBER: builtins.int
     TOOL_VERSION_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
+    OBJECTIVES_EVALUATION_FIELD_NUMBER: builtins.int
     validation_ok: builtins.bool
     """Output only. True when no blocking threshold failed and no required slice is
     missing. A server MUST recompute it from `threshold_results` and `missing_slices`
@@ -145,7 +147,11 @@ class ModelEvaluation(message.Message):
 
     @builtins.property
     def objectives_report(self) -> reference_pb2.ResourceRef:
-        """Optional. The stage 1 report holding the codified objectives checked here."""
+        """Optional. The stage 1 report holding the codified objectives checked here. A server
+        evaluates them when it stores the report (`objectives_evaluation`) and the deployment
+        gate applies them; it MUST reject a reference to a report of another stage with
+        INVALID_ARGUMENT.
+        """
 
     @builtins.property
     def slicing_specs(self) -> containers.RepeatedCompositeFieldContainer[slice_pb2.SliceSpec]:
@@ -191,6 +197,13 @@ class ModelEvaluation(message.Message):
     def properties(self) -> containers.MessageMap[builtins.str, value_pb2.Value]:
         """Optional. Extension properties that no field above covers."""
 
+    @builtins.property
+    def objectives_evaluation(self) -> objectives_evaluation_pb2.ObjectivesEvaluation:
+        """Output only. The server's evaluation of the codified objectives named by
+        `objectives_report` against `metric_results`, computed when the report is stored;
+        absent when the report names no objectives.
+        """
+
     def __init__(
         self,
         *,
@@ -213,10 +226,11 @@ class ModelEvaluation(message.Message):
         tool: builtins.str = ...,
         tool_version: builtins.str = ...,
         properties: abc.Mapping[builtins.str, value_pb2.Value] | None = ...,
+        objectives_evaluation: objectives_evaluation_pb2.ObjectivesEvaluation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["baseline_model", b"baseline_model", "candidate_model", b"candidate_model", "objectives_report", b"objectives_report"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["baseline_model", b"baseline_model", "candidate_model", b"candidate_model", "objectives_evaluation", b"objectives_evaluation", "objectives_report", b"objectives_report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["baseline_model", b"baseline_model", "candidate_model", b"candidate_model", "cross_slicing_specs", b"cross_slicing_specs", "datasets", b"datasets", "decision", b"decision", "decision_reason", b"decision_reason", "failures", b"failures", "fairness_gaps", b"fairness_gaps", "metric_results", b"metric_results", "metric_specs", b"metric_specs", "missing_slices", b"missing_slices", "objectives_outcome", b"objectives_outcome", "objectives_report", b"objectives_report", "properties", b"properties", "slicing_specs", b"slicing_specs", "threshold_results", b"threshold_results", "tool", b"tool", "tool_version", b"tool_version", "validation_ok", b"validation_ok"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["baseline_model", b"baseline_model", "candidate_model", b"candidate_model", "cross_slicing_specs", b"cross_slicing_specs", "datasets", b"datasets", "decision", b"decision", "decision_reason", b"decision_reason", "failures", b"failures", "fairness_gaps", b"fairness_gaps", "metric_results", b"metric_results", "metric_specs", b"metric_specs", "missing_slices", b"missing_slices", "objectives_evaluation", b"objectives_evaluation", "objectives_outcome", b"objectives_outcome", "objectives_report", b"objectives_report", "properties", b"properties", "slicing_specs", b"slicing_specs", "threshold_results", b"threshold_results", "tool", b"tool", "tool_version", b"tool_version", "validation_ok", b"validation_ok"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -232,7 +246,10 @@ class EvaluationDataset(message.Message):
     EXAMPLE_COUNT_FIELD_NUMBER: builtins.int
     FILTER_FIELD_NUMBER: builtins.int
     split: builtins.str
-    """Optional. Split the data belongs to, for example `validation` or `holdback`."""
+    """Optional. Split the data belongs to, for example `validation` or `holdback`. Required
+    for the hold-back dataset of a ModelTest, where it MUST differ from the split names of
+    the evaluation's datasets.
+    """
     example_count: builtins.int
     """Optional. Number of examples evaluated."""
     filter: builtins.str

@@ -13,6 +13,7 @@ from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import threshold_pb2 as threshold_pb2
 from mlspec.common.v1 import value_pb2 as value_pb2
 from mlspec.lifecycle.v1 import evaluation_pb2 as evaluation_pb2
+from mlspec.lifecycle.v1 import objectives_evaluation_pb2 as objectives_evaluation_pb2
 import builtins as builtins
 import sys
 import typing as typing
@@ -31,12 +32,16 @@ class ModelTest(message.Message):
 
     Stage 9 MUST be a separate step from stage 8 (ModelEvaluation): it is reported in its
     own StageReport, after and by reference to the evaluation report it follows, on data
-    that is recorded here and proven disjoint from the evaluation data, and the hold-back
-    set is used exactly once per model version so that it never guides model selection.
-    A server MUST reject with FAILED_PRECONDITION a ModelTest whose
-    `evaluation_report_id` does not name a stage 8 report of the same model version, whose
-    disjointness check found an overlap, or whose hold-back set was already used for this
-    model version.
+    that is recorded here and proven disjoint from the evaluation and training data, and
+    the hold-back set is used exactly once per model lineage (the versions of one Model) so
+    that it never guides model selection. A server MUST reject with INVALID_ARGUMENT a
+    ModelTest whose `holdback_dataset.split` is empty, and with FAILED_PRECONDITION one
+    whose `evaluation_report_id` does not name a stage 8 report of the same model version,
+    whose disjointness check found an overlap, whose hold-back data (by id or digest) is
+    data of a stage 7 (training) or stage 8 (evaluation) report of the same model version
+    or carries the split name of that evaluation data, whose data a splitting report
+    (stage 6) assigned to a split whose role is not HOLDBACK, or whose hold-back set was
+    already used to test a version of the same model.
     """
 
     DESCRIPTOR: descriptor.Descriptor
@@ -75,6 +80,7 @@ class ModelTest(message.Message):
     DECISION_FIELD_NUMBER: builtins.int
     DECISION_REASON_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
+    OBJECTIVES_EVALUATION_FIELD_NUMBER: builtins.int
     evaluation_report_id: builtins.str
     """Required. Id of the stage 8 StageReport (ModelEvaluation) this test follows; it MUST
     be a different report of the same model version and end before this test starts.
@@ -125,6 +131,13 @@ class ModelTest(message.Message):
     def properties(self) -> containers.MessageMap[builtins.str, value_pb2.Value]:
         """Optional. Extension properties that no field above covers."""
 
+    @builtins.property
+    def objectives_evaluation(self) -> objectives_evaluation_pb2.ObjectivesEvaluation:
+        """Output only. The server's evaluation of the codified objectives (those the evaluation
+        report names) against `metric_results`, computed when the report is stored; absent
+        when the evaluation names no objectives.
+        """
+
     def __init__(
         self,
         *,
@@ -141,10 +154,11 @@ class ModelTest(message.Message):
         decision: evaluation_pb2.ModelGateDecision.ValueType = ...,
         decision_reason: builtins.str = ...,
         properties: abc.Mapping[builtins.str, value_pb2.Value] | None = ...,
+        objectives_evaluation: objectives_evaluation_pb2.ObjectivesEvaluation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["disjointness", b"disjointness", "holdback_dataset", b"holdback_dataset", "model", b"model", "test_result", b"test_result", "use_attestation", b"use_attestation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["disjointness", b"disjointness", "holdback_dataset", b"holdback_dataset", "model", b"model", "objectives_evaluation", b"objectives_evaluation", "test_result", b"test_result", "use_attestation", b"use_attestation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["decision", b"decision", "decision_reason", b"decision_reason", "disjointness", b"disjointness", "evaluation_report_id", b"evaluation_report_id", "fairness_gaps", b"fairness_gaps", "holdback_dataset", b"holdback_dataset", "metric_results", b"metric_results", "model", b"model", "objectives_outcome", b"objectives_outcome", "properties", b"properties", "test_result", b"test_result", "threshold_results", b"threshold_results", "use_attestation", b"use_attestation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["decision", b"decision", "decision_reason", b"decision_reason", "disjointness", b"disjointness", "evaluation_report_id", b"evaluation_report_id", "fairness_gaps", b"fairness_gaps", "holdback_dataset", b"holdback_dataset", "metric_results", b"metric_results", "model", b"model", "objectives_evaluation", b"objectives_evaluation", "objectives_outcome", b"objectives_outcome", "properties", b"properties", "test_result", b"test_result", "threshold_results", b"threshold_results", "use_attestation", b"use_attestation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -215,7 +229,7 @@ class HoldbackDisjointness(message.Message):
 @typing.final
 class HoldbackUseAttestation(message.Message):
     """HoldbackUseAttestation attests how many times the hold-back set has been used to test
-    this model version, so that the final confirmation is a single use.
+    this model lineage, so that the final confirmation is a single use.
     """
 
     DESCRIPTOR: descriptor.Descriptor
@@ -224,8 +238,9 @@ class HoldbackUseAttestation(message.Message):
     PREVIOUS_USES_FIELD_NUMBER: builtins.int
     ENVELOPE_FIELD_NUMBER: builtins.int
     use_count: builtins.int
-    """Output only. Number of stage 9 reports of this model version that used this hold-back
-    set, this one included; a server MUST compute it and MUST reject a second use.
+    """Output only. Number of stage 9 reports of this model lineage (the versions of one
+    Model) that used this hold-back set, this one included; a server MUST compute it and
+    MUST reject a second use.
     """
     @builtins.property
     def previous_uses(self) -> containers.RepeatedCompositeFieldContainer[HoldbackUse]:

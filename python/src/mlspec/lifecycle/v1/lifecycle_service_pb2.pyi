@@ -10,7 +10,10 @@ from google.protobuf import timestamp_pb2 as timestamp_pb2
 from google.protobuf.internal import containers as containers
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import warning_pb2 as warning_pb2
+from mlspec.lifecycle.v1 import deployment_gate_pb2 as deployment_gate_pb2
 from mlspec.lifecycle.v1 import lineage_pb2 as lineage_pb2
+from mlspec.lifecycle.v1 import objectives_evaluation_pb2 as objectives_evaluation_pb2
+from mlspec.lifecycle.v1 import objectives_pb2 as objectives_pb2
 from mlspec.lifecycle.v1 import stage_pb2 as stage_pb2
 from mlspec.lifecycle.v1 import stage_report_pb2 as stage_report_pb2
 import builtins as builtins
@@ -365,5 +368,88 @@ class GetLineageResponse(message.Message):
     _HasFieldArgType: _TypeAlias = typing.Literal["graph", b"graph"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = typing.Literal["graph", b"graph", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class EvaluateObjectivesRequest(message.Message):
+    """EvaluateObjectivesRequest is the request of LifecycleService.EvaluateObjectives."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: builtins.int
+    STAGE_REPORT_ID_FIELD_NUMBER: builtins.int
+    OBJECTIVES_REPORT_ID_FIELD_NUMBER: builtins.int
+    OBJECTIVES_FIELD_NUMBER: builtins.int
+    stage_report_id: builtins.str
+    """Optional. Id of one stage 8 or 9 report to evaluate."""
+    objectives_report_id: builtins.str
+    """Optional. Id of a stage 1 report whose objectives to evaluate instead of those the
+    evaluation names.
+    """
+    @builtins.property
+    def model_version(self) -> reference_pb2.ResourceRef:
+        """Optional. A model version (kind MODEL_VERSION, or MODEL with a version): its
+        latest evaluation and hold-back test, and the deployment gate.
+        """
+
+    @builtins.property
+    def objectives(self) -> objectives_pb2.CodifiedObjectives:
+        """Optional. Objectives to evaluate instead of stored ones (to try a new objective set
+        on existing reports); they are checked as a stage 1 report's are.
+        """
+
+    def __init__(
+        self,
+        *,
+        model_version: reference_pb2.ResourceRef | None = ...,
+        stage_report_id: builtins.str = ...,
+        objectives_report_id: builtins.str = ...,
+        objectives: objectives_pb2.CodifiedObjectives | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "objectives", b"objectives", "stage_report_id", b"stage_report_id", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "objectives", b"objectives", "objectives_report_id", b"objectives_report_id", "stage_report_id", b"stage_report_id", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_target: _TypeAlias = typing.Literal["model_version", "stage_report_id"]  # noqa: Y015
+    _WhichOneofArgType_target: _TypeAlias = typing.Literal["target", b"target"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_target) -> _WhichOneofReturnType_target | None: ...
+
+@typing.final
+class EvaluateObjectivesResponse(message.Message):
+    """EvaluateObjectivesResponse is the response of LifecycleService.EvaluateObjectives."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    EVALUATIONS_FIELD_NUMBER: builtins.int
+    GATE_FIELD_NUMBER: builtins.int
+    WARNINGS_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def evaluations(self) -> containers.RepeatedCompositeFieldContainer[objectives_evaluation_pb2.ObjectivesEvaluation]:
+        """The evaluations: of the stage 8 report, of the stage 9 report, then (for a model
+        version) of the objectives checked at deployment.
+        """
+
+    @builtins.property
+    def gate(self) -> deployment_gate_pb2.DeploymentGate:
+        """For a model version evaluated against its stored objectives (neither `objectives`
+        nor `objectives_report_id` given): the decision the deployment gate would take now
+        for a SUCCEEDED packaging report without an approval.
+        """
+
+    @builtins.property
+    def warnings(self) -> containers.RepeatedCompositeFieldContainer[warning_pb2.Warning]:
+        """Non-fatal conditions."""
+
+    def __init__(
+        self,
+        *,
+        evaluations: abc.Iterable[objectives_evaluation_pb2.ObjectivesEvaluation] | None = ...,
+        gate: deployment_gate_pb2.DeploymentGate | None = ...,
+        warnings: abc.Iterable[warning_pb2.Warning] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["gate", b"gate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["evaluations", b"evaluations", "gate", b"gate", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...

@@ -63,6 +63,11 @@ class LifecycleServiceStub:
                 request_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.GetLineageRequest.SerializeToString,
                 response_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.GetLineageResponse.FromString,
                 _registered_method=True)
+        self.EvaluateObjectives = channel.unary_unary(
+                '/mlspec.lifecycle.v1.LifecycleService/EvaluateObjectives',
+                request_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesRequest.SerializeToString,
+                response_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesResponse.FromString,
+                _registered_method=True)
 
 
 class LifecycleServiceServicer:
@@ -82,6 +87,13 @@ class LifecycleServiceServicer:
         or when a stage 9 report breaks the hold-back rules (no matching stage 8 report,
         overlapping data, or a second use of the hold-back set); ALREADY_EXISTS when the
         name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
+        Codified objectives (stage 1) are checked as they are stored: an expression with a
+        syntax or type error, an unknown variable or an unknown objective id is
+        INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
+        packaging (stage 10) or serving (stage 11) report about a model version passes the
+        deployment gate (DeploymentGate) or carries an override, or is refused with
+        FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
+        values observed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,6 +138,22 @@ class LifecycleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EvaluateObjectives(self, request, context):
+        """Evaluates codified objectives and says what the deployment gate decides. For a
+        model version: its latest stage 8 report and its latest stage 9 report (if any), each
+        against the objectives the evaluation names, the objectives checked at deployment
+        against the model version's figures, and the gate's decision for a SUCCEEDED
+        packaging report sent now. For a stage report: that stage 8 or 9 report only.
+        Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
+        not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
+        and position named); NOT_FOUND when the model version, a report or the objectives
+        report does not exist; FAILED_PRECONDITION when a stage report names no objectives
+        and none are given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LifecycleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +181,11 @@ def add_LifecycleServiceServicer_to_server(servicer, server):
                     servicer.GetLineage,
                     request_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.GetLineageRequest.FromString,
                     response_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.GetLineageResponse.SerializeToString,
+            ),
+            'EvaluateObjectives': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvaluateObjectives,
+                    request_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesRequest.FromString,
+                    response_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -294,6 +327,33 @@ class LifecycleService:
             '/mlspec.lifecycle.v1.LifecycleService/GetLineage',
             mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.GetLineageRequest.SerializeToString,
             mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.GetLineageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvaluateObjectives(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.lifecycle.v1.LifecycleService/EvaluateObjectives',
+            mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesRequest.SerializeToString,
+            mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesResponse.FromString,
             options,
             channel_credentials,
             insecure,

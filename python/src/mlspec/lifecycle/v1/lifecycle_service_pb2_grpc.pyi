@@ -47,6 +47,13 @@ class LifecycleServiceStub:
     or when a stage 9 report breaks the hold-back rules (no matching stage 8 report,
     overlapping data, or a second use of the hold-back set); ALREADY_EXISTS when the
     name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
+    Codified objectives (stage 1) are checked as they are stored: an expression with a
+    syntax or type error, an unknown variable or an unknown objective id is
+    INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
+    packaging (stage 10) or serving (stage 11) report about a model version passes the
+    deployment gate (DeploymentGate) or carries an override, or is refused with
+    FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
+    values observed.
     """
     BatchReportStages: grpc.UnaryUnaryMultiCallable[lifecycle_service_pb2.BatchReportStagesRequest, lifecycle_service_pb2.BatchReportStagesResponse]
     """Records up to 500 stage reports in one transaction: either all are recorded or
@@ -71,6 +78,18 @@ class LifecycleServiceStub:
     NOT_FOUND when the start resource does not exist and INVALID_ARGUMENT when max_depth
     is negative or above 100.
     """
+    EvaluateObjectives: grpc.UnaryUnaryMultiCallable[lifecycle_service_pb2.EvaluateObjectivesRequest, lifecycle_service_pb2.EvaluateObjectivesResponse]
+    """Evaluates codified objectives and says what the deployment gate decides. For a
+    model version: its latest stage 8 report and its latest stage 9 report (if any), each
+    against the objectives the evaluation names, the objectives checked at deployment
+    against the model version's figures, and the gate's decision for a SUCCEEDED
+    packaging report sent now. For a stage report: that stage 8 or 9 report only.
+    Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
+    not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
+    and position named); NOT_FOUND when the model version, a report or the objectives
+    report does not exist; FAILED_PRECONDITION when a stage report names no objectives
+    and none are given.
+    """
 
 @typing.type_check_only
 class LifecycleServiceAsyncStub(LifecycleServiceStub):
@@ -91,6 +110,13 @@ class LifecycleServiceAsyncStub(LifecycleServiceStub):
     or when a stage 9 report breaks the hold-back rules (no matching stage 8 report,
     overlapping data, or a second use of the hold-back set); ALREADY_EXISTS when the
     name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
+    Codified objectives (stage 1) are checked as they are stored: an expression with a
+    syntax or type error, an unknown variable or an unknown objective id is
+    INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
+    packaging (stage 10) or serving (stage 11) report about a model version passes the
+    deployment gate (DeploymentGate) or carries an override, or is refused with
+    FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
+    values observed.
     """
     BatchReportStages: aio.UnaryUnaryMultiCallable[lifecycle_service_pb2.BatchReportStagesRequest, lifecycle_service_pb2.BatchReportStagesResponse]  # type: ignore[assignment]
     """Records up to 500 stage reports in one transaction: either all are recorded or
@@ -115,6 +141,18 @@ class LifecycleServiceAsyncStub(LifecycleServiceStub):
     NOT_FOUND when the start resource does not exist and INVALID_ARGUMENT when max_depth
     is negative or above 100.
     """
+    EvaluateObjectives: aio.UnaryUnaryMultiCallable[lifecycle_service_pb2.EvaluateObjectivesRequest, lifecycle_service_pb2.EvaluateObjectivesResponse]  # type: ignore[assignment]
+    """Evaluates codified objectives and says what the deployment gate decides. For a
+    model version: its latest stage 8 report and its latest stage 9 report (if any), each
+    against the objectives the evaluation names, the objectives checked at deployment
+    against the model version's figures, and the gate's decision for a SUCCEEDED
+    packaging report sent now. For a stage report: that stage 8 or 9 report only.
+    Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
+    not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
+    and position named); NOT_FOUND when the model version, a report or the objectives
+    report does not exist; FAILED_PRECONDITION when a stage report names no objectives
+    and none are given.
+    """
 
 class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
     """LifecycleService is what pipeline components call to report each lifecycle stage
@@ -138,6 +176,13 @@ class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
         or when a stage 9 report breaks the hold-back rules (no matching stage 8 report,
         overlapping data, or a second use of the hold-back set); ALREADY_EXISTS when the
         name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
+        Codified objectives (stage 1) are checked as they are stored: an expression with a
+        syntax or type error, an unknown variable or an unknown objective id is
+        INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
+        packaging (stage 10) or serving (stage 11) report about a model version passes the
+        deployment gate (DeploymentGate) or carries an override, or is refused with
+        FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
+        values observed.
         """
 
     @abc_1.abstractmethod
@@ -185,6 +230,24 @@ class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
         was built from this dataset" (direction DOWNSTREAM from a dataset version). Returns
         NOT_FOUND when the start resource does not exist and INVALID_ARGUMENT when max_depth
         is negative or above 100.
+        """
+
+    @abc_1.abstractmethod
+    def EvaluateObjectives(
+        self,
+        request: lifecycle_service_pb2.EvaluateObjectivesRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[lifecycle_service_pb2.EvaluateObjectivesResponse, abc.Awaitable[lifecycle_service_pb2.EvaluateObjectivesResponse]]:
+        """Evaluates codified objectives and says what the deployment gate decides. For a
+        model version: its latest stage 8 report and its latest stage 9 report (if any), each
+        against the objectives the evaluation names, the objectives checked at deployment
+        against the model version's figures, and the gate's decision for a SUCCEEDED
+        packaging report sent now. For a stage report: that stage 8 or 9 report only.
+        Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
+        not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
+        and position named); NOT_FOUND when the model version, a report or the objectives
+        report does not exist; FAILED_PRECONDITION when a stage report names no objectives
+        and none are given.
         """
 
 def add_LifecycleServiceServicer_to_server(servicer: LifecycleServiceServicer, server: typing.Union[grpc.Server, aio.Server]) -> None: ...

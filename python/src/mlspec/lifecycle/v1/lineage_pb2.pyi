@@ -9,6 +9,8 @@ from google.protobuf import message as message
 from google.protobuf.internal import containers as containers
 from google.protobuf.internal import enum_type_wrapper as enum_type_wrapper
 from mlspec.common.v1 import reference_pb2 as reference_pb2
+from mlspec.common.v1 import threshold_pb2 as threshold_pb2
+from mlspec.lifecycle.v1 import deployment_gate_pb2 as deployment_gate_pb2
 from mlspec.lifecycle.v1 import stage_pb2 as stage_pb2
 import builtins as builtins
 import sys
@@ -162,6 +164,9 @@ class LineageNode(message.Message):
     STAGE_FIELD_NUMBER: builtins.int
     DEPTH_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
+    OBJECTIVES_OUTCOME_FIELD_NUMBER: builtins.int
+    GATE_DECISION_FIELD_NUMBER: builtins.int
+    DEPLOYMENT_APPROVAL_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Output only. The resource's current name (empty for archived resources and kinds
     without names).
@@ -176,9 +181,23 @@ class LineageNode(message.Message):
     """Output only. Version of the resource, for versioned kinds, for example `3` or
     `1.4.0`.
     """
+    objectives_outcome: threshold_pb2.ThresholdOutcome.ValueType
+    """Output only. For stage 8 and 9 reports: the outcome of the server's evaluation of the
+    codified objectives (ObjectivesEvaluation.outcome); unspecified for other nodes.
+    """
+    gate_decision: deployment_gate_pb2.DeploymentGateDecision.ValueType
+    """Output only. For stage 10 and 11 reports: the deployment gate's decision
+    (StageReport.deployment_gate); OVERRIDDEN shows an override.
+    """
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
         """Output only. The resource, always referenced by kind and id."""
+
+    @builtins.property
+    def deployment_approval(self) -> deployment_gate_pb2.DeploymentApproval:
+        """Output only. For stage 10 and 11 reports: the approval or override the report
+        carries, with the approver, the reason and the caller who recorded it.
+        """
 
     def __init__(
         self,
@@ -188,10 +207,13 @@ class LineageNode(message.Message):
         stage: stage_pb2.LifecycleStage.ValueType = ...,
         depth: builtins.int = ...,
         version: builtins.str = ...,
+        objectives_outcome: threshold_pb2.ThresholdOutcome.ValueType = ...,
+        gate_decision: deployment_gate_pb2.DeploymentGateDecision.ValueType = ...,
+        deployment_approval: deployment_gate_pb2.DeploymentApproval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["deployment_approval", b"deployment_approval", "resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["depth", b"depth", "name", b"name", "resource", b"resource", "stage", b"stage", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_approval", b"deployment_approval", "depth", b"depth", "gate_decision", b"gate_decision", "name", b"name", "objectives_outcome", b"objectives_outcome", "resource", b"resource", "stage", b"stage", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -415,8 +415,9 @@ class Objective(message.Message):
 
     @builtins.property
     def comparison_scope(self) -> slice_pb2.SliceSpec:
-        """Optional. For fairness objectives: the slice compared with `scope` (group B against
-        group A); the metric is then the gap between the two slices.
+        """Optional. For fairness objectives: the slice compared with `scope`; the metric is then
+        the gap between the two slices, the value on `scope` minus the value on
+        `comparison_scope`.
         """
 
     @builtins.property
@@ -426,7 +427,12 @@ class Objective(message.Message):
     @builtins.property
     def expression(self) -> ObjectiveExpression:
         """Optional. The objective written in the objective DSL; when set, it MUST be
-        equivalent to `metric_name`, `scope` and `threshold`, and checkers evaluate it.
+        equivalent to `metric_name`, `scope` and `threshold`, and checkers evaluate it. When
+        absent, checkers evaluate the condition those fields say: the metric on the slice of
+        `scope.feature_values` (minus its value on `comparison_scope.feature_values` when
+        that is set) within the value threshold's bounds, and `delta` (absolute) or
+        `rel_delta` (relative) no further than the change threshold allows in the unwanted
+        direction. Such an objective MUST name its slices by feature values.
         """
 
     @builtins.property
@@ -461,13 +467,73 @@ class Objective(message.Message):
 
 @typing.final
 class ObjectiveExpression(message.Message):
-    """ObjectiveExpression is a success condition written in a small DSL, so that it can be
-    checked programmatically. The reference dialect `mlspec-objective/v1` is:
-    `expr := term (("and" | "or") term)*`, `term := "not"? (comparison | "(" expr ")")`,
-    `comparison := metric ("[" selector ("," selector)* "]")? op number`,
-    `selector := key "=" value`, `op := ">=" | ">" | "<=" | "<" | "==" | "!="`, with
-    `delta(metric)` and `rel_delta(metric)` for changes against the baseline model, for
-    example `auc >= 0.8 and recall[segment=new] >= 0.6`.
+    """ObjectiveExpression is a success condition written in a small language, so that it can
+    be checked programmatically. Two dialects are defined; both see the same variables and
+    a server evaluates both the same way (it translates `mlspec-objective/v1` into CEL).
+
+    Variables. Every value is a double. A metric name is a name declared by the objective
+    set: an objective's `metric_name`, an error class's `metric_name`, or the built-in
+    `model_size_bytes` (the model version's artifact size). Values come from the report
+    checked: `EvaluationMetricResult`s of the candidate (`metric_key.model_role` empty or
+    `candidate`, not `is_diff`) with a numeric scalar value; when a metric has results with
+    several `sub_key`s, the one with an empty sub key is used, else the first listed. A
+    metric the report lacks is looked up in the model version's `metrics` (the place for
+    latency and size figures). A slice is named by its feature values (`SliceKey` /
+    `SliceSpec.feature_values`), written `key=value` pairs sorted by key and joined by
+    commas without spaces, for example `age_group=65+` or `country=DE,plan=pro`; the empty
+    slice is the overall one. Baseline values come from results of `model_role`
+    `baseline` in the same report (or from candidate minus `is_diff` values), else from
+    the latest report of the same stage about the baseline model version
+    (`ModelEvaluation.baseline_model`, else `CodifiedObjectives.baseline_model`).
+
+    Dialect `mlspec-objective/v1` (whitespace between tokens is free):
+      condition  := disjunct ("or" disjunct)*
+      disjunct   := negation ("and" negation)*
+      negation   := "not" negation | comparison
+      comparison := sum (op sum)?            (at most one operator: no chains)
+      op         := ">=" | ">" | "<=" | "<" | "==" | "!="
+      sum        := product (("+" | "-") product)*
+      product    := unary (("*" | "/") unary)*
+      unary      := "-" unary | atom
+      atom       := number | "true" | "false" | metric | "(" condition ")"
+                  | ("delta" | "rel_delta") "(" metric ")"
+                  | "abs" "(" sum ")" | ("min" | "max") "(" sum "," sum ")"
+                  | "passed" "(" string ")"
+      metric     := name ("[" key "=" value ("," key "=" value)* "]")?
+      name, key  := a letter or `_`, then letters, digits, `_` and `.` (not a keyword)
+      value      := characters other than `,`, `]`, `=`, quotes and spaces, or a string
+      string     := `"`, any characters other than `"`, then `"`
+      number     := digits with an optional fraction and exponent, for example `0.8`, `5e-3`
+    `metric` is the candidate's value on the overall slice, `metric[k=v]` on that slice;
+    `delta(m)` is candidate minus baseline and `rel_delta(m)` that change divided by the
+    absolute baseline value; `abs`, `min` and `max` are the usual functions;
+    `passed("objective-id")` is whether that objective passed on the same report (launch
+    criteria only). Arithmetic applies to numbers, `and`, `or` and `not` to conditions,
+    and the whole expression MUST be a condition. Examples:
+    `auc >= 0.8 and delta(auc) >= -0.01`, `recall[segment=new] >= 0.6`,
+    `false_negative_rate[age_group=65+] - false_negative_rate[age_group=under_65] <= 0.05`.
+    The translation into CEL is one to one: a metric `m` becomes `metrics["m"]`,
+    `m[k=v]` becomes `slices["k=v"]["m"]`, `delta(m)` becomes `(metrics["m"] -
+    baseline["m"])`, numbers become double literals, `and`/`or`/`not` become
+    `&&`/`||`/`!`, `abs`, `min` and `max` become conditional expressions and
+    `passed("x")` becomes `objectives["x"]`.
+
+    Dialect `cel`: a Common Expression Language expression of type bool over the
+    variables `metrics` (map<string, double>: metric name to overall value), `slices`
+    (map<string, map<string, double>>: slice name as above to metric values), `baseline`
+    and `baseline_slices` (the same for the baseline model), `objectives` (map<string,
+    bool>: objective id to passed; launch criteria only), and each declared metric name as
+    a double variable of its overall value, for example
+    `auc >= 0.8 && slices["gender=A"].accuracy - slices["gender=B"].accuracy <= 0.05`.
+    Supported: literals, these variables, `.` and `[]` access, arithmetic, comparisons,
+    `&&`, `||`, `!`, `? :`, `in`, `has()` and `double()`; CEL does not mix double and int
+    in arithmetic, so write `50.0` rather than `50` there.
+
+    A server MUST reject an expression with a syntax error, a type error, an unknown
+    variable or metric, a malformed slice name or an unknown objective id with
+    INVALID_ARGUMENT naming the field and the position (line and column) in the text. A
+    value the report does not have makes the objective MISSING (never PASSED), unless a
+    CEL expression tests for it with `has()`.
     """
 
     DESCRIPTOR: descriptor.Descriptor
@@ -501,12 +567,21 @@ class ObjectiveLaunchCriteria(message.Message):
     EXPRESSION_FIELD_NUMBER: builtins.int
     REQUIRE_HOLDBACK_TEST_FIELD_NUMBER: builtins.int
     REQUIRE_HUMAN_APPROVAL_FIELD_NUMBER: builtins.int
+    MAX_LEAKAGE_FRACTION_FIELD_NUMBER: builtins.int
     description: builtins.str
     """Optional. The criteria in prose."""
     require_holdback_test: builtins.bool
     """Optional. Whether the hold-back test (stage 9) MUST also pass before launch."""
     require_human_approval: builtins.bool
-    """Optional. Whether a person MUST approve the launch even when every criterion passes."""
+    """Optional. Whether a person MUST approve the launch even when every criterion passes
+    (StageReport.deployment_approval on the packaging or serving report).
+    """
+    max_leakage_fraction: builtins.float
+    """Optional. Largest fraction of an evaluation or hold-back split's keys that may also be
+    keys of the training split, as the server computes it from the split fingerprints
+    (DataSplitting.computed_leakage_checks) of the data the model was trained, evaluated
+    and tested on; more blocks the launch. Absent means 0: any overlap blocks it.
+    """
     @builtins.property
     def required_objective_ids(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
         """Optional. Ids of objectives that MUST pass; empty means every BLOCKING objective."""
@@ -525,9 +600,12 @@ class ObjectiveLaunchCriteria(message.Message):
         expression: ObjectiveExpression | None = ...,
         require_holdback_test: builtins.bool = ...,
         require_human_approval: builtins.bool = ...,
+        max_leakage_fraction: builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["expression", b"expression"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["_max_leakage_fraction", b"_max_leakage_fraction", "expression", b"expression", "max_leakage_fraction", b"max_leakage_fraction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["description", b"description", "expression", b"expression", "require_holdback_test", b"require_holdback_test", "require_human_approval", b"require_human_approval", "required_objective_ids", b"required_objective_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["_max_leakage_fraction", b"_max_leakage_fraction", "description", b"description", "expression", b"expression", "max_leakage_fraction", b"max_leakage_fraction", "require_holdback_test", b"require_holdback_test", "require_human_approval", b"require_human_approval", "required_objective_ids", b"required_objective_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__max_leakage_fraction: _TypeAlias = typing.Literal["max_leakage_fraction"]  # noqa: Y015
+    _WhichOneofArgType__max_leakage_fraction: _TypeAlias = typing.Literal["_max_leakage_fraction", b"_max_leakage_fraction"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_leakage_fraction) -> _WhichOneofReturnType__max_leakage_fraction | None: ...

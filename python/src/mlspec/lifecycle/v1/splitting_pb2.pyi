@@ -193,6 +193,7 @@ class DataSplitting(message.Message):
     LEAKAGE_CHECKS_FIELD_NUMBER: builtins.int
     OVERFIT_INDICATORS_FIELD_NUMBER: builtins.int
     TOOL_FIELD_NUMBER: builtins.int
+    COMPUTED_LEAKAGE_CHECKS_FIELD_NUMBER: builtins.int
     tool: builtins.str
     """Optional. Name and version of the splitting tool, for example `tfx.ExampleGen 1.14`."""
     @builtins.property
@@ -211,6 +212,18 @@ class DataSplitting(message.Message):
     def overfit_indicators(self) -> containers.RepeatedCompositeFieldContainer[SplitOverfitIndicator]:
         """Optional. Indicators of overfitting risk between splits."""
 
+    @builtins.property
+    def computed_leakage_checks(self) -> containers.RepeatedCompositeFieldContainer[SplitLeakageCheck]:
+        """Output only. The leakage checks the server computed itself from the splits'
+        fingerprints: one for each training split paired with each validation or hold-back
+        split, and each validation split paired with each hold-back split, whose fingerprints
+        are comparable (same format, key columns and sample rate). Method EXACT_KEY (ROW_HASH
+        when no key columns are named), `overlap_count` and `overlap_fraction` estimated from
+        the fingerprints, `max_allowed_overlap` 0, result PASSED without overlap and WARNED
+        with one (the deployment gate decides with ObjectiveLaunchCriteria.max_leakage_fraction).
+        A split with an overlap also gets a SPLIT_LEAKAGE warning in the response.
+        """
+
     def __init__(
         self,
         *,
@@ -219,10 +232,11 @@ class DataSplitting(message.Message):
         leakage_checks: abc.Iterable[SplitLeakageCheck] | None = ...,
         overfit_indicators: abc.Iterable[SplitOverfitIndicator] | None = ...,
         tool: builtins.str = ...,
+        computed_leakage_checks: abc.Iterable[SplitLeakageCheck] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["source_dataset", b"source_dataset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["leakage_checks", b"leakage_checks", "overfit_indicators", b"overfit_indicators", "source_dataset", b"source_dataset", "splits", b"splits", "tool", b"tool"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["computed_leakage_checks", b"computed_leakage_checks", "leakage_checks", b"leakage_checks", "overfit_indicators", b"overfit_indicators", "source_dataset", b"source_dataset", "splits", b"splits", "tool", b"tool"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -248,6 +262,7 @@ class SplitDefinition(message.Message):
     OUTPUT_DATASET_FIELD_NUMBER: builtins.int
     STATISTICS_FIELD_NUMBER: builtins.int
     ENTITY_COUNT_FIELD_NUMBER: builtins.int
+    FINGERPRINT_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Required. Name of the split, unique in the splitting, for example `train`."""
     role: SplitRole.ValueType
@@ -300,6 +315,12 @@ class SplitDefinition(message.Message):
     def statistics(self) -> statistics_pb2.DatasetStatistics:
         """Optional. Statistics of the split, for validating each set."""
 
+    @builtins.property
+    def fingerprint(self) -> SplitFingerprint:
+        """Optional. The split's fingerprint: the hashes of its row keys, from which the server
+        computes the overlap between splits itself (DataSplitting.computed_leakage_checks).
+        """
+
     def __init__(
         self,
         *,
@@ -319,10 +340,72 @@ class SplitDefinition(message.Message):
         output_dataset: reference_pb2.ResourceRef | None = ...,
         statistics: statistics_pb2.DatasetStatistics | None = ...,
         entity_count: builtins.int = ...,
+        fingerprint: SplitFingerprint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["digest", b"digest", "output_dataset", b"output_dataset", "statistics", b"statistics", "time_range", b"time_range"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["digest", b"digest", "fingerprint", b"fingerprint", "output_dataset", b"output_dataset", "statistics", b"statistics", "time_range", b"time_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["digest", b"digest", "entity_count", b"entity_count", "hash_buckets", b"hash_buckets", "method", b"method", "name", b"name", "output_dataset", b"output_dataset", "partition_keys", b"partition_keys", "predefined_locator", b"predefined_locator", "ratio", b"ratio", "role", b"role", "row_count", b"row_count", "seed", b"seed", "size_bytes", b"size_bytes", "statistics", b"statistics", "stratify_by", b"stratify_by", "time_range", b"time_range"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["digest", b"digest", "entity_count", b"entity_count", "fingerprint", b"fingerprint", "hash_buckets", b"hash_buckets", "method", b"method", "name", b"name", "output_dataset", b"output_dataset", "partition_keys", b"partition_keys", "predefined_locator", b"predefined_locator", "ratio", b"ratio", "role", b"role", "row_count", b"row_count", "seed", b"seed", "size_bytes", b"size_bytes", "statistics", b"statistics", "stratify_by", b"stratify_by", "time_range", b"time_range"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class SplitFingerprint(message.Message):
+    """SplitFingerprint identifies the rows of a split by hashes of their keys, so that the
+    overlap of two splits can be computed without their data. Format `mlspec-keyset/v1`,
+    which any language can produce:
+
+    1. The key of a row is the text of its `key_columns` values, in that order, joined by
+       the unit separator U+001F; with no key columns it is the row's canonical content as
+       the producer defines it (the same for every split). Producers MAY prefix every key
+       with a secret salt, the same for every split of the splitting.
+    2. Its hash is the first 8 bytes of the SHA-256 of the key's UTF-8 bytes, read as an
+       unsigned 64-bit big-endian integer.
+    3. With a `sample_rate` r below 1, only hashes below r * 2^64 are kept (a hash-based
+       sample: a key is kept in every split or in none).
+    4. `key_hashes` is the distinct kept hashes in ascending order, each as 8 big-endian
+       bytes, concatenated.
+
+    A server MUST reject with INVALID_ARGUMENT a fingerprint of another format, whose
+    `key_hashes` length is not a multiple of 8 or whose hashes are not strictly ascending,
+    whose sample rate is outside (0, 1], or that keeps a hash at or above the sample bound.
+    The overlap of two comparable fingerprints is the number of hashes both hold divided
+    by the sample rate; its fraction is that over split b's `key_count` (over its number
+    of hashes divided by the sample rate when `key_count` is 0).
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    FORMAT_FIELD_NUMBER: builtins.int
+    KEY_COLUMNS_FIELD_NUMBER: builtins.int
+    KEY_HASHES_FIELD_NUMBER: builtins.int
+    SAMPLE_RATE_FIELD_NUMBER: builtins.int
+    KEY_COUNT_FIELD_NUMBER: builtins.int
+    format: builtins.str
+    """Required. Format of the fingerprint: `mlspec-keyset/v1`."""
+    key_hashes: builtins.bytes
+    """Required. The distinct kept key hashes, ascending, 8 big-endian bytes each."""
+    sample_rate: builtins.float
+    """Optional. Fraction of the key-hash space kept, in (0, 1]; 0 means 1 (every key)."""
+    key_count: builtins.int
+    """Optional. Number of distinct keys in the split before sampling."""
+    @builtins.property
+    def key_columns(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Optional. Columns whose values make the row key, for example `customer_id`; empty
+        means the whole row.
+        """
+
+    def __init__(
+        self,
+        *,
+        format: builtins.str = ...,
+        key_columns: abc.Iterable[builtins.str] | None = ...,
+        key_hashes: builtins.bytes = ...,
+        sample_rate: builtins.float = ...,
+        key_count: builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["format", b"format", "key_columns", b"key_columns", "key_count", b"key_count", "key_hashes", b"key_hashes", "sample_rate", b"sample_rate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

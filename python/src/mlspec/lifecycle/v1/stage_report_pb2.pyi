@@ -14,6 +14,7 @@ from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import value_pb2 as value_pb2
 from mlspec.lifecycle.v1 import analysis_pb2 as analysis_pb2
+from mlspec.lifecycle.v1 import deployment_gate_pb2 as deployment_gate_pb2
 from mlspec.lifecycle.v1 import evaluation_pb2 as evaluation_pb2
 from mlspec.lifecycle.v1 import holdback_test_pb2 as holdback_test_pb2
 from mlspec.lifecycle.v1 import ingestion_pb2 as ingestion_pb2
@@ -133,6 +134,8 @@ class StageReport(message.Message):
     MODEL_PACKAGING_FIELD_NUMBER: builtins.int
     MODEL_SERVING_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
+    DEPLOYMENT_APPROVAL_FIELD_NUMBER: builtins.int
+    DEPLOYMENT_GATE_FIELD_NUMBER: builtins.int
     stage: stage_pb2.LifecycleStage.ValueType
     """Required. The lifecycle stage reported; it MUST be one of stages 1 to 11 and MUST
     match the payload member that is set.
@@ -235,6 +238,22 @@ class StageReport(message.Message):
     def properties(self) -> containers.MessageMap[builtins.str, value_pb2.Value]:
         """Optional. Extension properties that no field above covers."""
 
+    @builtins.property
+    def deployment_approval(self) -> deployment_gate_pb2.DeploymentApproval:
+        """Optional. For stage 10 and 11 reports only: a person's approval of the launch (needed
+        when the launch criteria require human approval), or, with `override`, the decision
+        to record a SUCCEEDED report although the deployment gate does not pass. A server
+        MUST reject it on other stages, and an override without a reason, with
+        INVALID_ARGUMENT; it fills `caller` and `record_time`.
+        """
+
+    @builtins.property
+    def deployment_gate(self) -> deployment_gate_pb2.DeploymentGate:
+        """Output only. For SUCCEEDED stage 10 and 11 reports about a model version: the
+        deployment gate's decision (PASSED or OVERRIDDEN, with the failures overridden),
+        recorded when the report was accepted.
+        """
+
     def __init__(
         self,
         *,
@@ -263,10 +282,12 @@ class StageReport(message.Message):
         model_packaging: packaging_pb2.ModelPackaging | None = ...,
         model_serving: serving_pb2.ModelServing | None = ...,
         properties: abc.Mapping[builtins.str, value_pb2.Value] | None = ...,
+        deployment_approval: deployment_gate_pb2.DeploymentApproval | None = ...,
+        deployment_gate: deployment_gate_pb2.DeploymentGate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "end_time", b"end_time", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "payload", b"payload", "producer", b"producer", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "deployment_approval", b"deployment_approval", "deployment_gate", b"deployment_gate", "end_time", b"end_time", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "payload", b"payload", "producer", b"producer", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "end_time", b"end_time", "error_message", b"error_message", "inputs", b"inputs", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "outputs", b"outputs", "payload", b"payload", "pipeline_run_id", b"pipeline_run_id", "producer", b"producer", "properties", b"properties", "run_id", b"run_id", "stage", b"stage", "start_time", b"start_time", "status", b"status", "step_run_id", b"step_run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "deployment_approval", b"deployment_approval", "deployment_gate", b"deployment_gate", "end_time", b"end_time", "error_message", b"error_message", "inputs", b"inputs", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "outputs", b"outputs", "payload", b"payload", "pipeline_run_id", b"pipeline_run_id", "producer", b"producer", "properties", b"properties", "run_id", b"run_id", "stage", b"stage", "start_time", b"start_time", "status", b"status", "step_run_id", b"step_run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = typing.Literal["codified_objectives", "data_ingestion", "data_analysis", "data_transformation", "data_validation", "data_splitting", "model_training", "model_evaluation", "model_test", "model_packaging", "model_serving"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = typing.Literal["payload", b"payload"]  # noqa: Y015

@@ -1,4 +1,4 @@
-"""mlspec.lifecycle.v1.LifecycleService: lineage queries (reports use the generic create)."""
+"""mlspec.lifecycle.v1.LifecycleService: lineage and objectives (reports use the generic create)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from google.protobuf.message import Message
 
 from mlspec.domain.common.resources import Resources
 from mlspec.domain.lifecycle import lineage
+from mlspec.domain.lifecycle.objectives import service as objectives
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as pb
 from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, read
 
@@ -25,6 +26,11 @@ def get_lineage(request: pb.GetLineageRequest, res: Resources) -> Message:
     return pb.GetLineageResponse(graph=graph)
 
 
+def evaluate_objectives(request: pb.EvaluateObjectivesRequest, res: Resources) -> Message:
+    """Evaluates codified objectives on reports, and the deployment gate of a model version."""
+    return objectives.evaluate_objectives(res, request)
+
+
 # Every RPC of LifecycleService and what serves it (server/routes.py says how to read this).
 ROUTES = {
     "ReportStage": CREATE,
@@ -32,4 +38,5 @@ ROUTES = {
     "GetStageReport": GET,
     "ListStageReports": LIST,
     "GetLineage": read(get_lineage),
+    "EvaluateObjectives": read(evaluate_objectives),
 }
