@@ -1,11 +1,11 @@
-"""mlspec.lifecycle.v1.LifecycleService: lineage queries (reports use the generic create)."""
+"""mlspec.lifecycle.v1.LifecycleService: lineage and provenance (reports use the generic create)."""
 
 from __future__ import annotations
 
 from google.protobuf.message import Message
 
 from mlspec.domain.common.resources import Resources
-from mlspec.domain.lifecycle import lineage
+from mlspec.domain.lifecycle import lineage, provenance
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as pb
 from mlspec.server.routes import BATCH_CREATE, CREATE, GET, LIST, read
 
@@ -25,6 +25,11 @@ def get_lineage(request: pb.GetLineageRequest, res: Resources) -> Message:
     return pb.GetLineageResponse(graph=graph)
 
 
+def export_provenance(request: pb.ExportProvenanceRequest, res: Resources) -> Message:
+    """Signs the upstream lineage of a model version as an in-toto attestation."""
+    return pb.ExportProvenanceResponse(attestation=provenance.export(res, request.model_version))
+
+
 # Every RPC of LifecycleService and what serves it (server/routes.py says how to read this).
 ROUTES = {
     "ReportStage": CREATE,
@@ -32,4 +37,5 @@ ROUTES = {
     "GetStageReport": GET,
     "ListStageReports": LIST,
     "GetLineage": read(get_lineage),
+    "ExportProvenance": read(export_provenance),
 }
