@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import threading
 
 import grpc
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    os.environ["MLSPEC_HTTP_PORT"] = "0"  # two servers cannot share the HTTP side port
     with PgServer() as pg, contextlib.ExitStack() as stack:
         url = pg.create_database("scale_out")
         SqlStore(url).upgrade()
