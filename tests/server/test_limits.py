@@ -186,3 +186,29 @@ def test_limits_are_read_from_the_contract() -> None:
     assert limits.limit_of(name).max_length == limits.DEFAULT_STRING_LENGTH
     # A request too small to break any limit is not walked at all.
     assert limits.violations(data_pb.CreateDatasetRequest(), size=0) == []
+
+
+def test_a_list_page_stays_within_what_a_default_client_accepts(running: RunningServer) -> None:
+    with Client(f"127.0.0.1:{running.port}") as client:
+        experiment = client.get_or_create_experiment("pages")
+        for _ in range(3):  # three runs of about 1.5 MB each
+            request = tr.CreateRunRequest()
+            request.run.experiment_id = experiment.meta.id
+            for i in range(25):
+                request.run.properties[f"p{i}"].string_value = "x" * 60_000
+            client.tracking.CreateRun(request)
+    with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:  # 4 MiB receive limit
+        list_runs = channel.unary_unary(
+            "/mlspec.tracking.v1.TrackingService/ListRuns",
+            request_serializer=tr.ListRunsRequest.SerializeToString,
+            response_deserializer=tr.ListRunsResponse.FromString,
+        )
+        first = list_runs(tr.ListRunsRequest(experiment_ids=[experiment.meta.id], page_size=10))
+        assert len(first.runs) == 2 and first.next_page_token
+        rest = list_runs(
+            tr.ListRunsRequest(
+                experiment_ids=[experiment.meta.id], page_size=10, page_token=first.next_page_token
+            )
+        )
+    assert len(rest.runs) == 1 and not rest.next_page_token
+    assert len({r.meta.id for r in [*first.runs, *rest.runs]}) == 3

@@ -42,7 +42,10 @@ class FieldLimits(message.Message):
     Responses: a mutation whose full response would exceed 4 MiB (the default receive
     limit of gRPC clients) MUST still succeed for a default client: the server then
     answers with the changed resource's `meta` only and a RESPONSE_TRIMMED warning, so a
-    committed change never looks failed. A caller may ask any method for a partial
+    committed change never looks failed. A List page holds fewer than `page_size` items
+    when more would pass 4 MiB (follow `next_page_token`). A request larger than the
+    server's receive limit (16 MiB unless configured otherwise) is refused by the transport
+    with RESOURCE_EXHAUSTED before it is read. A caller may ask any method for a partial
     response in the manner of AIP-157 by sending the metadata header
     `x-mlspec-response-fields` with comma-separated field paths of the response message
     (for example `dataset.meta.id,dataset.meta.etag,warnings`); a path through a repeated
