@@ -275,3 +275,29 @@ def test_without_a_signing_key_there_is_nothing_to_attest(tmp_path: pathlib.Path
         assert raised.value.reason == "NO_SIGNING_KEY"
     finally:
         running.stop(0)
+
+
+def test_renaming_and_archiving_do_not_break_the_seals(
+    lineage: Lineage, tmp_path: pathlib.Path
+) -> None:
+    from mlspec.common.v1 import resource_service_pb2 as rs
+
+    kinds = {resource_id: kind for resource_id, (kind, _) in _stored(lineage.db).items()}
+    with Client(f"127.0.0.1:{lineage.running.port}") as client:
+        reports = client.lifecycle.ListStageReports(lc.ListStageReportsRequest()).stage_reports
+        rename = rs.RenameResourceRequest(new_name="renamed-report")
+        rename.resource.kind = K.RESOURCE_KIND_STAGE_REPORT
+        rename.resource.id = reports[0].meta.id
+        client.resources.RenameResource(rename)
+        archived: set[str] = set()
+        for report in reports:  # every report, and everything they reference, archived
+            for resource_id in {report.meta.id, *report.record_digests} - archived:
+                request = rs.ArchiveResourceRequest()
+                request.resource.kind = kinds[resource_id]  # type: ignore[assignment]
+                request.resource.id = resource_id
+                client.resources.ArchiveResource(request)
+                archived.add(resource_id)
+    out = tmp_path / "archived.json"
+    _export(lineage, out)
+    code, output = _verify(lineage, out)
+    assert code == 0, output

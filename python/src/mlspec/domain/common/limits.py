@@ -7,11 +7,12 @@ type that can contain itself (``Value``, ``FeatureSchema``) nests at most
 ``violations`` checks a decoded request against all of them, once, before any handler
 runs; the dispatcher answers INVALID_ARGUMENT naming each field over its limit.
 
-The walk visits only the fields that are set (``ListFields``), and is skipped when the
-request's serialized size proves it cannot break a limit: a string of n characters, a
-list of n items and a self-nesting n levels deep all take at least n bytes on the wire,
-so a request no larger than the smallest limit reachable from its type is within every
-one of them.
+The walk visits only the fields that are set (``ListFields``), and skips every part of
+the request whose serialized size proves it cannot break a limit: a string of n
+characters and a list of n items take at least n bytes on the wire, and each level of
+nesting at least two, so a message no larger than the smallest limit reachable from its
+type (``floor``), and too small to nest too deep, is within every one of them. Most
+requests, and most items of a large one, are never descended into.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from mlspec.domain.common.limits import MAX_NESTING, self_nesting
 from mlspec.errors import FieldViolation
 
 FD = descriptor.FieldDescriptor
+# Reading stops after this many fields: an explanation must not cost more than the call.
+MAX_FIELDS_READ = 100_000
 _VARINT, _FIXED64, _LENGTH, _START_GROUP, _END_GROUP, _FIXED32 = range(6)
 
 
@@ -65,7 +67,7 @@ def explain(desc: Any, data: bytes) -> FieldViolation | None:
     stack = [_Frame(desc, len(data), [])]
     nesting: dict[str, int] = {}
     pos = 0
-    while True:
+    for _ in range(MAX_FIELDS_READ):
         frame = stack[-1]
         if frame.end is not None and pos == frame.end:
             if len(stack) == 1:
@@ -120,6 +122,7 @@ def explain(desc: Any, data: bytes) -> FieldViolation | None:
         except _Malformed as problem:
             where = ".".join(frame.path) or "the request"
             return FieldViolation(where, f"is not valid protobuf: it {problem.description}")
+    return None  # too many fields to read them all for an explanation
 
 
 def _part(frame: _Frame, fd: FD | None, number: int) -> list[str]:
