@@ -8,13 +8,15 @@
 - sdk_metrics: the SDK's ``run.log_metric`` cost on the calling thread (1,000,000 calls),
   and sustained metric ingestion from one SDK client into the SQLite server beside
   inserting the same rows straight into SQLite.
+- scale_out: ReportStage calls/s with one and with two `mlspec serve` processes on one
+  PostgreSQL store (the two-process figure over the one-process one, same round).
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import lineage_and_list, report_stage_throughput, sdk_metrics
+from bench import lineage_and_list, report_stage_throughput, scale_out, sdk_metrics
 
 
 def main() -> None:
@@ -27,6 +29,9 @@ def main() -> None:
     print("\n== SDK metric logging: hot path and ingestion into the SQLite server", flush=True)
     sys.argv = [sys.argv[0]]
     sdk_metrics.main()
+    print("\n== Scale-out: one and two server processes on one PostgreSQL store", flush=True)
+    sys.argv = [sys.argv[0]]
+    scale_out.main()
 
 
 if __name__ == "__main__":

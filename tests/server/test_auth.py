@@ -170,3 +170,57 @@ def test_no_authentication_off_loopback_is_refused(tmp_path: pathlib.Path) -> No
     url = f"sqlite:///{tmp_path / 'store.db'}"
     with pytest.raises(ConfigError, match="use --auth token"):
         build_server(ServerConfig(host="0.0.0.0", insecure=True, port=0, store_url=url))
+
+
+def _every_method() -> list[tuple[str, bool]]:
+    """Every RPC of the area services and whether it writes, from the routing tables."""
+    from mlspec.server.services import area_routes
+
+    return sorted((name, route.writes) for name, route in area_routes().items())
+
+
+def test_every_method_refuses_a_stranger_and_every_writing_one_a_reader(tokened: Tokened) -> None:
+    """Driven by the routing tables: no RPC is open by mistake, no write slips past a reader."""
+    port = tokened.running.port
+    reader = ("authorization", f"Bearer {tokened.tokens['reader@team-a']}")
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        for name, writes in _every_method():
+            method = channel.unary_unary(f"/{name}")
+            with pytest.raises(grpc.RpcError) as stranger:
+                method(b"", timeout=10)
+            assert stranger.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
+            if name.endswith("/StreamNcsaLines"):
+                continue  # a server stream: it only reads, as its route says
+            try:
+                method(b"", timeout=10, metadata=[reader])
+                code = grpc.StatusCode.OK
+            except grpc.RpcError as error:
+                code = error.code()
+            if writes:
+                assert code == grpc.StatusCode.PERMISSION_DENIED, name
+            else:  # a reader may call it (an empty request may still be invalid)
+                assert code != grpc.StatusCode.PERMISSION_DENIED or name.endswith(
+                    "/ListAuditEvents"
+                ), name
+
+
+def test_another_workspaces_token_cannot_change_what_it_cannot_see(tokened: Tokened) -> None:
+    from mlspec.common.v1 import reference_pb2
+    from mlspec.common.v1 import resource_service_pb2 as rs
+
+    with tokened.client("writer@team-a") as a:
+        mine = a.data.CreateDataset(_dataset("team-a-guarded")).dataset
+    with tokened.client("writer@team-b") as b:
+        archive = rs.ArchiveResourceRequest()
+        archive.resource.kind = reference_pb2.RESOURCE_KIND_DATASET
+        archive.resource.id = mine.meta.id
+        with pytest.raises(NotFound):
+            b.resources.ArchiveResource(archive)
+        update = data_pb.UpdateDatasetRequest()
+        update.dataset.CopyFrom(mine)
+        update.dataset.meta.description = "defaced"
+        with pytest.raises(NotFound):
+            b.data.UpdateDataset(update)
+    with tokened.client("reader@team-a") as a:
+        again = a.data.GetDataset(data_pb.GetDatasetRequest(id=mine.meta.id)).dataset
+    assert again == mine  # untouched: same etag, same status, same description

@@ -5,6 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from mlspec.client import InvalidArgument
+from mlspec.client.errors import from_rpc_error
+
 
 def _varint(number: int) -> bytes:
     out = bytearray()
@@ -38,7 +41,29 @@ def test_a_value_nested_past_the_decode_limit_is_invalid_argument(
     with pytest.raises(grpc.RpcError) as raised:
         call(request, timeout=10)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "cannot be decoded" in raised.value.details()
+    error = from_rpc_error(raised.value)
+    assert isinstance(error, InvalidArgument)
+    assert error.reason == "UNDECODABLE_REQUEST"
+    # The field is named although the runtime gave up: the 21st array level of the param.
+    assert error.field_violations == [
+        (
+            "params[0].value" + ".array_value.values[0]" * 20,
+            "nests Value more than 20 levels deep within itself",
+        )
+    ]
+    assert "params[0].value.array_value" in error.message
+
+
+def test_text_that_is_not_utf8_is_named(channel: grpc.Channel) -> None:
+    label = _field(1, b"team") + _field(2, b"r\xc3\x28sk")  # labels { "team": <not UTF-8> }
+    request = _field(1, _field(1, _field(7, label)))  # dataset.meta.labels
+    call = channel.unary_unary("/mlspec.data.v1.DataService/CreateDataset")
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=10)
+    error = from_rpc_error(raised.value)
+    assert isinstance(error, InvalidArgument)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.field_violations == [("dataset.meta.labels['team']", "is not valid UTF-8 text")]
 
 
 def test_garbage_bytes_are_invalid_argument(channel: grpc.Channel) -> None:

@@ -20,6 +20,7 @@ from mlspec.cli import (
     errors,
     health_command,
     objective_commands,
+    provenance_commands,
     serve_commands,
     signing_commands,
     token_commands,
@@ -128,3 +129,4 @@ cli.add_command(signing_commands.sign)
 cli.add_command(signing_commands.verify)
 cli.add_command(objective_commands.objectives)
 cli.add_command(objective_commands.gate)
+cli.add_command(provenance_commands.provenance)

@@ -2,7 +2,7 @@
 
 Every flag has an environment variable: MLSPEC_HOST, MLSPEC_PORT, MLSPEC_HTTP_PORT,
 MLSPEC_TLS_CERT, MLSPEC_TLS_KEY, MLSPEC_TLS_CLIENT_CA, MLSPEC_AUTH, MLSPEC_TRUSTED_KEYS,
-MLSPEC_REQUIRE_SIGNED_PACKAGES, MLSPEC_INSECURE, MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
+MLSPEC_REQUIRE_SIGNED_PACKAGES, MLSPEC_SIGNING_KEY, MLSPEC_INSECURE, MLSPEC_STORE_URL, MLSPEC_LOG_LEVEL. The default store is an SQLite file at ~/.local/share/mlspec/mlspec.db.
 These commands need the server's dependencies (``pip install 'mlspec-contract[server]'``); they
 are imported only when one of them runs.
 """
@@ -118,6 +118,14 @@ def store_url_option(command: F) -> F:
     help="Serve a model only from a package signed by a trusted key.",
 )
 @click.option(
+    "--signing-key",
+    envvar="MLSPEC_SIGNING_KEY",
+    default="",
+    metavar="PEM",
+    help="The service's EC private key: it seals every stage report and signs provenance "
+    "attestations (MLSPEC_SIGNING_KEY).",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
@@ -142,6 +150,7 @@ def serve(
     auth: str,
     trusted_keys: tuple[str, ...],
     require_signed_packages: bool,
+    signing_key: str,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -164,6 +173,7 @@ def serve(
         auth=auth,
         trusted_keys=trusted_keys,
         require_signed_packages=require_signed_packages,
+        signing_key=signing_key,
         insecure=insecure,
     )
     with store_errors(store_url):

@@ -33,7 +33,10 @@ WORKSPACE_HEADER = "x-mlspec-workspace"
 AUTHORIZATION_HEADER = "authorization"
 
 # Reconnect quickly after a server restart instead of gRPC's default (1 s growing to 120 s).
+# Spread calls over every address the target resolves to (a DNS name of several server
+# processes, or ``ipv4:host:port,host:port``); a dead one is skipped.
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),

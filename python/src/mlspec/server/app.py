@@ -13,6 +13,8 @@ from importlib import metadata
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf import __version__ as protobuf_version
 from google.protobuf import descriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -108,7 +110,7 @@ def package_version() -> str:
 
 
 def load_policy(config: ServerConfig) -> Policy:
-    """The rules' policy: the trusted package-signing keys read from their PEM files."""
+    """The rules' policy: the trusted package-signing keys, the service's own signing key."""
     keys: dict[str, Any] = {}
     for path in config.trusted_keys:
         try:
@@ -118,7 +120,28 @@ def load_policy(config: ServerConfig) -> Policy:
         except SignatureProblem as exc:
             raise ConfigError(f"--trusted-key {path}: {exc}") from exc
         keys[key_id(key)] = key
-    return Policy(trusted_keys=keys, require_signed_packages=config.require_signed_packages)
+    return Policy(
+        trusted_keys=keys,
+        require_signed_packages=config.require_signed_packages,
+        service_key=load_signing_key(config.signing_key) if config.signing_key else None,
+    )
+
+
+def load_signing_key(path: str) -> ec.EllipticCurvePrivateKey:
+    """The service's signing key (--signing-key): a PEM elliptic-curve private key."""
+    try:
+        pem = pathlib.Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read --signing-key {path}: {exc.strerror or exc}") from exc
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"--signing-key {path} is not an unencrypted PEM private key ({exc})"
+        ) from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(f"--signing-key {path} is not an elliptic-curve (ECDSA) key")
+    return key
 
 
 class StoreCheck:

@@ -45,6 +45,8 @@ class ServerConfig:
     # PEM public keys trusted to sign model packages; and whether serving needs a signature.
     trusted_keys: tuple[str, ...] = ()
     require_signed_packages: bool = False
+    # The service's PEM EC private key: it seals stage reports and signs provenance.
+    signing_key: str = ""
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
@@ -65,6 +67,7 @@ class ServerConfig:
             "auth": self.auth,
             "trusted_keys": len(self.trusted_keys),
             "require_signed_packages": self.require_signed_packages,
+            "signing_key": bool(self.signing_key),
         }
 
 

@@ -21,17 +21,15 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
-from mlspec.domain.common import well_formed
+from mlspec.domain.common import limits, well_formed, wire
 from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
-from mlspec.server import audit
+from mlspec.server import audit, partial_responses
 from mlspec.server.auth import Access
 from mlspec.server.routes import Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
-# The protobuf runtime's default recursion limit when decoding.
-DECODE_DEPTH = 100
 
 
 class Dispatcher:
@@ -89,8 +87,11 @@ class Dispatcher:
             )
 
         def unary(data: bytes, context: grpc.ServicerContext) -> Message:
-            scope = self.access.scope(context.invocation_metadata(), full, route.writes)
-            return self.call(full, fn, route.writes, decode(request_cls, data), scope)
+            metadata = context.invocation_metadata()
+            scope = self.access.scope(metadata, full, route.writes)
+            wanted = partial_responses.requested(metadata, response_cls.DESCRIPTOR)
+            response = self.call(full, fn, route.writes, decode(request_cls, data), scope)
+            return partial_responses.shape(response, wanted, route.writes)
 
         # Requests arrive as bytes and are decoded in the handler, so that a request the
         # runtime cannot decode is INVALID_ARGUMENT rather than gRPC's INTERNAL.
@@ -181,15 +182,49 @@ class Dispatcher:
 
 
 def decode(request_cls: type[Message], data: bytes) -> Message:
-    """The request message of ``data``; INVALID_ARGUMENT when it cannot be decoded."""
+    """The request message of ``data`` within the contract's limits; else INVALID_ARGUMENT.
+
+    A request that cannot be decoded, or that breaks a limit of ``common/v1/limits.proto``
+    (``domain/common/limits.py``), is refused naming the field.
+    """
     try:
-        return request_cls.FromString(data)
+        request = request_cls.FromString(data)
     except DecodeError as exc:
+        found = wire.explain(request_cls.DESCRIPTOR, data)
+        where = f": {_elide(found.field)} {found.description}" if found else f" ({exc})"
         raise errors.InvalidArgument(
-            f"the request is not a valid {request_cls.DESCRIPTOR.full_name} ({exc}); "
-            f"messages and values nested deeper than {DECODE_DEPTH} levels cannot be decoded",
+            f"the request is not a valid {request_cls.DESCRIPTOR.full_name}{where}",
             reason="UNDECODABLE_REQUEST",
+            violations=[found] if found else [],
         ) from exc
+    check_limits(request, len(data))
+    return request
+
+
+def _elide(path: str, keep: int = 3) -> str:
+    """A long field path with its middle left out, for one readable line."""
+    parts = path.split(".")
+    if len(parts) <= 2 * keep:
+        return path
+    return ".".join([*parts[:keep], f"...({len(parts) - 2 * keep} more)...", *parts[-keep:]])
+
+
+def check_limits(request: Message, size: int) -> None:
+    """INVALID_ARGUMENT naming every field over its limit, or the request over its size."""
+    if size > limits.MAX_REQUEST_BYTES:
+        largest = limits.largest_fields(request)
+        raise errors.InvalidArgument(
+            f"the request is {size:,} bytes; at most {limits.MAX_REQUEST_BYTES:,} are accepted"
+            + (f" (largest field: {largest[0][0]}, {largest[0][1]:,} bytes)" if largest else ""),
+            reason="LIMIT_EXCEEDED",
+            violations=[
+                errors.FieldViolation(name, f"takes {bytes_:,} of the request's {size:,} bytes")
+                for name, bytes_ in largest
+            ],
+        )
+    found = limits.violations(request, size)
+    if found:
+        raise errors.not_valid("the request is over a limit", found, "LIMIT_EXCEEDED")
 
 
 def check_well_formed(request: Message) -> None:

@@ -6,12 +6,14 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.query import parse_order_by
+from mlspec.store.api import ListQuery, ListResult
 
 MAX_PAGE_SIZE = 1000
 # A filtered scan reads at most this many records per call; when the budget runs out
@@ -135,3 +137,28 @@ def scan_page(
                 kept.append(item)
         if len(rows) < limit:
             return kept, None
+
+
+# A List page stays within the receive limit of gRPC clients with default settings.
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+
+
+def within_bytes(
+    list_page: Callable[[ListQuery], ListResult], query: ListQuery, page: ListResult
+) -> ListResult:
+    """``page``, or its first records that fit in ``MAX_PAGE_BYTES`` (at least one).
+
+    A page of large resources would pass what clients accept; it is cut short, with a
+    token after its last record (AIP-158: a page may hold fewer than page_size items).
+    The shorter page is read again so that the store says where it ends.
+    """
+    total, fit = 0, 0
+    for record in page.records:
+        total += len(record.data)
+        if total > MAX_PAGE_BYTES and fit:
+            break
+        fit += 1
+    if fit == len(page.records):
+        return page
+    shorter = list_page(replace(query, page_size=fit))
+    return ListResult(shorter.records, shorter.last, more=True)

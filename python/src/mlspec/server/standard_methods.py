@@ -318,7 +318,7 @@ def _list(
             after=after,
             members=members,
         )
-        page = res.list_page(query)
+        page = paging.within_bytes(res.list_page, query, res.list_page(query))
         response = response_cls()
         out = getattr(response, field_out)
         for record in page.records:

@@ -113,7 +113,9 @@ class SignedEnvelope(message.Message):
     payload_type: builtins.str
     """Required. Media type of the payload, for example `application/vnd.in-toto+json`."""
     payload: builtins.bytes
-    """Required. The payload bytes that were signed."""
+    """Required. The payload bytes that were signed; up to the size of a whole request
+    (4 MiB), since a model's signed manifest lists every file of the model.
+    """
     @builtins.property
     def signatures(self) -> containers.RepeatedCompositeFieldContainer[Signature]:
         """Required. One or more signatures over the payload."""

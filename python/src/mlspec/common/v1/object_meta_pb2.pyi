@@ -142,7 +142,7 @@ class ObjectMeta(message.Message):
     @builtins.property
     def labels(self) -> containers.ScalarMap[builtins.str, builtins.str]:
         """Optional. User labels for grouping and filtering. Keys MUST match
-        `^[a-z][a-z0-9_.-]{0,62}$`; values are at most 255 characters.
+        `^[a-z][a-z0-9_.-]{0,62}$`; values are at most 255 characters; at most 64 labels.
         """
 
     @builtins.property

@@ -143,7 +143,9 @@ class ArrayValue(message.Message):
     VALUES_FIELD_NUMBER: builtins.int
     @builtins.property
     def values(self) -> containers.RepeatedCompositeFieldContainer[Value]:
-        """Optional. The elements, in order; they MAY be of different kinds."""
+        """Optional. The elements, in order; they MAY be of different kinds. At most 10,000
+        elements (a curve of many points fits).
+        """
 
     def __init__(
         self,

@@ -368,7 +368,7 @@ class DataSchema(message.Message):
 
     @builtins.property
     def features(self) -> containers.RepeatedCompositeFieldContainer[FeatureSchema]:
-        """Required. The expected features (columns)."""
+        """Required. The expected features (columns); at most 10,000."""
 
     @builtins.property
     def sparse_features(self) -> containers.RepeatedCompositeFieldContainer[SparseFeatureSchema]:

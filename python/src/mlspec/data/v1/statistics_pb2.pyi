@@ -150,7 +150,9 @@ class DatasetStatistics(message.Message):
 
     @builtins.property
     def features(self) -> containers.RepeatedCompositeFieldContainer[FeatureStatistics]:
-        """Optional. Statistics of each feature (column), one entry per feature path."""
+        """Optional. Statistics of each feature (column), one entry per feature path; at most
+        10,000 features.
+        """
 
     @builtins.property
     def cross_features(self) -> containers.RepeatedCompositeFieldContainer[CrossFeatureStatistics]:

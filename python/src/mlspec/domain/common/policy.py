@@ -14,12 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 @dataclass(frozen=True)
 class Policy:
-    """What the operator decided: which package signers to trust, what to require."""
+    """What the operator decided: whom to trust, what to require, what to sign with."""
 
     # Public keys trusted to sign model packages, by key id (``mlspec.signing.key_id``).
     trusted_keys: Mapping[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
     # When set, a model is served only from a signed package a trusted key verifies.
     require_signed_packages: bool = False
+    # The service's own key: it signs every stage report as it is stored and the
+    # provenance attestations of model versions (``mlspec serve --signing-key``).
+    service_key: ec.EllipticCurvePrivateKey | None = None
 
 
 OPEN = Policy()

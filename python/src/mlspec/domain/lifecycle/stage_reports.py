@@ -9,7 +9,8 @@ parent to the version's kind, generates the name, fills ``pipeline_run_id`` from
 step run, refuses inputs whose digest disagrees with the recorded one, and enforces the
 stage 9 hold-back rules (holdback_test.proto), all FAILED_PRECONDITION. Its lineage
 edges: each input -> report (CONSUMED), report -> each output (PRODUCED), and the
-pipeline run it fills (PART_OF).
+pipeline run it fills (PART_OF). Last, ``seals.seal`` records the digests of the records
+the report references and signs it with the service's key.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mlspec.data.v1 import artifact_pb2, dataset_pb2
 from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.kinds import BY_KIND, indexed_members
 from mlspec.domain.common.resources import Resources
-from mlspec.domain.lifecycle import package_signatures
+from mlspec.domain.lifecycle import package_signatures, seals
 from mlspec.domain.lifecycle.objectives import stage_rules as objective_rules
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
@@ -202,6 +203,7 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
     report_id = report.meta.id
     edges += [(e.resource.id, report_id, E.LINEAGE_EDGE_KIND_CONSUMED) for e in report.inputs]
     edges += [(report_id, e.resource.id, E.LINEAGE_EDGE_KIND_PRODUCED) for e in report.outputs]
+    seals.seal(res, report)  # last: it signs the report as stored
     return edges
 
 

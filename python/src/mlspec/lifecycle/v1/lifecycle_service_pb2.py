@@ -25,6 +25,8 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
+from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
 from mlspec.lifecycle.v1 import deployment_gate_pb2 as mlspec_dot_lifecycle_dot_v1_dot_deployment__gate__pb2
@@ -35,7 +37,7 @@ from mlspec.lifecycle.v1 import stage_pb2 as mlspec_dot_lifecycle_dot_v1_dot_sta
 from mlspec.lifecycle.v1 import stage_report_pb2 as mlspec_dot_lifecycle_dot_v1_dot_stage__report__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+mlspec/lifecycle/v1/lifecycle_service.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a)mlspec/lifecycle/v1/deployment_gate.proto\x1a!mlspec/lifecycle/v1/lineage.proto\x1a$mlspec/lifecycle/v1/objectives.proto\x1a/mlspec/lifecycle/v1/objectives_evaluation.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\x1a&mlspec/lifecycle/v1/stage_report.proto\"~\n\x12ReportStageRequest\x12I\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x04\xe2\x41\x01\x02R\x0bstageReport\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x91\x01\n\x13ReportStageResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x86\x01\n\x18\x42\x61tchReportStagesRequest\x12K\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x04\xe2\x41\x01\x02R\x0cstageReports\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x99\x01\n\x19\x42\x61tchReportStagesResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"g\n\x15GetStageReportRequest\x12,\n\x02id\x18\x01 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04nameB\n\n\x08selector\"\x94\x01\n\x16GetStageReportResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8a\x05\n\x17ListStageReportsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x39\n\x05stage\x18\x07 \x01(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x05stage\x12)\n\x06run_id\x18\x08 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x0bstep_run_id\x18\t \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12\x42\n\x0fpipeline_run_id\x18\n \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\rpipelineRunId\x12\x42\n\rmodel_version\x18\x0b \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\x12\x44\n\x10start_time_after\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0estartTimeAfter\x12\x46\n\x11start_time_before\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fstartTimeBefore\"\x89\x01\n\x18ListStageReportsResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x02\n\x11GetLineageRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05start\x12\x43\n\tdirection\x18\x02 \x01(\x0e\x32%.mlspec.lifecycle.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12=\n\nnode_kinds\x18\x04 \x03(\x0e\x32\x1e.mlspec.common.v1.ResourceKindR\tnodeKinds\x12#\n\rshow_archived\x18\x05 \x01(\x08R\x0cshowArchived\"\x84\x01\n\x12GetLineageResponse\x12\x37\n\x05graph\x18\x01 \x01(\x0b\x32!.mlspec.lifecycle.v1.LineageGraphR\x05graph\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xc8\x02\n\x19\x45valuateObjectivesRequest\x12\x44\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x0cmodelVersion\x12\x44\n\x0fstage_report_id\x18\x02 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\rstageReportId\x12L\n\x14objectives_report_id\x18\x03 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x12objectivesReportId\x12G\n\nobjectives\x18\x04 \x01(\x0b\x32\'.mlspec.lifecycle.v1.CodifiedObjectivesR\nobjectivesB\x08\n\x06target\"\xd9\x01\n\x1a\x45valuateObjectivesResponse\x12K\n\x0b\x65valuations\x18\x01 \x03(\x0b\x32).mlspec.lifecycle.v1.ObjectivesEvaluationR\x0b\x65valuations\x12\x37\n\x04gate\x18\x02 \x01(\x0b\x32#.mlspec.lifecycle.v1.DeploymentGateR\x04gate\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\x9a\x05\n\x10LifecycleService\x12`\n\x0bReportStage\x12\'.mlspec.lifecycle.v1.ReportStageRequest\x1a(.mlspec.lifecycle.v1.ReportStageResponse\x12r\n\x11\x42\x61tchReportStages\x12-.mlspec.lifecycle.v1.BatchReportStagesRequest\x1a..mlspec.lifecycle.v1.BatchReportStagesResponse\x12i\n\x0eGetStageReport\x12*.mlspec.lifecycle.v1.GetStageReportRequest\x1a+.mlspec.lifecycle.v1.GetStageReportResponse\x12o\n\x10ListStageReports\x12,.mlspec.lifecycle.v1.ListStageReportsRequest\x1a-.mlspec.lifecycle.v1.ListStageReportsResponse\x12]\n\nGetLineage\x12&.mlspec.lifecycle.v1.GetLineageRequest\x1a\'.mlspec.lifecycle.v1.GetLineageResponse\x12u\n\x12\x45valuateObjectives\x12..mlspec.lifecycle.v1.EvaluateObjectivesRequest\x1a/.mlspec.lifecycle.v1.EvaluateObjectivesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+mlspec/lifecycle/v1/lifecycle_service.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a)mlspec/lifecycle/v1/deployment_gate.proto\x1a!mlspec/lifecycle/v1/lineage.proto\x1a$mlspec/lifecycle/v1/objectives.proto\x1a/mlspec/lifecycle/v1/objectives_evaluation.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\x1a&mlspec/lifecycle/v1/stage_report.proto\"~\n\x12ReportStageRequest\x12I\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x04\xe2\x41\x01\x02R\x0bstageReport\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x91\x01\n\x13ReportStageResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8d\x01\n\x18\x42\x61tchReportStagesRequest\x12R\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x0b\xe2\x41\x01\x02\xc2\xe1\x18\x03\x08\xf4\x03R\x0cstageReports\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x99\x01\n\x19\x42\x61tchReportStagesResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"g\n\x15GetStageReportRequest\x12,\n\x02id\x18\x01 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04nameB\n\n\x08selector\"\x94\x01\n\x16GetStageReportResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8a\x05\n\x17ListStageReportsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x39\n\x05stage\x18\x07 \x01(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x05stage\x12)\n\x06run_id\x18\x08 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x0bstep_run_id\x18\t \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12\x42\n\x0fpipeline_run_id\x18\n \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\rpipelineRunId\x12\x42\n\rmodel_version\x18\x0b \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\x12\x44\n\x10start_time_after\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0estartTimeAfter\x12\x46\n\x11start_time_before\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fstartTimeBefore\"\x89\x01\n\x18ListStageReportsResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x02\n\x11GetLineageRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05start\x12\x43\n\tdirection\x18\x02 \x01(\x0e\x32%.mlspec.lifecycle.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12=\n\nnode_kinds\x18\x04 \x03(\x0e\x32\x1e.mlspec.common.v1.ResourceKindR\tnodeKinds\x12#\n\rshow_archived\x18\x05 \x01(\x08R\x0cshowArchived\"\x84\x01\n\x12GetLineageResponse\x12\x37\n\x05graph\x18\x01 \x01(\x0b\x32!.mlspec.lifecycle.v1.LineageGraphR\x05graph\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xc8\x02\n\x19\x45valuateObjectivesRequest\x12\x44\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x0cmodelVersion\x12\x44\n\x0fstage_report_id\x18\x02 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\rstageReportId\x12L\n\x14objectives_report_id\x18\x03 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x12objectivesReportId\x12G\n\nobjectives\x18\x04 \x01(\x0b\x32\'.mlspec.lifecycle.v1.CodifiedObjectivesR\nobjectivesB\x08\n\x06target\"\xd9\x01\n\x1a\x45valuateObjectivesResponse\x12K\n\x0b\x65valuations\x18\x01 \x03(\x0b\x32).mlspec.lifecycle.v1.ObjectivesEvaluationR\x0b\x65valuations\x12\x37\n\x04gate\x18\x02 \x01(\x0b\x32#.mlspec.lifecycle.v1.DeploymentGateR\x04gate\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"c\n\x17\x45xportProvenanceRequest\x12H\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x0cmodelVersion\"\x95\x01\n\x18\x45xportProvenanceResponse\x12\x42\n\x0b\x61ttestation\x18\x01 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0b\x61ttestation\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\x8b\x06\n\x10LifecycleService\x12`\n\x0bReportStage\x12\'.mlspec.lifecycle.v1.ReportStageRequest\x1a(.mlspec.lifecycle.v1.ReportStageResponse\x12r\n\x11\x42\x61tchReportStages\x12-.mlspec.lifecycle.v1.BatchReportStagesRequest\x1a..mlspec.lifecycle.v1.BatchReportStagesResponse\x12i\n\x0eGetStageReport\x12*.mlspec.lifecycle.v1.GetStageReportRequest\x1a+.mlspec.lifecycle.v1.GetStageReportResponse\x12o\n\x10ListStageReports\x12,.mlspec.lifecycle.v1.ListStageReportsRequest\x1a-.mlspec.lifecycle.v1.ListStageReportsResponse\x12]\n\nGetLineage\x12&.mlspec.lifecycle.v1.GetLineageRequest\x1a\'.mlspec.lifecycle.v1.GetLineageResponse\x12u\n\x12\x45valuateObjectives\x12..mlspec.lifecycle.v1.EvaluateObjectivesRequest\x1a/.mlspec.lifecycle.v1.EvaluateObjectivesResponse\x12o\n\x10\x45xportProvenance\x12,.mlspec.lifecycle.v1.ExportProvenanceRequest\x1a-.mlspec.lifecycle.v1.ExportProvenanceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,7 +47,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTSTAGEREQUEST'].fields_by_name['stage_report']._loaded_options = None
   _globals['_REPORTSTAGEREQUEST'].fields_by_name['stage_report']._serialized_options = b'\342A\001\002'
   _globals['_BATCHREPORTSTAGESREQUEST'].fields_by_name['stage_reports']._loaded_options = None
-  _globals['_BATCHREPORTSTAGESREQUEST'].fields_by_name['stage_reports']._serialized_options = b'\342A\001\002'
+  _globals['_BATCHREPORTSTAGESREQUEST'].fields_by_name['stage_reports']._serialized_options = b'\342A\001\002\302\341\030\003\010\364\003'
   _globals['_GETSTAGEREPORTREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETSTAGEREPORTREQUEST'].fields_by_name['id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
   _globals['_LISTSTAGEREPORTSREQUEST'].fields_by_name['run_id']._loaded_options = None
@@ -60,30 +62,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['stage_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['objectives_report_id']._loaded_options = None
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['objectives_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
-  _globals['_REPORTSTAGEREQUEST']._serialized_start=465
-  _globals['_REPORTSTAGEREQUEST']._serialized_end=591
-  _globals['_REPORTSTAGERESPONSE']._serialized_start=594
-  _globals['_REPORTSTAGERESPONSE']._serialized_end=739
-  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_start=742
-  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_end=876
-  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_start=879
-  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_end=1032
-  _globals['_GETSTAGEREPORTREQUEST']._serialized_start=1034
-  _globals['_GETSTAGEREPORTREQUEST']._serialized_end=1137
-  _globals['_GETSTAGEREPORTRESPONSE']._serialized_start=1140
-  _globals['_GETSTAGEREPORTRESPONSE']._serialized_end=1288
-  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_start=1291
-  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_end=1941
-  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_start=1944
-  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_end=2081
-  _globals['_GETLINEAGEREQUEST']._serialized_start=2084
-  _globals['_GETLINEAGEREQUEST']._serialized_end=2360
-  _globals['_GETLINEAGERESPONSE']._serialized_start=2363
-  _globals['_GETLINEAGERESPONSE']._serialized_end=2495
-  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_start=2498
-  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_end=2826
-  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_start=2829
-  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_end=3046
-  _globals['_LIFECYCLESERVICE']._serialized_start=3049
-  _globals['_LIFECYCLESERVICE']._serialized_end=3715
+  _globals['_EXPORTPROVENANCEREQUEST'].fields_by_name['model_version']._loaded_options = None
+  _globals['_EXPORTPROVENANCEREQUEST'].fields_by_name['model_version']._serialized_options = b'\342A\001\002'
+  _globals['_REPORTSTAGEREQUEST']._serialized_start=527
+  _globals['_REPORTSTAGEREQUEST']._serialized_end=653
+  _globals['_REPORTSTAGERESPONSE']._serialized_start=656
+  _globals['_REPORTSTAGERESPONSE']._serialized_end=801
+  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_start=804
+  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_end=945
+  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_start=948
+  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_end=1101
+  _globals['_GETSTAGEREPORTREQUEST']._serialized_start=1103
+  _globals['_GETSTAGEREPORTREQUEST']._serialized_end=1206
+  _globals['_GETSTAGEREPORTRESPONSE']._serialized_start=1209
+  _globals['_GETSTAGEREPORTRESPONSE']._serialized_end=1357
+  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_start=1360
+  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_end=2010
+  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_start=2013
+  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_end=2150
+  _globals['_GETLINEAGEREQUEST']._serialized_start=2153
+  _globals['_GETLINEAGEREQUEST']._serialized_end=2429
+  _globals['_GETLINEAGERESPONSE']._serialized_start=2432
+  _globals['_GETLINEAGERESPONSE']._serialized_end=2564
+  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_start=2567
+  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_end=2895
+  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_start=2898
+  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_end=3115
+  _globals['_EXPORTPROVENANCEREQUEST']._serialized_start=3117
+  _globals['_EXPORTPROVENANCEREQUEST']._serialized_end=3216
+  _globals['_EXPORTPROVENANCERESPONSE']._serialized_start=3219
+  _globals['_EXPORTPROVENANCERESPONSE']._serialized_end=3368
+  _globals['_LIFECYCLESERVICE']._serialized_start=3371
+  _globals['_LIFECYCLESERVICE']._serialized_end=4150
 # @@protoc_insertion_point(module_scope)

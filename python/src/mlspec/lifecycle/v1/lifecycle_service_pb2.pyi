@@ -8,6 +8,7 @@ from google.protobuf import descriptor as descriptor
 from google.protobuf import message as message
 from google.protobuf import timestamp_pb2 as timestamp_pb2
 from google.protobuf.internal import containers as containers
+from mlspec.common.v1 import digest_pb2 as digest_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import warning_pb2 as warning_pb2
 from mlspec.lifecycle.v1 import deployment_gate_pb2 as deployment_gate_pb2
@@ -451,5 +452,62 @@ class EvaluateObjectivesResponse(message.Message):
     _HasFieldArgType: _TypeAlias = typing.Literal["gate", b"gate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = typing.Literal["evaluations", b"evaluations", "gate", b"gate", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ExportProvenanceRequest(message.Message):
+    """ExportProvenanceRequest is the request of LifecycleService.ExportProvenance."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def model_version(self) -> reference_pb2.ResourceRef:
+        """Required. The model version whose provenance to export: RESOURCE_KIND_MODEL_VERSION
+        with its id, or RESOURCE_KIND_MODEL with a name or id and a `version`.
+        """
+
+    def __init__(
+        self,
+        *,
+        model_version: reference_pb2.ResourceRef | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ExportProvenanceResponse(message.Message):
+    """ExportProvenanceResponse is the response of LifecycleService.ExportProvenance."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    ATTESTATION_FIELD_NUMBER: builtins.int
+    WARNINGS_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def attestation(self) -> digest_pb2.SignedEnvelope:
+        """The attestation: a DSSE envelope (payload type `application/vnd.in-toto+json`) over
+        the in-toto statement, signed by the service's key. Its signature's `key_id` is
+        `sha256:` and the hex SHA-256 of the key's DER SubjectPublicKeyInfo.
+        """
+
+    @builtins.property
+    def warnings(self) -> containers.RepeatedCompositeFieldContainer[warning_pb2.Warning]:
+        """Non-fatal conditions, for example a stage report stored before the service had a
+        signing key (the attestation then does not verify).
+        """
+
+    def __init__(
+        self,
+        *,
+        attestation: digest_pb2.SignedEnvelope | None = ...,
+        warnings: abc.Iterable[warning_pb2.Warning] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["attestation", b"attestation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["attestation", b"attestation", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...

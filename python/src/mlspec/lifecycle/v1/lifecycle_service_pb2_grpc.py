@@ -68,6 +68,11 @@ class LifecycleServiceStub:
                 request_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesRequest.SerializeToString,
                 response_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesResponse.FromString,
                 _registered_method=True)
+        self.ExportProvenance = channel.unary_unary(
+                '/mlspec.lifecycle.v1.LifecycleService/ExportProvenance',
+                request_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.ExportProvenanceRequest.SerializeToString,
+                response_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.ExportProvenanceResponse.FromString,
+                _registered_method=True)
 
 
 class LifecycleServiceServicer:
@@ -154,6 +159,21 @@ class LifecycleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportProvenance(self, request, context):
+        """Exports the whole upstream lineage of a model version (the stage reports that led to
+        it and every record they reference: data versions, code snapshots, runs, with their
+        digests) as an in-toto attestation (statement v1, predicate type
+        `https://mlspec.io/provenance/v1`) whose subject is the model version's artifact
+        digest, in a DSSE envelope signed with the service's key. `mlspec provenance verify`
+        checks it offline. Returns NOT_FOUND when the model version does not exist,
+        INVALID_ARGUMENT when `model_version` names no model version, and
+        FAILED_PRECONDITION when the service has no signing key (`mlspec serve
+        --signing-key`) or the model version records no sha256 artifact digest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LifecycleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +206,11 @@ def add_LifecycleServiceServicer_to_server(servicer, server):
                     servicer.EvaluateObjectives,
                     request_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesRequest.FromString,
                     response_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesResponse.SerializeToString,
+            ),
+            'ExportProvenance': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportProvenance,
+                    request_deserializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.ExportProvenanceRequest.FromString,
+                    response_serializer=mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.ExportProvenanceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +379,33 @@ class LifecycleService:
             '/mlspec.lifecycle.v1.LifecycleService/EvaluateObjectives',
             mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesRequest.SerializeToString,
             mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.EvaluateObjectivesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportProvenance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.lifecycle.v1.LifecycleService/ExportProvenance',
+            mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.ExportProvenanceRequest.SerializeToString,
+            mlspec_dot_lifecycle_dot_v1_dot_lifecycle__service__pb2.ExportProvenanceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -90,6 +90,17 @@ class LifecycleServiceStub:
     report does not exist; FAILED_PRECONDITION when a stage report names no objectives
     and none are given.
     """
+    ExportProvenance: grpc.UnaryUnaryMultiCallable[lifecycle_service_pb2.ExportProvenanceRequest, lifecycle_service_pb2.ExportProvenanceResponse]
+    """Exports the whole upstream lineage of a model version (the stage reports that led to
+    it and every record they reference: data versions, code snapshots, runs, with their
+    digests) as an in-toto attestation (statement v1, predicate type
+    `https://mlspec.io/provenance/v1`) whose subject is the model version's artifact
+    digest, in a DSSE envelope signed with the service's key. `mlspec provenance verify`
+    checks it offline. Returns NOT_FOUND when the model version does not exist,
+    INVALID_ARGUMENT when `model_version` names no model version, and
+    FAILED_PRECONDITION when the service has no signing key (`mlspec serve
+    --signing-key`) or the model version records no sha256 artifact digest.
+    """
 
 @typing.type_check_only
 class LifecycleServiceAsyncStub(LifecycleServiceStub):
@@ -152,6 +163,17 @@ class LifecycleServiceAsyncStub(LifecycleServiceStub):
     and position named); NOT_FOUND when the model version, a report or the objectives
     report does not exist; FAILED_PRECONDITION when a stage report names no objectives
     and none are given.
+    """
+    ExportProvenance: aio.UnaryUnaryMultiCallable[lifecycle_service_pb2.ExportProvenanceRequest, lifecycle_service_pb2.ExportProvenanceResponse]  # type: ignore[assignment]
+    """Exports the whole upstream lineage of a model version (the stage reports that led to
+    it and every record they reference: data versions, code snapshots, runs, with their
+    digests) as an in-toto attestation (statement v1, predicate type
+    `https://mlspec.io/provenance/v1`) whose subject is the model version's artifact
+    digest, in a DSSE envelope signed with the service's key. `mlspec provenance verify`
+    checks it offline. Returns NOT_FOUND when the model version does not exist,
+    INVALID_ARGUMENT when `model_version` names no model version, and
+    FAILED_PRECONDITION when the service has no signing key (`mlspec serve
+    --signing-key`) or the model version records no sha256 artifact digest.
     """
 
 class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
@@ -248,6 +270,23 @@ class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
         and position named); NOT_FOUND when the model version, a report or the objectives
         report does not exist; FAILED_PRECONDITION when a stage report names no objectives
         and none are given.
+        """
+
+    @abc_1.abstractmethod
+    def ExportProvenance(
+        self,
+        request: lifecycle_service_pb2.ExportProvenanceRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[lifecycle_service_pb2.ExportProvenanceResponse, abc.Awaitable[lifecycle_service_pb2.ExportProvenanceResponse]]:
+        """Exports the whole upstream lineage of a model version (the stage reports that led to
+        it and every record they reference: data versions, code snapshots, runs, with their
+        digests) as an in-toto attestation (statement v1, predicate type
+        `https://mlspec.io/provenance/v1`) whose subject is the model version's artifact
+        digest, in a DSSE envelope signed with the service's key. `mlspec provenance verify`
+        checks it offline. Returns NOT_FOUND when the model version does not exist,
+        INVALID_ARGUMENT when `model_version` names no model version, and
+        FAILED_PRECONDITION when the service has no signing key (`mlspec serve
+        --signing-key`) or the model version records no sha256 artifact digest.
         """
 
 def add_LifecycleServiceServicer_to_server(servicer: LifecycleServiceServicer, server: typing.Union[grpc.Server, aio.Server]) -> None: ...

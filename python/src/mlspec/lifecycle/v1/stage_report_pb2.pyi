@@ -109,6 +109,27 @@ class StageReport(message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @typing.final
+    class RecordDigestsEntry(message.Message):
+        DESCRIPTOR: descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+        @builtins.property
+        def value(self) -> digest_pb2.DigestSet: ...
+        def __init__(
+            self,
+            *,
+            key: builtins.str = ...,
+            value: digest_pb2.DigestSet | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     META_FIELD_NUMBER: builtins.int
     STAGE_FIELD_NUMBER: builtins.int
     RUN_ID_FIELD_NUMBER: builtins.int
@@ -136,6 +157,8 @@ class StageReport(message.Message):
     PROPERTIES_FIELD_NUMBER: builtins.int
     DEPLOYMENT_APPROVAL_FIELD_NUMBER: builtins.int
     DEPLOYMENT_GATE_FIELD_NUMBER: builtins.int
+    RECORD_DIGESTS_FIELD_NUMBER: builtins.int
+    SERVICE_SIGNATURE_FIELD_NUMBER: builtins.int
     stage: stage_pb2.LifecycleStage.ValueType
     """Required. The lifecycle stage reported; it MUST be one of stages 1 to 11 and MUST
     match the payload member that is set.
@@ -254,6 +277,28 @@ class StageReport(message.Message):
         recorded when the report was accepted.
         """
 
+    @builtins.property
+    def record_digests(self) -> containers.MessageMap[builtins.str, digest_pb2.DigestSet]:
+        """Output only. The digest of the record of every resource the report references (its
+        inputs and outputs, run, step run, pipeline run and model version), keyed by
+        resource id, as the record was when the report was stored. A record's digest is the
+        SHA-256 of the deterministic protobuf serialization of the fields that never change
+        once it exists: `meta.id`, `meta.workspace`, `meta.create_time`, `meta.creator` and
+        the IMMUTABLE fields (for a stage report, every field but the other common object
+        fields and `service_signature`). A changed record no longer matches the digest a
+        report took of it, so the lineage a provenance attestation exports
+        (LifecycleService.ExportProvenance) is tamper-evident end to end.
+        """
+
+    @builtins.property
+    def service_signature(self) -> digest_pb2.Signature:
+        """Output only. The service's signature over this report's own record digest, made when
+        the report was stored by a service with a signing key (`mlspec serve --signing-key`):
+        an ECDSA P-256 SHA-256 signature over the DSSE pre-authentication encoding of the
+        payload type `application/vnd.mlspec.record-digest` and the payload `sha256:<hex>`.
+        Empty when the service had no signing key.
+        """
+
     def __init__(
         self,
         *,
@@ -284,10 +329,12 @@ class StageReport(message.Message):
         properties: abc.Mapping[builtins.str, value_pb2.Value] | None = ...,
         deployment_approval: deployment_gate_pb2.DeploymentApproval | None = ...,
         deployment_gate: deployment_gate_pb2.DeploymentGate | None = ...,
+        record_digests: abc.Mapping[builtins.str, digest_pb2.DigestSet] | None = ...,
+        service_signature: digest_pb2.Signature | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "deployment_approval", b"deployment_approval", "deployment_gate", b"deployment_gate", "end_time", b"end_time", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "payload", b"payload", "producer", b"producer", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "deployment_approval", b"deployment_approval", "deployment_gate", b"deployment_gate", "end_time", b"end_time", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "payload", b"payload", "producer", b"producer", "service_signature", b"service_signature", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "deployment_approval", b"deployment_approval", "deployment_gate", b"deployment_gate", "end_time", b"end_time", "error_message", b"error_message", "inputs", b"inputs", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "outputs", b"outputs", "payload", b"payload", "pipeline_run_id", b"pipeline_run_id", "producer", b"producer", "properties", b"properties", "run_id", b"run_id", "stage", b"stage", "start_time", b"start_time", "status", b"status", "step_run_id", b"step_run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["codified_objectives", b"codified_objectives", "data_analysis", b"data_analysis", "data_ingestion", b"data_ingestion", "data_splitting", b"data_splitting", "data_transformation", b"data_transformation", "data_validation", b"data_validation", "deployment_approval", b"deployment_approval", "deployment_gate", b"deployment_gate", "end_time", b"end_time", "error_message", b"error_message", "inputs", b"inputs", "meta", b"meta", "model_evaluation", b"model_evaluation", "model_packaging", b"model_packaging", "model_serving", b"model_serving", "model_test", b"model_test", "model_training", b"model_training", "model_version", b"model_version", "outputs", b"outputs", "payload", b"payload", "pipeline_run_id", b"pipeline_run_id", "producer", b"producer", "properties", b"properties", "record_digests", b"record_digests", "run_id", b"run_id", "service_signature", b"service_signature", "stage", b"stage", "start_time", b"start_time", "status", b"status", "step_run_id", b"step_run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = typing.Literal["codified_objectives", "data_ingestion", "data_analysis", "data_transformation", "data_validation", "data_splitting", "model_training", "model_evaluation", "model_test", "model_packaging", "model_serving"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = typing.Literal["payload", b"payload"]  # noqa: Y015

@@ -770,7 +770,7 @@ class SetRunTagsRequest(message.Message):
 
     @builtins.property
     def remove_keys(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
-        """Optional. Keys of tags to remove; removing an absent key is a no-op."""
+        """Optional. Keys of tags to remove; removing an absent key is a no-op. At most 100."""
 
     def __init__(
         self,
