@@ -25,7 +25,7 @@ import click
 from google.protobuf import message_factory
 from google.protobuf.message import Message
 
-from mlspec.cli.documents import Document
+from mlspec.cli.documents import Document, failure_at
 from mlspec.cli.errors import CliError
 from mlspec.client import AlreadyExists, Client, MLSpecError, NotFound
 from mlspec.client.kinds import Kind, kind_of_message, methods_by_request
@@ -82,16 +82,7 @@ def import_document(client: Client, resolver: Resolver, document: Document) -> l
     except UnresolvedReference as exc:
         raise CliError(f"{document.where(exc.path)}: {exc}") from exc
     except MLSpecError as exc:
-        raise CliError(_failure(document, exc)) from exc
-
-
-def _failure(document: Document, exc: MLSpecError) -> str:
-    violations = list(getattr(exc, "field_violations", []))
-    field = violations[0][0] if violations else ""
-    field = field.split(".", 1)[1] if "." in field else ""  # drop the request's field name
-    text = f"{exc.code.name}: {exc.message}"
-    listed = "; ".join(f"{f}: {d}" for f, d in violations if f not in exc.message)
-    return f"{document.where(field)}: {text}" + (f" ({listed})" if listed else "")
+        raise CliError(failure_at(document, exc)) from exc
 
 
 def _workflow(
@@ -104,10 +95,7 @@ def _workflow(
     digest = hashlib.sha256(document.text.encode("utf-8")).hexdigest() if single else ""
     done = recreate_run(client, metadata, file_digest=digest, source_uri=_uri(document.path))
     for path in done.dropped:
-        click_warning(
-            f"{document.where(path)}: the reference names nothing on this server; the "
-            "record keeps the file's other fields without it"
-        )
+        click_warning(f"{document.where(path)}: {path}: not on this server; left out of the record")
     resolver.remember(done.run)
     return [
         Outcome(

@@ -20,11 +20,12 @@ from google.protobuf import descriptor, json_format, message_factory
 from google.protobuf.message import Message
 
 from mlspec import yaml_format
+from mlspec.cli import errors
 from mlspec.cli.file_check import HEADER, check_text
 from mlspec.cli.message_types import UnknownMessageType, find_message_type
 from mlspec.yaml_format import Position
 
-__all__ = ["Document", "DocumentError", "locate", "read_documents"]
+__all__ = ["Document", "DocumentError", "failure_at", "locate", "read_documents"]
 
 _SEGMENT = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(['\"]?)(.*?)\3\]")
 _START = Position(1, 1)
@@ -156,6 +157,21 @@ def _parse(path: str, node: yaml.Node, message_type: descriptor.Descriptor) -> M
     except (json_format.ParseError, yaml_format.ParseError) as exc:
         raise DocumentError(path, yaml_format.position(node), str(exc)) from None
     return message
+
+
+def failure_at(document: Document, exc: BaseException) -> str:
+    """``FILE:LINE:COLUMN: <the error's line>`` at the first field a call error names.
+
+    Field violations name request fields (``stage_report.inputs[0].digest``); the first
+    part, the request's field that holds the document, is dropped.
+    """
+    fields = [
+        v.field
+        for detail in getattr(exc, "details", ())
+        for v in getattr(detail, "field_violations", ())
+    ]
+    field = fields[0].partition(".")[2] if fields else ""
+    return f"{document.where(field)}: {errors.describe(exc).message}"
 
 
 def locate(node: yaml.Node, field_path: str) -> Position:

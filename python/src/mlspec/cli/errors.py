@@ -182,6 +182,7 @@ def _client_error(exc: Any) -> Failure:
         f"{v.field}: {v.description}"
         for detail in exc.details
         for v in getattr(detail, "field_violations", ())
+        if v.field not in exc.message  # already said
     )
     if violations:
         text += f" ({violations})"
@@ -249,6 +250,7 @@ _TABLE: list[tuple[str, Callable[[Any], Failure | None]]] = [
     ("mlspec.client.kinds:UnknownKind", _bad_word),
     ("mlspec.client.names:BadReference", _bad_word),
     ("mlspec.client.names:UnresolvedReference", _message),
+    ("mlspec.cli.documents:DocumentError", _message),
     ("mlspec.yaml_format:ParseError", _parse_error),
     ("builtins:ModuleNotFoundError", _missing_module),
     ("builtins:RuntimeError", _bind),

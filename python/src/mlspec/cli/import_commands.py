@@ -18,7 +18,7 @@ import yaml
 from rich.table import Table
 
 from mlspec.cli.connection import open_client
-from mlspec.cli.document_import import CREATED, EXISTS, Outcome, import_document
+from mlspec.cli.document_import import CREATED, EXISTS, SENT, Outcome, import_document
 from mlspec.cli.documents import Document, read_documents
 from mlspec.cli.output import chosen_output, output_option, print_tables
 from mlspec.cli.progress import tracked
@@ -99,17 +99,18 @@ def _print(
     if not outcomes:
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("FILE", "DOCUMENTS", "CREATED", "EXISTING"):
+    sent = any(o.result == SENT for o in outcomes)
+    for column in ("FILE", "DOCUMENTS", "CREATED", "EXISTING", *(["SENT"] if sent else [])):
         table.add_column(column, no_wrap=True)
     for path in dict.fromkeys(str(f) for f in files):
         done = [o for o in outcomes if o.document.path == path]
         if not done:
             continue
+        counts = [sum(1 for o in done if o.result == r) for r in (CREATED, EXISTS, SENT)]
         table.add_row(
             path,
             str(sum(1 for d in documents if d.path == path)),
-            str(sum(1 for o in done if o.result == CREATED)),
-            str(sum(1 for o in done if o.result == EXISTS)),
+            *map(str, counts if sent else counts[:2]),
         )
     print_tables([table])
 

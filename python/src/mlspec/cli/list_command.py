@@ -85,7 +85,11 @@ def list_resources(
         else:
             _check_parent_not_needed(target)
         items, next_token = _collect(client, target, request, all_pages)
-    render(items, chosen_output(settings.output, output))
+    chosen = chosen_output(settings.output, output)
+    if items or chosen != "table":
+        render(items, chosen)
+    else:
+        click.echo(f"(no {target.plural})", err=True)
     if next_token:
         click.echo(f"(more: --all, or --page-token {next_token})", err=True)
 

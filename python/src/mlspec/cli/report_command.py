@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from rich.table import Table
 
 from mlspec.cli.connection import open_client
-from mlspec.cli.documents import Document, read_documents
+from mlspec.cli.documents import Document, failure_at, read_documents
 from mlspec.cli.errors import CliError
 from mlspec.cli.output import chosen_output, output_option, print_tables, render
 from mlspec.cli.progress import tracked
@@ -31,7 +31,6 @@ from mlspec.lifecycle.v1 import lifecycle_service_pb2, stage_pb2, stage_report_p
 __all__ = ["report", "send_report"]
 
 STAGE_REPORT = stage_report_pb2.StageReport.DESCRIPTOR.full_name
-REQUEST_FIELD = "stage_report"
 
 
 @click.command()
@@ -83,29 +82,11 @@ def send_report(
     except UnresolvedReference as exc:
         raise CliError(f"{document.where(exc.path)}: {exc}") from exc
     except MLSpecError as exc:
-        raise CliError(failure_line(document, exc, REQUEST_FIELD)) from exc
+        raise CliError(failure_at(document, exc)) from exc
     for warning in response.warnings:
         click.echo(f"warning: {document.where()}: {warning.code}: {warning.message}", err=True)
     stored: stage_report_pb2.StageReport = response.stage_report
     return stored
-
-
-def failure_line(document: Document, exc: MLSpecError, request_field: str) -> str:
-    """``FILE:LINE:COLUMN: CODE: message (violations)`` at the first field the server named."""
-    violations = list(getattr(exc, "field_violations", []))
-    if not violations:
-        violations = [
-            (v.field, v.description)
-            for detail in exc.details
-            for v in getattr(detail, "field_violations", ())
-        ]
-    first = violations[0][0] if violations else ""
-    field = first.removeprefix(request_field).removeprefix(".") if first else ""
-    text = f"{exc.code.name}: {exc.message}"
-    listed = "; ".join(f"{f}: {d}" for f, d in violations if f not in exc.message)
-    if listed:
-        text += f" ({listed})"
-    return f"{document.where(field)}: {text}"
 
 
 def _print(stored: list[stage_report_pb2.StageReport], output: str) -> None:

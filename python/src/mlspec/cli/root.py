@@ -18,6 +18,7 @@ import click
 
 from mlspec.cli import (
     errors,
+    export_command,
     get_command,
     health_command,
     import_commands,
@@ -136,3 +137,4 @@ cli.add_command(list_command.list_resources)
 cli.add_command(report_command.report)
 cli.add_command(lineage_command.lineage)
 cli.add_command(import_commands.import_group)
+cli.add_command(export_command.export)

@@ -12,7 +12,7 @@ name), a PENDING run of that name with the parameters, tags and the dataset inpu
 server knows, and a workflow metadata record linked to it. References to datasets and
 models that this server does not have are left out of the record (and listed in
 ``Recreated.dropped``); everything else of the file is kept. Recreating twice adds
-nothing: the run is found by name and the record by its canonical digest.
+nothing: the run is found by name and the record by its content.
 
 Example:
     >>> metadata = describe_run(client, run)  # doctest: +SKIP
@@ -28,7 +28,7 @@ from typing import Any
 
 from google.rpc import error_details_pb2
 
-from mlspec.client.errors import InvalidArgument, NotFound
+from mlspec.client.errors import AlreadyExists, InvalidArgument, NotFound
 from mlspec.client.values import from_value, to_value
 from mlspec.common.v1 import object_meta_pb2, reference_pb2, resource_service_pb2, run_state_pb2
 from mlspec.data.v1 import data_service_pb2, dataset_pb2
@@ -396,29 +396,56 @@ def _record(
             + "; ".join(f"{v.field}: {v.description}" for v in errors),
             details=[_bad_request(errors)],
         )
-    digest = checked.canonical_digest.digests.get("sha256", "")
     ref = reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_RUN, id=run.meta.id)
     request = metadata_service_pb2.ListWorkflowMetadataRecordsRequest(run=ref, page_size=100)
+    content = _without_references(metadata)
     while True:
         page = client.metadata.ListWorkflowMetadataRecords(request)
         for existing in page.workflow_metadata_records:
-            if digest and existing.canonical_digest.digests.get("sha256") == digest:
+            # The same file: equal content. (References are compared through the names
+            # and versions beside them: the server stores a reference by name as an id.)
+            if _without_references(existing.workflow_metadata) == content:
                 return existing, False
         if not page.next_page_token:
             break
         request.page_token = page.next_page_token
     record = workflow_metadata_record_pb2.WorkflowMetadataRecord(source_uri=source_uri)
+    record.meta.name = run.meta.name  # a record per run, usually; unnamed when taken
     record.workflow_metadata.CopyFrom(metadata)
     record.run.CopyFrom(ref)
     if file_digest:
         record.file_digest.digests["sha256"] = file_digest
-    created = client.metadata.CreateWorkflowMetadataRecord(
-        metadata_service_pb2.CreateWorkflowMetadataRecordRequest(workflow_metadata_record=record)
-    ).workflow_metadata_record
+    try:
+        created = _create_record(client, record)
+    except AlreadyExists:
+        record.meta.ClearField("name")
+        created = _create_record(client, record)
     return created, True
 
 
+def _create_record(
+    client: Any, record: workflow_metadata_record_pb2.WorkflowMetadataRecord
+) -> workflow_metadata_record_pb2.WorkflowMetadataRecord:
+    created: workflow_metadata_record_pb2.WorkflowMetadataRecord = (
+        client.metadata.CreateWorkflowMetadataRecord(
+            metadata_service_pb2.CreateWorkflowMetadataRecordRequest(
+                workflow_metadata_record=record
+            )
+        ).workflow_metadata_record
+    )
+    return created
+
+
 _ERROR = metadata_service_pb2.VIOLATION_SEVERITY_ERROR
+
+
+def _without_references(metadata: WorkflowMetadata) -> WorkflowMetadata:
+    copy = WorkflowMetadata()
+    copy.CopyFrom(metadata)
+    copy.model.ClearField("model_ref")
+    for info in copy.datasets:
+        info.ClearField("dataset_ref")
+    return copy
 
 
 def _bad_request(violations: Iterable[Any]) -> error_details_pb2.BadRequest:
