@@ -200,3 +200,13 @@ def test_an_empty_list_says_so(seeded: str) -> None:
     assert result.stdout == ""
     assert result.stderr == "(no alerts)\n"
     assert json.loads(mlspec(seeded, "-o", "json", "list", "alerts")[1]) == []
+
+
+def test_all_pages_count_on_a_terminal(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich takes stderr for a terminal
+    result = invoke(
+        "--server", seeded, "-o", "json", "list", "artifacts", "--all", "--page-size", "5"
+    )
+    assert result.exit_code == 0
+    assert "listing artifacts" in result.stderr
+    assert len(json.loads(result.stdout)) == 17

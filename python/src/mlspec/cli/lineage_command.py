@@ -14,7 +14,7 @@ from mlspec.cli.connection import open_client
 from mlspec.cli.errors import USAGE_EXIT, CliError
 from mlspec.cli.output import DOT, chosen_output, output_option, render
 from mlspec.cli.settings import Settings, pass_settings
-from mlspec.client import Client, NotFound
+from mlspec.client import Client, LineageGraph, NotFound
 from mlspec.client.kinds import KINDS, Kind, kind_names, parse_kind
 from mlspec.client.names import Resolver, is_id
 from mlspec.common.v1 import reference_pb2, resource_service_pb2
@@ -63,6 +63,8 @@ def lineage(
             start, direction=DIRECTIONS.get(direction.lower(), direction.lower()), depth=depth
         )
     if chosen == "table":
+        # Edges in a stable order (the server's is its storage's): by kind, role, label.
+        graph.edges.sort(key=lambda e: (e.kind, e.role, _label(graph, e.source), e.source))
         click.echo(graph.tree())
         if graph.truncated:
             click.echo(f"(cut at depth {depth}: --depth N goes further)", err=True)
@@ -70,6 +72,11 @@ def lineage(
         click.echo(graph.to_dot(), nl=False)
     else:
         render(graph.message, chosen)
+
+
+def _label(graph: LineageGraph, node_id: str) -> str:
+    node = graph.by_id.get(node_id)
+    return node.label if node is not None else ""
 
 
 def _start(client: Client, words: tuple[str, ...]) -> reference_pb2.ResourceRef:
