@@ -83,12 +83,17 @@ def test_a_version_reference_names_the_version(seeded: str) -> None:
         ),
         (
             ["get", "dataset", "4c8e1f2a-7b3d-4a9e-8f10-2d6c5b9a1e07"],
-            "mlspec: NOT_FOUND: no Dataset named '4c8e1f2a-7b3d-4a9e-8f10-2d6c5b9a1e07' ...",
+            "mlspec: NOT_FOUND: Dataset '4c8e1f2a-7b3d-4a9e-8f10-2d6c5b9a1e07' does not exist ...",
             1,
         ),
         (
             ["get", "model-version", "churn-xgb@9.9.9"],
             "mlspec: NOT_FOUND: Model ... has no version '9.9.9' ...",
+            1,
+        ),
+        (
+            ["get", "dataset-version", "4c8e1f2a-7b3d-4a9e-8f10-2d6c5b9a1e07"],
+            "mlspec: NOT_FOUND: DatasetVersion '4c8e1f2a-7b3d-4a9e-8f10-2d6c5b9a1e07' does not ...",
             1,
         ),
         (

@@ -59,6 +59,7 @@ def import_group() -> None:
     describes; resources (datastores, datasets, versions, experiments, runs, models, ...)
     are created unless they exist; requests (for example a SubmitPipelineDraftRequest)
     are sent. Documents name each other by name; importing twice adds nothing.
+    Options of the document import come with the files: mlspec import -o json FILE...
     """
 
 

@@ -174,12 +174,15 @@ class Resolver:
             return self._version(kind, ref)
         if ref.parent is not None:
             return self._in_parent(kind, ref)
-        if is_id(ref.name):
-            try:
-                return self._get(kind, id=ref.name)
-            except NotFound:
-                pass  # a name that looks like an id: try it as a name
-        return self._by_name(kind, ref.name)
+        if not is_id(ref.name):
+            return self._by_name(kind, ref.name)
+        try:
+            return self._get(kind, id=ref.name)
+        except NotFound as missing:
+            try:  # a name that looks like an id
+                return self._by_name(kind, ref.name)
+            except (NotFound, UnresolvedReference):
+                raise missing from None
 
     def _get(self, kind: Kind, **selector: str) -> Message:
         request = kind.get_request()
