@@ -50,6 +50,7 @@ __all__ = [
     "kind_of_message",
     "methods_by_request",
     "parse_kind",
+    "reference_kind",
     "service_methods",
 ]
 
@@ -199,14 +200,19 @@ def kebab(message_name: str) -> str:
     return _CAMEL.sub("-", message_name).lower()
 
 
-def _reference_kind(field: descriptor.FieldDescriptor) -> int | None:
+def reference_kind(field: descriptor.FieldDescriptor) -> int | None:
+    """The ``ResourceKind`` a field's ``google.api.resource_reference`` names, if one kind."""
     options = field.GetOptions()
     if not options.HasExtension(resource_pb2.resource_reference):
         return None
     target = options.Extensions[resource_pb2.resource_reference].type
-    if target == "*" or "/" not in target:
+    if "/" not in target:  # "*": the message says which kind (ResourceRef)
         return None
-    return int(K.Value("RESOURCE_KIND_" + _CAMEL.sub("_", target.split("/", 1)[1]).upper()))
+    name = "RESOURCE_KIND_" + _CAMEL.sub("_", target.split("/", 1)[1]).upper()
+    try:
+        return int(K.Value(name))
+    except ValueError:  # a kind this version of the contract does not know
+        return None
 
 
 def _required(field: descriptor.FieldDescriptor) -> bool:
@@ -262,7 +268,7 @@ def _catalog() -> tuple[Kind, ...]:
             (
                 f
                 for f in get.input_type.fields
-                if f.containing_oneof is None and _reference_kind(f) is not None
+                if f.containing_oneof is None and reference_kind(f) is not None
             ),
             None,
         )
@@ -270,7 +276,7 @@ def _catalog() -> tuple[Kind, ...]:
         parents = tuple(
             ListParent(f.name, kind, _required(f), f.is_repeated)
             for f in listing.input_type.fields
-            if f.name not in _PAGING and (kind := _reference_kind(f)) is not None
+            if f.name not in _PAGING and (kind := reference_kind(f)) is not None
         )
         resource = message.DESCRIPTOR.GetOptions().Extensions[resource_pb2.resource]
         number = kind_of(message.DESCRIPTOR)
@@ -285,7 +291,7 @@ def _catalog() -> tuple[Kind, ...]:
                 list=listing,
                 create=creates.get(full_name),
                 scope_field=scope.name if scope is not None else None,
-                parent=_reference_kind(scope) if scope is not None else None,
+                parent=reference_kind(scope) if scope is not None else None,
                 versioned="version" in selectors and scope is not None,
                 list_parents=parents,
                 unique_in_workspace=number in NAMES_UNIQUE_IN_WORKSPACE,

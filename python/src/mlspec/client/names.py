@@ -29,12 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from google.api import resource_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from mlspec.client.errors import InvalidArgument, MLSpecError, NotFound
-from mlspec.client.kinds import Kind, by_number, parse_kind
+from mlspec.client.kinds import Kind, by_number, parse_kind, reference_kind
 from mlspec.client.refs import kind_of
 from mlspec.common.v1 import reference_pb2, resource_service_pb2
 
@@ -309,7 +308,7 @@ class Resolver:
                     if self._resolve_ref_message(ref):
                         changed.append(field_path)
                     continue
-                kind = _reference_kind(field)
+                kind = reference_kind(field)
                 values = getattr(holder, field.name)
                 value = values[index] if index is not None else values
                 if not value or is_id(value) or kind is None:
@@ -356,17 +355,6 @@ def _number_of(message: Message) -> int:
     return kind_of(message.DESCRIPTOR)
 
 
-def _reference_kind(field: descriptor.FieldDescriptor) -> int | None:
-    options = field.GetOptions()
-    if not options.HasExtension(resource_pb2.resource_reference):
-        return None
-    target = options.Extensions[resource_pb2.resource_reference].type
-    if "/" not in target:
-        return None
-    name = re.sub(r"(?<!^)(?=[A-Z])", "_", target.split("/", 1)[1]).upper()
-    return int(reference_pb2.ResourceKind.Value("RESOURCE_KIND_" + name))
-
-
 def _reference_fields(
     message: Message, path: str
 ) -> Iterator[tuple[str, Message, descriptor.FieldDescriptor, int | None]]:
@@ -391,7 +379,7 @@ def _reference_fields(
             for i, item in enumerate(items):
                 yield from _reference_fields(item, f"{name}[{i}]" if field.is_repeated else name)
             continue
-        if field.type == descriptor.FieldDescriptor.TYPE_STRING and _reference_kind(field):
+        if field.type == descriptor.FieldDescriptor.TYPE_STRING and reference_kind(field):
             if field.is_repeated:
                 for i in range(len(value)):
                     yield f"{name}[{i}]", message, field, i
