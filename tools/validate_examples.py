@@ -3,7 +3,8 @@
 Usage: ``.venv/bin/python tools/validate_examples.py [EXAMPLE.yaml ...]`` (default: every
 file under ``examples/``). Each example starts with a line ``# message: <full.Name>``
 naming the message it holds; the rest is that message in proto3 JSON form written as YAML
-(see ``mlspec.yaml_format``).
+(see ``mlspec.yaml_format``). A file may hold several documents separated by ``---``; a
+``# message:`` line inside one switches the type from there on.
 The script builds the contract with buf, loads it into a fresh descriptor pool and parses
 every example strictly: unknown fields, wrong types and bad enum names are errors.
 """
@@ -51,8 +52,13 @@ def main(argv: list[str]) -> int:
     failures = 0
     for path in paths:
         try:
-            cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(message_name(path)))
-            yaml_format.load(path.read_text(encoding="utf-8"), cls())
+            name = message_name(path)
+            for document in path.read_text(encoding="utf-8").split("\n---\n"):
+                for line in document.splitlines():
+                    if line.startswith(HEADER):
+                        name = line[len(HEADER) :].strip()
+                cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+                yaml_format.load(document, cls())
         except Exception as exc:  # report every broken example, not just the first
             failures += 1
             print(f"FAIL {path}: {exc}")

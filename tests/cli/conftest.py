@@ -68,3 +68,35 @@ def target(running: RunningServer) -> str:
 def channel(target: str) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(target) as ch:
         yield ch
+
+
+def start_server(folder: pathlib.Path) -> RunningServer:
+    """A server on port 0 over a fresh SQLite store in ``folder``."""
+    url = f"sqlite:///{folder / 'store.db'}"
+    store = SqlStore(url)
+    store.upgrade()
+    store.dispose()
+    return build_server(ServerConfig(port=0, store_url=url))
+
+
+@pytest.fixture(scope="module")
+def module_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server shared by the tests of one module (each test uses its own names)."""
+    server = start_server(tmp_path_factory.mktemp("store"))
+    yield f"127.0.0.1:{server.port}"
+    server.stop(0)
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+LIFECYCLE = sorted((EXAMPLES / "lifecycle").glob("stage-*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def seeded(module_target: str) -> str:
+    """The module's server with examples/seed.yaml imported and every stage reported."""
+    imported = invoke("--server", module_target, "import", str(EXAMPLES / "seed.yaml"))
+    assert imported.exit_code == 0, imported.stderr
+    reported = invoke("--server", module_target, "report", *map(str, LIFECYCLE))
+    assert reported.exit_code == 0, reported.stderr
+    return module_target

@@ -11,8 +11,9 @@ from grpc_health.v1 import health_pb2
 from rich.console import Console
 
 from mlspec import yaml_format
+from mlspec.cli.errors import CliError
 from mlspec.cli.file_check import check_text
-from mlspec.cli.output import format_yaml, is_resource, render
+from mlspec.cli.output import detail_table, format_yaml, is_resource, print_tables, render
 from mlspec.data.v1 import dataset_pb2
 from mlspec.models.v1 import model_pb2
 
@@ -92,3 +93,29 @@ def test_every_output_through_the_command(output: str, target: str) -> None:
     result = invoke("-o", output, "--server", target, "health")
     assert result.exit_code == 0, result.stderr
     assert "SERVING" in result.stdout
+
+
+def test_tables_to_a_pipe_neither_fold_nor_end_in_blanks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    long_name = "a-dataset-name-that-is-much-longer-than-any-terminal-is-wide-" * 3
+    render([dataset("x"), dataset(long_name)], "table")  # to stdout, which is captured
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3  # a header and one line per resource, whatever the width
+    assert long_name in lines[2]
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_a_detail_table_has_a_row_per_field() -> None:
+    out = io.StringIO()
+    print_tables([detail_table(dataset("churn"))], Console(file=out, width=200))
+    rows = [line.split(None, 1) for line in out.getvalue().splitlines()]
+    assert rows[0] == ["mlspec.data.v1.Dataset"]
+    assert ["meta.name", "churn"] in rows
+    assert ["meta.labels.team", "risk"] in rows
+
+
+def test_dot_is_for_lineage_only() -> None:
+    with pytest.raises(CliError, match="only for 'mlspec lineage'"):
+        render(dataset("churn"), "dot", Console(file=io.StringIO()))

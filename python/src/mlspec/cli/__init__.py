@@ -1,9 +1,10 @@
 """The ``mlspec`` command line: run the metadata service, manage its store, check documents.
 
-    mlspec [-o table|json|yaml] [--server HOST:PORT] [--workspace NAME] [--debug] COMMAND
+    mlspec [-o table|json|yaml|dot] [--server HOST:PORT] [--workspace NAME] [--debug] COMMAND
 
-Commands: ``serve``, ``db upgrade|current``, ``health``, ``validate FILE...``; ``mlspec
-COMMAND --help`` tells more. Every failure is one line on stderr, ``mlspec: ...``, and a
+Commands: ``serve``, ``db upgrade|current``, ``health``, ``validate FILE...``, ``get KIND
+REF``, ``list KIND``, ``report FILE...``, ``lineage [KIND] REF``, ``export RUN``, ``import
+FILE...`` (and the importers that join ``import``); ``mlspec COMMAND --help`` tells more. Every failure is one line on stderr, ``mlspec: ...``, and a
 non-zero exit code (``--debug`` adds the traceback).
 """
 

@@ -174,6 +174,33 @@ def _rpc(exc: Any) -> Failure:
     return Failure(text)
 
 
+def _client_error(exc: Any) -> Failure:
+    """A failed call of the SDK (``mlspec.client.MLSpecError``), worded as ``_rpc`` words it."""
+    name = exc.code.name if exc.code is not None else "UNKNOWN"
+    text = f"{name}: {exc.message or 'no details'}"
+    violations = "; ".join(
+        f"{v.field}: {v.description}"
+        for detail in exc.details
+        for v in getattr(detail, "field_violations", ())
+        if v.field not in exc.message  # already said
+    )
+    if violations:
+        text += f" ({violations})"
+    if name in {"UNAVAILABLE", "DEADLINE_EXCEEDED"}:
+        text += "; is the server running? point --server (MLSPEC_TARGET) at it"
+    return Failure(text)
+
+
+def _message(exc: BaseException) -> Failure:
+    """An error whose text is already the line to show (references that name nothing)."""
+    return Failure(str(exc))
+
+
+def _bad_word(exc: BaseException) -> Failure:
+    """A kind or reference on the command line that cannot be one: a usage error."""
+    return Failure(str(exc), USAGE_EXIT)
+
+
 def _violations(exc: Any) -> str:
     """The google.rpc BadRequest field violations of a call error, as "field: text; ..."."""
     from google.rpc import error_details_pb2, status_pb2
@@ -219,6 +246,11 @@ _TABLE: list[tuple[str, Callable[[Any], Failure | None]]] = [
     ("sqlalchemy.exc:NoSuchModuleError", _unknown_dialect),
     ("sqlalchemy.exc:ArgumentError", _bad_url),
     ("grpc:RpcError", _rpc),
+    ("mlspec.client.errors:MLSpecError", _client_error),
+    ("mlspec.client.kinds:UnknownKind", _bad_word),
+    ("mlspec.client.names:BadReference", _bad_word),
+    ("mlspec.client.names:UnresolvedReference", _message),
+    ("mlspec.cli.documents:DocumentError", _message),
     ("mlspec.yaml_format:ParseError", _parse_error),
     ("builtins:ModuleNotFoundError", _missing_module),
     ("builtins:RuntimeError", _bind),

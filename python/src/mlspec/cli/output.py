@@ -4,14 +4,21 @@
 JSON array); YAML is one YAML document per message (``---`` between them, so that
 ``mlspec validate`` and ``yaml_format.load`` read them back). A table shows resources,
 any message with ``meta`` (``mlspec.common.v1.ObjectMeta``), one row each with their kind,
-id, name, status and creation time; other messages get a field/value table each.
+id, name, status and creation time; other messages get a field/value table each
+(``detail_table`` gives that view of a resource too). Printed to a pipe or a file, tables
+are as wide as their content (no folding) and lines carry no trailing blanks.
+
+``dot`` (Graphviz) is an output of ``mlspec lineage`` only: ``check_output`` refuses it
+for any other command, and ``render`` never prints it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+import click
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -19,10 +26,31 @@ from rich.console import Console
 from rich.table import Table
 
 from mlspec import yaml_format
+from mlspec.cli.errors import USAGE_EXIT, CliError
 
-__all__ = ["OUTPUTS", "format_json", "format_yaml", "is_resource", "render", "tables"]
+__all__ = [
+    "ALL_OUTPUTS",
+    "DOT",
+    "OUTPUTS",
+    "check_output",
+    "chosen_output",
+    "detail_table",
+    "format_json",
+    "format_yaml",
+    "is_resource",
+    "output_option",
+    "print_tables",
+    "render",
+    "stdout",
+    "tables",
+]
 
 OUTPUTS = ("table", "json", "yaml")
+DOT = "dot"
+ALL_OUTPUTS = (*OUTPUTS, DOT)
+DOT_COMMANDS = frozenset({"lineage"})
+F = TypeVar("F", bound=Callable[..., Any])
+WIDE = 4096  # the width of tables printed to a pipe or a file
 META_TYPE = "mlspec.common.v1.ObjectMeta"
 RESOURCE_COLUMNS = ("KIND", "ID", "NAME", "STATUS", "CREATED")
 _STATUS_PREFIX = "OBJECT_STATUS_"
@@ -32,17 +60,96 @@ def render(
     messages: Message | Sequence[Message], output: str, console: Console | None = None
 ) -> None:
     """Prints ``messages`` (one or a list) on ``console`` (stdout) as ``output`` asks."""
-    console = console or Console()
+    console = console or stdout()
     items = _as_list(messages)
     if output == "json":  # written as is: no markup, emoji codes or wrapping
         console.file.write(format_json(messages) + "\n")
     elif output == "yaml":
         console.file.write(format_yaml(items))
     elif output == "table":
-        for table in tables(items):
-            console.print(table)
+        print_tables(tables(items), console)
+    elif output == DOT:
+        raise CliError(_DOT_ONLY, USAGE_EXIT)
     else:
         raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+
+
+_DOT_ONLY = "--output dot is only for 'mlspec lineage'; choose table, json or yaml"
+
+
+def output_option(*, dot: bool = False) -> Callable[[F], F]:
+    """``-o/--output`` after a command, overriding the global one (``dot`` for lineage)."""
+    choices = ALL_OUTPUTS if dot else OUTPUTS
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Choice(choices, case_sensitive=False),
+        default=None,
+        help=f"How to print results ({'|'.join(choices)}); overrides the global -o.",
+    )
+
+
+def chosen_output(global_output: str, command_output: str | None) -> str:
+    """The output a command prints: its own ``-o`` if given, else the global one."""
+    return (command_output or global_output).lower()
+
+
+def check_output(output: str, command: str | None) -> None:
+    """Refuses ``--output dot`` for a command other than ``lineage`` (a usage error)."""
+    if output == DOT and command is not None and command not in DOT_COMMANDS:
+        raise click.UsageError(_DOT_ONLY)
+
+
+def stdout() -> Console:
+    """A console on stdout; to a pipe or a file, wide enough that tables never fold."""
+    console = Console()
+    return console if console.is_terminal else Console(width=WIDE)
+
+
+def print_tables(items: Sequence[Table], console: Console | None = None) -> None:
+    """Prints tables; to a pipe or a file without the blanks that pad their last column."""
+    console = console or stdout()
+    for table in items:
+        if console.is_terminal:
+            console.print(table)
+            continue
+        with console.capture() as captured:
+            console.print(table)
+        console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def detail_table(message: Message) -> Table:
+    """Every set field of one message, one row per leaf (``meta.name``, ``inputs[0].role``).
+
+    Lists of plain values stay on one row, as JSON.
+    """
+    table = Table(
+        title=message.DESCRIPTOR.full_name,
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+    )
+    table.add_column("FIELD", no_wrap=True)
+    table.add_column("VALUE", overflow="fold")
+    whole = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    for path, value in _leaves(whole, ""):
+        table.add_row(path, value)
+    return table
+
+
+def _leaves(value: object, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, dict) and value:
+        found: list[tuple[str, str]] = []
+        for key, item in value.items():
+            found += _leaves(item, f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+        return [pair for i, item in enumerate(value) for pair in _leaves(item, f"{path}[{i}]")]
+    if isinstance(value, str):
+        return [(path, value)]
+    return [(path, json.dumps(value, separators=(", ", ": ")))]
 
 
 def format_json(messages: Message | Sequence[Message]) -> str:

@@ -2,7 +2,8 @@
 
 ``tracked(items, "validating")`` yields the items and advances a bar as each one is done;
 ``bulk_progress(total, "importing")`` gives an ``advance(n)`` for work counted in other
-units (records sent, bytes read). The bar only shows on a terminal and for at least
+units (records sent, bytes read); ``counting("listing runs")`` counts work of unknown size
+(pages of a list) beside a spinner. The bar only shows on a terminal and for at least
 ``min_items`` items, so that scripts, pipes and tests see plain output.
 """
 
@@ -17,11 +18,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
-__all__ = ["MIN_ITEMS", "bulk_progress", "tracked"]
+__all__ = ["MIN_ITEMS", "bulk_progress", "counting", "tracked"]
 
 T = TypeVar("T")
 MIN_ITEMS = 10
@@ -67,3 +70,23 @@ def tracked(
         for item in items:
             yield item
             advance(1)
+
+
+@contextmanager
+def counting(
+    description: str, *, console: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """Shows a spinner and a running count while the block runs; yields ``advance(n)``."""
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _steps: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}: {task.completed:,.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda steps: progress.advance(task, steps)

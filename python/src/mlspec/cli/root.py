@@ -18,15 +18,21 @@ import click
 
 from mlspec.cli import (
     errors,
+    export_command,
+    get_command,
     health_command,
+    import_commands,
+    lineage_command,
+    list_command,
     objective_commands,
     provenance_commands,
+    report_command,
     serve_commands,
     signing_commands,
     token_commands,
     validate_command,
 )
-from mlspec.cli.output import OUTPUTS
+from mlspec.cli.output import ALL_OUTPUTS, check_output
 from mlspec.cli.settings import DEFAULT_TARGET, DEFAULT_WORKSPACE, Settings
 
 __all__ = ["MlspecGroup", "cli"]
@@ -91,10 +97,10 @@ def _version() -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(OUTPUTS, case_sensitive=False),
+    type=click.Choice(ALL_OUTPUTS, case_sensitive=False),
     default="table",
     show_default=True,
-    help="How to print results.",
+    help="How to print results (dot: for lineage only).",
 )
 @click.option(
     "--server",
@@ -117,6 +123,7 @@ def _version() -> str:
 @click.pass_context
 def cli(ctx: click.Context, output: str, target: str, workspace: str | None, debug: bool) -> None:
     """MLSpec: the metadata service, its store, and checks of MLSpec documents."""
+    check_output(output.lower(), ctx.invoked_subcommand)
     ctx.obj = Settings(output=output.lower(), target=target, workspace=workspace, debug=debug)
 
 
@@ -130,3 +137,9 @@ cli.add_command(signing_commands.verify)
 cli.add_command(objective_commands.objectives)
 cli.add_command(objective_commands.gate)
 cli.add_command(provenance_commands.provenance)
+cli.add_command(get_command.get)
+cli.add_command(list_command.list_resources)
+cli.add_command(report_command.report)
+cli.add_command(lineage_command.lineage)
+cli.add_command(import_commands.import_group)
+cli.add_command(export_command.export)
