@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -36,7 +36,13 @@ from mlspec.data.v1 import (
     dataset_pb2,
     datastore_pb2,
 )
-from mlspec.lifecycle.v1 import lifecycle_service_pb2, lifecycle_service_pb2_grpc, lineage_pb2
+from mlspec.lifecycle.v1 import (
+    lifecycle_service_pb2,
+    lifecycle_service_pb2_grpc,
+    lineage_pb2,
+    stage_pb2,
+    stage_report_pb2,
+)
 from mlspec.logging.v1 import logging_service_pb2_grpc
 from mlspec.metadata.v1 import metadata_service_pb2_grpc
 from mlspec.models.v1 import (
@@ -529,6 +535,77 @@ class Client:
                 raise
             return existing
         return created
+
+    # -- stage reports ----------------------------------------------------------------
+
+    def stage_reports(
+        self,
+        stage: int | str | None = None,
+        *,
+        model_version: Any = None,
+        run: Any = None,
+        status: int | str | None = None,
+        filter: str = "",
+        order_by: str = "start_time desc",
+        page_size: int = 100,
+    ) -> Iterator[stage_report_pb2.StageReport]:
+        """Every stage report that matches, newest first, fetched page by page.
+
+        ``stage`` is a ``Stage`` (or its name), ``model_version`` a model version
+        (message or reference), ``run`` an ``ActiveRun``, ``Run`` or run id, ``status``
+        a ``StageReportStatus`` (or its short name such as ``"SUCCEEDED"``); ``filter``
+        is any further AIP-160 filter over report fields.
+
+        Example:
+            >>> for report in client.stage_reports(Stage.MODEL_TEST, model_version=mv):  # doctest: +SKIP
+            ...     print(report.meta.name, report.model_test.decision)
+        """
+        request = lifecycle_service_pb2.ListStageReportsRequest(
+            page_size=page_size, order_by=order_by
+        )
+        if stage is not None:
+            request.stage = stage_pb2.LifecycleStage.ValueType(
+                enum_number(stage_pb2.LifecycleStage.DESCRIPTOR, stage)
+                if isinstance(stage, str)
+                else int(stage)
+            )
+        if model_version is not None:
+            request.model_version.CopyFrom(to_ref(model_version))
+        if run is not None:
+            request.run_id = (
+                run
+                if isinstance(run, str)
+                else (run.id if isinstance(run, ActiveRun) else run.meta.id)
+            )
+        clauses = [filter] if filter else []
+        if status is not None:
+            number = (
+                enum_number(stage_report_pb2.StageReportStatus.DESCRIPTOR, status)
+                if isinstance(status, str)
+                else int(status)
+            )
+            name = stage_report_pb2.StageReportStatus.Name(number)  # type: ignore[arg-type]
+            clauses.append(f'status = "{name}"')
+        request.filter = " AND ".join(f"({c})" for c in clauses)
+        while True:
+            response = self.lifecycle.ListStageReports(request)
+            yield from response.stage_reports
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def latest_stage_report(
+        self, stage: int | str, **criteria: Any
+    ) -> stage_report_pb2.StageReport | None:
+        """The newest stage report that matches (see :meth:`stage_reports`), or None.
+
+        A pipeline that runs again uses it to find what it already did where doing it
+        again is refused, for example the single use of a hold-back set.
+
+        Example:
+            >>> client.latest_stage_report(Stage.MODEL_TEST, model_version=mv, status="SUCCEEDED")  # doctest: +SKIP
+        """
+        return next(iter(self.stage_reports(stage, page_size=1, **criteria)), None)
 
     # -- lineage --------------------------------------------------------------------------
 

@@ -78,9 +78,11 @@ class StageContext:
     """One stage being carried out; ``with`` it to time and report it.
 
     Attributes:
-        inputs: ``LineageEndpoint`` messages of what the stage consumed.
-        outputs: what the stage produced; append resource messages, ``ResourceRef`` or
-            ``LineageEndpoint`` (or call :meth:`output` to give a role).
+        inputs: what the stage consumed (the ``inputs`` given, then :meth:`input`);
+            resource messages, ``ResourceRef`` or ``LineageEndpoint``.
+        outputs: what the stage produced (the ``outputs`` given); append resource
+            messages, ``ResourceRef`` or ``LineageEndpoint`` (or call :meth:`output` to
+            give a role).
         status: the report status to send on success (``"SUCCEEDED"`` unless changed,
             for example to ``"WARNED"``).
         error_message: sent with the report (filled from the exception on failure).
@@ -102,6 +104,7 @@ class StageContext:
         step_run_id: str = "",
         pipeline_run_id: str = "",
         inputs: Iterable[Any] = (),
+        outputs: Iterable[Any] = (),
         model_version: Any = None,
         name: str = "",
         producer: stage_report_pb2.StageProducer | None = None,
@@ -134,7 +137,7 @@ class StageContext:
         for key, value in (properties or {}).items():
             self.report_message.properties[key].CopyFrom(to_value(value))
         self.inputs: list[Any] = list(inputs)
-        self.outputs: list[Any] = []
+        self.outputs: list[Any] = list(outputs)
         self.status: str | int = "SUCCEEDED"
         self.error_message = ""
         self.request_id = request_id
