@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -488,7 +489,8 @@ class Client:
         """Registers a version of a model (got or created by name).
 
         ``version`` is ``"1.4.0"`` (semantic version), an int (major) or a
-        ``SemanticVersion``; ``framework`` is a ``Framework``, a dict or a name; with
+        ``SemanticVersion``; ``framework`` is a ``Framework``, a dict or a name (the
+        installed version of a distribution of that name is recorded with it); with
         ``path`` (a local file or folder) the artifact's sha256 digest, size and URI are
         computed by streaming.
 
@@ -502,7 +504,7 @@ class Client:
         mv.version.CopyFrom(semantic_version(version))
         if framework is not None:
             mv.framework.CopyFrom(
-                model_pb2.Framework(name=framework)
+                framework_of(framework)
                 if isinstance(framework, str)
                 else build(model_pb2.Framework, framework)
             )
@@ -546,7 +548,7 @@ class Client:
         run: Any = None,
         status: int | str | None = None,
         filter: str = "",
-        order_by: str = "start_time desc",
+        order_by: str = "create_time desc",
         page_size: int = 100,
     ) -> Iterator[stage_report_pb2.StageReport]:
         """Every stage report that matches, newest first, fetched page by page.
@@ -653,6 +655,21 @@ class Client:
         return LineageGraph(response.graph, "upstream" if name == "unspecified" else name)
 
 
+def framework_of(name: str) -> model_pb2.Framework:
+    """A ``Framework`` of that name, with the installed version of its distribution if any.
+
+    Example:
+        >>> framework_of("protobuf").version != ""
+        True
+        >>> framework_of("no-such-framework").version
+        ''
+    """
+    framework = model_pb2.Framework(name=name)
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError, ValueError):
+        framework.version = importlib.metadata.version(name)
+    return framework
+
+
 def resource_name(text: str) -> str:
     """A valid resource name from free text: letters, digits, ``-`` and ``_`` only.
 
@@ -705,4 +722,4 @@ def semantic_version(
     )
 
 
-__all__ = ["Client", "resource_name", "semantic_version", "version_text"]
+__all__ = ["Client", "framework_of", "resource_name", "semantic_version", "version_text"]

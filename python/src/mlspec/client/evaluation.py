@@ -1,7 +1,8 @@
 """Metric results checked against codified objectives: the stage 8 and stage 9 payloads.
 
 ``metric_results`` turns a dict of metric values on one slice into
-``EvaluationMetricResult`` messages; ``check_objectives`` checks them against the
+``EvaluationMetricResult`` messages (``sliced_metric_results`` does it for every slice of
+the rows); ``check_objectives`` checks them against the
 structured thresholds of a ``CodifiedObjectives`` (stage 1): for each objective, the
 value of its metric on its slice (``scope``; the gap to ``comparison_scope`` for a
 fairness objective) against ``threshold.value_threshold``, and against
@@ -28,12 +29,12 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlspec.client.refs import digest_of, to_ref
-from mlspec.client.statistics import slice_name
+from mlspec.client.statistics import Columns, slice_name, slices
 from mlspec.client.values import to_value
 from mlspec.common.v1 import digest_pb2, slice_pb2, threshold_pb2
 from mlspec.common.v1.threshold_pb2 import ThresholdOutcome
@@ -53,6 +54,7 @@ __all__ = [
     "metric_results",
     "model_evaluation",
     "model_test",
+    "sliced_metric_results",
 ]
 
 TOOL = "mlspec.client.evaluation"
@@ -86,6 +88,34 @@ def metric_results(
             result.slice_key.feature_values.update({k: str(v) for k, v in slice.items()})
             result.slice_key.display_name = slice_name(slice)
         out.append(result)
+    return out
+
+
+def sliced_metric_results(
+    columns: Columns,
+    slice_by: Iterable[str],
+    metrics: Callable[[Any], Mapping[str, Any]],
+    *,
+    model_role: str = "",
+) -> list[evaluation_pb2.EvaluationMetricResult]:
+    """Metric results overall and on each slice of ``columns`` by the ``slice_by`` columns.
+
+    ``metrics`` computes the metrics of a set of rows, given as a boolean mask over the
+    rows (see ``mlspec.client.statistics.slices``: all rows first, then one slice per
+    value of each ``slice_by`` column); each result carries its slice and row count.
+
+    Example:
+        >>> import numpy as np
+        >>> rows = {"group": np.array(["a", "b", "b"]), "hit": np.array([1, 0, 1])}
+        >>> results = sliced_metric_results(rows, ["group"], lambda m: {"rate": rows["hit"][m].mean()})
+        >>> [(r.slice_key.display_name, r.value.double_value) for r in results]
+        [('', 0.6666666666666666), ('group=a', 1.0), ('group=b', 0.5)]
+    """
+    out = []
+    for key, mask in slices(columns, slice_by):
+        out += metric_results(
+            metrics(mask), slice=key, sample_count=int(mask.sum()), model_role=model_role
+        )
     return out
 
 
@@ -334,14 +364,21 @@ def _summarize(
 
 
 def evaluation_dataset(
-    resource: Any, *, split: str = "", example_count: int = 0
+    resource: Any,
+    *,
+    split: str = "",
+    example_count: int = 0,
+    digest: digest_pb2.DigestSet | None = None,
 ) -> evaluation_pb2.EvaluationDataset:
-    """An ``EvaluationDataset`` for a dataset version (its reference and content digest)."""
+    """An ``EvaluationDataset`` for a dataset version (its reference and content digest).
+
+    ``digest`` is needed when ``resource`` is a reference, which records none.
+    """
     out = evaluation_pb2.EvaluationDataset(split=split, example_count=example_count)
     out.dataset.CopyFrom(to_ref(resource))
-    digest = digest_of(resource)
-    if digest is not None:
-        out.digest.CopyFrom(digest)
+    recorded = digest if digest is not None else digest_of(resource)
+    if recorded is not None:
+        out.digest.CopyFrom(recorded)
     return out
 
 
@@ -364,15 +401,18 @@ def _slicing_specs(results: list[Result]) -> list[slice_pb2.SliceSpec]:
 def model_evaluation(
     candidate: Any,
     results: Iterable[Result],
+    objectives: Any = None,
     *,
     datasets: Mapping[str, Any] | None = None,
-    objectives: Any = None,
+    splitting: Any = None,
     baseline: Any = None,
     tool: str = TOOL,
 ) -> evaluation_pb2.ModelEvaluation:
     """The stage 8 payload: ``results`` of ``candidate`` checked against ``objectives``.
 
     ``datasets`` maps a split name (``validation``) to the dataset version evaluated on;
+    or ``splitting`` (the stage 6 ``DataSplitting`` or its report) names them: its
+    VALIDATION splits, with their registered dataset versions and digests.
     ``objectives`` is the stage 1 report (recorded as ``objectives_report``) or its
     ``CodifiedObjectives``; without objectives the outcome and decision stay unset.
     """
@@ -387,6 +427,17 @@ def model_evaluation(
     count = _overall_count(found)
     for split, resource in (datasets or {}).items():
         out.datasets.append(evaluation_dataset(resource, split=split, example_count=count))
+    if splitting is not None:
+        for part in _splits_of(splitting).splits:
+            if part.role == splitting_pb2.SPLIT_ROLE_VALIDATION:
+                out.datasets.append(
+                    evaluation_dataset(
+                        part.output_dataset,
+                        split=part.name,
+                        example_count=count or part.row_count,
+                        digest=part.digest,
+                    )
+                )
     out.slicing_specs.extend(_slicing_specs(found))
     for name in dict.fromkeys(r.metric_key.name for r in found):
         out.metric_specs.add(name=name)
@@ -406,61 +457,45 @@ def _apply(out: Any, check: ObjectivesCheck) -> None:
     out.decision_reason = check.reason
 
 
+def _splits_of(source: Any) -> splitting_pb2.DataSplitting:
+    if isinstance(source, stage_report_pb2.StageReport):
+        if source.WhichOneof("payload") != "data_splitting":
+            raise ValueError("expected a stage 6 report (data splitting)")
+        return source.data_splitting
+    if isinstance(source, splitting_pb2.DataSplitting):
+        return source
+    raise TypeError(f"expected DataSplitting or its StageReport, got {type(source)!r}")
+
+
 def model_test(
     candidate: Any,
     results: Iterable[Result],
-    *,
-    evaluation_report: stage_report_pb2.StageReport | str,
-    holdback: tuple[str, Any],
-    compared: Mapping[str, Any],
-    leakage_checks: Iterable[Any] = (),
     objectives: Any = None,
+    *,
+    evaluation: stage_report_pb2.StageReport | str,
+    splitting: Any = None,
+    holdback: str = "",
 ) -> holdback_test_pb2.ModelTest:
     """The stage 9 payload: the hold-back test of ``candidate``, after its evaluation.
 
-    ``holdback`` is (split name, dataset version) of the hold-back data; ``compared``
-    maps the split names of the data it must be disjoint from (training, validation) to
-    their dataset versions. The overlap is read from ``leakage_checks`` (the
-    ``SplitLeakageCheck`` messages of the splitting report) between the hold-back split
-    and each compared split; the disjointness passes when every compared split was
-    checked and none overlaps.
+    ``evaluation`` is the stage 8 report (or its id) the test follows;
+    ``objectives`` the stage 1 report or its ``CodifiedObjectives``. ``splitting`` (the
+    stage 6 ``DataSplitting`` or its report) says which data is held back: the split
+    named ``holdback`` (by default the one whose role is HOLDBACK), with the dataset
+    version it was registered as and its digest; the data it must be disjoint from is
+    every TRAIN and VALIDATION split; the overlap comes from the splitting's leakage
+    checks between the hold-back split and each of them. The disjointness passes when
+    each of them was checked and none overlaps (FAILED on any overlap, MISSING when a
+    pair was not checked).
     """
     found = list(results)
-    split, resource = holdback
     codified, _ = _objectives_of(objectives)
     out = holdback_test_pb2.ModelTest(
-        evaluation_report_id=(
-            evaluation_report if isinstance(evaluation_report, str) else evaluation_report.meta.id
-        )
+        evaluation_report_id=evaluation if isinstance(evaluation, str) else evaluation.meta.id
     )
     out.model.CopyFrom(to_ref(candidate))
-    data = evaluation_dataset(resource, split=split, example_count=_overall_count(found))
-    out.holdback_dataset.CopyFrom(data)
-    disjoint = out.disjointness
-    disjoint.holdback_dataset.CopyFrom(data.dataset)
-    disjoint.holdback_digest.CopyFrom(data.digest)
-    checks = list(leakage_checks)
-    covered = set()
-    for name, other in compared.items():
-        disjoint.compared_datasets.append(to_ref(other))
-        digest = digest_of(other)
-        disjoint.compared_digests.append(digest or digest_pb2.DigestSet())
-        for check in checks:
-            if {check.split_a, check.split_b} == {split, name}:
-                covered.add(name)
-                disjoint.overlap_count += check.overlap_count
-                disjoint.method = (
-                    "entity-key"
-                    if check.method == splitting_pb2.SPLIT_LEAKAGE_METHOD_EXACT_KEY
-                    else "row-hash"
-                )
-                disjoint.key_columns[:] = list(check.key_columns)
-    if disjoint.overlap_count:
-        disjoint.outcome = _O.THRESHOLD_OUTCOME_FAILED
-    elif covered == set(compared):
-        disjoint.outcome = _O.THRESHOLD_OUTCOME_PASSED
-    else:
-        disjoint.outcome = _O.THRESHOLD_OUTCOME_MISSING
+    if splitting is not None:
+        _holdback_from(out, _splits_of(splitting), holdback, _overall_count(found))
     out.metric_results.extend(found)
     if codified is not None:
         check = check_objectives(codified, found, stage=stage_pb2.LIFECYCLE_STAGE_MODEL_TEST)
@@ -474,3 +509,51 @@ def model_test(
             }.get(item.outcome, result.failed_tests)
             bucket.append(item.objective_id)
     return out
+
+
+def _holdback_from(
+    out: holdback_test_pb2.ModelTest, splits: splitting_pb2.DataSplitting, name: str, count: int
+) -> None:
+    """Fills the hold-back data and its disjointness proof from a splitting."""
+    held = next(
+        (
+            s
+            for s in splits.splits
+            if (s.name == name if name else s.role == splitting_pb2.SPLIT_ROLE_HOLDBACK)
+        ),
+        None,
+    )
+    if held is None:
+        raise ValueError(f"the splitting has no {name or 'HOLDBACK'} split")
+    data = evaluation_dataset(
+        held.output_dataset,
+        split=held.name,
+        example_count=count or held.row_count,
+        digest=held.digest,
+    )
+    out.holdback_dataset.CopyFrom(data)
+    disjoint = out.disjointness
+    disjoint.holdback_dataset.CopyFrom(data.dataset)
+    disjoint.holdback_digest.CopyFrom(data.digest)
+    roles = (splitting_pb2.SPLIT_ROLE_TRAIN, splitting_pb2.SPLIT_ROLE_VALIDATION)
+    compared = [s for s in splits.splits if s.role in roles and s.name != held.name]
+    covered = set()
+    for other in compared:
+        disjoint.compared_datasets.append(other.output_dataset)
+        disjoint.compared_digests.append(other.digest)
+        for check in splits.leakage_checks:
+            if {check.split_a, check.split_b} == {held.name, other.name}:
+                covered.add(other.name)
+                disjoint.overlap_count += check.overlap_count
+                disjoint.method = (
+                    "entity-key"
+                    if check.method == splitting_pb2.SPLIT_LEAKAGE_METHOD_EXACT_KEY
+                    else "row-hash"
+                )
+                disjoint.key_columns[:] = list(check.key_columns)
+    if disjoint.overlap_count:
+        disjoint.outcome = _O.THRESHOLD_OUTCOME_FAILED
+    elif compared and covered == {s.name for s in compared}:
+        disjoint.outcome = _O.THRESHOLD_OUTCOME_PASSED
+    else:
+        disjoint.outcome = _O.THRESHOLD_OUTCOME_MISSING

@@ -10,7 +10,7 @@ most ``max_categories`` distinct values get a ``StringDomain`` of those values. 
 bounds are never inferred from a sample (a sample rarely holds the true extremes); add
 them by hand in the curated next version.
 
-``validate`` checks columns against a schema and returns the stage 5 payload with one
+``data_validation`` checks columns against a schema and returns the stage 5 payload with one
 ``ValidationAnomaly`` per problem: a feature missing or unexpected, a type mismatch,
 presence below the minimum, NaN or infinite values a domain disallows, values outside a
 numeric domain's bounds or a string domain's values, a deprecated feature (by the
@@ -23,7 +23,7 @@ Needs numpy (``pip install numpy``).
 Example:
     >>> cols = {"tenure": [3, 14, 27], "plan": ["basic", "pro", "basic"]}
     >>> schema = infer_schema(cols, version="1")
-    >>> report = validate({"tenure": [5, 8], "plan": ["basic", "gold"]}, schema)
+    >>> report = data_validation({"tenure": [5, 8], "plan": ["basic", "gold"]}, schema)
     >>> validation_pb2.ValidationDecision.Name(report.decision), report.anomalies[0].feature.steps[0]
     ('VALIDATION_DECISION_BLOCK', 'plan')
 """
@@ -47,7 +47,7 @@ try:
 except ModuleNotFoundError as exc:  # pragma: no cover - numpy is in the demo and dev extras
     raise ModuleNotFoundError("mlspec.client.schemas needs numpy: pip install numpy") from exc
 
-__all__ = ["infer_schema", "schema_digest", "validate"]
+__all__ = ["data_validation", "infer_schema", "schema_digest"]
 
 TOOL = "mlspec.client.schemas"
 _FT = statistics_pb2.FeatureType
@@ -146,7 +146,7 @@ def _expected(feature: schema_pb2.FeatureSchema, schema: Any, environment: str) 
     return not environments or environment in environments
 
 
-def validate(
+def data_validation(
     columns: Columns,
     schema: schema_pb2.DataSchema,
     *,

@@ -419,32 +419,37 @@ def outlier_rows(
 
 def data_analysis(
     columns: Columns,
-    *,
     dataset: Any,
+    *,
     slice_by: Iterable[str] = (),
     outlier_method: str = "iqr",
     k: float = 1.5,
     threshold: float | None = None,
-    row_ids: Sequence[Any] | None = None,
+    row_ids: str | Sequence[Any] | None = None,
     **options: Any,
 ) -> analysis_pb2.DataAnalysis:
     """The stage 3 payload: statistics overall and per slice, and the outliers found.
 
     ``dataset`` is the dataset version analysed; ``slice_by`` the columns whose values
     define slices (one statistics block per value, after the overall block); outliers
-    are found with ``outlier_method`` over all rows. Other keyword arguments go to
-    :func:`dataset_statistics` (``bins``, ``quantiles``, ``top_k``).
+    are found with ``outlier_method`` over all rows. ``row_ids`` names the rows in the
+    outlier examples: a sequence, or the name of the column that holds them (that column
+    is then not analysed). Other keyword arguments go to :func:`dataset_statistics`
+    (``bins``, ``quantiles``, ``top_k``).
 
     Example:
         >>> from mlspec.data.v1.dataset_pb2 import DatasetVersion
         >>> version = DatasetVersion()
         >>> version.meta.id = "d-1"
         >>> cols = {"x": [1.0, 2.0, 2.5, 40.0], "g": ["a", "b", "a", "b"]}
-        >>> analysis = data_analysis(cols, dataset=version, slice_by=["g"])
+        >>> analysis = data_analysis(cols, version, slice_by=["g"])
         >>> [s.name for s in analysis.statistics], len(analysis.outliers)
         (['', 'g=a', 'g=b'], 1)
     """
     slice_by = list(slice_by)
+    if isinstance(row_ids, str):
+        columns = dict(as_columns(columns))
+        row_ids = list(columns.pop(row_ids))
     ref = to_ref(dataset)
     out = analysis_pb2.DataAnalysis(tool_name=TOOL)
     out.dataset.CopyFrom(ref)

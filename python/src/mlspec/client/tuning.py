@@ -24,7 +24,7 @@ from mlspec.client.values import to_value
 from mlspec.common.v1 import threshold_pb2
 from mlspec.lifecycle.v1 import training_pb2
 
-__all__ = ["hyperparameter_search", "search_space"]
+__all__ = ["hyperparameter_search", "search_space", "sklearn_search"]
 
 
 def _plain(value: Any) -> Any:
@@ -61,7 +61,7 @@ def hyperparameter_search(
     trials: Sequence[Mapping[str, Any]],
     metrics: Mapping[str, Sequence[Any]],
     *,
-    objective: str,
+    objective: str = "",
     direction: str | int = "HIGHER_IS_BETTER",
     algorithm: str | int = "GRID",
     search_space: Mapping[str, Sequence[Any]] | None = None,
@@ -72,10 +72,11 @@ def hyperparameter_search(
     """The search, its trials (ids ``"0"``, ``"1"``, ...) and the best trial.
 
     ``metrics`` maps a metric name to one value per trial; ``objective`` names the metric
-    optimized in ``direction``. A trial whose objective value is missing or NaN is
+    optimized in ``direction`` (the first metric by default). A trial whose objective value is missing or NaN is
     recorded FAILED (and cannot be the best); the other trials SUCCEEDED.
     """
     count = len(trials)
+    objective = objective or next(iter(metrics), "")
     for name, values in metrics.items():
         if len(values) != count:
             raise ValueError(f"metric {name!r} has {len(values)} values for {count} trials")
@@ -123,3 +124,49 @@ def hyperparameter_search(
         for name, value in out.trials[best[1]].observed_metrics.items():
             out.best_trial_metrics[name].CopyFrom(value)
     return out
+
+
+def sklearn_search(
+    search: Any, *, metrics: Mapping[str, str] | None = None
+) -> training_pb2.HyperparameterSearch:
+    """The ``HyperparameterSearch`` of a fitted scikit-learn search (duck-typed).
+
+    Works with ``GridSearchCV``, ``RandomizedSearchCV`` and the halving searches: the
+    trials are ``cv_results_["params"]``; the metrics are the mean cross-validated test
+    score of each scorer (named after it: ``roc_auc``, ``recall``; ``score`` for the
+    estimator's own), unless ``metrics`` maps names to other ``cv_results_`` columns;
+    the objective is the refit scorer. A ``param_grid`` is a GRID search space, a
+    ``param_distributions`` of lists a RANDOM one (other distributions are left out of
+    the space). scikit-learn itself is not imported.
+    """
+    results = search.cv_results_
+    if metrics is None:
+        prefix = "mean_test_"
+        metrics = {
+            column.removeprefix(prefix): column for column in results if column.startswith(prefix)
+        }
+    refit = search.refit if isinstance(search.refit, str) else "score"
+    grid = getattr(search, "param_grid", None)
+    space = grid if grid is not None else getattr(search, "param_distributions", None)
+    if isinstance(space, list):  # a list of grids: the union of their values per name
+        merged: dict[str, list[Any]] = {}
+        for part in space:
+            for name, values in part.items():
+                merged.setdefault(name, []).extend(
+                    v for v in values if v not in merged.get(name, [])
+                )
+        space = merged
+    if isinstance(space, Mapping):
+        space = {
+            name: list(values) for name, values in space.items() if isinstance(values, Sequence)
+        }
+    random_state = getattr(search, "random_state", None)
+    return hyperparameter_search(
+        list(results["params"]),
+        {name: list(results[column]) for name, column in metrics.items()},
+        objective=refit if refit in metrics else "",
+        algorithm="GRID" if grid is not None else "RANDOM",
+        search_space=space if isinstance(space, Mapping) else None,
+        tool=type(search).__name__,
+        seed=random_state if isinstance(random_state, int) else 0,
+    )
