@@ -51,6 +51,7 @@ from mlspec.lifecycle.v1.objectives_pb2 import CodifiedObjectives
 from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2
 from mlspec.models.v1.model_version_pb2 import ModelVersion
 from mlspec.monitoring.v1 import inference_pb2, monitoring_service_pb2, signals_pb2
+from mlspec.tracking.v1.run_pb2 import Run
 
 HERE = pathlib.Path(__file__).resolve().parent
 OBJECTIVES = HERE / "objectives.yaml"
@@ -252,8 +253,8 @@ def http_status(url: str) -> int:
 
 
 # --- setup
-def run_pipeline(client: Client, work: pathlib.Path, key: pathlib.Path) -> ModelVersion:
-    """Runs the thirteen stages in ``work``, reporting each; returns the model version."""
+def run_pipeline(client: Client, work: pathlib.Path, key: pathlib.Path) -> tuple[ModelVersion, Run]:
+    """Runs the thirteen stages in ``work``, reporting each; returns the model version and run."""
     table = load_table()
     size = len(table[LABEL])
     clean, extreme, vocabulary = transform(table)
@@ -541,5 +542,5 @@ def run_pipeline(client: Client, work: pathlib.Path, key: pathlib.Path) -> Model
             client.logging.WriteInferenceLogs(
                 logging_service_pb2.WriteInferenceLogsRequest(log_stream_id=SCORER, records=records)
             )
-    return mv
+    return mv, run.run
     # --- end
