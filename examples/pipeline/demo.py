@@ -1,6 +1,6 @@
 """``make demo``: serve a store of its own, run the pipeline through it, print the lineage.
 
-Usage: ``python examples/pipeline/demo.py [--work DIR] [--runs N]``
+Usage: ``python examples/pipeline/demo.py [--work DIR] [--runs N] [--requests N]``
 
 1. migrates the demo's own embedded SQLite store (``DIR/mlspec.db``, default
    ``build/demo``; never the default store of ``make serve``) and makes a key pair for
@@ -78,11 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=pathlib.Path, default=ROOT / "build" / "demo")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--requests", type=int, default=0, help="scored requests per run")
     args = parser.parse_args(argv)
     work: pathlib.Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(HERE))
     import pipeline  # beside this file; imports scikit-learn, so only now
+
+    pipeline.REQUESTS = args.requests or pipeline.REQUESTS
 
     from mlspec.client import Client
     from mlspec.lifecycle.v1.stage_pb2 import LifecycleStage

@@ -169,7 +169,7 @@ def test_make_demo_serves_its_own_store_prints_the_lineage_and_stops(
     tmp_path: pathlib.Path,
 ) -> None:
     done = subprocess.run(
-        [sys.executable, str(FOLDER / "demo.py"), "--work", str(tmp_path)],
+        [sys.executable, str(FOLDER / "demo.py"), "--work", str(tmp_path), "--requests", "20"],
         capture_output=True,
         text=True,
         timeout=600,

@@ -326,7 +326,8 @@ def _check_feature(
     else:
         holder = feature
     if domain in ("float_domain", "int_domain") and actual in _NUMERIC:
-        _check_numbers(out, name, getattr(holder, domain), present.astype(float))
+        numbers = values if values.dtype.kind in "biuf" else np.where(missing, np.nan, values)
+        _check_numbers(out, name, getattr(holder, domain), numbers.astype(float))
     elif domain == "string_domain":
         _check_strings(out, name, holder.string_domain, present)
 

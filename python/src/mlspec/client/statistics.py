@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from collections import Counter
@@ -196,11 +197,16 @@ def _numeric(
         return
     for q, value in zip(quantiles, np.quantile(finite, list(quantiles)), strict=True):
         out.quantiles.add(quantile=float(q), value=float(value))
-    counts, edges = np.histogram(finite, bins=bins)
+    low, high = float(np.min(finite)), float(np.max(finite))
+    counts: npt.NDArray[Any] = np.array([len(finite)])
+    edges: npt.NDArray[Any] = np.array([low, high])  # one bucket holds them all, unless:
+    if low < high:
+        with contextlib.suppress(ValueError):  # a range too narrow for `bins` at this magnitude
+            counts, edges = np.histogram(finite, bins=bins)
     _buckets(standard, edges, counts)
     bounds = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)))
     if len(bounds) < 2:
-        bounds = np.array([bounds[0], bounds[0]])
+        bounds = np.array([low, high])
         counts = np.array([len(finite)])
     else:
         counts, _ = np.histogram(finite, bins=bounds)
