@@ -136,7 +136,7 @@ def test_sliced_metric_results_compute_each_slice() -> None:
 
 
 def _model() -> ModelVersion:
-    model = ModelVersion(meta={"id": "m-1"})
+    model = build(ModelVersion, meta={"id": "m-1"})
     model.artifact.uri = "file:///models/m1/"
     model.artifact.size_bytes = 10
     model.artifact.digest.digests["sha256"] = "cd" * 32
@@ -146,7 +146,9 @@ def _model() -> ModelVersion:
 def _splitting() -> Any:
     parts = {"train": {"id": [1, 2]}, "validation": {"id": [3]}, "holdback": {"id": [4]}}
     versions = {
-        n: DatasetVersion(meta={"id": f"d-{n}"}, content_digest={"digests": {"sha256": n * 8}})
+        n: build(
+            DatasetVersion, meta={"id": f"d-{n}"}, content_digest={"digests": {"sha256": n * 8}}
+        )
         for n in parts
     }
     return payloads.data_splitting(
@@ -156,7 +158,7 @@ def _splitting() -> Any:
 
 def test_evaluation_and_test_payloads_keep_apart_validation_and_holdback_data() -> None:
     goals = _goals(_at_least("auc", "auc", 0.9))
-    report = stage_report_pb2.StageReport(meta={"id": "r-1"}, codified_objectives=goals)
+    report = build(stage_report_pb2.StageReport, meta={"id": "r-1"}, codified_objectives=goals)
     splitting = _splitting()
     evaluation = payloads.model_evaluation(_model(), RESULTS, report, splitting=splitting)
     assert evaluation.objectives_report.id == "r-1"
@@ -251,4 +253,4 @@ def test_small_conveniences() -> None:
     writing = fill_request_id(
         WriteInferenceLogsRequest(), "/mlspec.logging.v1.LoggingService/WriteInferenceLogs"
     )
-    assert writing.request_id
+    assert isinstance(writing, WriteInferenceLogsRequest) and writing.request_id

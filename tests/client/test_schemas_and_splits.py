@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlspec.client import build
 from mlspec.client.digests import message_digest
 from mlspec.client.schemas import data_validation, infer_schema, schema_digest
 from mlspec.client.splits import data_splitting, leakage_checks, row_hashes, rows_digest
@@ -78,7 +79,7 @@ def test_each_kind_of_anomaly() -> None:
         "plan": np.array(["basic", "gold"], dtype=object),
         "extra": np.array([1, 2]),
     }  # and no "churned"
-    report = data_validation(data, schema, dataset=DatasetVersion(meta={"id": "v"}))
+    report = data_validation(data, schema, dataset=build(DatasetVersion, meta={"id": "v"}))
     found = {
         (a.feature.steps[0] if a.feature.steps else "", a.reasons[0].type) for a in report.anomalies
     }
@@ -151,7 +152,9 @@ def test_leakage_checks_count_overlap_between_every_pair() -> None:
 
 
 def test_data_splitting_describes_each_split() -> None:
-    train = DatasetVersion(meta={"id": "t"}, content_digest={"digests": {"sha256": "ab" * 32}})
+    train = build(
+        DatasetVersion, meta={"id": "t"}, content_digest={"digests": {"sha256": "ab" * 32}}
+    )
     parts = {"train": {"id": [1, 2, 3]}, "holdback": {"id": [4]}, "calibration": {"id": [5]}}
     payload = data_splitting(
         ResourceRef(id="src"), parts, datasets={"train": train}, method="HASH", seed=9

@@ -6,13 +6,14 @@ import pathlib
 
 import pytest
 
-from mlspec.client import Client, Stage, StageFailed, payloads
+from mlspec.client import Client, Stage, StageFailed, build, payloads
 from mlspec.client.stages import verdict
+from mlspec.data.v1.schema_pb2 import DataSchema
 from mlspec.lifecycle.v1 import stage_report_pb2 as sr
 from mlspec.logging.v1 import logging_service_pb2 as logs
 
 
-def _schema_and_data() -> tuple[object, dict[str, list[float]]]:
+def _schema_and_data() -> tuple[DataSchema, dict[str, list[float]]]:
     schema = payloads.infer_schema({"x": [1.0, 2.0]})
     schema.features[0].float_domain.max = 5.0
     return schema, {"x": [1.0, 9.0]}
@@ -38,14 +39,14 @@ def test_a_blocking_verdict_fails_the_stage_and_stops_the_block(
 
 
 def test_verdicts_of_each_payload() -> None:
-    assert verdict(sr.StageReport(data_validation={"decision": "VALIDATION_DECISION_WARN"}))[0] == (
+    assert verdict(build(sr.StageReport, data_validation={"decision": "WARN"}))[0] == (
         sr.STAGE_REPORT_STATUS_WARNED
     )
-    assert verdict(sr.StageReport(model_test={"decision": "MODEL_GATE_DECISION_APPROVED"})) == (
+    assert verdict(build(sr.StageReport, model_test={"decision": "APPROVED"})) == (
         None,
         "",
     )
-    assert verdict(sr.StageReport(model_training={})) == (None, "")
+    assert verdict(build(sr.StageReport, model_training={})) == (None, "")
 
 
 def test_model_stages_are_about_their_one_model_version(
@@ -104,7 +105,6 @@ def test_inference_logs_are_listed_through_the_client(
             "model_digest": {"digests": {"sha256": "dd" * 32}},
         },
     }
-    from mlspec.client import build
     from mlspec.logging.v1.inference_log_pb2 import InferenceLogRecord
 
     client.logging.WriteInferenceLogs(

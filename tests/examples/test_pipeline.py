@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 
 from mlspec.client import Client
-from mlspec.common.v1.reference_pb2 import ResourceKind
+from mlspec.common.v1.reference_pb2 import ResourceKind, ResourceRef
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as lc
 from mlspec.lifecycle.v1.stage_pb2 import LifecycleStage
 from mlspec.lifecycle.v1.stage_report_pb2 import STAGE_REPORT_STATUS_SUCCEEDED
@@ -148,9 +148,7 @@ def test_every_stage_is_stored_with_its_lineage_and_a_second_run_works(
         assert len(reports.stage_reports) == 21
 
 
-def _ref(model_version_id: str) -> object:
-    from mlspec.common.v1.reference_pb2 import ResourceRef
-
+def _ref(model_version_id: str) -> ResourceRef:
     return ResourceRef(kind=ResourceKind.RESOURCE_KIND_MODEL_VERSION, id=model_version_id)
 
 
