@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -71,3 +72,13 @@ def test_the_demo_nine_stages_fit_in_60_lines() -> None:
         assert regions[stage] > 0, stage  # every stage is there and reported
     assert counted["nine_stages"] <= 60, counted
     print(f"nine-stage pipeline: {counted['nine_stages']} MLSpec lines; all 13: {counted['all']}")
+
+
+def test_the_readme_states_the_counts() -> None:
+    counted = counter.summary(counter.count(counter.DEFAULT))
+    readme = (ROOT / "README.md").read_text()
+    stated = re.search(
+        r"takes \*\*(\d+) lines of MLSpec code\*\*.*?stages take (\d+)\.", readme, re.S
+    )
+    assert stated, "the Demo section of README.md states the line counts"
+    assert (int(stated.group(1)), int(stated.group(2))) == (counted["nine_stages"], counted["all"])
