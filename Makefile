@@ -19,7 +19,7 @@ GOOGLE_API_PROTOS := field_behavior.proto resource.proto
 GEN_CHECK := build/gen-check
 AREAS = $(notdir $(wildcard proto/mlspec/*))
 
-.PHONY: help setup lock third-party generate check-generate lint format breaking typecheck test test-compat serve bench clean
+.PHONY: help setup lock third-party generate check-generate lint format breaking typecheck test test-compat serve demo bench clean
 
 help: ## Show this help.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ test-compat: setup ## Run the contract tests under the lowest supported protobuf
 serve: setup ## Run the metadata service on 127.0.0.1:50051 over the embedded SQLite store.
 	$(VENV)/bin/mlspec db upgrade
 	exec $(VENV)/bin/mlspec serve
+
+demo: setup ## Run examples/pipeline (scikit-learn, all 13 stages) on its own server and store (build/demo); print the lineage.
+	$(PY) examples/pipeline/demo.py --work build/demo
 
 bench: setup ## Run the benchmarks (bench/) and print the figures (takes several minutes).
 	$(PY) -m bench.run

@@ -16,8 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mlspec.cli.root import cli
 from mlspec.client import Client, FailedPrecondition, InvalidArgument, Stage
 from mlspec.client.signing import ModelNotVerified, sign_model, verify_model
-from mlspec.common.v1 import person_pb2
-from mlspec.lifecycle.v1 import deployment_gate_pb2
 from mlspec.server.app import RunningServer, build_server
 from mlspec.server.config import ServerConfig
 from mlspec.signing import key_id, load_public_key
@@ -135,9 +133,7 @@ def served(tmp_path: pathlib.Path) -> Iterator[Served]:
 
 # The model has no evaluation: these reports pass the deployment gate by an override, so
 # that what is tested here is the signature check alone.
-OVERRIDE = deployment_gate_pb2.DeploymentApproval(
-    approver=person_pb2.Person(name="Release manager"), reason="signing tests", override=True
-)
+APPROVER, REASON = "Release manager", "signing tests"
 
 
 def _package_then_serve(client: Client, model: pathlib.Path, envelope: object, digest: str) -> None:
@@ -153,7 +149,7 @@ def _package_then_serve(client: Client, model: pathlib.Path, envelope: object, d
             if envelope is not None:
                 fields["signed_manifest"] = envelope
             packaging.set(**fields)
-            packaging.report_message.deployment_approval.CopyFrom(OVERRIDE)
+            packaging.approve(APPROVER, REASON, override=True)
         assert packaging.report is not None
         with run.stage(Stage.MODEL_SERVING, inputs=[version]) as serving:
             serving.set(
@@ -162,7 +158,7 @@ def _package_then_serve(client: Client, model: pathlib.Path, envelope: object, d
                 model_name="churn",
                 model=version,
             )
-            serving.report_message.deployment_approval.CopyFrom(OVERRIDE)
+            serving.approve(APPROVER, REASON, override=True)
 
 
 def test_a_package_signed_by_a_trusted_key_is_served(served: Served, model: pathlib.Path) -> None:

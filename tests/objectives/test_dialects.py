@@ -300,7 +300,7 @@ def test_every_example_expression_parses() -> None:
         assert problems == [], path
         assert checked is not None
         found += len(checked.objectives) + (checked.launch_expression is not None)
-    assert found == 10
+    assert found >= 10  # the lifecycle examples' ten, and the demo's
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ A training step that reports itself::
             stage.set(model_format="onnx", hyperparameters={"lr": 0.1})
             stage.output(client.log_artifact(run, "model.onnx", type="MODEL"), role="model")
 
-Public API: ``Client``, ``ActiveRun``, ``StageContext``, ``Stage``, ``LineageGraph``,
+Public API: ``Client``, ``ActiveRun``, ``StageContext``, ``Stage``, ``StageFailed``, ``LineageGraph``,
 ``RetryPolicy``, the exceptions (``MLSpecError`` and one subclass per status code),
 ``to_value`` / ``from_value``, ``to_ref`` / ``to_endpoint``, ``file_digest`` /
 ``folder_digest``. This package never imports the server or the store.
@@ -49,7 +49,7 @@ from mlspec.client.lineage import Edge, LineageGraph, Node
 from mlspec.client.metrics import MetricSender
 from mlspec.client.refs import to_endpoint, to_ref
 from mlspec.client.runs import ActiveRun
-from mlspec.client.stages import Stage, StageContext
+from mlspec.client.stages import Stage, StageContext, StageFailed
 from mlspec.client.transport import NO_RETRY, TLS, RetryPolicy
 from mlspec.client.values import from_value, to_value
 
@@ -78,6 +78,7 @@ __all__ = [
     "RetryPolicy",
     "Stage",
     "StageContext",
+    "StageFailed",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

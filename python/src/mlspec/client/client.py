@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -37,7 +38,13 @@ from mlspec.data.v1 import (
     dataset_pb2,
     datastore_pb2,
 )
-from mlspec.lifecycle.v1 import lifecycle_service_pb2, lifecycle_service_pb2_grpc, lineage_pb2
+from mlspec.lifecycle.v1 import (
+    lifecycle_service_pb2,
+    lifecycle_service_pb2_grpc,
+    lineage_pb2,
+    stage_pb2,
+    stage_report_pb2,
+)
 from mlspec.logging.v1 import logging_service_pb2_grpc
 from mlspec.metadata.v1 import metadata_service_pb2_grpc
 from mlspec.models.v1 import (
@@ -483,7 +490,8 @@ class Client:
         """Registers a version of a model (got or created by name).
 
         ``version`` is ``"1.4.0"`` (semantic version), an int (major) or a
-        ``SemanticVersion``; ``framework`` is a ``Framework``, a dict or a name; with
+        ``SemanticVersion``; ``framework`` is a ``Framework``, a dict or a name (the
+        installed version of a distribution of that name is recorded with it); with
         ``path`` (a local file or folder) the artifact's sha256 digest, size and URI are
         computed by streaming.
 
@@ -497,7 +505,7 @@ class Client:
         mv.version.CopyFrom(semantic_version(version))
         if framework is not None:
             mv.framework.CopyFrom(
-                model_pb2.Framework(name=framework)
+                framework_of(framework)
                 if isinstance(framework, str)
                 else build(model_pb2.Framework, framework)
             )
@@ -530,6 +538,77 @@ class Client:
                 raise
             return existing
         return created
+
+    # -- stage reports ----------------------------------------------------------------
+
+    def stage_reports(
+        self,
+        stage: int | str | None = None,
+        *,
+        model_version: Any = None,
+        run: Any = None,
+        status: int | str | None = None,
+        filter: str = "",
+        order_by: str = "create_time desc",
+        page_size: int = 100,
+    ) -> Iterator[stage_report_pb2.StageReport]:
+        """Every stage report that matches, newest first, fetched page by page.
+
+        ``stage`` is a ``Stage`` (or its name), ``model_version`` a model version
+        (message or reference), ``run`` an ``ActiveRun``, ``Run`` or run id, ``status``
+        a ``StageReportStatus`` (or its short name such as ``"SUCCEEDED"``); ``filter``
+        is any further AIP-160 filter over report fields.
+
+        Example:
+            >>> for report in client.stage_reports(Stage.MODEL_TEST, model_version=mv):  # doctest: +SKIP
+            ...     print(report.meta.name, report.model_test.decision)
+        """
+        request = lifecycle_service_pb2.ListStageReportsRequest(
+            page_size=page_size, order_by=order_by
+        )
+        if stage is not None:
+            request.stage = stage_pb2.LifecycleStage.ValueType(
+                enum_number(stage_pb2.LifecycleStage.DESCRIPTOR, stage)
+                if isinstance(stage, str)
+                else int(stage)
+            )
+        if model_version is not None:
+            request.model_version.CopyFrom(to_ref(model_version))
+        if run is not None:
+            request.run_id = (
+                run
+                if isinstance(run, str)
+                else (run.id if isinstance(run, ActiveRun) else run.meta.id)
+            )
+        clauses = [filter] if filter else []
+        if status is not None:
+            number = (
+                enum_number(stage_report_pb2.StageReportStatus.DESCRIPTOR, status)
+                if isinstance(status, str)
+                else int(status)
+            )
+            name = stage_report_pb2.StageReportStatus.Name(number)  # type: ignore[arg-type]
+            clauses.append(f'status = "{name}"')
+        request.filter = " AND ".join(f"({c})" for c in clauses)
+        while True:
+            response = self.lifecycle.ListStageReports(request)
+            yield from response.stage_reports
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def latest_stage_report(
+        self, stage: int | str, **criteria: Any
+    ) -> stage_report_pb2.StageReport | None:
+        """The newest stage report that matches (see :meth:`stage_reports`), or None.
+
+        A pipeline that runs again uses it to find what it already did where doing it
+        again is refused, for example the single use of a hold-back set.
+
+        Example:
+            >>> client.latest_stage_report(Stage.MODEL_TEST, model_version=mv, status="SUCCEEDED")  # doctest: +SKIP
+        """
+        return next(iter(self.stage_reports(stage, page_size=1, **criteria)), None)
 
     # -- lineage --------------------------------------------------------------------------
 
@@ -592,6 +671,21 @@ class Client:
         return objectives.evaluate_objectives(self, model_version, **options)
 
 
+def framework_of(name: str) -> model_pb2.Framework:
+    """A ``Framework`` of that name, with the installed version of its distribution if any.
+
+    Example:
+        >>> framework_of("protobuf").version != ""
+        True
+        >>> framework_of("no-such-framework").version
+        ''
+    """
+    framework = model_pb2.Framework(name=name)
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError, ValueError):
+        framework.version = importlib.metadata.version(name)
+    return framework
+
+
 def resource_name(text: str) -> str:
     """A valid resource name from free text: letters, digits, ``-`` and ``_`` only.
 
@@ -644,4 +738,4 @@ def semantic_version(
     )
 
 
-__all__ = ["Client", "resource_name", "semantic_version", "version_text"]
+__all__ = ["Client", "framework_of", "resource_name", "semantic_version", "version_text"]

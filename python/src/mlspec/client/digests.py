@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
+
+from google.protobuf import message as protobuf_message
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes read at a time."""
@@ -85,3 +88,23 @@ def path_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
         hexdigest, size, _ = folder_digest(path)
         return hexdigest, size
     return file_digest(path)
+
+
+def message_digest(message: protobuf_message.Message, *, clear: Iterable[str] = ()) -> str:
+    """The lowercase hex sha256 of a message's deterministic binary serialization.
+
+    The fields named in ``clear`` (top-level, typically the message's own digest field)
+    are left out, so that a message can carry the digest of the rest of itself. The
+    serialization is protobuf's deterministic one (map entries sorted by key), so equal
+    messages give equal digests with this protobuf runtime.
+
+    Example:
+        >>> from mlspec.common.v1.digest_pb2 import DigestSet
+        >>> message_digest(DigestSet()) == hashlib.sha256(b"").hexdigest()
+        True
+    """
+    copy = type(message)()
+    copy.CopyFrom(message)
+    for name in clear:
+        copy.ClearField(name)
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()

@@ -54,8 +54,11 @@ def fill(message: M, **fields: Any) -> M:
     return message
 
 
-def build(cls: type[M], source: M | Mapping[str, Any] | None = None, **fields: Any) -> M:
+def build(cls: type[M], source: M | Mapping[str, Any] | None = None, /, **fields: Any) -> M:
     """A new ``cls`` message: a copy of ``source`` (message or dict), then ``fields``.
+
+    ``cls`` and ``source`` are positional only, so that every field name (``source``
+    too, as in ``PredictionFeedback``) can be a keyword argument.
 
     Example:
         >>> from mlspec.common.v1.reference_pb2 import ResourceRef

@@ -129,8 +129,9 @@ class ActiveRun:
     def stage(self, stage: int | str, **kwargs: Any) -> StageContext:
         """A stage of this run, to use as ``with run.stage(Stage.X, inputs=[...]):``.
 
-        Takes the keyword arguments of ``StageContext`` (``inputs``, ``step_run_id``,
-        ``model_version``, ``name``, ``producer``, ``payload`` and payload fields).
+        Takes the keyword arguments of ``StageContext`` (``inputs``, ``outputs``,
+        ``step_run_id``, ``model_version``, ``name``, ``producer``, ``payload`` and payload
+        fields).
         """
         kwargs.setdefault("run_id", self.id)
         if self.run.step_run_id:

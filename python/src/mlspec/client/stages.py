@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,14 @@ from google.protobuf import timestamp_pb2
 from mlspec.client.fields import enum_number, fill
 from mlspec.client.refs import to_endpoint, to_ref
 from mlspec.client.values import to_value
-from mlspec.lifecycle.v1 import lifecycle_service_pb2, stage_pb2, stage_report_pb2
+from mlspec.common.v1.reference_pb2 import ResourceKind
+from mlspec.lifecycle.v1 import (
+    evaluation_pb2,
+    lifecycle_service_pb2,
+    stage_pb2,
+    stage_report_pb2,
+    validation_pb2,
+)
 
 if TYPE_CHECKING:
     from mlspec.client.client import Client
@@ -78,13 +85,21 @@ class StageContext:
     """One stage being carried out; ``with`` it to time and report it.
 
     Attributes:
-        inputs: ``LineageEndpoint`` messages of what the stage consumed.
-        outputs: what the stage produced; append resource messages, ``ResourceRef`` or
-            ``LineageEndpoint`` (or call :meth:`output` to give a role).
-        status: the report status to send on success (``"SUCCEEDED"`` unless changed,
-            for example to ``"WARNED"``).
+        inputs: what the stage consumed (the ``inputs`` given, then :meth:`input`);
+            resource messages, ``ResourceRef`` or ``LineageEndpoint``.
+        outputs: what the stage produced (the ``outputs`` given); append resource
+            messages, ``ResourceRef`` or ``LineageEndpoint`` (or call :meth:`output` to
+            give a role).
+        status: the report status to send on success: ``"SUCCEEDED"`` unless changed
+            (for example to ``"WARNED"``) or unless the payload's own verdict says
+            otherwise (see :func:`verdict`): a BLOCK or REJECTED decision sends FAILED
+            and the block then raises ``StageFailed``, a WARN or APPROVED_WITH_WARNINGS
+            decision sends WARNED.
         error_message: sent with the report (filled from the exception on failure).
         report: the recorded ``StageReport`` once the block has ended.
+        model_version: the model version the report is about. For stages 7 to 11 it
+            defaults to the one model version among the outputs (training), or else
+            among the inputs (evaluation, test, packaging, serving).
 
     Example:
         >>> with run.stage(Stage.MODEL_TRAINING, inputs=[train]) as stage:  # doctest: +SKIP
@@ -102,6 +117,7 @@ class StageContext:
         step_run_id: str = "",
         pipeline_run_id: str = "",
         inputs: Iterable[Any] = (),
+        outputs: Iterable[Any] = (),
         model_version: Any = None,
         name: str = "",
         producer: stage_report_pb2.StageProducer | None = None,
@@ -134,12 +150,45 @@ class StageContext:
         for key, value in (properties or {}).items():
             self.report_message.properties[key].CopyFrom(to_value(value))
         self.inputs: list[Any] = list(inputs)
-        self.outputs: list[Any] = []
-        self.status: str | int = "SUCCEEDED"
+        self.outputs: list[Any] = list(outputs)
+        self._status: str | int = "SUCCEEDED"
+        self._status_set = False
         self.error_message = ""
         self.request_id = request_id
         self.report: stage_report_pb2.StageReport | None = None
         self.payload(payload, **payload_fields)
+
+    @property
+    def recorded(self) -> stage_report_pb2.StageReport:
+        """The recorded report; ``RuntimeError`` before the block has ended (or ``send``)."""
+        if self.report is None:
+            raise RuntimeError(f"the {self.stage.name} report has not been sent yet")
+        return self.report
+
+    @property
+    def status(self) -> str | int:
+        """The status sent when the block ends without an exception (see the class)."""
+        return self._status
+
+    @status.setter
+    def status(self, value: str | int) -> None:
+        self._status = value
+        self._status_set = True
+
+    @property
+    def model_version(self) -> Any:
+        """The model version the report is about (a ``ResourceRef``), or None.
+
+        Set it to a model version (message or reference) once the block knows it, for
+        example after registering the model it trained.
+        """
+        if not self.report_message.HasField("model_version"):
+            return None
+        return self.report_message.model_version
+
+    @model_version.setter
+    def model_version(self, resource: Any) -> None:
+        self.report_message.model_version.CopyFrom(to_ref(resource))
 
     @property
     def payload_message(self) -> protobuf_message.Message:
@@ -167,6 +216,24 @@ class StageContext:
 
     set = payload
 
+    def approve(
+        self, approver: str | Mapping[str, Any], reason: str = "", *, override: bool = False
+    ) -> None:
+        """Records a person's approval of a packaging (10) or serving (11) report.
+
+        The deployment gate needs it when the launch criteria require human approval;
+        with ``override=True`` (and a reason) it records the report although the gate
+        does not pass, and the failures overridden are kept on the report and shown in
+        lineage. ``approver`` is a name or a ``Person``'s fields.
+
+        Example:
+            >>> stage.approve("Lena Vogt", "product sign-off CHURN-88")  # doctest: +SKIP
+        """
+        person = {"name": approver} if isinstance(approver, str) else dict(approver)
+        approval = self.report_message.deployment_approval
+        approval.Clear()
+        fill(approval, approver=person, reason=reason, override=override)
+
     def input(self, resource: Any, *, role: str = "", uri: str = "") -> None:
         """Adds an input with a role (for example ``training_data``)."""
         self.inputs.append(to_endpoint(resource, role=role, uri=uri))
@@ -193,14 +260,22 @@ class StageContext:
             ]
         else:
             report.status = stage_report_pb2.StageReportStatus.ValueType(
-                enum_number(stage_report_pb2.StageReportStatus.DESCRIPTOR, self.status)
-                if isinstance(self.status, str)
-                else int(self.status)
+                enum_number(stage_report_pb2.StageReportStatus.DESCRIPTOR, self._status)
+                if isinstance(self._status, str)
+                else int(self._status)
             )
             if self.error_message:
                 report.error_message = self.error_message
+            judged, reason = verdict(report)
+            if judged is not None and not self._status_set:
+                report.status = judged
+                report.error_message = report.error_message or reason[:8000]
         report.inputs.extend(to_endpoint(item) for item in self.inputs)
         report.outputs.extend(to_endpoint(item) for item in self.outputs)
+        if not report.HasField("model_version") and self.stage in MODEL_STAGES:
+            model = _only_model_version(report)
+            if model is not None:
+                report.model_version.CopyFrom(model)
         return report
 
     def send(self, failure: BaseException | None = None) -> stage_report_pb2.StageReport:
@@ -221,7 +296,9 @@ class StageContext:
         tb: TracebackType | None,
     ) -> None:
         if exc is None:
-            self.send()
+            report = self.send()
+            if report.status == stage_report_pb2.STAGE_REPORT_STATUS_FAILED:
+                raise StageFailed(report)
             return
         try:
             self.send(exc)
@@ -229,3 +306,87 @@ class StageContext:
             log.warning(
                 "mlspec: the FAILED report of %s was not recorded: %s", self.stage, report_error
             )
+
+
+MODEL_STAGES = frozenset(
+    {
+        Stage.MODEL_TRAINING,
+        Stage.MODEL_EVALUATION,
+        Stage.MODEL_TEST,
+        Stage.MODEL_PACKAGING,
+        Stage.MODEL_SERVING,
+    }
+)
+"""The stages whose reports are about one model version (``StageReport.model_version``)."""
+
+
+def _only_model_version(report: stage_report_pb2.StageReport) -> Any:
+    """The one model version among the outputs, else among the inputs (None if not one)."""
+    for endpoints in (report.outputs, report.inputs):
+        found = {
+            (e.resource.id, e.resource.name, e.resource.version): e.resource
+            for e in endpoints
+            if e.resource.kind == ResourceKind.RESOURCE_KIND_MODEL_VERSION
+        }
+        if len(found) == 1:
+            return next(iter(found.values()))
+        if found:
+            return None
+    return None
+
+
+class StageFailed(RuntimeError):
+    """A stage ended without an exception but its report is FAILED (its own verdict).
+
+    Raised when a ``with run.stage(...)`` block ends and the report it sent is FAILED, so
+    that the stages after it do not run. ``report`` is the recorded report.
+    """
+
+    def __init__(self, report: stage_report_pb2.StageReport) -> None:
+        stage = stage_pb2.LifecycleStage.Name(report.stage).removeprefix("LIFECYCLE_STAGE_")
+        super().__init__(f"stage {stage} failed: {report.error_message or 'no reason given'}")
+        self.report = report
+
+
+_BLOCKING: dict[str, tuple[set[int], set[int]]] = {
+    "data_validation": (
+        {validation_pb2.VALIDATION_DECISION_BLOCK},
+        {validation_pb2.VALIDATION_DECISION_WARN},
+    ),
+    "model_evaluation": (
+        {evaluation_pb2.MODEL_GATE_DECISION_REJECTED},
+        {evaluation_pb2.MODEL_GATE_DECISION_APPROVED_WITH_WARNINGS},
+    ),
+    "model_test": (
+        {evaluation_pb2.MODEL_GATE_DECISION_REJECTED},
+        {evaluation_pb2.MODEL_GATE_DECISION_APPROVED_WITH_WARNINGS},
+    ),
+}
+
+
+def verdict(
+    report: stage_report_pb2.StageReport,
+) -> tuple[stage_report_pb2.StageReportStatus.ValueType | None, str]:
+    """The status a report's payload calls for by its own decision, with the reason.
+
+    A data validation that decided BLOCK, or an evaluation or hold-back test that
+    decided REJECTED, is FAILED: downstream stages must not proceed. WARN and
+    APPROVED_WITH_WARNINGS are WARNED. Other payloads (and other decisions) call for
+    nothing: (None, "").
+
+    Example:
+        >>> from mlspec.lifecycle.v1 import stage_report_pb2 as sr
+        >>> report = sr.StageReport(model_evaluation={"decision": "MODEL_GATE_DECISION_REJECTED"})
+        >>> verdict(report)[0] == sr.STAGE_REPORT_STATUS_FAILED
+        True
+    """
+    member = report.WhichOneof("payload")
+    if member not in _BLOCKING:
+        return None, ""
+    payload = getattr(report, member)
+    failing, warning = _BLOCKING[member]
+    if payload.decision in failing:
+        return stage_report_pb2.STAGE_REPORT_STATUS_FAILED, payload.decision_reason
+    if payload.decision in warning:
+        return stage_report_pb2.STAGE_REPORT_STATUS_WARNED, payload.decision_reason
+    return None, ""

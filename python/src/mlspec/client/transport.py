@@ -83,14 +83,20 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 """A policy that never retries."""
 
 
-def fill_request_id(request: protobuf_message.Message) -> protobuf_message.Message:
+def fill_request_id(
+    request: protobuf_message.Message, method: str = ""
+) -> protobuf_message.Message:
     """Returns the request with a ``request_id`` (a copy when one had to be filled in).
 
-    Requests without a ``request_id`` field, and requests that already carry one, are
-    returned as they are; the caller's message is never modified.
+    Requests without a ``request_id`` field, requests that already carry one, and the
+    requests of reading methods (``method`` named ``.../Get...`` or ``.../List...``, where
+    a ``request_id`` is a filter, as in ``ListInferenceLogs``) are returned as they are;
+    the caller's message is never modified.
     """
     fields = request.DESCRIPTOR.fields_by_name
     if "request_id" not in fields or getattr(request, "request_id"):  # noqa: B009
+        return request
+    if method.rsplit("/", 1)[-1].startswith(("Get", "List")):
         return request
     copy = type(request)()
     copy.CopyFrom(request)
@@ -153,7 +159,7 @@ class CallPolicy(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterce
         request: Any,
     ) -> Any:
         """Runs one unary call with retries; raises ``MLSpecError`` on failure."""
-        request = fill_request_id(request)
+        request = fill_request_id(request, str(client_call_details.method))
         timeout = (
             client_call_details.timeout if client_call_details.timeout is not None else self.timeout
         )
