@@ -118,6 +118,14 @@ def store_url_option(command: F) -> F:
     help="Serve a model only from a package signed by a trusted key.",
 )
 @click.option(
+    "--log-signing-key",
+    envvar="MLSPEC_LOG_SIGNING_KEY",
+    default="",
+    metavar="PEM",
+    help="Ed25519 private key that signs inference-log checkpoints (MLSPEC_LOG_SIGNING_KEY; "
+    "make one with 'openssl genpkey -algorithm ed25519').",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
@@ -142,6 +150,7 @@ def serve(
     auth: str,
     trusted_keys: tuple[str, ...],
     require_signed_packages: bool,
+    log_signing_key: str,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -164,6 +173,7 @@ def serve(
         auth=auth,
         trusted_keys=trusted_keys,
         require_signed_packages=require_signed_packages,
+        log_signing_key=log_signing_key,
         insecure=insecure,
     )
     with store_errors(store_url):

@@ -13,6 +13,8 @@ from importlib import metadata
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from google.protobuf import __version__ as protobuf_version
 from google.protobuf import descriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -118,7 +120,30 @@ def load_policy(config: ServerConfig) -> Policy:
         except SignatureProblem as exc:
             raise ConfigError(f"--trusted-key {path}: {exc}") from exc
         keys[key_id(key)] = key
-    return Policy(trusted_keys=keys, require_signed_packages=config.require_signed_packages)
+    return Policy(
+        trusted_keys=keys,
+        require_signed_packages=config.require_signed_packages,
+        log_signing_key=load_log_signing_key(config.log_signing_key),
+        log_checkpoint_interval=config.log_checkpoint_interval,
+    )
+
+
+def load_log_signing_key(path: str) -> ed25519.Ed25519PrivateKey | None:
+    """The Ed25519 private key of --log-signing-key (None when not set)."""
+    if not path:
+        return None
+    try:
+        key = serialization.load_pem_private_key(pathlib.Path(path).read_bytes(), password=None)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --log-signing-key {path}: {exc.strerror or exc}") from exc
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"--log-signing-key {path}: not an unencrypted PEM private key") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ConfigError(
+            f"--log-signing-key {path}: not an Ed25519 key (make one with "
+            "'openssl genpkey -algorithm ed25519')"
+        )
+    return key
 
 
 class StoreCheck:

@@ -45,6 +45,10 @@ class ServerConfig:
     # PEM public keys trusted to sign model packages; and whether serving needs a signature.
     trusted_keys: tuple[str, ...] = ()
     require_signed_packages: bool = False
+    # PEM Ed25519 private key that signs inference-log checkpoints (none: no checkpoints),
+    # and how many records a stream grows between two checkpoints.
+    log_signing_key: str = ""
+    log_checkpoint_interval: int = 1000
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
@@ -65,6 +69,8 @@ class ServerConfig:
             "auth": self.auth,
             "trusted_keys": len(self.trusted_keys),
             "require_signed_packages": self.require_signed_packages,
+            "log_signing": bool(self.log_signing_key),
+            "log_checkpoint_interval": self.log_checkpoint_interval,
         }
 
 

@@ -2,7 +2,8 @@
 
 Each unary call runs in one store transaction: a read transaction for a reading route, a
 write transaction for a writing one; a server stream reads each message it sends in a
-transaction of its own. Writes with a ``request_id`` are idempotent: the first response is
+transaction of its own; a client stream writes each message it receives as a unary call
+of its own (``routes.write_each``). Writes with a ``request_id`` are idempotent: the first response is
 stored in the same transaction as the write and a retry with the same id gets it back.
 Warnings collected while handling the call are copied into the response's ``warnings``
 field. Which function serves a method, and whether it writes, is the routing table's
@@ -11,6 +12,7 @@ field. Which function serves a method, and whether it writes, is the routing tab
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -86,6 +88,30 @@ class Dispatcher:
 
             return grpc.unary_stream_rpc_method_handler(
                 stream, response_serializer=response_cls.SerializeToString
+            )
+
+        if method.client_streaming:
+            combine = route.combine
+            assert combine is not None, f"{full} streams requests: route it with write_each"
+
+            def collect(requests: Iterator[bytes], context: grpc.ServicerContext) -> Message:
+                scope = self.access.scope(context.invocation_metadata(), full, route.writes)
+                answers: list[Message] = []
+                for index, data in enumerate(requests):
+                    each = dataclasses.replace(scope, warnings=[])
+                    try:
+                        answers.append(
+                            self.call(full, fn, route.writes, decode(request_cls, data), each)
+                        )
+                    except errors.DomainError as exc:
+                        exc.message = f"batch {index}: {exc.message}"
+                        raise
+                if not answers:
+                    raise errors.invalid("requests", "the stream holds no message")
+                return combine(answers)
+
+            return grpc.stream_unary_rpc_method_handler(
+                collect, response_serializer=response_cls.SerializeToString
             )
 
         def unary(data: bytes, context: grpc.ServicerContext) -> Message:

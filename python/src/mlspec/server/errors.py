@@ -93,6 +93,8 @@ def map_errors(_method: str, handler: Any) -> Any:
         return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
     if handler.unary_stream is not None:
         return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+    if handler.stream_unary is not None:
+        return handler._replace(stream_unary=_wrap_unary(handler.stream_unary))
     return handler
 
 

@@ -6,7 +6,8 @@ grepping an RPC name lands on the line that says what serves it. A route is eith
 standard method (Create, BatchCreate, Get, List, Update), built once from the method's
 descriptor by ``server.standard_methods``, or a named handler of the service module.
 Writing routes run in a write transaction with ``request_id`` idempotency; reading routes
-in a read transaction. The server refuses to start when an RPC of the contract has no
+in a read transaction. A client-streaming route (``write_each``) writes every message of
+the stream as a unary write of its own and answers once with their combined responses. The server refuses to start when an RPC of the contract has no
 route, or a route names no RPC (``check_complete``).
 """
 
@@ -25,6 +26,7 @@ from mlspec.server import standard_methods
 Unary = Callable[[Any, Resources], Message]
 Streaming = Callable[[Any, Resources], Iterator[Message]]
 Builder = Callable[[descriptor.MethodDescriptor], Unary]
+Combine = Callable[[list[Message]], Message]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Route:
     writes: bool
     handler: Unary | Streaming | None = None
     standard: Builder | None = None
+    # Client streams: builds the one response from the responses to each message.
+    combine: Combine | None = None
 
     def bind(self, method: descriptor.MethodDescriptor) -> Unary | Streaming:
         """The function that serves ``method`` (a standard method is built for it here)."""
@@ -53,6 +57,15 @@ UPDATE = Route(writes=True, standard=standard_methods.update)
 def write(handler: Unary) -> Route:
     """A named handler that changes the store."""
     return Route(writes=True, handler=handler)
+
+
+def write_each(handler: Unary, combine: Combine) -> Route:
+    """A client stream whose messages are each written like a unary call of ``handler``.
+
+    Each message runs in a transaction of its own, with its own ``request_id``
+    idempotency and audit entry; ``combine`` builds the response from their responses.
+    """
+    return Route(writes=True, handler=handler, combine=combine)
 
 
 def read(handler: Unary | Streaming) -> Route:

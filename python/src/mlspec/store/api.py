@@ -277,6 +277,22 @@ class UnitOfWork(Protocol):
         """Appends inference-log records."""
         ...
 
+    def append_checkpoint(
+        self, workspace: str, stream_id: str, sequence: int, time: int, data: bytes
+    ) -> None:
+        """Stores a signed checkpoint of a stream's head (serialized LogCheckpoint)."""
+        ...
+
+    def last_checkpoint(self, workspace: str, stream_id: str) -> int:
+        """The sequence number of a stream's newest checkpoint; 0 when it has none."""
+        ...
+
+    def checkpoints(
+        self, workspace: str, stream_id: str, after_sequence: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized LogCheckpoint) of a stream after a position, in order."""
+        ...
+
     def log_page(
         self,
         workspace: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,10 @@ class Policy:
     trusted_keys: Mapping[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
     # When set, a model is served only from a signed package a trusted key verifies.
     require_signed_packages: bool = False
+    # The service's Ed25519 key that signs inference-log checkpoints; None signs none.
+    log_signing_key: ed25519.Ed25519PrivateKey | None = None
+    # A checkpoint is stored once a stream is this many records past its last one.
+    log_checkpoint_interval: int = 1000
 
 
 OPEN = Policy()

@@ -344,6 +344,20 @@ class Resources:
         """Appends inference-log records."""
         self._tx.append_logs(self.scope.workspace, rows)
 
+    def append_checkpoint(self, stream_id: str, sequence: int, time: int, data: bytes) -> None:
+        """Stores a signed checkpoint of a stream's head (``UnitOfWork.append_checkpoint``)."""
+        self._tx.append_checkpoint(self.scope.workspace, stream_id, sequence, time, data)
+
+    def last_checkpoint(self, stream_id: str) -> int:
+        """The sequence number of a stream's newest checkpoint; 0 when it has none."""
+        return self._tx.last_checkpoint(self.scope.workspace, stream_id)
+
+    def checkpoints(
+        self, stream_id: str, after_sequence: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized LogCheckpoint) of a stream after a position, in order."""
+        return self._tx.checkpoints(self.scope.workspace, stream_id, after_sequence, limit)
+
     def log_page(
         self, stream_id: str, after: tuple[str, int] | None, limit: int, **where: Any
     ) -> list[tuple[tuple[str, int], bytes]]:
