@@ -246,7 +246,10 @@ def generic_handlers(
         methods = {}
         for method in service.methods:
             full = f"/{service.full_name}/{method.name}"
-            dispatcher.response_types[full] = message_factory.GetMessageClass(method.output_type)
+            each = dispatcher.routes[f"{service.full_name}/{method.name}"].each_response
+            dispatcher.response_types[full] = each or message_factory.GetMessageClass(
+                method.output_type
+            )
             methods[method.name] = dispatcher.rpc_handler(method)
         found.append(grpc.method_handlers_generic_handler(service.full_name, methods))
     return found

@@ -36,8 +36,10 @@ class Route:
     writes: bool
     handler: Unary | Streaming | None = None
     standard: Builder | None = None
-    # Client streams: builds the one response from the responses to each message.
+    # Client streams: builds the one response from the responses to each message, and the
+    # type of those (what a stored response of a message is read back as).
     combine: Combine | None = None
+    each_response: type[Message] | None = None
 
     def bind(self, method: descriptor.MethodDescriptor) -> Unary | Streaming:
         """The function that serves ``method`` (a standard method is built for it here)."""
@@ -59,13 +61,14 @@ def write(handler: Unary) -> Route:
     return Route(writes=True, handler=handler)
 
 
-def write_each(handler: Unary, combine: Combine) -> Route:
+def write_each(handler: Unary, combine: Combine, each_response: type[Message]) -> Route:
     """A client stream whose messages are each written like a unary call of ``handler``.
 
     Each message runs in a transaction of its own, with its own ``request_id``
-    idempotency and audit entry; ``combine`` builds the response from their responses.
+    idempotency and audit entry; ``handler`` answers each with an ``each_response``, and
+    ``combine`` builds the call's response from those.
     """
-    return Route(writes=True, handler=handler, combine=combine)
+    return Route(writes=True, handler=handler, combine=combine, each_response=each_response)
 
 
 def read(handler: Unary | Streaming) -> Route:

@@ -202,7 +202,8 @@ def verify(res: Resources, request: pb.VerifyLogChainRequest) -> pb.VerifyLogCha
                 response.last_verified_checkpoint = checkpoint[0]
                 checkpoint = next(pending, None)
         if reason:
-            return _broken(response, sequence, reason, detail)
+            at = expected if reason == B.CHAIN_BREAK_REASON_SEQUENCE_GAP else sequence
+            return _broken(response, at, reason, detail)
         previous = checker.last_hash
         expected += 1
         response.verified_count += 1

@@ -136,7 +136,9 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
 # Every RPC of LoggingService and what serves it (server/routes.py says how to read this).
 ROUTES = {
     "WriteInferenceLogs": write(write_inference_logs),
-    "StreamInferenceLogs": write_each(write_inference_logs, combine_batches),
+    "StreamInferenceLogs": write_each(
+        write_inference_logs, combine_batches, pb.WriteInferenceLogsResponse
+    ),
     "ListInferenceLogs": read(list_logs),
     "VerifyLogChain": read(verify),
     "StreamNcsaLines": read(stream_ncsa),
