@@ -10,6 +10,7 @@ chain, which ``verify`` detects.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta, timezone
 
 from mlspec.logging.v1 import inference_log_pb2
@@ -29,40 +30,67 @@ def record_hash(record: inference_log_pb2.InferenceLogRecord) -> bytes:
     ).digest()
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# How Apache httpd writes a byte of a logged value (ap_escape_logitem): the quote and the
+# backslash with a backslash, the C control escapes, any other byte outside printable
+# ASCII as \xhh.
+_ESCAPES = {
+    ord('"'): '\\"',
+    ord("\\"): "\\\\",
+    ord("\b"): "\\b",
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    ord("\v"): "\\v",
+}
+_BYTE = tuple(_ESCAPES.get(b, chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in range(256))
+_OFFSET = re.compile(r"[+-](?:[01][0-9]|2[0-3])[0-5][0-9]")
+
+
+def _escape(text: str) -> str:
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    return "".join(_BYTE[b] for b in text.encode("utf-8", "surrogatepass"))
+
+
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' if text else '"-"'
+    return f'"{_escape(text)}"' if text else '"-"'
 
 
 def _dash(text: str) -> str:
-    return text if text else "-"
+    return _escape(text) if text else "-"
+
+
+def ncsa_time(seconds: int, offset: str) -> str:
+    """``%t`` of Apache: ``[dd/Mon/yyyy:HH:MM:SS +hhmm]`` in the zone of ``offset``."""
+    if not _OFFSET.fullmatch(offset):
+        offset = "+0000"
+    sign = -1 if offset[0] == "-" else 1
+    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])) * sign
+    when = datetime.fromtimestamp(seconds, tz=timezone.utc).astimezone(timezone(delta))
+    return (
+        f"[{when.day:02d}/{_MONTHS[when.month - 1]}/{when.year:04d}:"
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {offset}]"
+    )
 
 
 def ncsa_line(
     record: inference_log_pb2.InferenceLogRecord, fmt: int = F.NCSA_FORMAT_COMBINED
 ) -> str:
-    """Renders a record as one NCSA Common, Combined or Combined-ML log line."""
+    """Renders a record as one NCSA Common, Combined or Combined-ML log line.
+
+    The fields are written as Apache httpd writes ``%h %l %u %t "%r" %>s %b`` (and
+    ``"%{Referer}i" "%{User-agent}i"`` for Combined): ``-`` for an unknown value, quoted
+    fields and user names escaped as ``ap_escape_logitem`` escapes them.
+    """
     access = record.access
-    offset = access.utc_offset or "+0000"
-    sign = -1 if offset.startswith("-") else 1
-    try:
-        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])) * sign
-    except ValueError:
-        delta, offset = timedelta(0), "+0000"
-    when = datetime.fromtimestamp(access.time.seconds, tz=timezone.utc).astimezone(timezone(delta))
-    request_line = " ".join(
-        p
-        for p in (
-            access.request_line.method,
-            access.request_line.path,
-            access.request_line.protocol,
-        )
-        if p
-    )
+    line = access.request_line
+    request_line = " ".join(p for p in (line.method, line.path, line.protocol) if p)
     parts = [
         _dash(access.remote_host),
         _dash(access.ident),
         _dash(access.auth_user),
-        when.strftime("[%d/%b/%Y:%H:%M:%S ") + offset + "]",
+        ncsa_time(access.time.seconds, access.utc_offset or "+0000"),
         _quote(request_line),
         str(access.status) if access.status else "-",
         str(access.bytes_sent) if access.bytes_sent else "-",
