@@ -25,9 +25,113 @@ def record_hash(record: inference_log_pb2.InferenceLogRecord) -> bytes:
     canonical.ClearField("record_hash")
     canonical.ClearField("signature")
     canonical.ClearField("observed_time")
-    return hashlib.sha256(
-        canonical.SerializeToString(deterministic=True) + record.previous_record_hash
-    ).digest()
+    return chain_hash(canonical.SerializeToString(deterministic=True), record.previous_record_hash)
+
+
+def chain_hash(canonical: bytes, previous: bytes) -> bytes:
+    """``SHA-256(S(R) || previous_record_hash)`` from the canonical bytes ``S(R)``."""
+    return hashlib.sha256(canonical + previous).digest()
+
+
+# How the service stores a record: its output fields first, in this order, then the
+# canonical bytes S(R) the hash covers (protobuf merges the concatenation into the whole
+# record). Verifying a stored record then needs no decoding: split, hash, compare.
+_HASH_TAG = b"\x7a\x20"  # field 15 (record_hash), 32 bytes
+_OBSERVED_TAG = 0x3A  # field 7 (observed_time)
+_SIGNATURE_TAG = b"\x82\x01"  # field 16 (signature)
+
+
+def stored_form(canonical: bytes, digest: bytes, observed: bytes, signature: bytes = b"") -> bytes:
+    """The bytes stored for a record: ``record_hash``, ``observed_time``, ``signature``, S(R).
+
+    ``observed`` and ``signature`` are the serialized Timestamp and Signature.
+    """
+    parts = [_HASH_TAG, digest, bytes((_OBSERVED_TAG, len(observed))), observed]
+    if signature:
+        parts += [_SIGNATURE_TAG, _varint(len(signature)), signature]
+    parts.append(canonical)
+    return b"".join(parts)
+
+
+def split_stored(data: bytes) -> tuple[bytes, bytes, bool] | None:
+    """(record_hash, S(R), has a signature) of bytes in ``stored_form``; None otherwise."""
+    try:
+        return _split(data)
+    except IndexError:  # cut short: not the stored form
+        return None
+
+
+def _split(data: bytes) -> tuple[bytes, bytes, bool] | None:
+    if data[:2] != _HASH_TAG or len(data) < 36:
+        return None
+    at = 34
+    if data[at] == _OBSERVED_TAG:
+        at += 2 + data[at + 1]
+    signed = data[at : at + 2] == _SIGNATURE_TAG
+    if signed:
+        at += 2
+        length, at = _read_varint(data, at)
+        at += length
+    return data[2:34], data[at:], signed
+
+
+def chains_to(canonical: bytes, sequence: int, previous: bytes, stored_hash: bytes) -> bool:
+    """Whether stored S(R) is record ``sequence``, chained to ``previous``, hashing right.
+
+    The quick check of a stored record without decoding it: S(R) starts with its stream
+    and ``sequence``, ends with its ``previous_record_hash`` (field 14, the last field of
+    a record without attributes) equal to ``previous``, and hashes to ``stored_hash``. A
+    record it does not vouch for is decoded and checked field by field.
+    """
+    return (
+        bool(previous)
+        and canonical.endswith(_PREVIOUS_TAG + previous)
+        and leading_sequence(canonical) == sequence
+        and chain_hash(canonical, previous) == stored_hash
+    )
+
+
+_PREVIOUS_TAG = b"\x72\x20"  # field 14 (previous_record_hash), 32 bytes
+
+
+def leading_sequence(canonical: bytes) -> int:
+    """The ``sequence_number`` at the start of S(R) (after ``log_stream_id``); -1 if absent.
+
+    Deterministic serialization writes fields in number order, so a stored record starts
+    with field 1 and then field 2.
+    """
+    at = 0
+    if canonical[:1] == b"\x0a":
+        length, at = _read_varint(canonical, 1)
+        at += length
+    if canonical[at : at + 1] != b"\x10":
+        return -1
+    value, _ = _read_varint(canonical, at + 1)
+    return value
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while at < len(data):
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    return value, at
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

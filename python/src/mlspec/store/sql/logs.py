@@ -128,6 +128,21 @@ class LogStatements(SqlBase):
         model_version_id: str = "",
     ) -> list[tuple[int, bytes]]:
         """Returns (sequence, serialized record) of a stream in sequence order."""
+        if stream_id and start_time is None and end_time is None and not model_version_id:
+            # The chain walk of VerifyLogChain: straight on the driver, page after page.
+            return [
+                (int(sequence), bytes(data))
+                for sequence, data in self._rows(
+                    _STREAM_PAGE,
+                    (
+                        workspace,
+                        stream_id,
+                        after_sequence,
+                        until_sequence if until_sequence is not None else 2**62,
+                        limit,
+                    ),
+                )
+            ]
         conditions: list[ColumnElement[bool]] = [
             inference_logs.c.workspace == workspace,
             inference_logs.c.sequence > after_sequence,
@@ -155,4 +170,8 @@ _INSERT_LOG = (
     "INSERT INTO inference_logs"
     " (workspace, stream_id, sequence, time, model_version_id, record_hash, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_STREAM_PAGE = (
+    "SELECT sequence, data FROM inference_logs WHERE workspace = ? AND stream_id = ?"
+    " AND sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?"
 )
