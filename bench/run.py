@@ -8,13 +8,16 @@
 - sdk_metrics: the SDK's ``run.log_metric`` cost on the calling thread (1,000,000 calls),
   and sustained metric ingestion from one SDK client into the SQLite server beside
   inserting the same rows straight into SQLite.
+- log_ingestion: inference-log records streamed in batches of 1,000 into the SQLite
+  server (hash chain, signed checkpoints) beside inserting the same rows straight into
+  SQLite, and VerifyLogChain over the 1,000,000-record chain.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import lineage_and_list, report_stage_throughput, sdk_metrics
+from bench import lineage_and_list, log_ingestion, report_stage_throughput, sdk_metrics
 
 
 def main() -> None:
@@ -27,6 +30,9 @@ def main() -> None:
     print("\n== SDK metric logging: hot path and ingestion into the SQLite server", flush=True)
     sys.argv = [sys.argv[0]]
     sdk_metrics.main()
+    print("\n== Inference-log ingestion over gRPC and chain verification", flush=True)
+    sys.argv = [sys.argv[0]]
+    log_ingestion.main()
 
 
 if __name__ == "__main__":
