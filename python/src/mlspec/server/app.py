@@ -35,6 +35,7 @@ from mlspec.server.config import ConfigError, ServerConfig, mask_url
 from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
+from mlspec.server.monitor import Monitor
 from mlspec.server.routes import Route, check_complete, qualify
 from mlspec.server.services import area_routes, component
 from mlspec.server.telemetry import Telemetry, timed
@@ -71,10 +72,13 @@ class RunningServer:
     health: health.HealthServicer
     component: Component
     http: EndpointServer | None = None
+    monitor: Monitor | None = None
 
     def stop(self, grace: float = 5.0) -> None:
         """Stops accepting calls, lets running ones finish, closes the store."""
         self.health.enter_graceful_shutdown()
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.http is not None:
             self.http.close()
         self.server.stop(grace).wait()
@@ -249,8 +253,12 @@ def build_server(
                 "choose another --http-port, or 0 for none"
             ) from exc
         ports["http_port"] = http.port
+    monitor = None
+    if config.monitor_interval > 0:
+        monitor = Monitor(store, policy, config.monitor_interval)
+        monitor.start()
     server.start()
-    return RunningServer(server, port, store, health_servicer, me, http)
+    return RunningServer(server, port, store, health_servicer, me, http, monitor)
 
 
 def serve(config: ServerConfig) -> None:

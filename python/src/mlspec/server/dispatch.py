@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +29,7 @@ from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit
 from mlspec.server.auth import Access
-from mlspec.server.routes import Route, Unary
+from mlspec.server.routes import Pause, Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
@@ -73,7 +74,7 @@ class Dispatcher:
                 request = decode(request_cls, data)
                 check_well_formed(request)
                 res: Resources | None = None
-                items: Iterator[Message] = iter(())
+                items: Iterator[Message | Pause] = iter(())
                 while True:
                     with self.store.transaction(write=False) as tx:
                         if res is None:
@@ -84,6 +85,10 @@ class Dispatcher:
                         item = next(items, None)
                     if item is None:
                         return
+                    if isinstance(item, Pause):
+                        if not _wait(context, item.seconds):
+                            return
+                        continue
                     yield item
 
             return grpc.unary_stream_rpc_method_handler(
@@ -204,6 +209,17 @@ class Dispatcher:
                     scope.workspace, method, request_id, fingerprint, response.SerializeToString()
                 )
             return response
+
+
+def _wait(context: grpc.ServicerContext, seconds: float) -> bool:
+    """Waits outside any transaction; False when the caller went away meanwhile."""
+    deadline = time.monotonic() + seconds
+    while context.is_active():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        time.sleep(min(left, 0.1))
+    return False
 
 
 def decode(request_cls: type[Message], data: bytes) -> Message:

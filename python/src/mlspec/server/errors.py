@@ -28,6 +28,7 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (errors.Aborted, code_pb2.ABORTED),
+    (errors.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (errors.Unauthenticated, code_pb2.UNAUTHENTICATED),
     (errors.PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]

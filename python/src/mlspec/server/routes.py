@@ -24,9 +24,21 @@ from mlspec.domain.common.resources import Resources
 from mlspec.server import standard_methods
 
 Unary = Callable[[Any, Resources], Message]
-Streaming = Callable[[Any, Resources], Iterator[Message]]
+Streaming = Callable[[Any, Resources], Iterator["Message | Pause"]]
 Builder = Callable[[descriptor.MethodDescriptor], Unary]
 Combine = Callable[[list[Message]], Message]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """What a server stream yields to wait for news.
+
+    The dispatcher sends nothing, ends the stream's read transaction, waits ``seconds``
+    (or until the caller goes away) and asks the stream for its next message in a new
+    transaction.
+    """
+
+    seconds: float
 
 
 @dataclass(frozen=True)

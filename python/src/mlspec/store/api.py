@@ -323,6 +323,12 @@ class UnitOfWork(Protocol):
         """(sequence, serialized record) of a stream in sequence order."""
         ...
 
+    # -- across workspaces (the service's scheduled work) ---------------------------
+
+    def workspaces_with(self, kind: int) -> list[str]:
+        """The workspaces that hold a resource of ``kind`` that is not archived, sorted."""
+        ...
+
     # -- access: tokens and the audit trail ----------------------------------------
 
     def add_token(self, row: TokenRow) -> None:

@@ -38,7 +38,7 @@ def of_model_version(res: Resources, model: Loaded) -> inference_log_pb2.Provena
     if not version.artifact.digest.digests:
         raise _unknown(f"{label} has no artifact digest (artifact.digest)")
     found.model_digest.CopyFrom(version.artifact.digest)
-    training = _training_report(res, model.record.id)
+    training = training_report(res, model.record.id)
     _fill_training_data(res, found, version, training, label)
     _fill_pipeline(res, found, version, training, label)
     signature = version.signature.SerializeToString(deterministic=True)
@@ -60,7 +60,7 @@ def _unknown(what: str) -> errors.FailedPrecondition:
     )
 
 
-def _training_report(res: Resources, model_id: str) -> Report | None:
+def training_report(res: Resources, model_id: str) -> Report | None:
     """The newest usable model-training stage report that output the model version."""
     nodes, _ = res.walk(model_id, upstream=True, max_depth=1)
     candidates = [
@@ -82,13 +82,13 @@ def _training_report(res: Resources, model_id: str) -> Report | None:
     return best
 
 
-def _fill_training_data(
-    res: Resources,
-    found: inference_log_pb2.Provenance,
-    version: model_version_pb2.ModelVersion,
-    training: Report | None,
-    label: str,
-) -> None:
+def training_datasets(
+    res: Resources, version: model_version_pb2.ModelVersion, training: Report | None
+) -> list[tuple[Loaded, str]]:
+    """The dataset versions a model version was trained on, with their roles.
+
+    The dataset-version inputs of its training report, else its ``lineage.datasets``.
+    """
     pairs: list[tuple[reference_pb2.ResourceRef, str]] = []
     if training is not None:
         pairs = [
@@ -98,8 +98,17 @@ def _fill_training_data(
         ]
     if not pairs:
         pairs = [(d.dataset_version, d.role) for d in version.lineage.datasets]
-    for ref, role in pairs:
-        loaded = res.resolve(ref, "provenance.training_data", for_use=False)
+    return [(res.resolve(ref, "training_data", for_use=False), role) for ref, role in pairs]
+
+
+def _fill_training_data(
+    res: Resources,
+    found: inference_log_pb2.Provenance,
+    version: model_version_pb2.ModelVersion,
+    training: Report | None,
+    label: str,
+) -> None:
+    for loaded, role in training_datasets(res, version, training):
         data = loaded.message
         assert isinstance(data, dataset_pb2.DatasetVersion)
         digest = data.content_digest if data.content_digest.digests else data.definition_digest

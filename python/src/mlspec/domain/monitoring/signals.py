@@ -71,12 +71,13 @@ def _check_window(window: signals_pb2.TimeWindow, path: str) -> None:
 
 
 def report(
-    res: Resources, items: Any, signal_type: int, path: str
+    res: Resources, items: Any, signal_type: int, path: str, *, dry_run: bool = False
 ) -> tuple[list[Any], list[alert_pb2.Alert]]:
     """Stores signals with their computed outcomes; raises alerts for failing ones.
 
     Returns the stored signals and the alerts raised (one per matching trigger of an
-    active rollback policy of the signal's model version).
+    active rollback policy of the signal's model version). A ``dry_run`` only computes
+    the outcomes: it stores nothing and raises no alert.
     """
     if not items:
         raise errors.invalid(path, "holds no signals")
@@ -89,7 +90,8 @@ def report(
         signal.CopyFrom(incoming)
         item_path = f"{path}[{i}]"
         require(signal, item_path)
-        signal.signal_id = uuid.uuid4().hex
+        if not dry_run:
+            signal.signal_id = uuid.uuid4().hex
         name = ""
         if signal_type == signals_pb2.SIGNAL_TYPE_DRIFT:
             _check_window(signal.window, item_path)
@@ -143,6 +145,8 @@ def report(
         stored.append(signal)
         if failing and model_id:
             failing_by_model.setdefault(model_id, []).append((signal, name, deployment))
+    if dry_run:
+        return stored, []
     res.append_events(rows)
     alerts = []
     for model_id, failures in failing_by_model.items():
