@@ -134,7 +134,12 @@ def compute_drift(
             signal.baseline.training_data.id = baseline.dataset_version_id
             computed.append(signal)
     stored, raised = report(
-        res, computed, signals_pb2.SIGNAL_TYPE_DRIFT, "signals", dry_run=request.dry_run
+        res,
+        computed,
+        signals_pb2.SIGNAL_TYPE_DRIFT,
+        "signals",
+        dry_run=request.dry_run,
+        computed=True,
     )
     response.signals.extend(stored)
     response.alerts.extend(raised)
@@ -269,7 +274,12 @@ def compute_performance(
     if not computed:
         return response
     stored, raised = report(
-        res, computed, signals_pb2.SIGNAL_TYPE_PERFORMANCE, "signals", dry_run=request.dry_run
+        res,
+        computed,
+        signals_pb2.SIGNAL_TYPE_PERFORMANCE,
+        "signals",
+        dry_run=request.dry_run,
+        computed=True,
     )
     response.signals.extend(stored)
     response.alerts.extend(raised)

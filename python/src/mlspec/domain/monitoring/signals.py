@@ -71,13 +71,21 @@ def _check_window(window: signals_pb2.TimeWindow, path: str) -> None:
 
 
 def report(
-    res: Resources, items: Any, signal_type: int, path: str, *, dry_run: bool = False
+    res: Resources,
+    items: Any,
+    signal_type: int,
+    path: str,
+    *,
+    dry_run: bool = False,
+    computed: bool = False,
 ) -> tuple[list[Any], list[alert_pb2.Alert]]:
     """Stores signals with their computed outcomes; raises alerts for failing ones.
 
     Returns the stored signals and the alerts raised (one per matching trigger of an
     active rollback policy of the signal's model version). A ``dry_run`` only computes
-    the outcomes: it stores nothing and raises no alert.
+    the outcomes: it stores nothing and raises no alert. ``computed`` signals are the
+    service's own: their required fields are known to be set (a value may be 0, which a
+    client-sent proto3 double cannot tell from unset).
     """
     if not items:
         raise errors.invalid(path, "holds no signals")
@@ -89,7 +97,8 @@ def report(
         signal = type(incoming)()
         signal.CopyFrom(incoming)
         item_path = f"{path}[{i}]"
-        require(signal, item_path)
+        if not computed:
+            require(signal, item_path)
         if not dry_run:
             signal.signal_id = uuid.uuid4().hex
         name = ""
