@@ -516,3 +516,43 @@ def test_bad_requests(stubs: Stubs, monitoring: Any) -> None:
             make(pb.ComputeLivePerformanceRequest, {"model_version": ref, "step": "0.001s"})
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_drift_reads_predictions_back_where_their_counts_do_not_fit(
+    stubs: Stubs, monitoring: Any
+) -> None:
+    _, current = trained_models(stubs)
+    ref = {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": current}
+    rows = [(f"r{i}", 5.0 + 10.0 * (i % 8), "gold", LABEL) for i in range(16)]
+    record(monitoring, current, rows, "2026-11-27T10:30:00Z")
+
+    def age_psi(window: dict[str, str]) -> tuple[float, int]:
+        computed = monitoring.ComputeDrift(
+            make(
+                pb.ComputeDriftRequest,
+                {"model_version": ref, "window": window, "features": ["age"], "dry_run": True},
+            )
+        )
+        (psi,) = [s for s in computed.signals if s.comparator == 3]
+        return psi.value, computed.sample_count
+
+    counted = age_psi(WINDOW)  # whole minutes: the counts kept as the predictions arrived
+    edge = age_psi({"start_time": "2026-11-27T10:29:30Z", "end_time": "2026-11-27T10:30:30Z"})
+    assert counted == edge
+    assert counted[0] == pytest.approx(expected_psi([4, 4, 4, 4], AGE_COUNTS))
+    assert counted[1] == 16
+    # A newer analysis of the training data brings other buckets: the minute counted on
+    # the old ones is read back and counted on the new ones.
+    report = stubs.lifecycle.ListStageReports(
+        make(lc.ListStageReportsRequest, {"filter": "stage = LIFECYCLE_STAGE_DATA_ANALYSIS"})
+    ).stage_reports[0]
+    newer = lc.ReportStageRequest()
+    newer.stage_report.CopyFrom(report)
+    newer.stage_report.ClearField("meta")
+    buckets = newer.stage_report.data_analysis.statistics[0].features[0].num_stats.histograms[0]
+    del buckets.buckets[:]
+    buckets.buckets.add(low_value=0, high_value=50, sample_count=900)
+    buckets.buckets.add(low_value=50, high_value=100, sample_count=100)
+    stubs.lifecycle.ReportStage(newer)
+    value, seen = age_psi(WINDOW)
+    assert value == pytest.approx(expected_psi([10, 6], [900, 100])) and seen == 16

@@ -250,6 +250,18 @@ class UnitOfWork(Protocol):
         """Whether a monitoring record of ``kind`` with ``key`` exists."""
         ...
 
+    def count_events(
+        self,
+        workspace: str,
+        kind: int,
+        model_version_id: str,
+        start_time: int,
+        end_time: int,
+        deployment: str = "",
+    ) -> int:
+        """How many monitoring records of a kind and model version fall in [start, end)."""
+        ...
+
     def events_page(
         self,
         workspace: str,

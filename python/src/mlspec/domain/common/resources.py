@@ -332,6 +332,14 @@ class Resources:
         """Whether a monitoring record of ``kind`` with ``key`` exists."""
         return self._tx.event_exists(self.scope.workspace, kind, key)
 
+    def count_events(
+        self, kind: int, model_version_id: str, start: int, end: int, deployment: str = ""
+    ) -> int:
+        """How many monitoring records of a kind and model version fall in [start, end)."""
+        return self._tx.count_events(
+            self.scope.workspace, kind, model_version_id, start, end, deployment
+        )
+
     def events_page(self, kinds: list[int], **where: Any) -> list[tuple[int, int, int, bytes]]:
         """Monitoring records (``UnitOfWork.events_page`` in the caller's workspace)."""
         return self._tx.events_page(self.scope.workspace, kinds, **where)

@@ -17,7 +17,7 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
-from mlspec.domain.monitoring import alerts, drift, performance
+from mlspec.domain.monitoring import alerts, drift, performance, serving_stats
 from mlspec.domain.monitoring.records import micros
 from mlspec.domain.monitoring.signals import policies, report
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
@@ -81,8 +81,9 @@ def compute_drift(
             "features", f"the training statistics have no buckets for {', '.join(unknown)}"
         )
     model_id = model.record.id
-    predictions = drift.final_predictions(res, model_id, start, end, request.deployment_endpoint)
-    counts, seen = drift.serving_counts(baseline, predictions, request.features)
+    counts, seen = serving_stats.counts(
+        res, baseline, model_id, start, end, request.deployment_endpoint, request.features
+    )
     response = pb.ComputeDriftResponse(sample_count=seen)
     response.statistics_report.kind = K.RESOURCE_KIND_STAGE_REPORT
     response.statistics_report.id = baseline.report_id

@@ -20,7 +20,7 @@ from mlspec.common.v1 import reference_pb2, value_pb2
 from mlspec.data.v1 import statistics_pb2
 from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.domain.logging.provenance import training_datasets, training_report
-from mlspec.domain.monitoring.records import PREDICTION
+from mlspec.domain.monitoring.event_kinds import PREDICTION
 from mlspec.lifecycle.v1 import stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
 from mlspec.monitoring.v1 import inference_pb2

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mlspec.common.v1 import threshold_pb2, value_pb2
 from mlspec.domain.common.resources import Resources
-from mlspec.domain.monitoring.records import FEEDBACK
+from mlspec.domain.monitoring.event_kinds import FEEDBACK
 from mlspec.monitoring.v1 import inference_pb2
 
 HIGHER = threshold_pb2.DIRECTION_HIGHER_IS_BETTER

@@ -15,7 +15,8 @@ from mlspec.common.v1 import threshold_pb2
 from mlspec.domain.clock import micros_to_timestamp
 from mlspec.domain.common.resources import Resources
 from mlspec.domain.monitoring import serving
-from mlspec.domain.monitoring.records import DRIFT, LIVENESS, PERFORMANCE, SIGNAL_KIND, micros
+from mlspec.domain.monitoring.event_kinds import DRIFT, LIVENESS, PERFORMANCE, SIGNAL_KIND
+from mlspec.domain.monitoring.records import micros
 from mlspec.domain.monitoring.signals import policies
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb

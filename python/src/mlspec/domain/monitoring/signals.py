@@ -15,13 +15,8 @@ from typing import Any
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
-from mlspec.domain.monitoring.records import (
-    SIGNAL_KIND,
-    limit,
-    micros,
-    model_id_of,
-    require,
-)
+from mlspec.domain.monitoring.event_kinds import SIGNAL_KIND
+from mlspec.domain.monitoring.records import limit, micros, model_id_of, require
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.query import Comparison
 from mlspec.store.api import EventRow, FieldSpec

@@ -18,7 +18,7 @@ from mlspec.common.v1 import reference_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common import message_filter
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
-from mlspec.domain.monitoring import alerts, computed, records, rollback, serving
+from mlspec.domain.monitoring import alerts, computed, event_kinds, records, rollback, serving
 from mlspec.domain.monitoring import signals as signal_rules
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
@@ -69,9 +69,9 @@ def report_liveness(request: pb.ReportLivenessSignalsRequest, res: Resources) ->
 
 
 _SIGNAL_FIELD = {
-    records.DRIFT: "drift",
-    records.PERFORMANCE: "performance",
-    records.LIVENESS: "liveness",
+    event_kinds.DRIFT: "drift",
+    event_kinds.PERFORMANCE: "performance",
+    event_kinds.LIVENESS: "liveness",
 }
 
 
@@ -83,9 +83,9 @@ def list_signals(request: pb.ListSignalsRequest, res: Resources) -> Message:
     )
     size = paging.page_size(request.page_size, 100)
     kinds = (
-        [records.SIGNAL_KIND[request.signal_type]]
+        [event_kinds.SIGNAL_KIND[request.signal_type]]
         if request.signal_type
-        else [records.DRIFT, records.PERFORMANCE, records.LIVENESS]
+        else [event_kinds.DRIFT, event_kinds.PERFORMANCE, event_kinds.LIVENESS]
     )
     fingerprint = paging.query_fingerprint(request)
     after = None
