@@ -11,13 +11,15 @@
 - log_ingestion: inference-log records streamed in batches of 1,000 into the SQLite
   server (hash chain, signed checkpoints) beside inserting the same rows straight into
   SQLite, and VerifyLogChain over the 1,000,000-record chain.
+- drift: ComputeDrift of 50 features over 1,000,000 recorded predictions (the store is
+  built once, under build/bench/).
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import lineage_and_list, log_ingestion, report_stage_throughput, sdk_metrics
+from bench import drift, lineage_and_list, log_ingestion, report_stage_throughput, sdk_metrics
 
 
 def main() -> None:
@@ -33,6 +35,9 @@ def main() -> None:
     print("\n== Inference-log ingestion over gRPC and chain verification", flush=True)
     sys.argv = [sys.argv[0]]
     log_ingestion.main()
+    print("\n== Drift of 50 features over 1,000,000 predictions (the store is built once)")
+    sys.argv = [sys.argv[0]]
+    drift.main()
 
 
 if __name__ == "__main__":

@@ -51,13 +51,24 @@ def _model_ref(model_id: str) -> reference_pb2.ResourceRef:
     return reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_MODEL_VERSION, id=model_id)
 
 
-def _policy_bound(res: Resources, model_id: str, comparator: int, feature: str) -> float | None:
-    """The smallest upper bound of the drift triggers of the model's policies that match."""
-    bounds = [
-        t.condition.threshold.value_threshold.upper_bound
+def _drift_triggers(res: Resources, model_id: str) -> list[alert_pb2.RollbackTrigger]:
+    """The drift triggers of the model version's active rollback policies."""
+    return [
+        t
         for p in policies(res, model_id)
         if isinstance(p.message, alert_pb2.RollbackPolicy)
         for t in p.message.triggers
+        if t.condition.signal_type == signals_pb2.SIGNAL_TYPE_DRIFT
+    ]
+
+
+def _policy_bound(
+    triggers: list[alert_pb2.RollbackTrigger], comparator: int, feature: str
+) -> float | None:
+    """The smallest upper bound of the drift triggers that match a feature and comparator."""
+    bounds = [
+        t.condition.threshold.value_threshold.upper_bound
+        for t in triggers
         if t.condition.signal_type == signals_pb2.SIGNAL_TYPE_DRIFT
         and t.condition.signal_name in ("", feature)
         and t.condition.comparator in (C.DRIFT_COMPARATOR_UNSPECIFIED, comparator)
@@ -92,6 +103,7 @@ def compute_drift(
             "FEATURE_WITHOUT_BUCKETS", f"feature {name!r} has no histogram or top values"
         )
     now = micros_to_timestamp(now_micros())
+    triggers = _drift_triggers(res, model_id)
     computed = []
     for name in sorted(counts):
         served = counts[name]
@@ -116,7 +128,7 @@ def compute_drift(
             threshold = (
                 getattr(request, field)
                 if request.HasField(field)  # type: ignore[arg-type]
-                else _policy_bound(res, model_id, comparator, name)
+                else _policy_bound(triggers, comparator, name)
             )
             signal = signals_pb2.DriftSignal(
                 model=_model_ref(model_id),

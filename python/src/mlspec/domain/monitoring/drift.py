@@ -44,6 +44,12 @@ class FeatureBuckets:
     categories: dict[str, int] = field(default_factory=dict)  # categorical: value -> bucket
     baseline: list[float] = field(default_factory=list)
 
+    last: int = field(init=False, default=0)  # the index of the last bucket
+
+    def __post_init__(self) -> None:
+        """Notes the index of the last bucket."""
+        self.last = len(self.baseline) - 1
+
     def bucket(self, value: value_pb2.Value) -> int:
         """The bucket of a served value; -1 when the value does not fit the feature."""
         kind = value.WhichOneof("kind")
@@ -56,10 +62,11 @@ class FeatureBuckets:
                 number = float(value.bool_value)
             else:
                 return -1
-            if math.isnan(number):
+            if number != number:  # NaN
                 return -1
             # Values beyond the training range fall into the outer buckets.
-            return min(max(bisect.bisect_right(self.edges, number) - 1, 0), len(self.baseline) - 1)
+            index = bisect.bisect_right(self.edges, number) - 1
+            return 0 if index < 0 else (index if index < self.last else self.last)
         if kind == "string_value":
             text = value.string_value
         elif kind == "bool_value":
@@ -236,10 +243,10 @@ def serving_counts(
     seen = 0
     for prediction in predictions:
         seen += 1
-        values = prediction.input_features
-        for name, buckets in wanted.items():
-            if name in values:
-                index = buckets.bucket(values[name])
+        for name, value in prediction.input_features.items():
+            buckets = wanted.get(name)
+            if buckets is not None:
+                index = buckets.bucket(value)
                 if index >= 0:
                     counts[name][index] += 1
     return counts, seen
