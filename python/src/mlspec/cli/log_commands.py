@@ -193,9 +193,10 @@ def verify(settings: Settings, stream: str, start: int, end: int, require_signat
     if settings.output != "table":
         render(response, settings.output)
     elif response.ok:
+        checkpoints = response.verified_checkpoint_count
         click.echo(
             f"stream {stream}: {response.verified_count} records verified, "
-            f"{response.verified_checkpoint_count} signed checkpoints"
+            f"{checkpoints} signed checkpoint{'' if checkpoints == 1 else 's'}"
             + (
                 f" (the last at record {response.last_verified_checkpoint})"
                 if response.verified_checkpoint_count
