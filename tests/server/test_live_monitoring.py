@@ -556,3 +556,62 @@ def test_drift_reads_predictions_back_where_their_counts_do_not_fit(
     stubs.lifecycle.ReportStage(newer)
     value, seen = age_psi(WINDOW)
     assert value == pytest.approx(expected_psi([10, 6], [900, 100])) and seen == 16
+
+
+def test_promised_refusals(stubs: Stubs, monitoring: Any) -> None:
+    untrained = stubs.models.CreateModelVersion(
+        make(
+            models.CreateModelVersionRequest,
+            {
+                "model_version": {
+                    "model_id": stubs.models.CreateModel(
+                        make(models.CreateModelRequest, {"model": {"meta": {"name": "bare"}}})
+                    ).model.meta.id,
+                    "version": {"major": 1},
+                    "artifact": {"uri": "s3://m", "digest": {"digests": {"sha256": "b" * 64}}},
+                }
+            },
+        )
+    ).model_version
+    ref = {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": untrained.meta.id}
+    with pytest.raises(grpc.RpcError) as caught:
+        monitoring.ComputeDrift(make(pb.ComputeDriftRequest, {"model_version": ref}))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    for request in (
+        pb.ResolveServingModelRequest(),
+        make(
+            pb.ResolveServingModelRequest,
+            {"model_version": {"kind": "RESOURCE_KIND_MODEL", "id": "x"}},
+        ),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            monitoring.ResolveServingModel(request)
+        assert caught.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+    with pytest.raises(grpc.RpcError) as caught:
+        monitoring.ResolveServingModel(
+            make(
+                pb.ResolveServingModelRequest,
+                {"model_version": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": "nope"}},
+            )
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    # Each watch holds a server thread while it waits: the fifth is refused.
+    monitoring.CreateAlert(
+        make(
+            pb.CreateAlertRequest,
+            {
+                "alert": {
+                    "severity": "ALERT_SEVERITY_INFO",
+                    "condition": {"signal_type": "SIGNAL_TYPE_DRIFT"},
+                    "model_version": ref,
+                }
+            },
+        )
+    )
+    watches = [monitoring.WatchAlerts(pb.WatchAlertsRequest(), timeout=30) for _ in range(4)]
+    assert all(next(w).alert.model_version.id == untrained.meta.id for w in watches)
+    with pytest.raises(grpc.RpcError) as caught:
+        next(monitoring.WatchAlerts(pb.WatchAlertsRequest(), timeout=30))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    for watch in watches:
+        watch.cancel()

@@ -152,6 +152,21 @@ def test_a_sequence_number_that_does_not_continue_the_stream_is_refused(
     assert logs.WriteInferenceLogs(late).last_sequence_number == 4
 
 
+def test_an_inverted_range_is_invalid(logs: Any, model_id: str) -> None:
+    logs.WriteInferenceLogs(batch("s", model_id, 1, 3))
+    with pytest.raises(grpc.RpcError) as caught:
+        logs.VerifyLogChain(
+            pb.VerifyLogChainRequest(
+                log_stream_id="s", start_sequence_number=3, end_sequence_number=2
+            )
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    part = logs.VerifyLogChain(
+        pb.VerifyLogChainRequest(log_stream_id="s", start_sequence_number=2, end_sequence_number=3)
+    )
+    assert part.ok and part.verified_count == 2
+
+
 def test_unknown_streams_are_not_found(logs: Any) -> None:
     for call in (
         lambda: logs.VerifyLogChain(pb.VerifyLogChainRequest(log_stream_id="nope")),
