@@ -114,7 +114,7 @@ def append(res: Resources, request: Any) -> pb.WriteInferenceLogsResponse:
             LogRow(
                 stream,
                 sequence,
-                record.access.time.ToMicroseconds(),
+                _micros(record.access.time),
                 model_id,
                 digest.hex(),
                 inference_log.stored_form(canonical, digest, observed_bytes, signature),
@@ -128,6 +128,11 @@ def append(res: Resources, request: Any) -> pb.WriteInferenceLogsResponse:
         last_sequence_number=sequence,
         last_record_hash=previous,
     )
+
+
+def _micros(stamp: Any) -> int:
+    """A Timestamp in microseconds (cheaper than ``ToMicroseconds`` on every record)."""
+    return int(stamp.seconds) * 1_000_000 + int(stamp.nanos) // 1000
 
 
 def _bind_model(res: Resources, record: Record, path: str) -> str:
