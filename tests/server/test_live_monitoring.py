@@ -251,6 +251,12 @@ def test_drift_is_computed_on_the_training_buckets_and_a_drifted_feature_alerts(
     drifted = [(f"d{i}", 70.0 + i % 5, "gold", LABEL) for i in range(40)]
     record(monitoring, current, drifted, "2026-11-27T11:30:00Z")
     ref = {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": current}
+    quiet = {"start_time": "2026-11-26T10:00:00Z", "end_time": "2026-11-26T11:00:00Z"}
+    empty = monitoring.ComputeDrift(
+        make(pb.ComputeDriftRequest, {"model_version": ref, "window": quiet})
+    )
+    assert empty.sample_count == 0 and not empty.signals
+    assert list(empty.missing_features) == ["age", "plan"]
     calm = monitoring.ComputeDrift(
         make(pb.ComputeDriftRequest, {"model_version": ref, "window": WINDOW, "dry_run": True})
     )

@@ -146,6 +146,8 @@ def compute_drift(
             signal.baseline.training_data.kind = K.RESOURCE_KIND_DATASET_VERSION
             signal.baseline.training_data.id = baseline.dataset_version_id
             computed.append(signal)
+    if not computed:  # no prediction of the window carried a feature
+        return response
     stored, raised = report(
         res,
         computed,
