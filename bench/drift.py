@@ -14,6 +14,7 @@ mid-minute, which reads its 1,000 predictions back, to show what the statistics 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import time
 from typing import Any
@@ -240,6 +241,7 @@ def main() -> None:
     whole = request(T0, T0 + minutes * 60_000_000)
     partial = request(T0 + 30_000_000, T0 + 90_000_000)
     port = free_port()
+    os.environ["MLSPEC_HTTP_PORT"] = "0"  # no HTTP side port: 50052 may be another's
     with mlspec_server(url, port), grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         drift = channel.unary_unary(
             "/mlspec.monitoring.v1.MonitoringService/ComputeDrift",
