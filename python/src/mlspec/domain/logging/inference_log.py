@@ -75,39 +75,30 @@ def _split(data: bytes) -> tuple[bytes, bytes, bool] | None:
     return data[2:34], data[at:], signed
 
 
-def chains_to(canonical: bytes, sequence: int, previous: bytes, stored_hash: bytes) -> bool:
-    """Whether stored S(R) is record ``sequence``, chained to ``previous``, hashing right.
+def chains_to(canonical: bytes, head: bytes, previous: bytes, stored_hash: bytes) -> bool:
+    """Whether stored S(R) is the expected record, chained to ``previous``, hashing right.
 
-    The quick check of a stored record without decoding it: S(R) starts with its stream
-    and ``sequence``, ends with its ``previous_record_hash`` (field 14, the last field of
-    a record without attributes) equal to ``previous``, and hashes to ``stored_hash``. A
-    record it does not vouch for is decoded and checked field by field.
+    The quick check of a stored record without decoding it: S(R) starts with ``head``
+    (its stream and sequence number, ``record_head``), ends with its
+    ``previous_record_hash`` (field 14, the last field of a record without attributes)
+    equal to ``previous``, and hashes to ``stored_hash``. A record it does not vouch for
+    is decoded and checked field by field.
     """
     return (
         bool(previous)
+        and canonical.startswith(head)
         and canonical.endswith(_PREVIOUS_TAG + previous)
-        and leading_sequence(canonical) == sequence
         and chain_hash(canonical, previous) == stored_hash
     )
 
 
+def record_head(stream: str, sequence: int) -> bytes:
+    """How S(R) of record ``sequence`` of ``stream`` starts: fields 1 and 2, in order."""
+    name = stream.encode()
+    return b"\x0a" + _varint(len(name)) + name + b"\x10" + _varint(sequence)
+
+
 _PREVIOUS_TAG = b"\x72\x20"  # field 14 (previous_record_hash), 32 bytes
-
-
-def leading_sequence(canonical: bytes) -> int:
-    """The ``sequence_number`` at the start of S(R) (after ``log_stream_id``); -1 if absent.
-
-    Deterministic serialization writes fields in number order, so a stored record starts
-    with field 1 and then field 2.
-    """
-    at = 0
-    if canonical[:1] == b"\x0a":
-        length, at = _read_varint(canonical, 1)
-        at += length
-    if canonical[at : at + 1] != b"\x10":
-        return -1
-    value, _ = _read_varint(canonical, at + 1)
-    return value
 
 
 def _read_varint(data: bytes, at: int) -> tuple[int, int]:

@@ -195,7 +195,7 @@ def verify(res: Resources, request: pb.VerifyLogChainRequest) -> pb.VerifyLogCha
         if before:
             previous = Record.FromString(before[0][1]).record_hash
     keys = signatures.trusted_keys(res.policy)
-    checker = _Checker(request.require_signatures, keys)
+    checker = _Checker(stream, request.require_signatures, keys)
     response = pb.VerifyLogChainResponse(ok=True)
     pending = _checkpoints(res, stream, start - 1, end)
     checkpoint = next(pending, None)
@@ -267,7 +267,8 @@ def _checkpoints(
 class _Checker:
     """Checks one record after another; keeps the last record's hash."""
 
-    def __init__(self, require_signatures: bool, keys: dict[str, Any]) -> None:
+    def __init__(self, stream: str, require_signatures: bool, keys: dict[str, Any]) -> None:
+        self.stream = stream
         self.require_signatures = require_signatures
         self.keys = keys
         self.last_hash = b""
@@ -284,7 +285,9 @@ class _Checker:
             quick is not None
             and not quick[2]
             and not self.require_signatures
-            and inference_log.chains_to(quick[1], sequence, previous, quick[0])
+            and inference_log.chains_to(
+                quick[1], inference_log.record_head(self.stream, sequence), previous, quick[0]
+            )
         ):
             self.last_hash = quick[0]
             return 0, ""
