@@ -10,13 +10,25 @@
   inserting the same rows straight into SQLite.
 - scale_out: ReportStage calls/s with one and with two `mlspec serve` processes on one
   PostgreSQL store (the two-process figure over the one-process one, same round).
+- log_ingestion: inference-log records streamed in batches of 1,000 into the SQLite
+  server (hash chain, signed checkpoints) beside inserting the same rows straight into
+  SQLite, and VerifyLogChain over the 1,000,000-record chain.
+- drift: ComputeDrift of 50 features over 1,000,000 recorded predictions (the store is
+  built once, under build/bench/).
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import lineage_and_list, report_stage_throughput, scale_out, sdk_metrics
+from bench import (
+    drift,
+    lineage_and_list,
+    log_ingestion,
+    report_stage_throughput,
+    scale_out,
+    sdk_metrics,
+)
 
 
 def main() -> None:
@@ -32,6 +44,12 @@ def main() -> None:
     print("\n== Scale-out: one and two server processes on one PostgreSQL store", flush=True)
     sys.argv = [sys.argv[0]]
     scale_out.main()
+    print("\n== Inference-log ingestion over gRPC and chain verification", flush=True)
+    sys.argv = [sys.argv[0]]
+    log_ingestion.main()
+    print("\n== Drift of 50 features over 1,000,000 predictions (the store is built once)")
+    sys.argv = [sys.argv[0]]
+    drift.main()
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ NON_RESOURCE_IDS: dict[str, str] = {
     "mlspec.logging.v1.ListInferenceLogsRequest.log_stream_id": _LOG_STREAM,
     "mlspec.logging.v1.VerifyLogChainRequest.log_stream_id": _LOG_STREAM,
     "mlspec.logging.v1.StreamNcsaLinesRequest.log_stream_id": _LOG_STREAM,
+    "mlspec.logging.v1.StreamInferenceLogsRequest.log_stream_id": _LOG_STREAM,
+    "mlspec.logging.v1.LogCheckpoint.log_stream_id": _LOG_STREAM,
     "mlspec.models.v1.License.spdx_id": "SPDX license identifier",
     "mlspec.models.v1.PolicyStore.policy_ids": "policies inside an external policy store (OPA, Cedar)",
     "mlspec.models.v1.Provenance.builder_id": _BUILDER,

@@ -54,6 +54,10 @@ class Aborted(DomainError):
     """A concurrency conflict, such as an etag mismatch (ABORTED)."""
 
 
+class ResourceExhausted(DomainError):
+    """A limit of the server is reached; try again later (RESOURCE_EXHAUSTED)."""
+
+
 class Unauthenticated(DomainError):
     """The call carries no valid credentials (UNAUTHENTICATED)."""
 

@@ -24,6 +24,7 @@ from mlspec.cli import (
     import_commands,
     lineage_command,
     list_command,
+    log_commands,
     objective_commands,
     provenance_commands,
     report_command,
@@ -143,3 +144,4 @@ cli.add_command(report_command.report)
 cli.add_command(lineage_command.lineage)
 cli.add_command(import_commands.import_group)
 cli.add_command(export_command.export)
+cli.add_command(log_commands.logs)

@@ -21,6 +21,7 @@ from mlspec.cli.errors import CliError, StoreFailure, mask_url
 from mlspec.server.config import (
     DEFAULT_HOST,
     DEFAULT_HTTP_PORT,
+    DEFAULT_MONITOR_INTERVAL,
     DEFAULT_PORT,
     DEFAULT_STORE_PATH,
     ServerConfig,
@@ -126,6 +127,24 @@ def store_url_option(command: F) -> F:
     "attestations (MLSPEC_SIGNING_KEY).",
 )
 @click.option(
+    "--log-signing-key",
+    envvar="MLSPEC_LOG_SIGNING_KEY",
+    default="",
+    metavar="PEM",
+    help="Ed25519 private key that signs inference-log checkpoints (MLSPEC_LOG_SIGNING_KEY; "
+    "make one with 'openssl genpkey -algorithm ed25519').",
+)
+@click.option(
+    "--monitor-interval",
+    envvar="MLSPEC_MONITOR_INTERVAL",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_MONITOR_INTERVAL,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between rounds of drift, live performance and rollback evaluation of "
+    "every model version a rollback policy protects; 0 for none (MLSPEC_MONITOR_INTERVAL).",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
@@ -151,6 +170,8 @@ def serve(
     trusted_keys: tuple[str, ...],
     require_signed_packages: bool,
     signing_key: str,
+    log_signing_key: str,
+    monitor_interval: float,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -174,6 +195,8 @@ def serve(
         trusted_keys=trusted_keys,
         require_signed_packages=require_signed_packages,
         signing_key=signing_key,
+        log_signing_key=log_signing_key,
+        monitor_interval=monitor_interval,
         insecure=insecure,
     )
     with store_errors(store_url):

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from google.protobuf import __version__ as protobuf_version
 from google.protobuf import descriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -35,6 +35,7 @@ from mlspec.server.config import ConfigError, ServerConfig, mask_url
 from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
+from mlspec.server.monitor import Monitor
 from mlspec.server.routes import Route, check_complete, qualify
 from mlspec.server.services import area_routes, component
 from mlspec.server.telemetry import Telemetry, timed
@@ -71,10 +72,13 @@ class RunningServer:
     health: health.HealthServicer
     component: Component
     http: EndpointServer | None = None
+    monitor: Monitor | None = None
 
     def stop(self, grace: float = 5.0) -> None:
         """Stops accepting calls, lets running ones finish, closes the store."""
         self.health.enter_graceful_shutdown()
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.http is not None:
             self.http.close()
         self.server.stop(grace).wait()
@@ -123,24 +127,39 @@ def load_policy(config: ServerConfig) -> Policy:
     return Policy(
         trusted_keys=keys,
         require_signed_packages=config.require_signed_packages,
-        service_key=load_signing_key(config.signing_key) if config.signing_key else None,
+        service_key=load_private_key(
+            config.signing_key,
+            "--signing-key",
+            ec.EllipticCurvePrivateKey,
+            "an elliptic-curve (ECDSA)",
+        ),
+        log_signing_key=load_private_key(
+            config.log_signing_key,
+            "--log-signing-key",
+            ed25519.Ed25519PrivateKey,
+            "an Ed25519 (make one with 'openssl genpkey -algorithm ed25519')",
+        ),
+        log_checkpoint_interval=config.log_checkpoint_interval,
     )
 
 
-def load_signing_key(path: str) -> ec.EllipticCurvePrivateKey:
-    """The service's signing key (--signing-key): a PEM elliptic-curve private key."""
+def load_private_key(path: str, flag: str, kind: type, what: str) -> Any:
+    """The unencrypted PEM private key of a flag, an instance of ``kind`` (None: unset).
+
+    ``kind`` is the abstract key class its use needs (mypy cannot type that as a bound).
+    """
+    if not path:
+        return None
     try:
         pem = pathlib.Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read --signing-key {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"cannot read {flag} {path}: {exc.strerror or exc}") from exc
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"--signing-key {path} is not an unencrypted PEM private key ({exc})"
-        ) from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ConfigError(f"--signing-key {path} is not an elliptic-curve (ECDSA) key")
+        raise ConfigError(f"{flag} {path}: not an unencrypted PEM private key ({exc})") from exc
+    if not isinstance(key, kind):
+        raise ConfigError(f"{flag} {path}: not {what} key")
     return key
 
 
@@ -247,8 +266,12 @@ def build_server(
                 "choose another --http-port, or 0 for none"
             ) from exc
         ports["http_port"] = http.port
+    monitor = None
+    if config.monitor_interval > 0:
+        monitor = Monitor(store, policy, config.monitor_interval)
+        monitor.start()
     server.start()
-    return RunningServer(server, port, store, health_servicer, me, http)
+    return RunningServer(server, port, store, health_servicer, me, http, monitor)
 
 
 def serve(config: ServerConfig) -> None:

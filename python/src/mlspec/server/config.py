@@ -11,6 +11,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
 # The HTTP side port of /ok, /varz and /metrics (`mlspec serve --http-port`, 0 turns it off).
 DEFAULT_HTTP_PORT = 50052
+# Seconds between rounds of scheduled monitoring (`mlspec serve --monitor-interval`).
+DEFAULT_MONITOR_INTERVAL = 300
 DEFAULT_STORE_PATH = pathlib.Path.home() / ".local" / "share" / "mlspec" / "mlspec.db"
 
 
@@ -47,6 +49,12 @@ class ServerConfig:
     require_signed_packages: bool = False
     # The service's PEM EC private key: it seals stage reports and signs provenance.
     signing_key: str = ""
+    # PEM Ed25519 private key that signs inference-log checkpoints (none: no checkpoints),
+    # and how many records a stream grows between two checkpoints.
+    log_signing_key: str = ""
+    log_checkpoint_interval: int = 1000
+    # Seconds between two rounds of scheduled monitoring (server/monitor.py); 0: none.
+    monitor_interval: float = 0.0
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
@@ -68,6 +76,9 @@ class ServerConfig:
             "trusted_keys": len(self.trusted_keys),
             "require_signed_packages": self.require_signed_packages,
             "signing_key": bool(self.signing_key),
+            "log_signing": bool(self.log_signing_key),
+            "log_checkpoint_interval": self.log_checkpoint_interval,
+            "monitor_interval": self.monitor_interval,
         }
 
 

@@ -2,7 +2,8 @@
 
 Each unary call runs in one store transaction: a read transaction for a reading route, a
 write transaction for a writing one; a server stream reads each message it sends in a
-transaction of its own. Writes with a ``request_id`` are idempotent: the first response is
+transaction of its own; a client stream writes each message it receives as a unary call
+of its own (``routes.write_each``). Writes with a ``request_id`` are idempotent: the first response is
 stored in the same transaction as the write and a retry with the same id gets it back.
 Warnings collected while handling the call are copied into the response's ``warnings``
 field. Which function serves a method, and whether it writes, is the routing table's
@@ -11,8 +12,10 @@ field. Which function serves a method, and whether it writes, is the routing tab
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +29,7 @@ from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit, partial_responses
 from mlspec.server.auth import Access
-from mlspec.server.routes import Route, Unary
+from mlspec.server.routes import Pause, Route, Unary
 from mlspec.store.api import ConcurrentWrite, Store
 
 log = logging.getLogger("mlspec.server")
@@ -69,7 +72,7 @@ class Dispatcher:
                 request = decode(request_cls, data)
                 check_well_formed(request)
                 res: Resources | None = None
-                items: Iterator[Message] = iter(())
+                items: Iterator[Message | Pause] = iter(())
                 while True:
                     with self.store.transaction(write=False) as tx:
                         if res is None:
@@ -80,10 +83,38 @@ class Dispatcher:
                         item = next(items, None)
                     if item is None:
                         return
+                    if isinstance(item, Pause):
+                        if not _wait(context, item.seconds):
+                            return
+                        continue
                     yield item
 
             return grpc.unary_stream_rpc_method_handler(
                 stream, response_serializer=response_cls.SerializeToString
+            )
+
+        if method.client_streaming:
+            combine = route.combine
+            assert combine is not None, f"{full} streams requests: route it with write_each"
+
+            def collect(requests: Iterator[bytes], context: grpc.ServicerContext) -> Message:
+                scope = self.access.scope(context.invocation_metadata(), full, route.writes)
+                answers: list[Message] = []
+                for index, data in enumerate(requests):
+                    each = dataclasses.replace(scope, warnings=[])
+                    try:
+                        answers.append(
+                            self.call(full, fn, route.writes, decode(request_cls, data), each)
+                        )
+                    except errors.DomainError as exc:
+                        exc.message = f"batch {index}: {exc.message}"
+                        raise
+                if not answers:
+                    raise errors.invalid("requests", "the stream holds no message")
+                return combine(answers)
+
+            return grpc.stream_unary_rpc_method_handler(
+                collect, response_serializer=response_cls.SerializeToString
             )
 
         def unary(data: bytes, context: grpc.ServicerContext) -> Message:
@@ -181,6 +212,17 @@ class Dispatcher:
             return response
 
 
+def _wait(context: grpc.ServicerContext, seconds: float) -> bool:
+    """Waits outside any transaction; False when the caller went away meanwhile."""
+    deadline = time.monotonic() + seconds
+    while context.is_active():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        time.sleep(min(left, 0.1))
+    return False
+
+
 def decode(request_cls: type[Message], data: bytes) -> Message:
     """The request message of ``data`` within the contract's limits; else INVALID_ARGUMENT.
 
@@ -255,7 +297,10 @@ def generic_handlers(
         methods = {}
         for method in service.methods:
             full = f"/{service.full_name}/{method.name}"
-            dispatcher.response_types[full] = message_factory.GetMessageClass(method.output_type)
+            each = dispatcher.routes[f"{service.full_name}/{method.name}"].each_response
+            dispatcher.response_types[full] = each or message_factory.GetMessageClass(
+                method.output_type
+            )
             methods[method.name] = dispatcher.rpc_handler(method)
         found.append(grpc.method_handlers_generic_handler(service.full_name, methods))
     return found

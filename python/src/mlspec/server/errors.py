@@ -28,6 +28,7 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (errors.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (errors.Aborted, code_pb2.ABORTED),
+    (errors.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (errors.Unauthenticated, code_pb2.UNAUTHENTICATED),
     (errors.PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
@@ -93,6 +94,8 @@ def map_errors(_method: str, handler: Any) -> Any:
         return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
     if handler.unary_stream is not None:
         return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+    if handler.stream_unary is not None:
+        return handler._replace(stream_unary=_wrap_unary(handler.stream_unary))
     return handler
 
 

@@ -6,7 +6,8 @@ grepping an RPC name lands on the line that says what serves it. A route is eith
 standard method (Create, BatchCreate, Get, List, Update), built once from the method's
 descriptor by ``server.standard_methods``, or a named handler of the service module.
 Writing routes run in a write transaction with ``request_id`` idempotency; reading routes
-in a read transaction. The server refuses to start when an RPC of the contract has no
+in a read transaction. A client-streaming route (``write_each``) writes every message of
+the stream as a unary write of its own and answers once with their combined responses. The server refuses to start when an RPC of the contract has no
 route, or a route names no RPC (``check_complete``).
 """
 
@@ -23,8 +24,21 @@ from mlspec.domain.common.resources import Resources
 from mlspec.server import standard_methods
 
 Unary = Callable[[Any, Resources], Message]
-Streaming = Callable[[Any, Resources], Iterator[Message]]
+Streaming = Callable[[Any, Resources], Iterator["Message | Pause"]]
 Builder = Callable[[descriptor.MethodDescriptor], Unary]
+Combine = Callable[[list[Message]], Message]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """What a server stream yields to wait for news.
+
+    The dispatcher sends nothing, ends the stream's read transaction, waits ``seconds``
+    (or until the caller goes away) and asks the stream for its next message in a new
+    transaction.
+    """
+
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,10 @@ class Route:
     writes: bool
     handler: Unary | Streaming | None = None
     standard: Builder | None = None
+    # Client streams: builds the one response from the responses to each message, and the
+    # type of those (what a stored response of a message is read back as).
+    combine: Combine | None = None
+    each_response: type[Message] | None = None
 
     def bind(self, method: descriptor.MethodDescriptor) -> Unary | Streaming:
         """The function that serves ``method`` (a standard method is built for it here)."""
@@ -53,6 +71,16 @@ UPDATE = Route(writes=True, standard=standard_methods.update)
 def write(handler: Unary) -> Route:
     """A named handler that changes the store."""
     return Route(writes=True, handler=handler)
+
+
+def write_each(handler: Unary, combine: Combine, each_response: type[Message]) -> Route:
+    """A client stream whose messages are each written like a unary call of ``handler``.
+
+    Each message runs in a transaction of its own, with its own ``request_id``
+    idempotency and audit entry; ``handler`` answers each with an ``each_response``, and
+    ``combine`` builds the call's response from those.
+    """
+    return Route(writes=True, handler=handler, combine=combine, each_response=each_response)
 
 
 def read(handler: Unary | Streaming) -> Route:

@@ -19,7 +19,11 @@ from prometheus_client.registry import Collector
 
 # Latency buckets in seconds, from 0.5 ms to 5 s.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-WRITE_LOGS = "/mlspec.logging.v1.LoggingService/WriteInferenceLogs"
+# The calls that append inference-log records (their responses count them).
+WRITE_LOGS = (
+    "/mlspec.logging.v1.LoggingService/WriteInferenceLogs",
+    "/mlspec.logging.v1.LoggingService/StreamInferenceLogs",
+)
 
 
 class Telemetry:
@@ -105,6 +109,8 @@ def timed(telemetry: Telemetry) -> Callable[[str, Any], Any]:
             return handler._replace(unary_unary=_unary(telemetry, method, handler.unary_unary))
         if handler.unary_stream is not None:
             return handler._replace(unary_stream=_stream(telemetry, method, handler.unary_stream))
+        if handler.stream_unary is not None:
+            return handler._replace(stream_unary=_unary(telemetry, method, handler.stream_unary))
         return handler
 
     return wrap
@@ -116,7 +122,7 @@ def _code_name(code: grpc.StatusCode | None) -> str:
 
 def _unary(telemetry: Telemetry, method: str, behavior: Any) -> Any:
     counted: dict[Any, tuple[Any, Any]] = {}
-    logs = telemetry.log_records if method == WRITE_LOGS else None
+    logs = telemetry.log_records if method in WRITE_LOGS else None
 
     def call(request: Any, context: grpc.ServicerContext) -> Any:
         start = time.perf_counter()

@@ -250,6 +250,18 @@ class UnitOfWork(Protocol):
         """Whether a monitoring record of ``kind`` with ``key`` exists."""
         ...
 
+    def count_events(
+        self,
+        workspace: str,
+        kind: int,
+        model_version_id: str,
+        start_time: int,
+        end_time: int,
+        deployment: str = "",
+    ) -> int:
+        """How many monitoring records of a kind and model version fall in [start, end)."""
+        ...
+
     def events_page(
         self,
         workspace: str,
@@ -275,6 +287,22 @@ class UnitOfWork(Protocol):
 
     def append_logs(self, workspace: str, rows: Sequence[LogRow]) -> None:
         """Appends inference-log records."""
+        ...
+
+    def append_checkpoint(
+        self, workspace: str, stream_id: str, sequence: int, time: int, data: bytes
+    ) -> None:
+        """Stores a signed checkpoint of a stream's head (serialized LogCheckpoint)."""
+        ...
+
+    def last_checkpoint(self, workspace: str, stream_id: str) -> int:
+        """The sequence number of a stream's newest checkpoint; 0 when it has none."""
+        ...
+
+    def checkpoints(
+        self, workspace: str, stream_id: str, after_sequence: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized LogCheckpoint) of a stream after a position, in order."""
         ...
 
     def log_page(
@@ -305,6 +333,12 @@ class UnitOfWork(Protocol):
         model_version_id: str = "",
     ) -> list[tuple[int, bytes]]:
         """(sequence, serialized record) of a stream in sequence order."""
+        ...
+
+    # -- across workspaces (the service's scheduled work) ---------------------------
+
+    def workspaces_with(self, kind: int) -> list[str]:
+        """The workspaces that hold a resource of ``kind`` that is not archived, sorted."""
         ...
 
     # -- access: tokens and the audit trail ----------------------------------------

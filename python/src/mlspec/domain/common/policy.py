@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class Policy:
     # The service's own key: it signs every stage report as it is stored and the
     # provenance attestations of model versions (``mlspec serve --signing-key``).
     service_key: ec.EllipticCurvePrivateKey | None = None
+    # The service's Ed25519 key that signs inference-log checkpoints; None signs none.
+    log_signing_key: ed25519.Ed25519PrivateKey | None = None
+    # A checkpoint is stored once a stream is this many records past its last one.
+    log_checkpoint_interval: int = 1000
 
 
 OPEN = Policy()

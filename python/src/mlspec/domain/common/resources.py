@@ -332,6 +332,14 @@ class Resources:
         """Whether a monitoring record of ``kind`` with ``key`` exists."""
         return self._tx.event_exists(self.scope.workspace, kind, key)
 
+    def count_events(
+        self, kind: int, model_version_id: str, start: int, end: int, deployment: str = ""
+    ) -> int:
+        """How many monitoring records of a kind and model version fall in [start, end)."""
+        return self._tx.count_events(
+            self.scope.workspace, kind, model_version_id, start, end, deployment
+        )
+
     def events_page(self, kinds: list[int], **where: Any) -> list[tuple[int, int, int, bytes]]:
         """Monitoring records (``UnitOfWork.events_page`` in the caller's workspace)."""
         return self._tx.events_page(self.scope.workspace, kinds, **where)
@@ -343,6 +351,20 @@ class Resources:
     def append_logs(self, rows: list[LogRow]) -> None:
         """Appends inference-log records."""
         self._tx.append_logs(self.scope.workspace, rows)
+
+    def append_checkpoint(self, stream_id: str, sequence: int, time: int, data: bytes) -> None:
+        """Stores a signed checkpoint of a stream's head (``UnitOfWork.append_checkpoint``)."""
+        self._tx.append_checkpoint(self.scope.workspace, stream_id, sequence, time, data)
+
+    def last_checkpoint(self, stream_id: str) -> int:
+        """The sequence number of a stream's newest checkpoint; 0 when it has none."""
+        return self._tx.last_checkpoint(self.scope.workspace, stream_id)
+
+    def checkpoints(
+        self, stream_id: str, after_sequence: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized LogCheckpoint) of a stream after a position, in order."""
+        return self._tx.checkpoints(self.scope.workspace, stream_id, after_sequence, limit)
 
     def log_page(
         self, stream_id: str, after: tuple[str, int] | None, limit: int, **where: Any

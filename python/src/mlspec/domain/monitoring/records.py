@@ -2,8 +2,9 @@
 
 They are append-only records kept by time (not resources): a request is recorded once
 per request id, a request has at most one final prediction, and feedback names a
-recorded prediction or request. The kinds of record, signals included, are numbered
-here for the store's ``events`` table.
+recorded prediction or request. Predictions are also counted in their model's training
+buckets as they are recorded (``serving_stats``). The kinds of record are numbered in
+``event_kinds``.
 """
 
 from __future__ import annotations
@@ -18,18 +19,12 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.common import field_behavior
 from mlspec.domain.common.resources import Resources
-from mlspec.monitoring.v1 import inference_pb2, signals_pb2
+from mlspec.domain.monitoring import serving_stats
+from mlspec.domain.monitoring.event_kinds import FEEDBACK, PREDICTION, REQUEST
+from mlspec.monitoring.v1 import inference_pb2
 from mlspec.store.api import EventRow
 
 MAX_ITEMS = 1000
-# Kinds of monitoring record in the store.
-REQUEST, PREDICTION, FEEDBACK = 1, 2, 3
-DRIFT, PERFORMANCE, LIVENESS = 11, 12, 13
-SIGNAL_KIND: dict[int, int] = {
-    signals_pb2.SIGNAL_TYPE_DRIFT: DRIFT,
-    signals_pb2.SIGNAL_TYPE_PERFORMANCE: PERFORMANCE,
-    signals_pb2.SIGNAL_TYPE_LIVENESS: LIVENESS,
-}
 
 
 def micros(stamp: Any) -> int:
@@ -83,6 +78,7 @@ def record_predictions(
             )
         )
     finals: dict[str, int] = {}
+    served: list[tuple[inference_pb2.InferencePrediction, str]] = []
     for i, prediction in enumerate(predictions):
         path = f"predictions[{i}]"
         item = prediction
@@ -96,18 +92,20 @@ def record_predictions(
             if finals[item.request_id] > 1:
                 raise errors.invalid(f"{path}.final", "a request has at most one final prediction")
         key = f"{item.request_id}/{item.prediction_id or item.ensemble_member_id or i}"
+        model_id = model_id_of(res, item.model, f"{path}.model")
+        served.append((item, model_id))
         rows.append(
             EventRow(
                 PREDICTION,
                 key,
                 micros(item.request_time),
                 item.SerializeToString(),
-                model_version_id=model_id_of(res, item.model, f"{path}.model"),
+                model_version_id=model_id,
                 deployment=item.deployment_endpoint,
                 failing=False,
             )
         )
-    res.append_events(rows)
+    res.append_events(rows + serving_stats.rows(res, served))
 
 
 def record_feedback(res: Resources, feedback: Sequence[inference_pb2.PredictionFeedback]) -> int:

@@ -14,7 +14,9 @@ from typing import Any
 from mlspec.common.v1 import threshold_pb2
 from mlspec.domain.clock import micros_to_timestamp
 from mlspec.domain.common.resources import Resources
-from mlspec.domain.monitoring.records import DRIFT, LIVENESS, PERFORMANCE, SIGNAL_KIND, micros
+from mlspec.domain.monitoring import serving
+from mlspec.domain.monitoring.event_kinds import DRIFT, LIVENESS, PERFORMANCE, SIGNAL_KIND
+from mlspec.domain.monitoring.records import micros
 from mlspec.domain.monitoring.signals import policies
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
@@ -47,8 +49,7 @@ def evaluate(
         or getattr(p.message, "deployment_endpoint", "") in ("", deployment_endpoint)
     ]
     if not protecting:
-        response.reason = "no active rollback policy protects this model version"
-        return response
+        raise serving.not_protected(model_id)
     for policy in protecting:
         message = policy.message
         assert isinstance(message, alert_pb2.RollbackPolicy)
@@ -86,9 +87,10 @@ def evaluate(
                 if value is not None:
                     evaluation.observed_value = value
             if failing:
-                failed.append(trigger.name or condition.signal_name or "trigger")
+                failed.append(trigger)
         if not failed:
             continue
+        names = ", ".join(t.name or t.condition.signal_name or "trigger" for t in failed)
         response.policy.CopyFrom(message)
         response.target.CopyFrom(message.target)
         cooling = (
@@ -98,13 +100,13 @@ def evaluate(
         )
         if cooling:
             response.decision = pb.ROLLBACK_DECISION_KEEP
-            response.reason = f"triggers {', '.join(failed)} failed, but policy {policy.record.name} is cooling down after its last rollback"
+            response.reason = f"triggers {names} failed, but policy {policy.record.name} is cooling down after its last rollback"
         elif message.mode == alert_pb2.ROLLBACK_MODE_MANUAL:
             response.decision = pb.ROLLBACK_DECISION_APPROVAL_REQUIRED
-            response.reason = f"triggers {', '.join(failed)} of policy {policy.record.name} failed; the policy asks for approval"
+            response.reason = f"triggers {names} of policy {policy.record.name} failed; the policy asks for approval"
         else:
             response.decision = pb.ROLLBACK_DECISION_ROLLBACK
-            response.reason = f"triggers {', '.join(failed)} of policy {policy.record.name} failed"
+            response.reason = f"triggers {names} of policy {policy.record.name} failed"
         if not dry_run:
             updated = alert_pb2.RollbackPolicy()
             updated.CopyFrom(message)
@@ -113,6 +115,7 @@ def evaluate(
                 updated.last_rollback_time.CopyFrom(micros_to_timestamp(at))
                 updated.rollback_count += 1
             response.policy.CopyFrom(res.save(policy, updated))
+            serving.act(res, model_id, policy, response, failed, deployment_endpoint)
         break
     return response
 

@@ -15,13 +15,8 @@ from typing import Any
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
-from mlspec.domain.monitoring.records import (
-    SIGNAL_KIND,
-    limit,
-    micros,
-    model_id_of,
-    require,
-)
+from mlspec.domain.monitoring.event_kinds import SIGNAL_KIND
+from mlspec.domain.monitoring.records import limit, micros, model_id_of, require
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.query import Comparison
 from mlspec.store.api import EventRow, FieldSpec
@@ -71,12 +66,21 @@ def _check_window(window: signals_pb2.TimeWindow, path: str) -> None:
 
 
 def report(
-    res: Resources, items: Any, signal_type: int, path: str
+    res: Resources,
+    items: Any,
+    signal_type: int,
+    path: str,
+    *,
+    dry_run: bool = False,
+    computed: bool = False,
 ) -> tuple[list[Any], list[alert_pb2.Alert]]:
     """Stores signals with their computed outcomes; raises alerts for failing ones.
 
     Returns the stored signals and the alerts raised (one per matching trigger of an
-    active rollback policy of the signal's model version).
+    active rollback policy of the signal's model version). A ``dry_run`` only computes
+    the outcomes: it stores nothing and raises no alert. ``computed`` signals are the
+    service's own: their required fields are known to be set (a value may be 0, which a
+    client-sent proto3 double cannot tell from unset).
     """
     if not items:
         raise errors.invalid(path, "holds no signals")
@@ -88,8 +92,10 @@ def report(
         signal = type(incoming)()
         signal.CopyFrom(incoming)
         item_path = f"{path}[{i}]"
-        require(signal, item_path)
-        signal.signal_id = uuid.uuid4().hex
+        if not computed:
+            require(signal, item_path)
+        if not dry_run:
+            signal.signal_id = uuid.uuid4().hex
         name = ""
         if signal_type == signals_pb2.SIGNAL_TYPE_DRIFT:
             _check_window(signal.window, item_path)
@@ -143,6 +149,8 @@ def report(
         stored.append(signal)
         if failing and model_id:
             failing_by_model.setdefault(model_id, []).append((signal, name, deployment))
+    if dry_run:
+        return stored, []
     res.append_events(rows)
     alerts = []
     for model_id, failures in failing_by_model.items():

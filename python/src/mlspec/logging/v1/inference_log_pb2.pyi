@@ -242,7 +242,11 @@ class InferenceLogRecord(message.Message):
     @builtins.property
     def signature(self) -> digest_pb2.Signature:
         """Optional. Signature over the 32 bytes of `record_hash`, made by the producer or the
-        logging service, so that a verifier can prove who vouched for the record.
+        logging service, so that a verifier can prove who vouched for the record. Algorithm
+        `ed25519` (Ed25519) or `ecdsa-sha256` (ECDSA P-256 over SHA-256, DER signature);
+        `key_id` is `sha256:` and the hex SHA-256 of the public key's DER
+        SubjectPublicKeyInfo. The service verifies it on write and in VerifyLogChain when it
+        trusts the key.
         """
 
     @builtins.property
@@ -611,6 +615,26 @@ class Provenance(message.Message):
     pipeline version including its features, the feature set, the training data and the
     model (SPEC.md section 1, item 13). Digests are content digests, so a verifier can
     recompute them from the artifacts.
+
+    A record written without `provenance` gets it from the store, from what the model
+    version's lineage records:
+
+    - `model_digest`: the model version's `artifact.digest`;
+    - `training_data`: the dataset versions the model was trained on (the inputs of kind
+      RESOURCE_KIND_DATASET_VERSION of the SUCCEEDED model-training stage report that
+      output the model version, else `lineage.datasets`), each with its `content_digest`
+      (its `definition_digest` when it has none) and the role it was used in;
+    - `pipeline` and `pipeline_version_digest`: the published Pipeline that trained the
+      model (`lineage.pipeline_id`, else the pipeline of the training pipeline run) and
+      its `graph_digest`; without a published pipeline, the pipeline run's
+      `resolved_graph_digest`;
+    - `training_run`: the pipeline run (or tracking run) of the training;
+    - `feature_set_digest`: `sha256`, the hex SHA-256 of the deterministic serialization
+      of the model version's `signature` (its input features) followed by the raw SHA-256
+      bytes of `pipeline_version_digest` (the code that computes them).
+
+    When the store lacks any of these the write fails with FAILED_PRECONDITION, naming
+    what to register.
     """
 
     DESCRIPTOR: descriptor.Descriptor
@@ -698,5 +722,59 @@ class DataDigest(message.Message):
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "digest", b"digest"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "digest", b"digest", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class LogCheckpoint(message.Message):
+    """LogCheckpoint is the logging service's signed statement that a log stream held
+    `sequence_number` records, the last of which hashes to `record_hash`. Each record's hash
+    covers every record before it, so one valid checkpoint vouches for the whole stream up
+    to it: rewriting any earlier record, even with every later hash recomputed, no longer
+    reaches the signed hash. The service stores one when it has a signing key (`mlspec
+    serve --log-signing-key`), at the end of a write that leaves the stream at least the
+    checkpoint interval past its last checkpoint (see WriteInferenceLogs).
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    LOG_STREAM_ID_FIELD_NUMBER: builtins.int
+    SEQUENCE_NUMBER_FIELD_NUMBER: builtins.int
+    RECORD_HASH_FIELD_NUMBER: builtins.int
+    CREATE_TIME_FIELD_NUMBER: builtins.int
+    WORKSPACE_FIELD_NUMBER: builtins.int
+    SIGNATURE_FIELD_NUMBER: builtins.int
+    log_stream_id: builtins.str
+    """Output only. The log stream."""
+    sequence_number: builtins.int
+    """Output only. Sequence number of the last record the checkpoint covers."""
+    record_hash: builtins.bytes
+    """Output only. The `record_hash` of that record (32 bytes)."""
+    workspace: builtins.str
+    """Output only. Workspace the stream belongs to (stream ids are per workspace)."""
+    @builtins.property
+    def create_time(self) -> timestamp_pb2.Timestamp:
+        """Output only. Time at which the service made the checkpoint."""
+
+    @builtins.property
+    def signature(self) -> digest_pb2.Signature:
+        """Output only. Ed25519 signature (algorithm `ed25519`) over the deterministic protobuf
+        serialization of this checkpoint with `signature` cleared; `key_id` is `sha256:` and
+        the hex SHA-256 of the public key's DER SubjectPublicKeyInfo.
+        """
+
+    def __init__(
+        self,
+        *,
+        log_stream_id: builtins.str = ...,
+        sequence_number: builtins.int = ...,
+        record_hash: builtins.bytes = ...,
+        create_time: timestamp_pb2.Timestamp | None = ...,
+        workspace: builtins.str = ...,
+        signature: digest_pb2.Signature | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["create_time", b"create_time", "signature", b"signature"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["create_time", b"create_time", "log_stream_id", b"log_stream_id", "record_hash", b"record_hash", "sequence_number", b"sequence_number", "signature", b"signature", "workspace", b"workspace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...

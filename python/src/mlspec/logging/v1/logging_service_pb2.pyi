@@ -43,6 +43,23 @@ class _ChainBreakReasonEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_Chain
     """A signature does not verify against `record_hash`."""
     CHAIN_BREAK_REASON_SIGNATURE_MISSING: _ChainBreakReason.ValueType  # 5
     """A signature is required but the record has none."""
+    CHAIN_BREAK_REASON_CHECKPOINT_MISMATCH: _ChainBreakReason.ValueType  # 6
+    """A signed checkpoint's `record_hash` is not the chain's hash at its position: the
+    records up to it were rewritten (even with every later hash recomputed), or the
+    checkpoint was altered.
+    """
+    CHAIN_BREAK_REASON_CHECKPOINT_SIGNATURE_INVALID: _ChainBreakReason.ValueType  # 7
+    """A checkpoint's signature does not verify, or was made by a key the service does not
+    trust (for example a checkpoint re-signed with another key).
+    """
+    CHAIN_BREAK_REASON_SEQUENCE_MISMATCH: _ChainBreakReason.ValueType  # 8
+    """The record stored at a position carries another sequence number: records were
+    reordered or moved.
+    """
+    CHAIN_BREAK_REASON_RECORDS_MISSING: _ChainBreakReason.ValueType  # 9
+    """A signed checkpoint covers a position after the stream's last stored record: records
+    at the end of the stream were removed.
+    """
 
 class ChainBreakReason(_ChainBreakReason, metaclass=_ChainBreakReasonEnumTypeWrapper):
     """ChainBreakReason says why a hash chain fails verification."""
@@ -61,6 +78,23 @@ CHAIN_BREAK_REASON_SIGNATURE_INVALID: ChainBreakReason.ValueType  # 4
 """A signature does not verify against `record_hash`."""
 CHAIN_BREAK_REASON_SIGNATURE_MISSING: ChainBreakReason.ValueType  # 5
 """A signature is required but the record has none."""
+CHAIN_BREAK_REASON_CHECKPOINT_MISMATCH: ChainBreakReason.ValueType  # 6
+"""A signed checkpoint's `record_hash` is not the chain's hash at its position: the
+records up to it were rewritten (even with every later hash recomputed), or the
+checkpoint was altered.
+"""
+CHAIN_BREAK_REASON_CHECKPOINT_SIGNATURE_INVALID: ChainBreakReason.ValueType  # 7
+"""A checkpoint's signature does not verify, or was made by a key the service does not
+trust (for example a checkpoint re-signed with another key).
+"""
+CHAIN_BREAK_REASON_SEQUENCE_MISMATCH: ChainBreakReason.ValueType  # 8
+"""The record stored at a position carries another sequence number: records were
+reordered or moved.
+"""
+CHAIN_BREAK_REASON_RECORDS_MISSING: ChainBreakReason.ValueType  # 9
+"""A signed checkpoint covers a position after the stream's last stored record: records
+at the end of the stream were removed.
+"""
 
 @typing.final
 class WriteInferenceLogsRequest(message.Message):
@@ -93,6 +127,71 @@ class WriteInferenceLogsRequest(message.Message):
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = typing.Literal["log_stream_id", b"log_stream_id", "records", b"records", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class StreamInferenceLogsRequest(message.Message):
+    """StreamInferenceLogsRequest is one batch of LoggingService.StreamInferenceLogs; its
+    fields are those of WriteInferenceLogsRequest (the same numbers and types, so either
+    message parses the other's bytes).
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    LOG_STREAM_ID_FIELD_NUMBER: builtins.int
+    RECORDS_FIELD_NUMBER: builtins.int
+    REQUEST_ID_FIELD_NUMBER: builtins.int
+    log_stream_id: builtins.str
+    """Required. Stream the batch is appended to; every record's `log_stream_id` MUST equal
+    it (or be empty). Batches of one call may name different streams.
+    """
+    request_id: builtins.str
+    """Optional. Idempotency key of the batch (a UUID is recommended): a batch sent again
+    with the same key is answered from the store instead of being appended again.
+    """
+    @builtins.property
+    def records(self) -> containers.RepeatedCompositeFieldContainer[inference_log_pb2.InferenceLogRecord]:
+        """Required. The records of the batch, in stream order; at least 1 and at most 1,000."""
+
+    def __init__(
+        self,
+        *,
+        log_stream_id: builtins.str = ...,
+        records: abc.Iterable[inference_log_pb2.InferenceLogRecord] | None = ...,
+        request_id: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["log_stream_id", b"log_stream_id", "records", b"records", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class StreamInferenceLogsResponse(message.Message):
+    """StreamInferenceLogsResponse is the response of LoggingService.StreamInferenceLogs."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    ACCEPTED_COUNT_FIELD_NUMBER: builtins.int
+    BATCHES_FIELD_NUMBER: builtins.int
+    accepted_count: builtins.int
+    """Number of records appended over the whole call (batches answered from the store
+    included).
+    """
+    @builtins.property
+    def batches(self) -> containers.RepeatedCompositeFieldContainer[WriteInferenceLogsResponse]:
+        """The result of each batch, in the order the batches were sent."""
+
+    def __init__(
+        self,
+        *,
+        accepted_count: builtins.int = ...,
+        batches: abc.Iterable[WriteInferenceLogsResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["accepted_count", b"accepted_count", "batches", b"batches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -278,6 +377,8 @@ class VerifyLogChainResponse(message.Message):
     REASON_FIELD_NUMBER: builtins.int
     DETAIL_FIELD_NUMBER: builtins.int
     LAST_VERIFIED_RECORD_HASH_FIELD_NUMBER: builtins.int
+    VERIFIED_CHECKPOINT_COUNT_FIELD_NUMBER: builtins.int
+    LAST_VERIFIED_CHECKPOINT_FIELD_NUMBER: builtins.int
     ok: builtins.bool
     """True when every record of the range hashes correctly, links to its predecessor, has
     no sequence gap and (when required) has a valid signature.
@@ -292,6 +393,14 @@ class VerifyLogChainResponse(message.Message):
     """Human-readable detail of the break, for example the expected and actual hashes."""
     last_verified_record_hash: builtins.bytes
     """`record_hash` of the last record of the range that verified."""
+    verified_checkpoint_count: builtins.int
+    """Number of signed checkpoints of the range whose signature and hash verified (before
+    the first break, or in total when `ok`).
+    """
+    last_verified_checkpoint: builtins.int
+    """Sequence number of the last checkpoint that verified; zero when none did. Every
+    record up to it is vouched for by the service's signing key.
+    """
     def __init__(
         self,
         *,
@@ -301,10 +410,12 @@ class VerifyLogChainResponse(message.Message):
         reason: ChainBreakReason.ValueType = ...,
         detail: builtins.str = ...,
         last_verified_record_hash: builtins.bytes = ...,
+        verified_checkpoint_count: builtins.int = ...,
+        last_verified_checkpoint: builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["detail", b"detail", "first_broken_sequence_number", b"first_broken_sequence_number", "last_verified_record_hash", b"last_verified_record_hash", "ok", b"ok", "reason", b"reason", "verified_count", b"verified_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["detail", b"detail", "first_broken_sequence_number", b"first_broken_sequence_number", "last_verified_checkpoint", b"last_verified_checkpoint", "last_verified_record_hash", b"last_verified_record_hash", "ok", b"ok", "reason", b"reason", "verified_checkpoint_count", b"verified_checkpoint_count", "verified_count", b"verified_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -42,6 +42,11 @@ class LoggingServiceStub:
                 request_serializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.WriteInferenceLogsRequest.SerializeToString,
                 response_deserializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.WriteInferenceLogsResponse.FromString,
                 _registered_method=True)
+        self.StreamInferenceLogs = channel.stream_unary(
+                '/mlspec.logging.v1.LoggingService/StreamInferenceLogs',
+                request_serializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.StreamInferenceLogsRequest.SerializeToString,
+                response_deserializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.StreamInferenceLogsResponse.FromString,
+                _registered_method=True)
         self.ListInferenceLogs = channel.unary_unary(
                 '/mlspec.logging.v1.LoggingService/ListInferenceLogs',
                 request_serializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.ListInferenceLogsRequest.SerializeToString,
@@ -68,13 +73,35 @@ class LoggingServiceServicer:
     def WriteInferenceLogs(self, request, context):
         """Appends records to one log stream in a single transaction: either every record is
         stored or none is. The server assigns sequence numbers, fills and checks
-        `previous_record_hash`, computes every `record_hash` and sets `observed_time`.
-        Returns INVALID_ARGUMENT when the request holds no record or more than 1,000, when a
-        record misses a required field or names another stream, or when a signature does not
-        verify; FAILED_PRECONDITION when a record's `sequence_number` or
-        `previous_record_hash` does not continue the stream (another writer appended first;
-        re-read the head and retry). A retry with the same `request_id` returns the first
-        result instead of appending again.
+        `previous_record_hash`, computes every `record_hash`, sets `observed_time`, binds
+        each record to the model version its `inference.model` names, and fills the
+        `provenance` of a record that has none from the store (see Provenance). When the
+        service has a log signing key, a write that leaves the stream at least the
+        checkpoint interval (1,000 records by default) past its last checkpoint also stores
+        a LogCheckpoint of the new head, in the same transaction. Returns INVALID_ARGUMENT
+        when the request holds no record or more than 1,000, when a record misses a required
+        field or names another stream, or when a record's signature by a trusted key does
+        not verify (a signature by an unknown key is stored with an UNVERIFIED_SIGNATURE
+        warning); NOT_FOUND when a record's model version does not exist;
+        FAILED_PRECONDITION when a record's `sequence_number` or `previous_record_hash` does
+        not continue the stream (another writer appended first; re-read the head and retry)
+        or when a record has no provenance and the store cannot supply it. A retry with the
+        same `request_id` returns the first result instead of appending again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamInferenceLogs(self, request_iterator, context):
+        """Appends a client stream of batches. Each message is one batch, appended to its log
+        stream in a transaction of its own exactly as WriteInferenceLogs appends a request
+        (same rules, limits, provenance filling, checkpoints and `request_id` idempotency), so
+        the batches before a failing one stay stored. The call ends with the status of the
+        first failing batch, its message starting with `batch <index>:` (counted from 0); to
+        resume, send the whole stream again with the same request ids: stored batches are
+        answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
+        no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
+        WriteInferenceLogs does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -90,10 +117,14 @@ class LoggingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyLogChain(self, request, context):
-        """Recomputes the hash chain of a stream over a range of sequence numbers and checks
-        every signature present. A broken chain is reported in the response, not as an error.
-        Returns NOT_FOUND for an unknown stream and INVALID_ARGUMENT for an empty or inverted
-        range.
+        """Recomputes the hash chain of a stream over a range of sequence numbers, checks every
+        record signature present and every signed checkpoint (LogCheckpoint) of the range,
+        and names the first position where the stored log is not what was written: an
+        altered, removed, inserted or reordered record, a checkpoint whose signed hash the
+        chain no longer reaches (records rewritten and re-hashed), a checkpoint signed by a
+        key the service does not trust, or records missing after the last one stored. A
+        broken chain is reported in the response, not as an error. Returns NOT_FOUND for an
+        unknown stream and INVALID_ARGUMENT for an empty or inverted range.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,6 +146,11 @@ def add_LoggingServiceServicer_to_server(servicer, server):
                     servicer.WriteInferenceLogs,
                     request_deserializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.WriteInferenceLogsRequest.FromString,
                     response_serializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.WriteInferenceLogsResponse.SerializeToString,
+            ),
+            'StreamInferenceLogs': grpc.stream_unary_rpc_method_handler(
+                    servicer.StreamInferenceLogs,
+                    request_deserializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.StreamInferenceLogsRequest.FromString,
+                    response_serializer=mlspec_dot_logging_dot_v1_dot_logging__service__pb2.StreamInferenceLogsResponse.SerializeToString,
             ),
             'ListInferenceLogs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListInferenceLogs,
@@ -162,6 +198,33 @@ class LoggingService:
             '/mlspec.logging.v1.LoggingService/WriteInferenceLogs',
             mlspec_dot_logging_dot_v1_dot_logging__service__pb2.WriteInferenceLogsRequest.SerializeToString,
             mlspec_dot_logging_dot_v1_dot_logging__service__pb2.WriteInferenceLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamInferenceLogs(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/mlspec.logging.v1.LoggingService/StreamInferenceLogs',
+            mlspec_dot_logging_dot_v1_dot_logging__service__pb2.StreamInferenceLogsRequest.SerializeToString,
+            mlspec_dot_logging_dot_v1_dot_logging__service__pb2.StreamInferenceLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

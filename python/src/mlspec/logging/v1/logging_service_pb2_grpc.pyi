@@ -39,13 +39,31 @@ class LoggingServiceStub:
     WriteInferenceLogs: grpc.UnaryUnaryMultiCallable[logging_service_pb2.WriteInferenceLogsRequest, logging_service_pb2.WriteInferenceLogsResponse]
     """Appends records to one log stream in a single transaction: either every record is
     stored or none is. The server assigns sequence numbers, fills and checks
-    `previous_record_hash`, computes every `record_hash` and sets `observed_time`.
-    Returns INVALID_ARGUMENT when the request holds no record or more than 1,000, when a
-    record misses a required field or names another stream, or when a signature does not
-    verify; FAILED_PRECONDITION when a record's `sequence_number` or
-    `previous_record_hash` does not continue the stream (another writer appended first;
-    re-read the head and retry). A retry with the same `request_id` returns the first
-    result instead of appending again.
+    `previous_record_hash`, computes every `record_hash`, sets `observed_time`, binds
+    each record to the model version its `inference.model` names, and fills the
+    `provenance` of a record that has none from the store (see Provenance). When the
+    service has a log signing key, a write that leaves the stream at least the
+    checkpoint interval (1,000 records by default) past its last checkpoint also stores
+    a LogCheckpoint of the new head, in the same transaction. Returns INVALID_ARGUMENT
+    when the request holds no record or more than 1,000, when a record misses a required
+    field or names another stream, or when a record's signature by a trusted key does
+    not verify (a signature by an unknown key is stored with an UNVERIFIED_SIGNATURE
+    warning); NOT_FOUND when a record's model version does not exist;
+    FAILED_PRECONDITION when a record's `sequence_number` or `previous_record_hash` does
+    not continue the stream (another writer appended first; re-read the head and retry)
+    or when a record has no provenance and the store cannot supply it. A retry with the
+    same `request_id` returns the first result instead of appending again.
+    """
+    StreamInferenceLogs: grpc.StreamUnaryMultiCallable[logging_service_pb2.StreamInferenceLogsRequest, logging_service_pb2.StreamInferenceLogsResponse]
+    """Appends a client stream of batches. Each message is one batch, appended to its log
+    stream in a transaction of its own exactly as WriteInferenceLogs appends a request
+    (same rules, limits, provenance filling, checkpoints and `request_id` idempotency), so
+    the batches before a failing one stay stored. The call ends with the status of the
+    first failing batch, its message starting with `batch <index>:` (counted from 0); to
+    resume, send the whole stream again with the same request ids: stored batches are
+    answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
+    no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
+    WriteInferenceLogs does.
     """
     ListInferenceLogs: grpc.UnaryUnaryMultiCallable[logging_service_pb2.ListInferenceLogsRequest, logging_service_pb2.ListInferenceLogsResponse]
     """Lists the records of a stream (or of every stream the caller can read) in sequence
@@ -53,10 +71,14 @@ class LoggingServiceStub:
     NOT_FOUND for an unknown `log_stream_id`.
     """
     VerifyLogChain: grpc.UnaryUnaryMultiCallable[logging_service_pb2.VerifyLogChainRequest, logging_service_pb2.VerifyLogChainResponse]
-    """Recomputes the hash chain of a stream over a range of sequence numbers and checks
-    every signature present. A broken chain is reported in the response, not as an error.
-    Returns NOT_FOUND for an unknown stream and INVALID_ARGUMENT for an empty or inverted
-    range.
+    """Recomputes the hash chain of a stream over a range of sequence numbers, checks every
+    record signature present and every signed checkpoint (LogCheckpoint) of the range,
+    and names the first position where the stored log is not what was written: an
+    altered, removed, inserted or reordered record, a checkpoint whose signed hash the
+    chain no longer reaches (records rewritten and re-hashed), a checkpoint signed by a
+    key the service does not trust, or records missing after the last one stored. A
+    broken chain is reported in the response, not as an error. Returns NOT_FOUND for an
+    unknown stream and INVALID_ARGUMENT for an empty or inverted range.
     """
     StreamNcsaLines: grpc.UnaryStreamMultiCallable[logging_service_pb2.StreamNcsaLinesRequest, logging_service_pb2.StreamNcsaLinesResponse]
     """Streams the records of a stream rendered as NCSA Common or Combined text lines, in
@@ -75,13 +97,31 @@ class LoggingServiceAsyncStub(LoggingServiceStub):
     WriteInferenceLogs: aio.UnaryUnaryMultiCallable[logging_service_pb2.WriteInferenceLogsRequest, logging_service_pb2.WriteInferenceLogsResponse]  # type: ignore[assignment]
     """Appends records to one log stream in a single transaction: either every record is
     stored or none is. The server assigns sequence numbers, fills and checks
-    `previous_record_hash`, computes every `record_hash` and sets `observed_time`.
-    Returns INVALID_ARGUMENT when the request holds no record or more than 1,000, when a
-    record misses a required field or names another stream, or when a signature does not
-    verify; FAILED_PRECONDITION when a record's `sequence_number` or
-    `previous_record_hash` does not continue the stream (another writer appended first;
-    re-read the head and retry). A retry with the same `request_id` returns the first
-    result instead of appending again.
+    `previous_record_hash`, computes every `record_hash`, sets `observed_time`, binds
+    each record to the model version its `inference.model` names, and fills the
+    `provenance` of a record that has none from the store (see Provenance). When the
+    service has a log signing key, a write that leaves the stream at least the
+    checkpoint interval (1,000 records by default) past its last checkpoint also stores
+    a LogCheckpoint of the new head, in the same transaction. Returns INVALID_ARGUMENT
+    when the request holds no record or more than 1,000, when a record misses a required
+    field or names another stream, or when a record's signature by a trusted key does
+    not verify (a signature by an unknown key is stored with an UNVERIFIED_SIGNATURE
+    warning); NOT_FOUND when a record's model version does not exist;
+    FAILED_PRECONDITION when a record's `sequence_number` or `previous_record_hash` does
+    not continue the stream (another writer appended first; re-read the head and retry)
+    or when a record has no provenance and the store cannot supply it. A retry with the
+    same `request_id` returns the first result instead of appending again.
+    """
+    StreamInferenceLogs: aio.StreamUnaryMultiCallable[logging_service_pb2.StreamInferenceLogsRequest, logging_service_pb2.StreamInferenceLogsResponse]  # type: ignore[assignment]
+    """Appends a client stream of batches. Each message is one batch, appended to its log
+    stream in a transaction of its own exactly as WriteInferenceLogs appends a request
+    (same rules, limits, provenance filling, checkpoints and `request_id` idempotency), so
+    the batches before a failing one stay stored. The call ends with the status of the
+    first failing batch, its message starting with `batch <index>:` (counted from 0); to
+    resume, send the whole stream again with the same request ids: stored batches are
+    answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
+    no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
+    WriteInferenceLogs does.
     """
     ListInferenceLogs: aio.UnaryUnaryMultiCallable[logging_service_pb2.ListInferenceLogsRequest, logging_service_pb2.ListInferenceLogsResponse]  # type: ignore[assignment]
     """Lists the records of a stream (or of every stream the caller can read) in sequence
@@ -89,10 +129,14 @@ class LoggingServiceAsyncStub(LoggingServiceStub):
     NOT_FOUND for an unknown `log_stream_id`.
     """
     VerifyLogChain: aio.UnaryUnaryMultiCallable[logging_service_pb2.VerifyLogChainRequest, logging_service_pb2.VerifyLogChainResponse]  # type: ignore[assignment]
-    """Recomputes the hash chain of a stream over a range of sequence numbers and checks
-    every signature present. A broken chain is reported in the response, not as an error.
-    Returns NOT_FOUND for an unknown stream and INVALID_ARGUMENT for an empty or inverted
-    range.
+    """Recomputes the hash chain of a stream over a range of sequence numbers, checks every
+    record signature present and every signed checkpoint (LogCheckpoint) of the range,
+    and names the first position where the stored log is not what was written: an
+    altered, removed, inserted or reordered record, a checkpoint whose signed hash the
+    chain no longer reaches (records rewritten and re-hashed), a checkpoint signed by a
+    key the service does not trust, or records missing after the last one stored. A
+    broken chain is reported in the response, not as an error. Returns NOT_FOUND for an
+    unknown stream and INVALID_ARGUMENT for an empty or inverted range.
     """
     StreamNcsaLines: aio.UnaryStreamMultiCallable[logging_service_pb2.StreamNcsaLinesRequest, logging_service_pb2.StreamNcsaLinesResponse]  # type: ignore[assignment]
     """Streams the records of a stream rendered as NCSA Common or Combined text lines, in
@@ -114,13 +158,37 @@ class LoggingServiceServicer(metaclass=abc_1.ABCMeta):
     ) -> typing.Union[logging_service_pb2.WriteInferenceLogsResponse, abc.Awaitable[logging_service_pb2.WriteInferenceLogsResponse]]:
         """Appends records to one log stream in a single transaction: either every record is
         stored or none is. The server assigns sequence numbers, fills and checks
-        `previous_record_hash`, computes every `record_hash` and sets `observed_time`.
-        Returns INVALID_ARGUMENT when the request holds no record or more than 1,000, when a
-        record misses a required field or names another stream, or when a signature does not
-        verify; FAILED_PRECONDITION when a record's `sequence_number` or
-        `previous_record_hash` does not continue the stream (another writer appended first;
-        re-read the head and retry). A retry with the same `request_id` returns the first
-        result instead of appending again.
+        `previous_record_hash`, computes every `record_hash`, sets `observed_time`, binds
+        each record to the model version its `inference.model` names, and fills the
+        `provenance` of a record that has none from the store (see Provenance). When the
+        service has a log signing key, a write that leaves the stream at least the
+        checkpoint interval (1,000 records by default) past its last checkpoint also stores
+        a LogCheckpoint of the new head, in the same transaction. Returns INVALID_ARGUMENT
+        when the request holds no record or more than 1,000, when a record misses a required
+        field or names another stream, or when a record's signature by a trusted key does
+        not verify (a signature by an unknown key is stored with an UNVERIFIED_SIGNATURE
+        warning); NOT_FOUND when a record's model version does not exist;
+        FAILED_PRECONDITION when a record's `sequence_number` or `previous_record_hash` does
+        not continue the stream (another writer appended first; re-read the head and retry)
+        or when a record has no provenance and the store cannot supply it. A retry with the
+        same `request_id` returns the first result instead of appending again.
+        """
+
+    @abc_1.abstractmethod
+    def StreamInferenceLogs(
+        self,
+        request_iterator: _MaybeAsyncIterator[logging_service_pb2.StreamInferenceLogsRequest],
+        context: _ServicerContext,
+    ) -> typing.Union[logging_service_pb2.StreamInferenceLogsResponse, abc.Awaitable[logging_service_pb2.StreamInferenceLogsResponse]]:
+        """Appends a client stream of batches. Each message is one batch, appended to its log
+        stream in a transaction of its own exactly as WriteInferenceLogs appends a request
+        (same rules, limits, provenance filling, checkpoints and `request_id` idempotency), so
+        the batches before a failing one stay stored. The call ends with the status of the
+        first failing batch, its message starting with `batch <index>:` (counted from 0); to
+        resume, send the whole stream again with the same request ids: stored batches are
+        answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
+        no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
+        WriteInferenceLogs does.
         """
 
     @abc_1.abstractmethod
@@ -140,10 +208,14 @@ class LoggingServiceServicer(metaclass=abc_1.ABCMeta):
         request: logging_service_pb2.VerifyLogChainRequest,
         context: _ServicerContext,
     ) -> typing.Union[logging_service_pb2.VerifyLogChainResponse, abc.Awaitable[logging_service_pb2.VerifyLogChainResponse]]:
-        """Recomputes the hash chain of a stream over a range of sequence numbers and checks
-        every signature present. A broken chain is reported in the response, not as an error.
-        Returns NOT_FOUND for an unknown stream and INVALID_ARGUMENT for an empty or inverted
-        range.
+        """Recomputes the hash chain of a stream over a range of sequence numbers, checks every
+        record signature present and every signed checkpoint (LogCheckpoint) of the range,
+        and names the first position where the stored log is not what was written: an
+        altered, removed, inserted or reordered record, a checkpoint whose signed hash the
+        chain no longer reaches (records rewritten and re-hashed), a checkpoint signed by a
+        key the service does not trust, or records missing after the last one stored. A
+        broken chain is reported in the response, not as an error. Returns NOT_FOUND for an
+        unknown stream and INVALID_ARGUMENT for an empty or inverted range.
         """
 
     @abc_1.abstractmethod

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as abc
 from google.protobuf import descriptor as descriptor
+from google.protobuf import duration_pb2 as duration_pb2
 from google.protobuf import field_mask_pb2 as field_mask_pb2
 from google.protobuf import message as message
 from google.protobuf import timestamp_pb2 as timestamp_pb2
@@ -1019,10 +1020,17 @@ class EvaluateRollbackResponse(message.Message):
     REASON_FIELD_NUMBER: builtins.int
     ALERTS_FIELD_NUMBER: builtins.int
     WARNINGS_FIELD_NUMBER: builtins.int
+    SERVING_REPORT_ID_FIELD_NUMBER: builtins.int
     decision: RollbackDecision.ValueType
     """What should happen to the model version."""
     reason: builtins.str
     """Human-readable summary of the decision."""
+    serving_report_id: builtins.str
+    """The serving stage report (stage 11, rollout result ROLLED_BACK) that records an
+    automatic rollback; its inputs are the rolled-back model version and the policy, its
+    output the target model version, so the rollback appears in lineage. Empty unless
+    the decision is ROLLBACK and not a dry run.
+    """
     @builtins.property
     def policy(self) -> alert_pb2.RollbackPolicy:
         """The policy that decided (the first, by name, whose trigger holds; otherwise the first
@@ -1055,10 +1063,424 @@ class EvaluateRollbackResponse(message.Message):
         reason: builtins.str = ...,
         alerts: abc.Iterable[alert_pb2.Alert] | None = ...,
         warnings: abc.Iterable[warning_pb2.Warning] | None = ...,
+        serving_report_id: builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["policy", b"policy", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["alerts", b"alerts", "decision", b"decision", "policy", b"policy", "reason", b"reason", "target", b"target", "trigger_evaluations", b"trigger_evaluations", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alerts", b"alerts", "decision", b"decision", "policy", b"policy", "reason", b"reason", "serving_report_id", b"serving_report_id", "target", b"target", "trigger_evaluations", b"trigger_evaluations", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ResolveServingModelRequest(message.Message):
+    """ResolveServingModelRequest is the request of MonitoringService.ResolveServingModel."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: builtins.int
+    DEPLOYMENT_ENDPOINT_FIELD_NUMBER: builtins.int
+    deployment_endpoint: builtins.str
+    """Optional. The deployment endpoint asking; only rollbacks of policies for this
+    endpoint (or for every endpoint) apply. Every rollback applies when empty.
+    """
+    @builtins.property
+    def model_version(self) -> reference_pb2.ResourceRef:
+        """Required. The model version the deployment was rolled out with
+        (RESOURCE_KIND_MODEL_VERSION, or RESOURCE_KIND_MODEL with `version` set).
+        """
+
+    def __init__(
+        self,
+        *,
+        model_version: reference_pb2.ResourceRef | None = ...,
+        deployment_endpoint: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "model_version", b"model_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ResolveServingModelResponse(message.Message):
+    """ResolveServingModelResponse is the response of MonitoringService.ResolveServingModel."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    SERVE_FIELD_NUMBER: builtins.int
+    MODEL_VERSION_ID_FIELD_NUMBER: builtins.int
+    ROLLED_BACK_FIELD_NUMBER: builtins.int
+    POLICY_FIELD_NUMBER: builtins.int
+    ALERT_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    model_version_id: builtins.str
+    """The id of the model version to serve, when `serve` names a model version."""
+    rolled_back: builtins.bool
+    """True when a rollback is in force and `serve` is its target."""
+    reason: builtins.str
+    """Human-readable summary, for example why the target is served."""
+    @builtins.property
+    def serve(self) -> alert_pb2.RollbackTarget:
+        """What to serve now: the requested model version, or the rollback target."""
+
+    @builtins.property
+    def policy(self) -> alert_pb2.RollbackPolicy:
+        """The policy whose rollback is in force; unset otherwise."""
+
+    @builtins.property
+    def alert(self) -> alert_pb2.Alert:
+        """The alert that records the rollback (resolving it ends the rollback); unset
+        otherwise.
+        """
+
+    def __init__(
+        self,
+        *,
+        serve: alert_pb2.RollbackTarget | None = ...,
+        model_version_id: builtins.str = ...,
+        rolled_back: builtins.bool = ...,
+        policy: alert_pb2.RollbackPolicy | None = ...,
+        alert: alert_pb2.Alert | None = ...,
+        reason: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "policy", b"policy", "serve", b"serve"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "model_version_id", b"model_version_id", "policy", b"policy", "reason", b"reason", "rolled_back", b"rolled_back", "serve", b"serve"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ComputeDriftRequest(message.Message):
+    """ComputeDriftRequest is the request of MonitoringService.ComputeDrift."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: builtins.int
+    WINDOW_FIELD_NUMBER: builtins.int
+    DEPLOYMENT_ENDPOINT_FIELD_NUMBER: builtins.int
+    FEATURES_FIELD_NUMBER: builtins.int
+    PSI_THRESHOLD_FIELD_NUMBER: builtins.int
+    JS_DISTANCE_THRESHOLD_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    REQUEST_ID_FIELD_NUMBER: builtins.int
+    deployment_endpoint: builtins.str
+    """Optional. Only the predictions served by this deployment endpoint."""
+    psi_threshold: builtins.float
+    """Optional. Largest acceptable population stability index; otherwise the smallest
+    upper bound of a matching drift trigger of the model version's rollback policies,
+    otherwise 0.2.
+    """
+    js_distance_threshold: builtins.float
+    """Optional. Largest acceptable Jensen-Shannon distance; otherwise the smallest upper
+    bound of a matching drift trigger of the model version's rollback policies,
+    otherwise 0.1.
+    """
+    dry_run: builtins.bool
+    """Optional. When true, compute only: store no signal and raise no alert."""
+    request_id: builtins.str
+    """Optional. Idempotency key; a retry with the same key returns the first result."""
+    @builtins.property
+    def model_version(self) -> reference_pb2.ResourceRef:
+        """Required. The model version whose predictions are measured
+        (RESOURCE_KIND_MODEL_VERSION, or RESOURCE_KIND_MODEL with `version` set).
+        """
+
+    @builtins.property
+    def window(self) -> signals_pb2.TimeWindow:
+        """Optional. The serving window; the hour before now when unset."""
+
+    @builtins.property
+    def features(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Optional. Only these features; every feature of the training statistics when empty."""
+
+    def __init__(
+        self,
+        *,
+        model_version: reference_pb2.ResourceRef | None = ...,
+        window: signals_pb2.TimeWindow | None = ...,
+        deployment_endpoint: builtins.str = ...,
+        features: abc.Iterable[builtins.str] | None = ...,
+        psi_threshold: builtins.float | None = ...,
+        js_distance_threshold: builtins.float | None = ...,
+        dry_run: builtins.bool = ...,
+        request_id: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "features", b"features", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "request_id", b"request_id", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__js_distance_threshold: _TypeAlias = typing.Literal["js_distance_threshold"]  # noqa: Y015
+    _WhichOneofArgType__js_distance_threshold: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__psi_threshold: _TypeAlias = typing.Literal["psi_threshold"]  # noqa: Y015
+    _WhichOneofArgType__psi_threshold: _TypeAlias = typing.Literal["_psi_threshold", b"_psi_threshold"]  # noqa: Y015
+    @typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__js_distance_threshold) -> _WhichOneofReturnType__js_distance_threshold | None: ...
+    @typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__psi_threshold) -> _WhichOneofReturnType__psi_threshold | None: ...
+
+@typing.final
+class ComputeDriftResponse(message.Message):
+    """ComputeDriftResponse is the response of MonitoringService.ComputeDrift."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    SIGNALS_FIELD_NUMBER: builtins.int
+    ALERTS_FIELD_NUMBER: builtins.int
+    SAMPLE_COUNT_FIELD_NUMBER: builtins.int
+    STATISTICS_REPORT_FIELD_NUMBER: builtins.int
+    MISSING_FEATURES_FIELD_NUMBER: builtins.int
+    WARNINGS_FIELD_NUMBER: builtins.int
+    sample_count: builtins.int
+    """Number of predictions measured."""
+    @builtins.property
+    def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.DriftSignal]:
+        """Two signals per feature (population stability index, then Jensen-Shannon distance),
+        by feature name; with their ids unless `dry_run`.
+        """
+
+    @builtins.property
+    def alerts(self) -> containers.RepeatedCompositeFieldContainer[alert_pb2.Alert]:
+        """Alerts raised or updated because of failing signals."""
+
+    @builtins.property
+    def statistics_report(self) -> reference_pb2.ResourceRef:
+        """The data-analysis stage report (RESOURCE_KIND_STAGE_REPORT) whose statistics were
+        the baseline.
+        """
+
+    @builtins.property
+    def missing_features(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Features of the training statistics that no prediction of the window carried."""
+
+    @builtins.property
+    def warnings(self) -> containers.RepeatedCompositeFieldContainer[warning_pb2.Warning]:
+        """Non-fatal conditions, for example a feature whose statistics have no buckets."""
+
+    def __init__(
+        self,
+        *,
+        signals: abc.Iterable[signals_pb2.DriftSignal] | None = ...,
+        alerts: abc.Iterable[alert_pb2.Alert] | None = ...,
+        sample_count: builtins.int = ...,
+        statistics_report: reference_pb2.ResourceRef | None = ...,
+        missing_features: abc.Iterable[builtins.str] | None = ...,
+        warnings: abc.Iterable[warning_pb2.Warning] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["statistics_report", b"statistics_report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alerts", b"alerts", "missing_features", b"missing_features", "sample_count", b"sample_count", "signals", b"signals", "statistics_report", b"statistics_report", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ComputeLivePerformanceRequest(message.Message):
+    """ComputeLivePerformanceRequest is the request of MonitoringService.ComputeLivePerformance."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    @typing.final
+    class ThresholdsEntry(message.Message):
+        DESCRIPTOR: descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+        @builtins.property
+        def value(self) -> threshold_pb2.MetricThreshold: ...
+        def __init__(
+            self,
+            *,
+            key: builtins.str = ...,
+            value: threshold_pb2.MetricThreshold | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @typing.final
+    class PreviousModelThresholdsEntry(message.Message):
+        DESCRIPTOR: descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+        @builtins.property
+        def value(self) -> threshold_pb2.ChangeThreshold: ...
+        def __init__(
+            self,
+            *,
+            key: builtins.str = ...,
+            value: threshold_pb2.ChangeThreshold | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MODEL_VERSION_FIELD_NUMBER: builtins.int
+    WINDOW_FIELD_NUMBER: builtins.int
+    STEP_FIELD_NUMBER: builtins.int
+    PREVIOUS_MODEL_VERSION_FIELD_NUMBER: builtins.int
+    THRESHOLDS_FIELD_NUMBER: builtins.int
+    PREVIOUS_MODEL_THRESHOLDS_FIELD_NUMBER: builtins.int
+    DEPLOYMENT_ENDPOINT_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    REQUEST_ID_FIELD_NUMBER: builtins.int
+    deployment_endpoint: builtins.str
+    """Optional. Only the predictions served by this deployment endpoint."""
+    dry_run: builtins.bool
+    """Optional. When true, compute only: store no signal and raise no alert."""
+    request_id: builtins.str
+    """Optional. Idempotency key; a retry with the same key returns the first result."""
+    @builtins.property
+    def model_version(self) -> reference_pb2.ResourceRef:
+        """Required. The model version measured (RESOURCE_KIND_MODEL_VERSION, or
+        RESOURCE_KIND_MODEL with `version` set).
+        """
+
+    @builtins.property
+    def window(self) -> signals_pb2.TimeWindow:
+        """Optional. The window of prediction request times; the day before now when unset."""
+
+    @builtins.property
+    def step(self) -> duration_pb2.Duration:
+        """Optional. Length of each sub-window; the whole window when unset."""
+
+    @builtins.property
+    def previous_model_version(self) -> reference_pb2.ResourceRef:
+        """Optional. The previous model version to compare with; the newest version of the same
+        model created before this one when unset (no comparison when there is none).
+        """
+
+    @builtins.property
+    def thresholds(self) -> containers.MessageMap[builtins.str, threshold_pb2.MetricThreshold]:
+        """Optional. Threshold on each metric's value (for example a lower bound on
+        `accuracy`), by metric name; its outcome is the signal's objective outcome.
+        """
+
+    @builtins.property
+    def previous_model_thresholds(self) -> containers.MessageMap[builtins.str, threshold_pb2.ChangeThreshold]:
+        """Optional. Allowed change against the previous model version's value, by metric name."""
+
+    def __init__(
+        self,
+        *,
+        model_version: reference_pb2.ResourceRef | None = ...,
+        window: signals_pb2.TimeWindow | None = ...,
+        step: duration_pb2.Duration | None = ...,
+        previous_model_version: reference_pb2.ResourceRef | None = ...,
+        thresholds: abc.Mapping[builtins.str, threshold_pb2.MetricThreshold] | None = ...,
+        previous_model_thresholds: abc.Mapping[builtins.str, threshold_pb2.ChangeThreshold] | None = ...,
+        deployment_endpoint: builtins.str = ...,
+        dry_run: builtins.bool = ...,
+        request_id: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "previous_model_version", b"previous_model_version", "step", b"step", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "model_version", b"model_version", "previous_model_thresholds", b"previous_model_thresholds", "previous_model_version", b"previous_model_version", "request_id", b"request_id", "step", b"step", "thresholds", b"thresholds", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ComputeLivePerformanceResponse(message.Message):
+    """ComputeLivePerformanceResponse is the response of
+    MonitoringService.ComputeLivePerformance.
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    SIGNALS_FIELD_NUMBER: builtins.int
+    ALERTS_FIELD_NUMBER: builtins.int
+    LABELLED_COUNT_FIELD_NUMBER: builtins.int
+    PREDICTION_COUNT_FIELD_NUMBER: builtins.int
+    WARNINGS_FIELD_NUMBER: builtins.int
+    labelled_count: builtins.int
+    """Number of predictions of the window that had a ground-truth label."""
+    prediction_count: builtins.int
+    """Number of predictions of the window."""
+    @builtins.property
+    def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.PerformanceSignal]:
+        """One signal per window and metric, in window order; with their ids unless `dry_run`."""
+
+    @builtins.property
+    def alerts(self) -> containers.RepeatedCompositeFieldContainer[alert_pb2.Alert]:
+        """Alerts raised or updated because of failing signals."""
+
+    @builtins.property
+    def warnings(self) -> containers.RepeatedCompositeFieldContainer[warning_pb2.Warning]:
+        """Non-fatal conditions, for example predictions without any feedback."""
+
+    def __init__(
+        self,
+        *,
+        signals: abc.Iterable[signals_pb2.PerformanceSignal] | None = ...,
+        alerts: abc.Iterable[alert_pb2.Alert] | None = ...,
+        labelled_count: builtins.int = ...,
+        prediction_count: builtins.int = ...,
+        warnings: abc.Iterable[warning_pb2.Warning] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alerts", b"alerts", "labelled_count", b"labelled_count", "prediction_count", b"prediction_count", "signals", b"signals", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class WatchAlertsRequest(message.Message):
+    """WatchAlertsRequest is the request of MonitoringService.WatchAlerts."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: builtins.int
+    STATES_FIELD_NUMBER: builtins.int
+    SINCE_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def model_version(self) -> reference_pb2.ResourceRef:
+        """Optional. Only alerts about this model version."""
+
+    @builtins.property
+    def states(self) -> containers.RepeatedScalarFieldContainer[alert_pb2.AlertState.ValueType]:
+        """Optional. Only alerts in these states; every state when empty."""
+
+    @builtins.property
+    def since(self) -> timestamp_pb2.Timestamp:
+        """Optional. Only alerts changed at or after this time; every alert when unset."""
+
+    def __init__(
+        self,
+        *,
+        model_version: reference_pb2.ResourceRef | None = ...,
+        states: abc.Iterable[alert_pb2.AlertState.ValueType] | None = ...,
+        since: timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "since", b"since", "states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class WatchAlertsResponse(message.Message):
+    """WatchAlertsResponse is one alert of MonitoringService.WatchAlerts, as it is now."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    ALERT_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def alert(self) -> alert_pb2.Alert:
+        """The alert after its latest change."""
+
+    def __init__(
+        self,
+        *,
+        alert: alert_pb2.Alert | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["alert", b"alert"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -113,6 +113,26 @@ class MonitoringServiceStub:
                 request_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.EvaluateRollbackRequest.SerializeToString,
                 response_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.EvaluateRollbackResponse.FromString,
                 _registered_method=True)
+        self.ResolveServingModel = channel.unary_unary(
+                '/mlspec.monitoring.v1.MonitoringService/ResolveServingModel',
+                request_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ResolveServingModelRequest.SerializeToString,
+                response_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ResolveServingModelResponse.FromString,
+                _registered_method=True)
+        self.ComputeDrift = channel.unary_unary(
+                '/mlspec.monitoring.v1.MonitoringService/ComputeDrift',
+                request_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeDriftRequest.SerializeToString,
+                response_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeDriftResponse.FromString,
+                _registered_method=True)
+        self.ComputeLivePerformance = channel.unary_unary(
+                '/mlspec.monitoring.v1.MonitoringService/ComputeLivePerformance',
+                request_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeLivePerformanceRequest.SerializeToString,
+                response_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeLivePerformanceResponse.FromString,
+                _registered_method=True)
+        self.WatchAlerts = channel.unary_stream(
+                '/mlspec.monitoring.v1.MonitoringService/WatchAlerts',
+                request_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.WatchAlertsRequest.SerializeToString,
+                response_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.WatchAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class MonitoringServiceServicer:
@@ -253,9 +273,72 @@ class MonitoringServiceServicer:
     def EvaluateRollback(self, request, context):
         """Evaluates the active rollback policies of a model version against its recent signals
         and returns the decision and the target. Unless `dry_run` is set it records the
-        evaluation on the policy and raises an alert for each trigger that holds. Returns
-        NOT_FOUND when the model version does not exist or has no active rollback policy, and
-        INVALID_ARGUMENT for a malformed reference.
+        evaluation on the policy and raises an alert for each trigger that holds; a ROLLBACK
+        decision also raises an alert whose `action_taken` is ALERT_ACTION_ROLLED_BACK (an
+        APPROVAL_REQUIRED one, ALERT_ACTION_ROLLBACK_PENDING_APPROVAL) and records a serving
+        stage report of the rollback. The service also evaluates every active policy on a
+        schedule (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model version
+        does not exist or has no active rollback policy, and INVALID_ARGUMENT for a malformed
+        reference.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveServingModel(self, request, context):
+        """Answers which model a serving component should serve now for a model version it was
+        rolled out with: that version, or, while a rollback of it is in force, the target of
+        the rollback policy that decided it. A rollback is in force from the decision (an
+        automatic one, or a manual one a person approved by setting its alert's
+        `action_taken` to ALERT_ACTION_ROLLED_BACK) until its alert is RESOLVED or archived.
+        It reads a few indexed rows and records nothing, so a serving component can call it
+        on every model reload. Returns NOT_FOUND when the model version does not exist and
+        INVALID_ARGUMENT for a missing or malformed reference.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComputeDrift(self, request, context):
+        """Computes, for a model version, the drift of each input feature of its final
+        predictions (recorded with RecordPredictions) over a window against the training
+        statistics of the model's data-analysis stage report: the population stability index
+        and the Jensen-Shannon distance of the two distributions on the same buckets (the
+        training histogram's buckets for a numeric feature; its top values and "other" for a
+        categorical one). Unless `dry_run` is set, the results are stored as drift signals
+        with their outcomes against the thresholds and raise alerts as ReportDriftSignals
+        does. The service also runs it on a schedule for every model version a rollback
+        policy protects (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model
+        version does not exist, FAILED_PRECONDITION when the store knows no training
+        statistics for it, and INVALID_ARGUMENT for a malformed reference, an inverted window
+        or a negative threshold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComputeLivePerformance(self, request, context):
+        """Computes the live performance of a model version: its final predictions over a
+        window joined, by request id, with the latest feedback that carries a ground-truth
+        label, split into consecutive windows of `step`. For each window it computes
+        `accuracy` (the prediction's label equals the ground truth), `auc` (binary labels and
+        a confidence or numeric score) or `mae` and `rmse` (numeric predictions and labels),
+        and the previous model version's value over the same window for comparison. Unless
+        `dry_run` is set, the results are stored as performance signals with their outcomes
+        and raise alerts as ReportPerformanceSignals does. Returns NOT_FOUND when a model
+        version does not exist and INVALID_ARGUMENT for a malformed reference, an inverted
+        window or a step that makes more than 1,000 windows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAlerts(self, request, context):
+        """Streams alerts: first every alert that matches (oldest change first), then each alert
+        again whenever it is raised or changes (fired again, acknowledged, resolved), until
+        the caller cancels or its deadline passes. Returns INVALID_ARGUMENT for a malformed
+        reference and RESOURCE_EXHAUSTED when the server is already serving its maximum of
+        concurrent watches.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -338,6 +421,26 @@ def add_MonitoringServiceServicer_to_server(servicer, server):
                     servicer.EvaluateRollback,
                     request_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.EvaluateRollbackRequest.FromString,
                     response_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.EvaluateRollbackResponse.SerializeToString,
+            ),
+            'ResolveServingModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveServingModel,
+                    request_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ResolveServingModelRequest.FromString,
+                    response_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ResolveServingModelResponse.SerializeToString,
+            ),
+            'ComputeDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeDrift,
+                    request_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeDriftRequest.FromString,
+                    response_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeDriftResponse.SerializeToString,
+            ),
+            'ComputeLivePerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeLivePerformance,
+                    request_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeLivePerformanceRequest.FromString,
+                    response_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeLivePerformanceResponse.SerializeToString,
+            ),
+            'WatchAlerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAlerts,
+                    request_deserializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.WatchAlertsRequest.FromString,
+                    response_serializer=mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.WatchAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -749,6 +852,114 @@ class MonitoringService:
             '/mlspec.monitoring.v1.MonitoringService/EvaluateRollback',
             mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.EvaluateRollbackRequest.SerializeToString,
             mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.EvaluateRollbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveServingModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.monitoring.v1.MonitoringService/ResolveServingModel',
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ResolveServingModelRequest.SerializeToString,
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ResolveServingModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.monitoring.v1.MonitoringService/ComputeDrift',
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeDriftRequest.SerializeToString,
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeDriftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeLivePerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.monitoring.v1.MonitoringService/ComputeLivePerformance',
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeLivePerformanceRequest.SerializeToString,
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.ComputeLivePerformanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mlspec.monitoring.v1.MonitoringService/WatchAlerts',
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.WatchAlertsRequest.SerializeToString,
+            mlspec_dot_monitoring_dot_v1_dot_monitoring__service__pb2.WatchAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -111,9 +111,56 @@ class MonitoringServiceStub:
     EvaluateRollback: grpc.UnaryUnaryMultiCallable[monitoring_service_pb2.EvaluateRollbackRequest, monitoring_service_pb2.EvaluateRollbackResponse]
     """Evaluates the active rollback policies of a model version against its recent signals
     and returns the decision and the target. Unless `dry_run` is set it records the
-    evaluation on the policy and raises an alert for each trigger that holds. Returns
-    NOT_FOUND when the model version does not exist or has no active rollback policy, and
-    INVALID_ARGUMENT for a malformed reference.
+    evaluation on the policy and raises an alert for each trigger that holds; a ROLLBACK
+    decision also raises an alert whose `action_taken` is ALERT_ACTION_ROLLED_BACK (an
+    APPROVAL_REQUIRED one, ALERT_ACTION_ROLLBACK_PENDING_APPROVAL) and records a serving
+    stage report of the rollback. The service also evaluates every active policy on a
+    schedule (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model version
+    does not exist or has no active rollback policy, and INVALID_ARGUMENT for a malformed
+    reference.
+    """
+    ResolveServingModel: grpc.UnaryUnaryMultiCallable[monitoring_service_pb2.ResolveServingModelRequest, monitoring_service_pb2.ResolveServingModelResponse]
+    """Answers which model a serving component should serve now for a model version it was
+    rolled out with: that version, or, while a rollback of it is in force, the target of
+    the rollback policy that decided it. A rollback is in force from the decision (an
+    automatic one, or a manual one a person approved by setting its alert's
+    `action_taken` to ALERT_ACTION_ROLLED_BACK) until its alert is RESOLVED or archived.
+    It reads a few indexed rows and records nothing, so a serving component can call it
+    on every model reload. Returns NOT_FOUND when the model version does not exist and
+    INVALID_ARGUMENT for a missing or malformed reference.
+    """
+    ComputeDrift: grpc.UnaryUnaryMultiCallable[monitoring_service_pb2.ComputeDriftRequest, monitoring_service_pb2.ComputeDriftResponse]
+    """Computes, for a model version, the drift of each input feature of its final
+    predictions (recorded with RecordPredictions) over a window against the training
+    statistics of the model's data-analysis stage report: the population stability index
+    and the Jensen-Shannon distance of the two distributions on the same buckets (the
+    training histogram's buckets for a numeric feature; its top values and "other" for a
+    categorical one). Unless `dry_run` is set, the results are stored as drift signals
+    with their outcomes against the thresholds and raise alerts as ReportDriftSignals
+    does. The service also runs it on a schedule for every model version a rollback
+    policy protects (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model
+    version does not exist, FAILED_PRECONDITION when the store knows no training
+    statistics for it, and INVALID_ARGUMENT for a malformed reference, an inverted window
+    or a negative threshold.
+    """
+    ComputeLivePerformance: grpc.UnaryUnaryMultiCallable[monitoring_service_pb2.ComputeLivePerformanceRequest, monitoring_service_pb2.ComputeLivePerformanceResponse]
+    """Computes the live performance of a model version: its final predictions over a
+    window joined, by request id, with the latest feedback that carries a ground-truth
+    label, split into consecutive windows of `step`. For each window it computes
+    `accuracy` (the prediction's label equals the ground truth), `auc` (binary labels and
+    a confidence or numeric score) or `mae` and `rmse` (numeric predictions and labels),
+    and the previous model version's value over the same window for comparison. Unless
+    `dry_run` is set, the results are stored as performance signals with their outcomes
+    and raise alerts as ReportPerformanceSignals does. Returns NOT_FOUND when a model
+    version does not exist and INVALID_ARGUMENT for a malformed reference, an inverted
+    window or a step that makes more than 1,000 windows.
+    """
+    WatchAlerts: grpc.UnaryStreamMultiCallable[monitoring_service_pb2.WatchAlertsRequest, monitoring_service_pb2.WatchAlertsResponse]
+    """Streams alerts: first every alert that matches (oldest change first), then each alert
+    again whenever it is raised or changes (fired again, acknowledged, resolved), until
+    the caller cancels or its deadline passes. Returns INVALID_ARGUMENT for a malformed
+    reference and RESOURCE_EXHAUSTED when the server is already serving its maximum of
+    concurrent watches.
     """
 
 @typing.type_check_only
@@ -199,9 +246,56 @@ class MonitoringServiceAsyncStub(MonitoringServiceStub):
     EvaluateRollback: aio.UnaryUnaryMultiCallable[monitoring_service_pb2.EvaluateRollbackRequest, monitoring_service_pb2.EvaluateRollbackResponse]  # type: ignore[assignment]
     """Evaluates the active rollback policies of a model version against its recent signals
     and returns the decision and the target. Unless `dry_run` is set it records the
-    evaluation on the policy and raises an alert for each trigger that holds. Returns
-    NOT_FOUND when the model version does not exist or has no active rollback policy, and
-    INVALID_ARGUMENT for a malformed reference.
+    evaluation on the policy and raises an alert for each trigger that holds; a ROLLBACK
+    decision also raises an alert whose `action_taken` is ALERT_ACTION_ROLLED_BACK (an
+    APPROVAL_REQUIRED one, ALERT_ACTION_ROLLBACK_PENDING_APPROVAL) and records a serving
+    stage report of the rollback. The service also evaluates every active policy on a
+    schedule (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model version
+    does not exist or has no active rollback policy, and INVALID_ARGUMENT for a malformed
+    reference.
+    """
+    ResolveServingModel: aio.UnaryUnaryMultiCallable[monitoring_service_pb2.ResolveServingModelRequest, monitoring_service_pb2.ResolveServingModelResponse]  # type: ignore[assignment]
+    """Answers which model a serving component should serve now for a model version it was
+    rolled out with: that version, or, while a rollback of it is in force, the target of
+    the rollback policy that decided it. A rollback is in force from the decision (an
+    automatic one, or a manual one a person approved by setting its alert's
+    `action_taken` to ALERT_ACTION_ROLLED_BACK) until its alert is RESOLVED or archived.
+    It reads a few indexed rows and records nothing, so a serving component can call it
+    on every model reload. Returns NOT_FOUND when the model version does not exist and
+    INVALID_ARGUMENT for a missing or malformed reference.
+    """
+    ComputeDrift: aio.UnaryUnaryMultiCallable[monitoring_service_pb2.ComputeDriftRequest, monitoring_service_pb2.ComputeDriftResponse]  # type: ignore[assignment]
+    """Computes, for a model version, the drift of each input feature of its final
+    predictions (recorded with RecordPredictions) over a window against the training
+    statistics of the model's data-analysis stage report: the population stability index
+    and the Jensen-Shannon distance of the two distributions on the same buckets (the
+    training histogram's buckets for a numeric feature; its top values and "other" for a
+    categorical one). Unless `dry_run` is set, the results are stored as drift signals
+    with their outcomes against the thresholds and raise alerts as ReportDriftSignals
+    does. The service also runs it on a schedule for every model version a rollback
+    policy protects (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model
+    version does not exist, FAILED_PRECONDITION when the store knows no training
+    statistics for it, and INVALID_ARGUMENT for a malformed reference, an inverted window
+    or a negative threshold.
+    """
+    ComputeLivePerformance: aio.UnaryUnaryMultiCallable[monitoring_service_pb2.ComputeLivePerformanceRequest, monitoring_service_pb2.ComputeLivePerformanceResponse]  # type: ignore[assignment]
+    """Computes the live performance of a model version: its final predictions over a
+    window joined, by request id, with the latest feedback that carries a ground-truth
+    label, split into consecutive windows of `step`. For each window it computes
+    `accuracy` (the prediction's label equals the ground truth), `auc` (binary labels and
+    a confidence or numeric score) or `mae` and `rmse` (numeric predictions and labels),
+    and the previous model version's value over the same window for comparison. Unless
+    `dry_run` is set, the results are stored as performance signals with their outcomes
+    and raise alerts as ReportPerformanceSignals does. Returns NOT_FOUND when a model
+    version does not exist and INVALID_ARGUMENT for a malformed reference, an inverted
+    window or a step that makes more than 1,000 windows.
+    """
+    WatchAlerts: aio.UnaryStreamMultiCallable[monitoring_service_pb2.WatchAlertsRequest, monitoring_service_pb2.WatchAlertsResponse]  # type: ignore[assignment]
+    """Streams alerts: first every alert that matches (oldest change first), then each alert
+    again whenever it is raised or changes (fired again, acknowledged, resolved), until
+    the caller cancels or its deadline passes. Returns INVALID_ARGUMENT for a malformed
+    reference and RESOURCE_EXHAUSTED when the server is already serving its maximum of
+    concurrent watches.
     """
 
 class MonitoringServiceServicer(metaclass=abc_1.ABCMeta):
@@ -374,9 +468,80 @@ class MonitoringServiceServicer(metaclass=abc_1.ABCMeta):
     ) -> typing.Union[monitoring_service_pb2.EvaluateRollbackResponse, abc.Awaitable[monitoring_service_pb2.EvaluateRollbackResponse]]:
         """Evaluates the active rollback policies of a model version against its recent signals
         and returns the decision and the target. Unless `dry_run` is set it records the
-        evaluation on the policy and raises an alert for each trigger that holds. Returns
-        NOT_FOUND when the model version does not exist or has no active rollback policy, and
-        INVALID_ARGUMENT for a malformed reference.
+        evaluation on the policy and raises an alert for each trigger that holds; a ROLLBACK
+        decision also raises an alert whose `action_taken` is ALERT_ACTION_ROLLED_BACK (an
+        APPROVAL_REQUIRED one, ALERT_ACTION_ROLLBACK_PENDING_APPROVAL) and records a serving
+        stage report of the rollback. The service also evaluates every active policy on a
+        schedule (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model version
+        does not exist or has no active rollback policy, and INVALID_ARGUMENT for a malformed
+        reference.
+        """
+
+    @abc_1.abstractmethod
+    def ResolveServingModel(
+        self,
+        request: monitoring_service_pb2.ResolveServingModelRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[monitoring_service_pb2.ResolveServingModelResponse, abc.Awaitable[monitoring_service_pb2.ResolveServingModelResponse]]:
+        """Answers which model a serving component should serve now for a model version it was
+        rolled out with: that version, or, while a rollback of it is in force, the target of
+        the rollback policy that decided it. A rollback is in force from the decision (an
+        automatic one, or a manual one a person approved by setting its alert's
+        `action_taken` to ALERT_ACTION_ROLLED_BACK) until its alert is RESOLVED or archived.
+        It reads a few indexed rows and records nothing, so a serving component can call it
+        on every model reload. Returns NOT_FOUND when the model version does not exist and
+        INVALID_ARGUMENT for a missing or malformed reference.
+        """
+
+    @abc_1.abstractmethod
+    def ComputeDrift(
+        self,
+        request: monitoring_service_pb2.ComputeDriftRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[monitoring_service_pb2.ComputeDriftResponse, abc.Awaitable[monitoring_service_pb2.ComputeDriftResponse]]:
+        """Computes, for a model version, the drift of each input feature of its final
+        predictions (recorded with RecordPredictions) over a window against the training
+        statistics of the model's data-analysis stage report: the population stability index
+        and the Jensen-Shannon distance of the two distributions on the same buckets (the
+        training histogram's buckets for a numeric feature; its top values and "other" for a
+        categorical one). Unless `dry_run` is set, the results are stored as drift signals
+        with their outcomes against the thresholds and raise alerts as ReportDriftSignals
+        does. The service also runs it on a schedule for every model version a rollback
+        policy protects (`mlspec serve --monitor-interval`). Returns NOT_FOUND when the model
+        version does not exist, FAILED_PRECONDITION when the store knows no training
+        statistics for it, and INVALID_ARGUMENT for a malformed reference, an inverted window
+        or a negative threshold.
+        """
+
+    @abc_1.abstractmethod
+    def ComputeLivePerformance(
+        self,
+        request: monitoring_service_pb2.ComputeLivePerformanceRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[monitoring_service_pb2.ComputeLivePerformanceResponse, abc.Awaitable[monitoring_service_pb2.ComputeLivePerformanceResponse]]:
+        """Computes the live performance of a model version: its final predictions over a
+        window joined, by request id, with the latest feedback that carries a ground-truth
+        label, split into consecutive windows of `step`. For each window it computes
+        `accuracy` (the prediction's label equals the ground truth), `auc` (binary labels and
+        a confidence or numeric score) or `mae` and `rmse` (numeric predictions and labels),
+        and the previous model version's value over the same window for comparison. Unless
+        `dry_run` is set, the results are stored as performance signals with their outcomes
+        and raise alerts as ReportPerformanceSignals does. Returns NOT_FOUND when a model
+        version does not exist and INVALID_ARGUMENT for a malformed reference, an inverted
+        window or a step that makes more than 1,000 windows.
+        """
+
+    @abc_1.abstractmethod
+    def WatchAlerts(
+        self,
+        request: monitoring_service_pb2.WatchAlertsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[abc.Iterator[monitoring_service_pb2.WatchAlertsResponse], abc.AsyncIterator[monitoring_service_pb2.WatchAlertsResponse]]:
+        """Streams alerts: first every alert that matches (oldest change first), then each alert
+        again whenever it is raised or changes (fired again, acknowledged, resolved), until
+        the caller cancels or its deadline passes. Returns INVALID_ARGUMENT for a malformed
+        reference and RESOURCE_EXHAUSTED when the server is already serving its maximum of
+        concurrent watches.
         """
 
 def add_MonitoringServiceServicer_to_server(servicer: MonitoringServiceServicer, server: typing.Union[grpc.Server, aio.Server]) -> None: ...

@@ -77,6 +77,10 @@ class _DriftComparatorEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_DriftC
     """Normalized absolute difference: the absolute difference of a summary statistic (for
     example the mean or a count) divided by its baseline value.
     """
+    DRIFT_COMPARATOR_JENSEN_SHANNON_DISTANCE: _DriftComparator.ValueType  # 6
+    """Jensen-Shannon distance: the square root of the Jensen-Shannon divergence with base-2
+    logarithms, between 0 and 1 (a metric).
+    """
 
 class DriftComparator(_DriftComparator, metaclass=_DriftComparatorEnumTypeWrapper):
     """DriftComparator names a distance between two distributions."""
@@ -100,6 +104,10 @@ cumulative distribution functions (numeric features).
 DRIFT_COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE: DriftComparator.ValueType  # 5
 """Normalized absolute difference: the absolute difference of a summary statistic (for
 example the mean or a count) divided by its baseline value.
+"""
+DRIFT_COMPARATOR_JENSEN_SHANNON_DISTANCE: DriftComparator.ValueType  # 6
+"""Jensen-Shannon distance: the square root of the Jensen-Shannon divergence with base-2
+logarithms, between 0 and 1 (a metric).
 """
 
 class _TrendDirection:

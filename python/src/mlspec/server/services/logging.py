@@ -20,19 +20,37 @@ from mlspec.logging.v1 import logging_service_pb2 as pb
 from mlspec.query import parse_filter
 from mlspec.server import paging
 from mlspec.server.paging import encode_token
-from mlspec.server.routes import read, write
+from mlspec.server.routes import read, write, write_each
 
 SERVICE = "mlspec.logging.v1.LoggingService"
 
 
 def write_inference_logs(request: pb.WriteInferenceLogsRequest, res: Resources) -> Message:
-    """Appends records to a stream, numbering and chaining them, in one transaction."""
+    """Appends records to a stream, numbering and chaining them, in one transaction.
+
+    Also serves each batch of StreamInferenceLogs (its messages have the same fields).
+    """
     return streams.append(res, request)
+
+
+def combine_batches(responses: list[Message]) -> Message:
+    """The response of a client stream of batches: each batch's result and the total."""
+    batches = [r for r in responses if isinstance(r, pb.WriteInferenceLogsResponse)]
+    return pb.StreamInferenceLogsResponse(
+        accepted_count=sum(b.accepted_count for b in batches), batches=batches
+    )
+
+
+def _known_stream(res: Resources, stream: str) -> None:
+    """NOT_FOUND for a stream id that has no record."""
+    if stream and res.last_log(stream) is None:
+        raise errors.NotFound(f"no log stream {stream!r}", reason="LOG_STREAM_NOT_FOUND")
 
 
 def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
     """Pages through records by (stream, sequence), filtered by the typed fields and `filter`."""
     descending = paging.sort_descending(request.order_by, "sequence_number", default=False)
+    _known_stream(res, request.log_stream_id)
     keep = _record_filter(request.filter, request.request_id)
     size = paging.page_size(request.page_size, 100)
     fingerprint = paging.query_fingerprint(request)
@@ -94,6 +112,7 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
     if not request.log_stream_id:
         raise errors.invalid("log_stream_id", "is required")
     keep = _record_filter(request.filter, "")
+    _known_stream(res, request.log_stream_id)
     position = (request.log_stream_id, request.after_sequence_number)
     while True:
         rows = res.log_page(
@@ -117,6 +136,9 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
 # Every RPC of LoggingService and what serves it (server/routes.py says how to read this).
 ROUTES = {
     "WriteInferenceLogs": write(write_inference_logs),
+    "StreamInferenceLogs": write_each(
+        write_inference_logs, combine_batches, pb.WriteInferenceLogsResponse
+    ),
     "ListInferenceLogs": read(list_logs),
     "VerifyLogChain": read(verify),
     "StreamNcsaLines": read(stream_ncsa),

@@ -7,22 +7,25 @@ RollbackPolicy are resources served by the standard methods.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from google.protobuf.message import Message
 
 from mlspec import errors
-from mlspec.domain.clock import now_micros
+from mlspec.common.v1 import reference_pb2
+from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common import message_filter
-from mlspec.domain.common.resources import Resources
-from mlspec.domain.monitoring import records, rollback
+from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
+from mlspec.domain.monitoring import alerts, computed, event_kinds, records, rollback, serving
 from mlspec.domain.monitoring import signals as signal_rules
+from mlspec.monitoring.v1 import alert_pb2, signals_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
-from mlspec.monitoring.v1 import signals_pb2
-from mlspec.query import parse_filter
+from mlspec.query import And, Comparison, Node, parse_filter
 from mlspec.server import paging
 from mlspec.server.paging import encode_token
-from mlspec.server.routes import CREATE, GET, LIST, UPDATE, read, write
+from mlspec.server.routes import CREATE, GET, LIST, UPDATE, Pause, read, write
 
 SERVICE = "mlspec.monitoring.v1.MonitoringService"
 
@@ -66,9 +69,9 @@ def report_liveness(request: pb.ReportLivenessSignalsRequest, res: Resources) ->
 
 
 _SIGNAL_FIELD = {
-    records.DRIFT: "drift",
-    records.PERFORMANCE: "performance",
-    records.LIVENESS: "liveness",
+    event_kinds.DRIFT: "drift",
+    event_kinds.PERFORMANCE: "performance",
+    event_kinds.LIVENESS: "liveness",
 }
 
 
@@ -80,9 +83,9 @@ def list_signals(request: pb.ListSignalsRequest, res: Resources) -> Message:
     )
     size = paging.page_size(request.page_size, 100)
     kinds = (
-        [records.SIGNAL_KIND[request.signal_type]]
+        [event_kinds.SIGNAL_KIND[request.signal_type]]
         if request.signal_type
-        else [records.DRIFT, records.PERFORMANCE, records.LIVENESS]
+        else [event_kinds.DRIFT, event_kinds.PERFORMANCE, event_kinds.LIVENESS]
     )
     fingerprint = paging.query_fingerprint(request)
     after = None
@@ -140,6 +143,82 @@ def evaluate_rollback(request: pb.EvaluateRollbackRequest, res: Resources) -> Me
     )
 
 
+def _model(res: Resources, ref: Any, path: str) -> Any:
+    """The model version a required reference names."""
+    if not ref.WhichOneof("target"):
+        raise errors.invalid(path, "is required")
+    loaded = res.resolve(ref, path, for_use=False)
+    if loaded.spec.kind != reference_pb2.RESOURCE_KIND_MODEL_VERSION:
+        raise errors.invalid(path, "must name a model version")
+    return loaded
+
+
+def resolve_serving_model(request: pb.ResolveServingModelRequest, res: Resources) -> Message:
+    """The model to serve now: the version itself, or a rollback target in force."""
+    model = _model(res, request.model_version, "model_version")
+    return serving.resolve(res, model, request.deployment_endpoint)
+
+
+def compute_drift(request: pb.ComputeDriftRequest, res: Resources) -> Message:
+    """Each feature's drift against the training statistics, stored as drift signals."""
+    model = _model(res, request.model_version, "model_version")
+    return computed.compute_drift(res, model, request)
+
+
+def compute_live_performance(request: pb.ComputeLivePerformanceRequest, res: Resources) -> Message:
+    """Live metrics from predictions joined with their ground truth, as performance signals."""
+    model = _model(res, request.model_version, "model_version")
+    return computed.compute_performance(res, model, request)
+
+
+# Watches hold a server thread each while they wait; at most this many at once.
+MAX_WATCHES = 4
+POLL_SECONDS = 1.0
+_watches = threading.BoundedSemaphore(MAX_WATCHES)
+
+
+def watch_alerts(request: pb.WatchAlertsRequest, res: Resources) -> Iterator[Message | Pause]:
+    """Every matching alert, then each one again when it changes; polls the store each second."""
+    conditions: list[Node] = []
+    if request.HasField("model_version"):
+        model = _model(res, request.model_version, "model_version")
+        conditions.append(Comparison(("model_version", "id"), "=", model.record.id))
+    states = set(request.states)
+    since = request.since.ToMicroseconds() if request.HasField("since") else -1
+    if not _watches.acquire(blocking=False):
+        raise errors.ResourceExhausted(
+            f"this server already serves {MAX_WATCHES} alert watches; try again later",
+            reason="TOO_MANY_WATCHES",
+        )
+    try:
+        while True:
+            changed = []
+            filters = [*conditions]
+            if since >= 0:
+                stamp = micros_to_timestamp(since).ToJsonString()
+                filters.append(Comparison(("meta", "update_time"), ">=", stamp, True))
+            query = res.query(
+                reference_pb2.RESOURCE_KIND_ALERT,
+                statuses=(ACTIVE, DEPRECATED, ARCHIVED),
+                filter=And(tuple(filters))
+                if len(filters) > 1
+                else (filters[0] if filters else None),
+                members=alerts.MEMBERS,
+            )
+            for record in res.list_page(query).records:
+                if record.update_time >= since:
+                    changed.append(record)
+            for record in sorted(changed, key=lambda r: (r.update_time, r.seq)):
+                alert = alert_pb2.Alert.FromString(record.data)
+                if not states or alert.state in states:
+                    yield pb.WatchAlertsResponse(alert=alert)
+            if changed:
+                since = max(r.update_time for r in changed) + 1
+            yield Pause(POLL_SECONDS)
+    finally:
+        _watches.release()
+
+
 # Every RPC of MonitoringService and what serves it (server/routes.py says how to read this).
 ROUTES = {
     "RecordPredictions": write(record_predictions),
@@ -157,4 +236,8 @@ ROUTES = {
     "ListRollbackPolicies": LIST,
     "UpdateRollbackPolicy": UPDATE,
     "EvaluateRollback": write(evaluate_rollback),
+    "ResolveServingModel": read(resolve_serving_model),
+    "ComputeDrift": write(compute_drift),
+    "ComputeLivePerformance": write(compute_live_performance),
+    "WatchAlerts": read(watch_alerts),
 }

@@ -53,6 +53,21 @@ class EventStatements(SqlBase):
             )
         )
 
+    def count_events(
+        self,
+        workspace: str,
+        kind: int,
+        model_version_id: str,
+        start_time: int,
+        end_time: int,
+        deployment: str = "",
+    ) -> int:
+        """How many monitoring records of a kind and model version fall in [start, end)."""
+        statement = _COUNT_EVENTS + (" AND deployment = ?" if deployment else "")
+        params = (workspace, kind, model_version_id, start_time, end_time)
+        rows = self._rows(statement, (*params, deployment) if deployment else params)
+        return int(rows[0][0])
+
     def events_page(
         self,
         workspace: str,
@@ -99,6 +114,10 @@ class EventStatements(SqlBase):
         ]
 
 
+_COUNT_EVENTS = (
+    "SELECT count(*) FROM events WHERE workspace = ? AND kind = ? AND model_version_id = ?"
+    " AND time >= ? AND time < ?"
+)
 _INSERT_EVENT = (
     "INSERT INTO events (workspace, kind, key, model_version_id, deployment, name, failing, time, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

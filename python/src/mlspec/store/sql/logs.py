@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, insert, select
 
 from mlspec.store.api import LogRow
 from mlspec.store.sql.base import SqlBase, keyset_after
-from mlspec.store.sql.schema import inference_logs
+from mlspec.store.sql.schema import inference_logs, log_checkpoints
 
 
 class LogStatements(SqlBase):
@@ -25,23 +25,57 @@ class LogStatements(SqlBase):
         return None if row is None else (int(row.sequence), row.record_hash)
 
     def append_logs(self, workspace: str, rows: Sequence[LogRow]) -> None:
-        """Appends log records to their streams."""
+        """Appends log records to their streams (one executemany on the driver)."""
         if rows:
-            self.conn.execute(
-                insert(inference_logs),
+            self._rows(
+                _INSERT_LOG,
                 [
-                    {
-                        "workspace": workspace,
-                        "stream_id": r.stream_id,
-                        "sequence": r.sequence,
-                        "time": r.time,
-                        "model_version_id": r.model_version_id,
-                        "record_hash": r.record_hash,
-                        "data": r.data,
-                    }
+                    (
+                        workspace,
+                        r.stream_id,
+                        r.sequence,
+                        r.time,
+                        r.model_version_id,
+                        r.record_hash,
+                        r.data,
+                    )
                     for r in rows
                 ],
             )
+
+    def append_checkpoint(
+        self, workspace: str, stream_id: str, sequence: int, time: int, data: bytes
+    ) -> None:
+        """Stores a signed checkpoint of a stream's head (serialized LogCheckpoint)."""
+        self.conn.execute(
+            insert(log_checkpoints).values(
+                workspace=workspace, stream_id=stream_id, sequence=sequence, time=time, data=data
+            )
+        )
+
+    def last_checkpoint(self, workspace: str, stream_id: str) -> int:
+        """The sequence number of a stream's newest checkpoint; 0 when it has none."""
+        t = log_checkpoints.c
+        row = self.conn.execute(
+            select(t.sequence)
+            .where(t.workspace == workspace, t.stream_id == stream_id)
+            .order_by(t.sequence.desc())
+            .limit(1)
+        ).first()
+        return 0 if row is None else int(row.sequence)
+
+    def checkpoints(
+        self, workspace: str, stream_id: str, after_sequence: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized LogCheckpoint) of a stream after a position, in order."""
+        t = log_checkpoints.c
+        rows = self.conn.execute(
+            select(t.sequence, t.data)
+            .where(t.workspace == workspace, t.stream_id == stream_id, t.sequence > after_sequence)
+            .order_by(t.sequence)
+            .limit(limit)
+        )
+        return [(int(r.sequence), bytes(r.data)) for r in rows]
 
     def log_page(
         self,
@@ -94,6 +128,21 @@ class LogStatements(SqlBase):
         model_version_id: str = "",
     ) -> list[tuple[int, bytes]]:
         """Returns (sequence, serialized record) of a stream in sequence order."""
+        if stream_id and start_time is None and end_time is None and not model_version_id:
+            # The chain walk of VerifyLogChain: straight on the driver, page after page.
+            return [
+                (int(sequence), bytes(data))
+                for sequence, data in self._rows(
+                    _STREAM_PAGE,
+                    (
+                        workspace,
+                        stream_id,
+                        after_sequence,
+                        until_sequence if until_sequence is not None else 2**62,
+                        limit,
+                    ),
+                )
+            ]
         conditions: list[ColumnElement[bool]] = [
             inference_logs.c.workspace == workspace,
             inference_logs.c.sequence > after_sequence,
@@ -115,3 +164,14 @@ class LogStatements(SqlBase):
             .limit(limit)
         )
         return [(int(r.sequence), bytes(r.data)) for r in rows]
+
+
+_INSERT_LOG = (
+    "INSERT INTO inference_logs"
+    " (workspace, stream_id, sequence, time, model_version_id, record_hash, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_STREAM_PAGE = (
+    "SELECT sequence, data FROM inference_logs WHERE workspace = ? AND stream_id = ?"
+    " AND sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?"
+)

@@ -155,6 +155,19 @@ inference_logs = Table(
 )
 Index("ix_inference_logs_time", inference_logs.c.workspace, inference_logs.c.time)
 
+# Signed checkpoints of inference-log streams: the service's signature over a stream's
+# head (sequence, record hash); `data` is the serialized LogCheckpoint.
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("workspace", String(255), nullable=False),
+    Column("stream_id", String(200), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("workspace", "stream_id", "sequence", name="pk_log_checkpoints"),
+)
+
 # Monitoring records (stage 12): inference requests, predictions, feedback and signals,
 # appended and read back by time; `key` identifies a record within its kind (a request id,
 # "request id/prediction id", a signal id).

@@ -9,6 +9,7 @@ from mlspec.store.sql.lineage import LineageStatements
 from mlspec.store.sql.logs import LogStatements
 from mlspec.store.sql.metrics import MetricStatements
 from mlspec.store.sql.resources import ResourceStatements
+from mlspec.store.sql.workspaces import WorkspaceStatements
 
 
 class Transaction(
@@ -19,5 +20,6 @@ class Transaction(
     EventStatements,
     LogStatements,
     AccessStatements,
+    WorkspaceStatements,
 ):
     """The operations of the store inside one database transaction."""

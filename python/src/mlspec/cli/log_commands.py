@@ -1,0 +1,213 @@
+"""``mlspec logs``: the inference log as Apache-style lines or JSON, and ``mlspec logs verify``.
+
+``mlspec logs`` pages through ``ListInferenceLogs`` and prints each record as an NCSA
+Common or Combined line exactly as Apache httpd writes one (the renderer is the
+service's own, ``domain.logging.inference_log.ncsa_line``), or as one JSON document per
+line; filters by stream, model version, time and status travel to the server.
+``mlspec logs verify STREAM`` asks the service to recompute the stream's hash chain and
+signed checkpoints and prints the first bad position (exit 1) or what verified (exit 0).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import click
+from google.protobuf import json_format, timestamp_pb2
+
+from mlspec.cli.errors import CliError
+from mlspec.cli.output import render
+from mlspec.cli.settings import Settings, pass_settings
+from mlspec.client import Client
+from mlspec.common.v1 import reference_pb2
+from mlspec.domain.logging.inference_log import ncsa_line
+from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2, logging_service_pb2_grpc
+
+__all__ = ["logs"]
+
+F = inference_log_pb2.NcsaFormat
+FORMATS = {
+    "common": F.NCSA_FORMAT_COMMON,
+    "combined": F.NCSA_FORMAT_COMBINED,
+    "combined-ml": F.NCSA_FORMAT_COMBINED_ML,
+}
+_STATUS = re.compile(r"([1-5])xx|([1-5][0-9][0-9])")
+_MODEL = re.compile(r"([^:]+):(.+)")
+
+
+def _client(settings: Settings) -> tuple[logging_service_pb2_grpc.LoggingServiceStub, Client]:
+    """A logging stub on the configured server (TLS and token from the environment).
+
+    The stub is on the client's raw channel, so failures are grpc errors, which the
+    command line prints as one line.
+    """
+    client = Client(settings.target, workspace=settings.workspace)
+    return logging_service_pb2_grpc.LoggingServiceStub(client.raw_channel), client
+
+
+def _timestamp(text: str, option: str) -> timestamp_pb2.Timestamp:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            f"{option} {text!r} is not a time; write it as RFC 3339, e.g. 2026-11-27T10:00:00Z",
+            exit_code=2,
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return stamp
+
+
+def status_filter(text: str) -> str:
+    """The AIP-160 filter of ``--status``: a code (``404``) or a class (``5xx``)."""
+    match = _STATUS.fullmatch(text.strip().lower())
+    if match is None:
+        raise CliError(f"--status {text!r}: give a code such as 404 or a class such as 5xx", 2)
+    if match.group(1):
+        low = int(match.group(1)) * 100
+        return f"access.status >= {low} AND access.status < {low + 100}"
+    return f"access.status = {int(match.group(2))}"
+
+
+def model_ref(text: str) -> reference_pb2.ResourceRef:
+    """``--model-version``: a model version id, or ``MODEL:VERSION`` by name."""
+    match = _MODEL.fullmatch(text)
+    if match is not None:
+        return reference_pb2.ResourceRef(
+            kind=reference_pb2.RESOURCE_KIND_MODEL, name=match.group(1), version=match.group(2)
+        )
+    return reference_pb2.ResourceRef(kind=reference_pb2.RESOURCE_KIND_MODEL_VERSION, id=text)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--stream", default="", metavar="ID", help="Only this log stream (default: all).")
+@click.option(
+    "--format",
+    "line_format",
+    type=click.Choice([*FORMATS, "json"], case_sensitive=False),
+    default="combined",
+    show_default=True,
+    help="Apache Common or Combined lines, Combined plus the ML fields, or JSON lines "
+    "(also with -o json).",
+)
+@click.option(
+    "--model-version",
+    default="",
+    metavar="ID|MODEL:VERSION",
+    help="Only records served by this model version.",
+)
+@click.option("--since", default="", metavar="TIME", help="Only records at or after (RFC 3339).")
+@click.option("--until", default="", metavar="TIME", help="Only records before (RFC 3339).")
+@click.option("--status", default="", metavar="CODE", help="Only this status: 404, or 5xx.")
+@click.option("--filter", "expression", default="", metavar="EXPR", help="An AIP-160 filter.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Print at most this many records (default: all).",
+)
+@click.pass_context
+def logs(
+    ctx: click.Context,
+    stream: str,
+    line_format: str,
+    model_version: str,
+    since: str,
+    until: str,
+    status: str,
+    expression: str,
+    limit: int,
+) -> None:
+    """Print inference-log records as Apache Common or Combined lines, or JSON lines."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = ctx.find_object(Settings) or Settings()
+    request = logging_service_pb2.ListInferenceLogsRequest(log_stream_id=stream, page_size=1000)
+    filters = [f"({expression})"] if expression else []
+    if status:
+        filters.append(status_filter(status))
+    request.filter = " AND ".join(filters)
+    if model_version:
+        request.model_version.CopyFrom(model_ref(model_version))
+    if since:
+        request.start_time.CopyFrom(_timestamp(since, "--since"))
+    if until:
+        request.end_time.CopyFrom(_timestamp(until, "--until"))
+    as_json = line_format.lower() == "json" or settings.output == "json"
+    fmt = FORMATS.get(line_format.lower(), F.NCSA_FORMAT_COMBINED)
+    stub, client = _client(settings)
+    try:
+        for count, record in enumerate(_records(stub, request, client), start=1):
+            if as_json:
+                click.echo(json_format.MessageToJson(record, indent=None, sort_keys=True))
+            else:
+                click.echo(ncsa_line(record, fmt))
+            if limit and count >= limit:
+                break
+    finally:
+        client.close()
+
+
+def _records(
+    stub: logging_service_pb2_grpc.LoggingServiceStub,
+    request: logging_service_pb2.ListInferenceLogsRequest,
+    client: Client,
+) -> Iterator[inference_log_pb2.InferenceLogRecord]:
+    metadata = client.call_metadata
+    while True:
+        page = stub.ListInferenceLogs(request, metadata=metadata, timeout=60)
+        yield from page.records
+        if not page.next_page_token:
+            return
+        request.page_token = page.next_page_token
+
+
+@logs.command()
+@click.argument("stream")
+@click.option("--start", type=click.IntRange(min=0), default=0, help="First sequence number.")
+@click.option("--end", type=click.IntRange(min=0), default=0, help="Last sequence number.")
+@click.option(
+    "--require-signatures", is_flag=True, help="Report a record without a signature as broken."
+)
+@pass_settings
+def verify(settings: Settings, stream: str, start: int, end: int, require_signatures: bool) -> int:
+    """Check a log stream's hash chain and signed checkpoints; exit 1 at the first break."""
+    stub, client = _client(settings)
+    try:
+        response = stub.VerifyLogChain(
+            logging_service_pb2.VerifyLogChainRequest(
+                log_stream_id=stream,
+                start_sequence_number=start,
+                end_sequence_number=end,
+                require_signatures=require_signatures,
+            ),
+            metadata=client.call_metadata,
+            timeout=600,
+        )
+    finally:
+        client.close()
+    if settings.output != "table":
+        render(response, settings.output)
+    elif response.ok:
+        checkpoints = response.verified_checkpoint_count
+        click.echo(
+            f"stream {stream}: {response.verified_count} records verified, "
+            f"{checkpoints} signed checkpoint{'' if checkpoints == 1 else 's'}"
+            + (
+                f" (the last at record {response.last_verified_checkpoint})"
+                if response.verified_checkpoint_count
+                else ""
+            )
+        )
+    else:
+        reason = logging_service_pb2.ChainBreakReason.Name(response.reason)
+        click.echo(
+            f"stream {stream}: broken at record {response.first_broken_sequence_number}: "
+            f"{reason.removeprefix('CHAIN_BREAK_REASON_')}: {response.detail} "
+            f"({response.verified_count} records verified before it)"
+        )
+    return 0 if response.ok else 1
