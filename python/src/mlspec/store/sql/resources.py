@@ -73,13 +73,10 @@ class ResourceStatements(SqlBase):
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._rows(
-                _SELECT_RESOURCE + f" WHERE workspace = ? AND id IN ({marks})", (workspace, *chunk)
-            )
-            for row in rows:
-                record = _tuple_to_record(row)
-                found[record.id] = record
+            for row in self._rows(select_by_ids(len(chunk)), tuple(chunk)):
+                if row[2] == workspace:  # the id index finds them; the workspace is checked here
+                    record = _tuple_to_record(row)
+                    found[record.id] = record
         return found
 
     def find_by_name(
@@ -212,6 +209,17 @@ class ResourceStatements(SqlBase):
             tail = rows[-1]
             last = (None if sort_col is None else _sort_value(tail, sort_col), tail.seq)
         return ListResult(records, last, more)
+
+
+def select_by_ids(count: int) -> str:
+    """The statement that reads ``count`` resources by id, through the unique id index.
+
+    It names no workspace: with ``workspace = ? AND id IN (...)`` and no planner
+    statistics (the server never runs ANALYZE), SQLite takes the workspace prefix of
+    ``ix_resources_scope`` for the narrower condition and scans the whole workspace. An
+    id matches one row at most, so callers check the workspace of the rows returned.
+    """
+    return _SELECT_RESOURCE + f" WHERE id IN ({', '.join('?' * count)})"
 
 
 def _row_to_record(row: Any) -> ResourceRecord:
