@@ -27,6 +27,7 @@ from mlspec.store.sql import SchemaOutOfDate, SqlStore
 from mlspec.store.sql.lineage import summaries_by_ids, walk_statement
 from mlspec.store.sql.resources import select_by_ids
 from mlspec.store.sql.schema import metadata
+from mlspec.tracking.v1.metric_pb2 import Metric
 
 ACTIVE, DEPRECATED, ARCHIVED = 1, 2, 3
 KIND = 7
@@ -1051,16 +1052,25 @@ def test_recall_and_remember(store: SqlStore) -> None:
         assert tx.recall(ws, "Create", "req-2") is None
 
 
+def metric(key: str, step: int, value: float, micros: int) -> bytes:
+    point = Metric(key=key, step=step)
+    point.value.double_value = value
+    point.timestamp.FromMicroseconds(micros)
+    return point.SerializeToString()
+
+
 def test_metrics_append_and_history(store: SqlStore) -> None:
+    loss = [metric("loss", step, step / 10, T0 + step) for step in range(5)]
     with store.transaction() as tx:
         tx.append_metrics(
-            [("run1", "loss", step, T0 + step, f"loss{step}".encode()) for step in range(5)]
-            + [("run1", "acc", 0, T0, b"acc0"), ("run2", "loss", 0, T0, b"other")]
+            [("run1", "loss", step, T0 + step, loss[step]) for step in range(5)]
+            + [("run1", "acc", 0, T0, metric("acc", 0, 1.0, T0))]
+            + [("run2", "loss", 0, T0, metric("loss", 0, 9.0, T0))]
         )
         tx.append_metrics([])
     with store.transaction(write=False) as tx:
         history = tx.metric_history("run1", "loss", 0, 100)
-        assert [d for _, d in history] == [f"loss{s}".encode() for s in range(5)]
+        assert [d for _, d in history] == loss
         seqs = [s for s, _ in history]
         assert seqs == sorted(seqs)
         assert len(set(seqs)) == 5
@@ -1068,8 +1078,21 @@ def test_metrics_append_and_history(store: SqlStore) -> None:
         assert first == history[:2]
         assert tx.metric_history("run1", "loss", first[-1][0], 2) == history[2:4]
         assert tx.metric_history("run1", "loss", history[-1][0], 2) == []
-        assert [d for _, d in tx.metric_history("run2", "loss", 0, 10)] == [b"other"]
+        assert [d for _, d in tx.metric_history("run2", "loss", 0, 10)] == [
+            metric("loss", 0, 9.0, T0)
+        ]
         assert tx.metric_history("run3", "loss", 0, 10) == []
+
+
+def test_value_only_metrics_are_read_back_whole(store: SqlStore) -> None:
+    # A point stored without key, step and timestamp (they are in the row's columns).
+    value_only = Metric()
+    value_only.value.double_value = 0.25
+    with store.transaction() as tx:
+        tx.append_metrics([("run1", "loss", 7, T0 + 3, value_only.SerializeToString())])
+    with store.transaction(write=False) as tx:
+        [(_, data)] = tx.metric_history("run1", "loss", 0, 10)
+    assert Metric.FromString(data) == Metric.FromString(metric("loss", 7, 0.25, T0 + 3))
 
 
 def test_logs_append_and_read(store: SqlStore) -> None:
@@ -1166,7 +1189,7 @@ def test_a_failing_transaction_writes_nothing(store: SqlStore) -> None:
         tx.replace(changed, kept.etag)
         tx.add_edges(ws, [(doomed.id, kept.id, 1)])
         tx.remember(ws, "Create", "req", "h", b"resp")
-        tx.append_metrics([(doomed.id, "loss", 0, T0, b"m")])
+        tx.append_metrics([(doomed.id, "loss", 0, T0, metric("loss", 0, 1.0, T0))])
         tx.append_logs(ws, [LogRow("stream", 1, T0, "", "h", b"d")])
         raise Boom
     with store.transaction(write=False) as tx:

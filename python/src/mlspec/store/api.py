@@ -224,7 +224,12 @@ class UnitOfWork(Protocol):
     # -- metrics --------------------------------------------------------------------
 
     def append_metrics(self, rows: Sequence[tuple[str, str, int, int, bytes]]) -> None:
-        """Appends metric points (run id, key, step, time in µs, serialized Metric)."""
+        """Appends metric points (run id, key, step, time in µs, serialized Metric).
+
+        A point's Metric may leave out its key, step and timestamp when the columns hold
+        them exactly (the timestamp to the microsecond): its serialization then starts
+        with the value, never with the key, and ``metric_history`` merges them back.
+        """
         ...
 
     def metric_history(
