@@ -12,8 +12,8 @@ from mlspec.tracking.v1 import metric_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as pb
 
 from .conftest import Stubs
-from .test_request_rules import violated_fields
 from .messages import make
+from .test_request_rules import violated_fields
 
 
 def test_metrics_params_and_links(stubs: Stubs) -> None:
