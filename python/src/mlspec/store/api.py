@@ -205,8 +205,8 @@ class UnitOfWork(Protocol):
         """The nodes reached from ``start`` (with their smallest depth) and edges traversed."""
         ...
 
-    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int, int]]:
-        """Id -> (kind, name, status, stage) without loading the stored messages."""
+    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int]]:
+        """Id -> (kind, name, status) without loading the stored messages."""
         ...
 
     # -- idempotency ----------------------------------------------------------------

@@ -46,6 +46,7 @@ _VERSIONED = frozenset(
         K.RESOURCE_KIND_PIPELINE,
     }
 )
+_LOADED = _VERSIONED | {_STAGE_REPORT}
 _ENDPOINT_EDGES = frozenset({E.LINEAGE_EDGE_KIND_CONSUMED, E.LINEAGE_EDGE_KIND_PRODUCED})
 
 Edge = tuple[str, str, int]
@@ -101,7 +102,7 @@ def get_lineage(
             continue
         if node_depth == depth:
             graph.truncated = True
-        kind, _name, status, _stage = summary
+        kind, _name, status = summary
         if node_id == root.record.id or not (
             (status == ARCHIVED and not show_archived) or (wanted and kind not in wanted)
         ):
@@ -114,18 +115,22 @@ def get_lineage(
         for node in (src, dst)
         if summaries[node][0] == _STAGE_REPORT
     }
-    versioned = [node_id for node_id, kind in kept.items() if kind in _VERSIONED]
-    res.prefetch([*reports, *versioned])
+    # Stage reports are read whole (their stage, and the roles of their endpoints), as
+    # are versioned nodes (their version label): one query for all of them.
+    loaded = [node_id for node_id, kind in kept.items() if kind in _LOADED]
+    res.prefetch([*reports, *loaded])
     roles = _roles(res, reports)
     for node_id, node_depth in sorted(reached.items(), key=lambda item: (item[1], item[0])):
         if node_id not in kept:
             continue
-        kind, name, _status, stage = summaries[node_id]
+        kind, name, _status = summaries[node_id]
         entry = graph.nodes.add(name=name, depth=node_depth)
         entry.resource.kind = kind  # type: ignore[assignment]
         entry.resource.id = node_id
         if kind == _STAGE_REPORT:
-            entry.stage = stage  # type: ignore[assignment]
+            report = res.get(kind, node_id).message
+            assert isinstance(report, stage_report_pb2.StageReport)
+            entry.stage = report.stage
         if kind in _VERSIONED:
             entry.version = _version(res, kind, node_id)
     for src, dst, relation, role in _collapse(present, kept, roles):

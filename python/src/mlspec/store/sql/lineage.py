@@ -33,16 +33,16 @@ class LineageStatements(SqlBase):
                 edges.add((src, dst, int(relation)))
         return nodes, edges
 
-    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int, int]]:
-        """Id -> (kind, name, status, stage) without loading the stored messages."""
-        found: dict[str, tuple[int, str, int, int]] = {}
+    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int]]:
+        """Id -> (kind, name, status) without loading the stored messages."""
+        found: dict[str, tuple[int, str, int]] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             rows = self._rows(summaries_by_ids(len(chunk)), tuple(chunk))
-            for id_, space, kind, name, status, stage in rows:
+            for id_, space, kind, name, status in rows:
                 if space == workspace:  # see summaries_by_ids
-                    found[id_] = (int(kind), name or "", int(status), int(stage or 0))
+                    found[id_] = (int(kind), name or "", int(status))
         return found
 
 
@@ -72,14 +72,8 @@ def summaries_by_ids(count: int) -> str:
     Like ``resources.select_by_ids`` it names no workspace (SQLite without statistics
     would scan the workspace through ``ix_resources_scope``); callers check it.
     """
-    return _SUMMARIES + f" WHERE r.id IN ({', '.join('?' * count)})"
-
-
-_SUMMARIES = (
-    "SELECT r.id, r.workspace, r.kind, r.name, r.status, f.value_num FROM resources r"
-    " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
-    " AND f.key = 'stage'"
-)
+    marks = ", ".join("?" * count)
+    return f"SELECT id, workspace, kind, name, status FROM resources WHERE id IN ({marks})"  # noqa: S608 - only '?' placeholders are added
 
 
 _INSERT_EDGE = (
