@@ -39,7 +39,10 @@ def mlspec_server(store_url: str, port: int) -> Iterator[subprocess.Popen[bytes]
     """Runs `mlspec serve` in a subprocess on ``port`` over ``store_url``."""
     env = dict(os.environ, MLSPEC_LOG_LEVEL="WARNING")
     proc = subprocess.Popen(
-        [PYTHON, "-m", "mlspec.cli", "serve", "--port", str(port), "--store-url", store_url],
+        [
+            *(PYTHON, "-m", "mlspec.cli", "serve", "--port", str(port), "--store-url", store_url),
+            *("--http-port", "0"),  # no HTTP side port: several servers run side by side
+        ],
         env=env,
     )
     try:

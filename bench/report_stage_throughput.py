@@ -8,6 +8,11 @@ with ReportStage's work replaced (``bench/stack_floor_server.py``: storing nothi
 one row) show how much of the gap the server's own stack accounts for. Prints each
 server's median calls/s, its ratio to the echo server, its CPU time per call, the
 BatchReportStages rate and the MLSpec server's peak RSS.
+
+The target (issue 8) is the server's CPU time per ReportStage against the floor that
+stores one row, measured in the same rounds: at most 1.3 times. The ratio to the echo
+server's calls/s is printed too, but the stack's own floor keeps it far below 1 (the
+earlier target of 0.80 was unreachable: the stack storing nothing reaches about 0.7).
 """
 
 from __future__ import annotations
@@ -278,7 +283,16 @@ def main() -> None:
             f"{target.label:58} calls/s {median(target.rates):7.0f}  {ratio}  "
             f"server CPU {median(target.cpu_ms):.2f} ms/call"
         )
-    print(f"target: ReportStage ratio >= 0.80; measured {median(ratios[ours.label]):.2f}")
+    one_row = floors[MODES.index("one-row")]
+    cpu_ratios = [
+        real / floor for real, floor in zip(ours.cpu_ms, one_row.cpu_ms, strict=True) if floor
+    ]
+    print(
+        f"target: server CPU per ReportStage <= 1.3 x the stack floor storing one row (same "
+        f"run); measured {median(cpu_ratios):.2f} x ({median(ours.cpu_ms):.2f} ms against "
+        f"{median(one_row.cpu_ms):.2f} ms per call; per round: "
+        f"{', '.join(f'{r:.2f}' for r in cpu_ratios)})"
+    )
     print(
         f"BatchReportStages ({args.batch} per call) reports/s: median {median(batched):8.0f}"
         f"  = {median(batched) / median(echo.rates):.2f} x the echo server's calls/s"

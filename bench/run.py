@@ -4,7 +4,10 @@
   server (same client, same request bytes), beside the same server with ReportStage's
   work replaced (stack floors), BatchReportStages reports/s, and the server's peak RSS.
 - lineage_and_list: GetLineage 100 hops both ways and label-filtered List first pages on a
-  store of 1,000,000 artifacts and stage reports, and the server's peak RSS.
+  store of 1,000,000 artifacts and stage reports (no planner statistics), and the
+  server's peak RSS.
+- versus_mlmd: GetLineage and a label-filtered ListRuns beside ML Metadata 1.17 on the
+  same graph and runs, both stores grown through their APIs, in interleaved rounds.
 - sdk_metrics: the SDK's ``run.log_metric`` cost on the calling thread (1,000,000 calls),
   and sustained metric ingestion from one SDK client into the SQLite server beside
   inserting the same rows straight into SQLite.
@@ -28,6 +31,7 @@ from bench import (
     report_stage_throughput,
     scale_out,
     sdk_metrics,
+    versus_mlmd,
 )
 
 
@@ -37,7 +41,14 @@ def main() -> None:
     sys.argv = [sys.argv[0]]
     report_stage_throughput.main()
     print("\n== GetLineage and List on 1,000,000 resources (the store is built once)", flush=True)
+    sys.argv = [sys.argv[0]]
     lineage_and_list.main()
+    print(
+        "\n== GetLineage and ListRuns beside ML Metadata (stores grown through their APIs)",
+        flush=True,
+    )
+    sys.argv = [sys.argv[0]]
+    versus_mlmd.main()
     print("\n== SDK metric logging: hot path and ingestion into the SQLite server", flush=True)
     sys.argv = [sys.argv[0]]
     sdk_metrics.main()

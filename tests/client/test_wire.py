@@ -43,3 +43,39 @@ def test_varint(number: int) -> None:
     from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
 
     assert varint(number) == _VarintBytes(number if number >= 0 else number + (1 << 64))
+
+
+FLOAT_POINT = st.tuples(
+    st.sampled_from(["loss", "acc", "val/auc", "lr"]),
+    st.floats(allow_nan=False),
+    st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.integers(min_value=-(2**62), max_value=2**62),
+)
+
+
+@given(st.lists(FLOAT_POINT, min_size=1, max_size=30))
+def test_float_batches_go_as_columns_that_mean_the_same_points(points: list[Any]) -> None:
+    data = MetricEncoder().columns_request("run-1", "req-1", points)
+    assert data is not None
+    parsed = tracking_service_pb2.LogMetricsRequest.FromString(data)
+    assert (parsed.run_id, parsed.request_id, list(parsed.metrics)) == ("run-1", "req-1", [])
+    columns = parsed.columns
+    assert len(columns.keys) == len(set(columns.keys))
+    decoded = [
+        (columns.keys[i], value, step, micros)
+        for i, value, step, micros in zip(
+            columns.key_indexes,
+            columns.double_values,
+            columns.steps,
+            columns.time_micros,
+            strict=True,
+        )
+    ]
+    assert decoded == [(k, v, s or 0, t // 1000) for k, v, s, t in points]
+
+
+def test_batches_with_other_values_are_not_columns() -> None:
+    encoder = MetricEncoder()
+    assert encoder.columns_request("r", "q", []) is None
+    assert encoder.columns_request("r", "q", [("a", 1.0, 0, 1), ("a", 2, 1, 2)]) is None
+    assert encoder.columns_request("r", "q", [("a", 1.0, 2**63, 1)]) is None

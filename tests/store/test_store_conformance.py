@@ -24,7 +24,10 @@ from mlspec import errors
 from mlspec.query import OrderKey, parse_filter
 from mlspec.store.api import EventRow, FieldSpec, FieldValue, ListQuery, LogRow, ResourceRecord
 from mlspec.store.sql import SchemaOutOfDate, SqlStore
+from mlspec.store.sql.lineage import summaries_by_ids, walk_statement
+from mlspec.store.sql.resources import select_by_ids
 from mlspec.store.sql.schema import metadata
+from mlspec.tracking.v1.metric_pb2 import Metric
 
 ACTIVE, DEPRECATED, ARCHIVED = 1, 2, 3
 KIND = 7
@@ -186,6 +189,72 @@ def test_get_many_over_many_ids(store: SqlStore) -> None:
     with store.transaction(write=False) as tx:
         found = tx.get_many(ws, [r.id for r in records] + ["nope"])
     assert sorted(found) == sorted(r.id for r in records)
+
+
+def test_reads_by_id_never_return_another_workspaces_records(store: SqlStore) -> None:
+    ws, other = new_workspace(), new_workspace()
+    mine = insert_all(store, [make(ws, f"m{i}") for i in range(3)])
+    theirs = insert_all(store, [make(other, f"t{i}") for i in range(3)])
+    ids = [r.id for r in [*mine, *theirs]]
+    with store.transaction(write=False) as tx:
+        assert sorted(tx.get_many(ws, ids)) == sorted(r.id for r in mine)
+        assert sorted(tx.summaries(other, ids)) == sorted(r.id for r in theirs)
+        assert tx.get(ws, theirs[0].id) is None
+
+
+def query_plan(store: SqlStore, sql: str, params: tuple[object, ...]) -> str:
+    """The plan the database picks for ``sql`` as the store runs it.
+
+    SQLite plans without statistics, as the server's stores do (it never runs ANALYZE).
+    PostgreSQL's autovacuum gathers statistics by itself, so they are gathered here too;
+    it is told not to scan whole tables (sequentially, or in index order for a merge or
+    hash join), which on a test-sized table it would rightly prefer, so that the plan
+    shows which index it looks rows up with.
+    """
+    with store.engine.connect() as conn:
+        if store.is_sqlite:
+            assert not conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+            ).first(), "the store must plan without ANALYZE statistics"
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+            return "\n".join(str(row[-1]) for row in rows)
+        conn.exec_driver_sql("ANALYZE")
+        for setting in ("enable_seqscan", "enable_mergejoin", "enable_hashjoin"):
+            conn.exec_driver_sql(f"SET {setting} = off")
+        rows = conn.exec_driver_sql(f"EXPLAIN {sql.replace('?', '%s')}", params).fetchall()
+        return "\n".join(str(row[0]) for row in rows)
+
+
+def test_lookups_by_id_use_the_id_index_without_statistics(store: SqlStore) -> None:
+    # Issue 8: with `workspace = ? AND id IN (...)` SQLite took ix_resources_scope and
+    # scanned the whole workspace (33 ms at 76,000 resources instead of 0.1 ms).
+    ws = new_workspace()
+    records = insert_all(store, [make(ws, f"p{i}", kind=KIND + i % 3) for i in range(300)])
+    ids = tuple(r.id for r in records[:100])
+    if not store.is_sqlite:  # PostgreSQL rightly reads a tiny table whole: make it larger
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO resources (id, workspace, kind, scope, status, create_time,"
+                " update_time, etag, data) SELECT 'fill-' || n, %s, 7, '', 1, 0, 0, 'e', ''"
+                " FROM generate_series(1, 20000) AS n",
+                (ws,),
+            )
+    id_index = "sqlite_autoindex_resources_1" if store.is_sqlite else "resources_id_key"
+    for sql in (select_by_ids(len(ids)), summaries_by_ids(len(ids))):
+        plan = query_plan(store, sql, ids)
+        assert id_index in plan, plan
+        assert "ix_resources_scope" not in plan and "ix_resources_list" not in plan, plan
+
+
+def test_lineage_walks_look_edges_up_by_their_near_end(store: SqlStore) -> None:
+    ws = new_workspace()
+    with store.transaction() as tx:
+        tx.add_edges(ws, [(f"n{i}", f"n{i + 1}", 1) for i in range(200)])
+    upstream = query_plan(store, walk_statement(upstream=True), ("n200", 100, ws))
+    downstream = query_plan(store, walk_statement(upstream=False), ("n0", 100, ws))
+    assert "ix_lineage_edges_dst" in upstream, upstream
+    primary = "sqlite_autoindex_lineage_edges_1" if store.is_sqlite else "pk_lineage_edges"
+    assert primary in downstream, downstream
 
 
 # -- names --------------------------------------------------------------------------------
@@ -983,16 +1052,25 @@ def test_recall_and_remember(store: SqlStore) -> None:
         assert tx.recall(ws, "Create", "req-2") is None
 
 
+def metric(key: str, step: int, value: float, micros: int) -> bytes:
+    point = Metric(key=key, step=step)
+    point.value.double_value = value
+    point.timestamp.FromMicroseconds(micros)
+    return point.SerializeToString()
+
+
 def test_metrics_append_and_history(store: SqlStore) -> None:
+    loss = [metric("loss", step, step / 10, T0 + step) for step in range(5)]
     with store.transaction() as tx:
         tx.append_metrics(
-            [("run1", "loss", step, T0 + step, f"loss{step}".encode()) for step in range(5)]
-            + [("run1", "acc", 0, T0, b"acc0"), ("run2", "loss", 0, T0, b"other")]
+            [("run1", "loss", step, T0 + step, loss[step]) for step in range(5)]
+            + [("run1", "acc", 0, T0, metric("acc", 0, 1.0, T0))]
+            + [("run2", "loss", 0, T0, metric("loss", 0, 9.0, T0))]
         )
         tx.append_metrics([])
     with store.transaction(write=False) as tx:
         history = tx.metric_history("run1", "loss", 0, 100)
-        assert [d for _, d in history] == [f"loss{s}".encode() for s in range(5)]
+        assert [d for _, d in history] == loss
         seqs = [s for s, _ in history]
         assert seqs == sorted(seqs)
         assert len(set(seqs)) == 5
@@ -1000,8 +1078,21 @@ def test_metrics_append_and_history(store: SqlStore) -> None:
         assert first == history[:2]
         assert tx.metric_history("run1", "loss", first[-1][0], 2) == history[2:4]
         assert tx.metric_history("run1", "loss", history[-1][0], 2) == []
-        assert [d for _, d in tx.metric_history("run2", "loss", 0, 10)] == [b"other"]
+        assert [d for _, d in tx.metric_history("run2", "loss", 0, 10)] == [
+            metric("loss", 0, 9.0, T0)
+        ]
         assert tx.metric_history("run3", "loss", 0, 10) == []
+
+
+def test_value_only_metrics_are_read_back_whole(store: SqlStore) -> None:
+    # A point stored without key, step and timestamp (they are in the row's columns).
+    value_only = Metric()
+    value_only.value.double_value = 0.25
+    with store.transaction() as tx:
+        tx.append_metrics([("run1", "loss", 7, T0 + 3, value_only.SerializeToString())])
+    with store.transaction(write=False) as tx:
+        [(_, data)] = tx.metric_history("run1", "loss", 0, 10)
+    assert Metric.FromString(data) == Metric.FromString(metric("loss", 7, 0.25, T0 + 3))
 
 
 def test_logs_append_and_read(store: SqlStore) -> None:
@@ -1098,7 +1189,7 @@ def test_a_failing_transaction_writes_nothing(store: SqlStore) -> None:
         tx.replace(changed, kept.etag)
         tx.add_edges(ws, [(doomed.id, kept.id, 1)])
         tx.remember(ws, "Create", "req", "h", b"resp")
-        tx.append_metrics([(doomed.id, "loss", 0, T0, b"m")])
+        tx.append_metrics([(doomed.id, "loss", 0, T0, metric("loss", 0, 1.0, T0))])
         tx.append_logs(ws, [LogRow("stream", 1, T0, "", "h", b"d")])
         raise Boom
     with store.transaction(write=False) as tx:

@@ -2,7 +2,10 @@
 
 ``log_metric`` only appends a tuple to a ``collections.deque`` (a few hundred
 nanoseconds); a daemon thread takes up to ``batch_size`` points at a time (the server's
-limit for LogMetrics is 1,000 a call), encodes them and sends them. A batch that fails
+limit for LogMetrics is 1,000 a call), encodes them (as ``MetricColumns`` when every
+value is a float) and sends them. While one batch is with the server the thread takes
+and encodes the next, which goes out once the first is acknowledged, so points are
+stored in the order they were logged and neither side waits for the other. A batch that fails
 with UNAVAILABLE, ABORTED or DEADLINE_EXCEEDED (for example while the server restarts) is
 sent again with the same bytes, and so the same ``request_id``, until it succeeds or
 ``give_up_after`` seconds pass, so no point is lost and none is stored twice. Params go
@@ -119,6 +122,7 @@ class MetricSender:
         self._valid_keys: set[str] = set()
         self._wake = threading.Event()
         self._busy = False
+        self._in_flight: tuple[Any, bytes, int] | None = None
         self._closing = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="mlspec-metrics", daemon=True)
@@ -135,7 +139,8 @@ class MetricSender:
     @property
     def pending(self) -> int:
         """Points and params not yet acknowledged by the server."""
-        return len(self.points) + len(self.params) + (1 if self._busy else 0)
+        busy = self._busy or self._in_flight is not None
+        return len(self.points) + len(self.params) + (1 if busy else 0)
 
     def flush(self, timeout: float | None = None) -> None:
         """Waits until every queued point and param is sent (or given up on).
@@ -172,10 +177,14 @@ class MetricSender:
         params = self.params
         while True:
             if params:
+                self._settle()
                 self._send_params()
                 continue
             if points:
                 self._send_points()
+                continue
+            if self._in_flight is not None:
+                self._settle()
                 continue
             if self._closing:
                 return
@@ -184,48 +193,73 @@ class MetricSender:
 
     def _take_points(self) -> list[tuple[str, Any, int | None, int]]:
         popleft = self.points.popleft
-        batch = []
+        batch = [popleft() for _ in range(min(self.batch_size, len(self.points)))]
         valid = self._valid_keys
-        try:
-            for _ in range(self.batch_size):
-                point = popleft()
-                key = point[0]
-                if key not in valid:
-                    if not isinstance(key, str) or not _KEY.match(key):
-                        self._fail(ValueError(f"metric key {key!r} is not a valid key; dropped"))
-                        continue
-                    valid.add(key)
-                batch.append(point)
-        except IndexError:
-            pass
+        fresh = {point[0] for point in batch} - valid if batch else set()
+        for key in fresh:
+            if isinstance(key, str) and _KEY.match(key):
+                valid.add(key)
+            else:
+                self._fail(ValueError(f"metric key {key!r} is not a valid key; dropped"))
+        if fresh - valid:
+            batch = [point for point in batch if point[0] in valid]
         return batch
+
+    def _encode(self, batch: list[tuple[str, Any, int | None, int]]) -> tuple[bytes, int] | None:
+        """The request bytes of a batch and how many points they hold (bad values dropped)."""
+        request_id = str(uuid.uuid4())
+        columns = self._encoder.columns_request(self.run_id, request_id, batch)
+        if columns is not None:
+            return columns, len(batch)
+        try:
+            return self._encoder.request(self.run_id, request_id, batch), len(batch)
+        except (TypeError, OverflowError, ValueError):
+            # One bad value must not lose the batch: send the good points alone.
+            good = []
+            for point in batch:
+                try:
+                    self._encoder.metric(*point)
+                    good.append(point)
+                except (TypeError, OverflowError, ValueError) as bad:
+                    self._fail(ValueError(f"metric {point[0]!r}: {bad}; dropped"))
+            if not good:
+                return None
+            return self._encoder.request(self.run_id, request_id, good), len(good)
 
     def _send_points(self) -> None:
         self._busy = True
         try:
             batch = self._take_points()
-            if not batch:
-                return
-            try:
-                data = self._encoder.request(self.run_id, str(uuid.uuid4()), batch)
-            except (TypeError, OverflowError, ValueError) as exc:
-                # One bad value must not lose the batch: send the good points alone.
-                good = []
-                for point in batch:
-                    try:
-                        self._encoder.metric(*point)
-                        good.append(point)
-                    except (TypeError, OverflowError, ValueError) as bad:
-                        self._fail(ValueError(f"metric {point[0]!r}: {bad}; dropped"))
-                del exc
-                if not good:
-                    return
-                data = self._encoder.request(self.run_id, str(uuid.uuid4()), good)
-                batch = good
-            if self._send(self._log_metrics, data):
-                self.sent_points += len(batch)
+            encoded = self._encode(batch) if batch else None
+            self._settle()  # the previous batch is stored before this one goes out
+            if encoded is not None:
+                data, count = encoded
+                future = self._log_metrics.future(
+                    data, timeout=self.call_timeout, metadata=self.metadata
+                )
+                self._in_flight = (future, data, count)
         finally:
             self._busy = False
+
+    def _settle(self) -> None:
+        """Waits for the batch with the server; retries it (same bytes) if it failed."""
+        if self._in_flight is None:
+            return
+        future, data, count = self._in_flight
+        first = [future]
+
+        def attempt(_remaining: float | None) -> Any:
+            if first:
+                return first.pop()
+            return self._log_metrics.future(data, timeout=self.call_timeout, metadata=self.metadata)
+
+        try:
+            call_with_retry(attempt, self.retry, None)
+            self.sent_points += count
+        except MLSpecError as exc:
+            self._fail(exc)
+        finally:
+            self._in_flight = None
 
     def _send_params(self) -> None:
         self._busy = True

@@ -1,5 +1,10 @@
 """Hand-encoded ``LogMetricsRequest`` bytes for the metric sender's hot loop.
 
+A batch whose values are all floats is sent column by column (``MetricColumns``): keys
+once, then packed arrays of key indexes, values, steps and times that ``struct`` packs
+in one call each, so that encoding costs the client next to nothing per point. Other
+batches are sent as ``Metric`` messages, encoded as follows.
+
 Building ``Metric`` messages through the protobuf runtime costs about 5 µs a point in
 CPython, which would cap one client near 200,000 points/s with a whole core spent on it.
 The sender instead writes the protobuf wire format of the common case (a float or int
@@ -9,8 +14,9 @@ of ``mlspec.tracking.v1.LogMetricsRequest``, and the tests parse them back and c
 them with messages built the ordinary way.
 
 Field numbers (``proto/mlspec/tracking/v1``): LogMetricsRequest run_id=1, metrics=2,
-request_id=3; Metric key=1, value=2, step=3, timestamp=4; Value double_value=1,
-int_value=2; Timestamp seconds=1, nanos=2.
+request_id=3, columns=4; Metric key=1, value=2, step=3, timestamp=4; MetricColumns
+keys=1, key_indexes=2 (fixed32), double_values=3, steps=4 and time_micros=5 (sfixed64);
+Value double_value=1, int_value=2; Timestamp seconds=1, nanos=2.
 """
 
 from __future__ import annotations
@@ -126,3 +132,62 @@ class MetricEncoder:
             append(b"\x12" + varint(len(body)) + body)
         append(_length_delimited(b"\x1a", request_id.encode("utf-8")))
         return b"".join(parts)
+
+    def columns_request(
+        self,
+        run_id: str,
+        request_id: str,
+        points: list[tuple[str, Any, int | None, int]],
+    ) -> bytes | None:
+        """The encoded ``LogMetricsRequest`` with the points as columns.
+
+        None when a value is not a float (those batches go as ``Metric`` messages) or a
+        step does not fit in an int64.
+        """
+        if not points:
+            return None
+        keys, values, steps, times = zip(*points, strict=True)
+        if set(map(type, values)) != {float}:
+            return None
+        count = len(points)
+        if None in steps:
+            steps = tuple(0 if s is None else s for s in steps)
+        try:
+            packed_steps = struct.pack(f"<{count}q", *steps)
+            packed_times = struct.pack(f"<{count}q", *map(_MICROS, times))
+        except struct.error:
+            return None
+        distinct = list(dict.fromkeys(keys))
+        if len(distinct) == 1:
+            indexes = bytes(4 * count)
+        else:
+            position = {key: i for i, key in enumerate(distinct)}
+            indexes = struct.pack(f"<{count}I", *map(position.__getitem__, keys))
+        body = b"".join(
+            [
+                *map(self.key_bytes, distinct),
+                b"\x12",
+                varint(len(indexes)),
+                indexes,
+                b"\x1a",
+                varint(8 * count),
+                struct.pack(f"<{count}d", *values),
+                b"\x22",
+                varint(8 * count),
+                packed_steps,
+                b"\x2a",
+                varint(8 * count),
+                packed_times,
+            ]
+        )
+        return b"".join(
+            (
+                _length_delimited(b"\x0a", run_id.encode("utf-8")),
+                _length_delimited(b"\x1a", request_id.encode("utf-8")),
+                _length_delimited(b"\x22", body),
+            )
+        )
+
+
+# Nanoseconds to microseconds, rounding down (what Timestamp.ToMicroseconds does).
+_MICROS = (1000).__rfloordiv__

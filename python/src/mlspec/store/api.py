@@ -205,8 +205,8 @@ class UnitOfWork(Protocol):
         """The nodes reached from ``start`` (with their smallest depth) and edges traversed."""
         ...
 
-    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int, int]]:
-        """Id -> (kind, name, status, stage) without loading the stored messages."""
+    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int]]:
+        """Id -> (kind, name, status) without loading the stored messages."""
         ...
 
     # -- idempotency ----------------------------------------------------------------
@@ -224,7 +224,12 @@ class UnitOfWork(Protocol):
     # -- metrics --------------------------------------------------------------------
 
     def append_metrics(self, rows: Sequence[tuple[str, str, int, int, bytes]]) -> None:
-        """Appends metric points (run id, key, step, time in µs, serialized Metric)."""
+        """Appends metric points (run id, key, step, time in µs, serialized Metric).
+
+        A point's Metric may leave out its key, step and timestamp when the columns hold
+        them exactly (the timestamp to the microsecond): its serialization then starts
+        with the value, never with the key, and ``metric_history`` merges them back.
+        """
         ...
 
     def metric_history(

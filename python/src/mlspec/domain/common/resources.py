@@ -301,8 +301,8 @@ class Resources:
             self.scope.workspace, start, upstream=upstream, max_depth=max_depth
         )
 
-    def summaries(self, ids: list[str]) -> dict[str, tuple[int, str, int, int]]:
-        """Id -> (kind, name, status, stage), without loading the messages."""
+    def summaries(self, ids: list[str]) -> dict[str, tuple[int, str, int]]:
+        """Id -> (kind, name, status), without loading the messages."""
         return self._tx.summaries(self.scope.workspace, ids)
 
     def append_metrics(self, rows: list[tuple[str, str, int, int, bytes]]) -> None:

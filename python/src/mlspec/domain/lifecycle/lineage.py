@@ -46,6 +46,7 @@ _VERSIONED = frozenset(
         K.RESOURCE_KIND_PIPELINE,
     }
 )
+_LOADED = _VERSIONED | {_STAGE_REPORT}
 _ENDPOINT_EDGES = frozenset({E.LINEAGE_EDGE_KIND_CONSUMED, E.LINEAGE_EDGE_KIND_PRODUCED})
 # Stage reports whose nodes show the objectives outcome or the deployment gate's decision.
 _JUDGED_STAGES = frozenset(
@@ -110,7 +111,7 @@ def get_lineage(
             continue
         if node_depth == depth:
             graph.truncated = True
-        kind, _name, status, _stage = summary
+        kind, _name, status = summary
         if node_id == root.record.id or not (
             (status == ARCHIVED and not show_archived) or (wanted and kind not in wanted)
         ):
@@ -123,25 +124,24 @@ def get_lineage(
         for node in (src, dst)
         if summaries[node][0] == _STAGE_REPORT
     }
-    versioned = [node_id for node_id, kind in kept.items() if kind in _VERSIONED]
-    judged = [
-        node_id
-        for node_id, kind in kept.items()
-        if kind == _STAGE_REPORT and summaries[node_id][3] in _JUDGED_STAGES
-    ]
-    res.prefetch([*reports, *versioned, *judged])
+    # Stage reports are read whole (their stage, and the roles of their endpoints), as
+    # are versioned nodes (their version label): one query for all of them.
+    loaded = [node_id for node_id, kind in kept.items() if kind in _LOADED]
+    res.prefetch([*reports, *loaded])
     roles = _roles(res, reports)
     for node_id, node_depth in sorted(reached.items(), key=lambda item: (item[1], item[0])):
         if node_id not in kept:
             continue
-        kind, name, _status, stage = summaries[node_id]
+        kind, name, _status = summaries[node_id]
         entry = graph.nodes.add(name=name, depth=node_depth)
         entry.resource.kind = kind  # type: ignore[assignment]
         entry.resource.id = node_id
         if kind == _STAGE_REPORT:
-            entry.stage = stage  # type: ignore[assignment]
-            if stage in _JUDGED_STAGES:
-                _objectives_summary(res, node_id, entry)
+            report = res.get(kind, node_id).message
+            assert isinstance(report, stage_report_pb2.StageReport)
+            entry.stage = report.stage
+            if report.stage in _JUDGED_STAGES:
+                _objectives_summary(report, entry)
         if kind in _VERSIONED:
             entry.version = _version(res, kind, node_id)
     for src, dst, relation, role in _collapse(present, kept, roles):
@@ -151,10 +151,10 @@ def get_lineage(
     return graph
 
 
-def _objectives_summary(res: Resources, report_id: str, node: lineage_pb2.LineageNode) -> None:
+def _objectives_summary(
+    report: stage_report_pb2.StageReport, node: lineage_pb2.LineageNode
+) -> None:
     """The objectives outcome, gate decision and approval a stage 8-11 report records."""
-    report = res.get(_STAGE_REPORT, report_id).message
-    assert isinstance(report, stage_report_pb2.StageReport)
     if report.HasField("model_evaluation"):
         node.objectives_outcome = report.model_evaluation.objectives_evaluation.outcome
     elif report.HasField("model_test"):

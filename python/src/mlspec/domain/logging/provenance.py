@@ -16,6 +16,7 @@ from mlspec import errors
 from mlspec.common.v1 import digest_pb2, reference_pb2
 from mlspec.data.v1 import dataset_pb2
 from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.lifecycle.neighbours import newest_report
 from mlspec.lifecycle.v1 import stage_pb2, stage_report_pb2
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.models.v1 import model_version_pb2
@@ -23,10 +24,6 @@ from mlspec.pipelines.v1 import pipeline_pb2, pipeline_run_pb2
 
 K = reference_pb2.ResourceKind
 Report = stage_report_pb2.StageReport
-_USABLE = (
-    stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED,
-    stage_report_pb2.STAGE_REPORT_STATUS_WARNED,
-)
 
 
 def of_model_version(res: Resources, model: Loaded) -> inference_log_pb2.Provenance:
@@ -62,24 +59,7 @@ def _unknown(what: str) -> errors.FailedPrecondition:
 
 def training_report(res: Resources, model_id: str) -> Report | None:
     """The newest usable model-training stage report that output the model version."""
-    nodes, _ = res.walk(model_id, upstream=True, max_depth=1)
-    candidates = [
-        i
-        for i, (kind, _, _, stage) in res.summaries([i for i in nodes if i != model_id]).items()
-        if kind == K.RESOURCE_KIND_STAGE_REPORT
-        and stage == stage_pb2.LIFECYCLE_STAGE_MODEL_TRAINING
-    ]
-    best: Report | None = None
-    for report_id in candidates:
-        report = res.get(K.RESOURCE_KIND_STAGE_REPORT, report_id).message
-        assert isinstance(report, Report)
-        if report.status not in _USABLE:
-            continue
-        if best is None or report.meta.create_time.ToMicroseconds() > (
-            best.meta.create_time.ToMicroseconds()
-        ):
-            best = report
-    return best
+    return newest_report(res, model_id, stage_pb2.LIFECYCLE_STAGE_MODEL_TRAINING, upstream=True)
 
 
 def training_datasets(

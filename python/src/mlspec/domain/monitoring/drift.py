@@ -19,6 +19,7 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2, value_pb2
 from mlspec.data.v1 import statistics_pb2
 from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.lifecycle.neighbours import newest_report
 from mlspec.domain.logging.provenance import training_datasets, training_report
 from mlspec.domain.monitoring.event_kinds import PREDICTION
 from mlspec.lifecycle.v1 import stage_pb2, stage_report_pb2
@@ -127,25 +128,10 @@ def baseline_of(res: Resources, model: Loaded) -> Baseline:
 
 
 def _analysis_report(res: Resources, dataset_version_id: str) -> Report | None:
-    """The newest succeeded data-analysis report that read a dataset version."""
-    nodes, _ = res.walk(dataset_version_id, upstream=False, max_depth=1)
-    found: Report | None = None
-    summaries = res.summaries([i for i in nodes if i != dataset_version_id])
-    for report_id, (kind, _, _, stage) in summaries.items():
-        if kind != K.RESOURCE_KIND_STAGE_REPORT or stage != stage_pb2.LIFECYCLE_STAGE_DATA_ANALYSIS:
-            continue
-        report = res.get(K.RESOURCE_KIND_STAGE_REPORT, report_id).message
-        assert isinstance(report, Report)
-        if report.status not in (
-            stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED,
-            stage_report_pb2.STAGE_REPORT_STATUS_WARNED,
-        ):
-            continue
-        if found is None or report.meta.create_time.ToMicroseconds() > (
-            found.meta.create_time.ToMicroseconds()
-        ):
-            found = report
-    return found
+    """The newest usable data-analysis report that read a dataset version."""
+    return newest_report(
+        res, dataset_version_id, stage_pb2.LIFECYCLE_STAGE_DATA_ANALYSIS, upstream=False
+    )
 
 
 def _buckets(feature: statistics_pb2.FeatureStatistics) -> FeatureBuckets | None:

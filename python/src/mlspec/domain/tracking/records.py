@@ -17,7 +17,7 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common.resources import Loaded, Resources
-from mlspec.domain.tracking import runs
+from mlspec.domain.tracking import metric_columns, runs
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.tracking.v1 import metric_pb2, run_pb2
@@ -57,12 +57,23 @@ def copy_run(loaded: Loaded) -> run_pb2.Run:
     return run
 
 
-def log_metrics(res: Resources, run_id: str, metrics: Sequence[metric_pb2.Metric]) -> int:
+def log_metrics(
+    res: Resources,
+    run_id: str,
+    metrics: Sequence[metric_pb2.Metric],
+    columns: metric_pb2.MetricColumns | None = None,
+) -> int:
     """Appends metric points (scalar, array or object values); returns how many.
 
-    Keeps the run's latest value, count, min and max per key (``Run.latest_metrics``).
+    The points of ``columns`` (``metric_columns``) follow those of ``metrics``. Keeps the
+    run's latest value, count, min and max per key (``Run.latest_metrics``).
     """
-    _limit(metrics, MAX_METRICS, "metrics")
+    in_columns = metric_columns.count(columns) if columns is not None else 0
+    total = len(metrics) + in_columns
+    if not total:
+        raise errors.invalid("metrics", "holds no items (nor does columns)")
+    if total > MAX_METRICS:
+        raise errors.too_many("metrics", total, MAX_METRICS)
     loaded = _open_run(res, run_id)
     violations = [
         FieldViolation(
@@ -76,6 +87,8 @@ def log_metrics(res: Resources, run_id: str, metrics: Sequence[metric_pb2.Metric
         for i, m in enumerate(metrics)
         if not m.HasField("value")
     ]
+    if columns is not None:
+        violations += metric_columns.violations(columns, METRIC_KEY)
     if violations:
         raise errors.InvalidArgument(
             "some metrics are incomplete", reason="INVALID_METRIC", violations=violations
@@ -84,13 +97,18 @@ def log_metrics(res: Resources, run_id: str, metrics: Sequence[metric_pb2.Metric
     rows = []
     latest: dict[str, metric_pb2.Metric] = {}
     for metric in metrics:
-        point = metric_pb2.Metric()
-        point.CopyFrom(metric)
+        point = metric
         if not point.HasField("timestamp"):
+            point = metric_pb2.Metric()
+            point.CopyFrom(metric)
             point.timestamp.CopyFrom(micros_to_timestamp(now))
         time_us = point.timestamp.ToMicroseconds()
         rows.append((run_id, point.key, point.step, time_us, point.SerializeToString()))
         latest[point.key] = point
+    stats: dict[str, metric_columns.KeyStats] = {}
+    if in_columns and columns is not None:
+        column_rows, stats = metric_columns.rows(run_id, columns)
+        rows += column_rows
     res.append_metrics(rows)
     run = copy_run(loaded)
     summaries = {s.key: s for s in run.latest_metrics}
@@ -110,10 +128,22 @@ def log_metrics(res: Resources, run_id: str, metrics: Sequence[metric_pb2.Metric
             )
             if number != number:  # NaN is stored as logged but has no place in min/max
                 continue
-            summary.min = min(summary.min, number) if summary.HasField("min") else number
-            summary.max = max(summary.max, number) if summary.HasField("max") else number
+            _widen(summary, number, number)
+    for key, stat in stats.items():  # the columns' points come after those of metrics
+        summary = summaries.get(key) or run.latest_metrics.add(key=key)
+        summaries[key] = summary
+        summary.latest.CopyFrom(stat.latest)
+        summary.count += stat.count
+        if stat.low is not None and stat.high is not None:
+            _widen(summary, stat.low, stat.high)
     res.save(loaded, run)
     return len(rows)
+
+
+def _widen(summary: metric_pb2.MetricSummary, low: float, high: float) -> None:
+    """Extends a summary's min and max to cover ``low`` and ``high``."""
+    summary.min = min(summary.min, low) if summary.HasField("min") else low
+    summary.max = max(summary.max, high) if summary.HasField("max") else high
 
 
 def log_params(res: Resources, run_id: str, params: Sequence[metric_pb2.Param]) -> int:

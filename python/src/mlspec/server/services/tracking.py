@@ -43,7 +43,8 @@ def update_run_state(request: pb.UpdateRunStateRequest, res: Resources) -> Messa
 
 def log_metrics(request: pb.LogMetricsRequest, res: Resources) -> Message:
     """Appends metric points (scalar, array or object values) in one transaction."""
-    count = records.log_metrics(res, request.run_id, request.metrics)
+    columns = request.columns if request.HasField("columns") else None
+    count = records.log_metrics(res, request.run_id, request.metrics, columns)
     return pb.LogMetricsResponse(recorded_count=count)
 
 

@@ -23,18 +23,7 @@ class LineageStatements(SqlBase):
 
         Returns the nodes reached with their smallest depth, and the edges traversed.
         """
-        near, far = ("dst_id", "src_id") if upstream else ("src_id", "dst_id")
-        sql = f"""
-            WITH RECURSIVE walk(node, depth, src, dst, relation) AS (
-                SELECT CAST(? AS VARCHAR(40)), 0, CAST(NULL AS VARCHAR(40)),
-                       CAST(NULL AS VARCHAR(40)), CAST(NULL AS SMALLINT)
-                UNION
-                SELECT e.{far}, w.depth + 1, e.src_id, e.dst_id, e.relation
-                FROM lineage_edges e JOIN walk w ON e.{near} = w.node
-                WHERE w.depth < ? AND e.workspace = ?
-            )
-            SELECT node, depth, src, dst, relation FROM walk
-            """  # noqa: S608 - the interpolated names are fixed column names, not input
+        sql = walk_statement(upstream=upstream)
         nodes: dict[str, int] = {}
         edges: set[tuple[str, str, int]] = set()
         for node, depth, src, dst, relation in self._rows(sql, (start, max_depth, workspace)):
@@ -44,24 +33,49 @@ class LineageStatements(SqlBase):
                 edges.add((src, dst, int(relation)))
         return nodes, edges
 
-    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int, int]]:
-        """Id -> (kind, name, status, stage) without loading the stored messages."""
-        found: dict[str, tuple[int, str, int, int]] = {}
+    def summaries(self, workspace: str, ids: Sequence[str]) -> dict[str, tuple[int, str, int]]:
+        """Id -> (kind, name, status) without loading the stored messages."""
+        found: dict[str, tuple[int, str, int]] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            sql = _SUMMARIES + f" AND r.id IN ({marks})"  # only '?' placeholders are added
-            for id_, kind, name, status, stage in self._rows(sql, (workspace, *chunk)):
-                found[id_] = (int(kind), name or "", int(status), int(stage or 0))
+            rows = self._rows(summaries_by_ids(len(chunk)), tuple(chunk))
+            for id_, space, kind, name, status in rows:
+                if space == workspace:  # see summaries_by_ids
+                    found[id_] = (int(kind), name or "", int(status))
         return found
 
 
-_SUMMARIES = (
-    "SELECT r.id, r.kind, r.name, r.status, f.value_num FROM resources r"
-    " LEFT JOIN resource_fields f ON f.resource_seq = r.seq AND f.kind = r.kind"
-    " AND f.key = 'stage' WHERE r.workspace = ?"
-)
+def walk_statement(*, upstream: bool) -> str:
+    """The recursive walk from one node (parameters: start id, max depth, workspace).
+
+    Each step looks edges up by their near end: ``ix_lineage_edges_dst`` upstream, the
+    primary key (source first) downstream.
+    """
+    near, far = ("dst_id", "src_id") if upstream else ("src_id", "dst_id")
+    return f"""
+        WITH RECURSIVE walk(node, depth, src, dst, relation) AS (
+            SELECT CAST(? AS VARCHAR(40)), 0, CAST(NULL AS VARCHAR(40)),
+                   CAST(NULL AS VARCHAR(40)), CAST(NULL AS SMALLINT)
+            UNION
+            SELECT e.{far}, w.depth + 1, e.src_id, e.dst_id, e.relation
+            FROM lineage_edges e JOIN walk w ON e.{near} = w.node
+            WHERE w.depth < ? AND e.workspace = ?
+        )
+        SELECT node, depth, src, dst, relation FROM walk
+        """  # noqa: S608 - the interpolated names are fixed column names, not input
+
+
+def summaries_by_ids(count: int) -> str:
+    """The statement that summarises ``count`` resources by id, through the id index.
+
+    Like ``resources.select_by_ids`` it names no workspace (SQLite without statistics
+    would scan the workspace through ``ix_resources_scope``); callers check it.
+    """
+    marks = ", ".join("?" * count)
+    return f"SELECT id, workspace, kind, name, status FROM resources WHERE id IN ({marks})"  # noqa: S608 - only '?' placeholders are added
+
+
 _INSERT_EDGE = (
     "INSERT INTO lineage_edges (workspace, src_id, dst_id, relation) VALUES (?, ?, ?, ?)"
     " ON CONFLICT DO NOTHING"

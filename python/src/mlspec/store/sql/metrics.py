@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from mlspec.store.sql.base import SqlBase
 from mlspec.store.sql.schema import metrics
+from mlspec.tracking.v1 import metric_pb2
 
 
 class MetricStatements(SqlBase):
     """The metric operations of a transaction."""
 
     def append_metrics(self, rows: Sequence[tuple[str, str, int, int, bytes]]) -> None:
-        """Appends metric points (run id, key, step, time in µs, serialized Metric)."""
+        """Appends metric points (run id, key, step, time in µs, serialized Metric).
+
+        One executemany on the driver: SQLAlchemy's would cost more per point than the
+        database's own work.
+        """
         if rows:
-            self.conn.execute(
-                insert(metrics),
-                [
-                    {"run_id": r, "key": k, "step": s, "time": t, "data": d}
-                    for r, k, s, t, d in rows
-                ],
-            )
+            self._rows(_INSERT_METRIC, list(rows))
 
     def metric_history(
         self,
@@ -44,9 +43,27 @@ class MetricStatements(SqlBase):
         if max_step is not None:
             conditions.append(metrics.c.step <= max_step)
         rows = self.conn.execute(
-            select(metrics.c.seq, metrics.c.data)
+            select(metrics.c.seq, metrics.c.key, metrics.c.step, metrics.c.time, metrics.c.data)
             .where(*conditions)
             .order_by(metrics.c.seq)
             .limit(limit)
         )
-        return [(int(r.seq), bytes(r.data)) for r in rows]
+        return [(int(r.seq), _whole(r.key, r.step, r.time, bytes(r.data))) for r in rows]
+
+
+def _whole(key: str, step: int, time: int, data: bytes) -> bytes:
+    """A point's whole Metric: a stored value-only one merged with its columns.
+
+    A Metric serialization starts with its key (field 1) when it holds one; one that
+    starts otherwise was stored without key, step and timestamp (``append_metrics``).
+    Serializations of one message concatenated parse as the merged message.
+    """
+    if data[:1] == _KEY_TAG:
+        return data
+    head = metric_pb2.Metric(key=key, step=step)
+    head.timestamp.FromMicroseconds(time)
+    return head.SerializeToString() + data
+
+
+_KEY_TAG = b"\x0a"
+_INSERT_METRIC = "INSERT INTO metrics (run_id, key, step, time, data) VALUES (?, ?, ?, ?, ?)"

@@ -137,6 +137,63 @@ class Metric(message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 @typing.final
+class MetricColumns(message.Message):
+    """MetricColumns holds scalar metric points of one run column by column: a compact form
+    of `repeated Metric` for logging at a high rate, which encodes and decodes without a
+    message per point. Point i has the key `keys[key_indexes[i]]`, the value
+    `double_values[i]`, the step `steps[i]` and the time `time_micros[i]`; it is recorded
+    and read back exactly as the Metric with those fields (its value a
+    `Value.double_value`, its timestamp at microsecond precision, no slice or dataset).
+    The four per-point columns hold the same number of entries.
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: builtins.int
+    KEY_INDEXES_FIELD_NUMBER: builtins.int
+    DOUBLE_VALUES_FIELD_NUMBER: builtins.int
+    STEPS_FIELD_NUMBER: builtins.int
+    TIME_MICROS_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def keys(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Required. The distinct metric keys of the points; each MUST match
+        `^[A-Za-z0-9_./ -]{1,250}$`, as `Metric.key`.
+        """
+
+    @builtins.property
+    def key_indexes(self) -> containers.RepeatedScalarFieldContainer[builtins.int]:
+        """Required. For each point, the index of its key in `keys`."""
+
+    @builtins.property
+    def double_values(self) -> containers.RepeatedScalarFieldContainer[builtins.float]:
+        """Required. For each point, its value."""
+
+    @builtins.property
+    def steps(self) -> containers.RepeatedScalarFieldContainer[builtins.int]:
+        """Required. For each point, its step (0 when the metric is not step-based)."""
+
+    @builtins.property
+    def time_micros(self) -> containers.RepeatedScalarFieldContainer[builtins.int]:
+        """Required. For each point, when it was measured, in microseconds since the Unix epoch,
+        within the years 0001 to 9999.
+        """
+
+    def __init__(
+        self,
+        *,
+        keys: abc.Iterable[builtins.str] | None = ...,
+        key_indexes: abc.Iterable[builtins.int] | None = ...,
+        double_values: abc.Iterable[builtins.float] | None = ...,
+        steps: abc.Iterable[builtins.int] | None = ...,
+        time_micros: abc.Iterable[builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["double_values", b"double_values", "key_indexes", b"key_indexes", "keys", b"keys", "steps", b"steps", "time_micros", b"time_micros"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
 class MetricHistory(message.Message):
     """MetricHistory is the ordered series of all values recorded for one metric key (and one
     slice and dataset context) of one run.

@@ -621,6 +621,7 @@ class LogMetricsRequest(message.Message):
     RUN_ID_FIELD_NUMBER: builtins.int
     METRICS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    COLUMNS_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     request_id: builtins.str
@@ -629,8 +630,14 @@ class LogMetricsRequest(message.Message):
     """
     @builtins.property
     def metrics(self) -> containers.RepeatedCompositeFieldContainer[metric_pb2.Metric]:
-        """Required. The metric values to record, at most 1,000; they are stored in one
-        transaction.
+        """Optional. The metric values to record. Together with the points of `columns` a
+        request holds at least one and at most 1,000 points, all stored in one transaction.
+        """
+
+    @builtins.property
+    def columns(self) -> metric_pb2.MetricColumns:
+        """Optional. More scalar points, column by column (the compact form for high-rate
+        logging); recorded after the values of `metrics`, in their order.
         """
 
     def __init__(
@@ -639,10 +646,11 @@ class LogMetricsRequest(message.Message):
         run_id: builtins.str = ...,
         metrics: abc.Iterable[metric_pb2.Metric] | None = ...,
         request_id: builtins.str = ...,
+        columns: metric_pb2.MetricColumns | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["columns", b"columns"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["metrics", b"metrics", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["columns", b"columns", "metrics", b"metrics", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -212,9 +212,10 @@ class TrackingServiceServicer:
 
     def LogMetrics(self, request, context):
         """Records up to 1,000 metric values on a run in one transaction: either all are stored
-        or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for more than 1,000
-        metrics, a malformed key or an unset value, and FAILED_PRECONDITION when the run is
-        terminal.
+        or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for no point or more
+        than 1,000 (`metrics` and `columns` together), a malformed key, an unset value, or
+        columns of different lengths, a key index outside `keys` or a time outside years 0001
+        to 9999, and FAILED_PRECONDITION when the run is terminal.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

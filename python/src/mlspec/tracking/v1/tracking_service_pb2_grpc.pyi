@@ -90,9 +90,10 @@ class TrackingServiceStub:
     """
     LogMetrics: grpc.UnaryUnaryMultiCallable[tracking_service_pb2.LogMetricsRequest, tracking_service_pb2.LogMetricsResponse]
     """Records up to 1,000 metric values on a run in one transaction: either all are stored
-    or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for more than 1,000
-    metrics, a malformed key or an unset value, and FAILED_PRECONDITION when the run is
-    terminal.
+    or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for no point or more
+    than 1,000 (`metrics` and `columns` together), a malformed key, an unset value, or
+    columns of different lengths, a key index outside `keys` or a time outside years 0001
+    to 9999, and FAILED_PRECONDITION when the run is terminal.
     """
     LogParams: grpc.UnaryUnaryMultiCallable[tracking_service_pb2.LogParamsRequest, tracking_service_pb2.LogParamsResponse]
     """Records up to 100 hyperparameters on a run in one transaction. Logging a key again
@@ -185,9 +186,10 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     """
     LogMetrics: aio.UnaryUnaryMultiCallable[tracking_service_pb2.LogMetricsRequest, tracking_service_pb2.LogMetricsResponse]  # type: ignore[assignment]
     """Records up to 1,000 metric values on a run in one transaction: either all are stored
-    or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for more than 1,000
-    metrics, a malformed key or an unset value, and FAILED_PRECONDITION when the run is
-    terminal.
+    or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for no point or more
+    than 1,000 (`metrics` and `columns` together), a malformed key, an unset value, or
+    columns of different lengths, a key index outside `keys` or a time outside years 0001
+    to 9999, and FAILED_PRECONDITION when the run is terminal.
     """
     LogParams: aio.UnaryUnaryMultiCallable[tracking_service_pb2.LogParamsRequest, tracking_service_pb2.LogParamsResponse]  # type: ignore[assignment]
     """Records up to 100 hyperparameters on a run in one transaction. Logging a key again
@@ -337,9 +339,10 @@ class TrackingServiceServicer(metaclass=abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[tracking_service_pb2.LogMetricsResponse, abc.Awaitable[tracking_service_pb2.LogMetricsResponse]]:
         """Records up to 1,000 metric values on a run in one transaction: either all are stored
-        or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for more than 1,000
-        metrics, a malformed key or an unset value, and FAILED_PRECONDITION when the run is
-        terminal.
+        or none. Returns NOT_FOUND for an unknown run, INVALID_ARGUMENT for no point or more
+        than 1,000 (`metrics` and `columns` together), a malformed key, an unset value, or
+        columns of different lengths, a key index outside `keys` or a time outside years 0001
+        to 9999, and FAILED_PRECONDITION when the run is terminal.
         """
 
     @abc_1.abstractmethod
