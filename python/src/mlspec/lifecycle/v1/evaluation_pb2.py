@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
@@ -29,7 +30,7 @@ from mlspec.common.v1 import threshold_pb2 as mlspec_dot_common_dot_v1_dot_thres
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$mlspec/lifecycle/v1/evaluation.proto\x12\x13mlspec.lifecycle.v1\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\"\xfc\n\n\x0fModelEvaluation\x12\x46\n\x0f\x63\x61ndidate_model\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0e\x63\x61ndidateModel\x12\x44\n\x0e\x62\x61seline_model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rbaselineModel\x12\x42\n\x08\x64\x61tasets\x18\x03 \x03(\x0b\x32&.mlspec.lifecycle.v1.EvaluationDatasetR\x08\x64\x61tasets\x12J\n\x11objectives_report\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x10objectivesReport\x12@\n\rslicing_specs\x18\x05 \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x0cslicingSpecs\x12_\n\x13\x63ross_slicing_specs\x18\x06 \x03(\x0b\x32/.mlspec.lifecycle.v1.EvaluationCrossSlicingSpecR\x11\x63rossSlicingSpecs\x12L\n\x0cmetric_specs\x18\x07 \x03(\x0b\x32).mlspec.lifecycle.v1.EvaluationMetricSpecR\x0bmetricSpecs\x12R\n\x0emetric_results\x18\x08 \x03(\x0b\x32+.mlspec.lifecycle.v1.EvaluationMetricResultR\rmetricResults\x12O\n\rfairness_gaps\x18\t \x03(\x0b\x32*.mlspec.lifecycle.v1.EvaluationFairnessGapR\x0c\x66\x61irnessGaps\x12[\n\x11threshold_results\x18\n \x03(\x0b\x32..mlspec.lifecycle.v1.EvaluationThresholdResultR\x10thresholdResults\x12#\n\rvalidation_ok\x18\x0b \x01(\x08R\x0cvalidationOk\x12J\n\x08\x66\x61ilures\x18\x0c \x03(\x0b\x32..mlspec.lifecycle.v1.EvaluationThresholdResultR\x08\x66\x61ilures\x12\x42\n\x0emissing_slices\x18\r \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\rmissingSlices\x12Q\n\x12objectives_outcome\x18\x0e \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x11objectivesOutcome\x12\x42\n\x08\x64\x65\x63ision\x18\x0f \x01(\x0e\x32&.mlspec.lifecycle.v1.ModelGateDecisionR\x08\x64\x65\x63ision\x12\'\n\x0f\x64\x65\x63ision_reason\x18\x10 \x01(\tR\x0e\x64\x65\x63isionReason\x12\x12\n\x04tool\x18\x11 \x01(\tR\x04tool\x12!\n\x0ctool_version\x18\x12 \x01(\tR\x0btoolVersion\x12T\n\nproperties\x18\x13 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.ModelEvaluation.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xd4\x01\n\x11\x45valuationDataset\x12\x37\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x33\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x14\n\x05split\x18\x03 \x01(\tR\x05split\x12#\n\rexample_count\x18\x04 \x01(\x03R\x0c\x65xampleCount\x12\x16\n\x06\x66ilter\x18\x05 \x01(\tR\x06\x66ilter\"\xa6\x01\n\x1a\x45valuationCrossSlicingSpec\x12@\n\rbaseline_spec\x18\x01 \x01(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x0c\x62\x61selineSpec\x12\x46\n\x10\x63omparison_specs\x18\x02 \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x0f\x63omparisonSpecs\"\x94\x03\n\x14\x45valuationMetricSpec\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12&\n\x0eimplementation\x18\x02 \x01(\tR\x0eimplementation\x12M\n\x06\x63onfig\x18\x03 \x03(\x0b\x32\x35.mlspec.lifecycle.v1.EvaluationMetricSpec.ConfigEntryR\x06\x63onfig\x12?\n\tthreshold\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdR\tthreshold\x12!\n\x0cobjective_id\x18\x05 \x01(\tR\x0bobjectiveId\x12\x39\n\tdirection\x18\x06 \x01(\x0e\x32\x1b.mlspec.common.v1.DirectionR\tdirection\x1aR\n\x0b\x43onfigEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"z\n\x13\x45valuationMetricKey\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n\nmodel_role\x18\x02 \x01(\tR\tmodelRole\x12\x17\n\x07sub_key\x18\x03 \x01(\tR\x06subKey\x12\x17\n\x07is_diff\x18\x04 \x01(\x08R\x06isDiff\"\xd0\x02\n\x16\x45valuationMetricResult\x12G\n\nmetric_key\x18\x01 \x01(\x0b\x32(.mlspec.lifecycle.v1.EvaluationMetricKeyR\tmetricKey\x12\x37\n\tslice_key\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x08sliceKey\x12-\n\x05value\x18\x03 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value\x12\x62\n\x13\x63onfidence_interval\x18\x04 \x01(\x0b\x32\x31.mlspec.lifecycle.v1.EvaluationConfidenceIntervalR\x12\x63onfidenceInterval\x12!\n\x0csample_count\x18\x05 \x01(\x03R\x0bsampleCount\"\x8e\x01\n\x1c\x45valuationConfidenceInterval\x12\x1f\n\x0blower_bound\x18\x01 \x01(\x01R\nlowerBound\x12\x1f\n\x0bupper_bound\x18\x02 \x01(\x01R\nupperBound\x12\x14\n\x05level\x18\x03 \x01(\x01R\x05level\x12\x16\n\x06method\x18\x04 \x01(\tR\x06method\"\xbc\x03\n\x15\x45valuationFairnessGap\x12\x16\n\x06metric\x18\x01 \x01(\tR\x06metric\x12\x33\n\x07group_a\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x06groupA\x12\x33\n\x07group_b\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x06groupB\x12\x17\n\x07value_a\x18\x04 \x01(\x01R\x06valueA\x12\x17\n\x07value_b\x18\x05 \x01(\x01R\x06valueB\x12\x1e\n\ndifference\x18\x06 \x01(\x01R\ndifference\x12\x19\n\x05ratio\x18\x07 \x01(\x01H\x00R\x05ratio\x88\x01\x01\x12>\n\tthreshold\x18\x08 \x01(\x0b\x32 .mlspec.common.v1.ValueThresholdR\tthreshold\x12,\n\x12threshold_on_ratio\x18\t \x01(\x08R\x10thresholdOnRatio\x12<\n\x07outcome\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x07outcomeB\x08\n\x06_ratio\"\xd9\x03\n\x19\x45valuationThresholdResult\x12!\n\x0cobjective_id\x18\x01 \x01(\tR\x0bobjectiveId\x12G\n\nmetric_key\x18\x02 \x01(\x0b\x32(.mlspec.lifecycle.v1.EvaluationMetricKeyR\tmetricKey\x12\x37\n\tslice_key\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x08sliceKey\x12?\n\tthreshold\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdR\tthreshold\x12\x19\n\x05value\x18\x05 \x01(\x01H\x00R\x05value\x88\x01\x01\x12*\n\x0e\x62\x61seline_value\x18\x06 \x01(\x01H\x01R\rbaselineValue\x88\x01\x01\x12<\n\x07outcome\x18\x07 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x07outcome\x12\x1a\n\x08\x62locking\x18\x08 \x01(\x08R\x08\x62locking\x12\x18\n\x07message\x18\t \x01(\tR\x07messageB\x08\n\x06_valueB\x11\n\x0f_baseline_value*\xf6\x01\n\x11ModelGateDecision\x12#\n\x1fMODEL_GATE_DECISION_UNSPECIFIED\x10\x00\x12 \n\x1cMODEL_GATE_DECISION_APPROVED\x10\x01\x12.\n*MODEL_GATE_DECISION_APPROVED_WITH_WARNINGS\x10\x02\x12 \n\x1cMODEL_GATE_DECISION_REJECTED\x10\x03\x12$\n MODEL_GATE_DECISION_NEEDS_REVIEW\x10\x04\x12\"\n\x1eMODEL_GATE_DECISION_OVERRIDDEN\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$mlspec/lifecycle/v1/evaluation.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\"\x9a\x0b\n\x0fModelEvaluation\x12L\n\x0f\x63\x61ndidate_model\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x0e\x63\x61ndidateModel\x12\x44\n\x0e\x62\x61seline_model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rbaselineModel\x12H\n\x08\x64\x61tasets\x18\x03 \x03(\x0b\x32&.mlspec.lifecycle.v1.EvaluationDatasetB\x04\xe2\x41\x01\x02R\x08\x64\x61tasets\x12J\n\x11objectives_report\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x10objectivesReport\x12@\n\rslicing_specs\x18\x05 \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x0cslicingSpecs\x12_\n\x13\x63ross_slicing_specs\x18\x06 \x03(\x0b\x32/.mlspec.lifecycle.v1.EvaluationCrossSlicingSpecR\x11\x63rossSlicingSpecs\x12L\n\x0cmetric_specs\x18\x07 \x03(\x0b\x32).mlspec.lifecycle.v1.EvaluationMetricSpecR\x0bmetricSpecs\x12R\n\x0emetric_results\x18\x08 \x03(\x0b\x32+.mlspec.lifecycle.v1.EvaluationMetricResultR\rmetricResults\x12O\n\rfairness_gaps\x18\t \x03(\x0b\x32*.mlspec.lifecycle.v1.EvaluationFairnessGapR\x0c\x66\x61irnessGaps\x12[\n\x11threshold_results\x18\n \x03(\x0b\x32..mlspec.lifecycle.v1.EvaluationThresholdResultR\x10thresholdResults\x12)\n\rvalidation_ok\x18\x0b \x01(\x08\x42\x04\xe2\x41\x01\x03R\x0cvalidationOk\x12J\n\x08\x66\x61ilures\x18\x0c \x03(\x0b\x32..mlspec.lifecycle.v1.EvaluationThresholdResultR\x08\x66\x61ilures\x12\x42\n\x0emissing_slices\x18\r \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\rmissingSlices\x12W\n\x12objectives_outcome\x18\x0e \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x11objectivesOutcome\x12H\n\x08\x64\x65\x63ision\x18\x0f \x01(\x0e\x32&.mlspec.lifecycle.v1.ModelGateDecisionB\x04\xe2\x41\x01\x02R\x08\x64\x65\x63ision\x12\'\n\x0f\x64\x65\x63ision_reason\x18\x10 \x01(\tR\x0e\x64\x65\x63isionReason\x12\x12\n\x04tool\x18\x11 \x01(\tR\x04tool\x12!\n\x0ctool_version\x18\x12 \x01(\tR\x0btoolVersion\x12T\n\nproperties\x18\x13 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.ModelEvaluation.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xe0\x01\n\x11\x45valuationDataset\x12=\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x07\x64\x61taset\x12\x39\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x14\n\x05split\x18\x03 \x01(\tR\x05split\x12#\n\rexample_count\x18\x04 \x01(\x03R\x0c\x65xampleCount\x12\x16\n\x06\x66ilter\x18\x05 \x01(\tR\x06\x66ilter\"\xb2\x01\n\x1a\x45valuationCrossSlicingSpec\x12\x46\n\rbaseline_spec\x18\x01 \x01(\x0b\x32\x1b.mlspec.common.v1.SliceSpecB\x04\xe2\x41\x01\x02R\x0c\x62\x61selineSpec\x12L\n\x10\x63omparison_specs\x18\x02 \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecB\x04\xe2\x41\x01\x02R\x0f\x63omparisonSpecs\"\x9a\x03\n\x14\x45valuationMetricSpec\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12&\n\x0eimplementation\x18\x02 \x01(\tR\x0eimplementation\x12M\n\x06\x63onfig\x18\x03 \x03(\x0b\x32\x35.mlspec.lifecycle.v1.EvaluationMetricSpec.ConfigEntryR\x06\x63onfig\x12?\n\tthreshold\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdR\tthreshold\x12!\n\x0cobjective_id\x18\x05 \x01(\tR\x0bobjectiveId\x12\x39\n\tdirection\x18\x06 \x01(\x0e\x32\x1b.mlspec.common.v1.DirectionR\tdirection\x1aR\n\x0b\x43onfigEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\x80\x01\n\x13\x45valuationMetricKey\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x1d\n\nmodel_role\x18\x02 \x01(\tR\tmodelRole\x12\x17\n\x07sub_key\x18\x03 \x01(\tR\x06subKey\x12\x17\n\x07is_diff\x18\x04 \x01(\x08R\x06isDiff\"\xe2\x02\n\x16\x45valuationMetricResult\x12M\n\nmetric_key\x18\x01 \x01(\x0b\x32(.mlspec.lifecycle.v1.EvaluationMetricKeyB\x04\xe2\x41\x01\x02R\tmetricKey\x12=\n\tslice_key\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyB\x04\xe2\x41\x01\x02R\x08sliceKey\x12\x33\n\x05value\x18\x03 \x01(\x0b\x32\x17.mlspec.common.v1.ValueB\x04\xe2\x41\x01\x02R\x05value\x12\x62\n\x13\x63onfidence_interval\x18\x04 \x01(\x0b\x32\x31.mlspec.lifecycle.v1.EvaluationConfidenceIntervalR\x12\x63onfidenceInterval\x12!\n\x0csample_count\x18\x05 \x01(\x03R\x0bsampleCount\"\x94\x01\n\x1c\x45valuationConfidenceInterval\x12\x1f\n\x0blower_bound\x18\x01 \x01(\x01R\nlowerBound\x12\x1f\n\x0bupper_bound\x18\x02 \x01(\x01R\nupperBound\x12\x1a\n\x05level\x18\x03 \x01(\x01\x42\x04\xe2\x41\x01\x02R\x05level\x12\x16\n\x06method\x18\x04 \x01(\tR\x06method\"\xd4\x03\n\x15\x45valuationFairnessGap\x12\x1c\n\x06metric\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06metric\x12\x39\n\x07group_a\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyB\x04\xe2\x41\x01\x02R\x06groupA\x12\x39\n\x07group_b\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyB\x04\xe2\x41\x01\x02R\x06groupB\x12\x17\n\x07value_a\x18\x04 \x01(\x01R\x06valueA\x12\x17\n\x07value_b\x18\x05 \x01(\x01R\x06valueB\x12\x1e\n\ndifference\x18\x06 \x01(\x01R\ndifference\x12\x19\n\x05ratio\x18\x07 \x01(\x01H\x00R\x05ratio\x88\x01\x01\x12>\n\tthreshold\x18\x08 \x01(\x0b\x32 .mlspec.common.v1.ValueThresholdR\tthreshold\x12,\n\x12threshold_on_ratio\x18\t \x01(\x08R\x10thresholdOnRatio\x12\x42\n\x07outcome\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x07outcomeB\x08\n\x06_ratio\"\xeb\x03\n\x19\x45valuationThresholdResult\x12!\n\x0cobjective_id\x18\x01 \x01(\tR\x0bobjectiveId\x12M\n\nmetric_key\x18\x02 \x01(\x0b\x32(.mlspec.lifecycle.v1.EvaluationMetricKeyB\x04\xe2\x41\x01\x02R\tmetricKey\x12\x37\n\tslice_key\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x08sliceKey\x12\x45\n\tthreshold\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdB\x04\xe2\x41\x01\x02R\tthreshold\x12\x19\n\x05value\x18\x05 \x01(\x01H\x00R\x05value\x88\x01\x01\x12*\n\x0e\x62\x61seline_value\x18\x06 \x01(\x01H\x01R\rbaselineValue\x88\x01\x01\x12\x42\n\x07outcome\x18\x07 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x07outcome\x12\x1a\n\x08\x62locking\x18\x08 \x01(\x08R\x08\x62locking\x12\x18\n\x07message\x18\t \x01(\tR\x07messageB\x08\n\x06_valueB\x11\n\x0f_baseline_value*\xf6\x01\n\x11ModelGateDecision\x12#\n\x1fMODEL_GATE_DECISION_UNSPECIFIED\x10\x00\x12 \n\x1cMODEL_GATE_DECISION_APPROVED\x10\x01\x12.\n*MODEL_GATE_DECISION_APPROVED_WITH_WARNINGS\x10\x02\x12 \n\x1cMODEL_GATE_DECISION_REJECTED\x10\x03\x12$\n MODEL_GATE_DECISION_NEEDS_REVIEW\x10\x04\x12\"\n\x1eMODEL_GATE_DECISION_OVERRIDDEN\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,30 +39,74 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELEVALUATION_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODELEVALUATION_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MODELEVALUATION'].fields_by_name['candidate_model']._loaded_options = None
+  _globals['_MODELEVALUATION'].fields_by_name['candidate_model']._serialized_options = b'\342A\001\002'
+  _globals['_MODELEVALUATION'].fields_by_name['datasets']._loaded_options = None
+  _globals['_MODELEVALUATION'].fields_by_name['datasets']._serialized_options = b'\342A\001\002'
+  _globals['_MODELEVALUATION'].fields_by_name['validation_ok']._loaded_options = None
+  _globals['_MODELEVALUATION'].fields_by_name['validation_ok']._serialized_options = b'\342A\001\003'
+  _globals['_MODELEVALUATION'].fields_by_name['objectives_outcome']._loaded_options = None
+  _globals['_MODELEVALUATION'].fields_by_name['objectives_outcome']._serialized_options = b'\342A\001\002'
+  _globals['_MODELEVALUATION'].fields_by_name['decision']._loaded_options = None
+  _globals['_MODELEVALUATION'].fields_by_name['decision']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONDATASET'].fields_by_name['dataset']._loaded_options = None
+  _globals['_EVALUATIONDATASET'].fields_by_name['dataset']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONDATASET'].fields_by_name['digest']._loaded_options = None
+  _globals['_EVALUATIONDATASET'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONCROSSSLICINGSPEC'].fields_by_name['baseline_spec']._loaded_options = None
+  _globals['_EVALUATIONCROSSSLICINGSPEC'].fields_by_name['baseline_spec']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONCROSSSLICINGSPEC'].fields_by_name['comparison_specs']._loaded_options = None
+  _globals['_EVALUATIONCROSSSLICINGSPEC'].fields_by_name['comparison_specs']._serialized_options = b'\342A\001\002'
   _globals['_EVALUATIONMETRICSPEC_CONFIGENTRY']._loaded_options = None
   _globals['_EVALUATIONMETRICSPEC_CONFIGENTRY']._serialized_options = b'8\001'
-  _globals['_MODELGATEDECISION']._serialized_start=3950
-  _globals['_MODELGATEDECISION']._serialized_end=4196
-  _globals['_MODELEVALUATION']._serialized_start=221
-  _globals['_MODELEVALUATION']._serialized_end=1625
-  _globals['_MODELEVALUATION_PROPERTIESENTRY']._serialized_start=1539
-  _globals['_MODELEVALUATION_PROPERTIESENTRY']._serialized_end=1625
-  _globals['_EVALUATIONDATASET']._serialized_start=1628
-  _globals['_EVALUATIONDATASET']._serialized_end=1840
-  _globals['_EVALUATIONCROSSSLICINGSPEC']._serialized_start=1843
-  _globals['_EVALUATIONCROSSSLICINGSPEC']._serialized_end=2009
-  _globals['_EVALUATIONMETRICSPEC']._serialized_start=2012
-  _globals['_EVALUATIONMETRICSPEC']._serialized_end=2416
-  _globals['_EVALUATIONMETRICSPEC_CONFIGENTRY']._serialized_start=2334
-  _globals['_EVALUATIONMETRICSPEC_CONFIGENTRY']._serialized_end=2416
-  _globals['_EVALUATIONMETRICKEY']._serialized_start=2418
-  _globals['_EVALUATIONMETRICKEY']._serialized_end=2540
-  _globals['_EVALUATIONMETRICRESULT']._serialized_start=2543
-  _globals['_EVALUATIONMETRICRESULT']._serialized_end=2879
-  _globals['_EVALUATIONCONFIDENCEINTERVAL']._serialized_start=2882
-  _globals['_EVALUATIONCONFIDENCEINTERVAL']._serialized_end=3024
-  _globals['_EVALUATIONFAIRNESSGAP']._serialized_start=3027
-  _globals['_EVALUATIONFAIRNESSGAP']._serialized_end=3471
-  _globals['_EVALUATIONTHRESHOLDRESULT']._serialized_start=3474
-  _globals['_EVALUATIONTHRESHOLDRESULT']._serialized_end=3947
+  _globals['_EVALUATIONMETRICSPEC'].fields_by_name['name']._loaded_options = None
+  _globals['_EVALUATIONMETRICSPEC'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONMETRICKEY'].fields_by_name['name']._loaded_options = None
+  _globals['_EVALUATIONMETRICKEY'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONMETRICRESULT'].fields_by_name['metric_key']._loaded_options = None
+  _globals['_EVALUATIONMETRICRESULT'].fields_by_name['metric_key']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONMETRICRESULT'].fields_by_name['slice_key']._loaded_options = None
+  _globals['_EVALUATIONMETRICRESULT'].fields_by_name['slice_key']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONMETRICRESULT'].fields_by_name['value']._loaded_options = None
+  _globals['_EVALUATIONMETRICRESULT'].fields_by_name['value']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONCONFIDENCEINTERVAL'].fields_by_name['level']._loaded_options = None
+  _globals['_EVALUATIONCONFIDENCEINTERVAL'].fields_by_name['level']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['metric']._loaded_options = None
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['metric']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['group_a']._loaded_options = None
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['group_a']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['group_b']._loaded_options = None
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['group_b']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['outcome']._loaded_options = None
+  _globals['_EVALUATIONFAIRNESSGAP'].fields_by_name['outcome']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONTHRESHOLDRESULT'].fields_by_name['metric_key']._loaded_options = None
+  _globals['_EVALUATIONTHRESHOLDRESULT'].fields_by_name['metric_key']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONTHRESHOLDRESULT'].fields_by_name['threshold']._loaded_options = None
+  _globals['_EVALUATIONTHRESHOLDRESULT'].fields_by_name['threshold']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATIONTHRESHOLDRESULT'].fields_by_name['outcome']._loaded_options = None
+  _globals['_EVALUATIONTHRESHOLDRESULT'].fields_by_name['outcome']._serialized_options = b'\342A\001\002'
+  _globals['_MODELGATEDECISION']._serialized_start=4116
+  _globals['_MODELGATEDECISION']._serialized_end=4362
+  _globals['_MODELEVALUATION']._serialized_start=254
+  _globals['_MODELEVALUATION']._serialized_end=1688
+  _globals['_MODELEVALUATION_PROPERTIESENTRY']._serialized_start=1602
+  _globals['_MODELEVALUATION_PROPERTIESENTRY']._serialized_end=1688
+  _globals['_EVALUATIONDATASET']._serialized_start=1691
+  _globals['_EVALUATIONDATASET']._serialized_end=1915
+  _globals['_EVALUATIONCROSSSLICINGSPEC']._serialized_start=1918
+  _globals['_EVALUATIONCROSSSLICINGSPEC']._serialized_end=2096
+  _globals['_EVALUATIONMETRICSPEC']._serialized_start=2099
+  _globals['_EVALUATIONMETRICSPEC']._serialized_end=2509
+  _globals['_EVALUATIONMETRICSPEC_CONFIGENTRY']._serialized_start=2427
+  _globals['_EVALUATIONMETRICSPEC_CONFIGENTRY']._serialized_end=2509
+  _globals['_EVALUATIONMETRICKEY']._serialized_start=2512
+  _globals['_EVALUATIONMETRICKEY']._serialized_end=2640
+  _globals['_EVALUATIONMETRICRESULT']._serialized_start=2643
+  _globals['_EVALUATIONMETRICRESULT']._serialized_end=2997
+  _globals['_EVALUATIONCONFIDENCEINTERVAL']._serialized_start=3000
+  _globals['_EVALUATIONCONFIDENCEINTERVAL']._serialized_end=3148
+  _globals['_EVALUATIONFAIRNESSGAP']._serialized_start=3151
+  _globals['_EVALUATIONFAIRNESSGAP']._serialized_end=3619
+  _globals['_EVALUATIONTHRESHOLDRESULT']._serialized_start=3622
+  _globals['_EVALUATIONTHRESHOLDRESULT']._serialized_end=4113
 # @@protoc_insertion_point(module_scope)

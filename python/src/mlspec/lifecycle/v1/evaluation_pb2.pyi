@@ -456,9 +456,9 @@ class EvaluationConfidenceInterval(message.Message):
     LEVEL_FIELD_NUMBER: builtins.int
     METHOD_FIELD_NUMBER: builtins.int
     lower_bound: builtins.float
-    """Required. Lower bound of the interval."""
+    """Optional. Lower bound of the interval."""
     upper_bound: builtins.float
-    """Required. Upper bound of the interval."""
+    """Optional. Upper bound of the interval."""
     level: builtins.float
     """Required. Confidence level in (0, 1), for example 0.95."""
     method: builtins.str
@@ -502,7 +502,7 @@ class EvaluationFairnessGap(message.Message):
     value_b: builtins.float
     """Optional. Metric value on group B."""
     difference: builtins.float
-    """Required. value_b - value_a."""
+    """Optional. value_b - value_a."""
     ratio: builtins.float
     """Optional. value_b / value_a (undefined when value_a is zero)."""
     threshold_on_ratio: builtins.bool

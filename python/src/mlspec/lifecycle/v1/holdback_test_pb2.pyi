@@ -167,7 +167,7 @@ class HoldbackDisjointness(message.Message):
     method: builtins.str
     """Optional. How overlap was detected, for example `row-hash` or `entity-key`."""
     overlap_count: builtins.int
-    """Required. Number of hold-back examples (or keys) also found in the compared data."""
+    """Optional. Number of hold-back examples (or keys) also found in the compared data."""
     outcome: threshold_pb2.ThresholdOutcome.ValueType
     """Required. PASSED when the overlap count is zero (or within an explicit tolerance)."""
     @builtins.property

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
@@ -30,29 +31,53 @@ from mlspec.data.v1 import schema_pb2 as mlspec_dot_data_dot_v1_dot_schema__pb2
 from mlspec.data.v1 import statistics_pb2 as mlspec_dot_data_dot_v1_dot_statistics__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/lifecycle/v1/splitting.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1bmlspec/data/v1/schema.proto\x1a\x1fmlspec/data/v1/statistics.proto\"\xd1\x02\n\rDataSplitting\x12\x44\n\x0esource_dataset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rsourceDataset\x12<\n\x06splits\x18\x02 \x03(\x0b\x32$.mlspec.lifecycle.v1.SplitDefinitionR\x06splits\x12M\n\x0eleakage_checks\x18\x03 \x03(\x0b\x32&.mlspec.lifecycle.v1.SplitLeakageCheckR\rleakageChecks\x12Y\n\x12overfit_indicators\x18\x04 \x03(\x0b\x32*.mlspec.lifecycle.v1.SplitOverfitIndicatorR\x11overfitIndicators\x12\x12\n\x04tool\x18\x05 \x01(\tR\x04tool\"\xb8\x05\n\x0fSplitDefinition\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x32\n\x04role\x18\x02 \x01(\x0e\x32\x1e.mlspec.lifecycle.v1.SplitRoleR\x04role\x12\x38\n\x06method\x18\x03 \x01(\x0e\x32 .mlspec.lifecycle.v1.SplitMethodR\x06method\x12!\n\x0chash_buckets\x18\x04 \x01(\x05R\x0bhashBuckets\x12\x14\n\x05ratio\x18\x05 \x01(\x01R\x05ratio\x12\x12\n\x04seed\x18\x06 \x01(\x03R\x04seed\x12\x42\n\ntime_range\x18\x07 \x01(\x0b\x32#.mlspec.lifecycle.v1.SplitTimeRangeR\ttimeRange\x12%\n\x0epartition_keys\x18\x08 \x03(\tR\rpartitionKeys\x12\x1f\n\x0bstratify_by\x18\t \x03(\tR\nstratifyBy\x12-\n\x12predefined_locator\x18\n \x01(\tR\x11predefinedLocator\x12\x1b\n\trow_count\x18\x0b \x01(\x03R\x08rowCount\x12\x1d\n\nsize_bytes\x18\x0c \x01(\x03R\tsizeBytes\x12\x33\n\x06\x64igest\x18\r \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x44\n\x0eoutput_dataset\x18\x0e \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\routputDataset\x12\x41\n\nstatistics\x18\x0f \x01(\x0b\x32!.mlspec.data.v1.DatasetStatisticsR\nstatistics\x12!\n\x0c\x65ntity_count\x18\x10 \x01(\x03R\x0b\x65ntityCount\"\xa3\x01\n\x0eSplitTimeRange\x12\x1f\n\x0btime_column\x18\x01 \x01(\tR\ntimeColumn\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"\x9a\x03\n\x11SplitLeakageCheck\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n\x0bkey_columns\x18\x02 \x03(\tR\nkeyColumns\x12\x17\n\x07split_a\x18\x03 \x01(\tR\x06splitA\x12\x17\n\x07split_b\x18\x04 \x01(\tR\x06splitB\x12?\n\x06method\x18\x05 \x01(\x0e\x32\'.mlspec.lifecycle.v1.SplitLeakageMethodR\x06method\x12#\n\roverlap_count\x18\x06 \x01(\x03R\x0coverlapCount\x12)\n\x10overlap_fraction\x18\x07 \x01(\x01R\x0foverlapFraction\x12.\n\x13max_allowed_overlap\x18\x08 \x01(\x03R\x11maxAllowedOverlap\x12:\n\x06result\x18\t \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12!\n\x0c\x65xample_keys\x18\n \x03(\tR\x0b\x65xampleKeys\"\x87\x03\n\x15SplitOverfitIndicator\x12\x42\n\x04kind\x18\x01 \x01(\x0e\x32..mlspec.lifecycle.v1.SplitOverfitIndicatorKindR\x04kind\x12\x17\n\x07split_a\x18\x02 \x01(\tR\x06splitA\x12\x17\n\x07split_b\x18\x03 \x01(\tR\x06splitB\x12\x35\n\x07\x66\x65\x61ture\x18\x04 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\x07\x66\x65\x61ture\x12>\n\ncomparator\x18\x05 \x01(\x0e\x32\x1e.mlspec.data.v1.ComparatorTypeR\ncomparator\x12\x14\n\x05value\x18\x06 \x01(\x01R\x05value\x12!\n\tthreshold\x18\x07 \x01(\x01H\x00R\tthreshold\x88\x01\x01\x12:\n\x06result\x18\x08 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06resultB\x0c\n\n_threshold*\x9d\x01\n\tSplitRole\x12\x1a\n\x16SPLIT_ROLE_UNSPECIFIED\x10\x00\x12\x14\n\x10SPLIT_ROLE_TRAIN\x10\x01\x12\x19\n\x15SPLIT_ROLE_VALIDATION\x10\x02\x12\x17\n\x13SPLIT_ROLE_HOLDBACK\x10\x03\x12\x14\n\x10SPLIT_ROLE_DEBUG\x10\x04\x12\x14\n\x10SPLIT_ROLE_OTHER\x10\x05*\xc4\x01\n\x0bSplitMethod\x12\x1c\n\x18SPLIT_METHOD_UNSPECIFIED\x10\x00\x12\x15\n\x11SPLIT_METHOD_HASH\x10\x01\x12\x17\n\x13SPLIT_METHOD_RANDOM\x10\x02\x12\x15\n\x11SPLIT_METHOD_TIME\x10\x03\x12\x16\n\x12SPLIT_METHOD_GROUP\x10\x04\x12\x1b\n\x17SPLIT_METHOD_STRATIFIED\x10\x05\x12\x1b\n\x17SPLIT_METHOD_PREDEFINED\x10\x06*\xd3\x01\n\x12SplitLeakageMethod\x12$\n SPLIT_LEAKAGE_METHOD_UNSPECIFIED\x10\x00\x12\"\n\x1eSPLIT_LEAKAGE_METHOD_EXACT_KEY\x10\x01\x12!\n\x1dSPLIT_LEAKAGE_METHOD_ROW_HASH\x10\x02\x12\'\n#SPLIT_LEAKAGE_METHOD_NEAR_DUPLICATE\x10\x03\x12\'\n#SPLIT_LEAKAGE_METHOD_TEMPORAL_ORDER\x10\x04*\x9a\x03\n\x19SplitOverfitIndicatorKind\x12,\n(SPLIT_OVERFIT_INDICATOR_KIND_UNSPECIFIED\x10\x00\x12\x34\n0SPLIT_OVERFIT_INDICATOR_KIND_NEAR_DUPLICATE_RATE\x10\x01\x12\x36\n2SPLIT_OVERFIT_INDICATOR_KIND_DISTRIBUTION_DISTANCE\x10\x02\x12<\n8SPLIT_OVERFIT_INDICATOR_KIND_LABEL_DISTRIBUTION_DISTANCE\x10\x03\x12;\n7SPLIT_OVERFIT_INDICATOR_KIND_ADVERSARIAL_VALIDATION_AUC\x10\x04\x12\x35\n1SPLIT_OVERFIT_INDICATOR_KIND_EXAMPLES_PER_FEATURE\x10\x05\x12/\n+SPLIT_OVERFIT_INDICATOR_KIND_DUPLICATE_RATE\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/lifecycle/v1/splitting.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1bmlspec/data/v1/schema.proto\x1a\x1fmlspec/data/v1/statistics.proto\"\xdd\x02\n\rDataSplitting\x12J\n\x0esource_dataset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\rsourceDataset\x12\x42\n\x06splits\x18\x02 \x03(\x0b\x32$.mlspec.lifecycle.v1.SplitDefinitionB\x04\xe2\x41\x01\x02R\x06splits\x12M\n\x0eleakage_checks\x18\x03 \x03(\x0b\x32&.mlspec.lifecycle.v1.SplitLeakageCheckR\rleakageChecks\x12Y\n\x12overfit_indicators\x18\x04 \x03(\x0b\x32*.mlspec.lifecycle.v1.SplitOverfitIndicatorR\x11overfitIndicators\x12\x12\n\x04tool\x18\x05 \x01(\tR\x04tool\"\xd0\x05\n\x0fSplitDefinition\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x38\n\x04role\x18\x02 \x01(\x0e\x32\x1e.mlspec.lifecycle.v1.SplitRoleB\x04\xe2\x41\x01\x02R\x04role\x12>\n\x06method\x18\x03 \x01(\x0e\x32 .mlspec.lifecycle.v1.SplitMethodB\x04\xe2\x41\x01\x02R\x06method\x12!\n\x0chash_buckets\x18\x04 \x01(\x05R\x0bhashBuckets\x12\x14\n\x05ratio\x18\x05 \x01(\x01R\x05ratio\x12\x12\n\x04seed\x18\x06 \x01(\x03R\x04seed\x12\x42\n\ntime_range\x18\x07 \x01(\x0b\x32#.mlspec.lifecycle.v1.SplitTimeRangeR\ttimeRange\x12%\n\x0epartition_keys\x18\x08 \x03(\tR\rpartitionKeys\x12\x1f\n\x0bstratify_by\x18\t \x03(\tR\nstratifyBy\x12-\n\x12predefined_locator\x18\n \x01(\tR\x11predefinedLocator\x12\x1b\n\trow_count\x18\x0b \x01(\x03R\x08rowCount\x12\x1d\n\nsize_bytes\x18\x0c \x01(\x03R\tsizeBytes\x12\x39\n\x06\x64igest\x18\r \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x44\n\x0eoutput_dataset\x18\x0e \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\routputDataset\x12\x41\n\nstatistics\x18\x0f \x01(\x0b\x32!.mlspec.data.v1.DatasetStatisticsR\nstatistics\x12!\n\x0c\x65ntity_count\x18\x10 \x01(\x03R\x0b\x65ntityCount\"\xa3\x01\n\x0eSplitTimeRange\x12\x1f\n\x0btime_column\x18\x01 \x01(\tR\ntimeColumn\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"\xb2\x03\n\x11SplitLeakageCheck\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n\x0bkey_columns\x18\x02 \x03(\tR\nkeyColumns\x12\x1d\n\x07split_a\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x06splitA\x12\x1d\n\x07split_b\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02R\x06splitB\x12\x45\n\x06method\x18\x05 \x01(\x0e\x32\'.mlspec.lifecycle.v1.SplitLeakageMethodB\x04\xe2\x41\x01\x02R\x06method\x12#\n\roverlap_count\x18\x06 \x01(\x03R\x0coverlapCount\x12)\n\x10overlap_fraction\x18\x07 \x01(\x01R\x0foverlapFraction\x12.\n\x13max_allowed_overlap\x18\x08 \x01(\x03R\x11maxAllowedOverlap\x12@\n\x06result\x18\t \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x06result\x12!\n\x0c\x65xample_keys\x18\n \x03(\tR\x0b\x65xampleKeys\"\x93\x03\n\x15SplitOverfitIndicator\x12H\n\x04kind\x18\x01 \x01(\x0e\x32..mlspec.lifecycle.v1.SplitOverfitIndicatorKindB\x04\xe2\x41\x01\x02R\x04kind\x12\x1d\n\x07split_a\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06splitA\x12\x17\n\x07split_b\x18\x03 \x01(\tR\x06splitB\x12\x35\n\x07\x66\x65\x61ture\x18\x04 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\x07\x66\x65\x61ture\x12>\n\ncomparator\x18\x05 \x01(\x0e\x32\x1e.mlspec.data.v1.ComparatorTypeR\ncomparator\x12\x14\n\x05value\x18\x06 \x01(\x01R\x05value\x12!\n\tthreshold\x18\x07 \x01(\x01H\x00R\tthreshold\x88\x01\x01\x12:\n\x06result\x18\x08 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06resultB\x0c\n\n_threshold*\x9d\x01\n\tSplitRole\x12\x1a\n\x16SPLIT_ROLE_UNSPECIFIED\x10\x00\x12\x14\n\x10SPLIT_ROLE_TRAIN\x10\x01\x12\x19\n\x15SPLIT_ROLE_VALIDATION\x10\x02\x12\x17\n\x13SPLIT_ROLE_HOLDBACK\x10\x03\x12\x14\n\x10SPLIT_ROLE_DEBUG\x10\x04\x12\x14\n\x10SPLIT_ROLE_OTHER\x10\x05*\xc4\x01\n\x0bSplitMethod\x12\x1c\n\x18SPLIT_METHOD_UNSPECIFIED\x10\x00\x12\x15\n\x11SPLIT_METHOD_HASH\x10\x01\x12\x17\n\x13SPLIT_METHOD_RANDOM\x10\x02\x12\x15\n\x11SPLIT_METHOD_TIME\x10\x03\x12\x16\n\x12SPLIT_METHOD_GROUP\x10\x04\x12\x1b\n\x17SPLIT_METHOD_STRATIFIED\x10\x05\x12\x1b\n\x17SPLIT_METHOD_PREDEFINED\x10\x06*\xd3\x01\n\x12SplitLeakageMethod\x12$\n SPLIT_LEAKAGE_METHOD_UNSPECIFIED\x10\x00\x12\"\n\x1eSPLIT_LEAKAGE_METHOD_EXACT_KEY\x10\x01\x12!\n\x1dSPLIT_LEAKAGE_METHOD_ROW_HASH\x10\x02\x12\'\n#SPLIT_LEAKAGE_METHOD_NEAR_DUPLICATE\x10\x03\x12\'\n#SPLIT_LEAKAGE_METHOD_TEMPORAL_ORDER\x10\x04*\x9a\x03\n\x19SplitOverfitIndicatorKind\x12,\n(SPLIT_OVERFIT_INDICATOR_KIND_UNSPECIFIED\x10\x00\x12\x34\n0SPLIT_OVERFIT_INDICATOR_KIND_NEAR_DUPLICATE_RATE\x10\x01\x12\x36\n2SPLIT_OVERFIT_INDICATOR_KIND_DISTRIBUTION_DISTANCE\x10\x02\x12<\n8SPLIT_OVERFIT_INDICATOR_KIND_LABEL_DISTRIBUTION_DISTANCE\x10\x03\x12;\n7SPLIT_OVERFIT_INDICATOR_KIND_ADVERSARIAL_VALIDATION_AUC\x10\x04\x12\x35\n1SPLIT_OVERFIT_INDICATOR_KIND_EXAMPLES_PER_FEATURE\x10\x05\x12/\n+SPLIT_OVERFIT_INDICATOR_KIND_DUPLICATE_RATE\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.lifecycle.v1.splitting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPLITROLE']._serialized_start=2267
-  _globals['_SPLITROLE']._serialized_end=2424
-  _globals['_SPLITMETHOD']._serialized_start=2427
-  _globals['_SPLITMETHOD']._serialized_end=2623
-  _globals['_SPLITLEAKAGEMETHOD']._serialized_start=2626
-  _globals['_SPLITLEAKAGEMETHOD']._serialized_end=2837
-  _globals['_SPLITOVERFITINDICATORKIND']._serialized_start=2840
-  _globals['_SPLITOVERFITINDICATORKIND']._serialized_end=3250
-  _globals['_DATASPLITTING']._serialized_start=255
-  _globals['_DATASPLITTING']._serialized_end=592
-  _globals['_SPLITDEFINITION']._serialized_start=595
-  _globals['_SPLITDEFINITION']._serialized_end=1291
-  _globals['_SPLITTIMERANGE']._serialized_start=1294
-  _globals['_SPLITTIMERANGE']._serialized_end=1457
-  _globals['_SPLITLEAKAGECHECK']._serialized_start=1460
-  _globals['_SPLITLEAKAGECHECK']._serialized_end=1870
-  _globals['_SPLITOVERFITINDICATOR']._serialized_start=1873
-  _globals['_SPLITOVERFITINDICATOR']._serialized_end=2264
+  _globals['_DATASPLITTING'].fields_by_name['source_dataset']._loaded_options = None
+  _globals['_DATASPLITTING'].fields_by_name['source_dataset']._serialized_options = b'\342A\001\002'
+  _globals['_DATASPLITTING'].fields_by_name['splits']._loaded_options = None
+  _globals['_DATASPLITTING'].fields_by_name['splits']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITDEFINITION'].fields_by_name['name']._loaded_options = None
+  _globals['_SPLITDEFINITION'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITDEFINITION'].fields_by_name['role']._loaded_options = None
+  _globals['_SPLITDEFINITION'].fields_by_name['role']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITDEFINITION'].fields_by_name['method']._loaded_options = None
+  _globals['_SPLITDEFINITION'].fields_by_name['method']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITDEFINITION'].fields_by_name['digest']._loaded_options = None
+  _globals['_SPLITDEFINITION'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['split_a']._loaded_options = None
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['split_a']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['split_b']._loaded_options = None
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['split_b']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['method']._loaded_options = None
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['method']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['result']._loaded_options = None
+  _globals['_SPLITLEAKAGECHECK'].fields_by_name['result']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITOVERFITINDICATOR'].fields_by_name['kind']._loaded_options = None
+  _globals['_SPLITOVERFITINDICATOR'].fields_by_name['kind']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITOVERFITINDICATOR'].fields_by_name['split_a']._loaded_options = None
+  _globals['_SPLITOVERFITINDICATOR'].fields_by_name['split_a']._serialized_options = b'\342A\001\002'
+  _globals['_SPLITROLE']._serialized_start=2372
+  _globals['_SPLITROLE']._serialized_end=2529
+  _globals['_SPLITMETHOD']._serialized_start=2532
+  _globals['_SPLITMETHOD']._serialized_end=2728
+  _globals['_SPLITLEAKAGEMETHOD']._serialized_start=2731
+  _globals['_SPLITLEAKAGEMETHOD']._serialized_end=2942
+  _globals['_SPLITOVERFITINDICATORKIND']._serialized_start=2945
+  _globals['_SPLITOVERFITINDICATORKIND']._serialized_end=3355
+  _globals['_DATASPLITTING']._serialized_start=288
+  _globals['_DATASPLITTING']._serialized_end=637
+  _globals['_SPLITDEFINITION']._serialized_start=640
+  _globals['_SPLITDEFINITION']._serialized_end=1360
+  _globals['_SPLITTIMERANGE']._serialized_start=1363
+  _globals['_SPLITTIMERANGE']._serialized_end=1526
+  _globals['_SPLITLEAKAGECHECK']._serialized_start=1529
+  _globals['_SPLITLEAKAGECHECK']._serialized_end=1963
+  _globals['_SPLITOVERFITINDICATOR']._serialized_start=1966
+  _globals['_SPLITOVERFITINDICATOR']._serialized_end=2369
 # @@protoc_insertion_point(module_scope)

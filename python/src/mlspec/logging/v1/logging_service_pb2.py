@@ -24,12 +24,13 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
 from mlspec.logging.v1 import inference_log_pb2 as mlspec_dot_logging_dot_v1_dot_inference__log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/logging/v1/logging_service.proto\x12\x11mlspec.logging.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a%mlspec/logging/v1/inference_log.proto\"\xab\x01\n\x19WriteInferenceLogsRequest\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0blogStreamId\x12\x45\n\x07records\x18\x02 \x03(\x0b\x32%.mlspec.logging.v1.InferenceLogRecordB\x04\xe2\x41\x01\x02R\x07records\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x8a\x02\n\x1aWriteInferenceLogsResponse\x12%\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x05R\racceptedCount\x12\x32\n\x15\x66irst_sequence_number\x18\x02 \x01(\x03R\x13\x66irstSequenceNumber\x12\x30\n\x14last_sequence_number\x18\x03 \x01(\x03R\x12lastSequenceNumber\x12(\n\x10last_record_hash\x18\x04 \x01(\x0cR\x0elastRecordHash\x12\x35\n\x08warnings\x18\x05 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x82\x03\n\x18ListInferenceLogsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\"\n\rlog_stream_id\x18\x05 \x01(\tR\x0blogStreamId\x12\x39\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x42\n\rmodel_version\x18\x08 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\x12\x1d\n\nrequest_id\x18\t \x01(\tR\trequestId\"\x84\x01\n\x19ListInferenceLogsResponse\x12?\n\x07records\x18\x01 \x03(\x0b\x32%.mlspec.logging.v1.InferenceLogRecordR\x07records\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x01\n\x15VerifyLogChainRequest\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0blogStreamId\x12\x32\n\x15start_sequence_number\x18\x02 \x01(\x03R\x13startSequenceNumber\x12.\n\x13\x65nd_sequence_number\x18\x03 \x01(\x03R\x11\x65ndSequenceNumber\x12-\n\x12require_signatures\x18\x04 \x01(\x08R\x11requireSignatures\"\xa0\x02\n\x16VerifyLogChainResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12%\n\x0everified_count\x18\x02 \x01(\x03R\rverifiedCount\x12?\n\x1c\x66irst_broken_sequence_number\x18\x03 \x01(\x03R\x19\x66irstBrokenSequenceNumber\x12;\n\x06reason\x18\x04 \x01(\x0e\x32#.mlspec.logging.v1.ChainBreakReasonR\x06reason\x12\x16\n\x06\x64\x65tail\x18\x05 \x01(\tR\x06\x64\x65tail\x12\x39\n\x19last_verified_record_hash\x18\x06 \x01(\x0cR\x16lastVerifiedRecordHash\"\xb7\x02\n\x16StreamNcsaLinesRequest\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0blogStreamId\x12\x35\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1d.mlspec.logging.v1.NcsaFormatR\x06\x66ormat\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x16\n\x06\x66ilter\x18\x05 \x01(\tR\x06\x66ilter\x12\x32\n\x15\x61\x66ter_sequence_number\x18\x06 \x01(\x03R\x13\x61\x66terSequenceNumber\"a\n\x17StreamNcsaLinesResponse\x12\x14\n\x05lines\x18\x01 \x03(\tR\x05lines\x12\x30\n\x14last_sequence_number\x18\x02 \x01(\x03R\x12lastSequenceNumber*\x8b\x02\n\x10\x43hainBreakReason\x12\"\n\x1e\x43HAIN_BREAK_REASON_UNSPECIFIED\x10\x00\x12+\n\'CHAIN_BREAK_REASON_RECORD_HASH_MISMATCH\x10\x01\x12-\n)CHAIN_BREAK_REASON_PREVIOUS_HASH_MISMATCH\x10\x02\x12#\n\x1f\x43HAIN_BREAK_REASON_SEQUENCE_GAP\x10\x03\x12(\n$CHAIN_BREAK_REASON_SIGNATURE_INVALID\x10\x04\x12(\n$CHAIN_BREAK_REASON_SIGNATURE_MISSING\x10\x05\x32\xc6\x03\n\x0eLoggingService\x12q\n\x12WriteInferenceLogs\x12,.mlspec.logging.v1.WriteInferenceLogsRequest\x1a-.mlspec.logging.v1.WriteInferenceLogsResponse\x12n\n\x11ListInferenceLogs\x12+.mlspec.logging.v1.ListInferenceLogsRequest\x1a,.mlspec.logging.v1.ListInferenceLogsResponse\x12\x65\n\x0eVerifyLogChain\x12(.mlspec.logging.v1.VerifyLogChainRequest\x1a).mlspec.logging.v1.VerifyLogChainResponse\x12j\n\x0fStreamNcsaLines\x12).mlspec.logging.v1.StreamNcsaLinesRequest\x1a*.mlspec.logging.v1.StreamNcsaLinesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/logging/v1/logging_service.proto\x12\x11mlspec.logging.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a%mlspec/logging/v1/inference_log.proto\"\xd0\x01\n\x19WriteInferenceLogsRequest\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0blogStreamId\x12\x45\n\x07records\x18\x02 \x03(\x0b\x32%.mlspec.logging.v1.InferenceLogRecordB\x04\xe2\x41\x01\x02R\x07records\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x8a\x02\n\x1aWriteInferenceLogsResponse\x12%\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x05R\racceptedCount\x12\x32\n\x15\x66irst_sequence_number\x18\x02 \x01(\x03R\x13\x66irstSequenceNumber\x12\x30\n\x14last_sequence_number\x18\x03 \x01(\x03R\x12lastSequenceNumber\x12(\n\x10last_record_hash\x18\x04 \x01(\x0cR\x0elastRecordHash\x12\x35\n\x08warnings\x18\x05 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xad\x03\n\x18ListInferenceLogsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\"\n\rlog_stream_id\x18\x05 \x01(\tR\x0blogStreamId\x12\x39\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x42\n\rmodel_version\x18\x08 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\x12\x1d\n\nrequest_id\x18\t \x01(\tR\trequestId:)\x8a\xb2\x19%\n\x0fsequence_number\x12\x0fsequence_number\x1a\x01*\"\x84\x01\n\x19ListInferenceLogsResponse\x12?\n\x07records\x18\x01 \x03(\x0b\x32%.mlspec.logging.v1.InferenceLogRecordR\x07records\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x01\n\x15VerifyLogChainRequest\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0blogStreamId\x12\x32\n\x15start_sequence_number\x18\x02 \x01(\x03R\x13startSequenceNumber\x12.\n\x13\x65nd_sequence_number\x18\x03 \x01(\x03R\x11\x65ndSequenceNumber\x12-\n\x12require_signatures\x18\x04 \x01(\x08R\x11requireSignatures\"\xa0\x02\n\x16VerifyLogChainResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12%\n\x0everified_count\x18\x02 \x01(\x03R\rverifiedCount\x12?\n\x1c\x66irst_broken_sequence_number\x18\x03 \x01(\x03R\x19\x66irstBrokenSequenceNumber\x12;\n\x06reason\x18\x04 \x01(\x0e\x32#.mlspec.logging.v1.ChainBreakReasonR\x06reason\x12\x16\n\x06\x64\x65tail\x18\x05 \x01(\tR\x06\x64\x65tail\x12\x39\n\x19last_verified_record_hash\x18\x06 \x01(\x0cR\x16lastVerifiedRecordHash\"\xe2\x02\n\x16StreamNcsaLinesRequest\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0blogStreamId\x12\x35\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1d.mlspec.logging.v1.NcsaFormatR\x06\x66ormat\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x16\n\x06\x66ilter\x18\x05 \x01(\tR\x06\x66ilter\x12\x32\n\x15\x61\x66ter_sequence_number\x18\x06 \x01(\x03R\x13\x61\x66terSequenceNumber:)\x8a\xb2\x19%\n\x0fsequence_number\x12\x0fsequence_number\x1a\x01*\"a\n\x17StreamNcsaLinesResponse\x12\x14\n\x05lines\x18\x01 \x03(\tR\x05lines\x12\x30\n\x14last_sequence_number\x18\x02 \x01(\x03R\x12lastSequenceNumber*\x8b\x02\n\x10\x43hainBreakReason\x12\"\n\x1e\x43HAIN_BREAK_REASON_UNSPECIFIED\x10\x00\x12+\n\'CHAIN_BREAK_REASON_RECORD_HASH_MISMATCH\x10\x01\x12-\n)CHAIN_BREAK_REASON_PREVIOUS_HASH_MISMATCH\x10\x02\x12#\n\x1f\x43HAIN_BREAK_REASON_SEQUENCE_GAP\x10\x03\x12(\n$CHAIN_BREAK_REASON_SIGNATURE_INVALID\x10\x04\x12(\n$CHAIN_BREAK_REASON_SIGNATURE_MISSING\x10\x05\x32\xc6\x03\n\x0eLoggingService\x12q\n\x12WriteInferenceLogs\x12,.mlspec.logging.v1.WriteInferenceLogsRequest\x1a-.mlspec.logging.v1.WriteInferenceLogsResponse\x12n\n\x11ListInferenceLogs\x12+.mlspec.logging.v1.ListInferenceLogsRequest\x1a,.mlspec.logging.v1.ListInferenceLogsResponse\x12\x65\n\x0eVerifyLogChain\x12(.mlspec.logging.v1.VerifyLogChainRequest\x1a).mlspec.logging.v1.VerifyLogChainResponse\x12j\n\x0fStreamNcsaLines\x12).mlspec.logging.v1.StreamNcsaLinesRequest\x1a*.mlspec.logging.v1.StreamNcsaLinesResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,28 +41,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITEINFERENCELOGSREQUEST'].fields_by_name['log_stream_id']._serialized_options = b'\342A\001\002'
   _globals['_WRITEINFERENCELOGSREQUEST'].fields_by_name['records']._loaded_options = None
   _globals['_WRITEINFERENCELOGSREQUEST'].fields_by_name['records']._serialized_options = b'\342A\001\002'
+  _globals['_LISTINFERENCELOGSREQUEST']._loaded_options = None
+  _globals['_LISTINFERENCELOGSREQUEST']._serialized_options = b'\212\262\031%\n\017sequence_number\022\017sequence_number\032\001*'
   _globals['_VERIFYLOGCHAINREQUEST'].fields_by_name['log_stream_id']._loaded_options = None
   _globals['_VERIFYLOGCHAINREQUEST'].fields_by_name['log_stream_id']._serialized_options = b'\342A\001\002'
   _globals['_STREAMNCSALINESREQUEST'].fields_by_name['log_stream_id']._loaded_options = None
   _globals['_STREAMNCSALINESREQUEST'].fields_by_name['log_stream_id']._serialized_options = b'\342A\001\002'
-  _globals['_CHAINBREAKREASON']._serialized_start=2120
-  _globals['_CHAINBREAKREASON']._serialized_end=2387
-  _globals['_WRITEINFERENCELOGSREQUEST']._serialized_start=234
-  _globals['_WRITEINFERENCELOGSREQUEST']._serialized_end=405
-  _globals['_WRITEINFERENCELOGSRESPONSE']._serialized_start=408
-  _globals['_WRITEINFERENCELOGSRESPONSE']._serialized_end=674
-  _globals['_LISTINFERENCELOGSREQUEST']._serialized_start=677
-  _globals['_LISTINFERENCELOGSREQUEST']._serialized_end=1063
-  _globals['_LISTINFERENCELOGSRESPONSE']._serialized_start=1066
-  _globals['_LISTINFERENCELOGSRESPONSE']._serialized_end=1198
-  _globals['_VERIFYLOGCHAINREQUEST']._serialized_start=1201
-  _globals['_VERIFYLOGCHAINREQUEST']._serialized_end=1413
-  _globals['_VERIFYLOGCHAINRESPONSE']._serialized_start=1416
-  _globals['_VERIFYLOGCHAINRESPONSE']._serialized_end=1704
-  _globals['_STREAMNCSALINESREQUEST']._serialized_start=1707
-  _globals['_STREAMNCSALINESREQUEST']._serialized_end=2018
-  _globals['_STREAMNCSALINESRESPONSE']._serialized_start=2020
-  _globals['_STREAMNCSALINESRESPONSE']._serialized_end=2117
-  _globals['_LOGGINGSERVICE']._serialized_start=2390
-  _globals['_LOGGINGSERVICE']._serialized_end=2844
+  _globals['_STREAMNCSALINESREQUEST']._loaded_options = None
+  _globals['_STREAMNCSALINESREQUEST']._serialized_options = b'\212\262\031%\n\017sequence_number\022\017sequence_number\032\001*'
+  _globals['_CHAINBREAKREASON']._serialized_start=2275
+  _globals['_CHAINBREAKREASON']._serialized_end=2542
+  _globals['_WRITEINFERENCELOGSREQUEST']._serialized_start=266
+  _globals['_WRITEINFERENCELOGSREQUEST']._serialized_end=474
+  _globals['_WRITEINFERENCELOGSRESPONSE']._serialized_start=477
+  _globals['_WRITEINFERENCELOGSRESPONSE']._serialized_end=743
+  _globals['_LISTINFERENCELOGSREQUEST']._serialized_start=746
+  _globals['_LISTINFERENCELOGSREQUEST']._serialized_end=1175
+  _globals['_LISTINFERENCELOGSRESPONSE']._serialized_start=1178
+  _globals['_LISTINFERENCELOGSRESPONSE']._serialized_end=1310
+  _globals['_VERIFYLOGCHAINREQUEST']._serialized_start=1313
+  _globals['_VERIFYLOGCHAINREQUEST']._serialized_end=1525
+  _globals['_VERIFYLOGCHAINRESPONSE']._serialized_start=1528
+  _globals['_VERIFYLOGCHAINRESPONSE']._serialized_end=1816
+  _globals['_STREAMNCSALINESREQUEST']._serialized_start=1819
+  _globals['_STREAMNCSALINESREQUEST']._serialized_end=2173
+  _globals['_STREAMNCSALINESRESPONSE']._serialized_start=2175
+  _globals['_STREAMNCSALINESRESPONSE']._serialized_end=2272
+  _globals['_LOGGINGSERVICE']._serialized_start=2545
+  _globals['_LOGGINGSERVICE']._serialized_end=2999
 # @@protoc_insertion_point(module_scope)
