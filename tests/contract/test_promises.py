@@ -31,18 +31,22 @@ def _messages(
     image: descriptor_pb2.FileDescriptorSet,
 ) -> list[tuple[str, descriptor_pb2.DescriptorProto, tuple[int, ...], dict[tuple[int, ...], str]]]:
     found = []
+
+    def walk(
+        msg: descriptor_pb2.DescriptorProto,
+        path: tuple[int, ...],
+        prefix: str,
+        comments: dict[tuple[int, ...], str],
+    ) -> None:
+        full = f"{prefix}.{msg.name}"
+        found.append((full, msg, path, comments))
+        for i, nested in enumerate(msg.nested_type):
+            if not nested.options.map_entry:
+                walk(nested, (*path, MSG_NESTED, i), full, comments)
+
     for file in image.file:
-        comments = _comments(file)
-
-        def walk(msg: descriptor_pb2.DescriptorProto, path: tuple[int, ...], prefix: str) -> None:
-            full = f"{prefix}.{msg.name}"
-            found.append((full, msg, path, comments))
-            for i, nested in enumerate(msg.nested_type):
-                if not nested.options.map_entry:
-                    walk(nested, (*path, MSG_NESTED, i), full)
-
         for i, msg in enumerate(file.message_type):
-            walk(msg, (4, i), file.package)
+            walk(msg, (4, i), file.package, _comments(file))
     return found
 
 
@@ -60,7 +64,9 @@ def test_required_comments_and_required_annotations_agree(
         for i, field in enumerate(msg.field):
             said = comments.get((*path, MSG_FIELD, i), "").startswith("Required.")
             if said != (REQUIRED in _behaviors(field)):
-                wrong.append(f"{full}.{field.name}: comment {'says' if said else 'lacks'} Required.")
+                wrong.append(
+                    f"{full}.{field.name}: comment {'says' if said else 'lacks'} Required."
+                )
     assert wrong == []
 
 
@@ -152,7 +158,7 @@ def test_every_idempotent_request_offers_validate_only(
         fields = {f.name: (i, f) for i, f in enumerate(msg.field)}
         if "request_id" not in fields or not full.endswith("Request"):
             continue
-        i, request_id = fields["request_id"]
+        i, _ = fields["request_id"]
         if "Idempotency key" not in comments.get((*path, MSG_FIELD, i), ""):
             continue  # a correlation id to filter by, not an idempotency key
         validate_only = fields.get("validate_only", (0, None))[1]
