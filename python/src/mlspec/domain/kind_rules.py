@@ -16,13 +16,14 @@ from mlspec.domain.common.resources import Resources
 from mlspec.domain.data import rules as data_rules
 from mlspec.domain.lifecycle import stage_reports
 from mlspec.domain.models import versions as model_versions
-from mlspec.domain.pipelines import modules, step_runs
+from mlspec.domain.pipelines import modules, step_runs, submission
 from mlspec.domain.tracking import runs
 
 RULES: dict[str, KindRules] = {
     **data_rules.RULES,  # Datastore, Artifact, DatasetVersion
     **modules.RULES,  # ModuleVersion
     **step_runs.RULES,  # StepRun
+    **submission.RULES,  # PipelineDraft
     **runs.RULES,  # Run
     **model_versions.RULES,  # ModelVersion
     **stage_reports.RULES,  # StageReport
@@ -46,6 +47,7 @@ def create(res: Resources, message: Message, path: str) -> Message:
         path,
         ref_edges=rules.reference_edges,
         derive=None if derive is None else (lambda m: derive(res, m, path)),
+        waived=() if rules.waive_required is None else rules.waive_required(message),
     )
     if rules.after_create is not None:
         stored = rules.after_create(res, stored, path)
@@ -57,4 +59,4 @@ def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, pat
     rules = rules_of(message)
     if rules.update is not None:
         return rules.update(res, message, mask, path)
-    return res.update(message, mask, path)
+    return res.update(message, mask, path, waive=rules.waive_required)

@@ -21,7 +21,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
-from mlspec.domain.common import well_formed
+from mlspec.domain.common import field_behavior, well_formed
 from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit
@@ -193,7 +193,12 @@ def decode(request_cls: type[Message], data: bytes) -> Message:
 
 
 def check_well_formed(request: Message) -> None:
-    """INVALID_ARGUMENT for enum numbers, Timestamps or Durations their types do not allow."""
+    """INVALID_ARGUMENT for values outside their types and for missing required fields.
+
+    Enum numbers, Timestamps and Durations their types do not allow come first; then
+    every REQUIRED field and required oneof the request leaves unset, at every depth
+    (``field_behavior.missing_in_request``).
+    """
     found = well_formed.violations(request)
     if found:
         raise errors.InvalidArgument(
@@ -201,6 +206,14 @@ def check_well_formed(request: Message) -> None:
             + "; ".join(f"{v.field} {v.description}" for v in found[:20]),
             reason="INVALID_VALUE",
             violations=found[:100],
+        )
+    missing = field_behavior.missing_in_request(request)
+    if missing:
+        raise errors.InvalidArgument(
+            "required fields are missing: "
+            + "; ".join(f"{v.field} {v.description}" for v in missing[:20]),
+            reason="REQUIRED_FIELD_MISSING",
+            violations=missing[:100],
         )
 
 

@@ -2,8 +2,10 @@
 
 One validator for every message of the contract, driven by the descriptors: it clears
 OUTPUT_ONLY fields a client sent (they are the server's to fill), reports REQUIRED fields
-that are missing and IMMUTABLE fields that an update tried to change. Nested messages are
-walked wherever they are set. Which fields can lead to an annotated field is worked out
+and ``(mlspec.common.v1.required_oneof)`` oneofs that are missing, at every depth, and
+IMMUTABLE fields that an update tried to change. Nested messages are walked wherever they
+are set. Requirements that depend on other fields are the kinds' own hooks
+(``domain.common.hooks``), next to the rest of each kind's rules. Which fields can lead to an annotated field is worked out
 once per message type, so a walk only descends where there is something to find.
 """
 
@@ -13,10 +15,11 @@ from collections.abc import Callable, Collection, Iterator
 from functools import cache
 from typing import Any
 
-from google.api import field_behavior_pb2
+from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
+from mlspec.common.v1 import options_pb2
 from mlspec.errors import FieldViolation
 
 OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
@@ -89,7 +92,6 @@ def _children(message: Message, fields: tuple[Any, ...]) -> Iterator[tuple[str, 
 
 
 _OUTPUT_ONLY_PRED = _has(OUTPUT_ONLY)
-_REQUIRED_PRED = _has(_REQUIRED)
 
 
 @cache
@@ -107,6 +109,7 @@ def clear_output_only(message: Message) -> None:
 
 
 def _is_set(message: Message, field: Any) -> bool:
+    """Whether a field holds a value: present, non-empty, or (without presence) not zero."""
     if field.is_repeated:
         return len(getattr(message, field.name)) > 0
     if field.has_presence:
@@ -114,17 +117,108 @@ def _is_set(message: Message, field: Any) -> bool:
     return bool(getattr(message, field.name))
 
 
-def missing_required(message: Message, path: str) -> list[FieldViolation]:
-    """Reports every REQUIRED field that is not set, in ``message`` and below it."""
-    desc = message.DESCRIPTOR
-    found = [
-        FieldViolation(f"{path}.{field.name}", "is required")
-        for field in _direct(desc, _REQUIRED)
-        if not _is_set(message, field)
-    ]
-    for suffix, child in _children(message, _paths_to(desc, _REQUIRED_PRED)):
-        found.extend(missing_required(child, f"{path}.{suffix}"))
+@cache
+def required_oneofs(desc: descriptor.Descriptor) -> tuple[Any, ...]:
+    """The oneofs of ``desc`` declared ``(mlspec.common.v1.required_oneof)``."""
+    return tuple(o for o in desc.oneofs if o.GetOptions().Extensions[options_pb2.required_oneof])
+
+
+def _demands(field: descriptor.FieldDescriptor) -> bool:
+    return _REQUIRED in behaviors(field)
+
+
+@cache
+def _requires_something(desc: descriptor.Descriptor) -> bool:
+    """Whether a message type, or one it holds outside output-only fields, requires a field."""
+    return _requires(desc, frozenset())
+
+
+def _requires(desc: descriptor.Descriptor, seen: frozenset[str]) -> bool:
+    if desc.full_name in seen:
+        return False
+    if required_oneofs(desc) or any(_demands(f) for f in desc.fields):
+        return True
+    inner = seen | {desc.full_name}
+    return any(
+        (target := _value_type(f)) is not None and _requires(target, inner)
+        for f in desc.fields
+        if OUTPUT_ONLY not in behaviors(f)
+    )
+
+
+@cache
+def _required_plan(
+    desc: descriptor.Descriptor,
+) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+    """(REQUIRED fields, required oneofs, fields to descend into) of a message type.
+
+    Output-only fields are never descended into: the server fills them, a client's
+    values there are cleared.
+    """
+    direct = tuple(f for f in desc.fields if _demands(f))
+    descend = tuple(
+        f
+        for f in desc.fields
+        if OUTPUT_ONLY not in behaviors(f)
+        and (target := _value_type(f)) is not None
+        and _requires_something(target)
+    )
+    return direct, required_oneofs(desc), descend
+
+
+def missing_required(
+    message: Message, path: str, waived: Collection[str] = ()
+) -> list[FieldViolation]:
+    """Every REQUIRED field and required oneof left unset, in ``message`` and below it.
+
+    A REQUIRED string, bytes, number or enum without presence is unset at its zero
+    value, a message when absent, a list or map when empty; a required oneof when no
+    member is set. Set sub-messages are checked at every depth (list items and map
+    values too), except under output-only fields and under the ``waived`` fields (paths
+    relative to ``message``, which a kind's hook waives for this message).
+    """
+    found: list[FieldViolation] = []
+    _collect_missing(message, path, found, skip=())
+    if waived:
+        prefixes = tuple(f"{path}.{w}." if path else f"{w}." for w in waived)
+        found = [v for v in found if not v.field.startswith(prefixes)]
     return found
+
+
+def missing_in_request(request: Message) -> list[FieldViolation]:
+    """``missing_required`` over a whole request, paths relative to it.
+
+    Resources a request carries are skipped: the kind's rules check them when they are
+    created (a kind may waive requirements that depend on other fields) or, for an
+    Update (whose resource holds only the fields it changes), once the update is merged.
+    """
+    desc = request.DESCRIPTOR
+    skip = tuple(f.name for f in desc.fields if _is_resource(f))
+    found: list[FieldViolation] = []
+    _collect_missing(request, "", found, skip=skip)
+    return found
+
+
+@cache
+def _is_resource(field: descriptor.FieldDescriptor) -> bool:
+    target = field.message_type
+    return target is not None and target.GetOptions().HasExtension(resource_pb2.resource)
+
+
+def _collect_missing(
+    message: Message, path: str, found: list[FieldViolation], *, skip: tuple[str, ...]
+) -> None:
+    direct, oneofs, descend = _required_plan(message.DESCRIPTOR)
+    prefix = f"{path}." if path else ""
+    for field in direct:
+        if field.name not in skip and not _is_set(message, field):
+            found.append(FieldViolation(prefix + field.name, "is required"))
+    for oneof in oneofs:
+        if message.WhichOneof(oneof.name) is None:
+            members = ", ".join(f.name for f in oneof.fields)
+            found.append(FieldViolation(prefix + oneof.name, f"is required: set one of {members}"))
+    for suffix, child in _children(message, tuple(f for f in descend if f.name not in skip)):
+        _collect_missing(child, prefix + suffix, found, skip=())
 
 
 def changed_immutable(old: Message, new: Message, path: str) -> list[FieldViolation]:

@@ -11,7 +11,7 @@ references imply.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -369,6 +369,7 @@ class Resources:
         *,
         ref_edges: bool = True,
         derive: Callable[[M], list[Edge] | None] | None = None,
+        waived: Collection[str] = (),
     ) -> M:
         """Validates and stores a new resource; returns it as stored.
 
@@ -382,7 +383,7 @@ class Resources:
         field_behavior.clear_output_only(message)
         meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
         violations = self._meta_violations(spec, meta, f"{path}.meta")
-        violations += field_behavior.missing_required(message, path)
+        violations += field_behavior.missing_required(message, path, waived)
         if violations:
             raise errors.not_valid(f"{spec.label} is not valid", violations, "INVALID_RESOURCE")
         if meta.workspace and meta.workspace != self.scope.workspace:
@@ -526,8 +527,18 @@ class Resources:
         self._known[record.id] = self._tx.replace(record, loaded.record.etag)
         return message
 
-    def update(self, incoming: M, mask: field_mask_pb2.FieldMask, path: str) -> M:
-        """Applies a partial (``update_mask``) or full update to an existing resource."""
+    def update(
+        self,
+        incoming: M,
+        mask: field_mask_pb2.FieldMask,
+        path: str,
+        *,
+        waive: Callable[[M], Collection[str]] | None = None,
+    ) -> M:
+        """Applies a partial (``update_mask``) or full update to an existing resource.
+
+        ``waive`` gives the paths whose requirements the updated message need not meet.
+        """
         spec = spec_for_message(incoming)
         assert spec is not None
         meta: object_meta_pb2.ObjectMeta = incoming.meta  # type: ignore[attr-defined]
@@ -557,7 +568,8 @@ class Resources:
             )
         violations = field_behavior.changed_immutable(current, updated, path)
         violations += self._meta_violations(spec, updated.meta, f"{path}.meta")  # type: ignore[attr-defined]
-        violations += field_behavior.missing_required(updated, path)
+        waived = () if waive is None else waive(updated)
+        violations += field_behavior.missing_required(updated, path, waived)
         if violations:
             raise errors.not_valid(f"cannot update {spec.label}", violations, "INVALID_UPDATE")
         return self.save(loaded, updated, expected_etag)

@@ -66,7 +66,8 @@ def promote_artifact(
         request.version_description or f"Promoted from artifact {artifact.record.name}"
     )
     version.meta.labels.update(request.version_labels)
-    version.content_digest.CopyFrom(artifact.message.digest)
+    if artifact.message.digest.digests:  # an empty DigestSet would break its own rule
+        version.content_digest.CopyFrom(artifact.message.digest)
     version.size_bytes = artifact.message.size_bytes
     version.producer_run_id = artifact.message.run_id
 

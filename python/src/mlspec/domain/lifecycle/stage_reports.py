@@ -202,9 +202,25 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
     return edges
 
 
+# A report of a stage that did not complete carries what is known: the Required fields
+# of its payload are required only of reports that completed (SUCCEEDED, WARNED, CACHED).
+_INCOMPLETE = frozenset(
+    {
+        stage_report_pb2.STAGE_REPORT_STATUS_FAILED,
+        stage_report_pb2.STAGE_REPORT_STATUS_SKIPPED,
+        stage_report_pb2.STAGE_REPORT_STATUS_CANCELLED,
+    }
+)
+
+
+def _waive_required(report: Report) -> tuple[str, ...]:
+    payload = report.WhichOneof("payload")
+    return (payload,) if payload is not None and report.status in _INCOMPLETE else ()
+
+
 RULES = {
     "mlspec.lifecycle.v1.StageReport": KindRules(
-        prepare=_prepare, derive=_derive, reference_edges=False
+        prepare=_prepare, derive=_derive, reference_edges=False, waive_required=_waive_required
     )
 }
 

@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2, value_pb2
 from mlspec.domain.clock import now_micros
+from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
 from mlspec.domain.pipelines import graph, modules
 from mlspec.domain.tracking import runs
@@ -290,3 +291,12 @@ def clone_pipeline_run(
     name = request.draft_name or f"{run.record.name or 'run'}-clone-{now_micros() % 1_000_000}"
     ref = reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_PIPELINE_RUN, id=run.record.id)
     return new_draft(res, g, name, ref, run.message.parameter_values)
+
+
+def _waive_draft_graph(_draft: pipeline_pb2.PipelineDraft) -> tuple[str, ...]:
+    # A draft's graph "may be empty or invalid until submission": its problems are
+    # recorded as the draft's violations (record_violations), not refused.
+    return ("graph",)
+
+
+RULES = {"mlspec.pipelines.v1.PipelineDraft": KindRules(waive_required=_waive_draft_graph)}

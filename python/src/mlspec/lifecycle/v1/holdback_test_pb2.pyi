@@ -101,8 +101,8 @@ class ModelTest(message.Message):
 
     @builtins.property
     def use_attestation(self) -> HoldbackUseAttestation:
-        """Required. Attestation that the hold-back set was used exactly once for this model
-        version.
+        """Optional. Attestation that the hold-back set was used exactly once for this model
+        version; the server fills its counts whether or not the report carries one.
         """
 
     @builtins.property
