@@ -147,6 +147,8 @@ def test_every_list_request_declares_its_orders_and_filters(
                 wrong.append(f"{full}: {name!r} is not a field path")
         if "order_by" in names and not spec.sort_keys:
             wrong.append(f"{full}: no sort keys")
+        if ("page_size" in names) != (spec.default_page_size > 0):
+            wrong.append(f"{full}: default_page_size is set exactly where page_size is")
     assert wrong == []
 
 

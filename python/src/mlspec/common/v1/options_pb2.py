@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/common/v1/options.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/descriptor.proto\"\x83\x01\n\x08ListSpec\x12)\n\rdefault_order\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0c\x64\x65\x66\x61ultOrder\x12!\n\tsort_keys\x18\x02 \x03(\tB\x04\xe2\x41\x01\x02R\x08sortKeys\x12)\n\rfilter_fields\x18\x03 \x03(\tB\x04\xe2\x41\x01\x02R\x0c\x66ilterFields:Q\n\x04list\x12\x1f.google.protobuf.MessageOptions\x18\xa1\x96\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.ListSpecR\x04list:F\n\x0erequired_oneof\x12\x1d.google.protobuf.OneofOptions\x18\xa2\x96\x03 \x01(\x08R\rrequiredOneofb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/common/v1/options.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/descriptor.proto\"\xaf\x01\n\x08ListSpec\x12)\n\rdefault_order\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0c\x64\x65\x66\x61ultOrder\x12!\n\tsort_keys\x18\x02 \x03(\tB\x04\xe2\x41\x01\x02R\x08sortKeys\x12)\n\rfilter_fields\x18\x03 \x03(\tB\x04\xe2\x41\x01\x02R\x0c\x66ilterFields\x12*\n\x11\x64\x65\x66\x61ult_page_size\x18\x04 \x01(\x05R\x0f\x64\x65\x66\x61ultPageSize:Q\n\x04list\x12\x1f.google.protobuf.MessageOptions\x18\xa1\x96\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.ListSpecR\x04list:F\n\x0erequired_oneof\x12\x1d.google.protobuf.OneofOptions\x18\xa2\x96\x03 \x01(\x08R\rrequiredOneofb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,5 +40,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTSPEC'].fields_by_name['filter_fields']._loaded_options = None
   _globals['_LISTSPEC'].fields_by_name['filter_fields']._serialized_options = b'\342A\001\002'
   _globals['_LISTSPEC']._serialized_start=120
-  _globals['_LISTSPEC']._serialized_end=251
+  _globals['_LISTSPEC']._serialized_end=295
 # @@protoc_insertion_point(module_scope)

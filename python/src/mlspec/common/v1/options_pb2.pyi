@@ -38,11 +38,17 @@ class ListSpec(message.Message):
     DEFAULT_ORDER_FIELD_NUMBER: builtins.int
     SORT_KEYS_FIELD_NUMBER: builtins.int
     FILTER_FIELDS_FIELD_NUMBER: builtins.int
+    DEFAULT_PAGE_SIZE_FIELD_NUMBER: builtins.int
     default_order: builtins.str
     """Required. The order of a request whose `order_by` is empty, in `order_by` syntax
     (comma-separated keys, each optionally followed by `desc`), for example
     `version desc`. Ties are broken by creation order, oldest first unless the last key
     is descending.
+    """
+    default_page_size: builtins.int
+    """Optional. The page size of a request whose `page_size` is 0 (the method's comment
+    states it too), set on every method that pages; no page holds more than 1,000
+    items.
     """
     @builtins.property
     def sort_keys(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
@@ -62,10 +68,11 @@ class ListSpec(message.Message):
         default_order: builtins.str = ...,
         sort_keys: abc.Iterable[builtins.str] | None = ...,
         filter_fields: abc.Iterable[builtins.str] | None = ...,
+        default_page_size: builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["default_order", b"default_order", "filter_fields", b"filter_fields", "sort_keys", b"sort_keys"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["default_order", b"default_order", "default_page_size", b"default_page_size", "filter_fields", b"filter_fields", "sort_keys", b"sort_keys"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,7 +2,8 @@
 
 Built-in members (``name``, ``status``, ``create_time``, ``update_time``) are columns of
 ``resources``; labels and per-kind members are rows of ``resource_fields`` tested with
-``EXISTS``. ``FilterCompiler.driver`` finds an equality that lets a page be read through
+``EXISTS``, and so are the members of a family (``metrics.auc`` of ``metrics.*``: a
+quoted literal compares the text, a number or ``true``/``false`` the number). ``FilterCompiler.driver`` finds an equality that lets a page be read through
 the field index in ``seq`` order.
 """
 
@@ -74,13 +75,20 @@ class FilterCompiler:
             )
         if member == "status":
             return _compare(resources.c.status, node.op, _status_number(node.value or ""), member)
-        spec = self.members.get(member)
+        spec = self.spec(member)
         if spec is None:
             known = sorted(
                 ["name", "status", "create_time", "update_time", "labels.<key>", *self.members]
             )
             raise errors.invalid("filter", f"unknown field {member!r}; filterable fields: {known}")
         return self.field(member, spec, node)
+
+    def spec(self, member: str) -> FieldSpec | None:
+        """How ``member`` is stored: its own entry, or its family's (``metrics.*``)."""
+        found = self.members.get(member)
+        if found is None and "." in member:
+            found = self.members.get(member.split(".", 1)[0] + ".*")
+        return found
 
     def label(self, node: Comparison) -> ColumnElement[bool]:
         if len(node.member) == 1:
@@ -101,7 +109,7 @@ class FilterCompiler:
             return self._exists(member, _HAS_TEXT if spec.kind == "text" else _HAS_NUMBER)
         column: Any
         value: Any
-        if spec.kind == "text":
+        if spec.kind == "text" or (spec.kind == "value" and _is_text(node)):
             column, value = resource_fields.c.value_text, node.value
         elif spec.kind == "enum":
             names = dict(spec.enum_values)
@@ -118,6 +126,8 @@ class FilterCompiler:
                 resource_fields.c.value_num,
                 float(parse_time_micros(node.value, "filter")),
             )
+        elif node.value in ("true", "false") and not node.quoted:
+            column, value = resource_fields.c.value_num, 1.0 if node.value == "true" else 0.0
         else:
             try:
                 column, value = resource_fields.c.value_num, float(node.value)
@@ -152,7 +162,7 @@ class FilterCompiler:
             if member[0] == "labels" and len(member) > 1:
                 key = "labels." + ".".join(member[1:])
                 return [*base, DRIVER.c.key == key, DRIVER.c.value_text == candidate.value]
-            spec = self.members.get(".".join(member))
+            spec = self.spec(".".join(member))
             if spec is not None and spec.kind == "text":
                 return [
                     *base,
@@ -170,6 +180,19 @@ class FilterCompiler:
         if condition is not None:
             conditions.append(condition)
         return exists().where(*conditions)
+
+
+def _is_text(node: Comparison) -> bool:
+    """Whether a family member's literal compares as text: quoted, or not a number."""
+    if node.quoted or node.value is None:
+        return True
+    if node.value in ("true", "false"):
+        return False
+    try:
+        float(node.value)
+    except ValueError:
+        return True
+    return False
 
 
 def _compare(column: Any, op: str, value: Any, member: str) -> ColumnElement[bool]:
