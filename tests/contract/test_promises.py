@@ -13,12 +13,15 @@ declaration would be a promise nobody keeps.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 
 from mlspec.common.v1 import options_pb2
 
+from .catalog import ROOT
 from .test_descriptors import MSG_FIELD, MSG_NESTED, MSG_ONEOF, _comments
 
 REQUIRED = field_behavior_pb2.REQUIRED
@@ -171,3 +174,13 @@ def test_every_idempotent_request_offers_validate_only(
         ):
             wrong.append(full)
     assert wrong == []
+
+
+def test_the_list_reference_is_generated_from_the_declarations() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "list_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -26,7 +26,7 @@ from mlspec.domain.common.kinds import (
     spec_for_message,
 )
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
-from mlspec.query import And, Comparison, Node, Or, OrderKey, parse_filter
+from mlspec.query import And, Comparison, Newest, Node, Not, Or, OrderKey, parse_filter
 from mlspec.server import paging
 from mlspec.server.paging import encode_token
 from mlspec.store.api import FieldSpec, ListQuery
@@ -361,12 +361,27 @@ def _parent_fields(
     return found
 
 
+# List request fields that are not an equality on one member: what each asks for.
+SPECIAL_FIELDS: dict[str, Callable[[Any], Node | None]] = {
+    # ListDatasetProfiles: stale profiles only when asked for.
+    "include_stale": lambda v: None if v else Not(Comparison(("freshness", "stale"), "=", "true")),
+    # ListPipelines: the latest active version of each name series.
+    "latest_only": lambda v: Newest(("name",), statuses=(ACTIVE,), same_scope=False) if v else None,
+    # ListStepRuns: the latest attempt of each vertex and iteration of the pipeline run.
+    "latest_attempt_only": lambda v: Newest(("vertex_id", "iteration_index")) if v else None,
+    # ListWorkflowMetadataRecords: the model name, case-insensitively.
+    "model_name": lambda v: Comparison(("model_name",), "=", v.lower()) if v else None,
+}
+
+
 def _extra_condition(
     spec: KindSpec, fd: descriptor.FieldDescriptor, request: Any, scope: str | None
 ) -> tuple[str | None, Node | None]:
     """Turns a list request's extra field (run_id, stage, states, ...) into a condition."""
     members = indexed_members(spec.full_name)
     name = fd.name
+    if name in SPECIAL_FIELDS:
+        return scope, SPECIAL_FIELDS[name](getattr(request, name))
     if fd.is_repeated:
         values = list(getattr(request, name))
         if not values:

@@ -149,6 +149,13 @@ def _model_version_metrics(message: Message) -> list[FieldValue]:
     return found
 
 
+def _model_name_index(message: Message) -> list[FieldValue]:
+    """`model_name`: the record's model name, lowercased (ListWorkflowMetadataRecords)."""
+    assert isinstance(message, workflow_metadata_record_pb2.WorkflowMetadataRecord)
+    name = message.workflow_metadata.model.name
+    return [FieldValue("model_name", text=name.lower()[:1024])] if name else []
+
+
 def _report_index(message: Message) -> list[FieldValue]:
     assert isinstance(message, stage_report_pb2.StageReport)
     return [
@@ -237,6 +244,7 @@ _SPECS = [
         K.RESOURCE_KIND_WORKFLOW_METADATA_RECORD,
         workflow_metadata_record_pb2.WorkflowMetadataRecord,
         name_required=False,
+        extra_index=_model_name_index,
     ),
 ]
 
@@ -396,6 +404,8 @@ def indexed_members(full_name: str) -> dict[str, Member]:
     if spec.kind == K.RESOURCE_KIND_STAGE_REPORT:
         members["inputs.id"] = ("text", ())
         members["outputs.id"] = ("text", ())
+    if spec.kind == K.RESOURCE_KIND_WORKFLOW_METADATA_RECORD:
+        members["model_name"] = ("text", ())
     return members
 
 

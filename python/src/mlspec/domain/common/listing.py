@@ -109,7 +109,7 @@ def comparisons(node: Node) -> Iterator[Comparison]:
             yield from comparisons(operand)
     elif isinstance(node, Not):
         yield from comparisons(node.operand)
-    else:
+    elif isinstance(node, Comparison):
         yield node
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_
+from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
 
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2
-from mlspec.query import And, Comparison, Node, Not, Or, parse_time_micros
+from mlspec.query import And, Comparison, Newest, Node, Not, Or, parse_time_micros
 from mlspec.store.api import FieldSpec
 from mlspec.store.sql.schema import resource_fields, resources
 
@@ -50,7 +50,38 @@ class FilterCompiler:
             return or_(*(self.compile(n) for n in node.operands))
         if isinstance(node, Not):
             return not_(self.compile(node.operand))
+        if isinstance(node, Newest):
+            return self.newest(node)
         return self.comparison(node)
+
+    def newest(self, node: Newest) -> ColumnElement[bool]:
+        """No later resource of the kind (and scope) has the same partition values."""
+        later = resources.alias("later")
+        conditions: list[ColumnElement[bool]] = [
+            later.c.workspace == resources.c.workspace,
+            later.c.kind == resources.c.kind,
+            later.c.seq > resources.c.seq,
+        ]
+        if node.same_scope:
+            conditions.append(later.c.scope == resources.c.scope)
+        if node.statuses:
+            conditions.append(later.c.status.in_(list(node.statuses)))
+        for member in node.partition:
+            if member == "name":
+                conditions.append(later.c.name_lower == resources.c.name_lower)
+                continue
+            spec = self.spec(member)
+            text = spec is not None and spec.kind == "text"
+            column = resource_fields.c.value_text if text else resource_fields.c.value_num
+            mine, theirs = (
+                select(column)
+                .where(resource_fields.c.resource_seq == owner, resource_fields.c.key == member)
+                .limit(1)
+                .scalar_subquery()
+                for owner in (resources.c.seq, later.c.seq)
+            )
+            conditions.append(theirs.is_not_distinct_from(mine))
+        return not_(exists().where(*conditions))
 
     def comparison(self, node: Comparison) -> ColumnElement[bool]:
         of_meta = node.member[0] == "meta" and len(node.member) > 1
@@ -106,6 +137,8 @@ class FilterCompiler:
 
     def field(self, member: str, spec: FieldSpec, node: Comparison) -> ColumnElement[bool]:
         if node.value is None:
+            if spec.kind == "value":  # a family member holds a number or a text
+                return self._exists(member, or_(_HAS_TEXT, _HAS_NUMBER))
             return self._exists(member, _HAS_TEXT if spec.kind == "text" else _HAS_NUMBER)
         column: Any
         value: Any

@@ -1,0 +1,146 @@
+"""Lists keep the orders and filters they declare (issue 8, groups 3 and 4).
+
+The declarations themselves are checked for every List method by the conformance
+promise suite; these tests check that the server's answers mean what they say: runs
+searched by metrics, params and tags in SQL, model versions in semantic-version order,
+several sort keys, absent values last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+
+from tests.conformance.engine import Client
+
+RUNS = "TrackingService.ListRuns"
+VERSIONS = "ModelsService.ListModelVersions"
+
+
+@pytest.fixture
+def client(channel: grpc.Channel) -> Client:
+    return Client(channel, "lists")
+
+
+def ids(answer: dict[str, Any], field: str) -> list[str]:
+    return [item["meta"]["id"] for item in answer.get(field, [])]
+
+
+def new_run(client: Client, experiment: str, **record: Any) -> str:
+    run_id: str = client.ok("TrackingService.CreateRun", {"run": {"experiment_id": experiment}})[
+        "run"
+    ]["meta"]["id"]
+    if "metrics" in record:
+        metrics = [{"key": k, "value": {"double_value": v}} for k, v in record["metrics"].items()]
+        client.ok("TrackingService.LogMetrics", {"run_id": run_id, "metrics": metrics})
+    if "params" in record:
+        params = [{"key": k, "value": v} for k, v in record["params"].items()]
+        client.ok("TrackingService.LogParams", {"run_id": run_id, "params": params})
+    if "tags" in record:
+        client.ok("TrackingService.SetRunTags", {"run_id": run_id, "tags": record["tags"]})
+    return run_id
+
+
+def test_runs_are_searched_and_sorted_by_metrics_params_and_tags(client: Client) -> None:
+    experiment = client.ok(
+        "TrackingService.CreateExperiment", {"experiment": {"meta": {"name": "search"}}}
+    )["experiment"]["meta"]["id"]
+    a = new_run(
+        client,
+        experiment,
+        metrics={"auc": 0.91},
+        params={"depth": {"int_value": 6}, "opt": {"string_value": "adam"}},
+        tags={"team": "risk"},
+    )
+    b = new_run(
+        client,
+        experiment,
+        metrics={"auc": 0.72},
+        params={"depth": {"int_value": 3}, "opt": {"string_value": "sgd"}},
+        tags={"team": "ops"},
+    )
+    c = new_run(client, experiment, params={"depth": {"int_value": 6}})  # no metric
+    cases = {
+        "metrics.auc > 0.8": [a],
+        "metrics.auc < 0.8 OR params.depth = 6": [a, b, c],
+        "params.depth = 6 AND NOT metrics.auc:*": [c],
+        'params.opt = "sgd"': [b],
+        'tags.team = "risk"': [a],
+        "tags.team:*": [a, b],
+    }
+    for text, expected in cases.items():
+        assert ids(client.ok(RUNS, {"filter": text}), "runs") == expected, text
+    # Absent values sort last both ways; a second key breaks ties.
+    assert ids(client.ok(RUNS, {"order_by": "metrics.auc desc"}), "runs") == [a, b, c]
+    assert ids(client.ok(RUNS, {"order_by": "metrics.auc"}), "runs") == [b, a, c]
+    assert ids(client.ok(RUNS, {"order_by": "params.depth desc, metrics.auc"}), "runs") == [
+        a,
+        c,
+        b,
+    ]
+    # Pages of one keep the order (the token carries every key's value).
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = client.ok(
+            RUNS,
+            {"order_by": "params.depth desc, metrics.auc", "page_size": 1, "page_token": token},
+        )
+        seen += ids(page, "runs")
+        token = page.get("next_page_token", "")
+        if not token:
+            break
+    assert seen == [a, c, b]
+
+
+def test_undeclared_sort_keys_and_filter_fields_are_invalid(client: Client) -> None:
+    for body in (
+        {"order_by": "color"},
+        {"order_by": "start_time, start_time desc"},
+        {"filter": 'color = "red"'},
+    ):
+        outcome = client.call(RUNS, body)
+        assert outcome.code == grpc.StatusCode.INVALID_ARGUMENT, body
+        assert outcome.violations in (["order_by"], ["filter"])
+
+
+def test_model_versions_come_newest_semantic_version_first(client: Client) -> None:
+    model = client.ok("ModelsService.CreateModel", {"model": {"meta": {"name": "ranked"}}})
+    model_id = model["model"]["meta"]["id"]
+    made = {}
+    for text, auc in (("1.2.0", 0.7), ("1.10.0", 0.9), ("2.0.0-rc1", 0.8), ("2.0.0", None)):
+        core, _, pre = text.partition("-")
+        major, minor, patch = (int(x) for x in core.split("."))
+        version: dict[str, Any] = {
+            "model_id": model_id,
+            "version": {"major": major, "minor": minor, "patch": patch, "prerelease": pre},
+            "artifact": {"uri": f"s3://m/{text}", "digest": {"digests": {"sha256": "a" * 64}}},
+        }
+        if auc is not None:
+            version["metrics"] = [{"key": "auc", "value": {"double_value": auc}}]
+        made[text] = client.ok("ModelsService.CreateModelVersion", {"model_version": version})[
+            "model_version"
+        ]["meta"]["id"]
+    listed = ids(client.ok(VERSIONS, {"model_id": model_id}), "model_versions")
+    assert listed == [made[v] for v in ("2.0.0", "2.0.0-rc1", "1.10.0", "1.2.0")]
+    ascending = ids(
+        client.ok(VERSIONS, {"model_id": model_id, "order_by": "version"}), "model_versions"
+    )
+    assert ascending == listed[::-1]
+    best = client.ok(
+        VERSIONS,
+        {"model_id": model_id, "filter": "metrics.auc >= 0.8", "order_by": "metrics.auc desc"},
+    )
+    assert ids(best, "model_versions") == [made["1.10.0"], made["2.0.0-rc1"]]
+
+
+def test_models_are_filtered_by_framework_name(client: Client) -> None:
+    for name, framework in (("xgb", "xgboost"), ("torchy", "pytorch")):
+        client.ok(
+            "ModelsService.CreateModel",
+            {"model": {"meta": {"name": name}, "framework": {"name": framework, "version": "1"}}},
+        )
+    found = client.ok("ModelsService.ListModels", {"filter": 'framework.name = "xgboost"'})
+    assert [m["meta"]["name"] for m in found["models"]] == ["xgb"]
