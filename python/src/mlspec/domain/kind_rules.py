@@ -11,6 +11,7 @@ from __future__ import annotations
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.resources import Resources
 from mlspec.domain.data import rules as data_rules
@@ -18,6 +19,7 @@ from mlspec.domain.lifecycle import stage_reports
 from mlspec.domain.models import versions as model_versions
 from mlspec.domain.pipelines import modules, step_runs, submission
 from mlspec.domain.tracking import runs
+from mlspec.errors import FieldViolation
 
 RULES: dict[str, KindRules] = {
     **data_rules.RULES,  # Datastore, Artifact, DatasetVersion
@@ -39,19 +41,32 @@ def rules_of(message: Message) -> KindRules:
 def create(res: Resources, message: Message, path: str) -> Message:
     """Creates a resource with the common rules and the hooks of its kind."""
     rules = rules_of(message)
+    waived = () if rules.waive_required is None else rules.waive_required(message)
     if rules.prepare is not None:
-        rules.prepare(res, message, path)
+        try:
+            rules.prepare(res, message, path)
+        except errors.InvalidArgument as exc:  # report the common rules' findings too
+            _add_violations(exc, res.common_violations(message, path, waived))
+            raise
     derive = rules.derive
     stored = res.create(
         message,
         path,
         ref_edges=rules.reference_edges,
         derive=None if derive is None else (lambda m: derive(res, m, path)),
-        waived=() if rules.waive_required is None else rules.waive_required(message),
+        waived=waived,
     )
     if rules.after_create is not None:
         stored = rules.after_create(res, stored, path)
     return stored
+
+
+def _add_violations(exc: errors.InvalidArgument, more: list[FieldViolation]) -> None:
+    known = {(v.field, v.description) for v in exc.violations}
+    added = [v for v in more if (v.field, v.description) not in known]
+    if added:
+        exc.violations = [*exc.violations, *added]
+        exc.message += "; " + "; ".join(f"{v.field} {v.description}" for v in added)
 
 
 def update(res: Resources, message: Message, mask: field_mask_pb2.FieldMask, path: str) -> Message:

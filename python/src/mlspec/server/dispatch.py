@@ -101,7 +101,15 @@ class Dispatcher:
     def call(
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
     ) -> Message:
-        """Runs one unary call; a mutating one leaves an entry in the audit trail."""
+        """Runs one unary call; a mutating one leaves an entry in the audit trail.
+
+        A mutating request with ``validate_only`` (AIP-163) runs every rule in a write
+        transaction that is rolled back: it answers what would be stored, or the error,
+        and leaves no trace (no audit entry, no remembered ``request_id``).
+        """
+        if writes and getattr(request, "validate_only", False):
+            check_well_formed(request)
+            return self._validate_only(fn, request, scope)
         try:
             return self._call(method, fn, writes, request, scope)
         except Exception as exc:
@@ -141,6 +149,16 @@ class Dispatcher:
             scope.warnings.clear()
             return self.response_types[method].FromString(stored[1])
 
+    def _validate_only(self, fn: Unary, request: Any, scope: RequestScope) -> Message:
+        try:
+            with self.store.transaction(write=True) as tx:
+                response = fn(request, Resources(tx, scope, self.policy))
+                assert isinstance(response, Message)
+                _attach_warnings(response, scope)
+                raise _RolledBack(response)
+        except _RolledBack as done:
+            return done.response
+
     def _recall(
         self, method: str, request_id: str, scope: RequestScope
     ) -> tuple[str, bytes] | None:
@@ -178,6 +196,14 @@ class Dispatcher:
                     scope.workspace, method, request_id, fingerprint, response.SerializeToString()
                 )
             return response
+
+
+class _RolledBack(Exception):
+    """Ends a validate_only call's transaction without committing; carries its answer."""
+
+    def __init__(self, response: Message) -> None:
+        super().__init__("validate_only")
+        self.response = response
 
 
 def decode(request_cls: type[Message], data: bytes) -> Message:

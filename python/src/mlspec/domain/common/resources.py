@@ -409,6 +409,22 @@ class Resources:
         self.link(edges)
         return message
 
+    def common_violations(
+        self, message: Message, path: str, waived: Collection[str] = ()
+    ) -> list[FieldViolation]:
+        """What the common rules find wrong with a new resource (names, labels, required).
+
+        The same checks ``create`` makes, on a copy: a kind's hook that refuses the
+        message first adds these, so that a caller learns every violation at once.
+        """
+        spec = spec_for_message(message)
+        assert spec is not None
+        copy = type(message)()
+        copy.CopyFrom(message)
+        field_behavior.clear_output_only(copy)
+        found = self._meta_violations(spec, copy.meta, f"{path}.meta")  # type: ignore[attr-defined]
+        return found + field_behavior.missing_required(copy, path, waived)
+
     def link(self, edges: Sequence[Edge]) -> None:
         """Records lineage edges (source, target, LineageEdgeKind); the one way edges are made."""
         if edges:
