@@ -215,8 +215,13 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         )
     ).pipeline_run
     assert run.state == S.RUN_STATE_PENDING and run.run_id and run.pipeline_id == pipeline.meta.id
+    assert run.meta.name.startswith(f"{pipeline.meta.name}-")  # <pipeline>-<yyyymmdd-hhmmss>
     resolved = {r.vertex_id: r.resolved.id for r in run.resolved_references}
     assert resolved["train"] == newer.meta.id
+    # The resolved graph is pinned: every step names the module version it runs.
+    steps = {v.id: v.step.module for v in run.resolved_graph.vertices if v.HasField("step")}
+    assert steps["train"].kind == reference_pb2.RESOURCE_KIND_MODULE_VERSION
+    assert steps["train"].id == newer.meta.id
     assert run.parameter_values["learning_rate"].double_value == 0.05
 
     step = stubs.pipelines.CreateStepRun(
@@ -236,6 +241,29 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     tracking = stubs.tracking.GetRun(tracking_service_pb2.GetRunRequest(id=step.run_id)).run
     assert tracking.state == S.RUN_STATE_SUCCEEDED and tracking.step_run_id == step.meta.id
+    assert tracking.parent_run_id == run.run_id  # a child of the pipeline run's run
+    # A step whose outputs come from the cache is CACHED at once, and counted so.
+    cached = stubs.pipelines.CreateStepRun(
+        make(
+            pb.CreateStepRunRequest,
+            {
+                "step_run": {
+                    "pipeline_run_id": run.meta.id,
+                    "vertex_id": "train",
+                    "attempt": 2,
+                    "cache": {"cache_key": {"digests": {"sha256": "c" * 64}}, "hit": True},
+                }
+            },
+        )
+    ).step_run
+    assert cached.state == S.RUN_STATE_CACHED
+    counts = stubs.pipelines.GetPipelineRun(pb.GetPipelineRunRequest(id=run.meta.id)).pipeline_run
+    assert (counts.step_counts.total, counts.step_counts.succeeded, counts.step_counts.cached) == (
+        2,
+        1,
+        1,
+    )
+    assert counts.step_counts.pending == counts.step_counts.running == 0
 
     clone = stubs.pipelines.ClonePipelineRun(
         pb.ClonePipelineRunRequest(pipeline_run_id=run.meta.id, pin_resolved_versions=True)

@@ -12,23 +12,28 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
 from mlspec import errors
+from mlspec.common.v1 import reference_pb2
 from mlspec.domain.common.hooks import KindRules
-from mlspec.domain.common.resources import Resources
+from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.domain.data import rules as data_rules
 from mlspec.domain.lifecycle import stage_reports
+from mlspec.domain.metadata import workflow_metadata
 from mlspec.domain.models import versions as model_versions
+from mlspec.domain.monitoring import alerts
 from mlspec.domain.pipelines import modules, step_runs, submission
 from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
 
 RULES: dict[str, KindRules] = {
-    **data_rules.RULES,  # Datastore, Artifact, DatasetVersion
+    **data_rules.RULES,  # Datastore, Artifact, DatasetVersion, DatasetProfile, DatasetCheckpoint
     **modules.RULES,  # ModuleVersion
     **step_runs.RULES,  # StepRun
     **submission.RULES,  # PipelineDraft
-    **runs.RULES,  # Run
+    **runs.RULES,  # Run, Experiment
     **model_versions.RULES,  # ModelVersion
     **stage_reports.RULES,  # StageReport
+    **workflow_metadata.RULES,  # WorkflowMetadataRecord
+    **alerts.RULES,  # Alert, RollbackPolicy
 }
 _COMMON = KindRules()
 
@@ -58,7 +63,20 @@ def create(res: Resources, message: Message, path: str) -> Message:
     )
     if rules.after_create is not None:
         stored = rules.after_create(res, stored, path)
+    if rules.refresh is not None:
+        rules.refresh(res, stored)
     return stored
+
+
+def set_status(
+    res: Resources, ref: reference_pb2.ResourceRef, status: int, etag: str, path: str
+) -> Loaded:
+    """Archives, deprecates or reactivates a resource, then refreshes what summarizes it."""
+    loaded = res.set_status(ref, status, etag, path)
+    rules = rules_of(loaded.message)
+    if rules.refresh is not None:
+        rules.refresh(res, loaded.message)
+    return loaded
 
 
 def _add_violations(exc: errors.InvalidArgument, more: list[FieldViolation]) -> None:

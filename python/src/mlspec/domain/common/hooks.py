@@ -18,6 +18,9 @@ around ``Resources.create`` and ``Resources.update``:
    imply.
 4. ``after_create(res, stored, path) -> stored``: follow-up writes that need the stored
    resource (a step run's tracking run).
+5. ``refresh(res, stored)``: recomputes what other resources summarize of this one (a
+   dataset's latest version, an experiment's run count), in the same transaction; it
+   runs after a create and after every status change (archive, deprecate, reactivate).
 
 ``update(res, message, mask, path) -> stored`` replaces the common update for a kind with
 its own rules around ``Resources.update``.
@@ -40,6 +43,7 @@ Derive = Callable[[Resources, Any, str], list[Edge] | None]
 AfterCreate = Callable[[Resources, Any, str], Message]
 Update = Callable[[Resources, Any, field_mask_pb2.FieldMask, str], Message]
 Waive = Callable[[Any], Collection[str]]
+Refresh = Callable[[Resources, Any], None]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class KindRules:
     update: Update | None = None
     # Paths (relative to the resource) whose REQUIRED fields this message need not set.
     waive_required: Waive | None = None
+    refresh: Refresh | None = None
     # Whether the kind's top-level references become DERIVED_FROM edges into it (stage
     # reports say their own edges: inputs consumed, outputs produced).
     reference_edges: bool = True

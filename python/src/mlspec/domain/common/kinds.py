@@ -83,6 +83,8 @@ def _semver_index(message: Message) -> list[FieldValue]:
     if v.prerelease:
         text += f"-{v.prerelease}"
     found = [FieldValue("version", text=text), FieldValue("version.order", num=semver_rank(v))]
+    if v.prerelease:
+        found.append(FieldValue("prerelease", text=v.prerelease))
     found.extend(FieldValue("aliases", text=alias) for alias in message.aliases)
     return found
 
@@ -400,6 +402,7 @@ def indexed_members(full_name: str) -> dict[str, Member]:
     if spec.kind == K.RESOURCE_KIND_MODEL_VERSION:
         members["version"] = ("text", ())
         members["version.order"] = ("num", ())
+        members["prerelease"] = ("text", ())
         members["aliases"] = ("text", ())
     if spec.kind == K.RESOURCE_KIND_STAGE_REPORT:
         members["inputs.id"] = ("text", ())

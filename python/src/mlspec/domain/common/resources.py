@@ -233,6 +233,16 @@ class Resources:
                 loaded.record.id,
             )
 
+    def latest_in_scope(self, kind: int, scope_id: str, statuses: tuple[int, ...]) -> Loaded | None:
+        """The newest resource of a kind in a scope with one of ``statuses``, or None."""
+        record = self._tx.latest_in_scope(self.scope.workspace, kind, scope_id, statuses)
+        return None if record is None else self._load(record)
+
+    def save_if_changed(self, loaded: Loaded, message: M) -> None:
+        """Stores ``message`` (a changed copy of ``loaded``) when it differs from it."""
+        if message != loaded.message:
+            self.save(loaded, message)
+
     def latest_active(self, kind: int, scope_id: str) -> Loaded | None:
         """The newest active (or, failing that, deprecated) resource of a kind in a scope."""
         record = self._tx.latest_in_scope(self.scope.workspace, kind, scope_id, (ACTIVE,))
@@ -578,6 +588,9 @@ class Resources:
             kept.CopyFrom(current)
             updated.CopyFrom(candidate)
             _restore_output_only(kept, updated)
+            if not updated.meta.name:  # type: ignore[attr-defined]
+                # Names change only through RenameResource; an omitted one is kept.
+                updated.meta.name = current.meta.name  # type: ignore[attr-defined]
         if updated.meta.name != current.meta.name:  # type: ignore[attr-defined]
             raise errors.invalid(
                 f"{path}.meta.name", "use ResourceService.RenameResource to rename"

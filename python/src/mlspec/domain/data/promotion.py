@@ -77,6 +77,7 @@ def promote_artifact(
         return [(artifact.record.id, message.meta.id, lineage_pb2.LINEAGE_EDGE_KIND_PROMOTED_TO)]
 
     stored_version = res.create(version, "dataset_version", derive=derive)
+    data_rules.refresh_dataset(res, stored_version)
     promoted = artifact_pb2.Artifact()
     promoted.CopyFrom(artifact.message)
     promoted.promoted_dataset_version_id = stored_version.meta.id

@@ -27,10 +27,10 @@ from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
 from mlspec.domain.common import field_behavior
 from mlspec.domain.common.hooks import KindRules
-from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.common.resources import ACTIVE, Loaded, Resources
 from mlspec.errors import FieldViolation
-from mlspec.models.v1 import model_version_pb2
-from mlspec.query import Comparison
+from mlspec.models.v1 import model_pb2, model_version_pb2
+from mlspec.query import Comparison, Not, OrderKey
 from mlspec.store.api import FieldSpec, ListQuery
 
 K = reference_pb2.ResourceKind
@@ -244,6 +244,45 @@ def _derive(res: Resources, message: model_version_pb2.ModelVersion, path: str) 
             violations=[FieldViolation(f"{path}.version", "is taken in this model")],
         )
     _check_aliases_free(res, message, path)
+    if not message.meta.name:  # the model name and the version, for example churn-xgb-1-4-0
+        model = res.get(K.RESOURCE_KIND_MODEL, message.model_id).record.name
+        message.meta.name = f"{model}-{text}".replace(".", "-").replace("+", "-")[:255]
+
+
+def refresh_model(res: Resources, version: model_version_pb2.ModelVersion) -> None:
+    """The model's version count and its latest version (highest active release).
+
+    Pre-releases count only while the model has no active release.
+    """
+    loaded = res.get(K.RESOURCE_KIND_MODEL, version.model_id)
+    assert isinstance(loaded.message, model_pb2.Model)
+    model = model_pb2.Model()
+    model.CopyFrom(loaded.message)
+    model.version_count = res.count(K.RESOURCE_KIND_MODEL_VERSION, version.model_id)
+    newest = _highest(res, version.model_id, releases_only=True) or _highest(
+        res, version.model_id, releases_only=False
+    )
+    model.ClearField("latest_version")
+    if newest is not None:
+        assert isinstance(newest.message, model_version_pb2.ModelVersion)
+        model.latest_version.kind = K.RESOURCE_KIND_MODEL_VERSION
+        model.latest_version.id = newest.record.id
+        model.latest_version.version = canonical_version(newest.message.version)
+    res.save_if_changed(loaded, model)
+
+
+def _highest(res: Resources, model_id: str, *, releases_only: bool) -> Loaded | None:
+    query = res.query(
+        K.RESOURCE_KIND_MODEL_VERSION,
+        scope=model_id,
+        statuses=(ACTIVE,),
+        filter=Not(Comparison(("prerelease",), ":", None)) if releases_only else None,
+        members={"prerelease": FieldSpec("text"), "version.order": FieldSpec("num")},
+        page_size=1,
+    )
+    query.order_by = [OrderKey("version.order", descending=True)]
+    page = res.list_page(query)
+    return res.get(K.RESOURCE_KIND_MODEL_VERSION, page.records[0].id) if page.records else None
 
 
 def update_model_version(
@@ -307,4 +346,8 @@ def update_model_version(
     return stored
 
 
-RULES = {FULL_NAME: KindRules(prepare=_prepare, derive=_derive, update=update_model_version)}
+RULES = {
+    FULL_NAME: KindRules(
+        prepare=_prepare, derive=_derive, update=update_model_version, refresh=refresh_model
+    )
+}

@@ -16,6 +16,7 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.domain.clock import now_timestamp
 from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.pipelines.step_runs import count_step_states
 from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
@@ -48,6 +49,8 @@ def move(
     tracking_id = getattr(stored, "run_id", "")
     if tracking_id:
         _sync_tracking_run(res, tracking_id, state, reason)
+    if isinstance(stored, pipeline_run_pb2.StepRun):
+        count_step_states(res, stored.pipeline_run_id, {loaded.message.state: -1, state: 1})  # type: ignore[attr-defined]
     return stored
 
 
