@@ -7,6 +7,7 @@ import pytest
 from grpc_status import rpc_status
 
 from mlspec.common.v1 import reference_pb2, resource_service_pb2, run_state_pb2
+from mlspec.data.v1 import data_service_pb2
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
 from mlspec.tracking.v1 import tracking_service_pb2
@@ -230,10 +231,51 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         )
     ).step_run
     assert step.module_version_id == newer.meta.id and step.run_id
-    for state in (S.RUN_STATE_RUNNING, S.RUN_STATE_SUCCEEDED):
-        step = stubs.pipelines.UpdateStepRunState(
-            pb.UpdateStepRunStateRequest(step_run_id=step.meta.id, state=state)
-        ).step_run
+    step = stubs.pipelines.UpdateStepRunState(
+        pb.UpdateStepRunStateRequest(step_run_id=step.meta.id, state=S.RUN_STATE_RUNNING)
+    ).step_run
+
+    def artifact(run_id: str, name: str) -> str:
+        made = stubs.data.CreateArtifact(
+            make(
+                data_service_pb2.CreateArtifactRequest,
+                {
+                    "artifact": {
+                        "meta": {"name": name},
+                        "run_id": run_id,
+                        "type": "ARTIFACT_TYPE_MODEL",
+                        "uri": f"s3://m/{name}",
+                    }
+                },
+            )
+        ).artifact
+        return str(made.meta.id)
+
+    # A step run's outputs are artifacts its own tracking run produced.
+    foreign = artifact(run.run_id, "not-mine")
+    with pytest.raises(grpc.RpcError) as err:
+        stubs.pipelines.UpdateStepRunState(
+            make(
+                pb.UpdateStepRunStateRequest,
+                {
+                    "step_run_id": step.meta.id,
+                    "state": "RUN_STATE_SUCCEEDED",
+                    "output_artifacts": {"model": {"artifact_ids": [foreign]}},
+                },
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    mine = artifact(step.run_id, "model")
+    step = stubs.pipelines.UpdateStepRunState(
+        make(
+            pb.UpdateStepRunStateRequest,
+            {
+                "step_run_id": step.meta.id,
+                "state": "RUN_STATE_SUCCEEDED",
+                "output_artifacts": {"model": {"artifact_ids": [mine]}},
+            },
+        )
+    ).step_run
     with pytest.raises(grpc.RpcError) as err:
         stubs.pipelines.UpdateStepRunState(
             pb.UpdateStepRunStateRequest(step_run_id=step.meta.id, state=S.RUN_STATE_RUNNING)
@@ -278,6 +320,9 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         )
     ).pipeline_draft
     assert again.cloned_from.id == pipeline.meta.id
+    # By name alone, GetPipeline answers the latest active version of the series.
+    latest = stubs.pipelines.GetPipeline(pb.GetPipelineRequest(name=pipeline.meta.name)).pipeline
+    assert latest.meta.id == pipeline.meta.id
 
     # An archived module version can no longer be used by new work.
     stubs.resources.ArchiveResource(

@@ -223,7 +223,8 @@ def check_well_formed(request: Message) -> None:
 
     Enum numbers, Timestamps and Durations their types do not allow come first; then
     every REQUIRED field and required oneof the request leaves unset, at every depth
-    (``field_behavior.missing_in_request``).
+    (``field_behavior.missing_in_request``), and every time range that ends before it
+    starts. Resources the request holds are checked with their kind's rules instead.
     """
     found = well_formed.violations(request)
     if found:
@@ -234,6 +235,9 @@ def check_well_formed(request: Message) -> None:
             violations=found[:100],
         )
     missing = field_behavior.missing_in_request(request)
+    missing += well_formed.inverted_ranges(
+        request, skip=field_behavior.resource_fields(request.DESCRIPTOR)
+    )
     if missing:
         raise errors.InvalidArgument(
             "required fields are missing: "

@@ -199,6 +199,11 @@ def missing_in_request(request: Message) -> list[FieldViolation]:
     return found
 
 
+def resource_fields(request: Any) -> tuple[str, ...]:
+    """The top-level fields of a request that hold a resource."""
+    return tuple(f.name for f in request.fields if _is_resource(f))
+
+
 @cache
 def _is_resource(field: descriptor.FieldDescriptor) -> bool:
     target = field.message_type

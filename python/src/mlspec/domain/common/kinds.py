@@ -83,6 +83,7 @@ def _semver_index(message: Message) -> list[FieldValue]:
     if v.prerelease:
         text += f"-{v.prerelease}"
     found = [FieldValue("version", text=text), FieldValue("version.order", num=semver_rank(v))]
+    found.append(FieldValue("version.major", num=float(v.major)))
     if v.prerelease:
         found.append(FieldValue("prerelease", text=v.prerelease))
     found.extend(FieldValue("aliases", text=alias) for alias in message.aliases)
@@ -193,11 +194,8 @@ _SPECS = [
         dataset_profile_pb2.DatasetCheckpoint,
         scope_fields=("dataset_version_id",),
     ),
-    KindSpec(
-        K.RESOURCE_KIND_DATASET_VIEW,
-        dataset_profile_pb2.DatasetView,
-        scope_fields=("dataset_version_id", "dataset_id"),
-    ),
+    # Views are named uniquely in the workspace (dataset_profile.proto), like datasets.
+    KindSpec(K.RESOURCE_KIND_DATASET_VIEW, dataset_profile_pb2.DatasetView),
     KindSpec(K.RESOURCE_KIND_MODULE, module_pb2.Module),
     KindSpec(
         K.RESOURCE_KIND_MODULE_VERSION,
@@ -403,6 +401,7 @@ def indexed_members(full_name: str) -> dict[str, Member]:
         members["version"] = ("text", ())
         members["version.order"] = ("num", ())
         members["prerelease"] = ("text", ())
+        members["version.major"] = ("num", ())
         members["aliases"] = ("text", ())
     if spec.kind == K.RESOURCE_KIND_STAGE_REPORT:
         members["inputs.id"] = ("text", ())

@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2, warning_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.common import field_behavior, names
+from mlspec.domain.common import field_behavior, names, well_formed
 from mlspec.domain.common.kinds import (
     BY_KIND,
     KindSpec,
@@ -394,6 +394,7 @@ class Resources:
         meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
         violations = self._meta_violations(spec, meta, f"{path}.meta")
         violations += field_behavior.missing_required(message, path, waived)
+        violations += well_formed.inverted_ranges(message, path)
         if violations:
             raise errors.not_valid(f"{spec.label} is not valid", violations, "INVALID_RESOURCE")
         if meta.workspace and meta.workspace != self.scope.workspace:
@@ -433,7 +434,8 @@ class Resources:
         copy.CopyFrom(message)
         field_behavior.clear_output_only(copy)
         found = self._meta_violations(spec, copy.meta, f"{path}.meta")  # type: ignore[attr-defined]
-        return found + field_behavior.missing_required(copy, path, waived)
+        found += field_behavior.missing_required(copy, path, waived)
+        return found + well_formed.inverted_ranges(copy, path)
 
     def link(self, edges: Sequence[Edge]) -> None:
         """Records lineage edges (source, target, LineageEdgeKind); the one way edges are made."""
@@ -599,6 +601,7 @@ class Resources:
         violations += self._meta_violations(spec, updated.meta, f"{path}.meta")  # type: ignore[attr-defined]
         waived = () if waive is None else waive(updated)
         violations += field_behavior.missing_required(updated, path, waived)
+        violations += well_formed.inverted_ranges(updated, path)
         if violations:
             raise errors.not_valid(f"cannot update {spec.label}", violations, "INVALID_UPDATE")
         return self.save(loaded, updated, expected_etag)

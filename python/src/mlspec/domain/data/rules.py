@@ -202,7 +202,7 @@ def _prepare_artifact(_res: Resources, artifact: artifact_pb2.Artifact, path: st
 
 
 def _derive_artifact(res: Resources, message: artifact_pb2.Artifact, path: str) -> None:
-    resolve_data_paths(res, message)
+    resolve_data_paths(res, message, path)
     _check_artifact_datastore(res, message, path)
 
 
@@ -311,6 +311,7 @@ def _derive_dataset_version(
 
 def number_dataset_version(res: Resources, version: dataset_pb2.DatasetVersion) -> None:
     """Numbers a new dataset version and digests its definition (same definition: refused)."""
+    resolve_data_paths(res, version, "dataset_version")
     digest = hashlib.sha256(version.definition.SerializeToString(deterministic=True)).hexdigest()
     latest = res.latest_active(K.RESOURCE_KIND_DATASET_VERSION, version.dataset_id)
     if latest is not None:
@@ -327,7 +328,6 @@ def number_dataset_version(res: Resources, version: dataset_pb2.DatasetVersion) 
     version.definition_digest.digests["sha256"] = digest
     if not version.meta.name:
         version.meta.name = f"v{version.version}"
-    resolve_data_paths(res, version)
 
 
 def refresh_dataset(res: Resources, version: dataset_pb2.DatasetVersion) -> None:
@@ -345,7 +345,7 @@ def refresh_dataset(res: Resources, version: dataset_pb2.DatasetVersion) -> None
 # -- data paths ----------------------------------------------------------------------
 
 
-def resolve_data_paths(res: Resources, message: Message) -> None:
+def resolve_data_paths(res: Resources, message: Message, path: str = "") -> None:
     """Fills ``resolved_uri`` of every DataPath in ``message`` from its datastore's root.
 
     References are resolved by now (the datastore reference holds its id). A path
@@ -353,8 +353,17 @@ def resolve_data_paths(res: Resources, message: Message) -> None:
     ``<scheme>://<root host>/<schema>.<table>``-like text under the root, and a query
     locator resolves to nothing (its `resolved_uri` stays empty).
     """
-    for data_path in _data_paths(message):
+    for where, data_path in _data_paths(message, path):
         data_path.ClearField("resolved_uri")
+        relative = data_path.path.relative_path
+        if data_path.WhichOneof("locator") == "path" and (
+            relative.startswith("/") or ".." in relative.split("/") or "\\" in relative
+        ):
+            raise errors.invalid(
+                f"{where}.path.relative_path",
+                f"{relative!r} must be relative to the datastore root: not absolute, no `..`",
+                reason="INVALID_DATA_PATH",
+            )
         if not data_path.datastore.id:
             continue
         store = res.get(K.RESOURCE_KIND_DATASTORE, data_path.datastore.id).message
@@ -376,23 +385,20 @@ def resolved_uri(root: str, data_path: data_path_pb2.DataPath) -> str:
     return ""
 
 
-def _data_paths(message: Message) -> list[data_path_pb2.DataPath]:
-    found: list[data_path_pb2.DataPath] = []
-    for _, item in field_behavior.children(
-        message, field_behavior.holding(message.DESCRIPTOR, _DATA_PATH)
-    ):
+def _data_paths(message: Message, path: str) -> list[tuple[str, data_path_pb2.DataPath]]:
+    """Every DataPath set in ``message``, with its field path."""
+    found: list[tuple[str, data_path_pb2.DataPath]] = []
+    holders = field_behavior.holding(message.DESCRIPTOR, _DATA_PATH)
+    for suffix, item in field_behavior.children(message, holders):
+        where = f"{path}.{suffix}" if path else suffix
         if isinstance(item, data_path_pb2.DataPath):
-            found.append(item)
+            found.append((where, item))
         else:
-            found.extend(_data_paths(item))
+            found.extend(_data_paths(item, where))
     return found
 
 
 _DATA_PATH = "mlspec.data.v1.DataPath"
-
-
-def _derive_with_paths(res: Resources, message: Message, _path: str) -> None:
-    resolve_data_paths(res, message)
 
 
 def refresh_run_artifacts(res: Resources, artifact: artifact_pb2.Artifact) -> None:
@@ -409,9 +415,19 @@ def refresh_run_artifacts(res: Resources, artifact: artifact_pb2.Artifact) -> No
 
 
 def _derive_profile(res: Resources, profile: dataset_profile_pb2.DatasetProfile, path: str) -> None:
+    if profile.dataset_view_id:
+        view = res.get(K.RESOURCE_KIND_DATASET_VIEW, profile.dataset_view_id).message
+        assert isinstance(view, dataset_profile_pb2.DatasetView)
+        if not _view_selects(res, view, profile.dataset_version_id):
+            raise errors.invalid(
+                f"{path}.dataset_view_id",
+                f"view {profile.dataset_view_id} does not select rows of dataset version "
+                f"{profile.dataset_version_id}",
+                reason="VIEW_OF_ANOTHER_VERSION",
+            )
     if not profile.meta.name:
         profile.meta.name = f"profile-{profile.meta.id}"
-    resolve_data_paths(res, profile)
+    resolve_data_paths(res, profile, path)
     mark_staleness(profile, now_micros())
 
 
@@ -475,6 +491,31 @@ def update_profile(
     return stored
 
 
+def _view_selects(res: Resources, view: dataset_profile_pb2.DatasetView, version_id: str) -> bool:
+    """Whether a view's rows are rows of the dataset version (pinned, or of its dataset)."""
+    if view.WhichOneof("target") == "dataset_version_id":
+        return view.dataset_version_id == version_id
+    version = res.get(K.RESOURCE_KIND_DATASET_VERSION, version_id).message
+    assert isinstance(version, dataset_pb2.DatasetVersion)
+    return view.dataset_id == version.dataset_id
+
+
+def _derive_checkpoint(
+    res: Resources, checkpoint: dataset_profile_pb2.DatasetCheckpoint, path: str
+) -> None:
+    if checkpoint.profile_id:
+        profile = res.get(K.RESOURCE_KIND_DATASET_PROFILE, checkpoint.profile_id).message
+        assert isinstance(profile, dataset_profile_pb2.DatasetProfile)
+        if profile.dataset_version_id != checkpoint.dataset_version_id:
+            raise errors.invalid(
+                f"{path}.profile_id",
+                f"profile {checkpoint.profile_id} describes dataset version "
+                f"{profile.dataset_version_id}, not {checkpoint.dataset_version_id}",
+                reason="PROFILE_OF_ANOTHER_VERSION",
+            )
+    resolve_data_paths(res, checkpoint, path)
+
+
 RULES = {
     "mlspec.data.v1.Datastore": KindRules(prepare=_prepare_datastore, update=update_datastore),
     "mlspec.data.v1.Artifact": KindRules(
@@ -487,5 +528,5 @@ RULES = {
         derive=_derive_dataset_version, refresh=refresh_dataset
     ),
     "mlspec.data.v1.DatasetProfile": KindRules(derive=_derive_profile, update=update_profile),
-    "mlspec.data.v1.DatasetCheckpoint": KindRules(derive=_derive_with_paths),
+    "mlspec.data.v1.DatasetCheckpoint": KindRules(derive=_derive_checkpoint),
 }

@@ -51,6 +51,15 @@ def append(res: Resources, request: pb.WriteInferenceLogsRequest) -> pb.WriteInf
             )
         if violations:
             raise errors.not_valid(f"record {i} is not valid", violations, "INVALID_LOG_RECORD")
+        if record.sequence_number and record.sequence_number != sequence + 1:
+            raise errors.FailedPrecondition(
+                f"records[{i}].sequence_number is {record.sequence_number}, but the stream's "
+                f"next position is {sequence + 1}; another writer appended first",
+                reason="CHAIN_CONFLICT",
+                violations=[
+                    FieldViolation(f"{path}.sequence_number", "does not continue the stream")
+                ],
+            )
         if record.previous_record_hash and record.previous_record_hash != previous:
             raise errors.FailedPrecondition(
                 f"records[{i}].previous_record_hash is not the stream's last record hash; another writer appended first",
@@ -88,10 +97,26 @@ def append(res: Resources, request: pb.WriteInferenceLogsRequest) -> pb.WriteInf
     )
 
 
+def require_stream(res: Resources, stream_id: str, path: str = "log_stream_id") -> None:
+    """NOT_FOUND for a stream that holds no record (streams exist once written to)."""
+    if res.last_log(stream_id) is None:
+        raise errors.NotFound(
+            f"no log stream {stream_id!r} in this workspace",
+            reason="LOG_STREAM_NOT_FOUND",
+            resource_name=stream_id,
+            violations=[FieldViolation(path, "no such log stream")],
+        )
+
+
 def verify(res: Resources, request: pb.VerifyLogChainRequest) -> pb.VerifyLogChainResponse:
     """Recomputes the chain of a stream and reports the first break."""
     if not request.log_stream_id:
         raise errors.invalid("log_stream_id", "is required")
+    if request.end_sequence_number and request.end_sequence_number < request.start_sequence_number:
+        raise errors.invalid(
+            "end_sequence_number", "is before start_sequence_number; the range is empty"
+        )
+    require_stream(res, request.log_stream_id)
     start = max(request.start_sequence_number, 1)
     previous = b""
     if start > 1:

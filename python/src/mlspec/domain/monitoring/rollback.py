@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from mlspec import errors
 from mlspec.common.v1 import threshold_pb2
 from mlspec.domain.clock import micros_to_timestamp
 from mlspec.domain.common.resources import Resources
@@ -47,8 +48,13 @@ def evaluate(
         or getattr(p.message, "deployment_endpoint", "") in ("", deployment_endpoint)
     ]
     if not protecting:
-        response.reason = "no active rollback policy protects this model version"
-        return response
+        raise errors.NotFound(
+            f"no active rollback policy protects model version {model_id}"
+            + (f" at {deployment_endpoint}" if deployment_endpoint else ""),
+            reason="NO_ROLLBACK_POLICY",
+            resource_type="mlspec.monitoring.v1.RollbackPolicy",
+            resource_name=model_id,
+        )
     for policy in protecting:
         message = policy.message
         assert isinstance(message, alert_pb2.RollbackPolicy)

@@ -24,7 +24,7 @@ from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.pipelines.v1 import graph_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
-from mlspec.query import Comparison
+from mlspec.query import Comparison, OrderKey
 from mlspec.store.api import Edge
 from mlspec.tracking.v1 import run_pb2
 
@@ -208,6 +208,33 @@ def pipeline_of(
     if for_use:
         res.check_usable(loaded, path)
     return loaded
+
+
+def get_pipeline(res: Resources, request: pb.GetPipelineRequest) -> Loaded:
+    """GetPipeline: by id; by name and version; by name alone, the latest active version."""
+    selector = request.WhichOneof("selector")
+    if selector == "id":
+        return res.get(K.RESOURCE_KIND_PIPELINE, request.id)
+    if request.version:
+        return res.get_by_name(K.RESOURCE_KIND_PIPELINE, request.name, request.version)
+    query = res.query(
+        K.RESOURCE_KIND_PIPELINE,
+        statuses=(ACTIVE,),
+        filter=Comparison(("name",), "=", request.name),
+        page_size=1,
+    )
+    query.order_by = [OrderKey("create_time", descending=True)]
+    page = res.list_page(query)
+    if not page.records:
+        raise errors.NotFound(
+            f"no active pipeline named {request.name!r} (archived and deprecated versions are "
+            "found by id or by name and version)",
+            reason="RESOURCE_NOT_FOUND",
+            resource_type="mlspec.pipelines.v1.Pipeline",
+            resource_name=request.name,
+            violations=[FieldViolation("name", "no such pipeline")],
+        )
+    return res.get(K.RESOURCE_KIND_PIPELINE, page.records[0].id)
 
 
 def _pipelines_named(res: Resources, name: str) -> list[Loaded]:

@@ -199,6 +199,26 @@ def _changed_paths(old: Message, new: Message) -> list[str]:
     return changed
 
 
+def _prepare_run(_res: Resources, run: run_pb2.Run, path: str) -> None:
+    """At most 100 params and 100 tags, and distinct param keys (as LogParams and SetRunTags)."""
+    found = []
+    for name, count in (("params", len(run.params)), ("tags", len(run.tags))):
+        if count > MAX_RUN_ITEMS:
+            found.append(FieldViolation(f"{path}.{name}", f"holds {count} items; at most 100"))
+    seen: dict[str, int] = {}
+    for i, param in enumerate(run.params):
+        first = seen.setdefault(param.key, i)
+        if first != i:
+            found.append(
+                FieldViolation(f"{path}.params[{i}].key", f"{param.key!r} is also params[{first}]")
+            )
+    if found:
+        raise errors.not_valid("the run is not valid", found, "INVALID_RUN")
+
+
+MAX_RUN_ITEMS = 100
+
+
 def _derive_run(res: Resources, run: run_pb2.Run, _path: str) -> None:
     """The first state, and what the server fills: name, submission, artifact URI."""
     start_run(run)
@@ -253,7 +273,7 @@ def _derive_experiment(res: Resources, experiment: experiment_pb2.Experiment, _p
 
 RULES = {
     "mlspec.tracking.v1.Run": KindRules(
-        derive=_derive_run, update=_update_run, refresh=refresh_run_parents
+        prepare=_prepare_run, derive=_derive_run, update=_update_run, refresh=refresh_run_parents
     ),
     "mlspec.tracking.v1.Experiment": KindRules(derive=_derive_experiment),
 }

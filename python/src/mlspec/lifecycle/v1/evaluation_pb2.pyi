@@ -113,9 +113,10 @@ class ModelEvaluation(message.Message):
     TOOL_VERSION_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
     validation_ok: builtins.bool
-    """Output only. True when no blocking threshold failed and no required slice is
+    """Output only. True when no blocking threshold failed and no configured slice is
     missing. A server MUST recompute it from `threshold_results` and `missing_slices`
-    and reject a report that contradicts them with INVALID_ARGUMENT.
+    and reject a report that claims it true against them with INVALID_ARGUMENT (false
+    is what a report that leaves the field out says, so it is recomputed, not refused).
     """
     objectives_outcome: threshold_pb2.ThresholdOutcome.ValueType
     """Required. Overall result of checking the codified objectives: PASSED when all
@@ -180,7 +181,8 @@ class ModelEvaluation(message.Message):
     @builtins.property
     def failures(self) -> containers.RepeatedCompositeFieldContainer[EvaluationThresholdResult]:
         """Optional. The threshold checks that failed (a subset of `threshold_results` whose
-        outcome is THRESHOLD_OUTCOME_FAILED), for quick reading.
+        outcome is THRESHOLD_OUTCOME_FAILED), for quick reading; a server MUST reject a
+        failure that is not a failed threshold result (INVALID_ARGUMENT).
         """
 
     @builtins.property

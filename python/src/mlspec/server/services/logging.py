@@ -43,6 +43,8 @@ def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
     model_id = ""
     if request.HasField("model_version"):
         model_id = res.resolve(request.model_version, "model_version", for_use=False).record.id
+    if request.log_stream_id:
+        streams.require_stream(res, request.log_stream_id)
 
     def fetch(position: tuple[str, int] | None, limit: int) -> list[tuple[tuple[str, int], Any]]:
         rows = res.log_page(
@@ -94,6 +96,7 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
     if not request.log_stream_id:
         raise errors.invalid("log_stream_id", "is required")
     keep = _record_filter(request.filter, "")
+    streams.require_stream(res, request.log_stream_id)
     position = (request.log_stream_id, request.after_sequence_number)
     while True:
         rows = res.log_page(
