@@ -144,3 +144,32 @@ def test_models_are_filtered_by_framework_name(client: Client) -> None:
         )
     found = client.ok("ModelsService.ListModels", {"filter": 'framework.name = "xgboost"'})
     assert [m["meta"]["name"] for m in found["models"]] == ["xgb"]
+
+
+def test_metric_history_comes_in_step_then_time_order(client: Client) -> None:
+    experiment = client.ok(
+        "TrackingService.CreateExperiment", {"experiment": {"meta": {"name": "history"}}}
+    )["experiment"]["meta"]["id"]
+    run_id = new_run(client, experiment)
+    points = [
+        {"key": "loss", "step": step, "timestamp": when, "value": {"double_value": value}}
+        for step, when, value in (
+            (3, "2026-03-01T10:00:03Z", 0.3),
+            (1, "2026-03-01T10:00:09Z", 0.9),
+            (1, "2026-03-01T10:00:01Z", 0.1),
+            (2, "2026-03-01T10:00:02Z", 0.2),
+        )
+    ]
+    client.ok("TrackingService.LogMetrics", {"run_id": run_id, "metrics": points})
+    values: list[float] = []
+    token = ""
+    while True:
+        page = client.ok(
+            "TrackingService.GetMetricHistory",
+            {"run_id": run_id, "key": "loss", "page_size": 1, "page_token": token},
+        )
+        values += [p["value"]["double_value"] for p in page["history"].get("points", [])]
+        token = page.get("next_page_token", "")
+        if not token:
+            break
+    assert values == [0.1, 0.9, 0.2, 0.3]

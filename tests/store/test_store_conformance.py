@@ -1037,24 +1037,26 @@ def test_recall_and_remember(store: SqlStore) -> None:
 
 
 def test_metrics_append_and_history(store: SqlStore) -> None:
+    # Logged out of order: the history reads by step, then time, then recording order.
+    logged = [(4, T0 + 4), (0, T0 + 9), (2, T0 + 2), (0, T0), (2, T0 + 2), (1, T0 + 1)]
     with store.transaction() as tx:
         tx.append_metrics(
-            [("run1", "loss", step, T0 + step, f"loss{step}".encode()) for step in range(5)]
+            [("run1", "loss", step, t, f"loss{i}".encode()) for i, (step, t) in enumerate(logged)]
             + [("run1", "acc", 0, T0, b"acc0"), ("run2", "loss", 0, T0, b"other")]
         )
         tx.append_metrics([])
     with store.transaction(write=False) as tx:
-        history = tx.metric_history("run1", "loss", 0, 100)
-        assert [d for _, d in history] == [f"loss{s}".encode() for s in range(5)]
-        seqs = [s for s, _ in history]
-        assert seqs == sorted(seqs)
-        assert len(set(seqs)) == 5
-        first = tx.metric_history("run1", "loss", 0, 2)
+        history = tx.metric_history("run1", "loss", None, 100)
+        assert [d for _, d in history] == [f"loss{i}".encode() for i in (3, 1, 5, 2, 4, 0)]
+        positions = [p for p, _ in history]
+        assert positions == sorted(positions) and len(set(positions)) == 6
+        first = tx.metric_history("run1", "loss", None, 2)
         assert first == history[:2]
         assert tx.metric_history("run1", "loss", first[-1][0], 2) == history[2:4]
+        assert tx.metric_history("run1", "loss", history[3][0], 2) == history[4:6]
         assert tx.metric_history("run1", "loss", history[-1][0], 2) == []
-        assert [d for _, d in tx.metric_history("run2", "loss", 0, 10)] == [b"other"]
-        assert tx.metric_history("run3", "loss", 0, 10) == []
+        assert [d for _, d in tx.metric_history("run2", "loss", None, 10)] == [b"other"]
+        assert tx.metric_history("run3", "loss", None, 10) == []
 
 
 def test_logs_append_and_read(store: SqlStore) -> None:

@@ -233,13 +233,13 @@ class UnitOfWork(Protocol):
         self,
         run_id: str,
         key: str,
-        after_seq: int,
+        after: tuple[int, int, int] | None,
         limit: int,
         *,
         min_step: int | None = None,
         max_step: int | None = None,
-    ) -> list[tuple[int, bytes]]:
-        """(seq, serialized Metric) of one run's metric in recording order, within steps."""
+    ) -> list[tuple[tuple[int, int, int], bytes]]:
+        """((step, time µs, seq), serialized Metric) of one run's metric, in that order."""
         ...
 
     # -- monitoring events ----------------------------------------------------------

@@ -323,15 +323,15 @@ class Resources:
         self,
         run_id: str,
         key: str,
-        after_seq: int,
+        after: tuple[int, int, int] | None,
         limit: int,
         *,
         min_step: int | None = None,
         max_step: int | None = None,
-    ) -> list[tuple[int, bytes]]:
-        """(seq, serialized Metric) of one run's metric in recording order, within steps."""
+    ) -> list[tuple[tuple[int, int, int], bytes]]:
+        """((step, time µs, seq), serialized Metric) of one run's metric, in that order."""
         return self._tx.metric_history(
-            run_id, key, after_seq, limit, min_step=min_step, max_step=max_step
+            run_id, key, after, limit, min_step=min_step, max_step=max_step
         )
 
     def append_events(self, rows: list[EventRow]) -> None:
