@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 from google.api import field_behavior_pb2
@@ -74,6 +75,7 @@ def example(name: str, cls: type[M]) -> M:
     return yaml_format.load(text, cls())
 
 
+@cache
 def stage_examples() -> dict[str, stage_report_pb2.StageReport]:
     """The example report of every stage, by its payload field name."""
     found: dict[str, stage_report_pb2.StageReport] = {}

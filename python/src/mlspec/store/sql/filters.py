@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, true
 
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2
@@ -95,6 +95,11 @@ class FilterCompiler:
             return self.field(member, self.members[member], node)
         if node.member[0] == "labels":
             return self.label(node)
+        if node.value is None and member in ("name", "status", *self.BUILTIN_TIME):
+            # `name:*` holds for named resources; every resource has times and a status.
+            if member == "name":
+                return resources.c.name_lower.is_not(None)
+            return true()
         if member in self.BUILTIN_TEXT:
             return _compare(self.BUILTIN_TEXT[member], node.op, (node.value or "").lower(), member)
         if member in self.BUILTIN_TIME:
