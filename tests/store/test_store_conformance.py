@@ -1166,7 +1166,7 @@ def test_a_failing_transaction_writes_nothing(store: SqlStore) -> None:
         assert labelled.records == []
         assert tx.walk_edges(ws, doomed.id, upstream=False, max_depth=3) == ({doomed.id: 0}, set())
         assert tx.recall(ws, "Create", "req") is None
-        assert tx.metric_history(doomed.id, "loss", 0, 10) == []
+        assert tx.metric_history(doomed.id, "loss", None, 10) == []
         assert tx.last_log(ws, "stream") is None
     # The name the failed transaction used is still free.
     insert_all(store, [make(ws, "doomed")])

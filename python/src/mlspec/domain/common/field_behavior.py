@@ -146,24 +146,37 @@ def _requires(desc: descriptor.Descriptor, seen: frozenset[str]) -> bool:
     )
 
 
+_SCALAR, _PRESENCE, _LIST, _MAP = range(4)
+
+
+def _shape(field: descriptor.FieldDescriptor) -> int:
+    if _is_map(field):
+        return _MAP
+    if field.is_repeated:
+        return _LIST
+    return _PRESENCE if field.has_presence else _SCALAR
+
+
 @cache
 def _required_plan(
     desc: descriptor.Descriptor,
-) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]]:
     """(REQUIRED fields, required oneofs, fields to descend into) of a message type.
 
-    Output-only fields are never descended into: the server fills them, a client's
-    values there are cleared.
+    Fields come with their shape; oneofs with the text naming their members. Output-only
+    fields are never descended into: the server fills them, a client's values there are
+    cleared.
     """
-    direct = tuple(f for f in desc.fields if _demands(f))
+    direct = tuple((f.name, _shape(f)) for f in desc.fields if _demands(f))
+    oneofs = tuple((o.name, ", ".join(f.name for f in o.fields)) for o in required_oneofs(desc))
     descend = tuple(
-        f
+        (f.name, _shape(f))
         for f in desc.fields
         if OUTPUT_ONLY not in behaviors(f)
         and (target := _value_type(f)) is not None
         and _requires_something(target)
     )
-    return direct, required_oneofs(desc), descend
+    return direct, oneofs, descend
 
 
 def missing_required(
@@ -213,17 +226,35 @@ def _is_resource(field: descriptor.FieldDescriptor) -> bool:
 def _collect_missing(
     message: Message, path: str, found: list[FieldViolation], *, skip: tuple[str, ...]
 ) -> None:
+    # This runs on every request: the plan says where to look, paths are built lazily.
     direct, oneofs, descend = _required_plan(message.DESCRIPTOR)
     prefix = f"{path}." if path else ""
-    for field in direct:
-        if field.name not in skip and not _is_set(message, field):
-            found.append(FieldViolation(prefix + field.name, "is required"))
-    for oneof in oneofs:
-        if message.WhichOneof(oneof.name) is None:
-            members = ", ".join(f.name for f in oneof.fields)
-            found.append(FieldViolation(prefix + oneof.name, f"is required: set one of {members}"))
-    for suffix, child in _children(message, tuple(f for f in descend if f.name not in skip)):
-        _collect_missing(child, prefix + suffix, found, skip=())
+    for name, shape in direct:
+        if name in skip:
+            continue
+        if shape == _PRESENCE:
+            missing = not message.HasField(name)
+        elif shape == _SCALAR:
+            missing = not getattr(message, name)
+        else:
+            missing = not len(getattr(message, name))
+        if missing:
+            found.append(FieldViolation(prefix + name, "is required"))
+    for name, members in oneofs:
+        if message.WhichOneof(name) is None:
+            found.append(FieldViolation(prefix + name, f"is required: set one of {members}"))
+    for name, shape in descend:
+        if name in skip:
+            continue
+        if shape == _PRESENCE:
+            if message.HasField(name):
+                _collect_missing(getattr(message, name), prefix + name, found, skip=())
+        elif shape == _LIST:
+            for i, child in enumerate(getattr(message, name)):
+                _collect_missing(child, f"{prefix}{name}[{i}]", found, skip=())
+        elif shape == _MAP:
+            for key, child in getattr(message, name).items():
+                _collect_missing(child, f"{prefix}{name}[{key!r}]", found, skip=())
 
 
 def changed_immutable(old: Message, new: Message, path: str) -> list[FieldViolation]:
