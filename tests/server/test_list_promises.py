@@ -173,3 +173,80 @@ def test_metric_history_comes_in_step_then_time_order(client: Client) -> None:
         if not token:
             break
     assert values == [0.1, 0.9, 0.2, 0.3]
+
+
+def test_stale_profiles_are_left_out_unless_asked_for(client: Client) -> None:
+    client.ok(
+        "DataService.CreateDatastore",
+        {"datastore": {"meta": {"name": "lake"}, "type": "DATASTORE_TYPE_S3"}},
+    )
+    dataset = client.ok("DataService.CreateDataset", {"dataset": {"meta": {"name": "p"}}})
+    version = client.ok(
+        "DataService.CreateDatasetVersion",
+        {
+            "dataset_version": {
+                "dataset_id": dataset["dataset"]["meta"]["id"],
+                "definition": {
+                    "data_path": {
+                        "datastore": {"kind": "RESOURCE_KIND_DATASTORE", "name": "lake"},
+                        "path": {"relative_path": "p/"},
+                    }
+                },
+            }
+        },
+    )["dataset_version"]["meta"]["id"]
+    seen = {
+        "observe_time": "2026-03-01T00:00:00Z",
+        "source_fingerprint": {"digests": {"sha256": "a" * 64}},
+    }
+    made = []
+    for _ in range(2):
+        made.append(
+            client.ok(
+                "DataService.CreateDatasetProfile",
+                {
+                    "dataset_profile": {
+                        "dataset_version_id": version,
+                        "computed_time": "2026-03-01T00:00:00Z",
+                        "freshness": {"computed_from": seen},
+                        "statistics": {"num_examples": 3},
+                    }
+                },
+            )["dataset_profile"]["meta"]["id"]
+        )
+    changed = dict(seen, source_fingerprint={"digests": {"sha256": "b" * 64}})
+    stale = client.ok(
+        "DataService.UpdateDatasetProfile",
+        {
+            "dataset_profile": {
+                "meta": {"id": made[0]},
+                "freshness": {"latest_observation": changed},
+            },
+            "update_mask": "freshness.latestObservation",
+        },
+    )["dataset_profile"]
+    assert stale["freshness"]["stale"] is True
+    assert stale["freshness"]["staleness_reason"] == "STALENESS_REASON_FINGERPRINT_CHANGED"
+    listed = client.ok("DataService.ListDatasetProfiles", {"dataset_version_id": version})
+    assert ids(listed, "dataset_profiles") == [made[1]]
+    everything = client.ok(
+        "DataService.ListDatasetProfiles", {"dataset_version_id": version, "include_stale": True}
+    )
+    assert sorted(ids(everything, "dataset_profiles")) == sorted(made)
+
+
+def test_workflow_records_are_found_by_model_name_in_any_case(client: Client) -> None:
+    from mlspec.metadata.v1 import workflow_metadata_pb2
+    from tests.conformance.payloads import as_dict, example, minimal
+
+    metadata = as_dict(
+        minimal(example("metadata/workflow", workflow_metadata_pb2.WorkflowMetadata))
+    )
+    record = client.ok(
+        "MetadataService.CreateWorkflowMetadataRecord",
+        {"workflow_metadata_record": {"workflow_metadata": metadata}},
+    )["workflow_metadata_record"]
+    name = metadata["model"]["name"]
+    for asked, expected in ((name.upper(), [record["meta"]["id"]]), ("other", [])):
+        found = client.ok("MetadataService.ListWorkflowMetadataRecords", {"model_name": asked})
+        assert ids(found, "workflow_metadata_records") == expected

@@ -306,6 +306,22 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         1,
     )
     assert counts.step_counts.pending == counts.step_counts.running == 0
+    # The latest attempt of each vertex only; cache hits by filter.
+    latest = stubs.pipelines.ListStepRuns(
+        pb.ListStepRunsRequest(pipeline_run_id=run.meta.id, latest_attempt_only=True)
+    ).step_runs
+    assert [s.meta.id for s in latest] == [cached.meta.id]
+    hits = stubs.pipelines.ListStepRuns(
+        pb.ListStepRunsRequest(pipeline_run_id=run.meta.id, filter="cache.hit = true")
+    ).step_runs
+    assert [s.meta.id for s in hits] == [cached.meta.id]
+    # The latest active version of each series: a second publication supersedes the first.
+    second = stubs.pipelines.PublishPipelineDraft(
+        pb.PublishPipelineDraftRequest(draft_id=draft.meta.id)
+    ).pipeline
+    series = stubs.pipelines.ListPipelines(pb.ListPipelinesRequest(latest_only=True)).pipelines
+    assert [p.meta.id for p in series] == [second.meta.id]
+    assert len(stubs.pipelines.ListPipelines(pb.ListPipelinesRequest()).pipelines) == 2
 
     clone = stubs.pipelines.ClonePipelineRun(
         pb.ClonePipelineRunRequest(pipeline_run_id=run.meta.id, pin_resolved_versions=True)
@@ -321,8 +337,8 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
     ).pipeline_draft
     assert again.cloned_from.id == pipeline.meta.id
     # By name alone, GetPipeline answers the latest active version of the series.
-    latest = stubs.pipelines.GetPipeline(pb.GetPipelineRequest(name=pipeline.meta.name)).pipeline
-    assert latest.meta.id == pipeline.meta.id
+    newest = stubs.pipelines.GetPipeline(pb.GetPipelineRequest(name=pipeline.meta.name)).pipeline
+    assert newest.meta.id == second.meta.id
 
     # An archived module version can no longer be used by new work.
     stubs.resources.ArchiveResource(
