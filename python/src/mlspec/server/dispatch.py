@@ -24,7 +24,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
-from mlspec.domain.common import limits, well_formed, wire
+from mlspec.domain.common import field_behavior, limits, well_formed, wire
 from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit, partial_responses
@@ -133,7 +133,15 @@ class Dispatcher:
     def call(
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
     ) -> Message:
-        """Runs one unary call; a mutating one leaves an entry in the audit trail."""
+        """Runs one unary call; a mutating one leaves an entry in the audit trail.
+
+        A mutating request with ``validate_only`` (AIP-163) runs every rule in a write
+        transaction that is rolled back: it answers what would be stored, or the error,
+        and leaves no trace (no audit entry, no remembered ``request_id``).
+        """
+        if writes and getattr(request, "validate_only", False):
+            check_well_formed(request)
+            return self._validate_only(fn, request, scope)
         try:
             return self._call(method, fn, writes, request, scope)
         except Exception as exc:
@@ -172,6 +180,16 @@ class Dispatcher:
                 raise
             scope.warnings.clear()
             return self.response_types[method].FromString(stored[1])
+
+    def _validate_only(self, fn: Unary, request: Any, scope: RequestScope) -> Message:
+        try:
+            with self.store.transaction(write=True) as tx:
+                response = fn(request, Resources(tx, scope, self.policy))
+                assert isinstance(response, Message)
+                _attach_warnings(response, scope)
+                raise _RolledBack(response)
+        except _RolledBack as done:
+            return done.response
 
     def _recall(
         self, method: str, request_id: str, scope: RequestScope
@@ -223,6 +241,14 @@ def _wait(context: grpc.ServicerContext, seconds: float) -> bool:
     return False
 
 
+class _RolledBack(Exception):
+    """Ends a validate_only call's transaction without committing; carries its answer."""
+
+    def __init__(self, response: Message) -> None:
+        super().__init__("validate_only")
+        self.response = response
+
+
 def decode(request_cls: type[Message], data: bytes) -> Message:
     """The request message of ``data`` within the contract's limits; else INVALID_ARGUMENT.
 
@@ -270,7 +296,13 @@ def check_limits(request: Message, size: int) -> None:
 
 
 def check_well_formed(request: Message) -> None:
-    """INVALID_ARGUMENT for enum numbers, Timestamps or Durations their types do not allow."""
+    """INVALID_ARGUMENT for values outside their types and for missing required fields.
+
+    Enum numbers, Timestamps and Durations their types do not allow come first; then
+    every REQUIRED field and required oneof the request leaves unset, at every depth
+    (``field_behavior.missing_in_request``), and every time range that ends before it
+    starts. Resources the request holds are checked with their kind's rules instead.
+    """
     found = well_formed.violations(request)
     if found:
         raise errors.InvalidArgument(
@@ -278,6 +310,17 @@ def check_well_formed(request: Message) -> None:
             + "; ".join(f"{v.field} {v.description}" for v in found[:20]),
             reason="INVALID_VALUE",
             violations=found[:100],
+        )
+    missing = field_behavior.missing_in_request(request)
+    missing += well_formed.inverted_ranges(
+        request, skip=field_behavior.resource_fields(request.DESCRIPTOR)
+    )
+    if missing:
+        raise errors.InvalidArgument(
+            "required fields are missing: "
+            + "; ".join(f"{v.field} {v.description}" for v in missing[:20]),
+            reason="REQUIRED_FIELD_MISSING",
+            violations=missing[:100],
         )
 
 

@@ -205,4 +205,6 @@ def not_protected(model_id: str) -> errors.NotFound:
     return errors.NotFound(
         f"no active rollback policy protects model version {model_id}",
         reason="NO_ROLLBACK_POLICY",
+        resource_type="mlspec.monitoring.v1.RollbackPolicy",
+        resource_name=model_id,
     )

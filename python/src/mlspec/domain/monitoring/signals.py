@@ -15,6 +15,7 @@ from typing import Any
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
+from mlspec.domain.monitoring.alerts import name_alert
 from mlspec.domain.monitoring.event_kinds import SIGNAL_KIND
 from mlspec.domain.monitoring.records import limit, micros, model_id_of, require
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
@@ -199,6 +200,7 @@ def _raise_alert(
     alert.meta.description = f"rollback trigger {trigger.name or trigger.condition.signal_name!r} of policy {policy.record.name} failed"
 
     def derive(message: alert_pb2.Alert) -> None:
+        name_alert(message)
         message.state = alert_pb2.ALERT_STATE_FIRING
         message.first_fire_time.CopyFrom(message.meta.create_time)
         message.last_fire_time.CopyFrom(message.meta.create_time)

@@ -72,9 +72,16 @@ class RecordPredictionsRequest(message.Message):
     REQUESTS_FIELD_NUMBER: builtins.int
     PREDICTIONS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result instead of recording again.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def requests(self) -> containers.RepeatedCompositeFieldContainer[inference_pb2.InferenceRequest]:
@@ -90,10 +97,11 @@ class RecordPredictionsRequest(message.Message):
         requests: abc.Iterable[inference_pb2.InferenceRequest] | None = ...,
         predictions: abc.Iterable[inference_pb2.InferencePrediction] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["predictions", b"predictions", "request_id", b"request_id", "requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["predictions", b"predictions", "request_id", b"request_id", "requests", b"requests", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -137,8 +145,15 @@ class RecordFeedbackRequest(message.Message):
 
     FEEDBACK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def feedback(self) -> containers.RepeatedCompositeFieldContainer[inference_pb2.PredictionFeedback]:
         """Required. Feedback items; at least 1 and at most 1,000."""
@@ -148,10 +163,11 @@ class RecordFeedbackRequest(message.Message):
         *,
         feedback: abc.Iterable[inference_pb2.PredictionFeedback] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["feedback", b"feedback", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["feedback", b"feedback", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -189,8 +205,15 @@ class ReportDriftSignalsRequest(message.Message):
 
     SIGNALS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.DriftSignal]:
         """Required. The signals; at least 1 and at most 1,000."""
@@ -200,10 +223,11 @@ class ReportDriftSignalsRequest(message.Message):
         *,
         signals: abc.Iterable[signals_pb2.DriftSignal] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -251,8 +275,15 @@ class ReportPerformanceSignalsRequest(message.Message):
 
     SIGNALS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.PerformanceSignal]:
         """Required. The signals; at least 1 and at most 1,000."""
@@ -262,10 +293,11 @@ class ReportPerformanceSignalsRequest(message.Message):
         *,
         signals: abc.Iterable[signals_pb2.PerformanceSignal] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -313,8 +345,15 @@ class ReportLivenessSignalsRequest(message.Message):
 
     SIGNALS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.LivenessSignal]:
         """Required. The observations; at least 1 and at most 1,000."""
@@ -324,10 +363,11 @@ class ReportLivenessSignalsRequest(message.Message):
         *,
         signals: abc.Iterable[signals_pb2.LivenessSignal] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -469,8 +509,15 @@ class CreateAlertRequest(message.Message):
 
     ALERT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def alert(self) -> alert_pb2.Alert:
         """Required. The alert to create; `meta.id` and output-only fields are ignored."""
@@ -480,10 +527,11 @@ class CreateAlertRequest(message.Message):
         *,
         alert: alert_pb2.Alert | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["alert", b"alert"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -662,8 +710,15 @@ class UpdateAlertRequest(message.Message):
     ALERT_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def alert(self) -> alert_pb2.Alert:
         """Required. The alert with `meta.id` and `meta.etag` set and the new values of the
@@ -682,10 +737,11 @@ class UpdateAlertRequest(message.Message):
         alert: alert_pb2.Alert | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -725,8 +781,15 @@ class CreateRollbackPolicyRequest(message.Message):
 
     ROLLBACK_POLICY_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def rollback_policy(self) -> alert_pb2.RollbackPolicy:
         """Required. The policy to create; `meta.id` and output-only fields are ignored."""
@@ -736,10 +799,11 @@ class CreateRollbackPolicyRequest(message.Message):
         *,
         rollback_policy: alert_pb2.RollbackPolicy | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["rollback_policy", b"rollback_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -908,8 +972,15 @@ class UpdateRollbackPolicyRequest(message.Message):
     ROLLBACK_POLICY_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def rollback_policy(self) -> alert_pb2.RollbackPolicy:
         """Required. The policy with `meta.id` and `meta.etag` set and the new values of the
@@ -928,10 +999,11 @@ class UpdateRollbackPolicyRequest(message.Message):
         rollback_policy: alert_pb2.RollbackPolicy | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["rollback_policy", b"rollback_policy", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -974,12 +1046,19 @@ class EvaluateRollbackRequest(message.Message):
     EVALUATE_TIME_FIELD_NUMBER: builtins.int
     DRY_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     deployment_endpoint: builtins.str
     """Optional. Only the policies of this deployment endpoint; every endpoint when empty."""
     dry_run: builtins.bool
     """Optional. When true, only evaluate: record nothing and raise no alert."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def model_version(self) -> reference_pb2.ResourceRef:
         """Required. The served model version to evaluate (RESOURCE_KIND_MODEL_VERSION, or
@@ -1000,10 +1079,11 @@ class EvaluateRollbackRequest(message.Message):
         evaluate_time: timestamp_pb2.Timestamp | None = ...,
         dry_run: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["evaluate_time", b"evaluate_time", "model_version", b"model_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "evaluate_time", b"evaluate_time", "model_version", b"model_version", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "evaluate_time", b"evaluate_time", "model_version", b"model_version", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1163,6 +1243,7 @@ class ComputeDriftRequest(message.Message):
     JS_DISTANCE_THRESHOLD_FIELD_NUMBER: builtins.int
     DRY_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     deployment_endpoint: builtins.str
     """Optional. Only the predictions served by this deployment endpoint."""
     psi_threshold: builtins.float
@@ -1179,6 +1260,12 @@ class ComputeDriftRequest(message.Message):
     """Optional. When true, compute only: store no signal and raise no alert."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def model_version(self) -> reference_pb2.ResourceRef:
         """Required. The model version whose predictions are measured
@@ -1204,10 +1291,11 @@ class ComputeDriftRequest(message.Message):
         js_distance_threshold: builtins.float | None = ...,
         dry_run: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "features", b"features", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "request_id", b"request_id", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "features", b"features", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "request_id", b"request_id", "validate_only", b"validate_only", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__js_distance_threshold: _TypeAlias = typing.Literal["js_distance_threshold"]  # noqa: Y015
     _WhichOneofArgType__js_distance_threshold: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold"]  # noqa: Y015
@@ -1329,12 +1417,19 @@ class ComputeLivePerformanceRequest(message.Message):
     DEPLOYMENT_ENDPOINT_FIELD_NUMBER: builtins.int
     DRY_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     deployment_endpoint: builtins.str
     """Optional. Only the predictions served by this deployment endpoint."""
     dry_run: builtins.bool
     """Optional. When true, compute only: store no signal and raise no alert."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def model_version(self) -> reference_pb2.ResourceRef:
         """Required. The model version measured (RESOURCE_KIND_MODEL_VERSION, or
@@ -1377,10 +1472,11 @@ class ComputeLivePerformanceRequest(message.Message):
         deployment_endpoint: builtins.str = ...,
         dry_run: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "previous_model_version", b"previous_model_version", "step", b"step", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "model_version", b"model_version", "previous_model_thresholds", b"previous_model_thresholds", "previous_model_version", b"previous_model_version", "request_id", b"request_id", "step", b"step", "thresholds", b"thresholds", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "model_version", b"model_version", "previous_model_thresholds", b"previous_model_thresholds", "previous_model_version", b"previous_model_version", "request_id", b"request_id", "step", b"step", "thresholds", b"thresholds", "validate_only", b"validate_only", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -6,6 +6,7 @@ from google.protobuf.message import Message
 
 from mlspec.common.v1 import audit_pb2
 from mlspec.common.v1 import resource_service_pb2 as pb
+from mlspec.domain import kind_rules
 from mlspec.domain.clock import micros_to_timestamp
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
 from mlspec.server import paging
@@ -37,19 +38,19 @@ def rename(request: pb.RenameResourceRequest, res: Resources) -> Message:
 
 def archive(request: pb.ArchiveResourceRequest, res: Resources) -> Message:
     """Archives a resource referenced by id."""
-    loaded = res.set_status(request.resource, ARCHIVED, request.etag, "resource")
+    loaded = kind_rules.set_status(res, request.resource, ARCHIVED, request.etag, "resource")
     return _fill(pb.ArchiveResourceResponse(), loaded)
 
 
 def deprecate(request: pb.DeprecateResourceRequest, res: Resources) -> Message:
     """Deprecates a resource referenced by id."""
-    loaded = res.set_status(request.resource, DEPRECATED, request.etag, "resource")
+    loaded = kind_rules.set_status(res, request.resource, DEPRECATED, request.etag, "resource")
     return _fill(pb.DeprecateResourceResponse(), loaded)
 
 
 def reactivate(request: pb.ReactivateResourceRequest, res: Resources) -> Message:
     """Reactivates a resource referenced by id (its name must still be free)."""
-    loaded = res.set_status(request.resource, ACTIVE, request.etag, "resource")
+    loaded = kind_rules.set_status(res, request.resource, ACTIVE, request.etag, "resource")
     return _fill(pb.ReactivateResourceResponse(), loaded)
 
 

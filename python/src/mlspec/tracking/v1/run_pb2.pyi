@@ -183,7 +183,7 @@ class Run(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
         workspace). For runs the name is optional: the server generates one when it is
         empty. It is unique within the run's experiment among non-archived runs.
         """
