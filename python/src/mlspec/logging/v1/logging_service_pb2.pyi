@@ -108,7 +108,7 @@ class WriteInferenceLogsRequest(message.Message):
     VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     log_stream_id: builtins.str
     """Required. Stream the records are appended to; every record's `log_stream_id` MUST
-    equal it. A stream is created by its first write.
+    equal it (or be empty). A stream is created by its first write.
     """
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
