@@ -175,7 +175,7 @@ def test_make_demo_serves_its_own_store_prints_the_lineage_and_stops(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "MODEL_TEST             SUCCEEDED" in done.stdout
-    assert re.search(r"^MODEL_VERSION 1\.0\.0 \(", done.stdout, re.M)
+    assert re.search(r"^MODEL_VERSION breast-cancer-classifier-1-0-0 1\.0\.0 \(", done.stdout, re.M)
     assert "<- PRODUCED[raw_data] STAGE_REPORT data-ingestion" in done.stdout
     assert (tmp_path / "mlspec.db").is_file()
     assert _closed(_port_of(tmp_path / "server.log"))

@@ -84,6 +84,7 @@ def metric_results(
         result = Result(value=to_value(value), sample_count=int(sample_count))
         result.metric_key.name = name
         result.metric_key.model_role = model_role
+        result.slice_key.SetInParent()  # Required: an empty key is the overall slice
         if slice:
             result.slice_key.feature_values.update({k: str(v) for k, v in slice.items()})
             result.slice_key.display_name = slice_name(slice)

@@ -59,6 +59,19 @@ def _name_output_model(report: stage_report_pb2.StageReport) -> None:
         training.output_model.CopyFrom(chosen.resource)
 
 
+def _time_ingestion(report: stage_report_pb2.StageReport) -> None:
+    """Fills ``data_ingestion.start_time`` and ``end_time`` (Required) from the report's.
+
+    The block that reports an ingestion times the read; a payload that says when the
+    read itself started or ended keeps its own times.
+    """
+    ingestion = report.data_ingestion
+    if not ingestion.HasField("start_time"):
+        ingestion.start_time.CopyFrom(report.start_time)
+    if not ingestion.HasField("end_time"):
+        ingestion.end_time.CopyFrom(report.end_time)
+
+
 class Stage(enum.IntEnum):
     """The lifecycle stages (``mlspec.lifecycle.v1.LifecycleStage`` without its prefix).
 
@@ -301,6 +314,8 @@ class StageContext:
                 report.model_version.CopyFrom(model)
         if report.HasField("model_training"):
             _name_output_model(report)
+        if report.HasField("data_ingestion"):
+            _time_ingestion(report)
         return report
 
     def send(self, failure: BaseException | None = None) -> stage_report_pb2.StageReport:
