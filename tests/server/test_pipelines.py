@@ -122,6 +122,7 @@ def test_validation_reports_every_violation_at_once(stubs: Stubs, modules: tuple
     bad = make(graph_pb2.PipelineGraph, graph(*modules, extra_edge=True))
     bad.parameters.add(name="learning_rate", type="VALUE_TYPE_DOUBLE")  # duplicate name
     bad.vertices[1].step.parameters["nope"].graph_parameter = "missing"
+    bad.vertices.add(id="empty")  # a vertex of no kind: a violation, not a refused call
     bad.edges.add(
         kind=graph_pb2.EDGE_KIND_DATA,
         source={"vertex_id": "ingest", "port_name": "rows"},
@@ -138,6 +139,7 @@ def test_validation_reports_every_violation_at_once(stubs: Stubs, modules: tuple
         "GRAPH_VALIDATION_RULE_PARAMETER_UNKNOWN",
         "GRAPH_VALIDATION_RULE_GRAPH_PARAMETER_UNKNOWN",
         "GRAPH_VALIDATION_RULE_INPUT_MULTIPLY_CONNECTED",
+        "GRAPH_VALIDATION_RULE_VERTEX_INCOMPLETE",
     } <= rules
 
 

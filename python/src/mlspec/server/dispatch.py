@@ -70,7 +70,7 @@ class Dispatcher:
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
                 scope = self.access.scope(context.invocation_metadata(), full, writes=False)
                 request = decode(request_cls, data)
-                check_well_formed(request)
+                check_well_formed(request, route.checks)
                 res: Resources | None = None
                 items: Iterator[Message | Pause] = iter(())
                 while True:
@@ -140,7 +140,7 @@ class Dispatcher:
         and leaves no trace (no audit entry, no remembered ``request_id``).
         """
         if writes and getattr(request, "validate_only", False):
-            check_well_formed(request)
+            check_well_formed(request, self._checked_by_handler(method))
             return self._validate_only(fn, request, scope)
         try:
             return self._call(method, fn, writes, request, scope)
@@ -153,7 +153,7 @@ class Dispatcher:
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
     ) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
-        check_well_formed(request)
+        check_well_formed(request, self._checked_by_handler(method))
         request_id = getattr(request, "request_id", "") if writes else ""
         if not request_id:
             return self._call_once(method, fn, writes, request, scope, "", "")
@@ -180,6 +180,11 @@ class Dispatcher:
                 raise
             scope.warnings.clear()
             return self.response_types[method].FromString(stored[1])
+
+    def _checked_by_handler(self, method: str) -> tuple[str, ...]:
+        """The request fields the route of ``method`` (``/pkg.Service/Method``) checks itself."""
+        route = self.routes.get(method.lstrip("/"))
+        return route.checks if route is not None else ()
 
     def _validate_only(self, fn: Unary, request: Any, scope: RequestScope) -> Message:
         try:
@@ -295,13 +300,15 @@ def check_limits(request: Message, size: int) -> None:
         raise errors.not_valid("the request is over a limit", found, "LIMIT_EXCEEDED")
 
 
-def check_well_formed(request: Message) -> None:
+def check_well_formed(request: Message, checked_by_handler: tuple[str, ...] = ()) -> None:
     """INVALID_ARGUMENT for values outside their types and for missing required fields.
 
     Enum numbers, Timestamps and Durations their types do not allow come first; then
     every REQUIRED field and required oneof the request leaves unset, at every depth
     (``field_behavior.missing_in_request``), and every time range that ends before it
-    starts. Resources the request holds are checked with their kind's rules instead.
+    starts. Resources the request holds are checked with their kind's rules instead, and
+    the fields a Validate method reports on in its response (``checked_by_handler``,
+    from its route) by that method.
     """
     found = well_formed.violations(request)
     if found:
@@ -311,9 +318,9 @@ def check_well_formed(request: Message) -> None:
             reason="INVALID_VALUE",
             violations=found[:100],
         )
-    missing = field_behavior.missing_in_request(request)
+    missing = field_behavior.missing_in_request(request, checked_by_handler)
     missing += well_formed.inverted_ranges(
-        request, skip=field_behavior.resource_fields(request.DESCRIPTOR)
+        request, skip=field_behavior.resource_fields(request.DESCRIPTOR) + checked_by_handler
     )
     if missing:
         raise errors.InvalidArgument(

@@ -198,15 +198,16 @@ def missing_required(
     return found
 
 
-def missing_in_request(request: Message) -> list[FieldViolation]:
+def missing_in_request(request: Message, skip_fields: Collection[str] = ()) -> list[FieldViolation]:
     """``missing_required`` over a whole request, paths relative to it.
 
     Resources a request carries are skipped: the kind's rules check them when they are
     created (a kind may waive requirements that depend on other fields) or, for an
     Update (whose resource holds only the fields it changes), once the update is merged.
+    So are the top-level ``skip_fields``, which the method checks itself.
     """
     desc = request.DESCRIPTOR
-    skip = tuple(f.name for f in desc.fields if _is_resource(f))
+    skip = tuple(f.name for f in desc.fields if _is_resource(f)) + tuple(skip_fields)
     found: list[FieldViolation] = []
     _collect_missing(request, "", found, skip=skip)
     return found

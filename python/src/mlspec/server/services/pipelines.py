@@ -148,7 +148,7 @@ ROUTES = {
     "GetPipeline": read(get_pipeline),
     "ListPipelines": LIST,
     "UpdatePipeline": UPDATE,
-    "ValidatePipelineGraph": read(validate_graph),
+    "ValidatePipelineGraph": read(validate_graph, checks=("graph",)),
     "SubmitPipelineDraft": write(submit_draft),
     "SubmitPipeline": write(submit_pipeline),
     "GetPipelineRun": GET,
