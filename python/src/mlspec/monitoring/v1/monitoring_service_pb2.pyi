@@ -1108,8 +1108,13 @@ class EvaluateRollbackResponse(message.Message):
     serving_report_id: builtins.str
     """The serving stage report (stage 11, rollout result ROLLED_BACK) that records an
     automatic rollback; its inputs are the rolled-back model version and the policy, its
-    output the target model version, so the rollback appears in lineage. Empty unless
-    the decision is ROLLBACK and not a dry run.
+    output the target model version, so the rollback appears in lineage. Its payload's
+    `model` is the rolled-back version and `rolled_back_to_revision` the target; its
+    endpoint and model name are those of the version's newest serving report (else the
+    deployment endpoint as `urn:mlspec:endpoint:<name>` with protocol OTHER, and the
+    model's name), its strategy ALL_AT_ONCE and its transition IN_PROGRESS (serving
+    components switch at their next ResolveServingModel). Empty unless the decision is
+    ROLLBACK and not a dry run.
     """
     @builtins.property
     def policy(self) -> alert_pb2.RollbackPolicy:
