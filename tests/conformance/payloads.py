@@ -122,6 +122,20 @@ _VERSION_OF = {
 }
 
 
+def _threshold(example: Any, reduced: Any) -> None:
+    # An objective checks its threshold's bounds (or an expression): an empty one is
+    # refused.
+    reduced.objectives[0].threshold.CopyFrom(example.objectives[0].threshold)
+
+
+def _split(example: Any, reduced: Any) -> None:
+    # A hold-back test names its split.
+    reduced.holdback_dataset.split = example.holdback_dataset.split
+
+
+CONDITIONAL = {"codified_objectives": (_threshold,), "model_test": (_split,)}
+
+
 def as_dict(message: Message) -> dict[str, Any]:
     """A message in its proto3-JSON dict form with proto field names."""
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
@@ -131,9 +145,13 @@ def minimal_payload(payload: str, ids: Mapping[int, str] | None = None) -> dict[
     """The smallest valid payload of a stage (``model_training``, ...) as a dict.
 
     Its references point at ``ids[kind]``; without ``ids`` the payload must hold none.
+    Requirements that depend on other fields (the kinds' hooks) are not annotations, so
+    the fields they require are kept from the example (``CONDITIONAL``).
     """
     report = stage_examples()[payload]
     reduced = minimal(getattr(report, payload))
+    for keep in CONDITIONAL.get(payload, ()):
+        keep(getattr(report, payload), reduced)
     if ids is not None:
         reduced = rebind(reduced, ids)
     else:

@@ -172,14 +172,8 @@ def report(ids: dict[str, str], payload: str) -> dict[str, Any]:
     }
     body = payloads.minimal_payload(payload, refs)
     extra: dict[str, Any] = {}
-    # Requirements that depend on other fields (the kinds' hooks) are not in the
-    # annotations the smallest payload is cut by; these cases add them back.
-    if payload == "codified_objectives":  # an objective checks a bound of its threshold
-        example = payloads.stage_examples()[payload].codified_objectives.objectives[0]
-        body["objectives"][0]["threshold"] = payloads.as_dict(example.threshold)
-    if payload == "model_test":  # a separate, named hold-back split, after the stage 8 report
+    if payload == "model_test":  # a separate hold-back set, after the stage 8 report
         body["evaluation_report_id"] = ids["evaluation"]
-        body["holdback_dataset"]["split"] = "holdback"
         for where in (
             body["holdback_dataset"]["dataset"],
             body["disjointness"]["holdback_dataset"],

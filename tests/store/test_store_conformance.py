@@ -1146,7 +1146,7 @@ def test_value_only_metrics_are_read_back_whole(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.append_metrics([("run1", "loss", 7, T0 + 3, value_only.SerializeToString())])
     with store.transaction(write=False) as tx:
-        [(_, data)] = tx.metric_history("run1", "loss", 0, 10)
+        [(_, data)] = tx.metric_history("run1", "loss", None, 10)
     assert Metric.FromString(data) == Metric.FromString(metric("loss", 7, 0.25, T0 + 3))
 
 
