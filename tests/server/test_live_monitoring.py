@@ -290,6 +290,8 @@ def test_drift_is_computed_on_the_training_buckets_and_a_drifted_feature_alerts(
     assert age.value == pytest.approx(expected_psi([0, 0, 0, 40], AGE_COUNTS))
     assert age.top_contributor == "[60, 80)" and age.threshold == 0.2 and age.signal_id
     assert {a.condition.signal_name for a in hot.alerts} >= {"age"}
+    # Raised by the service, they follow the kind's rules: named `alert-<id>`, FIRING.
+    assert all(a.meta.name == f"alert-{a.meta.id}" and a.state == 2 for a in hot.alerts)
     # The alert is listable, and fires again (not anew) when the drift is measured again.
     again = monitoring.ComputeDrift(
         make(pb.ComputeDriftRequest, {"model_version": ref, "window": DRIFTED})

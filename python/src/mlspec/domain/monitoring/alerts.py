@@ -164,10 +164,7 @@ def fire(
     if existing is None:
 
         def derive(message: alert_pb2.Alert) -> None:
-            message.state = message.state or alert_pb2.ALERT_STATE_FIRING
-            message.first_fire_time.CopyFrom(message.meta.create_time)
-            message.last_fire_time.CopyFrom(message.meta.create_time)
-            message.fire_count = 1
+            _derive_alert(res, message, "alert")  # the kind's rule: name, state, fire times
             message.observed_value = observed
             message.signal_ids.extend(ids[:100])
 
