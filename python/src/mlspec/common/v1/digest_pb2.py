@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/digest.proto\x12\x10mlspec.common.v1\"\x8b\x01\n\tDigestSet\x12\x42\n\x07\x64igests\x18\x01 \x03(\x0b\x32(.mlspec.common.v1.DigestSet.DigestsEntryR\x07\x64igests\x1a:\n\x0c\x44igestsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x80\x01\n\tSignature\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\talgorithm\x18\x02 \x01(\tR\talgorithm\x12\x1c\n\tsignature\x18\x03 \x01(\x0cR\tsignature\x12 \n\x0b\x63\x65rtificate\x18\x04 \x01(\tR\x0b\x63\x65rtificate\"\x8a\x01\n\x0eSignedEnvelope\x12!\n\x0cpayload_type\x18\x01 \x01(\tR\x0bpayloadType\x12\x18\n\x07payload\x18\x02 \x01(\x0cR\x07payload\x12;\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignaturesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/digest.proto\x12\x10mlspec.common.v1\"\xb2\x01\n\tDigestSet\x12\x42\n\x07\x64igests\x18\x01 \x03(\x0b\x32(.mlspec.common.v1.DigestSet.DigestsEntryR\x07\x64igests\x12%\n\x0eunknown_reason\x18\x02 \x01(\tR\runknownReason\x1a:\n\x0c\x44igestsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x80\x01\n\tSignature\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\talgorithm\x18\x02 \x01(\tR\talgorithm\x12\x1c\n\tsignature\x18\x03 \x01(\x0cR\tsignature\x12 \n\x0b\x63\x65rtificate\x18\x04 \x01(\tR\x0b\x63\x65rtificate\"\x8a\x01\n\x0eSignedEnvelope\x12!\n\x0cpayload_type\x18\x01 \x01(\tR\x0bpayloadType\x12\x18\n\x07payload\x18\x02 \x01(\x0cR\x07payload\x12;\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignaturesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIGESTSET_DIGESTSENTRY']._loaded_options = None
   _globals['_DIGESTSET_DIGESTSENTRY']._serialized_options = b'8\001'
   _globals['_DIGESTSET']._serialized_start=52
-  _globals['_DIGESTSET']._serialized_end=191
-  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_start=133
-  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_end=191
-  _globals['_SIGNATURE']._serialized_start=194
-  _globals['_SIGNATURE']._serialized_end=322
-  _globals['_SIGNEDENVELOPE']._serialized_start=325
-  _globals['_SIGNEDENVELOPE']._serialized_end=463
+  _globals['_DIGESTSET']._serialized_end=230
+  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_start=172
+  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_end=230
+  _globals['_SIGNATURE']._serialized_start=233
+  _globals['_SIGNATURE']._serialized_end=361
+  _globals['_SIGNEDENVELOPE']._serialized_start=364
+  _globals['_SIGNEDENVELOPE']._serialized_end=502
 # @@protoc_insertion_point(module_scope)

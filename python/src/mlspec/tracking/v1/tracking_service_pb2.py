@@ -26,6 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
 from mlspec.common.v1 import run_state_pb2 as mlspec_dot_common_dot_v1_dot_run__state__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
@@ -34,7 +35,7 @@ from mlspec.tracking.v1 import metric_pb2 as mlspec_dot_tracking_dot_v1_dot_metr
 from mlspec.tracking.v1 import run_pb2 as mlspec_dot_tracking_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mlspec/tracking/v1/tracking_service.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/run_state.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1emlspec/common/v1/warning.proto\x1a#mlspec/tracking/v1/experiment.proto\x1a\x1fmlspec/tracking/v1/metric.proto\x1a\x1cmlspec/tracking/v1/run.proto\"~\n\x17\x43reateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x91\x01\n\x18\x43reateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"e\n\x14GetExperimentRequest\x12+\n\x02id\x18\x01 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04nameB\n\n\x08selector\"\x8e\x01\n\x15GetExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xf4\x01\n\x16ListExperimentsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x1d\n\nproject_id\x18\x07 \x01(\tR\tprojectId\"\x83\x01\n\x17ListExperimentsResponse\x12@\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\x0b\x65xperiments\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n\x17UpdateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x91\x01\n\x18UpdateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"b\n\x10\x43reateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"u\n\x11\x43reateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x97\x01\n\rGetRunRequest\x12$\n\x02id\x18\x01 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12>\n\rexperiment_id\x18\x03 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x0c\x65xperimentIdB\n\n\x08selector\"r\n\x0eGetRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xe7\x02\n\x0fListRunsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12@\n\x0e\x65xperiment_ids\x18\x07 \x03(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\rexperimentIds\x12\x1d\n\nproject_id\x18\x08 \x01(\tR\tprojectId\x12\x36\n\rparent_run_id\x18\t \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x0bparentRunId\"g\n\x10ListRunsResponse\x12+\n\x04runs\x18\x01 \x03(\x0b\x32\x17.mlspec.tracking.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n\x10UpdateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"u\n\x11UpdateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xad\x02\n\x15UpdateRunStateRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x02R\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x32\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1c.mlspec.tracking.v1.RunErrorR\x05\x65rror\x12\x12\n\x04\x65tag\x18\x06 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestId\"z\n\x16UpdateRunStateResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x9d\x01\n\x11LogMetricsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12:\n\x07metrics\x18\x02 \x03(\x0b\x32\x1a.mlspec.tracking.v1.MetricB\x04\xe2\x41\x01\x02R\x07metrics\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"r\n\x12LogMetricsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x99\x01\n\x10LogParamsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x37\n\x06params\x18\x02 \x03(\x0b\x32\x19.mlspec.tracking.v1.ParamB\x04\xe2\x41\x01\x02R\x06params\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"q\n\x11LogParamsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x80\x02\n\x11SetRunTagsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x43\n\x04tags\x18\x02 \x03(\x0b\x32/.mlspec.tracking.v1.SetRunTagsRequest.TagsEntryR\x04tags\x12\x1f\n\x0bremove_keys\x18\x03 \x03(\tR\nremoveKeys\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xca\x01\n\x12SetRunTagsResponse\x12\x44\n\x04tags\x18\x01 \x03(\x0b\x32\x30.mlspec.tracking.v1.SetRunTagsResponse.TagsEntryR\x04tags\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x9f\x01\n\x13LogRunInputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12:\n\x06inputs\x18\x02 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputB\x04\xe2\x41\x01\x02R\x06inputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x83\x01\n\x14LogRunInputsResponse\x12\x34\n\x06inputs\x18\x01 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputR\x06inputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa3\x01\n\x14LogRunOutputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12=\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputB\x04\xe2\x41\x01\x02R\x07outputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x87\x01\n\x15LogRunOutputsResponse\x12\x37\n\x07outputs\x18\x01 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputR\x07outputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xae\x02\n\x17GetMetricHistoryRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x16\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x30\n\x05slice\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12\"\n\nstart_step\x18\x06 \x01(\x03H\x00R\tstartStep\x88\x01\x01\x12\x1e\n\x08\x65nd_step\x18\x07 \x01(\x03H\x01R\x07\x65ndStep\x88\x01\x01\x42\r\n\x0b_start_stepB\x0b\n\t_end_step\"\x7f\n\x18GetMetricHistoryResponse\x12;\n\x07history\x18\x01 \x01(\x0b\x32!.mlspec.tracking.v1.MetricHistoryR\x07history\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd2\x0b\n\x0fTrackingService\x12m\n\x10\x43reateExperiment\x12+.mlspec.tracking.v1.CreateExperimentRequest\x1a,.mlspec.tracking.v1.CreateExperimentResponse\x12\x64\n\rGetExperiment\x12(.mlspec.tracking.v1.GetExperimentRequest\x1a).mlspec.tracking.v1.GetExperimentResponse\x12j\n\x0fListExperiments\x12*.mlspec.tracking.v1.ListExperimentsRequest\x1a+.mlspec.tracking.v1.ListExperimentsResponse\x12m\n\x10UpdateExperiment\x12+.mlspec.tracking.v1.UpdateExperimentRequest\x1a,.mlspec.tracking.v1.UpdateExperimentResponse\x12X\n\tCreateRun\x12$.mlspec.tracking.v1.CreateRunRequest\x1a%.mlspec.tracking.v1.CreateRunResponse\x12O\n\x06GetRun\x12!.mlspec.tracking.v1.GetRunRequest\x1a\".mlspec.tracking.v1.GetRunResponse\x12U\n\x08ListRuns\x12#.mlspec.tracking.v1.ListRunsRequest\x1a$.mlspec.tracking.v1.ListRunsResponse\x12X\n\tUpdateRun\x12$.mlspec.tracking.v1.UpdateRunRequest\x1a%.mlspec.tracking.v1.UpdateRunResponse\x12g\n\x0eUpdateRunState\x12).mlspec.tracking.v1.UpdateRunStateRequest\x1a*.mlspec.tracking.v1.UpdateRunStateResponse\x12[\n\nLogMetrics\x12%.mlspec.tracking.v1.LogMetricsRequest\x1a&.mlspec.tracking.v1.LogMetricsResponse\x12X\n\tLogParams\x12$.mlspec.tracking.v1.LogParamsRequest\x1a%.mlspec.tracking.v1.LogParamsResponse\x12[\n\nSetRunTags\x12%.mlspec.tracking.v1.SetRunTagsRequest\x1a&.mlspec.tracking.v1.SetRunTagsResponse\x12\x61\n\x0cLogRunInputs\x12\'.mlspec.tracking.v1.LogRunInputsRequest\x1a(.mlspec.tracking.v1.LogRunInputsResponse\x12\x64\n\rLogRunOutputs\x12(.mlspec.tracking.v1.LogRunOutputsRequest\x1a).mlspec.tracking.v1.LogRunOutputsResponse\x12m\n\x10GetMetricHistory\x12+.mlspec.tracking.v1.GetMetricHistoryRequest\x1a,.mlspec.tracking.v1.GetMetricHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mlspec/tracking/v1/tracking_service.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/run_state.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1emlspec/common/v1/warning.proto\x1a#mlspec/tracking/v1/experiment.proto\x1a\x1fmlspec/tracking/v1/metric.proto\x1a\x1cmlspec/tracking/v1/run.proto\"~\n\x17\x43reateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x91\x01\n\x18\x43reateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa6\x01\n\x14GetExperimentRequest\x12+\n\x02id\x18\x01 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\n\n\x08selector\"\x8e\x01\n\x15GetExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xf4\x01\n\x16ListExperimentsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x1d\n\nproject_id\x18\x07 \x01(\tR\tprojectId\"\x83\x01\n\x17ListExperimentsResponse\x12@\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\x0b\x65xperiments\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n\x17UpdateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x91\x01\n\x18UpdateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"b\n\x10\x43reateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"u\n\x11\x43reateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd8\x01\n\rGetRunRequest\x12$\n\x02id\x18\x01 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x04 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalId\x12>\n\rexperiment_id\x18\x03 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x0c\x65xperimentIdB\n\n\x08selector\"r\n\x0eGetRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xe7\x02\n\x0fListRunsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12@\n\x0e\x65xperiment_ids\x18\x07 \x03(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\rexperimentIds\x12\x1d\n\nproject_id\x18\x08 \x01(\tR\tprojectId\x12\x36\n\rparent_run_id\x18\t \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x0bparentRunId\"g\n\x10ListRunsResponse\x12+\n\x04runs\x18\x01 \x03(\x0b\x32\x17.mlspec.tracking.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n\x10UpdateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"u\n\x11UpdateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xad\x02\n\x15UpdateRunStateRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x02R\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x32\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1c.mlspec.tracking.v1.RunErrorR\x05\x65rror\x12\x12\n\x04\x65tag\x18\x06 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestId\"z\n\x16UpdateRunStateResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x9d\x01\n\x11LogMetricsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12:\n\x07metrics\x18\x02 \x03(\x0b\x32\x1a.mlspec.tracking.v1.MetricB\x04\xe2\x41\x01\x02R\x07metrics\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"r\n\x12LogMetricsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x99\x01\n\x10LogParamsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x37\n\x06params\x18\x02 \x03(\x0b\x32\x19.mlspec.tracking.v1.ParamB\x04\xe2\x41\x01\x02R\x06params\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"q\n\x11LogParamsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x80\x02\n\x11SetRunTagsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x43\n\x04tags\x18\x02 \x03(\x0b\x32/.mlspec.tracking.v1.SetRunTagsRequest.TagsEntryR\x04tags\x12\x1f\n\x0bremove_keys\x18\x03 \x03(\tR\nremoveKeys\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xca\x01\n\x12SetRunTagsResponse\x12\x44\n\x04tags\x18\x01 \x03(\x0b\x32\x30.mlspec.tracking.v1.SetRunTagsResponse.TagsEntryR\x04tags\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x9f\x01\n\x13LogRunInputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12:\n\x06inputs\x18\x02 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputB\x04\xe2\x41\x01\x02R\x06inputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x83\x01\n\x14LogRunInputsResponse\x12\x34\n\x06inputs\x18\x01 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputR\x06inputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa3\x01\n\x14LogRunOutputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12=\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputB\x04\xe2\x41\x01\x02R\x07outputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x87\x01\n\x15LogRunOutputsResponse\x12\x37\n\x07outputs\x18\x01 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputR\x07outputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xae\x02\n\x17GetMetricHistoryRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x16\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x30\n\x05slice\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12\"\n\nstart_step\x18\x06 \x01(\x03H\x00R\tstartStep\x88\x01\x01\x12\x1e\n\x08\x65nd_step\x18\x07 \x01(\x03H\x01R\x07\x65ndStep\x88\x01\x01\x42\r\n\x0b_start_stepB\x0b\n\t_end_step\"\x7f\n\x18GetMetricHistoryResponse\x12;\n\x07history\x18\x01 \x01(\x0b\x32!.mlspec.tracking.v1.MetricHistoryR\x07history\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd2\x0b\n\x0fTrackingService\x12m\n\x10\x43reateExperiment\x12+.mlspec.tracking.v1.CreateExperimentRequest\x1a,.mlspec.tracking.v1.CreateExperimentResponse\x12\x64\n\rGetExperiment\x12(.mlspec.tracking.v1.GetExperimentRequest\x1a).mlspec.tracking.v1.GetExperimentResponse\x12j\n\x0fListExperiments\x12*.mlspec.tracking.v1.ListExperimentsRequest\x1a+.mlspec.tracking.v1.ListExperimentsResponse\x12m\n\x10UpdateExperiment\x12+.mlspec.tracking.v1.UpdateExperimentRequest\x1a,.mlspec.tracking.v1.UpdateExperimentResponse\x12X\n\tCreateRun\x12$.mlspec.tracking.v1.CreateRunRequest\x1a%.mlspec.tracking.v1.CreateRunResponse\x12O\n\x06GetRun\x12!.mlspec.tracking.v1.GetRunRequest\x1a\".mlspec.tracking.v1.GetRunResponse\x12U\n\x08ListRuns\x12#.mlspec.tracking.v1.ListRunsRequest\x1a$.mlspec.tracking.v1.ListRunsResponse\x12X\n\tUpdateRun\x12$.mlspec.tracking.v1.UpdateRunRequest\x1a%.mlspec.tracking.v1.UpdateRunResponse\x12g\n\x0eUpdateRunState\x12).mlspec.tracking.v1.UpdateRunStateRequest\x1a*.mlspec.tracking.v1.UpdateRunStateResponse\x12[\n\nLogMetrics\x12%.mlspec.tracking.v1.LogMetricsRequest\x1a&.mlspec.tracking.v1.LogMetricsResponse\x12X\n\tLogParams\x12$.mlspec.tracking.v1.LogParamsRequest\x1a%.mlspec.tracking.v1.LogParamsResponse\x12[\n\nSetRunTags\x12%.mlspec.tracking.v1.SetRunTagsRequest\x1a&.mlspec.tracking.v1.SetRunTagsResponse\x12\x61\n\x0cLogRunInputs\x12\'.mlspec.tracking.v1.LogRunInputsRequest\x1a(.mlspec.tracking.v1.LogRunInputsResponse\x12\x64\n\rLogRunOutputs\x12(.mlspec.tracking.v1.LogRunOutputsRequest\x1a).mlspec.tracking.v1.LogRunOutputsResponse\x12m\n\x10GetMetricHistory\x12+.mlspec.tracking.v1.GetMetricHistoryRequest\x1a,.mlspec.tracking.v1.GetMetricHistoryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -89,70 +90,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETMETRICHISTORYREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002\372A\017\n\rmlspec.io/Run'
   _globals['_GETMETRICHISTORYREQUEST'].fields_by_name['key']._loaded_options = None
   _globals['_GETMETRICHISTORYREQUEST'].fields_by_name['key']._serialized_options = b'\342A\001\002'
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=388
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=514
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=517
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=662
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=664
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=765
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=768
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=910
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=913
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1157
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1160
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1291
-  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_start=1294
-  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_end=1481
-  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_start=1484
-  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_end=1629
-  _globals['_CREATERUNREQUEST']._serialized_start=1631
-  _globals['_CREATERUNREQUEST']._serialized_end=1729
-  _globals['_CREATERUNRESPONSE']._serialized_start=1731
-  _globals['_CREATERUNRESPONSE']._serialized_end=1848
-  _globals['_GETRUNREQUEST']._serialized_start=1851
-  _globals['_GETRUNREQUEST']._serialized_end=2002
-  _globals['_GETRUNRESPONSE']._serialized_start=2004
-  _globals['_GETRUNRESPONSE']._serialized_end=2118
-  _globals['_LISTRUNSREQUEST']._serialized_start=2121
-  _globals['_LISTRUNSREQUEST']._serialized_end=2480
-  _globals['_LISTRUNSRESPONSE']._serialized_start=2482
-  _globals['_LISTRUNSRESPONSE']._serialized_end=2585
-  _globals['_UPDATERUNREQUEST']._serialized_start=2588
-  _globals['_UPDATERUNREQUEST']._serialized_end=2747
-  _globals['_UPDATERUNRESPONSE']._serialized_start=2749
-  _globals['_UPDATERUNRESPONSE']._serialized_end=2866
-  _globals['_UPDATERUNSTATEREQUEST']._serialized_start=2869
-  _globals['_UPDATERUNSTATEREQUEST']._serialized_end=3170
-  _globals['_UPDATERUNSTATERESPONSE']._serialized_start=3172
-  _globals['_UPDATERUNSTATERESPONSE']._serialized_end=3294
-  _globals['_LOGMETRICSREQUEST']._serialized_start=3297
-  _globals['_LOGMETRICSREQUEST']._serialized_end=3454
-  _globals['_LOGMETRICSRESPONSE']._serialized_start=3456
-  _globals['_LOGMETRICSRESPONSE']._serialized_end=3570
-  _globals['_LOGPARAMSREQUEST']._serialized_start=3573
-  _globals['_LOGPARAMSREQUEST']._serialized_end=3726
-  _globals['_LOGPARAMSRESPONSE']._serialized_start=3728
-  _globals['_LOGPARAMSRESPONSE']._serialized_end=3841
-  _globals['_SETRUNTAGSREQUEST']._serialized_start=3844
-  _globals['_SETRUNTAGSREQUEST']._serialized_end=4100
-  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_start=4045
-  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_end=4100
-  _globals['_SETRUNTAGSRESPONSE']._serialized_start=4103
-  _globals['_SETRUNTAGSRESPONSE']._serialized_end=4305
-  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_start=4045
-  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_end=4100
-  _globals['_LOGRUNINPUTSREQUEST']._serialized_start=4308
-  _globals['_LOGRUNINPUTSREQUEST']._serialized_end=4467
-  _globals['_LOGRUNINPUTSRESPONSE']._serialized_start=4470
-  _globals['_LOGRUNINPUTSRESPONSE']._serialized_end=4601
-  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_start=4604
-  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_end=4767
-  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_start=4770
-  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_end=4905
-  _globals['_GETMETRICHISTORYREQUEST']._serialized_start=4908
-  _globals['_GETMETRICHISTORYREQUEST']._serialized_end=5210
-  _globals['_GETMETRICHISTORYRESPONSE']._serialized_start=5212
-  _globals['_GETMETRICHISTORYRESPONSE']._serialized_end=5339
-  _globals['_TRACKINGSERVICE']._serialized_start=5342
-  _globals['_TRACKINGSERVICE']._serialized_end=6832
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=424
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=550
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=553
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=698
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=701
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=867
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=870
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1012
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1015
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1259
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1262
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1393
+  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_start=1396
+  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_end=1583
+  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_start=1586
+  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_end=1731
+  _globals['_CREATERUNREQUEST']._serialized_start=1733
+  _globals['_CREATERUNREQUEST']._serialized_end=1831
+  _globals['_CREATERUNRESPONSE']._serialized_start=1833
+  _globals['_CREATERUNRESPONSE']._serialized_end=1950
+  _globals['_GETRUNREQUEST']._serialized_start=1953
+  _globals['_GETRUNREQUEST']._serialized_end=2169
+  _globals['_GETRUNRESPONSE']._serialized_start=2171
+  _globals['_GETRUNRESPONSE']._serialized_end=2285
+  _globals['_LISTRUNSREQUEST']._serialized_start=2288
+  _globals['_LISTRUNSREQUEST']._serialized_end=2647
+  _globals['_LISTRUNSRESPONSE']._serialized_start=2649
+  _globals['_LISTRUNSRESPONSE']._serialized_end=2752
+  _globals['_UPDATERUNREQUEST']._serialized_start=2755
+  _globals['_UPDATERUNREQUEST']._serialized_end=2914
+  _globals['_UPDATERUNRESPONSE']._serialized_start=2916
+  _globals['_UPDATERUNRESPONSE']._serialized_end=3033
+  _globals['_UPDATERUNSTATEREQUEST']._serialized_start=3036
+  _globals['_UPDATERUNSTATEREQUEST']._serialized_end=3337
+  _globals['_UPDATERUNSTATERESPONSE']._serialized_start=3339
+  _globals['_UPDATERUNSTATERESPONSE']._serialized_end=3461
+  _globals['_LOGMETRICSREQUEST']._serialized_start=3464
+  _globals['_LOGMETRICSREQUEST']._serialized_end=3621
+  _globals['_LOGMETRICSRESPONSE']._serialized_start=3623
+  _globals['_LOGMETRICSRESPONSE']._serialized_end=3737
+  _globals['_LOGPARAMSREQUEST']._serialized_start=3740
+  _globals['_LOGPARAMSREQUEST']._serialized_end=3893
+  _globals['_LOGPARAMSRESPONSE']._serialized_start=3895
+  _globals['_LOGPARAMSRESPONSE']._serialized_end=4008
+  _globals['_SETRUNTAGSREQUEST']._serialized_start=4011
+  _globals['_SETRUNTAGSREQUEST']._serialized_end=4267
+  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_start=4212
+  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_end=4267
+  _globals['_SETRUNTAGSRESPONSE']._serialized_start=4270
+  _globals['_SETRUNTAGSRESPONSE']._serialized_end=4472
+  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_start=4212
+  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_end=4267
+  _globals['_LOGRUNINPUTSREQUEST']._serialized_start=4475
+  _globals['_LOGRUNINPUTSREQUEST']._serialized_end=4634
+  _globals['_LOGRUNINPUTSRESPONSE']._serialized_start=4637
+  _globals['_LOGRUNINPUTSRESPONSE']._serialized_end=4768
+  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_start=4771
+  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_end=4934
+  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_start=4937
+  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_end=5072
+  _globals['_GETMETRICHISTORYREQUEST']._serialized_start=5075
+  _globals['_GETMETRICHISTORYREQUEST']._serialized_end=5377
+  _globals['_GETMETRICHISTORYRESPONSE']._serialized_start=5379
+  _globals['_GETMETRICHISTORYRESPONSE']._serialized_end=5506
+  _globals['_TRACKINGSERVICE']._serialized_start=5509
+  _globals['_TRACKINGSERVICE']._serialized_end=6999
 # @@protoc_insertion_point(module_scope)
