@@ -45,12 +45,12 @@ def experiment(stubs: Stubs, name: str, **meta: Any) -> experiment_pb2.Experimen
 
 
 def reason(err: grpc.RpcError) -> str:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    status = rpc_status.from_call(err)
     assert status is not None
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
-            return info.reason
+            return str(info.reason)
     return ""
 
 
