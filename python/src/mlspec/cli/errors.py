@@ -174,6 +174,18 @@ def _rpc(exc: Any) -> Failure:
     return Failure(text)
 
 
+def _client_error(exc: Any) -> Failure:
+    """A failed call made through the SDK (``mlspec.client``), worded as a gRPC one."""
+    text = str(exc)
+    bad = [d for d in exc.details if type(d).__name__ == "BadRequest"]
+    found = [f"{v.field}: {v.description}" for d in bad for v in d.field_violations]
+    if found:
+        text += f" ({'; '.join(found)})"
+    if exc.code.name in {"UNAVAILABLE", "DEADLINE_EXCEEDED"}:
+        text += "; is the server running? point --server (MLSPEC_TARGET) at it"
+    return Failure(text)
+
+
 def _violations(exc: Any) -> str:
     """The google.rpc BadRequest field violations of a call error, as "field: text; ..."."""
     from google.rpc import error_details_pb2, status_pb2
@@ -219,6 +231,7 @@ _TABLE: list[tuple[str, Callable[[Any], Failure | None]]] = [
     ("sqlalchemy.exc:NoSuchModuleError", _unknown_dialect),
     ("sqlalchemy.exc:ArgumentError", _bad_url),
     ("grpc:RpcError", _rpc),
+    ("mlspec.client.errors:MLSpecError", _client_error),
     ("mlspec.yaml_format:ParseError", _parse_error),
     ("builtins:ModuleNotFoundError", _missing_module),
     ("builtins:RuntimeError", _bind),

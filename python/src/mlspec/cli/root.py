@@ -19,6 +19,7 @@ import click
 from mlspec.cli import (
     errors,
     health_command,
+    interop_commands,
     serve_commands,
     signing_commands,
     token_commands,
@@ -125,3 +126,4 @@ cli.add_command(validate_command.validate)
 cli.add_command(token_commands.token)
 cli.add_command(signing_commands.sign)
 cli.add_command(signing_commands.verify)
+cli.add_command(interop_commands.import_group)

@@ -518,6 +518,7 @@ class Resources:
         for ref_path, ref in references:
             target = self.resolve(ref, ref_path, for_use=True)
             ref.id = target.record.id
+            ref.kind = target.spec.kind  # type: ignore[assignment]  # a version, through its parent
             ref.ClearField("version")
         for fd in message.DESCRIPTOR.fields if ref_edges else ():
             if (

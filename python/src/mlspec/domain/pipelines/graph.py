@@ -390,9 +390,7 @@ def validate(
     for vid, vertex in vertices.items():
         if vertex.HasField("step"):
             found.extend(
-                _step_output_violations(
-                    vid, vertex.step, interfaces.get(vid), vertices, outputs, successors
-                )
+                _step_output_violations(vid, vertex.step, interfaces, vertices, outputs, successors)
             )
 
     found.extend(_graph_parameter_violations(graph))
@@ -562,7 +560,7 @@ def _parameter_violations(
 def _step_output_violations(
     vid: str,
     step: graph_pb2.StepVertex,
-    interface: module_pb2.ModuleInterface | None,
+    interfaces: dict[str, module_pb2.ModuleInterface],
     vertices: dict[str, graph_pb2.Vertex],
     outputs: Callable[[str], dict[str, PortType]],
     successors: dict[str, set[str]],
@@ -573,6 +571,7 @@ def _step_output_violations(
     acyclicity check counts it.
     """
     found = []
+    interface = interfaces.get(vid)
     declared = {p.name: p for p in interface.parameters} if interface is not None else {}
     for name, binding in sorted(step.parameters.items()):
         if binding.WhichOneof("source") != "step_output":
@@ -592,6 +591,8 @@ def _step_output_violations(
             )
             continue
         successors[port.vertex_id].add(vid)
+        if port.vertex_id not in interfaces:  # its module did not resolve (reported already)
+            continue
         source_ports = outputs(port.vertex_id)
         if port.port_name not in source_ports:
             found.append(
