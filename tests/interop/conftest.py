@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -42,3 +47,31 @@ def kfp_ir() -> dict[str, pathlib.Path]:
         run_script("kfp", script.name, str(out))
         (out / ".done").touch()
     return {path.stem: path for path in sorted(out.glob("*.yaml"))}
+
+
+@pytest.fixture(scope="session")
+def mlflow_store() -> tuple[str, dict[str, Any]]:
+    """A real MLflow store (sqlite) built by tool_scripts/mlflow_store.py, and what it holds.
+
+    Built once per script and pins, under build/mlflow-store/; MLflow shares .venv.
+    """
+    script = SCRIPTS / "mlflow_store.py"
+    out = BUILD / "mlflow-store" / pins_digest("dev", script)
+    expected = out / "expected.json"
+    if not expected.exists():
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(script),
+                f"sqlite:///{out / 'mlflow.db'}",
+                str(out / "artifacts"),
+                str(expected) + ".tmp",
+            ],
+            cwd=out,  # MLflow's Default experiment keeps its artifacts under the cwd
+            check=True,
+            capture_output=True,
+        )
+        (out / "expected.json.tmp").rename(expected)
+    return f"sqlite:///{out / 'mlflow.db'}", json.loads(expected.read_text())

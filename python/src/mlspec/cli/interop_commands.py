@@ -18,7 +18,7 @@ from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client import Client
 from mlspec.interop.external import ImportCounts
 
-__all__ = ["import_group", "kfp"]
+__all__ = ["import_group", "kfp", "mlflow"]
 
 
 def _client(settings: Settings) -> Client:
@@ -79,9 +79,58 @@ def kfp(settings: Settings, file: Path) -> None:
     )
 
 
+@click.command("mlflow")
+@click.option(
+    "--tracking-uri",
+    required=True,
+    envvar="MLFLOW_TRACKING_URI",
+    help="The MLflow store: sqlite:///mlflow.db, postgresql://..., a folder, or http(s)://host (MLFLOW_TRACKING_URI).",
+)
+@click.option(
+    "--registry-uri",
+    default=None,
+    envvar="MLFLOW_REGISTRY_URI",
+    help="The model registry, when it is not the tracking store (MLFLOW_REGISTRY_URI).",
+)
+@pass_settings
+def mlflow(settings: Settings, tracking_uri: str, registry_uri: str | None) -> None:
+    """Copy experiments, runs (params, metrics, tags, artifacts) and registered models from MLflow."""
+    try:
+        from mlspec.interop import mlflow as mlflow_import
+    except ModuleNotFoundError as exc:  # pragma: no cover - the extra is part of dev
+        raise CliError(
+            "import mlflow needs the mlflow extra: pip install 'mlspec-contract[mlflow]'"
+        ) from exc
+    _check_store(tracking_uri)
+    with _client(settings) as client:
+        result = mlflow_import.import_store(client, tracking_uri, registry_uri)
+    _report(
+        settings,
+        f"{tracking_uri}: {result.metric_points} metric points",
+        result.counts,
+        result.notes,
+    )
+
+
+def _check_store(uri: str) -> None:
+    """A local store that does not exist is an error (MLflow would create an empty one)."""
+    for prefix in ("sqlite:///", "file://"):
+        if uri.startswith(prefix):
+            path = Path(uri.removeprefix(prefix))
+            if uri.startswith("sqlite:///") and not path.is_file():
+                raise CliError(
+                    f"no MLflow store at {path}; point --tracking-uri at an existing one"
+                )
+            if prefix == "file://" and not path.is_dir():
+                raise CliError(
+                    f"no MLflow store at {path}; point --tracking-uri at an existing one"
+                )
+
+
 @click.group("import")
 def import_group() -> None:
     """Import records of other systems (Kubeflow Pipelines, MLflow, OpenLineage)."""
 
 
 import_group.add_command(kfp)
+import_group.add_command(mlflow)
