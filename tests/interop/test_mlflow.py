@@ -34,7 +34,8 @@ def history(client: Client, run_id: str, key: str) -> list[tuple[int, float, int
             tpb.GetMetricHistoryRequest(run_id=run_id, key=key, page_size=1000, page_token=token)
         )
         points += [
-            (m.step, m.value.double_value, m.timestamp.ToMilliseconds()) for m in page.history.points
+            (m.step, m.value.double_value, m.timestamp.ToMilliseconds())
+            for m in page.history.points
         ]
         token = page.next_page_token
         if not token:
