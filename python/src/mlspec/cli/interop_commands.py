@@ -18,7 +18,7 @@ from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client import Client
 from mlspec.interop.external import ImportCounts
 
-__all__ = ["import_group", "kfp", "mlflow"]
+__all__ = ["import_group", "kfp", "mlflow", "openlineage"]
 
 
 def _client(settings: Settings) -> Client:
@@ -127,6 +127,25 @@ def _check_store(uri: str) -> None:
                 )
 
 
+@click.command("openlineage")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_settings
+def openlineage(settings: Settings, file: Path) -> None:
+    """Import OpenLineage RunEvents (JSON lines, a JSON array or one object): jobs, runs, datasets."""
+    from mlspec.interop import openlineage as openlineage_import
+
+    try:
+        events = openlineage_import.parse(file.read_text(encoding="utf-8"))
+    except (openlineage_import.EventFormatError, UnicodeDecodeError) as exc:
+        raise CliError(f"{file}: {exc}") from None
+    with _client(settings) as client:
+        try:
+            result = openlineage_import.import_events(client, events, str(file))
+        except openlineage_import.EventFormatError as exc:
+            raise CliError(f"{file}: {exc}") from None
+    _report(settings, f"{file}: {result.events} events", result.counts, result.notes)
+
+
 @click.group("import")
 def import_group() -> None:
     """Import records of other systems (Kubeflow Pipelines, MLflow, OpenLineage)."""
@@ -134,3 +153,4 @@ def import_group() -> None:
 
 import_group.add_command(kfp)
 import_group.add_command(mlflow)
+import_group.add_command(openlineage)

@@ -118,6 +118,29 @@ def store_url_option(command: F) -> F:
     help="Serve a model only from a package signed by a trusted key.",
 )
 @click.option(
+    "--openlineage-url",
+    envvar="MLSPEC_OPENLINEAGE_URL",
+    default="",
+    metavar="URL",
+    help="Send an OpenLineage START and end event for every stage report to this HTTP "
+    "endpoint (it receives POST <URL>/api/v1/lineage; MLSPEC_OPENLINEAGE_URL).",
+)
+@click.option(
+    "--openlineage-file",
+    envvar="MLSPEC_OPENLINEAGE_FILE",
+    default="",
+    metavar="PATH",
+    help="Append those OpenLineage events to this file, one JSON object a line "
+    "(MLSPEC_OPENLINEAGE_FILE).",
+)
+@click.option(
+    "--openlineage-namespace",
+    envvar="MLSPEC_OPENLINEAGE_NAMESPACE",
+    default="mlspec",
+    show_default=True,
+    help="The OpenLineage job namespace of the events (MLSPEC_OPENLINEAGE_NAMESPACE).",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
@@ -142,6 +165,9 @@ def serve(
     auth: str,
     trusted_keys: tuple[str, ...],
     require_signed_packages: bool,
+    openlineage_url: str,
+    openlineage_file: str,
+    openlineage_namespace: str,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -164,6 +190,9 @@ def serve(
         auth=auth,
         trusted_keys=trusted_keys,
         require_signed_packages=require_signed_packages,
+        openlineage_url=openlineage_url,
+        openlineage_file=openlineage_file,
+        openlineage_namespace=openlineage_namespace,
         insecure=insecure,
     )
     with store_errors(store_url):

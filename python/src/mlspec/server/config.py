@@ -48,6 +48,10 @@ class ServerConfig:
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
+    # OpenLineage events of stage reports: an HTTP endpoint or a JSON-lines file (or neither).
+    openlineage_url: str = ""
+    openlineage_file: str = ""
+    openlineage_namespace: str = "mlspec"
 
     def public(self) -> dict[str, object]:
         """The settings without secrets (the store URL's password masked), for /varz."""
@@ -65,6 +69,7 @@ class ServerConfig:
             "auth": self.auth,
             "trusted_keys": len(self.trusted_keys),
             "require_signed_packages": self.require_signed_packages,
+            "openlineage": mask_url(self.openlineage_url) or self.openlineage_file,
         }
 
 

@@ -66,6 +66,8 @@ class RequestScope:
     warnings: list[warning_pb2.Warning] = field(default_factory=list)
     # ResourceService.ImportResource: creates keep the history the source recorded.
     importing: bool = False
+    # Run by the server once the call's transaction has committed (lineage events).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def warn(self, code: str, message: str, kind: int = 0, resource_id: str = "") -> None:
         """Adds a warning to the response, once per (code, resource)."""
