@@ -24,6 +24,7 @@ from mlspec.common.v1 import resource_service_pb2 as rpb
 from mlspec.domain.access.tokens import create_token
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as lc
 from mlspec.models.v1 import models_service_pb2
+from mlspec.pipelines.v1 import pipeline_pb2
 from mlspec.server.app import build_server
 from mlspec.server.config import ServerConfig
 from mlspec.store.sql import SqlStore
@@ -213,6 +214,11 @@ def test_import_needs_an_external_id_and_a_resource_kind(stubs: Stubs) -> None:
     )
     assert "external_id" in str(err.details())
     fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: imported(stubs, object_meta_pb2.ExternalId()))
+    made_by_the_server = pipeline_pb2.Pipeline()
+    made_by_the_server.meta.external_id.system = "kfp"
+    made_by_the_server.meta.external_id.id = "p"
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: imported(stubs, made_by_the_server))
+    assert "cannot be imported" in str(err.details())
 
 
 def test_only_admins_import_when_the_server_authenticates(tmp_path: pathlib.Path) -> None:

@@ -151,9 +151,10 @@ class ResourceServiceServicer:
         that external id, nothing is written and that resource is returned with
         `already_existed` set, so a second import adds nothing. On a server that
         authenticates callers only an admin token may call it (PERMISSION_DENIED
-        otherwise). Returns INVALID_ARGUMENT for a resource of no known kind or one its
-        Create refuses, and what that Create returns otherwise (NOT_FOUND for a missing
-        parent, ALREADY_EXISTS for a name taken by another object).
+        otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+        server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+        refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+        ALREADY_EXISTS for a name taken by another object).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

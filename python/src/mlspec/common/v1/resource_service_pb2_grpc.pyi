@@ -81,9 +81,10 @@ class ResourceServiceStub:
     that external id, nothing is written and that resource is returned with
     `already_existed` set, so a second import adds nothing. On a server that
     authenticates callers only an admin token may call it (PERMISSION_DENIED
-    otherwise). Returns INVALID_ARGUMENT for a resource of no known kind or one its
-    Create refuses, and what that Create returns otherwise (NOT_FOUND for a missing
-    parent, ALREADY_EXISTS for a name taken by another object).
+    otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+    server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+    refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+    ALREADY_EXISTS for a name taken by another object).
     """
 
 @typing.type_check_only
@@ -139,9 +140,10 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     that external id, nothing is written and that resource is returned with
     `already_existed` set, so a second import adds nothing. On a server that
     authenticates callers only an admin token may call it (PERMISSION_DENIED
-    otherwise). Returns INVALID_ARGUMENT for a resource of no known kind or one its
-    Create refuses, and what that Create returns otherwise (NOT_FOUND for a missing
-    parent, ALREADY_EXISTS for a name taken by another object).
+    otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+    server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+    refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+    ALREADY_EXISTS for a name taken by another object).
     """
 
 class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
@@ -236,9 +238,10 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
         that external id, nothing is written and that resource is returned with
         `already_existed` set, so a second import adds nothing. On a server that
         authenticates callers only an admin token may call it (PERMISSION_DENIED
-        otherwise). Returns INVALID_ARGUMENT for a resource of no known kind or one its
-        Create refuses, and what that Create returns otherwise (NOT_FOUND for a missing
-        parent, ALREADY_EXISTS for a name taken by another object).
+        otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+        server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+        refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+        ALREADY_EXISTS for a name taken by another object).
         """
 
 def add_ResourceServiceServicer_to_server(servicer: ResourceServiceServicer, server: typing.Union[grpc.Server, aio.Server]) -> None: ...

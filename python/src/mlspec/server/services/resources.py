@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
 from mlspec import errors
@@ -56,6 +59,25 @@ def reactivate(request: pb.ReactivateResourceRequest, res: Resources) -> Message
     return _fill(pb.ReactivateResourceResponse(), loaded)
 
 
+@cache
+def _creatable_kinds() -> frozenset[int]:
+    """Kinds that some area service creates with a standard Create (or ReportStage) route."""
+    from mlspec.server import standard_methods
+    from mlspec.server.services import area_routes
+
+    kinds = set()
+    pool = descriptor_pool.Default()
+    for key, route in area_routes().items():
+        if route.standard is not standard_methods.create:
+            continue
+        method = pool.FindMethodByName(key.replace("/", "."))
+        for field in method.input_type.fields:
+            spec = BY_MESSAGE.get(field.message_type.full_name) if field.message_type else None
+            if spec is not None:
+                kinds.add(spec.kind)
+    return frozenset(kinds)
+
+
 def import_resource(request: pb.ImportResourceRequest, res: Resources) -> Message:
     """Creates a resource keeping its source's history, or returns the one already imported."""
     full_name = request.resource.TypeName()
@@ -63,6 +85,12 @@ def import_resource(request: pb.ImportResourceRequest, res: Resources) -> Messag
     if spec is None:
         raise errors.invalid(
             "resource.type_url", f"{full_name or 'an empty type'} is not a resource kind"
+        )
+    if spec.kind not in _creatable_kinds():
+        raise errors.invalid(
+            "resource.type_url",
+            f"a {spec.label} is made by the server's own methods (publish, submit, ...), "
+            "not created, so it cannot be imported",
         )
     message = spec.message()
     if not request.resource.Unpack(message):
