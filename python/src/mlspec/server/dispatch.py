@@ -135,11 +135,17 @@ class Dispatcher:
     ) -> Message:
         """Runs one unary call; a mutating one leaves an entry in the audit trail."""
         try:
-            return self._call(method, fn, writes, request, scope)
+            response = self._call(method, fn, writes, request, scope)
         except Exception as exc:
             if writes:
                 audit.record_failure(self.store, method, scope, request, exc)
             raise
+        for callback in scope.after_commit:
+            try:
+                callback()
+            except Exception:  # the change is committed; a follow-up must not fail the call
+                log.exception("a follow-up of %s failed", method)
+        return response
 
     def _call(
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/digest.proto\x12\x10mlspec.common.v1\x1a\x1dmlspec/common/v1/limits.proto\"\x8b\x01\n\tDigestSet\x12\x42\n\x07\x64igests\x18\x01 \x03(\x0b\x32(.mlspec.common.v1.DigestSet.DigestsEntryR\x07\x64igests\x1a:\n\x0c\x44igestsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x80\x01\n\tSignature\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\talgorithm\x18\x02 \x01(\tR\talgorithm\x12\x1c\n\tsignature\x18\x03 \x01(\x0cR\tsignature\x12 \n\x0b\x63\x65rtificate\x18\x04 \x01(\tR\x0b\x63\x65rtificate\"\x95\x01\n\x0eSignedEnvelope\x12!\n\x0cpayload_type\x18\x01 \x01(\tR\x0bpayloadType\x12#\n\x07payload\x18\x02 \x01(\x0c\x42\t\xc2\xe1\x18\x05\x10\x80\x80\x80\x02R\x07payload\x12;\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignaturesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/digest.proto\x12\x10mlspec.common.v1\x1a\x1dmlspec/common/v1/limits.proto\"\xb2\x01\n\tDigestSet\x12\x42\n\x07\x64igests\x18\x01 \x03(\x0b\x32(.mlspec.common.v1.DigestSet.DigestsEntryR\x07\x64igests\x12%\n\x0eunknown_reason\x18\x02 \x01(\tR\runknownReason\x1a:\n\x0c\x44igestsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x80\x01\n\tSignature\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\talgorithm\x18\x02 \x01(\tR\talgorithm\x12\x1c\n\tsignature\x18\x03 \x01(\x0cR\tsignature\x12 \n\x0b\x63\x65rtificate\x18\x04 \x01(\tR\x0b\x63\x65rtificate\"\x95\x01\n\x0eSignedEnvelope\x12!\n\x0cpayload_type\x18\x01 \x01(\tR\x0bpayloadType\x12#\n\x07payload\x18\x02 \x01(\x0c\x42\t\xc2\xe1\x18\x05\x10\x80\x80\x80\x02R\x07payload\x12;\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignaturesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNEDENVELOPE'].fields_by_name['payload']._loaded_options = None
   _globals['_SIGNEDENVELOPE'].fields_by_name['payload']._serialized_options = b'\302\341\030\005\020\200\200\200\002'
   _globals['_DIGESTSET']._serialized_start=83
-  _globals['_DIGESTSET']._serialized_end=222
-  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_start=164
-  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_end=222
-  _globals['_SIGNATURE']._serialized_start=225
-  _globals['_SIGNATURE']._serialized_end=353
-  _globals['_SIGNEDENVELOPE']._serialized_start=356
-  _globals['_SIGNEDENVELOPE']._serialized_end=505
+  _globals['_DIGESTSET']._serialized_end=261
+  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_start=203
+  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_end=261
+  _globals['_SIGNATURE']._serialized_start=264
+  _globals['_SIGNATURE']._serialized_end=392
+  _globals['_SIGNEDENVELOPE']._serialized_start=395
+  _globals['_SIGNEDENVELOPE']._serialized_end=544
 # @@protoc_insertion_point(module_scope)

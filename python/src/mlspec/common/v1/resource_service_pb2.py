@@ -32,13 +32,15 @@ from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_refer
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/common/v1/resource_service.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmlspec/common/v1/audit.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\"\x87\x02\n\x16ListAuditEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\'\n\x0bresource_id\x18\x06 \x01(\tB\x06\xfa\x41\x03\n\x01*R\nresourceId\"\x82\x01\n\x17ListAuditEventsResponse\x12?\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.mlspec.common.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n\x16ResolveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\"\xb4\x01\n\x17ResolveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xac\x01\n\x15RenameResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x1f\n\x08new_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07newName\x12\x12\n\x04\x65tag\x18\x03 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"\xa4\x01\n\x16\x41rchiveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\"\xa6\x01\n\x18\x44\x65precateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\"\x8f\x01\n\x19ReactivateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\xb3\x01\n\x16RenameResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb4\x01\n\x17\x41rchiveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb6\x01\n\x19\x44\x65precateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb7\x01\n\x1aReactivateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\x8d\x05\n\x0fResourceService\x12\x66\n\x0fResolveResource\x12(.mlspec.common.v1.ResolveResourceRequest\x1a).mlspec.common.v1.ResolveResourceResponse\x12\x63\n\x0eRenameResource\x12\'.mlspec.common.v1.RenameResourceRequest\x1a(.mlspec.common.v1.RenameResourceResponse\x12\x66\n\x0f\x41rchiveResource\x12(.mlspec.common.v1.ArchiveResourceRequest\x1a).mlspec.common.v1.ArchiveResourceResponse\x12l\n\x11\x44\x65precateResource\x12*.mlspec.common.v1.DeprecateResourceRequest\x1a+.mlspec.common.v1.DeprecateResourceResponse\x12o\n\x12ReactivateResource\x12+.mlspec.common.v1.ReactivateResourceRequest\x1a,.mlspec.common.v1.ReactivateResourceResponse\x12\x66\n\x0fListAuditEvents\x12(.mlspec.common.v1.ListAuditEventsRequest\x1a).mlspec.common.v1.ListAuditEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/common/v1/resource_service.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmlspec/common/v1/audit.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\"n\n\x15ImportResourceRequest\x12\x36\n\x08resource\x18\x01 \x01(\x0b\x32\x14.google.protobuf.AnyB\x04\xe2\x41\x01\x02R\x08resource\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\xdc\x01\n\x16ImportResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\x12\'\n\x0f\x61lready_existed\x18\x04 \x01(\x08R\x0e\x61lreadyExisted\"\x87\x02\n\x16ListAuditEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\'\n\x0bresource_id\x18\x06 \x01(\tB\x06\xfa\x41\x03\n\x01*R\nresourceId\"\x82\x01\n\x17ListAuditEventsResponse\x12?\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.mlspec.common.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n\x16ResolveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\"\xb4\x01\n\x17ResolveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xac\x01\n\x15RenameResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x1f\n\x08new_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07newName\x12\x12\n\x04\x65tag\x18\x03 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"\xa4\x01\n\x16\x41rchiveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\"\xa6\x01\n\x18\x44\x65precateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\"\x8f\x01\n\x19ReactivateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\xb3\x01\n\x16RenameResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb4\x01\n\x17\x41rchiveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb6\x01\n\x19\x44\x65precateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb7\x01\n\x1aReactivateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\xf2\x05\n\x0fResourceService\x12\x66\n\x0fResolveResource\x12(.mlspec.common.v1.ResolveResourceRequest\x1a).mlspec.common.v1.ResolveResourceResponse\x12\x63\n\x0eRenameResource\x12\'.mlspec.common.v1.RenameResourceRequest\x1a(.mlspec.common.v1.RenameResourceResponse\x12\x66\n\x0f\x41rchiveResource\x12(.mlspec.common.v1.ArchiveResourceRequest\x1a).mlspec.common.v1.ArchiveResourceResponse\x12l\n\x11\x44\x65precateResource\x12*.mlspec.common.v1.DeprecateResourceRequest\x1a+.mlspec.common.v1.DeprecateResourceResponse\x12o\n\x12ReactivateResource\x12+.mlspec.common.v1.ReactivateResourceRequest\x1a,.mlspec.common.v1.ReactivateResourceResponse\x12\x66\n\x0fListAuditEvents\x12(.mlspec.common.v1.ListAuditEventsRequest\x1a).mlspec.common.v1.ListAuditEventsResponse\x12\x63\n\x0eImportResource\x12\'.mlspec.common.v1.ImportResourceRequest\x1a(.mlspec.common.v1.ImportResourceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.resource_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_IMPORTRESOURCEREQUEST'].fields_by_name['resource']._loaded_options = None
+  _globals['_IMPORTRESOURCEREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\002'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['resource_id']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['resource_id']._serialized_options = b'\372A\003\n\001*'
   _globals['_RESOLVERESOURCEREQUEST'].fields_by_name['resource']._loaded_options = None
@@ -53,30 +55,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPRECATERESOURCEREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\002'
   _globals['_REACTIVATERESOURCEREQUEST'].fields_by_name['resource']._loaded_options = None
   _globals['_REACTIVATERESOURCEREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\002'
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=314
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=577
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=580
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=710
-  _globals['_RESOLVERESOURCEREQUEST']._serialized_start=712
-  _globals['_RESOLVERESOURCEREQUEST']._serialized_end=801
-  _globals['_RESOLVERESOURCERESPONSE']._serialized_start=804
-  _globals['_RESOLVERESOURCERESPONSE']._serialized_end=984
-  _globals['_RENAMERESOURCEREQUEST']._serialized_start=987
-  _globals['_RENAMERESOURCEREQUEST']._serialized_end=1159
-  _globals['_ARCHIVERESOURCEREQUEST']._serialized_start=1162
-  _globals['_ARCHIVERESOURCEREQUEST']._serialized_end=1326
-  _globals['_DEPRECATERESOURCEREQUEST']._serialized_start=1329
-  _globals['_DEPRECATERESOURCEREQUEST']._serialized_end=1495
-  _globals['_REACTIVATERESOURCEREQUEST']._serialized_start=1498
-  _globals['_REACTIVATERESOURCEREQUEST']._serialized_end=1641
-  _globals['_RENAMERESOURCERESPONSE']._serialized_start=1644
-  _globals['_RENAMERESOURCERESPONSE']._serialized_end=1823
-  _globals['_ARCHIVERESOURCERESPONSE']._serialized_start=1826
-  _globals['_ARCHIVERESOURCERESPONSE']._serialized_end=2006
-  _globals['_DEPRECATERESOURCERESPONSE']._serialized_start=2009
-  _globals['_DEPRECATERESOURCERESPONSE']._serialized_end=2191
-  _globals['_REACTIVATERESOURCERESPONSE']._serialized_start=2194
-  _globals['_REACTIVATERESOURCERESPONSE']._serialized_end=2377
-  _globals['_RESOURCESERVICE']._serialized_start=2380
-  _globals['_RESOURCESERVICE']._serialized_end=3033
+  _globals['_IMPORTRESOURCEREQUEST']._serialized_start=313
+  _globals['_IMPORTRESOURCEREQUEST']._serialized_end=423
+  _globals['_IMPORTRESOURCERESPONSE']._serialized_start=426
+  _globals['_IMPORTRESOURCERESPONSE']._serialized_end=646
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=649
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=912
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=915
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1045
+  _globals['_RESOLVERESOURCEREQUEST']._serialized_start=1047
+  _globals['_RESOLVERESOURCEREQUEST']._serialized_end=1136
+  _globals['_RESOLVERESOURCERESPONSE']._serialized_start=1139
+  _globals['_RESOLVERESOURCERESPONSE']._serialized_end=1319
+  _globals['_RENAMERESOURCEREQUEST']._serialized_start=1322
+  _globals['_RENAMERESOURCEREQUEST']._serialized_end=1494
+  _globals['_ARCHIVERESOURCEREQUEST']._serialized_start=1497
+  _globals['_ARCHIVERESOURCEREQUEST']._serialized_end=1661
+  _globals['_DEPRECATERESOURCEREQUEST']._serialized_start=1664
+  _globals['_DEPRECATERESOURCEREQUEST']._serialized_end=1830
+  _globals['_REACTIVATERESOURCEREQUEST']._serialized_start=1833
+  _globals['_REACTIVATERESOURCEREQUEST']._serialized_end=1976
+  _globals['_RENAMERESOURCERESPONSE']._serialized_start=1979
+  _globals['_RENAMERESOURCERESPONSE']._serialized_end=2158
+  _globals['_ARCHIVERESOURCERESPONSE']._serialized_start=2161
+  _globals['_ARCHIVERESOURCERESPONSE']._serialized_end=2341
+  _globals['_DEPRECATERESOURCERESPONSE']._serialized_start=2344
+  _globals['_DEPRECATERESOURCERESPONSE']._serialized_end=2526
+  _globals['_REACTIVATERESOURCERESPONSE']._serialized_start=2529
+  _globals['_REACTIVATERESOURCERESPONSE']._serialized_end=2712
+  _globals['_RESOURCESERVICE']._serialized_start=2715
+  _globals['_RESOURCESERVICE']._serialized_end=3469
 # @@protoc_insertion_point(module_scope)
