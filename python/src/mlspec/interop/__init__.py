@@ -1,0 +1,1 @@
+"""Importers and exporters between MLSpec and the systems it learned from."""
