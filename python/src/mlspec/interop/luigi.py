@@ -70,22 +70,6 @@ from mlspec.tracking.v1 import run_pb2, tracking_service_pb2
 SYSTEM = "luigi"
 """The ``luigi.*`` tag prefix of runs recorded from Luigi."""
 
-_HANDLED = (
-    luigi.Event.START,
-    luigi.Event.SUCCESS,
-    luigi.Event.FAILURE,
-    luigi.Event.PROCESS_FAILURE,
-    luigi.Event.TIMEOUT,
-)
-
-
-@dataclass
-class _Recorded:
-    """What was recorded about one target: the resource and the digest read or written."""
-
-    ref: reference_pb2.ResourceRef
-    digest: digest_pb2.DigestSet | None
-
 
 @dataclass
 class LuigiReporter:
@@ -94,6 +78,7 @@ class LuigiReporter:
     Attributes:
         client: the SDK client the reports go through.
         experiment: name of the experiment the runs are recorded in.
+        name: name of the invocation's run (empty: the server's choice).
         pipeline_run: the run that stands for the Luigi invocation (None before the
             first task starts).
         step_runs: the run of each Luigi task id that started.
@@ -106,7 +91,7 @@ class LuigiReporter:
     pipeline_run: ActiveRun | None = None
     step_runs: dict[str, ActiveRun] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    _produced: dict[str, _Recorded] = field(default_factory=dict)
+    _produced: dict[str, reference_pb2.ResourceRef] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _callbacks: dict[str, Callable[..., None]] = field(default_factory=dict)
 
@@ -121,8 +106,8 @@ class LuigiReporter:
             luigi.Event.PROCESS_FAILURE: self._on_failure,
             luigi.Event.TIMEOUT: self._on_failure,
         }
-        for event in _HANDLED:
-            self._callbacks[event] = luigi.Task.event_handler(event)(handlers[event])
+        for event, handler in handlers.items():
+            self._callbacks[event] = luigi.Task.event_handler(event)(handler)
         return self
 
     def close(self) -> None:
@@ -203,7 +188,7 @@ class LuigiReporter:
             for name, target in _named(task.output(), "output"):
                 location = _location(target)
                 if location:
-                    self._produced[location] = self._artifact(run, name, target, location)
+                    self._produced[location] = self._artifact(run, name, target)
             run.end()
 
     def _on_failure(self, task: luigi.Task, error: BaseException | str) -> None:
@@ -222,19 +207,20 @@ class LuigiReporter:
         location = _location(target)
         item = run_pb2.RunInput(context=name, source_uri=location)
         local = _local_digest(target)
-        digest = local[0] if local is not None else None
         known = self._produced.get(location)
-        if known is None and digest is not None:
-            known = self._earlier_artifact(location, digest) or self._register_data(
-                target, provider, digest
-            )
+        if local is not None:
+            item.digest.CopyFrom(local[0])
+            if known is None:
+                known = self._earlier_artifact(location, local[0]) or self._register_data(
+                    target, provider
+                )
         if known is not None:
-            item.resource.CopyFrom(known.ref)
-        if digest is not None:
-            item.digest.CopyFrom(digest)
+            item.resource.CopyFrom(known)
         return item
 
-    def _earlier_artifact(self, location: str, digest: digest_pb2.DigestSet) -> _Recorded | None:
+    def _earlier_artifact(
+        self, location: str, digest: digest_pb2.DigestSet
+    ) -> reference_pb2.ResourceRef | None:
         """The newest artifact recorded at this location with this content, if any.
 
         A Luigi pipeline is incremental: a task whose output exists is not run again, so
@@ -249,58 +235,41 @@ class LuigiReporter:
         ).artifacts
         for artifact in listed:
             if dict(artifact.digest.digests) == dict(digest.digests):
-                recorded = _Recorded(
-                    reference_pb2.ResourceRef(
-                        kind=reference_pb2.RESOURCE_KIND_ARTIFACT, id=artifact.meta.id
-                    ),
-                    digest,
-                )
-                self._produced[location] = recorded
-                return recorded
+                ref = _ref(reference_pb2.RESOURCE_KIND_ARTIFACT, artifact.meta.id)
+                self._produced[location] = ref
+                return ref
         return None
 
-    def _register_data(
-        self, target: Any, provider: luigi.Task | None, digest: digest_pb2.DigestSet
-    ) -> _Recorded:
+    def _register_data(self, target: Any, provider: luigi.Task | None) -> reference_pb2.ResourceRef:
         """A dataset version for a local file this invocation did not produce."""
         family = provider.get_task_family() if provider is not None else Path(target.path).name
         version = self.client.create_dataset_version(resource_name(family), target.path)
-        recorded = _Recorded(
-            reference_pb2.ResourceRef(
-                kind=reference_pb2.RESOURCE_KIND_DATASET_VERSION, id=version.meta.id
-            ),
-            digest,
-        )
-        self._produced[_location(target)] = recorded
-        return recorded
+        ref = _ref(reference_pb2.RESOURCE_KIND_DATASET_VERSION, version.meta.id)
+        self._produced[_location(target)] = ref
+        return ref
 
-    def _artifact(self, run: ActiveRun, name: str, target: Any, location: str) -> _Recorded:
+    def _artifact(self, run: ActiveRun, name: str, target: Any) -> reference_pb2.ResourceRef:
         artifact = artifact_pb2.Artifact(
-            run_id=run.id,
-            type=artifact_pb2.ARTIFACT_TYPE_OTHER,
-            uri=location,
+            run_id=run.id, type=artifact_pb2.ARTIFACT_TYPE_OTHER, uri=_location(target)
         )
         artifact.meta.name = resource_name(name)
-        artifact.properties[
-            "luigi.target"
-        ].string_value = f"{type(target).__module__}.{type(target).__qualname__}"
+        kind = f"{type(target).__module__}.{type(target).__qualname__}"
+        artifact.properties["luigi.target"].string_value = kind
         local = _local_digest(target)
-        digest = None
         if local is not None:
-            digest, artifact.size_bytes = local
-            artifact.digest.CopyFrom(digest)
+            artifact.digest.CopyFrom(local[0])
+            artifact.size_bytes = local[1]
             media_type = mimetypes.guess_type(target.path)[0]
             if media_type:
                 artifact.media_type = media_type
         created = self.client.data.CreateArtifact(
             data_service_pb2.CreateArtifactRequest(artifact=artifact)
         ).artifact
-        return _Recorded(
-            reference_pb2.ResourceRef(
-                kind=reference_pb2.RESOURCE_KIND_ARTIFACT, id=created.meta.id
-            ),
-            digest,
-        )
+        return _ref(reference_pb2.RESOURCE_KIND_ARTIFACT, created.meta.id)
+
+
+def _ref(kind: int, resource_id: str) -> reference_pb2.ResourceRef:
+    return reference_pb2.ResourceRef(kind=kind, id=resource_id)  # type: ignore[arg-type]
 
 
 def report_to(client: Client, *, experiment: str = "luigi", name: str = "") -> LuigiReporter:
