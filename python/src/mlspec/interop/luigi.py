@@ -1,0 +1,336 @@
+"""Luigi pipelines report themselves to MLSpec, with no change to the tasks' code.
+
+One call, ``report_to(client)``, registers Luigi event handlers on every task class
+(``luigi.Task.event_handler``). From then on, each Luigi task that runs becomes a tracking
+``Run`` of kind ``RUN_KIND_STEP_RUN``, a child of one ``RUN_KIND_PIPELINE_RUN`` run that
+stands for the whole Luigi invocation:
+
+- on ``Event.START``: the step run is created RUNNING (name: the Luigi task id and the
+  end of the invocation's run id; tags: ``luigi.task_id``, ``luigi.task_family``,
+  ``luigi.task_namespace``; params: the task's significant parameters) and its inputs
+  (``task.input()``) are logged with the digest of what is read at that moment
+  (``LogRunInputs``). An input produced by a task of this invocation is that task's
+  artifact; one produced before (Luigi does not rerun a complete task) is the newest
+  artifact recorded at that location with the same digest; any other existing local
+  file or folder (the output of an ``ExternalTask``) becomes a version of a dataset
+  named after the task that provides it, which is where lineage starts;
+- on ``Event.SUCCESS``: every output target (``task.output()``) becomes an ``Artifact``
+  of the step run, named after its place in ``output()`` (``output``, ``output-0``, or
+  the dict key), with a sha256 digest and size for a ``LocalTarget`` (a folder's digest
+  as ``mlspec.client.digests`` defines it) and the target's path as URI for other
+  file-system targets; then the step run ends SUCCEEDED;
+- on ``Event.FAILURE``, ``PROCESS_FAILURE`` or ``TIMEOUT``: the step run ends FAILED with
+  the error.
+
+``GetLineage`` upstream from the final output then walks output artifact -> step run ->
+input artifact -> upstream step run -> ... -> the dataset version of the first input.
+
+Why tracking runs rather than ``mlspec.pipelines.v1.StepRun``: a StepRun belongs to a
+``PipelineRun`` submitted from a published graph of module versions, while a Luigi graph
+is only known as it unfolds (``requires()`` is evaluated lazily, ``run()`` may yield new
+dependencies) and Luigi, not MLSpec, schedules it. The tracking run of kind STEP_RUN is
+the contract's record of "one step executed by another orchestrator".
+
+Limits: handlers run where Luigi runs the task; with ``--workers`` above 1 Luigi forks a
+process per task and the forked process cannot use the parent's gRPC channel, so report
+from a single worker process (the default). A target that is neither a ``LocalTarget`` nor
+has a ``path`` is not recorded. Reporting never breaks the pipeline: Luigi logs and
+swallows an exception raised by an event handler.
+
+Example:
+    >>> import luigi  # doctest: +SKIP
+    >>> from mlspec.client import Client
+    >>> from mlspec.interop.luigi import report_to
+    >>> with Client() as client, report_to(client, experiment="nightly-etl"):  # doctest: +SKIP
+    ...     luigi.build([MakeReport()], local_scheduler=True)
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import luigi
+import luigi.task
+
+from mlspec.client import Client
+from mlspec.client.client import resource_name
+from mlspec.client.digests import path_digest
+from mlspec.client.runs import ActiveRun
+from mlspec.common.v1 import digest_pb2, reference_pb2, run_state_pb2
+from mlspec.data.v1 import artifact_pb2, data_service_pb2
+from mlspec.tracking.v1 import run_pb2, tracking_service_pb2
+
+SYSTEM = "luigi"
+"""The ``luigi.*`` tag prefix of runs recorded from Luigi."""
+
+
+@dataclass
+class LuigiReporter:
+    """Reports the Luigi tasks of this process to an MLSpec service; made by ``report_to``.
+
+    Attributes:
+        client: the SDK client the reports go through.
+        experiment: name of the experiment the runs are recorded in.
+        name: name of the invocation's run (empty: the server's choice).
+        pipeline_run: the run that stands for the Luigi invocation (None before the
+            first task starts).
+        step_runs: the run of each Luigi task id that started.
+        failures: task ids whose run ended FAILED.
+    """
+
+    client: Client
+    experiment: str
+    name: str = ""
+    pipeline_run: ActiveRun | None = None
+    step_runs: dict[str, ActiveRun] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    _produced: dict[str, reference_pb2.ResourceRef] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _callbacks: dict[str, Callable[..., None]] = field(default_factory=dict)
+
+    # -- lifetime -------------------------------------------------------------------
+
+    def install(self) -> LuigiReporter:
+        """Registers the event handlers on ``luigi.Task`` (every task class)."""
+        handlers: dict[str, Callable[..., None]] = {
+            luigi.Event.START: self._on_start,
+            luigi.Event.SUCCESS: self._on_success,
+            luigi.Event.FAILURE: self._on_failure,
+            luigi.Event.PROCESS_FAILURE: self._on_failure,
+            luigi.Event.TIMEOUT: self._on_failure,
+        }
+        for event, handler in handlers.items():
+            self._callbacks[event] = luigi.Task.event_handler(event)(handler)
+        return self
+
+    def close(self) -> None:
+        """Removes the handlers and ends the pipeline run (FAILED if a task failed).
+
+        Step runs still running (a task killed without a failure event) end CANCELLED.
+        """
+        for event, callback in self._callbacks.items():
+            luigi.Task.remove_event_handler(event, callback)
+        self._callbacks.clear()
+        with self._lock:
+            for step in self.step_runs.values():
+                step.end(run_state_pb2.RUN_STATE_CANCELLED)  # no-op for ended runs
+            if self.pipeline_run is not None:
+                if self.failures:
+                    error = RuntimeError("Luigi tasks failed: " + ", ".join(self.failures))
+                    self.pipeline_run.end(run_state_pb2.RUN_STATE_FAILED, error)
+                else:
+                    self.pipeline_run.end()
+
+    def __enter__(self) -> LuigiReporter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None and self.pipeline_run is not None:
+            self.failures.append(type(exc).__name__)
+        self.close()
+
+    # -- event handlers ---------------------------------------------------------------
+
+    def _pipeline(self) -> ActiveRun:
+        if self.pipeline_run is None:
+            self.pipeline_run = self.client.start_run(
+                self.experiment,
+                self.name,
+                kind=run_pb2.RUN_KIND_PIPELINE_RUN,
+                tags={f"{SYSTEM}.invocation": "build"},
+            )
+        return self.pipeline_run
+
+    def _on_start(self, task: luigi.Task) -> None:
+        with self._lock:
+            parent = self._pipeline()
+            run = self.client.start_run(
+                self.experiment,
+                # unique in the experiment: the same task runs again in later invocations
+                resource_name(f"{task.task_id}-{parent.id[-8:]}"),
+                kind=run_pb2.RUN_KIND_STEP_RUN,
+                parent_run_id=parent.id,
+                tags={
+                    f"{SYSTEM}.task_id": task.task_id,
+                    f"{SYSTEM}.task_family": task.get_task_family(),
+                    f"{SYSTEM}.task_namespace": task.get_task_namespace() or "",
+                },
+                params=task.to_str_params(only_significant=True),
+            )
+            self.step_runs[task.task_id] = run
+            inputs = [
+                self._input(name, target, provider)
+                for name, target, provider in _inputs(task)
+                if _location(target)
+            ]
+            if inputs:
+                self.client.tracking.LogRunInputs(
+                    tracking_service_pb2.LogRunInputsRequest(run_id=run.id, inputs=inputs)
+                )
+
+    def _on_success(self, task: luigi.Task) -> None:
+        with self._lock:
+            run = self.step_runs.get(task.task_id)
+            if run is None:
+                return
+            for name, target in _named(task.output(), "output"):
+                location = _location(target)
+                if location:
+                    self._produced[location] = self._artifact(run, name, target)
+            run.end()
+
+    def _on_failure(self, task: luigi.Task, error: BaseException | str) -> None:
+        with self._lock:
+            run = self.step_runs.get(task.task_id)
+            if run is None:
+                return
+            exc = error if isinstance(error, BaseException) else RuntimeError(str(error))
+            self.failures.append(task.task_id)
+            run.end(run_state_pb2.RUN_STATE_FAILED, exc)
+
+    # -- targets as resources -------------------------------------------------------------
+
+    def _input(self, name: str, target: Any, provider: luigi.Task | None) -> run_pb2.RunInput:
+        """A RunInput for a target read now, with the digest of what is there."""
+        location = _location(target)
+        item = run_pb2.RunInput(context=name, source_uri=location)
+        local = _local_digest(target)
+        known = self._produced.get(location)
+        if local is not None:
+            item.digest.CopyFrom(local[0])
+            if known is None:
+                known = self._earlier_artifact(location, local[0]) or self._register_data(
+                    target, provider
+                )
+        if known is not None:
+            item.resource.CopyFrom(known)
+        return item
+
+    def _earlier_artifact(
+        self, location: str, digest: digest_pb2.DigestSet
+    ) -> reference_pb2.ResourceRef | None:
+        """The newest artifact recorded at this location with this content, if any.
+
+        A Luigi pipeline is incremental: a task whose output exists is not run again, so
+        its output is found by location and digest among earlier invocations' artifacts.
+        """
+        listed = self.client.data.ListArtifacts(
+            data_service_pb2.ListArtifactsRequest(
+                filter=f"uri = {json.dumps(location)}",
+                order_by="meta.create_time desc",
+                page_size=20,
+            )
+        ).artifacts
+        for artifact in listed:
+            if dict(artifact.digest.digests) == dict(digest.digests):
+                ref = _ref(reference_pb2.RESOURCE_KIND_ARTIFACT, artifact.meta.id)
+                self._produced[location] = ref
+                return ref
+        return None
+
+    def _register_data(self, target: Any, provider: luigi.Task | None) -> reference_pb2.ResourceRef:
+        """A dataset version for a local file this invocation did not produce."""
+        family = provider.get_task_family() if provider is not None else Path(target.path).name
+        version = self.client.create_dataset_version(resource_name(family), target.path)
+        ref = _ref(reference_pb2.RESOURCE_KIND_DATASET_VERSION, version.meta.id)
+        self._produced[_location(target)] = ref
+        return ref
+
+    def _artifact(self, run: ActiveRun, name: str, target: Any) -> reference_pb2.ResourceRef:
+        artifact = artifact_pb2.Artifact(
+            run_id=run.id, type=artifact_pb2.ARTIFACT_TYPE_OTHER, uri=_location(target)
+        )
+        artifact.meta.name = resource_name(name)
+        kind = f"{type(target).__module__}.{type(target).__qualname__}"
+        artifact.properties["luigi.target"].string_value = kind
+        local = _local_digest(target)
+        if local is not None:
+            artifact.digest.CopyFrom(local[0])
+            artifact.size_bytes = local[1]
+            media_type = mimetypes.guess_type(target.path)[0]
+            if media_type:
+                artifact.media_type = media_type
+        created = self.client.data.CreateArtifact(
+            data_service_pb2.CreateArtifactRequest(artifact=artifact)
+        ).artifact
+        return _ref(reference_pb2.RESOURCE_KIND_ARTIFACT, created.meta.id)
+
+
+def _ref(kind: int, resource_id: str) -> reference_pb2.ResourceRef:
+    return reference_pb2.ResourceRef(kind=kind, id=resource_id)  # type: ignore[arg-type]
+
+
+def report_to(client: Client, *, experiment: str = "luigi", name: str = "") -> LuigiReporter:
+    """Reports every Luigi task this process runs to MLSpec, from now until ``close()``.
+
+    Args:
+        client: the SDK client to report through.
+        experiment: the experiment the runs are recorded in (got or created by name).
+        name: name of the run standing for the Luigi invocation (empty: the server
+            generates one).
+
+    Use the result as a context manager around ``luigi.build(...)`` so that the
+    invocation's run ends when the block does; without one, call ``close()``.
+    """
+    return LuigiReporter(client, experiment, name).install()
+
+
+def _named(structure: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    """The leaves of a Luigi input/output structure with a name for each.
+
+    A single target is ``prefix``; list items ``prefix-0``, ...; dict entries their key
+    (``prefix-key`` when nested).
+    """
+    if isinstance(structure, dict):
+        for key, value in structure.items():
+            yield from _named(
+                value, str(key) if prefix in ("input", "output") else f"{prefix}-{key}"
+            )
+    elif isinstance(structure, list | tuple):
+        for i, value in enumerate(structure):
+            yield from _named(value, f"{prefix}-{i}")
+    elif structure is not None:
+        yield prefix, structure
+
+
+def _inputs(task: luigi.Task) -> Iterator[tuple[str, Any, luigi.Task | None]]:
+    """Each input target of a task, named as in ``task.input()``, with the task giving it."""
+    providers = {
+        _location(target): required
+        for required in luigi.task.flatten(task.requires())
+        for target in luigi.task.flatten(required.output())
+    }
+    for name, target in _named(task.input(), "input"):
+        yield name, target, providers.get(_location(target))
+
+
+def _location(target: Any) -> str:
+    """The URI a target is recorded under: ``file://`` for local targets, else its path."""
+    path = getattr(target, "path", None)
+    if not isinstance(path, str) or not path:
+        return ""
+    if isinstance(target, luigi.LocalTarget):
+        return Path(path).resolve().as_uri()
+    return path
+
+
+def _local_digest(target: Any) -> tuple[digest_pb2.DigestSet, int] | None:
+    """The sha256 and size of a local target's file or folder when it exists, else None."""
+    if not isinstance(target, luigi.LocalTarget) or not Path(target.path).exists():
+        return None
+    hexdigest, size = path_digest(Path(target.path))
+    digest = digest_pb2.DigestSet()
+    digest.digests["sha256"] = hexdigest
+    return digest, size
