@@ -9,6 +9,7 @@ MLSpec with ``MLSPEC_LOST``. ``unconverted`` must name exactly the lost fields t
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any
 
 from google.protobuf import message as protobuf_message
@@ -665,6 +666,24 @@ def test_every_listed_field_exists() -> None:
     for key in [key for table in tables for key in table]:
         message, field = key.rsplit(".", 1)
         assert field in pool.FindMessageTypeByName(message).fields_by_name, key
+
+
+def test_the_docs_list_exactly_the_fields_the_tables_hold() -> None:
+    """docs/interop.md lists what does not convert; it names each table's fields, no other."""
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "interop.md").read_text()
+    bullets = re.split(r"\n(?=- )", text.replace("\n  ", " "))
+    for name in ("TFMD_LOST", "TFMD_PARTLY_LOST", "MLSPEC_LOST", "MLSPEC_PARTLY_LOST"):
+        (bullet,) = [b.split("\n\n")[0] for b in bullets if f"(`{name}`):" in b]
+        listed = [
+            f"{message}.{field}"
+            for message, fields in re.findall(r"`([A-Z][\w.]*)`: ([^;]+)", bullet)
+            for field in re.findall(r"`(\w+)`", fields)
+        ]
+        table = getattr(tfmd, name)
+        names = [
+            key.removeprefix(tfmd.TF).removeprefix(tfmd.MS).removeprefix(tfmd.ML) for key in table
+        ]
+        assert listed == names, name
 
 
 def test_converted_payloads_are_accepted_as_stage_reports(tmp_path: pathlib.Path) -> None:
