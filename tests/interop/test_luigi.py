@@ -73,9 +73,10 @@ def build(
     data_dir: pathlib.Path | str,
     *,
     task: type[luigi.Task] = pipeline.Report,
+    name: str = "",
     **kwargs: str,
 ) -> tuple[bool, LuigiReporter]:
-    with report_to(client, experiment="orders-etl") as reporter:
+    with report_to(client, experiment="orders-etl", name=name) as reporter:
         ok = luigi.build(
             [task(data_dir=str(data_dir), **kwargs)],
             local_scheduler=True,
@@ -264,8 +265,11 @@ def test_names_luigi_spells_otherwise_and_outputs_written_under_other_parameters
     (report,) = artifacts_of(client, first.step_runs[orders.task_id].id).values()
 
     # report.md exists, so Luigi counts Report(title=Weekly) complete and runs Publish only.
-    ok, second = build(client, data_dir, task=pipeline.Publish, title="Weekly")
+    ok, second = build(client, data_dir, task=pipeline.Publish, name="site.weekly", title="Weekly")
     assert ok
+    assert second.pipeline_run is not None
+    invocation = second.pipeline_run.refresh().meta
+    assert (invocation.name, invocation.display_name) == ("site-weekly", "site.weekly")
     publish = pipeline.Publish(data_dir=str(data_dir), title="Weekly")
     assert list(second.step_runs) == [publish.task_id]
     run = second.step_runs[publish.task_id].refresh()
