@@ -1,6 +1,7 @@
 """An ordinary Luigi pipeline, written without MLSpec in mind (the Luigi tests run it).
 
 orders.csv (an external input) -> CleanOrders -> DailyTotals and CustomerCounts -> Report
+-> orders.site.Publish
 """
 
 from __future__ import annotations
@@ -106,3 +107,30 @@ class Report(luigi.Task):
             customers = json.load(source)
         with self.output().open("w") as sink:
             sink.write(f"# {self.title}\n\n{len(days)} days, {len(customers)} customers\n")
+
+
+class Publish(luigi.Task):
+    """Copies the report to the public folder, with an index of what was published."""
+
+    task_namespace = "orders.site"
+
+    data_dir = luigi.Parameter()
+    title = luigi.Parameter(default="Orders")
+
+    def requires(self) -> Report:
+        return Report(data_dir=self.data_dir, title=self.title)
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        public = Path(self.data_dir) / "public"
+        return {
+            "report.md": luigi.LocalTarget(str(public / "report.md")),
+            "index.json": luigi.LocalTarget(str(public / "index.json")),
+        }
+
+    def run(self) -> None:
+        with self.input().open("r") as source:
+            text = source.read()
+        with self.output()["report.md"].open("w") as sink:
+            sink.write(text)
+        with self.output()["index.json"].open("w") as sink:
+            json.dump({"title": self.title, "pages": ["report.md"]}, sink)

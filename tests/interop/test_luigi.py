@@ -27,6 +27,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"\s*Autoloading range tasks", DeprecationWarning)
     import luigi
 
+    from mlspec.interop.external import external_id
     from mlspec.interop.luigi import LuigiReporter, report_to
     from tests.interop import luigi_pipeline as pipeline
 
@@ -67,10 +68,17 @@ def sha256(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(client: Client, data_dir: pathlib.Path, **kwargs: str) -> tuple[bool, LuigiReporter]:
-    with report_to(client, experiment="orders-etl") as reporter:
+def build(
+    client: Client,
+    data_dir: pathlib.Path | str,
+    *,
+    task: type[luigi.Task] = pipeline.Report,
+    name: str = "",
+    **kwargs: str,
+) -> tuple[bool, LuigiReporter]:
+    with report_to(client, experiment="orders-etl", name=name) as reporter:
         ok = luigi.build(
-            [pipeline.Report(data_dir=str(data_dir), **kwargs)],
+            [task(data_dir=str(data_dir), **kwargs)],
             local_scheduler=True,
             workers=1,
             log_level="WARNING",
@@ -117,6 +125,17 @@ def test_each_task_is_a_step_run_with_digested_inputs_and_outputs(
         "title": "Orders",
     }
 
+    # Luigi's identity on every run: the invocation, and the task in it; Get finds each.
+    assert parent.meta.external_id == external_id("luigi", reporter.invocation)
+    assert parent.tags["luigi.invocation"] == reporter.invocation
+    for run in runs.values():
+        assert run.meta.external_id.id == f"{reporter.invocation}/{run.tags['luigi.task_id']}"
+        assert run.meta.display_name == ""  # these task ids are valid names
+        found = client.tracking.GetRun(
+            tracking_service_pb2.GetRunRequest(external_id=run.meta.external_id)
+        ).run
+        assert found.meta.id == run.meta.id
+
     # Outputs: one artifact per target, with the sha256 of the file written.
     outputs = {
         "CleanOrders": data_dir / "clean" / "orders.csv",
@@ -131,7 +150,20 @@ def test_each_task_is_a_step_run_with_digested_inputs_and_outputs(
         assert artifact.uri == path.resolve().as_uri()
         assert artifact.digest.digests["sha256"] == sha256(path)
         assert artifact.size_bytes == path.stat().st_size
+        task_id = runs[family].tags["luigi.task_id"]
+        assert artifact.meta.external_id == external_id(
+            "luigi", f"{task_id}/output@sha256:{sha256(path)}"
+        )
         produced[family] = artifact.meta.id
+    found = client.data.GetArtifact(
+        data_service_pb2.GetArtifactRequest(
+            external_id=external_id(
+                "luigi",
+                f"{runs['Report'].tags['luigi.task_id']}/output@sha256:{sha256(outputs['Report'])}",
+            )
+        )
+    ).artifact
+    assert found.meta.id == produced["Report"]
 
     # Inputs: named as in task.input(), pointing at the upstream artifact, with the digest read.
     report_inputs = {i.context: i for i in runs["Report"].inputs}
@@ -180,22 +212,83 @@ def test_a_later_invocation_links_to_outputs_made_before(
     (data_dir / "report.md").unlink()
     ok, second = build(client, data_dir, title="Weekly")
     assert ok
-    assert list(second.step_runs) == [
-        pipeline.Report(data_dir=str(data_dir), title="Weekly").task_id
-    ]
+    weekly = pipeline.Report(data_dir=str(data_dir), title="Weekly")
+    assert list(second.step_runs) == [weekly.task_id]
     (report_run,) = second.step_runs.values()
     inputs = {i.context: i.resource.id for i in report_run.refresh().inputs}
     assert inputs["totals"] == totals.meta.id
+    (weekly_report,) = artifacts_of(client, report_run.id).values()
+
+    # The same folder spelled differently is another task for Luigi: DailyTotals runs
+    # again and records the same bytes at the same place as another task's artifact.
+    (data_dir / "totals.csv").unlink()
+    (data_dir / "report.md").unlink()
+    ok, third = build(client, f"{data_dir}/", title="Weekly")
+    assert ok
+    other_totals = pipeline.DailyTotals(data_dir=f"{data_dir}/")
+    (newer,) = artifacts_of(client, third.step_runs[other_totals.task_id].id).values()
+    assert (newer.uri, newer.digest) == (totals.uri, totals.digest)
+
+    # Run again, the weekly report reads the totals of its own DailyTotals (by external
+    # id), not the newest artifact at that place; it writes the bytes it wrote before,
+    # which is the artifact recorded then, now also an output of this run.
+    (data_dir / "report.md").unlink()
+    ok, fourth = build(client, data_dir, title="Weekly")
+    assert ok
+    rerun = fourth.step_runs[weekly.task_id].refresh()
+    assert {i.context: i.resource.id for i in rerun.inputs}["totals"] == totals.meta.id
+    assert artifacts_of(client, rerun.meta.id) == {}
+    assert [(o.resource.id, o.role) for o in rerun.outputs] == [(weekly_report.meta.id, "output")]
+    upstream = client.lineage(
+        reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_ARTIFACT, id=weekly_report.meta.id),
+        direction="upstream",
+    )
+    assert ("RUN", rerun.meta.id) in {(node.kind, node.id) for node in upstream.nodes}
 
     # A changed file is not the artifact recorded before: it enters as new data.
     (data_dir / "totals.csv").write_text("day,total\n2026-11-01,1.00\n")
     (data_dir / "report.md").unlink()
-    ok, third = build(client, data_dir, title="Changed")
+    ok, fifth = build(client, data_dir, title="Changed")
     assert ok
-    (report_run,) = third.step_runs.values()
+    (report_run,) = fifth.step_runs.values()
     changed = {i.context: i for i in report_run.refresh().inputs}["totals"]
     assert changed.resource.kind == K.RESOURCE_KIND_DATASET_VERSION
     assert changed.digest.digests["sha256"] == sha256(data_dir / "totals.csv")
+
+
+def test_names_luigi_spells_otherwise_and_outputs_written_under_other_parameters(
+    client: Client, data_dir: pathlib.Path
+) -> None:
+    ok, first = build(client, data_dir)
+    assert ok
+    orders = pipeline.Report(data_dir=str(data_dir))
+    (report,) = artifacts_of(client, first.step_runs[orders.task_id].id).values()
+
+    # report.md exists, so Luigi counts Report(title=Weekly) complete and runs Publish only.
+    ok, second = build(client, data_dir, task=pipeline.Publish, name="site.weekly", title="Weekly")
+    assert ok
+    assert second.pipeline_run is not None
+    invocation = second.pipeline_run.refresh().meta
+    assert (invocation.name, invocation.display_name) == ("site-weekly", "site.weekly")
+    publish = pipeline.Publish(data_dir=str(data_dir), title="Weekly")
+    assert list(second.step_runs) == [publish.task_id]
+    run = second.step_runs[publish.task_id].refresh()
+    assert publish.task_id.startswith("orders.site.Publish_")
+    assert run.meta.display_name == publish.task_id  # the dots break the name pattern
+    assert run.meta.name.startswith("orders-site-Publish_")
+    # What it read was written by Report(title=Orders): found by location and digest.
+    (read,) = run.inputs
+    assert read.resource.id == report.meta.id
+
+    outputs = artifacts_of(client, run.meta.id)
+    assert {(a.meta.name, a.meta.display_name) for a in outputs.values()} == {
+        ("report-md", "report.md"),
+        ("index-json", "index.json"),
+    }
+    copied = data_dir / "public" / "report.md"
+    assert outputs["report-md"].meta.external_id.id == (
+        f"{publish.task_id}/report.md@sha256:{sha256(copied)}"
+    )
 
 
 def test_a_failing_task_fails_its_step_run_and_the_invocation(

@@ -9,6 +9,7 @@ MLSpec with ``MLSPEC_LOST``. ``unconverted`` must name exactly the lost fields t
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any
 
 from google.protobuf import message as protobuf_message
@@ -140,6 +141,10 @@ def tfmd_statistics() -> Any:
     tenure = serving.features.add(type=tfst.FeatureNameStatistics.FLOAT)
     tenure.path.step.append("tenure")
     tenure.num_stats.mean = 7.5
+    discount = serving.features.add(type=tfst.FeatureNameStatistics.FLOAT)
+    discount.path.step.append("discount")
+    discount.num_stats.num_zeros = 20  # all zero: weighted statistics there, and zero
+    discount.num_stats.weighted_numeric_stats.SetInParent()
     return stats
 
 
@@ -173,6 +178,12 @@ def test_statistics_round_trip_keeps_everything_but_the_listed_fields() -> None:
         42.0,
     )
     assert age.common_stats.weighted_num_non_missing == 90.5
+    # TF Metadata's six numeric scalars are values, 0 or not; weighted ones when there.
+    six = ["mean", "std_dev", "num_zeros", "min", "median", "max"]
+    assert age.num_stats.present_fields == [*six, "weighted_mean", "weighted_std_dev"]
+    tenure, discount = blocks[1].features
+    assert tenure.num_stats.present_fields == six  # no weighted mean, not a weighted 0
+    assert discount.num_stats.present_fields == [*six, "weighted_mean", "weighted_std_dev"]
     assert [h.type for h in age.num_stats.histograms] == [
         statistics_pb2.HISTOGRAM_TYPE_STANDARD,
         statistics_pb2.HISTOGRAM_TYPE_QUANTILES,
@@ -317,7 +328,7 @@ def tfmd_anomalies() -> Any:
     age.path.step.append("age")
     age.severity = tfa.AnomalyInfo.ERROR
     age.short_description = "Out-of-range values"
-    age.description = "Values below 18 and above 120 were found."  # lost
+    age.description = "Values below 18 and above 120 were found."
     age.reason.add(
         type=tfa.AnomalyInfo.INT_TYPE_SMALL_INT,
         short_description="Small value",
@@ -330,6 +341,10 @@ def tfmd_anomalies() -> Any:
     country.reason.add(
         type=tfa.AnomalyInfo.COMPARATOR_L_INFTY_HIGH, short_description="High L-infinity"
     )
+    country.reason.add(
+        type=tfa.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH,
+        short_description="High Jensen-Shannon divergence between training and serving",
+    )
     anomalies.dataset_anomaly_info.severity = tfa.AnomalyInfo.ERROR
     anomalies.dataset_anomaly_info.reason.add(
         type=tfa.AnomalyInfo.DATASET_LOW_NUM_EXAMPLES, short_description="Too few examples"
@@ -340,7 +355,7 @@ def tfmd_anomalies() -> Any:
         type=tfa.DriftSkewInfo.Measurement.L_INFTY, value=0.4, threshold=0.2
     )
     drift.skew_measurements.add(
-        type=tfa.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE, value=0.01, threshold=0.1
+        type=tfa.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE, value=0.3, threshold=0.1
     )
     anomalies.data_missing = True  # lost
     return anomalies
@@ -351,15 +366,15 @@ def test_anomalies_round_trip_with_reasons_severities_and_drift() -> None:
     validation = tfmd.validation_from_tfmd(original, dataset=DATASET, schema_version="7")
     expected = strip(original, tfmd.TFMD_LOST)
     for info in [*expected.anomaly_info.values(), expected.dataset_anomaly_info]:
-        for reason in info.reason:  # types fold: each comes back as its MLSpec type's one
-            folded = tfmd.TFMD_REASON_TYPES[
-                tfmd.REASON_TYPES[tfa.AnomalyInfo.Type.Name(reason.type)]
-            ]
-            reason.type = tfa.AnomalyInfo.Type.Value(folded)
+        for reason in info.reason:  # a folding type comes back as its MLSpec type's one
+            if tfmd.unconverted(reason) == ["type"]:
+                folded = tfmd.TFMD_REASON_TYPES[
+                    tfmd.REASON_TYPES[tfa.AnomalyInfo.Type.Name(reason.type)]
+                ]
+                reason.type = tfa.AnomalyInfo.Type.Value(folded)
     assert tfmd.anomalies_to_tfmd(validation) == expected
     assert expected.anomaly_info["age"].reason[0].type == tfa.AnomalyInfo.FLOAT_TYPE_SMALL_FLOAT
     assert tfmd.unconverted(original) == [
-        "anomaly_info['age'].description",
         "anomaly_info['age'].diff_regions",
         "anomaly_info['age'].reason[0].type",
         "data_missing",
@@ -370,7 +385,29 @@ def test_anomalies_round_trip_with_reasons_severities_and_drift() -> None:
     country, age, dataset_level = validation.anomalies  # by key, then the dataset's
     assert age.reasons[0].type == validation_pb2.VALIDATION_ANOMALY_TYPE_VALUE_BELOW_MIN
     assert age.reasons[0].description == "The minimum value 3 is below 18."
+    assert age.description == "Values below 18 and above 120 were found."
+    assert not age.reasons[0].HasField("measurement")
     assert country.feature.steps == ["address", "country"]
+    # Each comparator reason carries the measurement it reports: drift or skew by its list.
+    assert [
+        (r.type, r.measurement.kind, r.measurement.comparator, r.measurement.value)
+        for r in country.reasons
+    ] == [
+        (
+            validation_pb2.VALIDATION_ANOMALY_TYPE_DRIFT_OVER_THRESHOLD,
+            validation_pb2.VALIDATION_DISTANCE_KIND_DRIFT,
+            schema_pb2.COMPARATOR_TYPE_L_INFINITY,
+            0.4,
+        ),
+        (
+            validation_pb2.VALIDATION_ANOMALY_TYPE_SKEW_OVER_THRESHOLD,
+            validation_pb2.VALIDATION_DISTANCE_KIND_SKEW,
+            schema_pb2.COMPARATOR_TYPE_JENSEN_SHANNON_DIVERGENCE,
+            0.3,
+        ),
+    ]
+    assert country.reasons[1].measurement.threshold == 0.1
+    assert country.reasons[1].measurement.feature.steps == ["address", "country"]
     assert dataset_level.reasons[0].type == validation_pb2.VALIDATION_ANOMALY_TYPE_DATASET_TOO_SMALL
     assert [(m.kind, m.comparator, m.exceeded) for m in validation.measurements] == [
         (
@@ -381,9 +418,32 @@ def test_anomalies_round_trip_with_reasons_severities_and_drift() -> None:
         (
             validation_pb2.VALIDATION_DISTANCE_KIND_SKEW,
             schema_pb2.COMPARATOR_TYPE_JENSEN_SHANNON_DIVERGENCE,
-            False,
+            True,
         ),
     ]
+
+
+def test_a_comparator_reason_reports_the_measurement_that_crossed() -> None:
+    """TF Metadata does not link a reason to its measurement: the one over threshold is it."""
+    anomalies = tfa.Anomalies()
+    plan = anomalies.anomaly_info["plan"]
+    plan.path.step.append("plan")
+    plan.reason.add(type=tfa.AnomalyInfo.COMPARATOR_L_INFTY_HIGH)
+    measured = anomalies.drift_skew_info.add()
+    measured.path.step.append("plan")
+    linf = tfa.DriftSkewInfo.Measurement.L_INFTY
+    measured.drift_measurements.add(type=linf, value=0.05, threshold=0.1)
+    measured.skew_measurements.add(type=linf, value=0.25, threshold=0.1)
+    validation = tfmd.validation_from_tfmd(anomalies, dataset=DATASET, schema_version="1")
+    (reason,) = validation.anomalies[0].reasons
+    assert reason.type == validation_pb2.VALIDATION_ANOMALY_TYPE_SKEW_OVER_THRESHOLD
+    assert (reason.measurement.kind, reason.measurement.value, reason.measurement.exceeded) == (
+        validation_pb2.VALIDATION_DISTANCE_KIND_SKEW,
+        0.25,
+        True,
+    )
+    assert tfmd.anomalies_to_tfmd(validation) == anomalies
+    assert tfmd.unconverted(anomalies) == []
 
 
 def test_every_anomaly_type_has_a_home_and_each_mlspec_type_one_way_back() -> None:
@@ -426,23 +486,42 @@ def mlspec_validation() -> validation_pb2.DataValidation:
     feature.drift_comparator.thresholds.add(
         type=schema_pb2.COMPARATOR_TYPE_JENSEN_SHANNON_DIVERGENCE, threshold=0.25
     )
+    amount = statistics_pb2.FeaturePath(steps=["amount"])
     anomaly = validation.anomalies.add(
-        feature=statistics_pb2.FeaturePath(steps=["amount"]),
+        feature=amount,
         severity=validation_pb2.VALIDATION_ANOMALY_SEVERITY_WARNING,
         short_description="Drift",
+        description="Amounts drifted from last week's and differ from serving's; 12 are NaN.",
     )
     anomaly.reasons.add(
         type=validation_pb2.VALIDATION_ANOMALY_TYPE_NAN_VALUE,
         short_description="NaN",
         description="12 NaN values",
     )
-    validation.measurements.add(
-        feature=statistics_pb2.FeaturePath(steps=["amount"]),
+    drift = validation.measurements.add(
+        feature=amount,
         kind=validation_pb2.VALIDATION_DISTANCE_KIND_DRIFT,
         comparator=schema_pb2.COMPARATOR_TYPE_NORMALIZED_ABSOLUTE_DIFFERENCE,
         value=0.5,
         threshold=0.25,
         exceeded=True,
+    )
+    # A drift reason with a measurement that is listed, a skew one with one that is not.
+    anomaly.reasons.add(
+        type=validation_pb2.VALIDATION_ANOMALY_TYPE_DRIFT_OVER_THRESHOLD,
+        short_description="Drift",
+        measurement=drift,
+    )
+    anomaly.reasons.add(
+        type=validation_pb2.VALIDATION_ANOMALY_TYPE_SKEW_OVER_THRESHOLD,
+        short_description="Skew",
+        measurement=validation_pb2.ValidationDistanceMeasurement(
+            feature=amount,
+            kind=validation_pb2.VALIDATION_DISTANCE_KIND_SKEW,
+            comparator=schema_pb2.COMPARATOR_TYPE_L_INFINITY,
+            value=0.2,
+            threshold=0.1,
+        ),
     )
     return validation
 
@@ -459,10 +538,18 @@ def test_mlspec_validation_round_trips_through_tfmd_but_the_listed_fields() -> N
     expected.schema.origin = schema_pb2.SCHEMA_ORIGIN_IMPORTED
     expected.tool = "tfdv"
     expected.decision = validation_pb2.VALIDATION_DECISION_WARN
-    for measurement in expected.measurements:
+    # The skew reason's measurement is listed with the others, where TF Metadata keeps it.
+    _, drift, skew = expected.anomalies[0].reasons
+    expected.measurements.append(skew.measurement)
+    for measurement in [*expected.measurements, drift.measurement, skew.measurement]:
         measurement.exceeded = measurement.value > measurement.threshold
     assert back == expected
+    # Drift by its measurement, though TF Metadata's normalized-difference type reads as skew.
+    assert back.anomalies[0].reasons[1].type == (
+        validation_pb2.VALIDATION_ANOMALY_TYPE_DRIFT_OVER_THRESHOLD
+    )
     assert tfmd.unconverted(original) == [
+        "anomalies[0].reasons[1].measurement.exceeded",
         "dataset",
         "decision",
         "measurements[0].exceeded",
@@ -470,6 +557,55 @@ def test_mlspec_validation_round_trips_through_tfmd_but_the_listed_fields() -> N
         "schema_version",
         "tool",
     ]
+
+
+def distance_reason(
+    reason: str, comparator: str, kind: str = "UNSPECIFIED", value: float = 0.0
+) -> validation_pb2.ValidationAnomalyReason:
+    """A reason of feature ``x`` with a measurement (threshold 0.1 when ``value`` is set)."""
+    return validation_pb2.ValidationAnomalyReason(
+        type=validation_pb2.ValidationAnomalyType.Value(f"VALIDATION_ANOMALY_TYPE_{reason}"),
+        measurement=validation_pb2.ValidationDistanceMeasurement(
+            feature=statistics_pb2.FeaturePath(steps=["x"]),
+            kind=validation_pb2.ValidationDistanceKind.Value(f"VALIDATION_DISTANCE_KIND_{kind}"),
+            comparator=schema_pb2.ComparatorType.Value(f"COMPARATOR_TYPE_{comparator}"),
+            value=value,
+            threshold=0.1 if value else 0.0,
+        ),
+    )
+
+
+def test_reason_types_and_measurements_come_back_as_unconverted_says() -> None:
+    """A reason loses its measurement or type exactly when ``unconverted`` says so."""
+    cases = [
+        (distance_reason("DRIFT_OVER_THRESHOLD", "JENSEN_SHANNON_DIVERGENCE", "DRIFT", 0.3), []),
+        (distance_reason("SKEW_OVER_THRESHOLD", "L_INFINITY", "SKEW", 0.3), []),
+        (distance_reason("SKEW_OVER_THRESHOLD", "NORMALIZED_ABSOLUTE_DIFFERENCE"), []),
+        # No kind: the L-infinity type reads back as drift.
+        (distance_reason("SKEW_OVER_THRESHOLD", "L_INFINITY"), ["type"]),
+        # No kind: TF Metadata has no list to keep the distance in.
+        (distance_reason("DRIFT_OVER_THRESHOLD", "L_INFINITY", value=0.3), ["measurement"]),
+        # No TF Metadata comparator, or not a drift or skew reason.
+        (
+            distance_reason("DRIFT_OVER_THRESHOLD", "POPULATION_STABILITY_INDEX", "DRIFT", 0.3),
+            ["measurement"],
+        ),
+        (distance_reason("NAN_VALUE", "L_INFINITY", "DRIFT", 0.3), ["measurement"]),
+    ]
+    for reason, lost in cases:
+        validation = validation_pb2.DataValidation(dataset=DATASET, schema_version="1")
+        validation.anomalies.add(feature=reason.measurement.feature).reasons.append(reason)
+        back = tfmd.validation_from_tfmd(
+            tfmd.anomalies_to_tfmd(validation), dataset=DATASET, schema_version="1"
+        )
+        (back_reason,) = back.anomalies[0].reasons
+        back_reason.measurement.exceeded = False  # recomputed
+        changed = [
+            f.name
+            for f in reason.DESCRIPTOR.fields
+            if getattr(back_reason, f.name) != getattr(reason, f.name)
+        ]
+        assert changed == tfmd.unconverted(reason) == lost, reason
 
 
 def test_mlspec_statistics_round_trip_and_what_tfmd_cannot_hold() -> None:
@@ -483,15 +619,35 @@ def test_mlspec_statistics_round_trip_and_what_tfmd_cannot_hold() -> None:
     feature.common_stats.distinct_count = 2
     feature.custom_stats.add(name="ok", value={"string_value": "yes"})
     feature.custom_stats.add(name="shape", value={"bool_value": True})
+    feature.num_stats.present_fields.append("mean")  # the others were not computed
+    weighted = block.features.add(
+        path=statistics_pb2.FeaturePath(steps=["weight"]), type=statistics_pb2.FEATURE_TYPE_FLOAT
+    )
+    weighted.num_stats.max = 2.0
+    weighted.num_stats.present_fields.extend(
+        [
+            "mean",
+            "std_dev",
+            "num_zeros",
+            "min",
+            "median",
+            "max",
+            "weighted_mean",
+            "weighted_std_dev",
+        ]
+    )  # every one TF Metadata holds, the weighted ones 0
     assert tfmd.unconverted(block) == [
         "features[0].common_stats.distinct_count",
         "features[0].custom_stats[1].value",
         "features[0].num_stats.histograms[0].type",
+        "features[0].num_stats.present_fields",
         "features[0].num_stats.quantiles",
         "features[0].type",
         "tool",
     ]
     (back,) = tfmd.statistics_from_tfmd(tfmd.statistics_to_tfmd([block]))
+    assert back.features[1] == weighted  # presence, the weighted zeros' too, comes back
+    assert "min" in back.features[0].num_stats.present_fields  # absent in, 0.0 out
     assert back.features[0].type == statistics_pb2.FEATURE_TYPE_INT
     assert back.features[0].num_stats.histograms[0].type == statistics_pb2.HISTOGRAM_TYPE_STANDARD
     assert back.features[0].custom_stats[0].value.string_value == "yes"
@@ -510,6 +666,24 @@ def test_every_listed_field_exists() -> None:
     for key in [key for table in tables for key in table]:
         message, field = key.rsplit(".", 1)
         assert field in pool.FindMessageTypeByName(message).fields_by_name, key
+
+
+def test_the_docs_list_exactly_the_fields_the_tables_hold() -> None:
+    """docs/interop.md lists what does not convert; it names each table's fields, no other."""
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "interop.md").read_text()
+    bullets = re.split(r"\n(?=- )", text.replace("\n  ", " "))
+    for name in ("TFMD_LOST", "TFMD_PARTLY_LOST", "MLSPEC_LOST", "MLSPEC_PARTLY_LOST"):
+        (bullet,) = [b.split("\n\n")[0] for b in bullets if f"(`{name}`):" in b]
+        listed = [
+            f"{message}.{field}"
+            for message, fields in re.findall(r"`([A-Z][\w.]*)`: ([^;]+)", bullet)
+            for field in re.findall(r"`(\w+)`", fields)
+        ]
+        table = getattr(tfmd, name)
+        names = [
+            key.removeprefix(tfmd.TF).removeprefix(tfmd.MS).removeprefix(tfmd.ML) for key in table
+        ]
+        assert listed == names, name
 
 
 def test_converted_payloads_are_accepted_as_stage_reports(tmp_path: pathlib.Path) -> None:

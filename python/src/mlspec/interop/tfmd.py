@@ -17,14 +17,30 @@ TF Metadata (``tensorflow.metadata.v0``)        MLSpec
 express, so a round trip gives back the same message. What one side has and the other
 cannot hold is listed, with the reason, in ``TFMD_LOST`` and ``MLSPEC_LOST`` (keyed by
 ``<full message name>.<field>``), and fields that convert for some values only in
-``TFMD_PARTLY_LOST`` and ``MLSPEC_PARTLY_LOST``; ``unconverted(message)`` names the fields of a given
-message that a conversion drops, so nothing is dropped silently. Three rules are forms
-rather than losses: a statistics feature named by ``name`` comes back named by a one-step
-``path``; an anomaly's map key comes back as its path joined with ``.``; and an
-explicitly set zero of a TF Metadata ``optional`` scalar comes back unset. Anomaly reason
-types fold: TF Metadata has 89, MLSpec 52, so ``REASON_TYPES`` maps each TF Metadata type
-to its MLSpec type and ``TFMD_REASON_TYPES`` each MLSpec type back to one TF Metadata type.
-A schema-level domain keeps its name; a name on a domain inside a feature is lost.
+``TFMD_PARTLY_LOST`` and ``MLSPEC_PARTLY_LOST``; ``unconverted(message)`` names the fields
+of a given message that a conversion drops, so nothing is dropped silently.
+
+Anomaly reason types fold: TF Metadata has 89, MLSpec 52, so ``REASON_TYPES`` maps each
+TF Metadata type to its MLSpec type and ``TFMD_REASON_TYPES`` each MLSpec type back to one
+TF Metadata type. The comparator types (``COMPARATOR_L_INFTY_HIGH``,
+``COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH``,
+``COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH``) do not fold: the reason's
+``measurement`` names the comparator, with the distance and threshold of the drift or skew
+measurement (``Anomalies.drift_skew_info``) of the anomaly's feature that it reports, and
+the MLSpec type is DRIFT_ or SKEW_OVER_THRESHOLD by the list that measurement is in. An
+anomaly's long description is ``ValidationAnomaly.description``. TF Metadata numeric
+statistics have no presence (proto3): every one of its six scalars is a value, so
+``NumericStatistics.present_fields`` names those six, and the weighted mean and standard
+deviation when ``weighted_numeric_stats`` is there; MLSpec's ``sum`` is thus absent, not 0.
+
+Five rules are forms rather than losses: a statistics feature named by ``name`` comes back
+named by a one-step ``path``; an anomaly's map key comes back as its path joined with
+``.``; an explicitly set zero of a TF Metadata ``optional`` scalar comes back unset; a
+reason's measurement that ``DataValidation.measurements`` does not list comes back listed
+there too (TF Metadata keeps measurements per feature only); and an MLSpec numeric
+statistics block without ``present_fields`` (every scalar counted as computed) comes back
+naming what TF Metadata holds. A schema-level domain keeps its name; a name on a domain
+inside a feature is lost.
 
 Example:
     >>> from tensorflow_metadata.proto.v0 import schema_pb2  # doctest: +SKIP
@@ -102,7 +118,6 @@ TFMD_LOST: dict[str, str] = {
     TF + "Anomalies.baseline_v1": "deprecated baseline form; use baseline",
     TF + "Anomalies.anomaly_name_format": "keys come back as the path joined with '.'",
     TF + "Anomalies.data_missing": "no MLSpec flag (an EMPTY_DATASET anomaly says it)",
-    TF + "AnomalyInfo.description": "MLSpec anomalies carry a long description per reason only",
     TF + "AnomalyInfo.diff_regions": "schema diffs have no MLSpec field",
 }
 """TF Metadata fields with no home in MLSpec, and why."""
@@ -191,7 +206,8 @@ TFMD_PARTLY_LOST: dict[str, str] = {
     TF + "Feature.float_domain": "a domain named inside a feature: the name is lost",
     TF + "Feature.string_domain": "a domain named inside a feature: the name is lost",
     TF + "AnomalyInfo.Reason.type": "89 types fold into MLSpec's 52 (REASON_TYPES); a type "
-    "comes back as the one TF Metadata type of its MLSpec type (TFMD_REASON_TYPES)",
+    "comes back as the one TF Metadata type of its MLSpec type (TFMD_REASON_TYPES), except "
+    "the three comparator types, which the reason's measurement names",
 }
 """TF Metadata fields that convert for some values only; ``unconverted`` names the others."""
 
@@ -204,9 +220,17 @@ MLSPEC_PARTLY_LOST: dict[str, str] = {
     MS + "FeatureStatistics.type": "BOOL and TIMESTAMP come back as INT",
     MS + "Histogram.type": "EXPLICIT (and an unset type) come back as STANDARD",
     MS + "CustomStatistic.value": "only numbers and strings fit a TF Metadata custom statistic",
+    MS + "NumericStatistics.present_fields": "TF Metadata numeric statistics have no "
+    "presence: mean, std_dev, num_zeros, min, median and max come back present, the "
+    "weighted mean and standard deviation present together or absent together, sum absent",
     ML + "ValidationAnomaly.severity": "INFO comes back as UNKNOWN",
     ML + "ValidationAnomalyReason.type": "each MLSpec type is written as one TF Metadata type "
-    "(TFMD_REASON_TYPES); the 17 without a TF Metadata counterpart as CUSTOM_VALIDATION",
+    "(TFMD_REASON_TYPES; a drift or skew reason as the type of its measurement's "
+    "comparator); the 17 without a TF Metadata counterpart as CUSTOM_VALIDATION, and a "
+    "skew reason whose comparator type reads as drift (no measurement kind) as drift",
+    ML + "ValidationAnomalyReason.measurement": "kept on a drift or skew reason whose "
+    "comparator TF Metadata has (L-infinity, Jensen-Shannon, normalized absolute "
+    "difference), with its distance and threshold when its kind is drift or skew",
     ML + "ValidationDistanceMeasurement.comparator": "only L-infinity, Jensen-Shannon and "
     "normalized absolute difference have TF Metadata measurement types",
 }
@@ -275,6 +299,27 @@ _MEASUREMENTS = {
         schema_pb2.COMPARATOR_TYPE_NORMALIZED_ABSOLUTE_DIFFERENCE
     ),
 }
+
+
+_COMPARATOR_REASONS = {
+    "COMPARATOR_L_INFTY_HIGH": schema_pb2.COMPARATOR_TYPE_L_INFINITY,
+    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH": (
+        schema_pb2.COMPARATOR_TYPE_JENSEN_SHANNON_DIVERGENCE
+    ),
+    "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH": (
+        schema_pb2.COMPARATOR_TYPE_NORMALIZED_ABSOLUTE_DIFFERENCE
+    ),
+}
+"""The TF Metadata reason types that name a comparator, and the comparator."""
+_DISTANCE_KINDS = {
+    validation_pb2.VALIDATION_DISTANCE_KIND_DRIFT: "DRIFT_OVER_THRESHOLD",
+    validation_pb2.VALIDATION_DISTANCE_KIND_SKEW: "SKEW_OVER_THRESHOLD",
+}
+"""Each drift-skew list of TF Metadata and the MLSpec reason type of its measurements."""
+_NUMERIC = ("mean", "std_dev", "num_zeros", "min", "median", "max")
+"""The scalars of a TF Metadata ``NumericStatistics``, always values (proto3)."""
+_WEIGHTED = ("weighted_mean", "weighted_std_dev")
+"""The scalars of TF Metadata's ``weighted_numeric_stats``: there or not, together."""
 
 
 def _reason_types() -> dict[str, str]:
@@ -361,7 +406,8 @@ def _reason_types() -> dict[str, str]:
 
 REASON_TYPES: dict[str, str] = _reason_types()
 """Every TF Metadata ``AnomalyInfo.Type`` name -> the MLSpec ``ValidationAnomalyType``
-name (without its ``VALIDATION_ANOMALY_TYPE_`` prefix) it is converted to."""
+name (without its ``VALIDATION_ANOMALY_TYPE_`` prefix) it is converted to; a comparator
+type whose drift or skew measurement is found becomes DRIFT_ or SKEW_OVER_THRESHOLD by it."""
 
 
 def _reason_types_back() -> dict[str, str]:
@@ -387,6 +433,52 @@ TFMD_REASON_TYPES: dict[str, str] = _reason_types_back()
 ``AnomalyInfo.Type`` name it is written as (``CUSTOM_VALIDATION`` where none fits)."""
 
 
+def _tfmd_reason_type(reason: validation_pb2.ValidationAnomalyReason) -> str:
+    """The TF Metadata type name an MLSpec reason is written as.
+
+    A drift or skew reason whose measurement names a comparator TF Metadata has is written
+    as that comparator's type; any other reason as ``TFMD_REASON_TYPES`` says.
+    """
+    short = validation_pb2.ValidationAnomalyType.Name(reason.type).removeprefix(
+        "VALIDATION_ANOMALY_TYPE_"
+    )
+    if short in _DISTANCE_KINDS.values() and reason.HasField("measurement"):
+        for name, comparator in _COMPARATOR_REASONS.items():
+            if comparator == reason.measurement.comparator:
+                return name
+    return TFMD_REASON_TYPES[short]
+
+
+def _mlspec_reason_type(tfmd_name: str, kind: int) -> str:
+    """The MLSpec type (without prefix) a TF Metadata reason type is read as.
+
+    A comparator type whose measurement was found in a drift or skew list is DRIFT_ or
+    SKEW_OVER_THRESHOLD by that list; every other type as ``REASON_TYPES`` says.
+    """
+    if tfmd_name in _COMPARATOR_REASONS and kind in _DISTANCE_KINDS:
+        return _DISTANCE_KINDS[kind]  # type: ignore[index]
+    return REASON_TYPES[tfmd_name]
+
+
+def _carries_distance(measurement: validation_pb2.ValidationDistanceMeasurement) -> bool:
+    """Whether a reason's measurement goes into ``drift_skew_info`` (it has a list there)."""
+    return measurement.kind in _DISTANCE_KINDS
+
+
+def _present_fields(weighted: bool) -> list[str]:
+    """``NumericStatistics.present_fields`` of TF Metadata numeric statistics."""
+    return [*_NUMERIC, *(_WEIGHTED if weighted else ())]
+
+
+def _writes_weighted(numeric: statistics_pb2.NumericStatistics) -> bool:
+    """Whether MLSpec numeric statistics give TF Metadata a ``weighted_numeric_stats``."""
+    return bool(
+        numeric.weighted_mean
+        or numeric.weighted_std_dev
+        or set(numeric.present_fields) & set(_WEIGHTED)
+    )
+
+
 # -- losses ----------------------------------------------------------------------------
 
 
@@ -401,20 +493,35 @@ def unconverted(message: protobuf_message.Message) -> list[str]:
     return sorted(_unconverted(message, ""))
 
 
-def _partial_losses() -> dict[str, Callable[[Any], bool]]:
-    """For fields that convert for some values only: which values do not."""
+def _partial_losses() -> dict[str, Callable[[Any, Any], bool]]:
+    """For fields that convert for some values only: which values (in which message) do not."""
     kept_comparators = {t for _, t in _COMPARATOR_FIELDS}
 
-    def folds(value: int) -> bool:
+    def reason_type_changes(value: int, reason: validation_pb2.ValidationAnomalyReason) -> bool:
+        written = _tfmd_reason_type(reason)
+        found_back = _COMPARATOR_REASONS.get(written) == reason.measurement.comparator
+        kind = (
+            reason.measurement.kind
+            if found_back and _carries_distance(reason.measurement)
+            else validation_pb2.VALIDATION_DISTANCE_KIND_UNSPECIFIED
+        )
         name = validation_pb2.ValidationAnomalyType.Name(value)  # type: ignore[arg-type]
-        short = name.removeprefix("VALIDATION_ANOMALY_TYPE_")
-        return REASON_TYPES[TFMD_REASON_TYPES[short]] != short
+        return _mlspec_reason_type(written, kind) != name.removeprefix("VALIDATION_ANOMALY_TYPE_")
 
-    def tfmd_folds(value: int) -> bool:
+    def measurement_lost(
+        value: validation_pb2.ValidationDistanceMeasurement,
+        reason: validation_pb2.ValidationAnomalyReason,
+    ) -> bool:
+        comparator = _COMPARATOR_REASONS.get(_tfmd_reason_type(reason))
+        return comparator != value.comparator or (
+            not _carries_distance(value) and bool(value.value or value.threshold)
+        )
+
+    def tfmd_folds(value: int, _: Any) -> bool:
         name = tfa.AnomalyInfo.Type.Name(value)
-        return bool(TFMD_REASON_TYPES[REASON_TYPES[name]] != name)
+        return name not in _COMPARATOR_REASONS and TFMD_REASON_TYPES[REASON_TYPES[name]] != name
 
-    def named(value: Any) -> bool:
+    def named(value: Any, _: Any) -> bool:
         return bool(value.HasField("name"))
 
     return {
@@ -422,17 +529,21 @@ def _partial_losses() -> dict[str, Callable[[Any], bool]]:
         TF + "Feature.float_domain": named,
         TF + "Feature.string_domain": named,
         TF + "AnomalyInfo.Reason.type": tfmd_folds,
-        MS + "FeatureSchema.type": lambda v: (
+        MS + "FeatureSchema.type": lambda v, _: (
             v in _SCHEMA_TYPES_BACK.keys() - _SCHEMA_TYPES.values()
         ),
-        MS + "FeatureStatistics.type": lambda v: v not in _STAT_TYPES.values(),
-        MS + "Histogram.type": lambda v: v not in _HISTOGRAM_TYPES.values(),
-        MS + "ComparatorThreshold.type": lambda v: v not in kept_comparators,
-        ML + "ValidationDistanceMeasurement.comparator": lambda v: v not in kept_comparators,
-        ML + "ValidationAnomaly.severity": lambda v: v not in _SEVERITIES.values(),
-        ML + "ValidationAnomalyReason.type": folds,
-        MS + "SparseFeatureSchema.index_paths": lambda v: any(len(p.steps) != 1 for p in v),
-        MS + "CustomStatistic.value": lambda v: (
+        MS + "FeatureStatistics.type": lambda v, _: v not in _STAT_TYPES.values(),
+        MS + "Histogram.type": lambda v, _: v not in _HISTOGRAM_TYPES.values(),
+        MS + "ComparatorThreshold.type": lambda v, _: v not in kept_comparators,
+        MS + "NumericStatistics.present_fields": lambda v, numeric: (
+            list(v) != _present_fields(_writes_weighted(numeric))
+        ),
+        ML + "ValidationDistanceMeasurement.comparator": lambda v, _: v not in kept_comparators,
+        ML + "ValidationAnomaly.severity": lambda v, _: v not in _SEVERITIES.values(),
+        ML + "ValidationAnomalyReason.type": reason_type_changes,
+        ML + "ValidationAnomalyReason.measurement": measurement_lost,
+        MS + "SparseFeatureSchema.index_paths": lambda v, _: any(len(p.steps) != 1 for p in v),
+        MS + "CustomStatistic.value": lambda v, _: (
             v.WhichOneof("kind") not in ("double_value", "int_value", "string_value")
         ),
     }
@@ -442,7 +553,11 @@ def _unconverted(message: protobuf_message.Message, prefix: str) -> Iterator[str
     for field, value in message.ListFields():
         path = f"{prefix}{field.name}"
         key = f"{message.DESCRIPTOR.full_name}.{field.name}"
-        if (key in _PARTIAL and _PARTIAL[key](value)) or key in TFMD_LOST or key in MLSPEC_LOST:
+        if (
+            (key in _PARTIAL and _PARTIAL[key](value, message))
+            or key in TFMD_LOST
+            or key in MLSPEC_LOST
+        ):
             yield path
         elif field.message_type is None:
             continue
@@ -917,10 +1032,11 @@ def _feature_stats_from(feature: Any) -> statistics_pb2.FeatureStatistics:
         num = feature.num_stats
         target = out.num_stats
         target.SetInParent()
-        _copy_set(num, target, ("mean", "std_dev", "num_zeros", "min", "median", "max"))
+        _copy_set(num, target, _NUMERIC)
         target.histograms.extend(_histogram_from(h) for h in num.histograms)
         target.weighted_mean = num.weighted_numeric_stats.mean
         target.weighted_std_dev = num.weighted_numeric_stats.std_dev
+        target.present_fields.extend(_present_fields(num.HasField("weighted_numeric_stats")))
     elif kind == "string_stats":
         text = feature.string_stats
         target_s = out.string_stats
@@ -968,9 +1084,10 @@ def _feature_stats_to(feature: statistics_pb2.FeatureStatistics) -> Any:
             stats.common_stats.CopyFrom(_common_to(feature.common_stats))
     if kind == "num_stats":
         num = feature.num_stats
-        _copy_set(num, out.num_stats, ("mean", "std_dev", "num_zeros", "min", "median", "max"))
+        _copy_set(num, out.num_stats, _NUMERIC)
         out.num_stats.histograms.extend(_histogram_to(h) for h in num.histograms)
-        if num.weighted_mean or num.weighted_std_dev:
+        if _writes_weighted(num):
+            out.num_stats.weighted_numeric_stats.SetInParent()
             out.num_stats.weighted_numeric_stats.mean = num.weighted_mean
             out.num_stats.weighted_numeric_stats.std_dev = num.weighted_std_dev
     elif kind == "string_stats":
@@ -1112,17 +1229,13 @@ def validation_from_tfmd(
     """TFDV ``Anomalies`` as a stage 5 (data validation) payload.
 
     The baseline schema, when present, becomes the inline schema (of ``schema_version``);
-    the decision is BLOCK with an ERROR anomaly, WARN with a WARNING one, PASS otherwise.
+    every drift and skew measurement is listed in ``measurements``, and a comparator
+    reason also carries the one of its feature it reports; the decision is BLOCK with an
+    ERROR anomaly, WARN with a WARNING one, PASS otherwise.
     """
     out = validation_pb2.DataValidation(dataset=dataset, schema_version=schema_version, tool=tool)
     if anomalies.HasField("baseline"):
         out.schema.CopyFrom(schema_from_tfmd(anomalies.baseline, schema_version=schema_version))
-    for key in sorted(anomalies.anomaly_info):  # a map has no order: by key
-        info = anomalies.anomaly_info[key]
-        steps = list(info.path.step) if info.HasField("path") else [key]
-        out.anomalies.append(_anomaly_from(info, steps))
-    if anomalies.HasField("dataset_anomaly_info"):
-        out.anomalies.append(_anomaly_from(anomalies.dataset_anomaly_info, []))
     for drift_skew in anomalies.drift_skew_info:
         for kinds, measurements in (
             (validation_pb2.VALIDATION_DISTANCE_KIND_DRIFT, drift_skew.drift_measurements),
@@ -1139,6 +1252,12 @@ def validation_from_tfmd(
                     threshold=measurement.threshold,
                     exceeded=measurement.value > measurement.threshold,
                 )
+    for key in sorted(anomalies.anomaly_info):  # a map has no order: by key
+        info = anomalies.anomaly_info[key]
+        steps = list(info.path.step) if info.HasField("path") else [key]
+        out.anomalies.append(_anomaly_from(info, steps, out.measurements))
+    if anomalies.HasField("dataset_anomaly_info"):
+        out.anomalies.append(_anomaly_from(anomalies.dataset_anomaly_info, [], out.measurements))
     severities = {a.severity for a in out.anomalies}
     out.decision = (
         validation_pb2.VALIDATION_DECISION_BLOCK
@@ -1151,7 +1270,11 @@ def validation_from_tfmd(
 
 
 def anomalies_to_tfmd(validation: validation_pb2.DataValidation) -> Any:
-    """A stage 5 payload as TFDV ``Anomalies`` (see ``MLSPEC_LOST``)."""
+    """A stage 5 payload as TFDV ``Anomalies`` (see ``MLSPEC_LOST``).
+
+    A reason's drift or skew measurement that ``measurements`` does not list is added to
+    ``drift_skew_info`` too, TF Metadata's one place for measured distances.
+    """
     out = tfa.Anomalies()
     if validation.HasField("schema"):
         out.baseline.CopyFrom(schema_to_tfmd(validation.schema))
@@ -1162,9 +1285,21 @@ def anomalies_to_tfmd(validation: validation_pb2.DataValidation) -> Any:
         else:
             info = out.dataset_anomaly_info
         _anomaly_to(anomaly, info)
+    listed = [(tuple(m.feature.steps), m) for m in validation.measurements]
+    seen = {_distance_key(steps, m) for steps, m in listed}
+    for anomaly in validation.anomalies:
+        for reason in anomaly.reasons:
+            measurement = reason.measurement
+            steps = tuple(measurement.feature.steps or anomaly.feature.steps)
+            if (
+                reason.HasField("measurement")
+                and _carries_distance(measurement)
+                and _distance_key(steps, measurement) not in seen
+            ):
+                seen.add(_distance_key(steps, measurement))
+                listed.append((steps, measurement))
     groups: dict[tuple[str, ...], Any] = {}
-    for measurement in validation.measurements:
-        steps = tuple(measurement.feature.steps)
+    for steps, measurement in listed:
         if steps not in groups:
             groups[steps] = out.drift_skew_info.add()
             groups[steps].path.step.extend(steps)
@@ -1181,19 +1316,51 @@ def anomalies_to_tfmd(validation: validation_pb2.DataValidation) -> Any:
     return out
 
 
-def _anomaly_from(info: Any, steps: list[str]) -> validation_pb2.ValidationAnomaly:
+def _distance_key(
+    steps: tuple[str, ...], measurement: validation_pb2.ValidationDistanceMeasurement
+) -> tuple[Any, ...]:
+    """What TF Metadata keeps of a measurement: two that agree on it are one there."""
+    return (
+        steps,
+        measurement.kind,
+        measurement.comparator,
+        measurement.value,
+        measurement.threshold,
+    )
+
+
+def _anomaly_from(
+    info: Any,
+    steps: list[str],
+    measurements: Iterable[validation_pb2.ValidationDistanceMeasurement],
+) -> validation_pb2.ValidationAnomaly:
     out = validation_pb2.ValidationAnomaly(
         feature=_path(steps),
         severity=_SEVERITIES[info.severity],
         short_description=info.short_description,
+        description=info.description,
     )
+    # A comparator reason reports a measurement of this feature with its comparator; the
+    # ones that crossed their threshold first, each taken by one reason in order.
+    found: dict[int, list[validation_pb2.ValidationDistanceMeasurement]] = {}
+    for measurement in measurements:
+        if list(measurement.feature.steps) == steps:
+            found.setdefault(measurement.comparator, []).append(measurement)
+    for candidates in found.values():
+        candidates.sort(key=lambda m: not m.exceeded)
     for reason in info.reason:
-        out.reasons.add(
-            type=validation_pb2.ValidationAnomalyType.Value(
-                "VALIDATION_ANOMALY_TYPE_" + REASON_TYPES[tfa.AnomalyInfo.Type.Name(reason.type)]
-            ),
-            short_description=reason.short_description,
-            description=reason.description,
+        name = tfa.AnomalyInfo.Type.Name(reason.type)
+        item = out.reasons.add(
+            short_description=reason.short_description, description=reason.description
+        )
+        comparator = _COMPARATOR_REASONS.get(name)
+        if comparator is not None:
+            item.measurement.feature.CopyFrom(out.feature)
+            item.measurement.comparator = comparator
+            if found.get(comparator):
+                item.measurement.CopyFrom(found[comparator].pop(0))
+        item.type = validation_pb2.ValidationAnomalyType.Value(
+            "VALIDATION_ANOMALY_TYPE_" + _mlspec_reason_type(name, item.measurement.kind)
         )
     return out
 
@@ -1204,11 +1371,10 @@ def _anomaly_to(anomaly: validation_pb2.ValidationAnomaly, info: Any) -> None:
         info.severity = severity
     if anomaly.short_description:
         info.short_description = anomaly.short_description
+    if anomaly.description:
+        info.description = anomaly.description
     for reason in anomaly.reasons:
-        short = validation_pb2.ValidationAnomalyType.Name(reason.type).removeprefix(
-            "VALIDATION_ANOMALY_TYPE_"
-        )
-        item = info.reason.add(type=tfa.AnomalyInfo.Type.Value(TFMD_REASON_TYPES[short]))
+        item = info.reason.add(type=tfa.AnomalyInfo.Type.Value(_tfmd_reason_type(reason)))
         if reason.short_description:
             item.short_description = reason.short_description
         if reason.description:
