@@ -70,7 +70,9 @@ def test_the_readme_section_examples_run_as_shown(tmp_path: pathlib.Path) -> Non
                 )
                 background.append(server)
                 with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                    grpc.channel_ready_future(channel).result(timeout=60)
+                    grpc.channel_ready_future(channel).result(
+                        timeout=180
+                    )  # a loaded CI machine starts slowly
                 continue
             done = subprocess.run(
                 ["bash", "-c", command],

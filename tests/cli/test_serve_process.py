@@ -10,16 +10,14 @@ import json
 import os
 import pathlib
 import re
-import signal
 import socket
-import subprocess
-import time
 import urllib.request
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mlspec.data.v1 import data_service_pb2, data_service_pb2_grpc
+from tests.cli.serving import ServeProcess
 from tests.server.messages import make
 
 from .conftest import MLSPEC, one_error_line, run
@@ -53,21 +51,15 @@ def test_db_upgrade_then_serve_then_stop_gracefully(tmp_path: pathlib.Path) -> N
         MLSPEC_HTTP_PORT=str(http_port),
         MLSPEC_LOG_LEVEL="INFO",
     )
-    server = subprocess.Popen([MLSPEC, "serve"], env=env, stderr=subprocess.PIPE, text=True)
+    server = ServeProcess([MLSPEC, "serve"], env=env)
     try:
-        assert server.stderr is not None
-        port = 0
-        said_http = ""
-        deadline = time.monotonic() + 30
-        while not (port and said_http) and time.monotonic() < deadline:
-            line = server.stderr.readline()
-            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-            port = port or (int(found.group(1)) if found else 0)
-            found = re.search(r"/ok /varz /metrics on (\S+)", line)
-            said_http = said_http or (found.group(1) if found else "")
-        assert port, "the server never said where it listens"
-        assert said_http == f"http://127.0.0.1:{http_port}"
-        with urllib.request.urlopen(f"{said_http}/ok", timeout=10) as answer:
+        said = server.find(
+            {"port": r"listening on 127\.0\.0\.1:(\d+)", "http": r"/ok /varz /metrics on (\S+)"}
+        )
+        assert "port" in said, "the server never said where it listens"
+        port = int(said["port"])
+        assert said.get("http") == f"http://127.0.0.1:{http_port}"
+        with urllib.request.urlopen(f"{said['http']}/ok", timeout=10) as answer:
             assert answer.status == 200 and json.load(answer)["status"] == "SERVING"
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
@@ -79,14 +71,9 @@ def test_db_upgrade_then_serve_then_stop_gracefully(tmp_path: pathlib.Path) -> N
             data.CreateDataset(
                 make(data_service_pb2.CreateDatasetRequest, {"dataset": {"meta": {"name": "kept"}}})
             )
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+        assert server.terminate() == 0
     finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
-        if server.stderr is not None:
-            server.stderr.close()
+        server.close()
     # Nothing is lost: a new server over the same file still has the dataset.
     from mlspec.server.app import build_server
     from mlspec.server.config import ServerConfig
@@ -228,25 +215,14 @@ def test_serve_with_tls_says_so_and_answers_a_client_that_trusts_it(
     pair = ca.issue("server", server=True)
     command = [MLSPEC, "serve", "--port", "0", "--http-port", "0", "--store-url", store_url]
     command += ["--tls-cert", pair.cert, "--tls-key", pair.key]
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    server = ServeProcess(command)
     try:
-        assert server.stderr is not None
-        port, transport = 0, ""
-        deadline = time.monotonic() + 30
-        while not (port and transport) and time.monotonic() < deadline:
-            line = server.stderr.readline()
-            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-            port = port or (int(found.group(1)) if found else 0)
-            found = re.search(r"transport: (.*)$", line)
-            transport = transport or (found.group(1) if found else "")
-        assert port and transport == "TLS"
-        with Client(f"localhost:{port}", tls=TLS(ca=ca.cert), timeout=10) as client:
+        said = server.find(
+            {"port": r"listening on 127\.0\.0\.1:(\d+)", "transport": r"transport: (.*)$"}
+        )
+        assert "port" in said and said.get("transport") == "TLS"
+        with Client(f"localhost:{said['port']}", tls=TLS(ca=ca.cert), timeout=10) as client:
             client.tracking.ListExperiments(tr.ListExperimentsRequest())
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+        assert server.terminate() == 0
     finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
-        if server.stderr is not None:
-            server.stderr.close()
+        server.close()

@@ -47,7 +47,9 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
         with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=60)
+            grpc.channel_ready_future(channel).result(
+                timeout=180
+            )  # a loaded CI machine starts slowly
 
     def kill(self) -> None:
         assert self.process is not None

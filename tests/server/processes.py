@@ -61,7 +61,9 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
         with grpc.insecure_channel(self.target) as channel:
-            grpc.channel_ready_future(channel).result(timeout=60)
+            grpc.channel_ready_future(channel).result(
+                timeout=180
+            )  # a loaded CI machine starts slowly
         return self
 
     def kill(self) -> None:

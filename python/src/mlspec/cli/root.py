@@ -22,6 +22,7 @@ from mlspec.cli import (
     get_command,
     health_command,
     import_commands,
+    interop_commands,
     lineage_command,
     list_command,
     log_commands,
@@ -143,5 +144,9 @@ cli.add_command(list_command.list_resources)
 cli.add_command(report_command.report)
 cli.add_command(lineage_command.lineage)
 cli.add_command(import_commands.import_group)
+# `mlspec import kfp|mlflow|openlineage ...` beside `mlspec import FILE...`.
+import_commands.import_group.add_command(interop_commands.kfp)
+import_commands.import_group.add_command(interop_commands.mlflow)
+import_commands.import_group.add_command(interop_commands.openlineage)
 cli.add_command(export_command.export)
 cli.add_command(log_commands.logs)

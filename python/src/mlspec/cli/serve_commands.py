@@ -145,6 +145,29 @@ def store_url_option(command: F) -> F:
     "every model version a rollback policy protects; 0 for none (MLSPEC_MONITOR_INTERVAL).",
 )
 @click.option(
+    "--openlineage-url",
+    envvar="MLSPEC_OPENLINEAGE_URL",
+    default="",
+    metavar="URL",
+    help="Send an OpenLineage START and end event for every stage report to this HTTP "
+    "endpoint (it receives POST <URL>/api/v1/lineage; MLSPEC_OPENLINEAGE_URL).",
+)
+@click.option(
+    "--openlineage-file",
+    envvar="MLSPEC_OPENLINEAGE_FILE",
+    default="",
+    metavar="PATH",
+    help="Append those OpenLineage events to this file, one JSON object a line "
+    "(MLSPEC_OPENLINEAGE_FILE).",
+)
+@click.option(
+    "--openlineage-namespace",
+    envvar="MLSPEC_OPENLINEAGE_NAMESPACE",
+    default="mlspec",
+    show_default=True,
+    help="The OpenLineage job namespace of the events (MLSPEC_OPENLINEAGE_NAMESPACE).",
+)
+@click.option(
     "--insecure",
     envvar="MLSPEC_INSECURE",
     is_flag=True,
@@ -172,6 +195,9 @@ def serve(
     signing_key: str,
     log_signing_key: str,
     monitor_interval: float,
+    openlineage_url: str,
+    openlineage_file: str,
+    openlineage_namespace: str,
     insecure: bool,
     store_url: str,
     log_level: str,
@@ -197,6 +223,9 @@ def serve(
         signing_key=signing_key,
         log_signing_key=log_signing_key,
         monitor_interval=monitor_interval,
+        openlineage_url=openlineage_url,
+        openlineage_file=openlineage_file,
+        openlineage_namespace=openlineage_namespace,
         insecure=insecure,
     )
     with store_errors(store_url):

@@ -337,7 +337,8 @@ class StageContext:
     ) -> None:
         if exc is None:
             report = self.send()
-            if report.status == stage_report_pb2.STAGE_REPORT_STATUS_FAILED:
+            failed = report.status == stage_report_pb2.STAGE_REPORT_STATUS_FAILED
+            if failed and not self._status_set:  # its own verdict, not the caller's word
                 raise StageFailed(report)
             return
         try:
@@ -378,8 +379,10 @@ def _only_model_version(report: stage_report_pb2.StageReport) -> Any:
 class StageFailed(RuntimeError):
     """A stage ended without an exception but its report is FAILED (its own verdict).
 
-    Raised when a ``with run.stage(...)`` block ends and the report it sent is FAILED, so
-    that the stages after it do not run. ``report`` is the recorded report.
+    Raised when a ``with run.stage(...)`` block ends and the report it sent is FAILED by
+    the verdict of its payload (a BLOCK validation decision, a REJECTED gate decision), so
+    that the stages after it do not run; a status the block set itself is not raised.
+    ``report`` is the recorded report.
     """
 
     def __init__(self, report: stage_report_pb2.StageReport) -> None:

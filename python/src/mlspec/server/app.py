@@ -36,6 +36,7 @@ from mlspec.server.dispatch import Dispatcher, generic_handlers
 from mlspec.server.errors import map_errors
 from mlspec.server.interception import WrappingInterceptor
 from mlspec.server.monitor import Monitor
+from mlspec.server.openlineage import LineageEmitter, emitting
 from mlspec.server.routes import Route, check_complete, qualify
 from mlspec.server.services import area_routes, component
 from mlspec.server.telemetry import Telemetry, timed
@@ -73,15 +74,18 @@ class RunningServer:
     component: Component
     http: EndpointServer | None = None
     monitor: Monitor | None = None
+    lineage: LineageEmitter | None = None
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stops accepting calls, lets running ones finish, closes the store."""
+        """Stops accepting calls, lets running ones finish, sends what lineage is queued."""
         self.health.enter_graceful_shutdown()
         if self.monitor is not None:
             self.monitor.stop()
         if self.http is not None:
             self.http.close()
         self.server.stop(grace).wait()
+        if self.lineage is not None:
+            self.lineage.close()
         self.store.dispose()
 
 
@@ -111,6 +115,32 @@ def package_version() -> str:
         return metadata.version("mlspec-contract")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+LIFECYCLE = "mlspec.lifecycle.v1.LifecycleService"
+
+
+def lineage_emitter(config: ServerConfig) -> LineageEmitter | None:
+    """The OpenLineage emitter the configuration asks for (an HTTP endpoint or a file)."""
+    if config.openlineage_url and config.openlineage_file:
+        raise ConfigError("set --openlineage-url or --openlineage-file, not both")
+    if not (config.openlineage_url or config.openlineage_file):
+        return None
+    if config.openlineage_url and not config.openlineage_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--openlineage-url must be an http(s) URL, not {mask_url(config.openlineage_url)!r}"
+        )
+    try:
+        return LineageEmitter(
+            url=config.openlineage_url,
+            file=config.openlineage_file,
+            namespace=config.openlineage_namespace,
+            version=package_version(),
+        )
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            "OpenLineage events need openlineage-python: pip install 'mlspec-contract[openlineage]'"
+        ) from exc
 
 
 def load_policy(config: ServerConfig) -> Policy:
@@ -216,6 +246,14 @@ def build_server(
     )
     routes = area_routes()
     routes.update(qualify(component.SERVICE, component.routes(me, names)))
+    lineage = lineage_emitter(config)
+    if lineage is not None:
+        for method in ("ReportStage", "BatchReportStages"):
+            key = f"{LIFECYCLE}/{method}"
+            method_descriptor = lifecycle_service_pb2.DESCRIPTOR.services_by_name[
+                "LifecycleService"
+            ].methods_by_name[method]
+            routes[key] = emitting(routes[key], lineage, routes[key].bind(method_descriptor))
     routes.update(overrides or {})
     check_complete(SERVICES, routes)
     credentials = server_credentials(config)
@@ -271,7 +309,7 @@ def build_server(
         monitor = Monitor(store, policy, config.monitor_interval)
         monitor.start()
     server.start()
-    return RunningServer(server, port, store, health_servicer, me, http, monitor)
+    return RunningServer(server, port, store, health_servicer, me, http, monitor, lineage)
 
 
 def serve(config: ServerConfig) -> None:

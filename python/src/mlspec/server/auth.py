@@ -48,7 +48,13 @@ _CACHE_SIZE = 4096
 # Services every caller may use without a token.
 OPEN_SERVICES = ("/mlspec.monitoring.v1.ComponentService/",)
 # Methods only an admin token may call.
-ADMIN_METHODS: frozenset[str] = frozenset({"/mlspec.common.v1.ResourceService/ListAuditEvents"})
+ADMIN_METHODS: frozenset[str] = frozenset(
+    {
+        "/mlspec.common.v1.ResourceService/ListAuditEvents",
+        # Imports may set what is otherwise the server's to say (original create times).
+        "/mlspec.common.v1.ResourceService/ImportResource",
+    }
+)
 
 
 def check_access_settings(config: ServerConfig) -> None:

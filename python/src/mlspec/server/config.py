@@ -58,6 +58,10 @@ class ServerConfig:
     workers: int = 8
     max_message_bytes: int = 16 * 1024 * 1024
     grace_seconds: float = 5.0
+    # OpenLineage events of stage reports: an HTTP endpoint or a JSON-lines file (or neither).
+    openlineage_url: str = ""
+    openlineage_file: str = ""
+    openlineage_namespace: str = "mlspec"
 
     def public(self) -> dict[str, object]:
         """The settings without secrets (the store URL's password masked), for /varz."""
@@ -79,6 +83,7 @@ class ServerConfig:
             "log_signing": bool(self.log_signing_key),
             "log_checkpoint_interval": self.log_checkpoint_interval,
             "monitor_interval": self.monitor_interval,
+            "openlineage": mask_url(self.openlineage_url) or self.openlineage_file,
         }
 
 

@@ -143,11 +143,17 @@ class Dispatcher:
             check_well_formed(request, self._checked_by_handler(method))
             return self._validate_only(fn, request, scope)
         try:
-            return self._call(method, fn, writes, request, scope)
+            response = self._call(method, fn, writes, request, scope)
         except Exception as exc:
             if writes:
                 audit.record_failure(self.store, method, scope, request, exc)
             raise
+        for callback in scope.after_commit:
+            try:
+                callback()
+            except Exception:  # the change is committed; a follow-up must not fail the call
+                log.exception("a follow-up of %s failed", method)
+        return response
 
     def _call(
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope

@@ -162,10 +162,12 @@ def _get(
         scope_id = getattr(request, scope_field) if scope_field else ""
         if selector is None:
             raise errors.invalid("id", "set id or name (or another selector of this method)")
-        if selector != "id" and scope_field and not scope_id:
+        if selector not in ("id", "external_id") and scope_field and not scope_id:
             raise errors.invalid(scope_field, f"is required to select a {spec.label} by {selector}")
         if selector == "id":
             loaded = res.get(spec.kind, request.id)
+        elif selector == "external_id":  # unique per kind in the workspace: no scope needed
+            loaded = res.get_by_external_id(spec.kind, request.external_id)
         elif selector == "name" and scope_field is None and spec.scope_fields:
             loaded = _get_by_name_in_any_scope(res, spec, request.name)
         elif selector == "name":

@@ -195,6 +195,10 @@ class UnitOfWork(Protocol):
         """Holds a resource until the transaction ends, so checks made under it take turns."""
         ...
 
+    def lock_key(self, workspace: str, key: str) -> None:
+        """Holds an arbitrary key until the transaction ends (a unique value being claimed)."""
+        ...
+
     # -- lineage --------------------------------------------------------------------
 
     def add_edges(self, workspace: str, edges: Sequence[Edge]) -> None:

@@ -47,21 +47,36 @@ class DigestSet(message.Message):
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     DIGESTS_FIELD_NUMBER: builtins.int
+    UNKNOWN_REASON_FIELD_NUMBER: builtins.int
+    unknown_reason: builtins.str
+    """Optional. Set, with `digests` left empty, when the system the record comes from did
+    not record a digest of the content (a KFP component image given by tag, an MLflow
+    registry source); it says why, at most 1,024 characters, for example
+    `kfp: image python:3.11 is given by tag`. Where a digest is required on create or
+    import, such a set is accepted in its place. The deployment gate never accepts it:
+    a stage 10 (packaging) report whose package digest, or a SUCCEEDED stage 11
+    (serving) report whose served model version's artifact digest, is unknown is
+    FAILED_PRECONDITION with reason DIGEST_UNKNOWN, and so is a stage 10 or 11 report
+    with an input whose recorded digest is unknown. Setting both `digests` and this
+    field is INVALID_ARGUMENT.
+    """
     @builtins.property
     def digests(self) -> containers.ScalarMap[builtins.str, builtins.str]:
         """Required. Map from algorithm name to lowercase hex digest. Algorithm names are
         lowercase, for example `sha256`, `sha512`, `sha1` or `gitCommit`; a set MUST hold at
-        least one entry and SHOULD hold `sha256`.
+        least one entry, unless `unknown_reason` says why the source recorded none, and SHOULD
+        hold `sha256`.
         """
 
     def __init__(
         self,
         *,
         digests: abc.Mapping[builtins.str, builtins.str] | None = ...,
+        unknown_reason: builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["digests", b"digests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["digests", b"digests", "unknown_reason", b"unknown_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/common/v1/object_meta.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/limits.proto\"\xc6\x04\n\nObjectMeta\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12<\n\x06status\x18\x03 \x01(\x0e\x32\x1e.mlspec.common.v1.ObjectStatusB\x04\xe2\x41\x01\x03R\x06status\x12*\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xc2\xe1\x18\x04\x10\x80\x80\x02R\x0b\x64\x65scription\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\x12H\n\x06labels\x18\x07 \x03(\x0b\x32(.mlspec.common.v1.ObjectMeta.LabelsEntryB\x06\xc2\xe1\x18\x02\x08@R\x06labels\x12\x18\n\x04\x65tag\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03R\x04\x65tag\x12\"\n\tworkspace\x18\t \x01(\tB\x04\xe2\x41\x01\x05R\tworkspace\x12\x41\n\x0bstatus_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nstatusTime\x12\x18\n\x07\x63reator\x18\x0b \x01(\tR\x07\x63reator\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*\x81\x01\n\x0cObjectStatus\x12\x1d\n\x19OBJECT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14OBJECT_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18OBJECT_STATUS_DEPRECATED\x10\x02\x12\x1a\n\x16OBJECT_STATUS_ARCHIVED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/common/v1/object_meta.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/limits.proto\"\xae\x05\n\nObjectMeta\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12<\n\x06status\x18\x03 \x01(\x0e\x32\x1e.mlspec.common.v1.ObjectStatusB\x04\xe2\x41\x01\x03R\x06status\x12*\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xc2\xe1\x18\x04\x10\x80\x80\x02R\x0b\x64\x65scription\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\x12H\n\x06labels\x18\x07 \x03(\x0b\x32(.mlspec.common.v1.ObjectMeta.LabelsEntryB\x06\xc2\xe1\x18\x02\x08@R\x06labels\x12\x18\n\x04\x65tag\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03R\x04\x65tag\x12\"\n\tworkspace\x18\t \x01(\tB\x04\xe2\x41\x01\x05R\tworkspace\x12\x41\n\x0bstatus_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nstatusTime\x12\x18\n\x07\x63reator\x18\x0b \x01(\tR\x07\x63reator\x12\x43\n\x0b\x65xternal_id\x18\x0c \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdB\x04\xe2\x41\x01\x05R\nexternalId\x12!\n\x0c\x64isplay_name\x18\r \x01(\tR\x0b\x64isplayName\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"R\n\nExternalId\x12\x1c\n\x06system\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06system\x12\x14\n\x02id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x02id\x12\x10\n\x03uri\x18\x03 \x01(\tR\x03uri*\x81\x01\n\x0cObjectStatus\x12\x1d\n\x19OBJECT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14OBJECT_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18OBJECT_STATUS_DEPRECATED\x10\x02\x12\x1a\n\x16OBJECT_STATUS_ARCHIVED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,10 +54,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECTMETA'].fields_by_name['workspace']._serialized_options = b'\342A\001\005'
   _globals['_OBJECTMETA'].fields_by_name['status_time']._loaded_options = None
   _globals['_OBJECTMETA'].fields_by_name['status_time']._serialized_options = b'\342A\001\003'
-  _globals['_OBJECTSTATUS']._serialized_start=739
-  _globals['_OBJECTSTATUS']._serialized_end=868
+  _globals['_OBJECTMETA'].fields_by_name['external_id']._loaded_options = None
+  _globals['_OBJECTMETA'].fields_by_name['external_id']._serialized_options = b'\342A\001\005'
+  _globals['_EXTERNALID'].fields_by_name['system']._loaded_options = None
+  _globals['_EXTERNALID'].fields_by_name['system']._serialized_options = b'\342A\001\002'
+  _globals['_EXTERNALID'].fields_by_name['id']._loaded_options = None
+  _globals['_EXTERNALID'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTSTATUS']._serialized_start=927
+  _globals['_OBJECTSTATUS']._serialized_end=1056
   _globals['_OBJECTMETA']._serialized_start=154
-  _globals['_OBJECTMETA']._serialized_end=736
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=679
-  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=736
+  _globals['_OBJECTMETA']._serialized_end=840
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=783
+  _globals['_OBJECTMETA_LABELSENTRY']._serialized_end=840
+  _globals['_EXTERNALID']._serialized_start=842
+  _globals['_EXTERNALID']._serialized_end=924
 # @@protoc_insertion_point(module_scope)

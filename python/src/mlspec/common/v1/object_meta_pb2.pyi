@@ -96,6 +96,8 @@ class ObjectMeta(message.Message):
     WORKSPACE_FIELD_NUMBER: builtins.int
     STATUS_TIME_FIELD_NUMBER: builtins.int
     CREATOR_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Output only. System-generated identifier, unique within the workspace for the
     lifetime of the object. It is UUID-like and at most 40 characters long (enough for a
@@ -131,6 +133,12 @@ class ObjectMeta(message.Message):
     """Optional. Identity (user or service account) that created the object, as reported by
     the authenticated caller. Output only when the server has authentication enabled.
     """
+    display_name: builtins.str
+    """Optional. Human-readable name as people or the source system spell it (an MLflow run
+    name `logreg-lr-0.01`, an OpenLineage job `etl.orders.daily`), beside the strict
+    `name`; any Unicode text of at most 1,024 characters, not unique, never used to
+    resolve references. Filterable as `meta.display_name`.
+    """
     @builtins.property
     def create_time(self) -> timestamp_pb2.Timestamp:
         """Output only. Time at which the object was created. It never changes."""
@@ -149,6 +157,16 @@ class ObjectMeta(message.Message):
     def status_time(self) -> timestamp_pb2.Timestamp:
         """Output only. Time at which the object entered its current status."""
 
+    @builtins.property
+    def external_id(self) -> ExternalId:
+        """Optional. Identity of the object in the system it was imported from or mirrors (an
+        MLflow run id, an OpenLineage run id, a KFP task). Unique per kind within the
+        workspace among non-archived objects: a create or import that repeats it is
+        ALREADY_EXISTS (ImportResource returns the existing object instead). Filterable as
+        `meta.external_id.system`, `meta.external_id.id` and `meta.external_id.uri`, and
+        every Get method selects by it. It never changes after create.
+        """
+
     def __init__(
         self,
         *,
@@ -163,9 +181,48 @@ class ObjectMeta(message.Message):
         workspace: builtins.str = ...,
         status_time: timestamp_pb2.Timestamp | None = ...,
         creator: builtins.str = ...,
+        external_id: ExternalId | None = ...,
+        display_name: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["create_time", b"create_time", "status_time", b"status_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["create_time", b"create_time", "external_id", b"external_id", "status_time", b"status_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["create_time", b"create_time", "creator", b"creator", "description", b"description", "etag", b"etag", "id", b"id", "labels", b"labels", "name", b"name", "status", b"status", "status_time", b"status_time", "update_time", b"update_time", "workspace", b"workspace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["create_time", b"create_time", "creator", b"creator", "description", b"description", "display_name", b"display_name", "etag", b"etag", "external_id", b"external_id", "id", b"id", "labels", b"labels", "name", b"name", "status", b"status", "status_time", b"status_time", "update_time", b"update_time", "workspace", b"workspace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ExternalId(message.Message):
+    """ExternalId names an object in another system: which system, its id there, and where to
+    find it.
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    SYSTEM_FIELD_NUMBER: builtins.int
+    ID_FIELD_NUMBER: builtins.int
+    URI_FIELD_NUMBER: builtins.int
+    system: builtins.str
+    """Required. The system, a lowercase token matching `^[a-z][a-z0-9_.-]{0,62}$`, for
+    example `mlflow`, `kfp`, `openlineage`, `luigi` or `tfx`.
+    """
+    id: builtins.str
+    """Required. The object's id in that system, at most 1,024 characters, unique there
+    for objects of this kind (an MLflow run id; `<pipeline>/<task>` where the source's
+    id is unique only within a parent).
+    """
+    uri: builtins.str
+    """Optional. A URI that locates the object in that system (a tracking URI, the
+    OpenLineage namespace, a compiled pipeline file), at most 2,048 characters.
+    """
+    def __init__(
+        self,
+        *,
+        system: builtins.str = ...,
+        id: builtins.str = ...,
+        uri: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "system", b"system", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...

@@ -32,13 +32,15 @@ from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_refer
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/common/v1/resource_service.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmlspec/common/v1/audit.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\"\x87\x02\n\x16ListAuditEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\'\n\x0bresource_id\x18\x06 \x01(\tB\x06\xfa\x41\x03\n\x01*R\nresourceId\"\x82\x01\n\x17ListAuditEventsResponse\x12?\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.mlspec.common.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n\x16ResolveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\"\xb4\x01\n\x17ResolveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd1\x01\n\x15RenameResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x1f\n\x08new_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07newName\x12\x12\n\x04\x65tag\x18\x03 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xc9\x01\n\x16\x41rchiveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xcb\x01\n\x18\x44\x65precateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xb4\x01\n\x19ReactivateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xb3\x01\n\x16RenameResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb4\x01\n\x17\x41rchiveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb6\x01\n\x19\x44\x65precateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb7\x01\n\x1aReactivateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\x8d\x05\n\x0fResourceService\x12\x66\n\x0fResolveResource\x12(.mlspec.common.v1.ResolveResourceRequest\x1a).mlspec.common.v1.ResolveResourceResponse\x12\x63\n\x0eRenameResource\x12\'.mlspec.common.v1.RenameResourceRequest\x1a(.mlspec.common.v1.RenameResourceResponse\x12\x66\n\x0f\x41rchiveResource\x12(.mlspec.common.v1.ArchiveResourceRequest\x1a).mlspec.common.v1.ArchiveResourceResponse\x12l\n\x11\x44\x65precateResource\x12*.mlspec.common.v1.DeprecateResourceRequest\x1a+.mlspec.common.v1.DeprecateResourceResponse\x12o\n\x12ReactivateResource\x12+.mlspec.common.v1.ReactivateResourceRequest\x1a,.mlspec.common.v1.ReactivateResourceResponse\x12\x66\n\x0fListAuditEvents\x12(.mlspec.common.v1.ListAuditEventsRequest\x1a).mlspec.common.v1.ListAuditEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/common/v1/resource_service.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmlspec/common/v1/audit.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\"\x93\x01\n\x15ImportResourceRequest\x12\x36\n\x08resource\x18\x01 \x01(\x0b\x32\x14.google.protobuf.AnyB\x04\xe2\x41\x01\x02R\x08resource\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xdc\x01\n\x16ImportResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\x12\'\n\x0f\x61lready_existed\x18\x04 \x01(\x08R\x0e\x61lreadyExisted\"\x87\x02\n\x16ListAuditEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\'\n\x0bresource_id\x18\x06 \x01(\tB\x06\xfa\x41\x03\n\x01*R\nresourceId\"\x82\x01\n\x17ListAuditEventsResponse\x12?\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.mlspec.common.v1.AuditEventR\x0b\x61uditEvents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n\x16ResolveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\"\xb4\x01\n\x17ResolveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd1\x01\n\x15RenameResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x1f\n\x08new_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07newName\x12\x12\n\x04\x65tag\x18\x03 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xc9\x01\n\x16\x41rchiveResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xcb\x01\n\x18\x44\x65precateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xb4\x01\n\x19ReactivateResourceRequest\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resource\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xb3\x01\n\x16RenameResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb4\x01\n\x17\x41rchiveResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb6\x01\n\x19\x44\x65precateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb7\x01\n\x1aReactivateResourceResponse\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x30\n\x08resource\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyR\x08resource\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\xf2\x05\n\x0fResourceService\x12\x66\n\x0fResolveResource\x12(.mlspec.common.v1.ResolveResourceRequest\x1a).mlspec.common.v1.ResolveResourceResponse\x12\x63\n\x0eRenameResource\x12\'.mlspec.common.v1.RenameResourceRequest\x1a(.mlspec.common.v1.RenameResourceResponse\x12\x66\n\x0f\x41rchiveResource\x12(.mlspec.common.v1.ArchiveResourceRequest\x1a).mlspec.common.v1.ArchiveResourceResponse\x12l\n\x11\x44\x65precateResource\x12*.mlspec.common.v1.DeprecateResourceRequest\x1a+.mlspec.common.v1.DeprecateResourceResponse\x12o\n\x12ReactivateResource\x12+.mlspec.common.v1.ReactivateResourceRequest\x1a,.mlspec.common.v1.ReactivateResourceResponse\x12\x66\n\x0fListAuditEvents\x12(.mlspec.common.v1.ListAuditEventsRequest\x1a).mlspec.common.v1.ListAuditEventsResponse\x12\x63\n\x0eImportResource\x12\'.mlspec.common.v1.ImportResourceRequest\x1a(.mlspec.common.v1.ImportResourceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.resource_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_IMPORTRESOURCEREQUEST'].fields_by_name['resource']._loaded_options = None
+  _globals['_IMPORTRESOURCEREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\002'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['resource_id']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['resource_id']._serialized_options = b'\372A\003\n\001*'
   _globals['_RESOLVERESOURCEREQUEST'].fields_by_name['resource']._loaded_options = None
@@ -53,30 +55,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPRECATERESOURCEREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\002'
   _globals['_REACTIVATERESOURCEREQUEST'].fields_by_name['resource']._loaded_options = None
   _globals['_REACTIVATERESOURCEREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\002'
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=314
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=577
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=580
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=710
-  _globals['_RESOLVERESOURCEREQUEST']._serialized_start=712
-  _globals['_RESOLVERESOURCEREQUEST']._serialized_end=801
-  _globals['_RESOLVERESOURCERESPONSE']._serialized_start=804
-  _globals['_RESOLVERESOURCERESPONSE']._serialized_end=984
-  _globals['_RENAMERESOURCEREQUEST']._serialized_start=987
-  _globals['_RENAMERESOURCEREQUEST']._serialized_end=1196
-  _globals['_ARCHIVERESOURCEREQUEST']._serialized_start=1199
-  _globals['_ARCHIVERESOURCEREQUEST']._serialized_end=1400
-  _globals['_DEPRECATERESOURCEREQUEST']._serialized_start=1403
-  _globals['_DEPRECATERESOURCEREQUEST']._serialized_end=1606
-  _globals['_REACTIVATERESOURCEREQUEST']._serialized_start=1609
-  _globals['_REACTIVATERESOURCEREQUEST']._serialized_end=1789
-  _globals['_RENAMERESOURCERESPONSE']._serialized_start=1792
-  _globals['_RENAMERESOURCERESPONSE']._serialized_end=1971
-  _globals['_ARCHIVERESOURCERESPONSE']._serialized_start=1974
-  _globals['_ARCHIVERESOURCERESPONSE']._serialized_end=2154
-  _globals['_DEPRECATERESOURCERESPONSE']._serialized_start=2157
-  _globals['_DEPRECATERESOURCERESPONSE']._serialized_end=2339
-  _globals['_REACTIVATERESOURCERESPONSE']._serialized_start=2342
-  _globals['_REACTIVATERESOURCERESPONSE']._serialized_end=2525
-  _globals['_RESOURCESERVICE']._serialized_start=2528
-  _globals['_RESOURCESERVICE']._serialized_end=3181
+  _globals['_IMPORTRESOURCEREQUEST']._serialized_start=314
+  _globals['_IMPORTRESOURCEREQUEST']._serialized_end=461
+  _globals['_IMPORTRESOURCERESPONSE']._serialized_start=464
+  _globals['_IMPORTRESOURCERESPONSE']._serialized_end=684
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=687
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=950
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=953
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1083
+  _globals['_RESOLVERESOURCEREQUEST']._serialized_start=1085
+  _globals['_RESOLVERESOURCEREQUEST']._serialized_end=1174
+  _globals['_RESOLVERESOURCERESPONSE']._serialized_start=1177
+  _globals['_RESOLVERESOURCERESPONSE']._serialized_end=1357
+  _globals['_RENAMERESOURCEREQUEST']._serialized_start=1360
+  _globals['_RENAMERESOURCEREQUEST']._serialized_end=1569
+  _globals['_ARCHIVERESOURCEREQUEST']._serialized_start=1572
+  _globals['_ARCHIVERESOURCEREQUEST']._serialized_end=1773
+  _globals['_DEPRECATERESOURCEREQUEST']._serialized_start=1776
+  _globals['_DEPRECATERESOURCEREQUEST']._serialized_end=1979
+  _globals['_REACTIVATERESOURCEREQUEST']._serialized_start=1982
+  _globals['_REACTIVATERESOURCEREQUEST']._serialized_end=2162
+  _globals['_RENAMERESOURCERESPONSE']._serialized_start=2165
+  _globals['_RENAMERESOURCERESPONSE']._serialized_end=2344
+  _globals['_ARCHIVERESOURCERESPONSE']._serialized_start=2347
+  _globals['_ARCHIVERESOURCERESPONSE']._serialized_end=2527
+  _globals['_DEPRECATERESOURCERESPONSE']._serialized_start=2530
+  _globals['_DEPRECATERESOURCERESPONSE']._serialized_end=2712
+  _globals['_REACTIVATERESOURCERESPONSE']._serialized_start=2715
+  _globals['_REACTIVATERESOURCERESPONSE']._serialized_end=2898
+  _globals['_RESOURCESERVICE']._serialized_start=2901
+  _globals['_RESOURCESERVICE']._serialized_end=3655
 # @@protoc_insertion_point(module_scope)

@@ -25,6 +25,82 @@ else:
 DESCRIPTOR: descriptor.FileDescriptor
 
 @typing.final
+class ImportResourceRequest(message.Message):
+    """ImportResourceRequest is the request of ResourceService.ImportResource."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: builtins.int
+    REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
+    request_id: builtins.str
+    """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true, the server runs every rule of the import and answers what it
+    would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
+    @builtins.property
+    def resource(self) -> any_pb2.Any:
+        """Required. The resource to import, packed as its own message type (for example a
+        mlspec.tracking.v1.Run), with `meta.external_id` set.
+        """
+
+    def __init__(
+        self,
+        *,
+        resource: any_pb2.Any | None = ...,
+        request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "resource", b"resource", "validate_only", b"validate_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ImportResourceResponse(message.Message):
+    """ImportResourceResponse is the response of ResourceService.ImportResource."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    META_FIELD_NUMBER: builtins.int
+    RESOURCE_FIELD_NUMBER: builtins.int
+    WARNINGS_FIELD_NUMBER: builtins.int
+    ALREADY_EXISTED_FIELD_NUMBER: builtins.int
+    already_existed: builtins.bool
+    """True when a resource with the same kind and external id existed already and was
+    returned unchanged.
+    """
+    @builtins.property
+    def meta(self) -> object_meta_pb2.ObjectMeta:
+        """The common fields of the stored resource."""
+
+    @builtins.property
+    def resource(self) -> any_pb2.Any:
+        """The stored resource, packed as its own message type."""
+
+    @builtins.property
+    def warnings(self) -> containers.RepeatedCompositeFieldContainer[warning_pb2.Warning]:
+        """Non-fatal conditions the caller should know about."""
+
+    def __init__(
+        self,
+        *,
+        meta: object_meta_pb2.ObjectMeta | None = ...,
+        resource: any_pb2.Any | None = ...,
+        warnings: abc.Iterable[warning_pb2.Warning] | None = ...,
+        already_existed: builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["meta", b"meta", "resource", b"resource"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["already_existed", b"already_existed", "meta", b"meta", "resource", b"resource", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
 class ListAuditEventsRequest(message.Message):
     """ListAuditEventsRequest is the request of ResourceService.ListAuditEvents."""
 

@@ -69,6 +69,11 @@ class ResourceServiceStub:
                 request_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.ImportResource = channel.unary_unary(
+                '/mlspec.common.v1.ResourceService/ImportResource',
+                request_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ImportResourceRequest.SerializeToString,
+                response_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ImportResourceResponse.FromString,
+                _registered_method=True)
 
 
 class ResourceServiceServicer:
@@ -136,6 +141,26 @@ class ResourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportResource(self, request, context):
+        """Imports a resource from another system, keeping the history the source recorded.
+        It creates the resource as its kind's Create (or ReportStage) method does, with the
+        same rules and errors, except that the server keeps `meta.create_time`,
+        `meta.update_time` (the create time when unset) and `meta.creator` when set, a
+        tracking Run's `artifact_uri`, and lets a Run start in any state (its history then
+        records that state at the create time). The resource MUST carry `meta.external_id`
+        (INVALID_ARGUMENT otherwise); when a non-archived resource of its kind already has
+        that external id, nothing is written and that resource is returned with
+        `already_existed` set, so a second import adds nothing. On a server that
+        authenticates callers only an admin token may call it (PERMISSION_DENIED
+        otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+        server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+        refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+        ALREADY_EXISTS for a name taken by another object).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResourceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +193,11 @@ def add_ResourceServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'ImportResource': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportResource,
+                    request_deserializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ImportResourceRequest.FromString,
+                    response_serializer=mlspec_dot_common_dot_v1_dot_resource__service__pb2.ImportResourceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -337,6 +367,33 @@ class ResourceService:
             '/mlspec.common.v1.ResourceService/ListAuditEvents',
             mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsRequest.SerializeToString,
             mlspec_dot_common_dot_v1_dot_resource__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportResource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mlspec.common.v1.ResourceService/ImportResource',
+            mlspec_dot_common_dot_v1_dot_resource__service__pb2.ImportResourceRequest.SerializeToString,
+            mlspec_dot_common_dot_v1_dot_resource__service__pb2.ImportResourceResponse.FromString,
             options,
             channel_credentials,
             insecure,

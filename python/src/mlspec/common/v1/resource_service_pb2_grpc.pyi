@@ -71,6 +71,22 @@ class ResourceServiceStub:
     authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
     Returns INVALID_ARGUMENT for a page token of another query.
     """
+    ImportResource: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ImportResourceRequest, resource_service_pb2.ImportResourceResponse]
+    """Imports a resource from another system, keeping the history the source recorded.
+    It creates the resource as its kind's Create (or ReportStage) method does, with the
+    same rules and errors, except that the server keeps `meta.create_time`,
+    `meta.update_time` (the create time when unset) and `meta.creator` when set, a
+    tracking Run's `artifact_uri`, and lets a Run start in any state (its history then
+    records that state at the create time). The resource MUST carry `meta.external_id`
+    (INVALID_ARGUMENT otherwise); when a non-archived resource of its kind already has
+    that external id, nothing is written and that resource is returned with
+    `already_existed` set, so a second import adds nothing. On a server that
+    authenticates callers only an admin token may call it (PERMISSION_DENIED
+    otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+    server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+    refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+    ALREADY_EXISTS for a name taken by another object).
+    """
 
 @typing.type_check_only
 class ResourceServiceAsyncStub(ResourceServiceStub):
@@ -114,6 +130,22 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
     authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
     Returns INVALID_ARGUMENT for a page token of another query.
+    """
+    ImportResource: aio.UnaryUnaryMultiCallable[resource_service_pb2.ImportResourceRequest, resource_service_pb2.ImportResourceResponse]  # type: ignore[assignment]
+    """Imports a resource from another system, keeping the history the source recorded.
+    It creates the resource as its kind's Create (or ReportStage) method does, with the
+    same rules and errors, except that the server keeps `meta.create_time`,
+    `meta.update_time` (the create time when unset) and `meta.creator` when set, a
+    tracking Run's `artifact_uri`, and lets a Run start in any state (its history then
+    records that state at the create time). The resource MUST carry `meta.external_id`
+    (INVALID_ARGUMENT otherwise); when a non-archived resource of its kind already has
+    that external id, nothing is written and that resource is returned with
+    `already_existed` set, so a second import adds nothing. On a server that
+    authenticates callers only an admin token may call it (PERMISSION_DENIED
+    otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+    server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+    refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+    ALREADY_EXISTS for a name taken by another object).
     """
 
 class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
@@ -191,6 +223,28 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
         """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
         authenticates callers only an admin token may call it (PERMISSION_DENIED otherwise).
         Returns INVALID_ARGUMENT for a page token of another query.
+        """
+
+    @abc_1.abstractmethod
+    def ImportResource(
+        self,
+        request: resource_service_pb2.ImportResourceRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[resource_service_pb2.ImportResourceResponse, abc.Awaitable[resource_service_pb2.ImportResourceResponse]]:
+        """Imports a resource from another system, keeping the history the source recorded.
+        It creates the resource as its kind's Create (or ReportStage) method does, with the
+        same rules and errors, except that the server keeps `meta.create_time`,
+        `meta.update_time` (the create time when unset) and `meta.creator` when set, a
+        tracking Run's `artifact_uri`, and lets a Run start in any state (its history then
+        records that state at the create time). The resource MUST carry `meta.external_id`
+        (INVALID_ARGUMENT otherwise); when a non-archived resource of its kind already has
+        that external id, nothing is written and that resource is returned with
+        `already_existed` set, so a second import adds nothing. On a server that
+        authenticates callers only an admin token may call it (PERMISSION_DENIED
+        otherwise). Returns INVALID_ARGUMENT for a resource of no known kind, of a kind the
+        server only makes itself (PipelineDraft, Pipeline, PipelineRun), or one its Create
+        refuses, and what that Create returns otherwise (NOT_FOUND for a missing parent,
+        ALREADY_EXISTS for a name taken by another object).
         """
 
 def add_ResourceServiceServicer_to_server(servicer: ResourceServiceServicer, server: typing.Union[grpc.Server, aio.Server]) -> None: ...

@@ -12,6 +12,7 @@ from mlspec.common.v1 import digest_pb2 as digest_pb2
 from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import value_pb2 as value_pb2
 from mlspec.data.v1 import data_path_pb2 as data_path_pb2
+from mlspec.data.v1 import schema_pb2 as schema_pb2
 import builtins as builtins
 import sys
 import typing as typing
@@ -221,6 +222,8 @@ class Artifact(message.Message):
     STATE_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
     PROMOTED_DATASET_VERSION_ID_FIELD_NUMBER: builtins.int
+    SCHEMA_FIELD_NUMBER: builtins.int
+    ROW_COUNT_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the tracking Run that produced the artifact; for a pipeline run,
     the id of its Run record (PipelineRun.run_id). The run MUST exist (NOT_FOUND
@@ -265,6 +268,10 @@ class Artifact(message.Message):
     """Output only. Id of the DatasetVersion created when the artifact was promoted to a
     dataset; empty if it was never promoted.
     """
+    row_count: builtins.int
+    """Optional. Number of rows (records, examples) the artifact holds; unset means not
+    known, which differs from a known 0.
+    """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
         """Required. Common object fields (id, name, status, description, times, labels, etag,
@@ -291,6 +298,12 @@ class Artifact(message.Message):
         for example `framework: "xgboost"` or `num_rows: 120000`.
         """
 
+    @builtins.property
+    def schema(self) -> schema_pb2.DataSchema:
+        """Optional. Schema of the data the artifact holds (the columns of a table, the features
+        of a dataset), as a source such as an OpenLineage schema facet reports it.
+        """
+
     def __init__(
         self,
         *,
@@ -309,9 +322,13 @@ class Artifact(message.Message):
         state: ArtifactState.ValueType = ...,
         properties: abc.Mapping[builtins.str, value_pb2.Value] | None = ...,
         promoted_dataset_version_id: builtins.str = ...,
+        schema: schema_pb2.DataSchema | None = ...,
+        row_count: builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["digest", b"digest", "location", b"location", "meta", b"meta"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["_row_count", b"_row_count", "digest", b"digest", "location", b"location", "meta", b"meta", "row_count", b"row_count", "schema", b"schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["digest", b"digest", "location", b"location", "log_stream", b"log_stream", "media_type", b"media_type", "meta", b"meta", "output_name", b"output_name", "promoted_dataset_version_id", b"promoted_dataset_version_id", "properties", b"properties", "run_id", b"run_id", "size_bytes", b"size_bytes", "state", b"state", "step_run_id", b"step_run_id", "type", b"type", "type_schema", b"type_schema", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["_row_count", b"_row_count", "digest", b"digest", "location", b"location", "log_stream", b"log_stream", "media_type", b"media_type", "meta", b"meta", "output_name", b"output_name", "promoted_dataset_version_id", b"promoted_dataset_version_id", "properties", b"properties", "row_count", b"row_count", "run_id", b"run_id", "schema", b"schema", "size_bytes", b"size_bytes", "state", b"state", "step_run_id", b"step_run_id", "type", b"type", "type_schema", b"type_schema", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__row_count: _TypeAlias = typing.Literal["row_count"]  # noqa: Y015
+    _WhichOneofArgType__row_count: _TypeAlias = typing.Literal["_row_count", b"_row_count"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__row_count) -> _WhichOneofReturnType__row_count | None: ...

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as descriptor
 from google.protobuf import field_mask_pb2 as field_mask_pb2
 from google.protobuf import message as message
 from google.protobuf.internal import containers as containers
+from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import warning_pb2 as warning_pb2
 from mlspec.data.v1 import artifact_pb2 as artifact_pb2
@@ -99,23 +100,32 @@ class GetDatastoreRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The datastore's id; it also finds archived objects."""
     name: builtins.str
     """Optional. The datastore's name, matched case-insensitively among non-archived
     objects.
     """
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -367,6 +377,7 @@ class GetArtifactRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     RUN_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The artifact's id; it also finds archived objects."""
@@ -376,18 +387,26 @@ class GetArtifactRequest(message.Message):
     """Optional. Id of the producing run; required when `name` is set, because artifact
     names are unique only within their run.
     """
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         run_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "run_id", b"run_id", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "run_id", b"run_id", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -835,21 +854,30 @@ class GetDatasetRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The dataset's id; it also finds archived objects."""
     name: builtins.str
     """Optional. The dataset's name, matched case-insensitively among non-archived objects."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -1102,6 +1130,7 @@ class GetDatasetVersionRequest(message.Message):
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     DATASET_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The dataset version's id; it also finds archived objects."""
@@ -1113,19 +1142,27 @@ class GetDatasetVersionRequest(message.Message):
     """Optional. The version number within the dataset given by `dataset_id`."""
     dataset_id: builtins.str
     """Optional. Id of the dataset; required when `name` or `version` is set."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
         version: builtins.int = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         dataset_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_id", b"dataset_id", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_id", b"dataset_id", "external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "version"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "version", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -1381,6 +1418,7 @@ class GetDatasetProfileRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     DATASET_VERSION_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The dataset profile's id; it also finds archived objects."""
@@ -1390,18 +1428,26 @@ class GetDatasetProfileRequest(message.Message):
     """
     dataset_version_id: builtins.str
     """Optional. Id of the dataset version; required when `name` is set."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         dataset_version_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version_id", b"dataset_version_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version_id", b"dataset_version_id", "external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -1663,6 +1709,7 @@ class GetDatasetCheckpointRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     DATASET_VERSION_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The dataset checkpoint's id; it also finds archived objects."""
@@ -1672,18 +1719,26 @@ class GetDatasetCheckpointRequest(message.Message):
     """
     dataset_version_id: builtins.str
     """Optional. Id of the dataset version; required when `name` is set."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         dataset_version_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version_id", b"dataset_version_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version_id", b"dataset_version_id", "external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -1941,23 +1996,32 @@ class GetDatasetViewRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The dataset view's id; it also finds archived objects."""
     name: builtins.str
     """Optional. The dataset view's name, matched case-insensitively among non-archived
     objects.
     """
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 

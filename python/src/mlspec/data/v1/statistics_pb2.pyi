@@ -369,6 +369,7 @@ class NumericStatistics(message.Message):
     SUM_FIELD_NUMBER: builtins.int
     WEIGHTED_MEAN_FIELD_NUMBER: builtins.int
     WEIGHTED_STD_DEV_FIELD_NUMBER: builtins.int
+    PRESENT_FIELDS_FIELD_NUMBER: builtins.int
     mean: builtins.float
     """Optional. Mean of the values."""
     std_dev: builtins.float
@@ -399,6 +400,14 @@ class NumericStatistics(message.Message):
         quantiles.
         """
 
+    @builtins.property
+    def present_fields(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Optional. Names of the scalar fields of this message that the producer computed, for
+        example `mean` and `max`. When it is non-empty, a scalar field it does not name is
+        absent (not computed), even though it reads 0; when it is empty, every scalar field
+        counts as computed (producers that predate this field).
+        """
+
     def __init__(
         self,
         *,
@@ -413,10 +422,11 @@ class NumericStatistics(message.Message):
         sum: builtins.float = ...,
         weighted_mean: builtins.float = ...,
         weighted_std_dev: builtins.float = ...,
+        present_fields: abc.Iterable[builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["histograms", b"histograms", "max", b"max", "mean", b"mean", "median", b"median", "min", b"min", "num_zeros", b"num_zeros", "quantiles", b"quantiles", "std_dev", b"std_dev", "sum", b"sum", "weighted_mean", b"weighted_mean", "weighted_std_dev", b"weighted_std_dev"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["histograms", b"histograms", "max", b"max", "mean", b"mean", "median", b"median", "min", b"min", "num_zeros", b"num_zeros", "present_fields", b"present_fields", "quantiles", b"quantiles", "std_dev", b"std_dev", "sum", b"sum", "weighted_mean", b"weighted_mean", "weighted_std_dev", b"weighted_std_dev"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -117,6 +117,12 @@ def _is_set(message: Message, field: Any) -> bool:
     return bool(getattr(message, field.name))
 
 
+# Required fields whose comment lets another field of the same message stand in for
+# them: the walk counts the field as set when the stand-in is. A digest set holds digests,
+# or (for records imported from a system that kept none) says why in unknown_reason.
+STANDS_IN = {"mlspec.common.v1.DigestSet.digests": "unknown_reason"}
+
+
 @cache
 def required_oneofs(desc: descriptor.Descriptor) -> tuple[Any, ...]:
     """The oneofs of ``desc`` declared ``(mlspec.common.v1.required_oneof)``."""
@@ -160,14 +166,18 @@ def _shape(field: descriptor.FieldDescriptor) -> int:
 @cache
 def _required_plan(
     desc: descriptor.Descriptor,
-) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]]:
+) -> tuple[
+    tuple[tuple[str, int, str], ...], tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]
+]:
     """(REQUIRED fields, required oneofs, fields to descend into) of a message type.
 
     Fields come with their shape; oneofs with the text naming their members. Output-only
     fields are never descended into: the server fills them, a client's values there are
     cleared.
     """
-    direct = tuple((f.name, _shape(f)) for f in desc.fields if _demands(f))
+    direct = tuple(
+        (f.name, _shape(f), STANDS_IN.get(f.full_name, "")) for f in desc.fields if _demands(f)
+    )
     oneofs = tuple((o.name, ", ".join(f.name for f in o.fields)) for o in required_oneofs(desc))
     descend = tuple(
         (f.name, _shape(f))
@@ -230,7 +240,7 @@ def _collect_missing(
     # This runs on every request: the plan says where to look, paths are built lazily.
     direct, oneofs, descend = _required_plan(message.DESCRIPTOR)
     prefix = f"{path}." if path else ""
-    for name, shape in direct:
+    for name, shape, stand_in in direct:
         if name in skip:
             continue
         if shape == _PRESENCE:
@@ -239,7 +249,7 @@ def _collect_missing(
             missing = not getattr(message, name)
         else:
             missing = not len(getattr(message, name))
-        if missing:
+        if missing and not (stand_in and getattr(message, stand_in)):
             found.append(FieldViolation(prefix + name, "is required"))
     for name, members in oneofs:
         if message.WhichOneof(name) is None:

@@ -9,6 +9,7 @@ reference field points at comes from its `google.api.resource_reference` in the 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -281,6 +282,17 @@ def spec_for_message(message: Message | descriptor.Descriptor) -> KindSpec | Non
     return BY_MESSAGE.get(desc.full_name)
 
 
+# ObjectMeta members every kind can filter on (`meta.display_name`, `meta.external_id.id`).
+META_MEMBERS = ("display_name", "external_id.system", "external_id.id", "external_id.uri")
+# The index key that makes (kind, external system, external id) a one-row lookup.
+EXTERNAL_KEY = "external_id.key"
+
+
+def external_key(system: str, external_id: str) -> str:
+    """The indexed form of an external identity: fixed length whatever the id's length."""
+    return hashlib.sha256(f"{system}\x00{external_id}".encode()).hexdigest()
+
+
 _F = descriptor.FieldDescriptor
 _REF = "mlspec.common.v1.ResourceRef"
 _TIMESTAMP = "google.protobuf.Timestamp"
@@ -408,6 +420,8 @@ def indexed_members(full_name: str) -> dict[str, Member]:
         members["outputs.id"] = ("text", ())
     if spec.kind == K.RESOURCE_KIND_WORKFLOW_METADATA_RECORD:
         members["model_name"] = ("text", ())
+    for member in META_MEMBERS:
+        members.setdefault(member, ("text", ()))
     return members
 
 
@@ -449,6 +463,15 @@ def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
     """The values of ``message`` that go into the filter index (labels included)."""
     meta = message.meta  # type: ignore[attr-defined]
     found = [FieldValue(f"labels.{k}", text=v) for k, v in meta.labels.items()]
+    if meta.display_name:
+        found.append(FieldValue("display_name", text=meta.display_name[:1024]))
+    if meta.HasField("external_id"):
+        ext = meta.external_id
+        found.append(FieldValue("external_id.system", text=ext.system))
+        found.append(FieldValue("external_id.id", text=ext.id[:1024]))
+        if ext.uri:
+            found.append(FieldValue("external_id.uri", text=ext.uri[:1024]))
+        found.append(FieldValue(EXTERNAL_KEY, text=external_key(ext.system, ext.id)))
     for fields, member, kind, presence in _index_plan(spec.full_name):
         holder = _holder(message, fields)
         if holder is None:

@@ -54,3 +54,45 @@ def description_violations(description: str, path: str) -> list[FieldViolation]:
             FieldViolation(path, f"is {len(description)} characters; at most 32768 are allowed")
         ]
     return []
+
+
+EXTERNAL_SYSTEM_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
+MAX_DISPLAY_NAME = 1024
+MAX_EXTERNAL_ID = 1024
+MAX_EXTERNAL_URI = 2048
+
+
+def display_name_violations(display_name: str, path: str) -> list[FieldViolation]:
+    """A display name is any text of at most 1,024 characters."""
+    if len(display_name) > MAX_DISPLAY_NAME:
+        return [
+            FieldViolation(path, f"is {len(display_name)} characters; at most 1024 are allowed")
+        ]
+    return []
+
+
+def external_id_violations(
+    system: str, external_id: str, uri: str, path: str
+) -> list[FieldViolation]:
+    """What is wrong with an ObjectMeta.external_id (its system, id and URI)."""
+    found = []
+    if not EXTERNAL_SYSTEM_PATTERN.fullmatch(system):
+        found.append(
+            FieldViolation(
+                f"{path}.system",
+                "must be a lowercase token matching ^[a-z][a-z0-9_.-]{0,62}$, for example mlflow",
+            )
+        )
+    if not external_id:
+        found.append(FieldViolation(f"{path}.id", "is required: the object's id in that system"))
+    elif len(external_id) > MAX_EXTERNAL_ID:
+        found.append(
+            FieldViolation(
+                f"{path}.id", f"is {len(external_id)} characters; at most 1024 are allowed"
+            )
+        )
+    if len(uri) > MAX_EXTERNAL_URI:
+        found.append(
+            FieldViolation(f"{path}.uri", f"is {len(uri)} characters; at most 2048 are allowed")
+        )
+    return found

@@ -20,12 +20,14 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
 from mlspec import errors
-from mlspec.common.v1 import object_meta_pb2, reference_pb2, warning_pb2
+from mlspec.common.v1 import digest_pb2, object_meta_pb2, reference_pb2, warning_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common import field_behavior, names, well_formed
 from mlspec.domain.common.kinds import (
     BY_KIND,
+    EXTERNAL_KEY,
     KindSpec,
+    external_key,
     index_values,
     referenced_kinds,
     spec_for_message,
@@ -62,6 +64,10 @@ class RequestScope:
     workspace: str = "default"
     creator: str = ""
     warnings: list[warning_pb2.Warning] = field(default_factory=list)
+    # ResourceService.ImportResource: creates keep the history the source recorded.
+    importing: bool = False
+    # Run by the server once the call's transaction has committed (lineage events).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def warn(self, code: str, message: str, kind: int = 0, resource_id: str = "") -> None:
         """Adds a warning to the response, once per (code, resource)."""
@@ -276,6 +282,60 @@ class Resources:
             members=members or {},
         )
 
+    def find_by_external_id(self, kind: int, system: str, external_id: str) -> Loaded | None:
+        """The non-archived resource of a kind with this external identity, or None."""
+        query = self.query(
+            kind,
+            filter=Comparison((EXTERNAL_KEY,), "=", external_key(system, external_id)),
+            members={EXTERNAL_KEY: FieldSpec("text")},
+            statuses=(ACTIVE, DEPRECATED),
+            page_size=1,
+        )
+        page = self._tx.list_page(query)
+        return self._load(page.records[0]) if page.records else None
+
+    def get_by_external_id(
+        self, kind: int, ext: object_meta_pb2.ExternalId, *, path: str = "external_id"
+    ) -> Loaded:
+        """Reads a non-archived resource by its external identity; NOT_FOUND if absent."""
+        spec = BY_KIND[kind]
+        violations = names.external_id_violations(ext.system, ext.id, ext.uri, path)
+        if violations:
+            raise errors.not_valid("the external id is not valid", violations, "INVALID_ARGUMENT")
+        loaded = self.find_by_external_id(kind, ext.system, ext.id)
+        if loaded is None:
+            raise errors.NotFound(
+                f"no {spec.label} with external id {ext.system}:{ext.id!r} (archived objects "
+                "are found by id only)",
+                reason="RESOURCE_NOT_FOUND",
+                resource_type=spec.full_name,
+                resource_name=ext.id,
+                violations=[FieldViolation(path, "no such resource")],
+            )
+        return loaded
+
+    def claim_external_id(
+        self, spec: KindSpec, meta: object_meta_pb2.ObjectMeta, path: str
+    ) -> None:
+        """ALREADY_EXISTS when another non-archived object of the kind has this external id.
+
+        The key is locked until the transaction ends, so concurrent claims take turns.
+        """
+        if not meta.HasField("external_id"):
+            return
+        ext = meta.external_id
+        self._tx.lock_key(self.scope.workspace, f"{spec.kind}/{external_key(ext.system, ext.id)}")
+        existing = self.find_by_external_id(spec.kind, ext.system, ext.id)
+        if existing is not None and existing.record.id != meta.id:
+            raise errors.AlreadyExists(
+                f"{spec.label} {existing.record.id} already has external id "
+                f"{ext.system}:{ext.id!r}",
+                reason="EXTERNAL_ID_TAKEN",
+                resource_type=spec.full_name,
+                resource_name=existing.record.id,
+                violations=[FieldViolation(path, "is already the identity of another object")],
+            )
+
     def find_by_name(self, kind: int, name: str, scope_id: str = "") -> Loaded | None:
         """The non-archived resource with this name in its scope, or None."""
         if "\x00" in name:
@@ -412,11 +472,13 @@ class Resources:
         """
         spec = spec_for_message(message)
         assert spec is not None, f"{message.DESCRIPTOR.full_name} is not a resource kind"
+        kept = _history(message) if self.scope.importing else None
         field_behavior.clear_output_only(message)
         meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
         violations = self._meta_violations(spec, meta, f"{path}.meta")
         violations += field_behavior.missing_required(message, path, waived)
         violations += well_formed.inverted_ranges(message, path)
+        violations += _digest_set_violations(message, path)
         if violations:
             raise errors.not_valid(f"{spec.label} is not valid", violations, "INVALID_RESOURCE")
         if meta.workspace and meta.workspace != self.scope.workspace:
@@ -424,6 +486,7 @@ class Resources:
                 f"{path}.meta.workspace", "must be empty or the caller's workspace"
             )
         links = self._check_references(spec, message, path, ref_edges=ref_edges)
+        self.claim_external_id(spec, meta, f"{path}.meta.external_id")
         now = now_micros()
         meta.id = str(uuid.uuid4())
         meta.workspace = self.scope.workspace
@@ -433,6 +496,8 @@ class Resources:
         meta.status_time.CopyFrom(micros_to_timestamp(now))
         if self.scope.creator:
             meta.creator = self.scope.creator
+        if kept is not None:
+            now = _restore_history(message, kept, now)
         meta.etag = _etag()
         edges: list[Edge] = [(source, meta.id, kind) for source, kind in links]
         if derive is not None:
@@ -477,6 +542,12 @@ class Resources:
             found += names.name_violations(meta.name, f"{path}.name")
         found += names.label_violations(dict(meta.labels), f"{path}.labels")
         found += names.description_violations(meta.description, f"{path}.description")
+        found += names.display_name_violations(meta.display_name, f"{path}.display_name")
+        if meta.HasField("external_id"):
+            ext = meta.external_id
+            found += names.external_id_violations(
+                ext.system, ext.id, ext.uri, f"{path}.external_id"
+            )
         return found
 
     def _check_references(
@@ -500,6 +571,7 @@ class Resources:
         for ref_path, ref in references:
             target = self.resolve(ref, ref_path, for_use=True)
             ref.id = target.record.id
+            ref.kind = target.spec.kind  # type: ignore[assignment]  # a version, through its parent
             ref.ClearField("version")
         for fd in message.DESCRIPTOR.fields if ref_edges else ():
             if (
@@ -642,6 +714,9 @@ class Resources:
                 resource_name=ref.id,
             )
 
+        if loaded.record.status == ARCHIVED:  # its external id may have been claimed since
+            self.claim_external_id(loaded.spec, loaded.meta, f"{path}.id")
+
         def change(meta: object_meta_pb2.ObjectMeta) -> None:
             meta.status = status  # type: ignore[assignment]
             meta.status_time.CopyFrom(micros_to_timestamp(now_micros()))
@@ -689,6 +764,78 @@ def _id_fields(desc: Any) -> tuple[Any, ...]:
     return tuple(
         f for f in desc.fields if f.name != "meta" and not f.is_repeated and referenced_kinds(f)
     )
+
+
+_DIGEST_SET = "mlspec.common.v1.DigestSet"
+MAX_UNKNOWN_REASON = 1024
+
+
+def digest_sets(message: Message, path: str) -> Iterator[tuple[str, digest_pb2.DigestSet]]:
+    """Every DigestSet set anywhere inside ``message``, with its path."""
+    for suffix, item in field_behavior.children(
+        message, field_behavior.holding(message.DESCRIPTOR, _DIGEST_SET)
+    ):
+        item_path = f"{path}.{suffix}"
+        if isinstance(item, digest_pb2.DigestSet):
+            yield item_path, item
+        else:
+            yield from digest_sets(item, item_path)
+
+
+def _digest_set_violations(message: Message, path: str) -> list[FieldViolation]:
+    """A digest set holds digests or says why there are none (unknown_reason), not both."""
+    found = []
+    for where, digests in digest_sets(message, path):
+        if digests.unknown_reason and digests.digests:
+            found.append(
+                FieldViolation(
+                    f"{where}.unknown_reason",
+                    "is set beside digests; a digest set either holds digests or says why the "
+                    "source recorded none",
+                )
+            )
+        if len(digests.unknown_reason) > MAX_UNKNOWN_REASON:
+            found.append(
+                FieldViolation(f"{where}.unknown_reason", "is longer than 1024 characters")
+            )
+    return found
+
+
+@dataclass
+class _History:
+    """What an import keeps of the history the source system recorded."""
+
+    create_time: int | None
+    update_time: int | None
+    creator: str
+    artifact_uri: str
+
+
+def _history(message: Message) -> _History:
+    meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+    return _History(
+        create_time=meta.create_time.ToMicroseconds() if meta.HasField("create_time") else None,
+        update_time=meta.update_time.ToMicroseconds() if meta.HasField("update_time") else None,
+        creator=meta.creator,
+        artifact_uri=getattr(message, "artifact_uri", "")
+        if message.DESCRIPTOR.full_name == "mlspec.tracking.v1.Run"
+        else "",
+    )
+
+
+def _restore_history(message: Message, kept: _History, now: int) -> int:
+    """Puts the imported history back; returns the create time to store."""
+    meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
+    created = now if kept.create_time is None else kept.create_time
+    updated = created if kept.update_time is None else max(kept.update_time, created)
+    meta.create_time.CopyFrom(micros_to_timestamp(created))
+    meta.update_time.CopyFrom(micros_to_timestamp(updated))
+    meta.status_time.CopyFrom(micros_to_timestamp(created))
+    if kept.creator:
+        meta.creator = kept.creator
+    if kept.artifact_uri:
+        message.artifact_uri = kept.artifact_uri  # type: ignore[attr-defined]
+    return created
 
 
 def _etag() -> str:

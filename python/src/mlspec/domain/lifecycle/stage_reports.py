@@ -25,7 +25,7 @@ from mlspec.common.v1 import digest_pb2, reference_pb2, threshold_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2
 from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.kinds import BY_KIND, indexed_members
-from mlspec.domain.common.resources import Resources
+from mlspec.domain.common.resources import Resources, digest_sets
 from mlspec.domain.lifecycle import package_signatures, seals
 from mlspec.domain.lifecycle.objectives import stage_rules as objective_rules
 from mlspec.errors import FieldViolation
@@ -239,6 +239,8 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
         report.meta.name = f"{stage.lower().replace('_', '-')}-{report.meta.id}"
     edges = _fill_pipeline_run(res, report, path)
     _check_input_digests(res, report, path)
+    if report.stage in GATED_STAGES:
+        _check_known_digests(res, report, path)
     if report.HasField("model_test"):
         _check_model_test(res, report, path)
     if report.HasField("model_packaging"):
@@ -310,6 +312,56 @@ def _same_content(a: digest_pb2.DigestSet, b: digest_pb2.DigestSet) -> bool:
         algorithm in b.digests and b.digests[algorithm].lower() == value.lower()
         for algorithm, value in a.digests.items()
     )
+
+
+# The stages of the deployment gate: what they package or serve is fixed by digest.
+GATED_STAGES = frozenset({S.LIFECYCLE_STAGE_MODEL_PACKAGING, S.LIFECYCLE_STAGE_MODEL_SERVING})
+
+
+def _unknown(digests: digest_pb2.DigestSet) -> bool:
+    return bool(digests.unknown_reason) and not digests.digests
+
+
+def _check_known_digests(res: Resources, report: Report, path: str) -> None:
+    """The gate never accepts "digest unknown at the source" (DigestSet.unknown_reason).
+
+    A stage 10 report's digests (the package's and every other one in its payload), a
+    SUCCEEDED stage 11 report's served model version, and the recorded digest of every
+    input of either, must be known.
+    """
+    found: list[FieldViolation] = []
+    payload = report.WhichOneof("payload")
+    if payload is not None:
+        for where, digests in digest_sets(getattr(report, payload), f"{path}.{payload}"):
+            if _unknown(digests):
+                found.append(FieldViolation(where, f"is unknown ({digests.unknown_reason})"))
+    refs = [(f"{path}.inputs[{i}].resource", e.resource) for i, e in enumerate(report.inputs)]
+    serving = report.stage == S.LIFECYCLE_STAGE_MODEL_SERVING
+    if report.HasField("model_version") and (
+        not serving or report.status == stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED
+    ):
+        refs.append((f"{path}.model_version", report.model_version))
+    for where, ref in refs:
+        recorded_of = RECORDED_DIGEST.get(ref.kind)
+        if recorded_of is None or not ref.id:
+            continue
+        loaded = res.get(ref.kind, ref.id, path=where)
+        recorded = recorded_of(loaded.message)
+        if _unknown(recorded):
+            found.append(
+                FieldViolation(
+                    where,
+                    f"{loaded.spec.label} {loaded.record.id} has no known digest "
+                    f"({recorded.unknown_reason})",
+                )
+            )
+    if found:
+        raise errors.FailedPrecondition(
+            f"stage {stage_pb2.LifecycleStage.Name(report.stage)} needs known digests: "
+            + "; ".join(f"{v.field} {v.description}" for v in found),
+            reason="DIGEST_UNKNOWN",
+            violations=found,
+        )
 
 
 def _check_input_digests(res: Resources, report: Report, path: str) -> None:

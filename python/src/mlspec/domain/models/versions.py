@@ -210,16 +210,23 @@ def _store_violations(version: model_version_pb2.ModelVersion, path: str) -> lis
 # -- create and update -------------------------------------------------------------
 
 
+MAX_SOURCE_VERSION = 64
+
+
 def _prepare(_res: Resources, version: model_version_pb2.ModelVersion, path: str) -> None:
     """What the request alone decides: the semantic version, digest, aliases, stores."""
     violations = _version_violations(version.version, f"{path}.version")
-    if version.HasField("artifact") and not version.artifact.digest.digests:
+    digest = version.artifact.digest
+    if version.HasField("artifact") and not digest.digests and not digest.unknown_reason:
         violations.append(
             FieldViolation(
                 f"{path}.artifact.digest",
-                "is required: the digest of the stored model, for example its sha256",
+                "is required: the digest of the stored model, for example its sha256 (or "
+                "unknown_reason when the source recorded none)",
             )
         )
+    if len(version.source_version) > MAX_SOURCE_VERSION:
+        violations.append(FieldViolation(f"{path}.source_version", "is longer than 64 characters"))
     violations += alias_violations(list(version.aliases), f"{path}.aliases")
     violations += _store_violations(version, path)
     if violations:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from mlspec.common.v1 import reference_pb2, value_pb2
 from mlspec.errors import FieldViolation
@@ -387,6 +387,11 @@ def validate(
                     )
                 )
         found.extend(_parameter_violations(vid, vertex.step, interface, graph_params))
+    for vid, vertex in vertices.items():
+        if vertex.HasField("step"):
+            found.extend(
+                _step_output_violations(vid, vertex.step, interfaces, vertices, outputs, successors)
+            )
 
     found.extend(_graph_parameter_violations(graph))
     found.extend(_output_violations(graph, {vid: set(outputs(vid)) for vid in vertices}, enclosing))
@@ -547,6 +552,78 @@ def _parameter_violations(
                     f"step {vid} does not bind required parameter {name!r}",
                     vertex_id=vid,
                     parameter=name,
+                )
+            )
+    return found
+
+
+def _step_output_violations(
+    vid: str,
+    step: graph_pb2.StepVertex,
+    interfaces: dict[str, module_pb2.ModuleInterface],
+    vertices: dict[str, graph_pb2.Vertex],
+    outputs: Callable[[str], dict[str, PortType]],
+    successors: dict[str, set[str]],
+) -> list[graph_pb2.GraphViolation]:
+    """Parameters bound to an upstream step's value output: the port exists, types agree.
+
+    Each such binding orders the steps like a data edge (``successors``), so that the
+    acyclicity check counts it.
+    """
+    found = []
+    interface = interfaces.get(vid)
+    declared = {p.name: p for p in interface.parameters} if interface is not None else {}
+    for name, binding in sorted(step.parameters.items()):
+        if binding.WhichOneof("source") != "step_output":
+            continue
+        port = binding.step_output
+        source = vertices.get(port.vertex_id)
+        if source is None or not source.HasField("step") or port.vertex_id == vid:
+            found.append(
+                _violation(
+                    R.GRAPH_VALIDATION_RULE_EDGE_UNKNOWN_VERTEX,
+                    f"step {vid} binds {name!r} to an output of {port.vertex_id!r}, which is "
+                    + ("the step itself" if port.vertex_id == vid else "not a step vertex"),
+                    vertex_id=vid,
+                    parameter=name,
+                    port=port,
+                )
+            )
+            continue
+        successors[port.vertex_id].add(vid)
+        if port.vertex_id not in interfaces:  # its module did not resolve (reported already)
+            continue
+        source_ports = outputs(port.vertex_id)
+        if port.port_name not in source_ports:
+            found.append(
+                _violation(
+                    R.GRAPH_VALIDATION_RULE_EDGE_UNKNOWN_PORT,
+                    f"step {vid} binds {name!r} to {port.vertex_id}.{port.port_name}, which is "
+                    "not an output port of that step",
+                    vertex_id=vid,
+                    parameter=name,
+                    port=port,
+                )
+            )
+            continue
+        port_type = source_ports[port.port_name]
+        param = declared.get(name)
+        if port_type is None:  # the source's module is not known here: nothing to compare
+            continue
+        if port_type[0] != "value" or (
+            param is not None
+            and not _compatible(port_type, ("value", param.type))  # int feeds double, ...
+        ):
+            found.append(
+                _violation(
+                    R.GRAPH_VALIDATION_RULE_PORT_TYPE_MISMATCH,
+                    f"step {vid} binds {name!r}"
+                    + (f" ({type_name(param.type)})" if param is not None else "")
+                    + f" to {port.vertex_id}.{port.port_name}, which carries "
+                    f"{_describe(port_type)}",
+                    vertex_id=vid,
+                    parameter=name,
+                    port=port,
                 )
             )
     return found

@@ -204,16 +204,60 @@ def check_module_version(res: Resources, version: module_pb2.ModuleVersion, path
             found.append(
                 FieldViolation(
                     f"{path}.snapshot",
-                    "sets no source (git, folder, container_image or package)",
+                    "sets no source (git, folder, container_image, package or inline)",
                 )
             )
-        if not any(version.snapshot.digest.digests.values()):
-            found.append(FieldViolation(f"{path}.snapshot.digest", "holds no digest"))
+        found += snapshot_digest_violations(version.snapshot, f"{path}.snapshot")
     found += interface_violations(version.interface, f"{path}.interface")
     if found:
         raise errors.not_valid("the module version is not valid", found, "INVALID_MODULE_VERSION")
     if implementation == "graph" and kind == module_pb2.MODULE_KIND_COMPLEX:
         _check_subgraph(res, version, module.record.id, f"{path}.graph")
+
+
+MAX_INLINE_CODE = 1024 * 1024
+
+
+def snapshot_digest_violations(snapshot: module_pb2.Snapshot, path: str) -> list[FieldViolation]:
+    """A snapshot is fixed by digest, unless its source recorded none (unknown_reason).
+
+    Inline code is digested by the SHA-256 of its UTF-8 text, which the server checks; an
+    image without a manifest digest needs the unknown digest to be said.
+    """
+    digest = snapshot.digest
+    unknown = bool(digest.unknown_reason) and not digest.digests
+    found = []
+    if not unknown and not any(digest.digests.values()):
+        found.append(
+            FieldViolation(
+                f"{path}.digest",
+                "holds no digest (set digest.unknown_reason when the source recorded none)",
+            )
+        )
+    source = snapshot.WhichOneof("source")
+    if source == "container_image" and not snapshot.container_image.image_digest and not unknown:
+        found.append(
+            FieldViolation(
+                f"{path}.container_image.image_digest",
+                "is required unless digest.unknown_reason says the source gave the image by tag",
+            )
+        )
+    if source == "inline":
+        code = snapshot.inline.code
+        if len(code) > MAX_INLINE_CODE:
+            found.append(
+                FieldViolation(f"{path}.inline.code", "is longer than 1,048,576 characters")
+            )
+        sha = hashlib.sha256(code.encode()).hexdigest()
+        sent = digest.digests.get("sha256", "")
+        if sent.lower() != sha:
+            found.append(
+                FieldViolation(
+                    f"{path}.digest.digests['sha256']",
+                    f"must be the SHA-256 of the inline code, {sha}",
+                )
+            )
+    return found
 
 
 def interface_violations(interface: module_pb2.ModuleInterface, path: str) -> list[FieldViolation]:

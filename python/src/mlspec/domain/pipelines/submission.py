@@ -275,6 +275,7 @@ def publish(res: Resources, request: pb.PublishPipelineDraftRequest) -> pipeline
     pipeline = pipeline_pb2.Pipeline()
     pipeline.meta.name = name
     pipeline.meta.description = request.description or draft.message.meta.description
+    pipeline.meta.display_name = draft.message.meta.display_name
     if request.HasField("attestation"):
         pipeline.attestation.CopyFrom(request.attestation)
 

@@ -103,11 +103,22 @@ def transition(
         run.error.CopyFrom(error)
 
 
-def start_run(run: run_pb2.Run) -> None:
-    """A new run starts PENDING (the default) or RUNNING, with its first state change."""
+def start_run(run: run_pb2.Run, *, imported: bool = False) -> None:
+    """A new run starts PENDING (the default) or RUNNING, with its first state change.
+
+    An imported run (ResourceService.ImportResource) may start in any state, as the source
+    system recorded it.
+    """
     if run.state == run_state_pb2.RUN_STATE_UNSPECIFIED:
         run.state = run_state_pb2.RUN_STATE_PENDING
-    if run.state not in (run_state_pb2.RUN_STATE_PENDING, run_state_pb2.RUN_STATE_RUNNING):
+    if imported:
+        if (
+            run.HasField("start_time")
+            and run.HasField("end_time")
+            and run.end_time.ToNanoseconds() < run.start_time.ToNanoseconds()
+        ):
+            raise errors.invalid("run.end_time", "is before start_time")
+    elif run.state not in (run_state_pb2.RUN_STATE_PENDING, run_state_pb2.RUN_STATE_RUNNING):
         raise errors.invalid(
             "run.state", "a new run is PENDING (the default) or RUNNING; use UpdateRunState after"
         )
@@ -221,7 +232,7 @@ MAX_RUN_ITEMS = 100
 
 def _derive_run(res: Resources, run: run_pb2.Run, _path: str) -> None:
     """The first state, and what the server fills: name, submission, artifact URI."""
-    start_run(run)
+    start_run(run, imported=res.scope.importing)
     created = run.meta.create_time
     if not run.meta.name:
         stamp = created.ToDatetime().strftime("%Y%m%d-%H%M%S")

@@ -469,12 +469,17 @@ class ValidationAnomaly(message.Message):
     SHORT_DESCRIPTION_FIELD_NUMBER: builtins.int
     SLICE_FIELD_NUMBER: builtins.int
     AFFECTED_EXAMPLES_FIELD_NUMBER: builtins.int
+    DESCRIPTION_FIELD_NUMBER: builtins.int
     severity: ValidationAnomalySeverity.ValueType
     """Required. How serious the anomaly is."""
     short_description: builtins.str
     """Optional. One-line summary of all reasons."""
     affected_examples: builtins.int
     """Optional. Number of examples that show the anomaly."""
+    description: builtins.str
+    """Optional. Full description covering all reasons (the long form of
+    `short_description`, as TF Metadata's anomaly info carries it).
+    """
     @builtins.property
     def feature(self) -> statistics_pb2.FeaturePath:
         """Optional. The feature concerned; empty for dataset-level anomalies."""
@@ -501,10 +506,11 @@ class ValidationAnomaly(message.Message):
         short_description: builtins.str = ...,
         slice: slice_pb2.SliceKey | None = ...,
         affected_examples: builtins.int = ...,
+        description: builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["feature", b"feature", "slice", b"slice"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["affected_examples", b"affected_examples", "feature", b"feature", "measurements", b"measurements", "reasons", b"reasons", "severity", b"severity", "short_description", b"short_description", "slice", b"slice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["affected_examples", b"affected_examples", "description", b"description", "feature", b"feature", "measurements", b"measurements", "reasons", b"reasons", "severity", b"severity", "short_description", b"short_description", "slice", b"slice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -517,6 +523,7 @@ class ValidationAnomalyReason(message.Message):
     TYPE_FIELD_NUMBER: builtins.int
     SHORT_DESCRIPTION_FIELD_NUMBER: builtins.int
     DESCRIPTION_FIELD_NUMBER: builtins.int
+    MEASUREMENT_FIELD_NUMBER: builtins.int
     type: ValidationAnomalyType.ValueType
     """Required. Machine-readable reason code."""
     short_description: builtins.str
@@ -525,16 +532,23 @@ class ValidationAnomalyReason(message.Message):
     """Optional. Full description, for example `The feature was present in fewer than
     95% of examples (observed 81%).`.
     """
+    @builtins.property
+    def measurement(self) -> ValidationDistanceMeasurement:
+        """Optional. For a drift or skew reason: the comparator behind it, with the measured
+        distance and the threshold it crossed.
+        """
+
     def __init__(
         self,
         *,
         type: ValidationAnomalyType.ValueType = ...,
         short_description: builtins.str = ...,
         description: builtins.str = ...,
+        measurement: ValidationDistanceMeasurement | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["measurement", b"measurement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["description", b"description", "short_description", b"short_description", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["description", b"description", "measurement", b"measurement", "short_description", b"short_description", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from google.protobuf import message as message
 from google.protobuf.internal import containers as containers
 from google.protobuf.internal import enum_type_wrapper as enum_type_wrapper
 from mlspec.common.v1 import digest_pb2 as digest_pb2
+from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import warning_pb2 as warning_pb2
 from mlspec.metadata.v1 import workflow_metadata_pb2 as workflow_metadata_pb2
@@ -129,21 +130,30 @@ class GetWorkflowMetadataRecordRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The record's id."""
     name: builtins.str
     """Optional. The record's name (case-insensitive; archived records are not found by name)."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 

@@ -444,6 +444,7 @@ class ModelVersion(message.Message):
     DEPLOYMENT_PATHS_FIELD_NUMBER: builtins.int
     PROVENANCE_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
+    SOURCE_VERSION_FIELD_NUMBER: builtins.int
     model_id: builtins.str
     """Required. Id of the Model this is a version of. It never changes."""
     stage: ModelVersionStage.ValueType
@@ -451,6 +452,12 @@ class ModelVersion(message.Message):
     architecture: builtins.str
     """Optional. Model architecture in words, for example `gradient-boosted trees, 400
     trees, depth 6` or `ResNet-50`. It never changes after create.
+    """
+    source_version: builtins.str
+    """Optional. The version as the source registry numbers it when that is not a semantic
+    version, for example MLflow's integer registry version `3`; `version` then holds it
+    as the major version (`3.0.0`). At most 64 characters; filterable as
+    `source_version`. It never changes.
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
@@ -580,10 +587,11 @@ class ModelVersion(message.Message):
         deployment_paths: abc.Iterable[DeploymentPath] | None = ...,
         provenance: Provenance | None = ...,
         properties: abc.Mapping[builtins.str, value_pb2.Value] | None = ...,
+        source_version: builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact", "framework", b"framework", "lineage", b"lineage", "meta", b"meta", "provenance", b"provenance", "score", b"score", "serve", b"serve", "signature", b"signature", "train", b"train", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["aliases", b"aliases", "architecture", b"architecture", "artifact", b"artifact", "container_stores", b"container_stores", "conversions", b"conversions", "data", b"data", "data_stores", b"data_stores", "deployment_paths", b"deployment_paths", "framework", b"framework", "lineage", b"lineage", "meta", b"meta", "metrics", b"metrics", "model_id", b"model_id", "properties", b"properties", "provenance", b"provenance", "score", b"score", "serve", b"serve", "signature", b"signature", "stage", b"stage", "train", b"train", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["aliases", b"aliases", "architecture", b"architecture", "artifact", b"artifact", "container_stores", b"container_stores", "conversions", b"conversions", "data", b"data", "data_stores", b"data_stores", "deployment_paths", b"deployment_paths", "framework", b"framework", "lineage", b"lineage", "meta", b"meta", "metrics", b"metrics", "model_id", b"model_id", "properties", b"properties", "provenance", b"provenance", "score", b"score", "serve", b"serve", "signature", b"signature", "source_version", b"source_version", "stage", b"stage", "train", b"train", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as descriptor
 from google.protobuf import field_mask_pb2 as field_mask_pb2
 from google.protobuf import message as message
 from google.protobuf.internal import containers as containers
+from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import slice_pb2 as slice_pb2
 from mlspec.common.v1 import value_pb2 as value_pb2
@@ -97,21 +98,30 @@ class GetModelRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The model id."""
     name: builtins.str
     """Optional. The model name (case-insensitive; non-archived models only)."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -357,6 +367,7 @@ class GetModelVersionRequest(message.Message):
     NAME_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
     ALIAS_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     MODEL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The version id."""
@@ -370,6 +381,13 @@ class GetModelVersionRequest(message.Message):
     """Optional. The model the name, version or alias is looked up in; required unless
     selecting by id.
     """
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
@@ -377,13 +395,14 @@ class GetModelVersionRequest(message.Message):
         name: builtins.str = ...,
         version: builtins.str = ...,
         alias: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         model_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["alias", b"alias", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["alias", b"alias", "external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["alias", b"alias", "id", b"id", "model_id", b"model_id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alias", b"alias", "external_id", b"external_id", "id", b"id", "model_id", b"model_id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "version", "alias"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "version", "alias", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 

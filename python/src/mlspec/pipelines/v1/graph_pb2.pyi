@@ -548,6 +548,7 @@ class ParameterBinding(message.Message):
     VALUE_FIELD_NUMBER: builtins.int
     GRAPH_PARAMETER_FIELD_NUMBER: builtins.int
     ITERATOR_ITEM_FIELD_NUMBER: builtins.int
+    STEP_OUTPUT_FIELD_NUMBER: builtins.int
     graph_parameter: builtins.str
     """Optional. The name of a graph parameter (or, inside a complex module's subgraph, of a
     parameter of the enclosing module's interface) whose bound value is used.
@@ -560,18 +561,28 @@ class ParameterBinding(message.Message):
     def iterator_item(self) -> IteratorItemRef:
         """Optional. The current item of the step's iterator (parallel-for)."""
 
+    @builtins.property
+    def step_output(self) -> Port:
+        """Optional. A value output port of another step vertex of the same graph (an output
+        whose definition has a `value_type`), as KFP binds a task parameter to an upstream
+        task's output parameter. The step then runs after that vertex, as if a data edge
+        joined them (it counts for the acyclicity rule 4), and its type MUST be compatible
+        with the module parameter's (rule 8).
+        """
+
     def __init__(
         self,
         *,
         value: value_pb2.Value | None = ...,
         graph_parameter: builtins.str = ...,
         iterator_item: IteratorItemRef | None = ...,
+        step_output: Port | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["graph_parameter", b"graph_parameter", "iterator_item", b"iterator_item", "source", b"source", "value", b"value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["graph_parameter", b"graph_parameter", "iterator_item", b"iterator_item", "source", b"source", "step_output", b"step_output", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["graph_parameter", b"graph_parameter", "iterator_item", b"iterator_item", "source", b"source", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["graph_parameter", b"graph_parameter", "iterator_item", b"iterator_item", "source", b"source", "step_output", b"step_output", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_source: _TypeAlias = typing.Literal["value", "graph_parameter", "iterator_item"]  # noqa: Y015
+    _WhichOneofReturnType_source: _TypeAlias = typing.Literal["value", "graph_parameter", "iterator_item", "step_output"]  # noqa: Y015
     _WhichOneofArgType_source: _TypeAlias = typing.Literal["source", b"source"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
 
@@ -784,7 +795,9 @@ class Trigger(message.Message):
     """Optional. Boolean expression that MUST be true for the step to run, in the dialect
     named by `condition_dialect`. It may read graph parameters (`params.<name>`) and
     value outputs of upstream steps (`steps.<vertex_id>.outputs.<port>`), for example
-    `steps.evaluate.outputs.auc >= params.min_auc`.
+    `steps.evaluate.outputs.auc >= params.min_auc`. Inside a complex module's subgraph,
+    `params.<name>` also reads the parameters of the enclosing module's interface (the
+    inputs of a KFP sub-DAG).
     """
     condition_dialect: builtins.str
     """Optional. Dialect of `condition`; `cel` (Common Expression Language) when empty."""

@@ -290,6 +290,7 @@ class Snapshot(message.Message):
     FOLDER_FIELD_NUMBER: builtins.int
     CONTAINER_IMAGE_FIELD_NUMBER: builtins.int
     PACKAGE_FIELD_NUMBER: builtins.int
+    INLINE_FIELD_NUMBER: builtins.int
     DIGEST_FIELD_NUMBER: builtins.int
     MATERIALS_FIELD_NUMBER: builtins.int
     CAPTURE_TIME_FIELD_NUMBER: builtins.int
@@ -310,12 +311,20 @@ class Snapshot(message.Message):
         """Optional. A published software package."""
 
     @builtins.property
+    def inline(self) -> InlineSource:
+        """Optional. Code carried inline in the module version (a KFP lightweight Python
+        component, a notebook cell).
+        """
+
+    @builtins.property
     def digest(self) -> digest_pb2.DigestSet:
         """Required. Digests identifying the snapshot's content. It MUST hold the source's
         native identifier: `gitCommit` (and `sha256` for SHA-256 repositories) for git, the
         folder's tree digest for folders, the image manifest's `sha256` for container
-        images, and the distribution file's `sha256` for packages. Servers MUST reject a
-        snapshot without digests with INVALID_ARGUMENT.
+        images, the distribution file's `sha256` for packages and the `sha256` of the UTF-8
+        code for inline code (the server checks it: INVALID_ARGUMENT on a mismatch). Servers
+        MUST reject a snapshot without digests with INVALID_ARGUMENT, unless the set records
+        that the source knew none (`DigestSet.unknown_reason`).
         """
 
     @builtins.property
@@ -335,15 +344,16 @@ class Snapshot(message.Message):
         folder: FolderSource | None = ...,
         container_image: ContainerImageSource | None = ...,
         package: PackageSource | None = ...,
+        inline: InlineSource | None = ...,
         digest: digest_pb2.DigestSet | None = ...,
         materials: abc.Iterable[SourceMaterial] | None = ...,
         capture_time: timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["capture_time", b"capture_time", "container_image", b"container_image", "digest", b"digest", "folder", b"folder", "git", b"git", "package", b"package", "source", b"source"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["capture_time", b"capture_time", "container_image", b"container_image", "digest", b"digest", "folder", b"folder", "git", b"git", "inline", b"inline", "package", b"package", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["capture_time", b"capture_time", "container_image", b"container_image", "digest", b"digest", "folder", b"folder", "git", b"git", "materials", b"materials", "package", b"package", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["capture_time", b"capture_time", "container_image", b"container_image", "digest", b"digest", "folder", b"folder", "git", b"git", "inline", b"inline", "materials", b"materials", "package", b"package", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_source: _TypeAlias = typing.Literal["git", "folder", "container_image", "package"]  # noqa: Y015
+    _WhichOneofReturnType_source: _TypeAlias = typing.Literal["git", "folder", "container_image", "package", "inline"]  # noqa: Y015
     _WhichOneofArgType_source: _TypeAlias = typing.Literal["source", b"source"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
 
@@ -435,8 +445,10 @@ class ContainerImageSource(message.Message):
     `ghcr.io/acme/churn-train:1.4.0`.
     """
     image_digest: builtins.str
-    """Required. Manifest digest, for example `sha256:9f86d0...`; the image MUST be pulled
-    by this digest.
+    """Optional. Manifest digest, for example `sha256:9f86d0...`; the image MUST be pulled
+    by this digest. It is required (INVALID_ARGUMENT when empty) unless the snapshot's
+    digest records that the source knew none (`DigestSet.unknown_reason`, for an image
+    given by tag); `image` then carries the tag.
     """
     platform: builtins.str
     """Optional. Platform of the image, for example `linux/amd64`."""
@@ -482,6 +494,38 @@ class PackageSource(message.Message):
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = typing.Literal["ecosystem", b"ecosystem", "index_uri", b"index_uri", "name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class InlineSource(message.Message):
+    """InlineSource is code carried in the module version itself, identified by the SHA-256 of
+    its UTF-8 text (`Snapshot.digest`).
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: builtins.int
+    LANGUAGE_FIELD_NUMBER: builtins.int
+    BASE_IMAGE_FIELD_NUMBER: builtins.int
+    code: builtins.str
+    """Required. The code, at most 1,048,576 characters."""
+    language: builtins.str
+    """Optional. Language of the code, for example `python` or `sh`."""
+    base_image: builtins.str
+    """Optional. Container image the code runs in, by digest or, when the source gave only a
+    tag, by tag (for example `python:3.11`).
+    """
+    def __init__(
+        self,
+        *,
+        code: builtins.str = ...,
+        language: builtins.str = ...,
+        base_image: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["base_image", b"base_image", "code", b"code", "language", b"language"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from google.protobuf import field_mask_pb2 as field_mask_pb2
 from google.protobuf import message as message
 from google.protobuf.internal import containers as containers
 from mlspec.common.v1 import digest_pb2 as digest_pb2
+from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import reference_pb2 as reference_pb2
 from mlspec.common.v1 import run_state_pb2 as run_state_pb2
 from mlspec.common.v1 import value_pb2 as value_pb2
@@ -100,21 +101,30 @@ class GetModuleRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The module's id."""
     name: builtins.str
     """Optional. The module's name (case-insensitive; archived modules are not found by name)."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -353,6 +363,7 @@ class GetModuleVersionRequest(message.Message):
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     MODULE_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The version's id."""
@@ -362,19 +373,27 @@ class GetModuleVersionRequest(message.Message):
     """Optional. The version label (for example `1.4.0`), within `module_id`."""
     module_id: builtins.str
     """Optional. Id of the module; required when selecting by name or version label."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
         version: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         module_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "module_id", b"module_id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "module_id", b"module_id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "version"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "version", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -618,21 +637,30 @@ class GetPipelineDraftRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The draft's id."""
     name: builtins.str
     """Optional. The draft's name."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -892,6 +920,7 @@ class GetPipelineRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The pipeline's id."""
@@ -899,18 +928,26 @@ class GetPipelineRequest(message.Message):
     """Optional. The name of the pipeline series."""
     version: builtins.str
     """Optional. With `name`: the version label; empty means the latest active version."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         version: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -1467,21 +1504,30 @@ class GetPipelineRunRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The pipeline run's id."""
     name: builtins.str
     """Optional. The pipeline run's name."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -1892,6 +1938,7 @@ class GetStepRunRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     PIPELINE_RUN_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The step run's id."""
@@ -1899,18 +1946,26 @@ class GetStepRunRequest(message.Message):
     """Optional. The step run's name, within `pipeline_run_id`."""
     pipeline_run_id: builtins.str
     """Optional. Id of the pipeline run; required when selecting by name."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         pipeline_run_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "pipeline_run_id", b"pipeline_run_id", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "pipeline_run_id", b"pipeline_run_id", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 

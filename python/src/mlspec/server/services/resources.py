@@ -1,13 +1,18 @@
-"""mlspec.common.v1.ResourceService: resolve, rename, archive, deprecate, reactivate."""
+"""mlspec.common.v1.ResourceService: resolve, rename, archive, deprecate, reactivate, import."""
 
 from __future__ import annotations
 
+from functools import cache
+
+from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
+from mlspec import errors
 from mlspec.common.v1 import audit_pb2
 from mlspec.common.v1 import resource_service_pb2 as pb
 from mlspec.domain import kind_rules
 from mlspec.domain.clock import micros_to_timestamp
+from mlspec.domain.common.kinds import BY_MESSAGE
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
 from mlspec.server import paging
 from mlspec.server.routes import read, write
@@ -54,6 +59,59 @@ def reactivate(request: pb.ReactivateResourceRequest, res: Resources) -> Message
     return _fill(pb.ReactivateResourceResponse(), loaded)
 
 
+@cache
+def _creatable_kinds() -> frozenset[int]:
+    """Kinds that some area service creates with a standard Create (or ReportStage) route."""
+    from mlspec.server import standard_methods
+    from mlspec.server.services import area_routes
+
+    kinds = set()
+    pool = descriptor_pool.Default()
+    for key, route in area_routes().items():
+        if route.standard is not standard_methods.create:
+            continue
+        method = pool.FindMethodByName(key.replace("/", "."))
+        for field in method.input_type.fields:
+            spec = BY_MESSAGE.get(field.message_type.full_name) if field.message_type else None
+            if spec is not None:
+                kinds.add(spec.kind)
+    return frozenset(kinds)
+
+
+def import_resource(request: pb.ImportResourceRequest, res: Resources) -> Message:
+    """Creates a resource keeping its source's history, or returns the one already imported."""
+    full_name = request.resource.TypeName()
+    spec = BY_MESSAGE.get(full_name)
+    if spec is None:
+        raise errors.invalid(
+            "resource.type_url", f"{full_name or 'an empty type'} is not a resource kind"
+        )
+    if spec.kind not in _creatable_kinds():
+        raise errors.invalid(
+            "resource.type_url",
+            f"a {spec.label} is made by the server's own methods (publish, submit, ...), "
+            "not created, so it cannot be imported",
+        )
+    message = spec.message()
+    if not request.resource.Unpack(message):
+        raise errors.invalid("resource", f"does not hold a {spec.label}")
+    meta = message.meta  # type: ignore[attr-defined]
+    if not meta.HasField("external_id"):
+        raise errors.invalid(
+            "resource.meta.external_id", "is required: say where the imported object comes from"
+        )
+    existing = res.find_by_external_id(spec.kind, meta.external_id.system, meta.external_id.id)
+    response = pb.ImportResourceResponse()
+    if existing is not None:
+        response.already_existed = True
+        return _fill(response, existing)
+    res.scope.importing = True
+    stored = kind_rules.create(res, message, "resource")
+    response.meta.CopyFrom(stored.meta)  # type: ignore[attr-defined]
+    response.resource.Pack(stored)
+    return response
+
+
 # Every RPC of ResourceService and what serves it (server/routes.py says how to read this).
 def list_audit_events(request: pb.ListAuditEventsRequest, res: Resources) -> Message:
     """The caller's workspace's audit trail, oldest first (admins only: server/auth.py)."""
@@ -96,4 +154,5 @@ ROUTES = {
     "DeprecateResource": write(deprecate),
     "ReactivateResource": write(reactivate),
     "ListAuditEvents": read(list_audit_events),
+    "ImportResource": write(import_resource),
 }

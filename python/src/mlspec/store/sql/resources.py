@@ -8,11 +8,12 @@ values in ``resource_fields``.
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from mlspec import errors
@@ -113,6 +114,20 @@ class ResourceStatements(SqlBase):
             select(resources.c.seq)
             .where(resources.c.id == resource_id, resources.c.workspace == workspace)
             .with_for_update()
+        )
+
+    def lock_key(self, workspace: str, key: str) -> None:
+        """Holds ``key`` until the transaction ends (a PostgreSQL advisory lock).
+
+        Two transactions claiming the same unique value (an external id) take turns.
+        SQLite needs nothing: its writes are serialized already.
+        """
+        if self.is_sqlite:
+            return
+        digest = hashlib.sha256(f"{workspace}\x00{key}".encode()).digest()
+        self.conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": int.from_bytes(digest[:8], "big", signed=True)},
         )
 
     def ids_by_name_in_any_scope(

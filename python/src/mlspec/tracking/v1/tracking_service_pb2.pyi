@@ -9,6 +9,7 @@ from google.protobuf import field_mask_pb2 as field_mask_pb2
 from google.protobuf import message as message
 from google.protobuf import timestamp_pb2 as timestamp_pb2
 from google.protobuf.internal import containers as containers
+from mlspec.common.v1 import object_meta_pb2 as object_meta_pb2
 from mlspec.common.v1 import run_state_pb2 as run_state_pb2
 from mlspec.common.v1 import slice_pb2 as slice_pb2
 from mlspec.common.v1 import warning_pb2 as warning_pb2
@@ -98,21 +99,30 @@ class GetExperimentRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The experiment id."""
     name: builtins.str
     """Optional. The experiment name (case-insensitive; non-archived experiments only)."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
@@ -356,6 +366,7 @@ class GetRunRequest(message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: builtins.int
     EXPERIMENT_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Optional. The run id."""
@@ -363,18 +374,26 @@ class GetRunRequest(message.Message):
     """Optional. The run name, unique within its experiment (case-insensitive)."""
     experiment_id: builtins.str
     """Optional. Experiment to look the name up in; required when selecting by name."""
+    @builtins.property
+    def external_id(self) -> object_meta_pb2.ExternalId:
+        """Optional. The identity in the system the resource was imported from
+        (ObjectMeta.external_id), unique per kind in the workspace; archived objects
+        are not found by it. Scope fields of this request are not needed with it.
+        """
+
     def __init__(
         self,
         *,
         id: builtins.str = ...,
         name: builtins.str = ...,
+        external_id: object_meta_pb2.ExternalId | None = ...,
         experiment_id: builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = typing.Literal["id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = typing.Literal["external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment_id", b"experiment_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment_id", b"experiment_id", "external_id", b"external_id", "id", b"id", "name", b"name", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name"]  # noqa: Y015
+    _WhichOneofReturnType_selector: _TypeAlias = typing.Literal["id", "name", "external_id"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = typing.Literal["selector", b"selector"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
