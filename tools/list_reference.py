@@ -32,7 +32,9 @@ empty. `order_by` takes several keys, comma-separated, each optionally followed 
 `desc`; ties go by creation. The common object fields may be written with or without
 `meta.`. A name ending in `.*` stands for any key under that prefix (`metrics.val_auc`);
 `*` alone for any field path of the listed record. A resource that lacks a sort key's
-field sorts after those that have it.
+field sorts after those that have it. Every list of resources also filters by
+`meta.display_name`, `meta.external_id.system`, `meta.external_id.id` and
+`meta.external_id.uri` (ObjectMeta says so), which the lists below do not repeat.
 """
 
 

@@ -59,7 +59,9 @@ class ListSpec(message.Message):
     @builtins.property
     def filter_fields(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
         """Required. The fields `filter` may test, with the AIP-160 operators their type
-        allows (`=`, `!=`, `<`, `<=`, `>`, `>=` and `:` for presence).
+        allows (`=`, `!=`, `<`, `<=`, `>`, `>=` and `:` for presence). A list of resources
+        also filters by `meta.display_name` and `meta.external_id.system`, `.id` and `.uri`
+        without declaring them.
         """
 
     def __init__(

@@ -119,8 +119,12 @@ def _is_set(message: Message, field: Any) -> bool:
 
 # Required fields whose comment lets another field of the same message stand in for
 # them: the walk counts the field as set when the stand-in is. A digest set holds digests,
-# or (for records imported from a system that kept none) says why in unknown_reason.
-STANDS_IN = {"mlspec.common.v1.DigestSet.digests": "unknown_reason"}
+# or (for records imported from a system that kept none) says why in unknown_reason; a
+# run's input is a resource, or the URI of data never registered as one.
+STANDS_IN = {
+    "mlspec.common.v1.DigestSet.digests": "unknown_reason",
+    "mlspec.tracking.v1.RunInput.resource": "source_uri",
+}
 
 
 @cache

@@ -22,7 +22,23 @@ from mlspec.common.v1 import options_pb2
 from mlspec.query import And, Comparison, Node, Not, Or, OrderKey, parse_order_by
 
 # The common object fields, addressed with or without `meta.`.
-COMMON = frozenset({"name", "status", "create_time", "update_time", "labels", "description"})
+COMMON = frozenset(
+    {
+        "name",
+        "status",
+        "create_time",
+        "update_time",
+        "labels",
+        "description",
+        "display_name",
+        "external_id",
+    }
+)
+# ObjectMeta's display name and external identity are filter fields of every list of
+# resources, as object_meta.proto promises, without each declaration repeating them.
+META_FILTER_FIELDS = frozenset(
+    {"display_name", "external_id.system", "external_id.id", "external_id.uri"}
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,11 @@ def canonical(member: str) -> str:
 
 @cache
 def declaration(request: descriptor.Descriptor) -> Declaration | None:
-    """The declaration of a List request message, or None when it has none."""
+    """The declaration of a List request message, or None when it has none.
+
+    A list of resources (its items carry an ObjectMeta) also filters by
+    ``META_FILTER_FIELDS``.
+    """
     options = request.GetOptions()
     if not options.HasExtension(options_pb2.list):
         return None
@@ -77,9 +97,29 @@ def declaration(request: descriptor.Descriptor) -> Declaration | None:
             OrderKey(canonical(k.member), k.descending) for k in parse_order_by(spec.default_order)
         ),
         sort_keys=frozenset(spec.sort_keys),
-        filter_fields=frozenset(spec.filter_fields),
+        filter_fields=frozenset(spec.filter_fields)
+        | (META_FILTER_FIELDS if _lists_resources(request) else frozenset()),
         default_page_size=spec.default_page_size,
     )
+
+
+def _lists_resources(request: descriptor.Descriptor) -> bool:
+    """Whether the List method of ``request`` answers items that carry an ObjectMeta."""
+    service_file = request.file
+    for service in service_file.services_by_name.values():
+        for method in service.methods:
+            if method.input_type is request:
+                return any(
+                    f.is_repeated and _has_object_meta(f.message_type)
+                    for f in method.output_type.fields
+                )
+    return False
+
+
+def _has_object_meta(message: descriptor.Descriptor | None) -> bool:
+    meta = message.fields_by_name.get("meta") if message is not None else None
+    kind = meta.message_type if meta is not None else None
+    return kind is not None and kind.full_name == "mlspec.common.v1.ObjectMeta"
 
 
 def order(declared: Declaration, order_by: str) -> list[OrderKey]:

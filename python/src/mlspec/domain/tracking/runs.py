@@ -243,7 +243,7 @@ def _derive_run(res: Resources, run: run_pb2.Run, _path: str) -> None:
         run.submitter_id = res.scope.creator
     experiment = res.get(K.RESOURCE_KIND_EXPERIMENT, run.experiment_id).message
     assert isinstance(experiment, experiment_pb2.Experiment)
-    if experiment.artifact_location:
+    if experiment.artifact_location and not run.artifact_uri:  # an import keeps its own
         run.artifact_uri = f"{experiment.artifact_location.rstrip('/')}/{run.meta.id}/"
 
 

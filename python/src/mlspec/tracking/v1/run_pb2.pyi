@@ -436,7 +436,8 @@ class RunInput(message.Message):
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
         """Required. The input: usually a dataset version (kind DATASET_VERSION, or DATASET with
-        a version), but also a view, checkpoint, artifact or model version.
+        a version), but also a view, checkpoint, artifact or model version. Empty only when
+        `source_uri` names data not registered as a resource.
         """
 
     @builtins.property
