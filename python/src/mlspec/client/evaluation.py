@@ -447,7 +447,8 @@ def model_evaluation(
     if codified is not None:
         check = check_objectives(codified, found, stage=stage_pb2.LIFECYCLE_STAGE_MODEL_EVALUATION)
         _apply(out, check)
-        out.failures.extend(check.failures)
+        # The payload's failures are the FAILED checks only (its comment says so).
+        out.failures.extend(r for r in check.failures if r.outcome == _O.THRESHOLD_OUTCOME_FAILED)
     else:
         _unchecked(out)
     return out
