@@ -146,6 +146,7 @@ def prepare(port: int) -> bytes:
             "producer": {"name": "trainer", "version": "1.4.2"},
             "model_training": {
                 "model_format": "onnx",
+                "output_model": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": mv.meta.id},
                 "framework": {"name": "xgboost", "version": "2.1.0"},
                 "distribution": {
                     "kind": "DISTRIBUTION_STRATEGY_KIND_DATA_PARALLEL",

@@ -10,7 +10,9 @@ Usage: ``python examples/pipeline/demo.py [--work DIR] [--runs N] [--requests N]
 3. runs ``pipeline.run_pipeline`` ``N`` times (default 1) against it, printing the stage
    reports of each run;
 4. prints the lineage tree of the model version;
-5. stops the server with SIGTERM, also when anything above failed.
+5. trains a deliberately worse version (``worse_model.py``) and prints why the deployment
+   gate refuses to package it;
+6. stops the server with SIGTERM, also when anything above failed.
 
 Everything is got or created by name and content, so running the demo again against the
 same folder works and adds a run; delete the folder to start afresh.
@@ -113,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"\nlineage of model version {model.meta.id} ({pipeline.MODEL} 1.0.0), upstream:")
         print(client.lineage(model, depth=12).tree())
+        import worse_model  # beside this file
+
+        print(
+            f"\nthe gate refuses {pipeline.MODEL} {worse_model.VERSION}, trained on "
+            f"{worse_model.ONLY} alone:"
+        )
+        for reason in worse_model.refused_packaging(client, work / "files", private):
+            print(f"  {reason}")
     print(f"\ndemo done in {time.monotonic() - started:.1f} s; the store stays in {work}")
     return 0
 

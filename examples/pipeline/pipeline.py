@@ -270,7 +270,9 @@ def run_pipeline(client: Client, work: pathlib.Path, key: pathlib.Path) -> tuple
         with run.stage(Stage.DATA_INGESTION) as stage:
             shards = write_shards(work / "raw", table)
             raw = client.create_dataset_version(f"{DATA}-raw", work / "raw")
-            stage.set(payloads.data_ingestion(raw, shards, connector="CSV", rows_ingested=size))
+            source = {"name": "sklearn.datasets.load_breast_cancer"}
+            read = payloads.data_ingestion(raw, shards, sources=[source], connector="CSV")
+            stage.set(read, rows_ingested=size)
             stage.output(raw, role="raw_data")
         # --- stage 3: data analysis
         with run.stage(Stage.DATA_ANALYSIS, inputs=[raw]) as stage:
@@ -376,7 +378,9 @@ def run_pipeline(client: Client, work: pathlib.Path, key: pathlib.Path) -> tuple
         # --- stage 10: model packaging
         with run.stage(Stage.MODEL_PACKAGING, inputs=[mv]) as stage:
             signed = sign_model(model, key)
-            stage.set(payloads.model_packaging(mv, signed=signed, source_reports=[ev, test]))
+            stage.set(
+                payloads.model_packaging(mv, "joblib", signed=signed, source_reports=[ev, test])
+            )
         packaging = stage.recorded
         # --- stage 11: model serving
         with run.stage(Stage.MODEL_SERVING, inputs=[mv]) as stage:

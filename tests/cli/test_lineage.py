@@ -21,7 +21,7 @@ def lineage(target: str, *args: str) -> str:
 
 def test_the_tree_goes_up_to_the_data(seeded: str) -> None:
     tree = lineage(seeded, "model-version", "churn-xgb@7.0.0", "--depth", "4").splitlines()
-    assert tree[0].startswith("MODEL_VERSION 7.0.0 (")
+    assert tree[0].startswith("MODEL_VERSION churn-xgb-7-0-0 7.0.0 (")
     assert any(
         "<- PRODUCED[registered_model] STAGE_REPORT churn-train-2026-03-02" in t for t in tree
     )

@@ -156,6 +156,22 @@ def _splitting() -> Any:
     )
 
 
+def test_an_evaluation_lists_as_failures_only_the_failed_checks() -> None:
+    """The contract: ``failures`` is the subset of ``threshold_results`` that FAILED (a
+    server refuses anything else), so warnings and missing values stay out of it."""
+    goals = _goals(
+        _at_least("recall-small", "recall", 0.75, scope={"feature_values": {"size": "small"}}),
+        _at_least("recall", "recall", 0.85, severity="WARNING"),
+        _at_least("f1", "f1", 0.5, severity="WARNING"),
+    )
+    evaluation = payloads.model_evaluation(_model(), RESULTS, goals, splitting=_splitting())
+    assert [r.objective_id for r in evaluation.failures] == ["recall-small"]
+    assert list(evaluation.failures) == [
+        r for r in evaluation.threshold_results if r.outcome == O.THRESHOLD_OUTCOME_FAILED
+    ]
+    assert evaluation.decision == D.MODEL_GATE_DECISION_REJECTED
+
+
 def test_evaluation_and_test_payloads_keep_apart_validation_and_holdback_data() -> None:
     goals = _goals(_at_least("auc", "auc", 0.9))
     report = build(stage_report_pb2.StageReport, meta={"id": "r-1"}, codified_objectives=goals)

@@ -33,7 +33,7 @@ def test_upstream_tree_and_dot(client: Client, tmp_path: pathlib.Path) -> None:
     assert any(e.role == "training_data" and e.source == train.meta.id for e in graph.edges)  # type: ignore[attr-defined]
 
     tree = graph.tree().splitlines()
-    assert tree[0].startswith("MODEL_VERSION 1.0.0")
+    assert tree[0].startswith("MODEL_VERSION churn-model-1-0-0 1.0.0")
     assert any("CONSUMED[training_data] DATASET_VERSION" in line for line in tree)
     depth = {line.strip(): len(line) - len(line.lstrip()) for line in tree}
     report_line = next(k for k in depth if "STAGE_REPORT fit-report" in k)
@@ -53,7 +53,7 @@ def test_downstream_from_the_data(client: Client, tmp_path: pathlib.Path) -> Non
     train, mv, _ = _pipeline(client, tmp_path)
     graph = client.lineage(train, direction="downstream", depth=5)
     assert mv.meta.id in {n.id for n in graph.nodes}  # type: ignore[attr-defined]
-    assert "MODEL_VERSION 1.0.0" in graph.tree()
+    assert "MODEL_VERSION churn-model-1-0-0 1.0.0" in graph.tree()
 
 
 def test_tree_of_a_message_without_nodes() -> None:

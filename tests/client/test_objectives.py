@@ -18,14 +18,19 @@ from mlspec.lifecycle.v1 import objectives_pb2
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "lifecycle"
 OBJECTIVES: dict[str, Any] = {
     "objectives_version": "1",
+    "model_outputs": [{"name": "churn_probability", "type": "VALUE_TYPE_DOUBLE"}],
+    "document_digest": {"digests": {"sha256": "0" * 64}},
     "objectives": [
         {
             "id": "auc-overall",
             "name": "AUC",
             "metric_name": "auc",
+            "threshold": {"value_threshold": {"lower_bound": 0.8}},
+            "severity": "OBJECTIVE_SEVERITY_BLOCKING",
             "expression": {"text": "auc >= 0.8", "dialect": "mlspec-objective/v1"},
         }
     ],
+    "launch_criteria": {},
 }
 
 
@@ -33,6 +38,9 @@ def _pipeline(client: Client, auc: float, version: str, folder: pathlib.Path) ->
     """Objectives, a model version and its evaluation with the given AUC."""
     weights = folder / f"model-{version}.bin"
     weights.write_bytes(version.encode())
+    rows = folder / "validation.csv"
+    rows.write_text("customer_id,churned\nc1,0\n")
+    data = client.create_dataset_version("churn-validation", rows)
     with client.start_run(experiment="gate") as run:
         with run.stage(Stage.CODIFY_OBJECTIVES) as codify:
             codify.set(**OBJECTIVES)
@@ -40,8 +48,11 @@ def _pipeline(client: Client, auc: float, version: str, folder: pathlib.Path) ->
         with run.stage(Stage.MODEL_EVALUATION, model_version=model_version) as evaluation:
             evaluation.set(
                 candidate_model=model_version,
+                datasets=[{"dataset": data, "digest": data.content_digest}],
                 objectives_report=codify.report,
-                metric_results=[{"metric_key": {"name": "auc"}, "value": auc}],
+                metric_results=[{"metric_key": {"name": "auc"}, "slice_key": {}, "value": auc}],
+                objectives_outcome="PASSED" if auc >= 0.8 else "FAILED",
+                decision="NEEDS_REVIEW",  # the deployment gate decides, below
             )
     return model_version
 
@@ -81,7 +92,9 @@ def test_the_sdk_and_the_cli_show_the_gate_passing_and_refusing(
             raise AssertionError("a model that misses its objectives was packaged")
 
 
-def test_split_fingerprints_let_the_server_count_the_overlap(client: Client) -> None:
+def test_split_fingerprints_let_the_server_count_the_overlap(
+    client: Client, tmp_path: pathlib.Path
+) -> None:
     train = split_fingerprint([f"c{i}" for i in range(1000)], ["customer_id"])
     holdback = split_fingerprint([f"c{i}" for i in range(990, 1100)], ["customer_id"])
     sampled = [
@@ -89,18 +102,29 @@ def test_split_fingerprints_let_the_server_count_the_overlap(client: Client) -> 
         for keys in ([f"c{i}" for i in range(1000)], [f"c{i}" for i in range(990, 1100)])
     ]
     assert len(sampled[0].key_hashes) < len(train.key_hashes)
+    (tmp_path / "customers.csv").write_text("customer_id\nc1\n")
+    source = client.create_dataset_version("customers", tmp_path / "customers.csv")
+    # The splits are not written out here: the source's digest stands in for theirs.
+    how = {"method": "SPLIT_METHOD_HASH", "digest": source.content_digest}
     with client.start_run(experiment="split") as run, run.stage(Stage.DATA_SPLITTING) as split:
         split.set(
+            source_dataset=source,
             splits=[
-                {"name": "train", "role": "SPLIT_ROLE_TRAIN", "fingerprint": train},
-                {"name": "holdback", "role": "SPLIT_ROLE_HOLDBACK", "fingerprint": holdback},
-                {"name": "train-s", "role": "SPLIT_ROLE_TRAIN", "fingerprint": sampled[0]},
+                {"name": "train", "role": "SPLIT_ROLE_TRAIN", "fingerprint": train, **how},
+                {
+                    "name": "holdback",
+                    "role": "SPLIT_ROLE_HOLDBACK",
+                    "fingerprint": holdback,
+                    **how,
+                },
+                {"name": "train-s", "role": "SPLIT_ROLE_TRAIN", "fingerprint": sampled[0], **how},
                 {
                     "name": "holdback-s",
                     "role": "SPLIT_ROLE_HOLDBACK",
                     "fingerprint": sampled[1],
+                    **how,
                 },
-            ]
+            ],
         )
     assert split.report is not None
     counts = {

@@ -36,7 +36,7 @@ def test_the_tour_runs(target: str, client: Client, tmp_path: pathlib.Path) -> N
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("MODEL_VERSION 1.0.0")
+    assert done.stdout.startswith("MODEL_VERSION churn-model-1-0-0 1.0.0")
     assert "DATASET_VERSION" in done.stdout
     runs = client.tracking.ListRuns(tr.ListRunsRequest()).runs
     assert [r.state for r in runs] == [3]  # SUCCEEDED

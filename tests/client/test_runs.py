@@ -162,7 +162,10 @@ def test_model_version_registration(client: Client, tmp_path: pathlib.Path) -> N
         "1.4.0",
         tmp_path / "model.onnx",
         framework={"name": "onnx", "version": "1.17"},
-        signature={"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}]},
+        signature={
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+            "outputs": [{"name": "churn", "datatype": "FP32"}],
+        },
     )
     assert (mv.version.major, mv.version.minor) == (1, 4)
     assert mv.framework.name == "onnx"

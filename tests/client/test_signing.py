@@ -154,9 +154,16 @@ def _package_then_serve(client: Client, model: pathlib.Path, envelope: object, d
         with run.stage(Stage.MODEL_SERVING, inputs=[version]) as serving:
             serving.set(
                 packaging_report_id=packaging.report.meta.id,
-                endpoint={"name": "churn", "uri": "https://serve.example.com/churn"},
+                endpoint={
+                    "name": "churn",
+                    "uri": "https://serve.example.com/churn",
+                    "protocol": "SERVING_PROTOCOL_REST",
+                },
                 model_name="churn",
                 model=version,
+                rollout_strategy="ROLLOUT_STRATEGY_ALL_AT_ONCE",
+                transition_status="SERVING_TRANSITION_STATUS_UP_TO_DATE",
+                rollout_result="ROLLOUT_RESULT_SUCCEEDED",
             )
             serving.approve(APPROVER, REASON, override=True)
 

@@ -57,7 +57,11 @@ def test_model_stages_are_about_their_one_model_version(
     with client.start_run(experiment="verdicts") as run:
         with run.stage(Stage.DATA_INGESTION) as stage:
             raw = client.create_dataset_version("raw", tmp_path / "part-0.csv")
-            stage.set(payloads.data_ingestion(raw, [tmp_path / "part-0.csv"], connector="CSV"))
+            stage.set(
+                payloads.data_ingestion(
+                    raw, [tmp_path / "part-0.csv"], sources=["s3://lake/raw/"], connector="CSV"
+                )
+            )
             stage.output(raw)
         ingestion = stage.recorded.data_ingestion
         assert ingestion.shards[0].digest == raw.content_digest  # one file: the same digest

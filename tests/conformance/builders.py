@@ -19,6 +19,7 @@ K_MODEL = "RESOURCE_KIND_MODEL"
 K_MODEL_VERSION = "RESOURCE_KIND_MODEL_VERSION"
 K_STAGE_REPORT = "RESOURCE_KIND_STAGE_REPORT"
 
+MV_ID = "$mv.model_version.meta.id"
 T0 = "2023-11-14T22:13:20Z"
 T1 = "2023-11-14T23:13:20Z"
 
@@ -138,6 +139,7 @@ def module_version(save: str = "modv", commit: str = "a" * 40) -> Step:
                 "module_id": "$mod.module.meta.id",
                 "snapshot": snapshot(commit),
                 "interface": {"inputs": [], "outputs": []},
+                "executor": {"command": ["python", "-m", "train"]},
             }
         },
         save=save,
@@ -148,9 +150,14 @@ def training_report(
     inputs: list[str] | None = None,
     outputs: list[str] | None = None,
     run_id: str = "$run.run.meta.id",
+    output_model: str = MV_ID,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A MODEL_TRAINING StageReport consuming dataset versions and producing model versions."""
+    """A MODEL_TRAINING StageReport consuming dataset versions and producing model versions.
+
+    Its payload's Required `output_model` is the first output, or the model version saved
+    as ``mv`` (``trained()`` creates one).
+    """
     report: dict[str, Any] = {
         "stage": "LIFECYCLE_STAGE_MODEL_TRAINING",
         "run_id": run_id,
@@ -160,7 +167,10 @@ def training_report(
             {"resource": ref(K_DATASET_VERSION, i), "role": "training"} for i in inputs or []
         ],
         "outputs": [{"resource": ref(K_MODEL_VERSION, o)} for o in outputs or []],
-        "model_training": {"model_format": "onnx"},
+        "model_training": {
+            "model_format": "onnx",
+            "output_model": ref(K_MODEL_VERSION, (outputs or [output_model])[0]),
+        },
     }
     report.update(extra)
     return report

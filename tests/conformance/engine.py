@@ -27,7 +27,10 @@ from grpc_status import rpc_status
 from mlspec.common.v1 import resource_service_pb2
 from mlspec.data.v1 import data_service_pb2
 from mlspec.lifecycle.v1 import lifecycle_service_pb2
+from mlspec.logging.v1 import logging_service_pb2
+from mlspec.metadata.v1 import metadata_service_pb2
 from mlspec.models.v1 import models_service_pb2
+from mlspec.monitoring.v1 import monitoring_service_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2
 from mlspec.tracking.v1 import tracking_service_pb2
 
@@ -44,6 +47,9 @@ SERVICES: dict[str, descriptor.ServiceDescriptor] = {
         (tracking_service_pb2, "TrackingService"),
         (models_service_pb2, "ModelsService"),
         (lifecycle_service_pb2, "LifecycleService"),
+        (logging_service_pb2, "LoggingService"),
+        (metadata_service_pb2, "MetadataService"),
+        (monitoring_service_pb2, "MonitoringService"),
     ]
     for s in [module.DESCRIPTOR.services_by_name[name]]
 }

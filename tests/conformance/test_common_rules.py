@@ -283,6 +283,8 @@ ARCHIVE = [
             version(),
             experiment(),
             run(),
+            model(),
+            model_version(),
             archive(K_DATASET_VERSION, DSV_ID),
             fails(
                 "LifecycleService.ReportStage",
@@ -465,6 +467,8 @@ DEPRECATE = [
             version(),
             experiment(),
             run(),
+            model(),
+            model_version(),
             deprecate(K_DATASET_VERSION, DSV_ID),
             ok(
                 "LifecycleService.ReportStage",
@@ -1005,6 +1009,8 @@ IDEMPOTENCY = [
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             ok(
                 "LifecycleService.ReportStage",
                 {"stage_report": training_report(), "request_id": "rep-1"},
@@ -1104,9 +1110,12 @@ def test_a_report_is_stored_once_under_concurrent_retries(client: Client) -> Non
     """Two concurrent calls with one request_id create one report (issue 3 item 7)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    saved = run_case(client, Case("setup", [experiment(), run()]))
+    saved = run_case(client, Case("setup", [experiment(), run(), model(), model_version()]))
     body = {
-        "stage_report": training_report(run_id=saved["run"]["run"]["meta"]["id"]),
+        "stage_report": training_report(
+            run_id=saved["run"]["run"]["meta"]["id"],
+            output_model=saved["mv"]["model_version"]["meta"]["id"],
+        ),
         "request_id": "race-1",
     }
     request = client.request("LifecycleService.ReportStage", body)

@@ -156,6 +156,8 @@ def bad_report(case_id: str, field: str, **changes: object) -> Case:
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             fails(REPORT, {"stage_report": body}, "INVALID_ARGUMENT", field=field),
         ],
     )
@@ -167,6 +169,8 @@ REPORTS = [
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             report(),
             ok(
                 "LifecycleService.GetStageReport",
@@ -204,13 +208,19 @@ REPORTS = [
     ),
     Case(
         "a report on an unknown run is not found",
-        [fails(REPORT, {"stage_report": training_report(run_id="no-such-run")}, "NOT_FOUND")],
+        [
+            model(),
+            model_version(),
+            fails(REPORT, {"stage_report": training_report(run_id="no-such-run")}, "NOT_FOUND"),
+        ],
     ),
     Case(
         "a report on an archived run is refused",
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             archive(K_RUN, RUN_ID),
             fails(
                 REPORT,
@@ -225,6 +235,8 @@ REPORTS = [
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             fails(
                 REPORT, {"stage_report": training_report(inputs=["no-such-version"])}, "NOT_FOUND"
             ),
@@ -235,6 +247,8 @@ REPORTS = [
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             ok(
                 "LifecycleService.BatchReportStages",
                 {"stage_reports": [training_report(), training_report()]},
@@ -252,6 +266,8 @@ REPORTS = [
         [
             experiment(),
             run(),
+            model(),
+            model_version(),
             fails(
                 "LifecycleService.BatchReportStages",
                 {"stage_reports": [training_report(), training_report(run_id="")]},

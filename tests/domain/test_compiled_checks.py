@@ -1,10 +1,9 @@
-"""The compiled request checks answer exactly as the field-by-field walks they replace.
+"""The compiled well-formedness check answers exactly as the field-by-field walk.
 
-``well_formed.violations`` and ``field_behavior.missing_required`` run code generated
-once per message type; ``reference_violations`` and ``reference_missing_required`` walk
-the descriptors and are the specification. Random messages of every request type and of
-the inference-log record, with random enum numbers, times, durations and required fields
-broken, get the same violations, in the same order, from both.
+``well_formed.violations`` runs code generated once per message type;
+``reference_violations`` walks the descriptors and is the specification. Random messages
+of every request type and of the inference-log record, with random enum numbers, times,
+durations and fields broken, get the same violations, in the same order, from both.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from google.protobuf.message import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.domain.common import field_behavior, well_formed
+from mlspec.domain.common import well_formed
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.server.app import SERVICES
 from tests.contract.message_strategies import messages
@@ -72,6 +71,3 @@ def test_the_compiled_checks_answer_as_the_walks(data: st.DataObject, seed: int)
     message = data.draw(messages(desc))
     _break(message, random.Random(seed))
     assert well_formed.violations(message, "r") == well_formed.reference_violations(message, "r")
-    assert field_behavior.missing_required(
-        message, "r"
-    ) == field_behavior.reference_missing_required(message, "r")

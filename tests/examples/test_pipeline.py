@@ -175,8 +175,13 @@ def test_make_demo_serves_its_own_store_prints_the_lineage_and_stops(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "MODEL_TEST             SUCCEEDED" in done.stdout
-    assert re.search(r"^MODEL_VERSION 1\.0\.0 \(", done.stdout, re.M)
+    assert re.search(r"^MODEL_VERSION breast-cancer-classifier-1-0-0 1\.0\.0 \(", done.stdout, re.M)
     assert "<- PRODUCED[raw_data] STAGE_REPORT data-ingestion" in done.stdout
+    # The deliberately worse version is refused by the deployment gate, objective by objective.
+    refusal = done.stdout.split("the gate refuses breast-cancer-classifier 1.0.1", 1)[1]
+    assert re.search(r"objective auc failed \(auc = 0\.\d+\)", refusal)
+    assert re.search(r"objective recall failed \(recall = 0\.\d+\)", refusal)
+    assert "has no stage 9 report" in refusal
     assert (tmp_path / "mlspec.db").is_file()
     assert _closed(_port_of(tmp_path / "server.log"))
 

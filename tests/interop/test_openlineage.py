@@ -91,6 +91,37 @@ def serve(tmp_path: pathlib.Path, **lineage: str) -> RunningServer:
     return build_server(ServerConfig(port=0, store_url=url, **lineage), store=store)  # type: ignore[arg-type]
 
 
+def ingestion(run_id: str, raw_id: str) -> lc.ReportStageRequest:
+    """The ingestion report of ``report_chain`` (with its request_id, so it can be retried)."""
+    raw = {"kind": "RESOURCE_KIND_ARTIFACT", "id": raw_id}
+    return make(
+        lc.ReportStageRequest,
+        {
+            "stage_report": {
+                "stage": "LIFECYCLE_STAGE_DATA_INGESTION",
+                "run_id": run_id,
+                "start_time": "2026-03-01T10:00:00Z",
+                "end_time": "2026-03-01T10:01:00Z",
+                "status": "STAGE_REPORT_STATUS_SUCCEEDED",
+                "outputs": [{"resource": raw}],
+                "data_ingestion": {
+                    "connector": {
+                        "type": "INGESTION_CONNECTOR_TYPE_OTHER",
+                        "name": "s3",
+                        "version": "1",
+                    },
+                    "sources": [{"name": "lake", "uri": "s3://lake/churn/raw.csv"}],
+                    "dataset_digest": {"digests": {"sha256": "a" * 64}},
+                    "start_time": "2026-03-01T10:00:00Z",
+                    "end_time": "2026-03-01T10:01:00Z",
+                    "output_dataset": raw,
+                },
+            },
+            "request_id": "ingest-1",
+        },
+    )
+
+
 def report_chain(client: Client) -> dict[str, str]:
     """Ingestion -> analysis -> a failed training, through ReportStage and BatchReportStages."""
     exp = client.get_or_create_experiment("churn")
@@ -109,10 +140,12 @@ def report_chain(client: Client) -> dict[str, str]:
                     "size_bytes": 2048,
                     "row_count": 100,
                     "schema": {
+                        "schema_version": "1",
+                        "origin": "SCHEMA_ORIGIN_CURATED",
                         "features": [
                             {"name": "age", "type": "FEATURE_TYPE_INT"},
                             {"name": "plan", "type": "FEATURE_TYPE_STRING"},
-                        ]
+                        ],
                     },
                 }
             },
@@ -142,21 +175,7 @@ def report_chain(client: Client) -> dict[str, str]:
         }
 
     raw_ref = {"resource": {"kind": "RESOURCE_KIND_ARTIFACT", "id": raw.meta.id}}
-    client.lifecycle.ReportStage(
-        make(
-            lc.ReportStageRequest,
-            {
-                "stage_report": body(
-                    "LIFECYCLE_STAGE_DATA_INGESTION",
-                    "2026-03-01T10:00:00Z",
-                    end_time="2026-03-01T10:01:00Z",
-                    outputs=[raw_ref],
-                    data_ingestion={"connector": {"name": "s3", "version": "1"}},
-                ),
-                "request_id": "ingest-1",
-            },
-        )
-    )
+    client.lifecycle.ReportStage(ingestion(run.meta.id, raw.meta.id))
     client.lifecycle.BatchReportStages(
         make(
             lc.BatchReportStagesRequest,
@@ -168,6 +187,7 @@ def report_chain(client: Client) -> dict[str, str]:
                         end_time="2026-03-01T10:03:00Z",
                         inputs=[raw_ref],
                         data_analysis={
+                            "dataset": raw_ref["resource"],
                             "statistics": [
                                 {
                                     "num_examples": 100,
@@ -188,7 +208,7 @@ def report_chain(client: Client) -> dict[str, str]:
                                         }
                                     ],
                                 }
-                            ]
+                            ],
                         },
                     ),
                     body(
@@ -223,23 +243,7 @@ def test_every_report_is_a_start_and_an_end_event_that_validates(
         with Client(f"127.0.0.1:{running.port}", timeout=30) as client:
             ids = report_chain(client)
             # A retry answered from its request_id stores nothing new and emits nothing.
-            again = make(
-                lc.ReportStageRequest,
-                {
-                    "stage_report": {
-                        "stage": "LIFECYCLE_STAGE_DATA_INGESTION",
-                        "run_id": ids["run"],
-                        "start_time": "2026-03-01T10:00:00Z",
-                        "end_time": "2026-03-01T10:01:00Z",
-                        "status": "STAGE_REPORT_STATUS_SUCCEEDED",
-                        "outputs": [
-                            {"resource": {"kind": "RESOURCE_KIND_ARTIFACT", "id": ids["raw"]}}
-                        ],
-                        "data_ingestion": {"connector": {"name": "s3", "version": "1"}},
-                    },
-                    "request_id": "ingest-1",
-                },
-            )
+            again = ingestion(ids["run"], ids["raw"])
             client.lifecycle.ReportStage(again)
     finally:
         running.stop(0)

@@ -112,8 +112,8 @@ def target(
     # Something to list, read and refer to.
     with Client(f"127.0.0.1:{running.port}") as client, client.start_run(experiment="f") as run:
         data = client.create_dataset_version("fuzz-data", folder / "data.csv")
-        with run.stage(Stage.DATA_ANALYSIS, inputs=[data]):
-            pass
+        with run.stage(Stage.DATA_ANALYSIS, inputs=[data]) as analysis:
+            analysis.set(dataset=data, statistics=[{"num_examples": 1}])
     engine = sqlalchemy.create_engine(url)
     with grpc.insecure_channel(
         f"127.0.0.1:{running.port}", options=[("grpc.max_send_message_length", 64 << 20)]

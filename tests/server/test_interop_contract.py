@@ -341,9 +341,12 @@ def test_the_deployment_gate_refuses_digests_unknown_at_the_source(stubs: Stubs)
     report(
         "LIFECYCLE_STAGE_MODEL_TRAINING",
         outputs=[{"resource": mv_ref}],
-        model_training={"model_format": "onnx"},
+        model_training={"model_format": "onnx", "output_model": mv_ref},
     )
-    packaging = {"model_packaging": {"package_digest": {"digests": {"sha256": "c" * 64}}}}
+    package = {"model": mv_ref, "package_format": "onnx", "package_uri": "s3://m/p"}
+    packaging = {
+        "model_packaging": {**package, "package_digest": {"digests": {"sha256": "c" * 64}}}
+    }
     err = fails(
         grpc.StatusCode.FAILED_PRECONDITION,
         lambda: report(
@@ -355,16 +358,24 @@ def test_the_deployment_gate_refuses_digests_unknown_at_the_source(stubs: Stubs)
         grpc.StatusCode.FAILED_PRECONDITION,
         lambda: report(
             "LIFECYCLE_STAGE_MODEL_PACKAGING",
-            model_packaging={"package_digest": {"unknown_reason": "never computed"}},
+            model_packaging={**package, "package_digest": {"unknown_reason": "never computed"}},
         ),
     )
     assert "package_digest" in str(err.details())
+    serving = {
+        "endpoint": {"uri": "https://serve.example/m", "protocol": "SERVING_PROTOCOL_REST"},
+        "model_name": "m",
+        "model": mv_ref,
+        "rollout_strategy": "ROLLOUT_STRATEGY_ALL_AT_ONCE",
+        "transition_status": "SERVING_TRANSITION_STATUS_UP_TO_DATE",
+        "rollout_result": "ROLLOUT_RESULT_SUCCEEDED",
+    }
     err = fails(
         grpc.StatusCode.FAILED_PRECONDITION,
         lambda: report(
             "LIFECYCLE_STAGE_MODEL_SERVING",
             model_version=mv_ref,
-            model_serving={"endpoint": {"uri": "https://serve.example/m"}},
+            model_serving=serving,
         ),
     )
     assert reason(err) == "DIGEST_UNKNOWN"
@@ -373,7 +384,7 @@ def test_the_deployment_gate_refuses_digests_unknown_at_the_source(stubs: Stubs)
         "LIFECYCLE_STAGE_MODEL_SERVING",
         model_version=mv_ref,
         status="STAGE_REPORT_STATUS_FAILED",
-        model_serving={"endpoint": {"uri": "https://serve.example/m"}},
+        model_serving=dict(serving, rollout_result="ROLLOUT_RESULT_FAILED"),
     )
     long_version = fails(
         grpc.StatusCode.INVALID_ARGUMENT,

@@ -130,7 +130,10 @@ def trained_models(stubs: Stubs) -> tuple[str, str]:
                     "start_time": "2026-11-01T00:00:00Z",
                     "status": "STAGE_REPORT_STATUS_SUCCEEDED",
                     "inputs": [data_input],
-                    "data_analysis": {"statistics": [statistics]},
+                    "data_analysis": {
+                        "dataset": data_input["resource"],
+                        "statistics": [statistics],
+                    },
                 }
             },
         )
@@ -173,7 +176,13 @@ def trained_models(stubs: Stubs) -> tuple[str, str]:
                                 }
                             }
                         ],
-                        "model_training": {"model_format": "onnx"},
+                        "model_training": {
+                            "model_format": "onnx",
+                            "output_model": {
+                                "kind": "RESOURCE_KIND_MODEL_VERSION",
+                                "id": version.meta.id,
+                            },
+                        },
                     }
                 },
             )
@@ -237,6 +246,8 @@ def expected_js(p_counts: list[float], q_counts: list[float]) -> float:
 
 
 WINDOW = {"start_time": "2026-11-27T10:00:00Z", "end_time": "2026-11-27T11:00:00Z"}
+# At most 0.1 worse than the previous model version (accuracy: higher is better).
+AT_MOST_01_WORSE = {"absolute": 0.1, "direction": "DIRECTION_HIGHER_IS_BETTER"}
 DRIFTED = {"start_time": "2026-11-27T11:00:00Z", "end_time": "2026-11-27T12:00:00Z"}
 LABEL = {"string_value": "stay"}
 
@@ -279,6 +290,8 @@ def test_drift_is_computed_on_the_training_buckets_and_a_drifted_feature_alerts(
     assert age.value == pytest.approx(expected_psi([0, 0, 0, 40], AGE_COUNTS))
     assert age.top_contributor == "[60, 80)" and age.threshold == 0.2 and age.signal_id
     assert {a.condition.signal_name for a in hot.alerts} >= {"age"}
+    # Raised by the service, they follow the kind's rules: named `alert-<id>`, FIRING.
+    assert all(a.meta.name == f"alert-{a.meta.id}" and a.state == 2 for a in hot.alerts)
     # The alert is listable, and fires again (not anew) when the drift is measured again.
     again = monitoring.ComputeDrift(
         make(pb.ComputeDriftRequest, {"model_version": ref, "window": DRIFTED})
@@ -367,7 +380,7 @@ def test_live_accuracy_joins_feedback_and_compares_with_the_previous_version(
                 "window": WINDOW,
                 "step": "1800s",
                 "thresholds": {"accuracy": {"value_threshold": {"lower_bound": 0.5}}},
-                "previous_model_thresholds": {"accuracy": {"absolute": 0.1}},
+                "previous_model_thresholds": {"accuracy": AT_MOST_01_WORSE},
             },
         )
     )
@@ -386,7 +399,7 @@ def test_live_accuracy_joins_feedback_and_compares_with_the_previous_version(
             {
                 "model_version": ref,
                 "window": WINDOW,
-                "previous_model_thresholds": {"accuracy": {"absolute": 0.1}},
+                "previous_model_thresholds": {"accuracy": AT_MOST_01_WORSE},
             },
         )
     )
@@ -460,6 +473,11 @@ def test_a_triggered_rollback_changes_what_to_serve_until_its_alert_is_resolved(
     ]
     (rollback,) = [r for r in serving if r.HasField("model_serving")]
     assert rollback.model_serving.rollout_result == 3  # ROLLOUT_RESULT_ROLLED_BACK
+    # A complete serving report: the version rolled back, where (no serving report of it
+    # names an endpoint here) and under which model name.
+    done = rollback.model_serving
+    assert (done.model.id, done.rolled_back_to_revision) == (current, previous)
+    assert (done.model_name, done.endpoint.uri) == ("churn", f"urn:mlspec:model-version:{current}")
     assert {n.resource.id for n in graph.nodes} >= {current, rollback.meta.id, previous}
     # Another round keeps the rollback (one alert, fired again; one serving report).
     monitored.monitor.run_once()
@@ -608,7 +626,10 @@ def test_promised_refusals(stubs: Stubs, monitoring: Any) -> None:
             {
                 "alert": {
                     "severity": "ALERT_SEVERITY_INFO",
-                    "condition": {"signal_type": "SIGNAL_TYPE_DRIFT"},
+                    "condition": {
+                        "signal_type": "SIGNAL_TYPE_DRIFT",
+                        "threshold": {"value_threshold": {"upper_bound": 0.2}},
+                    },
                     "model_version": ref,
                 }
             },

@@ -325,6 +325,7 @@ def test_record_signatures_are_checked_on_write_and_on_verify(
     logs.WriteInferenceLogs(pb.WriteInferenceLogsRequest.FromString(signed.SerializeToString()))
     stranger = batch("s", model_id, 3, 1)
     stranger.records[0].signature.key_id = "sha256:" + "0" * 64
+    stranger.records[0].signature.algorithm = "ecdsa-sha256"
     stranger.records[0].signature.signature = b"x"
     warned = logs.WriteInferenceLogs(stranger)
     assert [w.code for w in warned.warnings] == ["UNVERIFIED_SIGNATURE"]
@@ -415,7 +416,10 @@ def test_provenance_is_filled_from_the_model_versions_lineage(
         model = stubs.models.CreateModel(
             make(models.CreateModelRequest, {"model": {"meta": {"name": "churn"}}})
         ).model
-        signature = {"inputs": [{"name": "age", "datatype": "TENSOR_DATA_TYPE_FP32"}]}
+        signature = {
+            "inputs": [{"name": "age", "datatype": "TENSOR_DATA_TYPE_FP32"}],
+            "outputs": [{"name": "churn", "datatype": "TENSOR_DATA_TYPE_FP32"}],
+        }
         served = stubs.models.CreateModelVersion(
             make(
                 models.CreateModelVersionRequest,
@@ -466,7 +470,13 @@ def test_provenance_is_filled_from_the_model_versions_lineage(
                                 }
                             }
                         ],
-                        "model_training": {"model_format": "onnx"},
+                        "model_training": {
+                            "model_format": "onnx",
+                            "output_model": {
+                                "kind": "RESOURCE_KIND_MODEL_VERSION",
+                                "id": served.meta.id,
+                            },
+                        },
                     }
                 },
             )

@@ -91,3 +91,12 @@ def test_workflow_metadata_validation(channel: grpc.Channel) -> None:
         meta_pb.ValidateWorkflowMetadataRequest(yaml="nme: [\n")
     )
     assert not broken.valid and broken.violations[0].code == "PARSE_ERROR"
+    # Sent as a message, missing Required fields are violations of the answer too, not
+    # a refusal of the call: the method reports every problem of the file.
+    partial = metadata.ValidateWorkflowMetadata(
+        meta_pb.ValidateWorkflowMetadataRequest(workflow_metadata={"name": "x"})
+    )
+    assert not partial.valid
+    assert {"workflow_metadata.schema_version", "workflow_metadata.framework"} <= {
+        v.field for v in partial.violations
+    }

@@ -70,6 +70,7 @@ def test_failing_drift_raises_an_alert_and_triggers_a_rollback(
                                 "signal_type": "SIGNAL_TYPE_DRIFT",
                                 "signal_name": "age",
                                 "duration": "7200s",
+                                "threshold": {"value_threshold": {"upper_bound": 0.1}},
                             },
                         }
                     ],
@@ -241,7 +242,13 @@ def test_rollback_sees_a_failing_signal_behind_many_passing_ones(
                     "meta": {"name": "any-drift"},
                     "model_version": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": current},
                     "triggers": [
-                        {"condition": {"signal_type": "SIGNAL_TYPE_DRIFT", "duration": "7200s"}}
+                        {
+                            "condition": {
+                                "signal_type": "SIGNAL_TYPE_DRIFT",
+                                "duration": "7200s",
+                                "threshold": {"value_threshold": {"upper_bound": 0.1}},
+                            }
+                        }
                     ],
                     "target": {
                         "model_version": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": previous}

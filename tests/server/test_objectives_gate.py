@@ -21,15 +21,19 @@ from .conftest import Stubs
 from .messages import make
 from .test_stage_rules import DSV, MV, World, ref, violated_fields
 
+DIALECT = "mlspec-objective/v1"
 OBJECTIVES: dict[str, Any] = {
     "objectives_version": "1",
+    "model_outputs": [{"name": "churn_probability", "type": "VALUE_TYPE_DOUBLE"}],
+    "document_digest": {"digests": {"sha256": "0" * 64}},
     "objectives": [
         {
             "id": "auc-overall",
             "name": "AUC",
             "metric_name": "auc",
+            "threshold": {"value_threshold": {"lower_bound": 0.8}},
             "severity": "OBJECTIVE_SEVERITY_BLOCKING",
-            "expression": {"text": "auc >= 0.8", "dialect": "mlspec-objective/v1"},
+            "expression": {"text": "auc >= 0.8", "dialect": DIALECT},
         },
         {
             "id": "recall-new",
@@ -43,6 +47,9 @@ OBJECTIVES: dict[str, Any] = {
             "id": "gap",
             "name": "FNR gap",
             "metric_name": "false_negative_rate",
+            "scope": {"feature_values": {"age": "old"}},
+            "comparison_scope": {"feature_values": {"age": "young"}},
+            "threshold": {"value_threshold": {"upper_bound": 0.05}},
             "severity": "OBJECTIVE_SEVERITY_WARNING",
             "expression": {
                 "text": 'slices["age=old"].false_negative_rate - '
@@ -51,7 +58,9 @@ OBJECTIVES: dict[str, Any] = {
             },
         },
     ],
-    "launch_criteria": {"expression": {"text": 'auc >= 0.8 and passed("recall-new")'}},
+    "launch_criteria": {
+        "expression": {"text": 'auc >= 0.8 and passed("recall-new")', "dialect": DIALECT}
+    },
 }
 GOOD = {"auc": 0.91, "recall[segment=new]": 0.7}
 BAD = {"auc": 0.71, "recall[segment=new]": 0.7}
@@ -93,7 +102,13 @@ class Chain:
         mv_ref = ref(MV, w.mv[mv].meta.id)
         payload = {
             "candidate_model": mv_ref,
-            "datasets": [{"dataset": ref(DSV, w.dsv[1].meta.id), "split": "validation"}],
+            "datasets": [
+                {
+                    "dataset": ref(DSV, w.dsv[1].meta.id),
+                    "digest": {"digests": {"sha256": "1" * 64}},
+                    "split": "validation",
+                }
+            ],
             "objectives_report": {
                 "kind": "RESOURCE_KIND_STAGE_REPORT",
                 "id": self.objectives.meta.id,
@@ -120,7 +135,11 @@ class Chain:
         payload: dict[str, Any] = {
             "evaluation_report_id": evaluation_id,
             "model": ref(MV, w.mv[mv].meta.id),
-            "holdback_dataset": {"dataset": ref(DSV, holdback.meta.id), "split": "holdback"},
+            "holdback_dataset": {
+                "dataset": ref(DSV, holdback.meta.id),
+                "digest": {"digests": {"sha256": "2" * 64}},
+                "split": "holdback",
+            },
             "disjointness": {
                 "holdback_dataset": ref(DSV, holdback.meta.id),
                 "holdback_digest": {"digests": {"sha256": "2" * 64}},
@@ -130,6 +149,7 @@ class Chain:
                 "outcome": "THRESHOLD_OUTCOME_PASSED",
             },
             "metric_results": results(metrics),
+            "test_result": {"result": "THRESHOLD_OUTCOME_PASSED"},
             "objectives_outcome": "THRESHOLD_OUTCOME_PASSED",
             "decision": "MODEL_GATE_DECISION_APPROVED",
             **test,
@@ -228,7 +248,7 @@ def test_unknown_objective_ids_in_the_launch_criteria_are_refused(world: World) 
         OBJECTIVES,
         launch_criteria={
             "required_objective_ids": ["auc-overall", "nope"],
-            "expression": {"text": 'passed("missing")'},
+            "expression": {"text": 'passed("missing")', "dialect": DIALECT},
         },
     )
     err = error(
@@ -317,9 +337,16 @@ def test_a_model_that_misses_an_objective_is_not_packaged_or_served_without_an_o
         model_version=ref(MV, world.mv[0].meta.id),
         start_time="2026-03-02T14:00:00Z",
         model_serving={
-            "endpoint": {"name": "churn"},
+            "endpoint": {
+                "name": "churn",
+                "uri": "https://churn.example/v2/models/churn/infer",
+                "protocol": "SERVING_PROTOCOL_REST",
+            },
             "model_name": "churn",
             "model": ref(MV, world.mv[0].meta.id),
+            "rollout_strategy": "ROLLOUT_STRATEGY_ALL_AT_ONCE",
+            "transition_status": "SERVING_TRANSITION_STATUS_UP_TO_DATE",
+            "rollout_result": "ROLLOUT_RESULT_SUCCEEDED",
         },
     )
     assert error(world, serving).code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -366,6 +393,7 @@ def test_the_baseline_is_compared_and_reported(world: World) -> None:
                 "id": "no-worse",
                 "name": "No worse",
                 "metric_name": "auc",
+                "severity": "OBJECTIVE_SEVERITY_BLOCKING",
                 "threshold": {
                     "change_threshold": {
                         "absolute": 0.01,
@@ -412,10 +440,18 @@ def test_the_baseline_is_compared_and_reported(world: World) -> None:
                             *results({"auc": 0.95}),
                             {
                                 "metric_key": {"name": "auc", "model_role": "baseline"},
+                                "slice_key": {},
                                 "value": {"double_value": 0.99},
                             },
                         ],
+                        "datasets": [
+                            {
+                                "dataset": ref(DSV, world.dsv[1].meta.id),
+                                "digest": {"digests": {"sha256": "1" * 64}},
+                            }
+                        ],
                         "objectives_outcome": "THRESHOLD_OUTCOME_PASSED",
+                        "decision": "MODEL_GATE_DECISION_APPROVED",
                     },
                 }
             },
@@ -436,7 +472,15 @@ def test_objectives_report_must_be_a_stage_1_report(world: World) -> None:
             model_version=mv_ref,
             model_evaluation={
                 "candidate_model": mv_ref,
+                "datasets": [
+                    {
+                        "dataset": ref(DSV, world.dsv[1].meta.id),
+                        "digest": {"digests": {"sha256": "1" * 64}},
+                    }
+                ],
                 "objectives_report": {"kind": "RESOURCE_KIND_STAGE_REPORT", "id": training.meta.id},
+                "objectives_outcome": "THRESHOLD_OUTCOME_PASSED",
+                "decision": "MODEL_GATE_DECISION_APPROVED",
             },
         ),
     )
@@ -478,6 +522,7 @@ def test_a_test_report_on_training_or_evaluation_data_is_refused(world: World) -
             ],
             model_training={
                 "model_format": "onnx",
+                "output_model": ref(MV, world.mv[0].meta.id),
                 "training_datasets": [ref(DSV, world.dsv[2].meta.id)],
             },
         )
@@ -593,7 +638,16 @@ def test_fingerprints_are_checked_and_a_non_hold_back_split_is_no_test_set(world
                 stage="LIFECYCLE_STAGE_DATA_SPLITTING",
                 model_training=None,
                 data_splitting={
-                    "splits": [{"name": "train", "role": "SPLIT_ROLE_TRAIN", "fingerprint": bad}]
+                    "source_dataset": ref(DSV, world.dsv[0].meta.id),
+                    "splits": [
+                        {
+                            "name": "train",
+                            "role": "SPLIT_ROLE_TRAIN",
+                            "method": "SPLIT_METHOD_HASH",
+                            "digest": {"digests": {"sha256": "9" * 64}},
+                            "fingerprint": bad,
+                        }
+                    ],
                 },
             )
         )
@@ -618,7 +672,10 @@ def test_evaluate_objectives_on_a_report_with_given_objectives(world: World) -> 
                 "objectives": dict(
                     OBJECTIVES,
                     objectives=[
-                        dict(OBJECTIVES["objectives"][0], expression={"text": "auc > 0.95"})
+                        dict(
+                            OBJECTIVES["objectives"][0],
+                            expression={"text": "auc > 0.95", "dialect": DIALECT},
+                        )
                     ],
                     launch_criteria={},
                 ),

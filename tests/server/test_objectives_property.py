@@ -22,7 +22,7 @@ from mlspec.store.sql import SqlStore
 from ..objectives.test_dialects import CONDITIONS, DECLARED, VALUES, Expr, to_cel_text
 from .conftest import Stubs
 from .messages import make
-from .test_stage_rules import MV, World, ref
+from .test_stage_rules import DSV, MV, World, ref
 
 
 def _results() -> list[dict[str, Any]]:
@@ -60,7 +60,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stubs, st
                 stage="LIFECYCLE_STAGE_MODEL_EVALUATION",
                 model_training=None,
                 model_version=mv_ref,
-                model_evaluation={"candidate_model": mv_ref, "metric_results": _results()},
+                model_evaluation={
+                    "candidate_model": mv_ref,
+                    "datasets": [
+                        {
+                            "dataset": ref(DSV, world.dsv[1].meta.id),
+                            "digest": {"digests": {"sha256": "1" * 64}},
+                        }
+                    ],
+                    "metric_results": _results(),
+                    "objectives_outcome": "THRESHOLD_OUTCOME_PASSED",
+                    "decision": "MODEL_GATE_DECISION_APPROVED",
+                },
             )
         )
         yield stubs, stored.meta.id
@@ -68,27 +79,24 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stubs, st
 
 
 def _objectives(text: str, dialect: str) -> dict[str, Any]:
+    def objective(key: str, metric: str, bounds: dict[str, float], condition: str) -> Any:
+        return {
+            "id": key,
+            "name": key,
+            "metric_name": metric,
+            "threshold": {"value_threshold": bounds},
+            "severity": "OBJECTIVE_SEVERITY_BLOCKING",
+            "expression": {"text": condition, "dialect": DIALECT},
+        }
+
     return {
         "objectives_version": "1",
+        "model_outputs": [{"name": "score", "type": "VALUE_TYPE_DOUBLE"}],
+        "document_digest": {"digests": {"sha256": "0" * 64}},
         "objectives": [
-            {
-                "id": "auc-overall",
-                "name": "a",
-                "metric_name": "auc",
-                "expression": {"text": "auc >= 0.8"},
-            },
-            {
-                "id": "p99",
-                "name": "b",
-                "metric_name": "latency_ms",
-                "expression": {"text": "latency_ms < 10"},
-            },
-            {
-                "id": "recall",
-                "name": "c",
-                "metric_name": "recall",
-                "expression": {"text": "recall >= 0"},
-            },
+            objective("auc-overall", "auc", {"lower_bound": 0.8}, "auc >= 0.8"),
+            objective("p99", "latency_ms", {"upper_bound": 10}, "latency_ms <= 10"),
+            objective("recall", "recall", {"lower_bound": 0}, "recall >= 0"),
         ],
         "launch_criteria": {"expression": {"text": text, "dialect": dialect}},
     }

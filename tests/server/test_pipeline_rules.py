@@ -428,13 +428,19 @@ def test_module_version_rules(stubs: Stubs, mods: dict[str, str]) -> None:
     ]
     for fields in bad_cases:
         fails(grpc.StatusCode.INVALID_ARGUMENT, functools.partial(create_version, stubs, fields))
-    first = create_version(stubs, {**base, "snapshot": SNAPSHOT})
+    # A primitive module's version runs an executor (the Required implementation oneof).
+    fails(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        lambda: create_version(stubs, {**base, "snapshot": SNAPSHOT}),
+    )
+    good = {**base, "snapshot": SNAPSHOT, "executor": {"command": ["python", "-m", "prim"]}}
+    first = create_version(stubs, good)
     assert first.version == "1" and first.sequence == 1 and first.meta.name == "prim-1"
-    labelled = create_version(stubs, {**base, "snapshot": SNAPSHOT, "version": "2.0.0"})
+    labelled = create_version(stubs, {**good, "version": "2.0.0"})
     assert labelled.meta.name == "prim-2_0_0"
     fails(
         grpc.StatusCode.ALREADY_EXISTS,
-        lambda: create_version(stubs, {**base, "snapshot": SNAPSHOT, "version": "2.0.0"}),
+        lambda: create_version(stubs, {**good, "version": "2.0.0"}),
     )
 
     complex_id = new_module(stubs, "composite", "MODULE_KIND_COMPLEX")

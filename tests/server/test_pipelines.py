@@ -7,6 +7,7 @@ import pytest
 from grpc_status import rpc_status
 
 from mlspec.common.v1 import reference_pb2, resource_service_pb2, run_state_pb2
+from mlspec.data.v1 import data_service_pb2
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
 from mlspec.tracking.v1 import tracking_service_pb2
@@ -121,6 +122,7 @@ def test_validation_reports_every_violation_at_once(stubs: Stubs, modules: tuple
     bad = make(graph_pb2.PipelineGraph, graph(*modules, extra_edge=True))
     bad.parameters.add(name="learning_rate", type="VALUE_TYPE_DOUBLE")  # duplicate name
     bad.vertices[1].step.parameters["nope"].graph_parameter = "missing"
+    bad.vertices.add(id="empty")  # a vertex of no kind: a violation, not a refused call
     bad.edges.add(
         kind=graph_pb2.EDGE_KIND_DATA,
         source={"vertex_id": "ingest", "port_name": "rows"},
@@ -137,6 +139,7 @@ def test_validation_reports_every_violation_at_once(stubs: Stubs, modules: tuple
         "GRAPH_VALIDATION_RULE_PARAMETER_UNKNOWN",
         "GRAPH_VALIDATION_RULE_GRAPH_PARAMETER_UNKNOWN",
         "GRAPH_VALIDATION_RULE_INPUT_MULTIPLY_CONNECTED",
+        "GRAPH_VALIDATION_RULE_VERTEX_INCOMPLETE",
     } <= rules
 
 
@@ -215,8 +218,13 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         )
     ).pipeline_run
     assert run.state == S.RUN_STATE_PENDING and run.run_id and run.pipeline_id == pipeline.meta.id
+    assert run.meta.name.startswith(f"{pipeline.meta.name}-")  # <pipeline>-<yyyymmdd-hhmmss>
     resolved = {r.vertex_id: r.resolved.id for r in run.resolved_references}
     assert resolved["train"] == newer.meta.id
+    # The resolved graph is pinned: every step names the module version it runs.
+    steps = {v.id: v.step.module for v in run.resolved_graph.vertices if v.HasField("step")}
+    assert steps["train"].kind == reference_pb2.RESOURCE_KIND_MODULE_VERSION
+    assert steps["train"].id == newer.meta.id
     assert run.parameter_values["learning_rate"].double_value == 0.05
 
     step = stubs.pipelines.CreateStepRun(
@@ -225,10 +233,51 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         )
     ).step_run
     assert step.module_version_id == newer.meta.id and step.run_id
-    for state in (S.RUN_STATE_RUNNING, S.RUN_STATE_SUCCEEDED):
-        step = stubs.pipelines.UpdateStepRunState(
-            pb.UpdateStepRunStateRequest(step_run_id=step.meta.id, state=state)
-        ).step_run
+    step = stubs.pipelines.UpdateStepRunState(
+        pb.UpdateStepRunStateRequest(step_run_id=step.meta.id, state=S.RUN_STATE_RUNNING)
+    ).step_run
+
+    def artifact(run_id: str, name: str) -> str:
+        made = stubs.data.CreateArtifact(
+            make(
+                data_service_pb2.CreateArtifactRequest,
+                {
+                    "artifact": {
+                        "meta": {"name": name},
+                        "run_id": run_id,
+                        "type": "ARTIFACT_TYPE_MODEL",
+                        "uri": f"s3://m/{name}",
+                    }
+                },
+            )
+        ).artifact
+        return str(made.meta.id)
+
+    # A step run's outputs are artifacts its own tracking run produced.
+    foreign = artifact(run.run_id, "not-mine")
+    with pytest.raises(grpc.RpcError) as err:
+        stubs.pipelines.UpdateStepRunState(
+            make(
+                pb.UpdateStepRunStateRequest,
+                {
+                    "step_run_id": step.meta.id,
+                    "state": "RUN_STATE_SUCCEEDED",
+                    "output_artifacts": {"model": {"artifact_ids": [foreign]}},
+                },
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    mine = artifact(step.run_id, "model")
+    step = stubs.pipelines.UpdateStepRunState(
+        make(
+            pb.UpdateStepRunStateRequest,
+            {
+                "step_run_id": step.meta.id,
+                "state": "RUN_STATE_SUCCEEDED",
+                "output_artifacts": {"model": {"artifact_ids": [mine]}},
+            },
+        )
+    ).step_run
     with pytest.raises(grpc.RpcError) as err:
         stubs.pipelines.UpdateStepRunState(
             pb.UpdateStepRunStateRequest(step_run_id=step.meta.id, state=S.RUN_STATE_RUNNING)
@@ -236,6 +285,45 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     tracking = stubs.tracking.GetRun(tracking_service_pb2.GetRunRequest(id=step.run_id)).run
     assert tracking.state == S.RUN_STATE_SUCCEEDED and tracking.step_run_id == step.meta.id
+    assert tracking.parent_run_id == run.run_id  # a child of the pipeline run's run
+    # A step whose outputs come from the cache is CACHED at once, and counted so.
+    cached = stubs.pipelines.CreateStepRun(
+        make(
+            pb.CreateStepRunRequest,
+            {
+                "step_run": {
+                    "pipeline_run_id": run.meta.id,
+                    "vertex_id": "train",
+                    "attempt": 2,
+                    "cache": {"cache_key": {"digests": {"sha256": "c" * 64}}, "hit": True},
+                }
+            },
+        )
+    ).step_run
+    assert cached.state == S.RUN_STATE_CACHED
+    counts = stubs.pipelines.GetPipelineRun(pb.GetPipelineRunRequest(id=run.meta.id)).pipeline_run
+    assert (counts.step_counts.total, counts.step_counts.succeeded, counts.step_counts.cached) == (
+        2,
+        1,
+        1,
+    )
+    assert counts.step_counts.pending == counts.step_counts.running == 0
+    # The latest attempt of each vertex only; cache hits by filter.
+    latest = stubs.pipelines.ListStepRuns(
+        pb.ListStepRunsRequest(pipeline_run_id=run.meta.id, latest_attempt_only=True)
+    ).step_runs
+    assert [s.meta.id for s in latest] == [cached.meta.id]
+    hits = stubs.pipelines.ListStepRuns(
+        pb.ListStepRunsRequest(pipeline_run_id=run.meta.id, filter="cache.hit = true")
+    ).step_runs
+    assert [s.meta.id for s in hits] == [cached.meta.id]
+    # The latest active version of each series: a second publication supersedes the first.
+    second = stubs.pipelines.PublishPipelineDraft(
+        pb.PublishPipelineDraftRequest(draft_id=draft.meta.id)
+    ).pipeline
+    series = stubs.pipelines.ListPipelines(pb.ListPipelinesRequest(latest_only=True)).pipelines
+    assert [p.meta.id for p in series] == [second.meta.id]
+    assert len(stubs.pipelines.ListPipelines(pb.ListPipelinesRequest()).pipelines) == 2
 
     clone = stubs.pipelines.ClonePipelineRun(
         pb.ClonePipelineRunRequest(pipeline_run_id=run.meta.id, pin_resolved_versions=True)
@@ -250,6 +338,9 @@ def test_publish_submit_run_and_clone(stubs: Stubs, modules: tuple[str, str]) ->
         )
     ).pipeline_draft
     assert again.cloned_from.id == pipeline.meta.id
+    # By name alone, GetPipeline answers the latest active version of the series.
+    newest = stubs.pipelines.GetPipeline(pb.GetPipelineRequest(name=pipeline.meta.name)).pipeline
+    assert newest.meta.id == second.meta.id
 
     # An archived module version can no longer be used by new work.
     stubs.resources.ArchiveResource(

@@ -92,7 +92,9 @@ def lineage(tmp_path: pathlib.Path) -> Iterator[Lineage]:
                             },
                             "digest": {"digests": {"sha256": "c" * 64}},
                         },
-                        "interface": {"inputs": [{"name": "train"}]},
+                        "interface": {
+                            "inputs": [{"name": "train", "artifact_type": {"schema_title": "x"}}]
+                        },
                         "executor": {"command": ["python", "-m", "trainer"]},
                     },
                 )
@@ -102,6 +104,18 @@ def lineage(tmp_path: pathlib.Path) -> Iterator[Lineage]:
             raw = client.create_dataset_version("raw", tmp_path / "raw.csv")
             train = client.create_dataset_version("train", tmp_path / "train.csv")
             with run.stage(Stage.DATA_SPLITTING, inputs=[raw]) as split:
+                split.set(
+                    source_dataset=raw,
+                    splits=[
+                        {
+                            "name": "train",
+                            "role": "SPLIT_ROLE_TRAIN",
+                            "method": "SPLIT_METHOD_RANDOM",
+                            "output_dataset": train,
+                            "digest": train.content_digest,
+                        }
+                    ],
+                )
                 split.output(train, role="train")
             with run.stage(Stage.MODEL_TRAINING, inputs=[train, code]) as stage:
                 model = client.register_model_version(

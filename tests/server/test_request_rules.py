@@ -24,6 +24,7 @@ from mlspec.domain.common import well_formed
 from mlspec.lifecycle.v1 import lifecycle_service_pb2 as lifecycle
 from mlspec.server.app import SERVICES
 from mlspec.tracking.v1 import tracking_service_pb2 as tracking
+from tests.conformance.payloads import minimal_payload
 from tests.contract.message_strategies import messages
 
 from .conftest import Stubs
@@ -69,7 +70,7 @@ def report(run_id: str, **changes: Any) -> lifecycle.ReportStageRequest:
                 "run_id": run_id,
                 "start_time": "2026-11-27T10:00:00Z",
                 "status": "STAGE_REPORT_STATUS_SUCCEEDED",
-                "codified_objectives": {},
+                "codified_objectives": minimal_payload("codified_objectives"),
             }
         },
     )

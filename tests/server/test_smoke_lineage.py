@@ -74,7 +74,10 @@ def test_training_report_links_data_to_model(stubs: Stubs) -> None:
             {"resource": ref(K.RESOURCE_KIND_DATASET_VERSION, version.meta.id), "role": "training"}
         ],
         outputs=[{"resource": ref(K.RESOURCE_KIND_MODEL_VERSION, mv.meta.id)}],
-        model_training={"model_format": "onnx"},
+        model_training={
+            "model_format": "onnx",
+            "output_model": ref(K.RESOURCE_KIND_MODEL_VERSION, mv.meta.id),
+        },
     )
     stored = stubs.lifecycle.ReportStage(
         lifecycle_service_pb2.ReportStageRequest(stage_report=report)

@@ -115,7 +115,10 @@ class World:
             "run_id": self.run.meta.id,
             "start_time": "2026-03-01T10:00:00Z",
             "status": "STAGE_REPORT_STATUS_SUCCEEDED",
-            "model_training": {"model_format": "onnx"},
+            "model_training": {
+                "model_format": "onnx",
+                "output_model": ref("RESOURCE_KIND_MODEL_VERSION", self.mv[0].meta.id),
+            },
         }
         for key, value in fields.items():
             if value is None:
@@ -313,7 +316,13 @@ def evaluation(world: World, mv: int, **fields: Any) -> Any:
             **times,
             model_evaluation={
                 "candidate_model": mv_ref,
-                "datasets": [{"dataset": ref(DSV, world.dsv[1].meta.id), "split": "validation"}],
+                "datasets": [
+                    {
+                        "dataset": ref(DSV, world.dsv[1].meta.id),
+                        "split": "validation",
+                        "digest": {"digests": {"sha256": "1" * 64}},
+                    }
+                ],
                 "objectives_outcome": "THRESHOLD_OUTCOME_PASSED",
                 "decision": "MODEL_GATE_DECISION_APPROVED",
             },
@@ -326,7 +335,11 @@ def model_test(world: World, mv: int, evaluation_id: str, **test: Any) -> dict[s
     payload: dict[str, Any] = {
         "evaluation_report_id": evaluation_id,
         "model": ref(MV, world.mv[mv].meta.id),
-        "holdback_dataset": {"dataset": ref(DSV, holdback.meta.id), "split": "holdback"},
+        "holdback_dataset": {
+            "dataset": ref(DSV, holdback.meta.id),
+            "split": "holdback",
+            "digest": {"digests": {"sha256": "2" * 64}},
+        },
         "disjointness": {
             "holdback_dataset": ref(DSV, holdback.meta.id),
             "holdback_digest": {"digests": {"sha256": "2" * 64}},
@@ -336,6 +349,7 @@ def model_test(world: World, mv: int, evaluation_id: str, **test: Any) -> dict[s
             "outcome": "THRESHOLD_OUTCOME_PASSED",
         },
         "use_attestation": {"use_count": 7},
+        "test_result": {"result": "THRESHOLD_OUTCOME_PASSED"},
         "objectives_outcome": "THRESHOLD_OUTCOME_PASSED",
         "decision": "MODEL_GATE_DECISION_APPROVED",
     }
@@ -354,11 +368,14 @@ def test_a_model_test_follows_a_stage_8_report_of_the_same_model_version(world: 
     training = world.send(world.report())
     first = evaluation(world, 0)
     other = evaluation(world, 1)
-    for evaluation_id in ("nope", "", training.meta.id, other.meta.id):
+    for evaluation_id in ("nope", training.meta.id, other.meta.id):
         message = world.refused(
             model_test(world, 0, evaluation_id), grpc.StatusCode.FAILED_PRECONDITION
         )
         assert "stage 8" in message
+    # A report that names no stage 8 report leaves a Required field empty.
+    message = world.refused(model_test(world, 0, ""), grpc.StatusCode.INVALID_ARGUMENT)
+    assert "model_test.evaluation_report_id is required" in message
     late = evaluation(world, 0, end_time="2026-03-02T12:30:00Z")
     world.refused(model_test(world, 0, late.meta.id), grpc.StatusCode.FAILED_PRECONDITION)
     stored = world.send(model_test(world, 0, first.meta.id))
@@ -381,7 +398,11 @@ def test_a_model_test_on_overlapping_data_is_refused(world: World) -> None:
         grpc.StatusCode.FAILED_PRECONDITION,
     )
     # The evaluation's own data is no hold-back set.
-    evaluated = {"dataset": ref(DSV, world.dsv[1].meta.id), "split": "holdback"}
+    evaluated = {
+        "dataset": ref(DSV, world.dsv[1].meta.id),
+        "split": "holdback",
+        "digest": {"digests": {"sha256": "3" * 64}},
+    }
     world.refused(
         model_test(world, 0, first.meta.id, holdback_dataset=evaluated),
         grpc.StatusCode.FAILED_PRECONDITION,

@@ -240,17 +240,19 @@ def test_columns_are_recorded_as_the_metrics_they_stand_for(stubs: Stubs) -> Non
             },
             "columns.double_values",  # over the 1,000 points a batch may hold (limits.proto)
         ),
-        ({}, "metrics"),
+        ({}, "columns.keys"),  # columns sent, but none of its Required columns
+        (None, "metrics"),  # no point at all
     ],
 )
 def test_bad_columns_are_invalid_arguments_and_store_nothing(
-    stubs: Stubs, columns: dict[str, list[object]], field: str
+    stubs: Stubs, columns: dict[str, list[object]] | None, field: str
 ) -> None:
-    run_id = _new_run(stubs, f"bad-columns-{abs(hash(field)) % 10**8}-{len(columns)}")
+    run_id = _new_run(stubs, f"bad-columns-{abs(hash(field)) % 10**8}-{len(columns or ())}")
+    request = pb.LogMetricsRequest(run_id=run_id)
+    if columns is not None:
+        request.columns.CopyFrom(metric_pb2.MetricColumns(**columns))
     with pytest.raises(grpc.RpcError) as err:
-        stubs.tracking.LogMetrics(
-            pb.LogMetricsRequest(run_id=run_id, columns=metric_pb2.MetricColumns(**columns))
-        )
+        stubs.tracking.LogMetrics(request)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in violated_fields(err.value)
     assert _history(stubs, run_id, "a") == []

@@ -8,6 +8,7 @@ examples that share one database cannot see each other.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -480,11 +481,40 @@ def test_order_by_with_ties(store: SqlStore) -> None:
             assert got == expected, (member, descending, page_size)
 
 
-def test_order_by_unknown_or_several_keys_is_invalid(store: SqlStore) -> None:
+def test_order_by_an_unknown_key_is_invalid(store: SqlStore) -> None:
     ws = new_workspace()
-    for order in ([OrderKey("score")], [OrderKey("name"), OrderKey("create_time")]):
+    for order in ([OrderKey("score")], [OrderKey("name"), OrderKey("score")]):
         with pytest.raises(errors.InvalidArgument), store.transaction(write=False) as tx:
             tx.list_page(ListQuery(ws, KIND, order_by=order))
+
+
+def test_order_by_indexed_fields_and_several_keys(store: SqlStore) -> None:
+    """Fields sort by their indexed value, absent ones last either way; keys combine."""
+    ws = new_workspace()
+    scores: list[float | None] = [2.0, None, -1.0, 2.0, 0.5, None]
+    records = []
+    for i, (name, score) in enumerate(zip("bacabd", scores, strict=True)):
+        record = make(ws, name, scope=f"s{i}")
+        record.fields = [] if score is None else [FieldValue("score", num=score)]
+        records.append(record)
+    r = [x.id for x in insert_all(store, records)]
+    cases = {
+        (("score", False),): [r[2], r[4], r[0], r[3], r[1], r[5]],
+        (("score", True),): [r[3], r[0], r[4], r[2], r[5], r[1]],
+        (("score", True), ("name", False)): [r[3], r[0], r[4], r[2], r[1], r[5]],
+        (("name", False), ("score", True)): [r[3], r[1], r[0], r[4], r[2], r[5]],
+    }
+    for keys, expected in cases.items():
+        for page_size in (1, 2, 4, 50):
+            query = ListQuery(
+                ws,
+                KIND,
+                order_by=[OrderKey(m, d) for m, d in keys],
+                page_size=page_size,
+                members={"score": FieldSpec("num")},
+            )
+            got = [x.id for x in list_all(store, query)]
+            assert got == expected, (keys, page_size)
 
 
 ORDERS = st.sampled_from(
@@ -500,21 +530,44 @@ ORDERS = st.sampled_from(
 NAME_ALPHABET = "abAB-_1é"
 
 
-def sort_key(record: ResourceRecord, order: list[OrderKey]) -> tuple[int | str, int]:
-    if not order:
-        return (0, record.seq)
-    member = order[0].member
-    value: int | str
+# Orders over indexed fields and several keys, for records that hold the MEMBERS fields.
+FIELD_ORDERS = st.sampled_from(
+    [
+        [OrderKey("score")],
+        [OrderKey("score", True)],
+        [OrderKey("score", True), OrderKey("name")],
+        [OrderKey("name"), OrderKey("create_time", True)],
+        [OrderKey("stage"), OrderKey("score", True)],
+    ]
+)
+
+
+def key_value(record: ResourceRecord, member: str) -> int | str | float | None:
+    """A record's value of a sort key: a column, or its smallest indexed value."""
     if member == "name":
-        value = record.name.lower()
-    else:
-        value = record.create_time if member == "create_time" else record.update_time
-    return (value, record.seq)
+        return record.name.lower()
+    if member in ("create_time", "update_time"):
+        return int(getattr(record, member))
+    numbers = [f.num for f in record.fields if f.key == member and f.num is not None]
+    return min(numbers) if numbers else None
 
 
 def in_order(records: list[ResourceRecord], order: list[OrderKey]) -> list[ResourceRecord]:
-    descending = bool(order) and order[0].descending
-    return sorted(records, key=lambda r: sort_key(r, order), reverse=descending)
+    """The oracle's order: keys in turn (absent values last), then insertion."""
+
+    def compare(a: ResourceRecord, b: ResourceRecord) -> int:
+        for key in order:
+            va, vb = key_value(a, key.member), key_value(b, key.member)
+            if va == vb:
+                continue
+            if va is None or vb is None:
+                return 1 if va is None else -1
+            less = va < vb  # type: ignore[operator]
+            return (-1 if less else 1) * (-1 if key.descending else 1)
+        tie_descending = bool(order) and order[-1].descending
+        return (a.seq - b.seq) * (-1 if tie_descending else 1)
+
+    return sorted(records, key=functools.cmp_to_key(compare))
 
 
 @st.composite
@@ -822,7 +875,7 @@ def samples(draw: st.DrawFn) -> list[Sample]:
     population=samples(),
     tree=FILTERS,
     style=st.integers(0, 3),
-    order=ORDERS,
+    order=ORDERS | FIELD_ORDERS,
     page_size=st.integers(1, 5),
 )
 def test_filters_agree_with_the_oracle(
@@ -1060,28 +1113,30 @@ def metric(key: str, step: int, value: float, micros: int) -> bytes:
 
 
 def test_metrics_append_and_history(store: SqlStore) -> None:
-    loss = [metric("loss", step, step / 10, T0 + step) for step in range(5)]
+    # Logged out of order: the history reads by step, then time, then recording order.
+    logged = [(4, T0 + 4), (0, T0 + 9), (2, T0 + 2), (0, T0), (2, T0 + 2), (1, T0 + 1)]
+    loss = [metric("loss", step, float(i), t) for i, (step, t) in enumerate(logged)]
     with store.transaction() as tx:
         tx.append_metrics(
-            [("run1", "loss", step, T0 + step, loss[step]) for step in range(5)]
+            [("run1", "loss", step, t, loss[i]) for i, (step, t) in enumerate(logged)]
             + [("run1", "acc", 0, T0, metric("acc", 0, 1.0, T0))]
             + [("run2", "loss", 0, T0, metric("loss", 0, 9.0, T0))]
         )
         tx.append_metrics([])
     with store.transaction(write=False) as tx:
-        history = tx.metric_history("run1", "loss", 0, 100)
-        assert [d for _, d in history] == loss
-        seqs = [s for s, _ in history]
-        assert seqs == sorted(seqs)
-        assert len(set(seqs)) == 5
-        first = tx.metric_history("run1", "loss", 0, 2)
+        history = tx.metric_history("run1", "loss", None, 100)
+        assert [d for _, d in history] == [loss[i] for i in (3, 1, 5, 2, 4, 0)]
+        positions = [p for p, _ in history]
+        assert positions == sorted(positions) and len(set(positions)) == 6
+        first = tx.metric_history("run1", "loss", None, 2)
         assert first == history[:2]
         assert tx.metric_history("run1", "loss", first[-1][0], 2) == history[2:4]
+        assert tx.metric_history("run1", "loss", history[3][0], 2) == history[4:6]
         assert tx.metric_history("run1", "loss", history[-1][0], 2) == []
-        assert [d for _, d in tx.metric_history("run2", "loss", 0, 10)] == [
+        assert [d for _, d in tx.metric_history("run2", "loss", None, 10)] == [
             metric("loss", 0, 9.0, T0)
         ]
-        assert tx.metric_history("run3", "loss", 0, 10) == []
+        assert tx.metric_history("run3", "loss", None, 10) == []
 
 
 def test_value_only_metrics_are_read_back_whole(store: SqlStore) -> None:
@@ -1091,7 +1146,7 @@ def test_value_only_metrics_are_read_back_whole(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.append_metrics([("run1", "loss", 7, T0 + 3, value_only.SerializeToString())])
     with store.transaction(write=False) as tx:
-        [(_, data)] = tx.metric_history("run1", "loss", 0, 10)
+        [(_, data)] = tx.metric_history("run1", "loss", None, 10)
     assert Metric.FromString(data) == Metric.FromString(metric("loss", 7, 0.25, T0 + 3))
 
 
@@ -1202,7 +1257,7 @@ def test_a_failing_transaction_writes_nothing(store: SqlStore) -> None:
         assert labelled.records == []
         assert tx.walk_edges(ws, doomed.id, upstream=False, max_depth=3) == ({doomed.id: 0}, set())
         assert tx.recall(ws, "Create", "req") is None
-        assert tx.metric_history(doomed.id, "loss", 0, 10) == []
+        assert tx.metric_history(doomed.id, "loss", None, 10) == []
         assert tx.last_log(ws, "stream") is None
     # The name the failed transaction used is still free.
     insert_all(store, [make(ws, "doomed")])

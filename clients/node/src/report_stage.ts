@@ -155,7 +155,10 @@ async function main(target: string, suffix: string): Promise<void> {
         },
       ],
       producer: { name: "mlspec-node-client", version: "0.1.0" },
-      modelTraining: { modelFormat: "onnx" },
+      modelTraining: {
+        modelFormat: "onnx",
+        outputModel: { kind: ResourceKind.RESOURCE_KIND_MODEL_VERSION, id: modelVersion!.meta!.id },
+      },
     },
     requestId: `node-train-${suffix}`,
   });

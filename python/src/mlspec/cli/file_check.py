@@ -21,7 +21,7 @@ from mlspec.cli.message_check import Problem, check_document
 from mlspec.cli.message_types import UnknownMessageType, find_message_type
 from mlspec.yaml_format import Position
 
-__all__ = ["FileReport", "check_file", "check_text"]
+__all__ = ["FileReport", "check_file", "check_text", "document_types"]
 
 HEADER = re.compile(r"^#\s*message:\s*(\S+)\s*$")
 _START = Position(1, 1)
@@ -83,6 +83,15 @@ def check_text(
     if documents == 0 and not problems:
         problems.append(Problem(_START, "no document: the file holds only comments"))
     return FileReport(name, documents, problems)
+
+
+def document_types(text: str, default_type: str | None = None) -> list[str]:
+    """The message type of each document of ``text`` (for a text that checked clean)."""
+    headers = _headers(text)
+    return [
+        _type_at(headers, node.start_mark.line, default_type) or ""
+        for node in yaml_format.compose_documents(text)
+    ]
 
 
 def _join_surrogates(node: yaml.Node) -> None:

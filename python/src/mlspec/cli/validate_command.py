@@ -1,4 +1,4 @@
-"""``mlspec validate FILE...``: check MLSpec YAML or JSON documents offline.
+"""``mlspec validate FILE...``: check MLSpec YAML or JSON documents offline (or on a server).
 
 Every problem is printed as ``FILE:LINE:COLUMN: message`` (``-o json`` or ``-o yaml``
 print them as a list of records instead); the exit code is 1 if there is any. Folders
@@ -13,7 +13,7 @@ import pathlib
 import click
 import yaml
 
-from mlspec.cli.file_check import FileReport, check_file
+from mlspec.cli.file_check import FileReport, check_file, document_types
 from mlspec.cli.progress import tracked
 from mlspec.cli.settings import Settings, pass_settings
 
@@ -37,15 +37,27 @@ SUFFIXES = (".yaml", ".yml", ".json")
     metavar="NAME",
     help="Message type of files without a '# message: NAME' first line.",
 )
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="Also have the server (--server) run every rule on each resource or stage "
+    "report, storing nothing (validate_only).",
+)
 @pass_settings
-def validate(settings: Settings, files: tuple[pathlib.Path, ...], message_type: str | None) -> int:
+def validate(
+    settings: Settings, files: tuple[pathlib.Path, ...], message_type: str | None, remote: bool
+) -> int:
     """Check YAML or JSON documents against the message type their first line names.
 
     The first line of each file is '# message: <full.Name>', for example
-    '# message: mlspec.lifecycle.v1.StageReport'. Nothing is sent to a server.
+    '# message: mlspec.lifecycle.v1.StageReport'. Nothing is sent to a server unless
+    --remote asks the server to check, without storing, each resource or stage report
+    that passes the offline check.
     """
     paths = _expand(files)
     reports = [check_file(p, message_type) for p in tracked(paths, "validating")]
+    if remote:
+        reports = _remote(settings, reports, message_type)
     problems = [(r.path, p) for r in reports for p in r.problems]
     if settings.output in {"json", "yaml"}:
         records = [
@@ -69,6 +81,26 @@ def validate(settings: Settings, files: tuple[pathlib.Path, ...], message_type: 
             click.echo(f"{where}: {problem.message}")
         click.echo(_summary(reports, len(problems)))
     return 1 if problems else 0
+
+
+def _remote(
+    settings: Settings, reports: list[FileReport], message_type: str | None
+) -> list[FileReport]:
+    """Adds the server's problems with the documents of each file that checked clean."""
+    from mlspec.cli.remote_check import check_documents
+    from mlspec.client import Client
+
+    checked = []
+    with Client(settings.target, workspace=settings.workspace) as client:
+        for report in reports:
+            if not report.problems:
+                text = pathlib.Path(report.path).read_text(encoding="utf-8")
+                types = document_types(text, message_type)
+                report = FileReport(
+                    report.path, report.documents, check_documents(client, text, types)
+                )
+            checked.append(report)
+    return checked
 
 
 def _expand(files: tuple[pathlib.Path, ...]) -> list[pathlib.Path]:

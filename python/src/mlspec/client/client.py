@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import message as protobuf_message
 
-from mlspec.client import objectives
+from mlspec.client import objectives, validation
 from mlspec.client.digests import path_digest
 from mlspec.client.errors import AlreadyExists, NotFound
 from mlspec.client.fields import build, enum_number
@@ -162,6 +162,20 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- checking without storing --------------------------------------------------------
+
+    def validate(self, message: Any, *, timeout: float | None = None) -> Any:
+        """What the server would store for a resource or stage report, storing nothing.
+
+        The request goes to the method that creates ``message`` with ``validate_only``
+        (AIP-163): every rule runs, and an ``InvalidArgument`` lists every violation.
+
+        Example:
+            >>> from mlspec.data.v1 import dataset_pb2
+            >>> client.validate(dataset_pb2.Dataset(meta={"name": "churn"}))  # doctest: +SKIP
+        """
+        return validation.validate(self, message, timeout=timeout)
 
     # -- get-or-create by name ----------------------------------------------------------
 

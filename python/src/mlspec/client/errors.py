@@ -87,6 +87,21 @@ class MLSpecError(Exception):
         return None
 
     @property
+    def field_violations(self) -> list[tuple[str, str]]:
+        """The ``(field, description)`` pairs of every ``BadRequest`` detail.
+
+        Bad input (``InvalidArgument``) names each bad field this way, and so does a
+        refusal that has several reasons, such as the deployment gate's
+        ``FailedPrecondition`` (one pair per objective missed).
+        """
+        return [
+            (v.field, v.description)
+            for d in self.details
+            if isinstance(d, error_details_pb2.BadRequest)
+            for v in d.field_violations
+        ]
+
+    @property
     def resource_info(self) -> error_details_pb2.ResourceInfo | None:
         """The ``google.rpc.ResourceInfo`` detail, when the server sent one."""
         return self.detail(error_details_pb2.ResourceInfo)
@@ -116,16 +131,6 @@ class InvalidArgument(MLSpecError):
     """
 
     code = grpc.StatusCode.INVALID_ARGUMENT
-
-    @property
-    def field_violations(self) -> list[tuple[str, str]]:
-        """The ``(field, description)`` pairs of every ``BadRequest`` detail."""
-        return [
-            (v.field, v.description)
-            for d in self.details
-            if isinstance(d, error_details_pb2.BadRequest)
-            for v in d.field_violations
-        ]
 
 
 class DeadlineExceeded(MLSpecError):

@@ -84,6 +84,7 @@ def metric_results(
         result = Result(value=to_value(value), sample_count=int(sample_count))
         result.metric_key.name = name
         result.metric_key.model_role = model_role
+        result.slice_key.SetInParent()  # Required: an empty key is the overall slice
         if slice:
             result.slice_key.feature_values.update({k: str(v) for k, v in slice.items()})
             result.slice_key.display_name = slice_name(slice)
@@ -414,7 +415,8 @@ def model_evaluation(
     or ``splitting`` (the stage 6 ``DataSplitting`` or its report) names them: its
     VALIDATION splits, with their registered dataset versions and digests.
     ``objectives`` is the stage 1 report (recorded as ``objectives_report``) or its
-    ``CodifiedObjectives``; without objectives the outcome and decision stay unset.
+    ``CodifiedObjectives``. Without objectives nothing is checked: the outcome is PASSED
+    (no objective failed) and the decision NEEDS_REVIEW, since no objective decided.
     """
     found = list(results)
     codified, report = _objectives_of(objectives)
@@ -445,8 +447,18 @@ def model_evaluation(
     if codified is not None:
         check = check_objectives(codified, found, stage=stage_pb2.LIFECYCLE_STAGE_MODEL_EVALUATION)
         _apply(out, check)
-        out.failures.extend(check.failures)
+        # The payload's failures are the FAILED checks only (its comment says so).
+        out.failures.extend(r for r in check.failures if r.outcome == _O.THRESHOLD_OUTCOME_FAILED)
+    else:
+        _unchecked(out)
     return out
+
+
+def _unchecked(out: Any) -> None:
+    """The Required outcome and decision of a payload no objectives were checked for."""
+    out.objectives_outcome = _O.THRESHOLD_OUTCOME_PASSED
+    out.decision = _D.MODEL_GATE_DECISION_NEEDS_REVIEW
+    out.decision_reason = "no codified objectives were checked; a person decides"
 
 
 def _apply(out: Any, check: ObjectivesCheck) -> None:
@@ -479,8 +491,10 @@ def model_test(
     """The stage 9 payload: the hold-back test of ``candidate``, after its evaluation.
 
     ``evaluation`` is the stage 8 report (or its id) the test follows;
-    ``objectives`` the stage 1 report or its ``CodifiedObjectives``. ``splitting`` (the
-    stage 6 ``DataSplitting`` or its report) says which data is held back: the split
+    ``objectives`` the stage 1 report or its ``CodifiedObjectives`` (without them the
+    test checks nothing: PASSED, NEEDS_REVIEW, as in ``model_evaluation``).
+    ``splitting`` (the stage 6 ``DataSplitting`` or its report) says which data is held
+    back: the split
     named ``holdback`` (by default the one whose role is HOLDBACK), with the dataset
     version it was registered as and its digest; the data it must be disjoint from is
     every TRAIN and VALIDATION split; the overlap comes from the splitting's leakage
@@ -508,6 +522,9 @@ def model_test(
                 _O.THRESHOLD_OUTCOME_WARNED: result.warned_tests,
             }.get(item.outcome, result.failed_tests)
             bucket.append(item.objective_id)
+    else:
+        _unchecked(out)
+        out.test_result.result = _O.THRESHOLD_OUTCOME_PASSED
     return out
 
 

@@ -26,26 +26,32 @@ from mlspec.lifecycle.v1 import packaging_pb2, stage_report_pb2
 if TYPE_CHECKING:  # signing needs the signing extra; a package need not be signed
     from mlspec.client.signing import SignedModel
 
-__all__ = ["model_packaging"]
+__all__ = ["PREDICATE_TYPE", "model_packaging"]
+
+PREDICATE_TYPE = "https://mlspec.io/provenance/v1"
+"""The predicate of a package built from MLSpec stage reports: their lineage, as in the
+in-toto attestations of ``mlspec provenance``."""
 
 
 def model_packaging(
     model: Any,
+    package_format: str,
     *,
     signed: SignedModel | None = None,
     source_reports: Iterable[stage_report_pb2.StageReport | str] = (),
     **fields: Any,
 ) -> packaging_pb2.ModelPackaging:
-    """The ``ModelPackaging`` of the model version ``model``.
+    """The ``ModelPackaging`` of the model version ``model`` as a ``package_format`` package.
 
     The package is the model's artifact unless ``package_uri`` says otherwise: its URI,
     size and digest are the artifact's. ``signed`` replaces the digest by the signed one
     and sets ``signed_manifest``; ``source_reports`` (stage reports or their ids, for
-    example training, evaluation and test) go to ``provenance.source_stage_report_ids``.
-    Other keyword arguments set further fields (``package_format``, ``io_signature``,
+    example training, evaluation and test) go to ``provenance.source_stage_report_ids``,
+    in a statement whose subject is the package (by its digest) and whose predicate type
+    is ``PREDICATE_TYPE``. Other keyword arguments set further fields (``io_signature``,
     ``serving_images``, ...).
     """
-    out = packaging_pb2.ModelPackaging()
+    out = packaging_pb2.ModelPackaging(package_format=package_format)
     out.model.CopyFrom(to_ref(model))
     artifact = getattr(model, "artifact", None)
     if artifact is not None:
@@ -58,7 +64,22 @@ def model_packaging(
         out.package_digest.Clear()
         out.package_digest.digests["sha256"] = signed.digest
         out.signed_manifest.CopyFrom(signed.envelope)
-    out.provenance.source_stage_report_ids.extend(
-        r if isinstance(r, str) else r.meta.id for r in source_reports
-    )
-    return fill(out, **fields)
+    fill(out, **fields)
+    sources = [r if isinstance(r, str) else r.meta.id for r in source_reports]
+    if sources:
+        _built_from(out, sources)
+    return out
+
+
+def _built_from(out: packaging_pb2.ModelPackaging, report_ids: list[str]) -> None:
+    """A provenance statement whose subject is the package, built from ``report_ids``."""
+    if not out.package_digest.digests:
+        raise ValueError("a package's provenance names it by digest: give the package_digest")
+    provenance = out.provenance
+    provenance.source_stage_report_ids.extend(report_ids)
+    if not provenance.subjects:
+        uri = out.package_uri
+        subject = provenance.subjects.add(name=uri.rstrip("/").rsplit("/", 1)[-1] or uri, uri=uri)
+        subject.digest.CopyFrom(out.package_digest)
+    if not provenance.predicate_type:
+        provenance.predicate_type = PREDICATE_TYPE

@@ -21,6 +21,7 @@ from google.protobuf import timestamp_pb2
 from mlspec.client.fields import enum_number, fill
 from mlspec.client.refs import to_endpoint, to_ref
 from mlspec.client.values import to_value
+from mlspec.common.v1 import reference_pb2
 from mlspec.common.v1.reference_pb2 import ResourceKind
 from mlspec.lifecycle.v1 import (
     evaluation_pb2,
@@ -34,6 +35,41 @@ if TYPE_CHECKING:
     from mlspec.client.client import Client
 
 log = logging.getLogger("mlspec.client")
+
+
+_MODEL_KINDS = (
+    reference_pb2.RESOURCE_KIND_MODEL_VERSION,
+    reference_pb2.RESOURCE_KIND_ARTIFACT,
+)
+
+
+def _name_output_model(report: stage_report_pb2.StageReport) -> None:
+    """Fills ``model_training.output_model`` (Required) from the outputs when it is unset.
+
+    The output with role ``model`` wins, else the first model version or artifact.
+    """
+    training = report.model_training
+    if training.HasField("output_model"):
+        return
+    candidates = [e for e in report.outputs if e.resource.kind in _MODEL_KINDS]
+    chosen = next((e for e in candidates if e.role == "model"), None) or next(
+        iter(candidates), None
+    )
+    if chosen is not None:
+        training.output_model.CopyFrom(chosen.resource)
+
+
+def _time_ingestion(report: stage_report_pb2.StageReport) -> None:
+    """Fills ``data_ingestion.start_time`` and ``end_time`` (Required) from the report's.
+
+    The block that reports an ingestion times the read; a payload that says when the
+    read itself started or ended keeps its own times.
+    """
+    ingestion = report.data_ingestion
+    if not ingestion.HasField("start_time"):
+        ingestion.start_time.CopyFrom(report.start_time)
+    if not ingestion.HasField("end_time"):
+        ingestion.end_time.CopyFrom(report.end_time)
 
 
 class Stage(enum.IntEnum):
@@ -276,6 +312,10 @@ class StageContext:
             model = _only_model_version(report)
             if model is not None:
                 report.model_version.CopyFrom(model)
+        if report.HasField("model_training"):
+            _name_output_model(report)
+        if report.HasField("data_ingestion"):
+            _time_ingestion(report)
         return report
 
     def send(self, failure: BaseException | None = None) -> stage_report_pb2.StageReport:

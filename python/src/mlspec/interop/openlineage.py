@@ -9,7 +9,7 @@ Works for events of any producer; those the MLSpec service emitted (they carry t
 | run (``runId``), its events in time order | ``Run``: state of the last event (START/RUNNING: RUNNING, COMPLETE: SUCCEEDED, FAIL: FAILED with ``errorMessage``, ABORT: CANCELLED), start and end times |
 | ``parent`` run facet | the parent ``Run`` (created in the parent job's experiment when missing) |
 | a run with the ``mlspec`` facet | a ``StageReport`` of that stage and payload, under the parent run (references inside the payload, which name the emitting server's objects, are dropped) |
-| output dataset | ``Artifact`` of the run: ``display_name`` ``<namespace>/<name>``, URI, ``schema`` facet as ``Artifact.schema``, ``outputStatistics`` as row count and size |
+| output dataset | ``Artifact`` of the run: ``display_name`` ``<namespace>/<name>``, URI, ``schema`` facet as ``Artifact.schema`` (origin IMPORTED, version the digest of its columns), ``outputStatistics`` as row count and size |
 | input dataset | the newest artifact of that dataset already imported (a lineage edge through the stage report or ``Run.inputs``), else ``Run.inputs`` with its URI |
 
 Identities: runs by ``runId``, experiments by ``job:<namespace>/<name>``, artifacts by
@@ -19,6 +19,7 @@ events twice adds nothing. Other facets are kept nowhere (they are listed in the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,7 +32,7 @@ from google.protobuf.message import Message
 
 from mlspec.client import Client
 from mlspec.common.v1 import reference_pb2, resource_service_pb2, run_state_pb2
-from mlspec.data.v1 import artifact_pb2
+from mlspec.data.v1 import artifact_pb2, schema_pb2
 from mlspec.interop import names
 from mlspec.interop.external import ImportCounts, external_id
 from mlspec.interop.openlineage_events import MLSPEC_FACET
@@ -269,7 +270,13 @@ class _Importer:
         artifact.meta.name = names.resource_name(f"{dataset.get('name', 'dataset')}")
         artifact.meta.display_name = key[:1024]
         artifact.meta.external_id.CopyFrom(external_id(SYSTEM, f"{key}@{ol_run_id}", self.source))
-        for column in (facets.get("schema") or {}).get("fields") or []:
+        columns = (facets.get("schema") or {}).get("fields") or []
+        if columns:
+            # The facet has no version: the digest of its columns changes when they do.
+            canonical = json.dumps(columns, sort_keys=True, separators=(",", ":"))
+            artifact.schema.schema_version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+            artifact.schema.origin = schema_pb2.SCHEMA_ORIGIN_IMPORTED
+        for column in columns:
             feature = artifact.schema.features.add(name=str(column.get("name", "")))
             feature.type = _FIELD_TYPES.get(str(column.get("type") or "").lower(), 0)  # type: ignore[assignment]
             feature.description = str(column.get("description") or "")
@@ -302,11 +309,6 @@ class _Importer:
         payload = getattr(report, payload_field)
         json_format.ParseDict(dict(facet.get("payload") or {}), payload, ignore_unknown_fields=True)
         payload.SetInParent()
-        dropped = list(_drop_references(payload, payload_field))
-        if dropped:
-            self.result.notes.append(
-                f"stage report {view.run_id}: references {', '.join(dropped)} name objects of the emitting server and are dropped"
-            )
         for dataset in view.datasets("inputs"):
             found = self.outputs.get(_dataset_key(dataset))
             if found:
@@ -323,6 +325,18 @@ class _Importer:
             report.outputs.add(
                 resource=reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_ARTIFACT, id=artifact_id),
                 uri=_uri(dataset),
+            )
+        # The payload names objects of the emitting server: those the event also names
+        # as datasets become the artifacts imported for them, the others are dropped.
+        imported = {
+            emitted: self.outputs[key]
+            for emitted, key in dict(facet.get("datasets") or {}).items()
+            if key in self.outputs
+        }
+        dropped = list(_rebind_references(payload, payload_field, imported))
+        if dropped:
+            self.result.notes.append(
+                f"stage report {view.run_id}: references {', '.join(dropped)} name objects of the emitting server and are dropped"
             )
         self._import("StageReport", report)
 
@@ -350,21 +364,36 @@ def _payload_field(stage_name: str) -> str:
     return found
 
 
-def _drop_references(message: Message, path: str) -> Iterator[str]:
-    """Clears every ResourceRef inside ``message``; yields the paths it cleared."""
+def _rebind_references(message: Message, path: str, imported: Mapping[str, str]) -> Iterator[str]:
+    """Points every ResourceRef inside ``message`` at its imported artifact, or clears it.
+
+    ``imported`` maps an emitting server's id to the id of the artifact imported for it;
+    yields the paths of the references it cleared.
+    """
     for fd, value in list(message.ListFields()):
         if fd.message_type is None:
             continue
         if fd.message_type.full_name == "mlspec.common.v1.ResourceRef":
+            refs = value if fd.is_repeated else [value]
+            kept = [
+                reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_ARTIFACT, id=imported[ref.id])
+                for ref in refs
+                if ref.id in imported
+            ]
+            if len(kept) < len(refs):
+                yield f"{path}.{fd.name}"
             message.ClearField(fd.name)
-            yield f"{path}.{fd.name}"
+            if fd.is_repeated:
+                getattr(message, fd.name).extend(kept)
+            elif kept:
+                getattr(message, fd.name).CopyFrom(kept[0])
         elif fd.message_type.GetOptions().map_entry:
             continue
         elif fd.is_repeated:
             for i, item in enumerate(value):
-                yield from _drop_references(item, f"{path}.{fd.name}[{i}]")
+                yield from _rebind_references(item, f"{path}.{fd.name}[{i}]", imported)
         else:
-            yield from _drop_references(value, f"{path}.{fd.name}")
+            yield from _rebind_references(value, f"{path}.{fd.name}", imported)
 
 
 def import_events(

@@ -10,7 +10,7 @@ the ``errorMessage`` facet) or ABORT (CANCELLED, SKIPPED) at its end time.
 |---|---|
 | workspace and stage | job ``<namespace>`` / ``<workspace>.<stage>``, ``jobType`` facet (integration MLSPEC) |
 | the report's tracking run | ``parent`` run facet (job ``<workspace>.runs``) |
-| the report itself | custom run facet ``mlspec`` (stage, report, run and pipeline-run ids, the payload as proto3 JSON) |
+| the report itself | custom run facet ``mlspec`` (stage, report, run and pipeline-run ids, the payload as proto3 JSON, the dataset of each input and output by resource id) |
 | inputs / outputs | input / output datasets, named from the resource's URI (``s3://bucket`` + ``path``) or ``mlspec://<workspace>`` + ``<kind>/<id>`` |
 | ``Artifact.schema`` | ``schema`` facet |
 | the URI's scheme and authority | ``dataSource`` facet |
@@ -20,7 +20,7 @@ the ``errorMessage`` facet) or ABORT (CANCELLED, SKIPPED) at its end time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,6 +78,9 @@ class MLSpecRunFacet(RunFacet):
     runId: str = ""
     pipelineRunId: str = ""
     payload: dict[str, Any] = attr.field(factory=dict)
+    # The dataset (``namespace/name``) of each input and output, by the emitting server's
+    # resource id, so that a reader can point the payload's references at its own copies.
+    datasets: dict[str, str] = attr.field(factory=dict)
 
     @staticmethod
     def _get_schema() -> str:
@@ -251,6 +254,20 @@ def run_events(
         runId=report.run_id,
         pipelineRunId=report.pipeline_run_id,
         payload=payload,
+        datasets={
+            endpoint.resource.id: "/".join(
+                astuple(
+                    dataset_name(
+                        workspace,
+                        endpoint.resource.kind,
+                        endpoint.resource.id,
+                        resources.get(endpoint.resource.id),
+                    )
+                )
+            )
+            for endpoint in (*report.inputs, *report.outputs)
+            if endpoint.resource.id
+        },
     )
     run_facets: dict[str, Any] = {
         MLSPEC_FACET: mlspec_facet,

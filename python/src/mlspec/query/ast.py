@@ -37,7 +37,22 @@ class Not:
     operand: Node
 
 
-Node = Union[Comparison, And, Or, Not]  # noqa: UP007 - runtime alias
+@dataclass(frozen=True)
+class Newest:
+    """No later resource of the kind shares the ``partition`` members (and the scope).
+
+    Not written in filters: List methods build it for their request fields (the latest
+    version of each pipeline series, the latest attempt of each step). ``partition``
+    names ``name`` or indexed members; ``statuses`` limits the later resources that
+    count (empty: any); with ``same_scope`` only those of the same scope count.
+    """
+
+    partition: tuple[str, ...]
+    statuses: tuple[int, ...] = ()
+    same_scope: bool = True
+
+
+Node = Union[Comparison, And, Or, Not, Newest]  # noqa: UP007 - runtime alias
 
 
 @dataclass(frozen=True)

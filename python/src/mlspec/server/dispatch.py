@@ -24,7 +24,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
-from mlspec.domain.common import limits, well_formed, wire
+from mlspec.domain.common import field_behavior, limits, well_formed, wire
 from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit, partial_responses
@@ -70,7 +70,7 @@ class Dispatcher:
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
                 scope = self.access.scope(context.invocation_metadata(), full, writes=False)
                 request = decode(request_cls, data)
-                check_well_formed(request)
+                check_well_formed(request, route.checks)
                 res: Resources | None = None
                 items: Iterator[Message | Pause] = iter(())
                 while True:
@@ -133,7 +133,15 @@ class Dispatcher:
     def call(
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
     ) -> Message:
-        """Runs one unary call; a mutating one leaves an entry in the audit trail."""
+        """Runs one unary call; a mutating one leaves an entry in the audit trail.
+
+        A mutating request with ``validate_only`` (AIP-163) runs every rule in a write
+        transaction that is rolled back: it answers what would be stored, or the error,
+        and leaves no trace (no audit entry, no remembered ``request_id``).
+        """
+        if writes and getattr(request, "validate_only", False):
+            check_well_formed(request, self._checked_by_handler(method))
+            return self._validate_only(fn, request, scope)
         try:
             response = self._call(method, fn, writes, request, scope)
         except Exception as exc:
@@ -151,7 +159,7 @@ class Dispatcher:
         self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
     ) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
-        check_well_formed(request)
+        check_well_formed(request, self._checked_by_handler(method))
         request_id = getattr(request, "request_id", "") if writes else ""
         if not request_id:
             return self._call_once(method, fn, writes, request, scope, "", "")
@@ -178,6 +186,21 @@ class Dispatcher:
                 raise
             scope.warnings.clear()
             return self.response_types[method].FromString(stored[1])
+
+    def _checked_by_handler(self, method: str) -> tuple[str, ...]:
+        """The request fields the route of ``method`` (``/pkg.Service/Method``) checks itself."""
+        route = self.routes.get(method.lstrip("/"))
+        return route.checks if route is not None else ()
+
+    def _validate_only(self, fn: Unary, request: Any, scope: RequestScope) -> Message:
+        try:
+            with self.store.transaction(write=True) as tx:
+                response = fn(request, Resources(tx, scope, self.policy))
+                assert isinstance(response, Message)
+                _attach_warnings(response, scope)
+                raise _RolledBack(response)
+        except _RolledBack as done:
+            return done.response
 
     def _recall(
         self, method: str, request_id: str, scope: RequestScope
@@ -229,6 +252,14 @@ def _wait(context: grpc.ServicerContext, seconds: float) -> bool:
     return False
 
 
+class _RolledBack(Exception):
+    """Ends a validate_only call's transaction without committing; carries its answer."""
+
+    def __init__(self, response: Message) -> None:
+        super().__init__("validate_only")
+        self.response = response
+
+
 def decode(request_cls: type[Message], data: bytes) -> Message:
     """The request message of ``data`` within the contract's limits; else INVALID_ARGUMENT.
 
@@ -275,8 +306,16 @@ def check_limits(request: Message, size: int) -> None:
         raise errors.not_valid("the request is over a limit", found, "LIMIT_EXCEEDED")
 
 
-def check_well_formed(request: Message) -> None:
-    """INVALID_ARGUMENT for enum numbers, Timestamps or Durations their types do not allow."""
+def check_well_formed(request: Message, checked_by_handler: tuple[str, ...] = ()) -> None:
+    """INVALID_ARGUMENT for values outside their types and for missing required fields.
+
+    Enum numbers, Timestamps and Durations their types do not allow come first; then
+    every REQUIRED field and required oneof the request leaves unset, at every depth
+    (``field_behavior.missing_in_request``), and every time range that ends before it
+    starts. Resources the request holds are checked with their kind's rules instead, and
+    the fields a Validate method reports on in its response (``checked_by_handler``,
+    from its route) by that method.
+    """
     found = well_formed.violations(request)
     if found:
         raise errors.InvalidArgument(
@@ -284,6 +323,17 @@ def check_well_formed(request: Message) -> None:
             + "; ".join(f"{v.field} {v.description}" for v in found[:20]),
             reason="INVALID_VALUE",
             violations=found[:100],
+        )
+    missing = field_behavior.missing_in_request(request, checked_by_handler)
+    missing += well_formed.inverted_ranges(
+        request, skip=field_behavior.resource_fields(request.DESCRIPTOR) + checked_by_handler
+    )
+    if missing:
+        raise errors.InvalidArgument(
+            "required fields are missing: "
+            + "; ".join(f"{v.field} {v.description}" for v in missing[:20]),
+            reason="REQUIRED_FIELD_MISSING",
+            violations=missing[:100],
         )
 
 

@@ -52,6 +52,10 @@ class Route:
     # type of those (what a stored response of a message is read back as).
     combine: Combine | None = None
     each_response: type[Message] | None = None
+    # Request fields whose contents the handler checks itself and answers with
+    # violations in its response (a Validate method): the dispatcher's walk for REQUIRED
+    # fields leaves them to it.
+    checks: tuple[str, ...] = ()
 
     def bind(self, method: descriptor.MethodDescriptor) -> Unary | Streaming:
         """The function that serves ``method`` (a standard method is built for it here)."""
@@ -83,9 +87,13 @@ def write_each(handler: Unary, combine: Combine, each_response: type[Message]) -
     return Route(writes=True, handler=handler, combine=combine, each_response=each_response)
 
 
-def read(handler: Unary | Streaming) -> Route:
-    """A named handler that only reads (a server-streaming one included)."""
-    return Route(writes=False, handler=handler)
+def read(handler: Unary | Streaming, *, checks: tuple[str, ...] = ()) -> Route:
+    """A named handler that only reads (a server-streaming one included).
+
+    ``checks`` names the request fields the handler validates and reports on in its
+    response rather than refusing (see ``Route.checks``).
+    """
+    return Route(writes=False, handler=handler, checks=checks)
 
 
 class IncompleteRoutes(RuntimeError):

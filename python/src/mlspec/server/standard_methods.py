@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.domain import kind_rules
-from mlspec.domain.common import field_behavior
+from mlspec.domain.common import field_behavior, listing
 from mlspec.domain.common.kinds import (
     KindSpec,
     indexed_members,
@@ -26,29 +26,15 @@ from mlspec.domain.common.kinds import (
     spec_for_message,
 )
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
-from mlspec.query import And, Comparison, Node, Or, OrderKey, parse_filter, parse_order_by
+from mlspec.query import And, Comparison, Newest, Node, Not, Or, OrderKey, parse_filter
 from mlspec.server import paging
 from mlspec.server.paging import encode_token
 from mlspec.store.api import FieldSpec, ListQuery
 
 Fn = Callable[[Any, Resources], Message]
 
-DEFAULT_PAGE_SIZE = 50
 MAX_BATCH = 1000
 BATCH_LIMITS = {"stage_reports": 500}  # where the contract allows fewer than MAX_BATCH
-# Lists whose contract says "newest first by default" (by request message). Stage reports
-# are documented newest *start time* first; the store sorts by its own columns only, so
-# they come newest recorded first, which is the same order for reports made as stages end.
-NEWEST_FIRST = [OrderKey("create_time", descending=True)]
-DEFAULT_ORDER = {
-    name: NEWEST_FIRST
-    for name in (
-        "ListDatasetVersionsRequest",
-        "ListModuleVersionsRequest",
-        "ListPipelineRunsRequest",
-        "ListStageReportsRequest",
-    )
-}
 LIST_FIELDS = {"page_size", "page_token", "filter", "order_by", "show_deprecated", "show_archived"}
 
 
@@ -252,7 +238,9 @@ def _list(
     extras = [f for f in request_desc.fields if f.name not in LIST_FIELDS]
     members = _field_specs(spec)
     parents = _parent_fields(spec, extras)
-    default_order = DEFAULT_ORDER.get(request_desc.name, [])
+    declared = listing.declaration(request_desc)
+    if declared is None:
+        raise NotStandard(f"{request_desc.full_name} declares no (mlspec.common.v1.list)")
     ranges = [
         (f.name, f.name.removesuffix("_after") + "_before")
         for f in extras
@@ -261,7 +249,7 @@ def _list(
     ]
 
     def list_(request: Any, res: Resources) -> Message:
-        page_size = paging.page_size(request.page_size, DEFAULT_PAGE_SIZE)
+        page_size = paging.page_size(request.page_size, declared.default_page_size)
         for since, until in ranges:
             if (
                 request.HasField(since)
@@ -290,6 +278,7 @@ def _list(
         conditions: list[Node] = []
         parsed = parse_filter(getattr(request, "filter", ""))
         if parsed is not None:
+            listing.check_filter(declared, parsed)
             conditions.append(parsed)
         scope: str | None = None
         for fd in extras:
@@ -299,16 +288,19 @@ def _list(
         node: Node | None = None
         if conditions:
             node = conditions[0] if len(conditions) == 1 else And(tuple(conditions))
-        order = parse_order_by(getattr(request, "order_by", "")) or default_order
+        order = [
+            OrderKey(spec.sort_members.get(k.member, k.member), k.descending)
+            for k in listing.order(declared, request.order_by)
+        ]
+        if not request.order_by and order == [OrderKey("create_time")]:
+            # Creation order by default: the store's insertion order, which a filtered
+            # page may read through the field index.
+            order = []
         fingerprint = paging.query_fingerprint(request)
         after = None
         if request.page_token:
             token = paging.token_fields(request.page_token, q=fingerprint)
-            value: Any = None
-            if order:  # the sort key's value of the last row: text for names, else a time
-                by_name = order[0].member.removeprefix("meta.") == "name"
-                value = paging.token_str(token, "v") if by_name else paging.token_int(token, "v")
-            after = (value, paging.token_int(token, "s"))
+            after = (_token_position(token, order), paging.token_int(token, "s"))
         query = ListQuery(
             workspace=res.scope.workspace,
             kind=spec.kind,
@@ -333,6 +325,27 @@ def _list(
     return list_
 
 
+def _token_position(token: dict[str, Any], order: list[OrderKey]) -> Any:
+    """The sort values a page token carries for ``order`` (INVALID_ARGUMENT if tampered).
+
+    Creation order carries none; one built-in key (name, times) its value; any other
+    order a list with one value per key.
+    """
+    single = order[0].member.removeprefix("meta.") if len(order) == 1 else ""
+    if not order:  # creation order: the position is seq alone
+        return None
+    value = token.get("v")
+    if single in ("name", "create_time", "update_time"):
+        return paging.token_str(token, "v") if single == "name" else paging.token_int(token, "v")
+    if (
+        not isinstance(value, list)
+        or len(value) != len(order)
+        or not all(v is None or isinstance(v, (str, int, float)) for v in value)
+    ):
+        raise errors.invalid("page_token", "is not a page token this server issued")
+    return value
+
+
 def _parent_fields(
     spec: KindSpec, extras: list[descriptor.FieldDescriptor]
 ) -> list[tuple[descriptor.FieldDescriptor, tuple[int, ...], bool]]:
@@ -350,12 +363,27 @@ def _parent_fields(
     return found
 
 
+# List request fields that are not an equality on one member: what each asks for.
+SPECIAL_FIELDS: dict[str, Callable[[Any], Node | None]] = {
+    # ListDatasetProfiles: stale profiles only when asked for.
+    "include_stale": lambda v: None if v else Not(Comparison(("freshness", "stale"), "=", "true")),
+    # ListPipelines: the latest active version of each name series.
+    "latest_only": lambda v: Newest(("name",), statuses=(ACTIVE,), same_scope=False) if v else None,
+    # ListStepRuns: the latest attempt of each vertex and iteration of the pipeline run.
+    "latest_attempt_only": lambda v: Newest(("vertex_id", "iteration_index")) if v else None,
+    # ListWorkflowMetadataRecords: the model name, case-insensitively.
+    "model_name": lambda v: Comparison(("model_name",), "=", v.lower()) if v else None,
+}
+
+
 def _extra_condition(
     spec: KindSpec, fd: descriptor.FieldDescriptor, request: Any, scope: str | None
 ) -> tuple[str | None, Node | None]:
     """Turns a list request's extra field (run_id, stage, states, ...) into a condition."""
     members = indexed_members(spec.full_name)
     name = fd.name
+    if name in SPECIAL_FIELDS:
+        return scope, SPECIAL_FIELDS[name](getattr(request, name))
     if fd.is_repeated:
         values = list(getattr(request, name))
         if not values:

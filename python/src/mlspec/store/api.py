@@ -57,7 +57,7 @@ class ResourceRecord:
 class FieldSpec:
     """How a filter member maps onto stored data for one kind."""
 
-    kind: str  # "text" | "num" | "time" | "enum"
+    kind: str  # "text" | "num" | "time" | "enum" | "value" (a number or text)
     enum_values: tuple[tuple[str, int], ...] = ()
 
 
@@ -72,7 +72,9 @@ class ListQuery:
     filter: Node | None = None
     order_by: list[OrderKey] = field(default_factory=list)
     page_size: int = 50
-    after: tuple[object, int] | None = None  # (sort value, seq) of the last row seen
+    # (sort values, seq) of the last row seen: the value of the one sort key on a
+    # built-in column, or a list with one value per sort key otherwise.
+    after: tuple[object, int] | None = None
     members: dict[str, FieldSpec] = field(default_factory=dict)
 
 
@@ -240,13 +242,13 @@ class UnitOfWork(Protocol):
         self,
         run_id: str,
         key: str,
-        after_seq: int,
+        after: tuple[int, int, int] | None,
         limit: int,
         *,
         min_step: int | None = None,
         max_step: int | None = None,
-    ) -> list[tuple[int, bytes]]:
-        """(seq, serialized Metric) of one run's metric in recording order, within steps."""
+    ) -> list[tuple[tuple[int, int, int], bytes]]:
+        """((step, time µs, seq), serialized Metric) of one run's metric, in that order."""
         ...
 
     # -- monitoring events ----------------------------------------------------------

@@ -22,17 +22,22 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/common/v1/compute.proto\x12\x10mlspec.common.v1\"\xda\x02\n\x10\x43omputeResources\x12\x1f\n\x0b\x63pu_request\x18\x01 \x01(\x01R\ncpuRequest\x12\x1b\n\tcpu_limit\x18\x02 \x01(\x01R\x08\x63puLimit\x12\x30\n\x14memory_request_bytes\x18\x03 \x01(\x03R\x12memoryRequestBytes\x12,\n\x12memory_limit_bytes\x18\x04 \x01(\x03R\x10memoryLimitBytes\x12\x41\n\x0c\x61\x63\x63\x65lerators\x18\x05 \x03(\x0b\x32\x1d.mlspec.common.v1.AcceleratorR\x0c\x61\x63\x63\x65lerators\x12\x1d\n\ndisk_bytes\x18\x06 \x01(\x03R\tdiskBytes\x12#\n\rreplica_count\x18\x07 \x01(\x05R\x0creplicaCount\x12!\n\x0cmachine_type\x18\x08 \x01(\tR\x0bmachineType\"Z\n\x0b\x41\x63\x63\x65lerator\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n\x05\x63ount\x18\x02 \x01(\x05R\x05\x63ount\x12!\n\x0cmemory_bytes\x18\x03 \x01(\x03R\x0bmemoryBytesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/common/v1/compute.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\"\xda\x02\n\x10\x43omputeResources\x12\x1f\n\x0b\x63pu_request\x18\x01 \x01(\x01R\ncpuRequest\x12\x1b\n\tcpu_limit\x18\x02 \x01(\x01R\x08\x63puLimit\x12\x30\n\x14memory_request_bytes\x18\x03 \x01(\x03R\x12memoryRequestBytes\x12,\n\x12memory_limit_bytes\x18\x04 \x01(\x03R\x10memoryLimitBytes\x12\x41\n\x0c\x61\x63\x63\x65lerators\x18\x05 \x03(\x0b\x32\x1d.mlspec.common.v1.AcceleratorR\x0c\x61\x63\x63\x65lerators\x12\x1d\n\ndisk_bytes\x18\x06 \x01(\x03R\tdiskBytes\x12#\n\rreplica_count\x18\x07 \x01(\x05R\x0creplicaCount\x12!\n\x0cmachine_type\x18\x08 \x01(\tR\x0bmachineType\"f\n\x0b\x41\x63\x63\x65lerator\x12\x18\n\x04type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04type\x12\x1a\n\x05\x63ount\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02R\x05\x63ount\x12!\n\x0cmemory_bytes\x18\x03 \x01(\x03R\x0bmemoryBytesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.compute_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMPUTERESOURCES']._serialized_start=53
-  _globals['_COMPUTERESOURCES']._serialized_end=399
-  _globals['_ACCELERATOR']._serialized_start=401
-  _globals['_ACCELERATOR']._serialized_end=491
+  _globals['_ACCELERATOR'].fields_by_name['type']._loaded_options = None
+  _globals['_ACCELERATOR'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_ACCELERATOR'].fields_by_name['count']._loaded_options = None
+  _globals['_ACCELERATOR'].fields_by_name['count']._serialized_options = b'\342A\001\002'
+  _globals['_COMPUTERESOURCES']._serialized_start=86
+  _globals['_COMPUTERESOURCES']._serialized_end=432
+  _globals['_ACCELERATOR']._serialized_start=434
+  _globals['_ACCELERATOR']._serialized_end=536
 # @@protoc_insertion_point(module_scope)

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/digest.proto\x12\x10mlspec.common.v1\x1a\x1dmlspec/common/v1/limits.proto\"\xb2\x01\n\tDigestSet\x12\x42\n\x07\x64igests\x18\x01 \x03(\x0b\x32(.mlspec.common.v1.DigestSet.DigestsEntryR\x07\x64igests\x12%\n\x0eunknown_reason\x18\x02 \x01(\tR\runknownReason\x1a:\n\x0c\x44igestsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x80\x01\n\tSignature\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\talgorithm\x18\x02 \x01(\tR\talgorithm\x12\x1c\n\tsignature\x18\x03 \x01(\x0cR\tsignature\x12 \n\x0b\x63\x65rtificate\x18\x04 \x01(\tR\x0b\x63\x65rtificate\"\x95\x01\n\x0eSignedEnvelope\x12!\n\x0cpayload_type\x18\x01 \x01(\tR\x0bpayloadType\x12#\n\x07payload\x18\x02 \x01(\x0c\x42\t\xc2\xe1\x18\x05\x10\x80\x80\x80\x02R\x07payload\x12;\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignaturesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/digest.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1dmlspec/common/v1/limits.proto\"\xb8\x01\n\tDigestSet\x12H\n\x07\x64igests\x18\x01 \x03(\x0b\x32(.mlspec.common.v1.DigestSet.DigestsEntryB\x04\xe2\x41\x01\x02R\x07\x64igests\x12%\n\x0eunknown_reason\x18\x02 \x01(\tR\runknownReason\x1a:\n\x0c\x44igestsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x92\x01\n\tSignature\x12\x1b\n\x06key_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05keyId\x12\"\n\talgorithm\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\talgorithm\x12\"\n\tsignature\x18\x03 \x01(\x0c\x42\x04\xe2\x41\x01\x02R\tsignature\x12 \n\x0b\x63\x65rtificate\x18\x04 \x01(\tR\x0b\x63\x65rtificate\"\xa5\x01\n\x0eSignedEnvelope\x12\'\n\x0cpayload_type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0bpayloadType\x12\'\n\x07payload\x18\x02 \x01(\x0c\x42\r\xe2\x41\x01\x02\xc2\xe1\x18\x05\x10\x80\x80\x80\x02R\x07payload\x12\x41\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureB\x04\xe2\x41\x01\x02R\nsignaturesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +35,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DIGESTSET_DIGESTSENTRY']._loaded_options = None
   _globals['_DIGESTSET_DIGESTSENTRY']._serialized_options = b'8\001'
+  _globals['_DIGESTSET'].fields_by_name['digests']._loaded_options = None
+  _globals['_DIGESTSET'].fields_by_name['digests']._serialized_options = b'\342A\001\002'
+  _globals['_SIGNATURE'].fields_by_name['key_id']._loaded_options = None
+  _globals['_SIGNATURE'].fields_by_name['key_id']._serialized_options = b'\342A\001\002'
+  _globals['_SIGNATURE'].fields_by_name['algorithm']._loaded_options = None
+  _globals['_SIGNATURE'].fields_by_name['algorithm']._serialized_options = b'\342A\001\002'
+  _globals['_SIGNATURE'].fields_by_name['signature']._loaded_options = None
+  _globals['_SIGNATURE'].fields_by_name['signature']._serialized_options = b'\342A\001\002'
+  _globals['_SIGNEDENVELOPE'].fields_by_name['payload_type']._loaded_options = None
+  _globals['_SIGNEDENVELOPE'].fields_by_name['payload_type']._serialized_options = b'\342A\001\002'
   _globals['_SIGNEDENVELOPE'].fields_by_name['payload']._loaded_options = None
-  _globals['_SIGNEDENVELOPE'].fields_by_name['payload']._serialized_options = b'\302\341\030\005\020\200\200\200\002'
-  _globals['_DIGESTSET']._serialized_start=83
-  _globals['_DIGESTSET']._serialized_end=261
-  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_start=203
-  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_end=261
-  _globals['_SIGNATURE']._serialized_start=264
-  _globals['_SIGNATURE']._serialized_end=392
-  _globals['_SIGNEDENVELOPE']._serialized_start=395
-  _globals['_SIGNEDENVELOPE']._serialized_end=544
+  _globals['_SIGNEDENVELOPE'].fields_by_name['payload']._serialized_options = b'\342A\001\002\302\341\030\005\020\200\200\200\002'
+  _globals['_SIGNEDENVELOPE'].fields_by_name['signatures']._loaded_options = None
+  _globals['_SIGNEDENVELOPE'].fields_by_name['signatures']._serialized_options = b'\342A\001\002'
+  _globals['_DIGESTSET']._serialized_start=116
+  _globals['_DIGESTSET']._serialized_end=300
+  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_start=242
+  _globals['_DIGESTSET_DIGESTSENTRY']._serialized_end=300
+  _globals['_SIGNATURE']._serialized_start=303
+  _globals['_SIGNATURE']._serialized_end=449
+  _globals['_SIGNEDENVELOPE']._serialized_start=452
+  _globals['_SIGNEDENVELOPE']._serialized_end=617
 # @@protoc_insertion_point(module_scope)

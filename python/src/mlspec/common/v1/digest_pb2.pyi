@@ -64,7 +64,8 @@ class DigestSet(message.Message):
     def digests(self) -> containers.ScalarMap[builtins.str, builtins.str]:
         """Required. Map from algorithm name to lowercase hex digest. Algorithm names are
         lowercase, for example `sha256`, `sha512`, `sha1` or `gitCommit`; a set MUST hold at
-        least one entry and SHOULD hold `sha256`.
+        least one entry, unless `unknown_reason` says why the source recorded none, and SHOULD
+        hold `sha256`.
         """
 
     def __init__(

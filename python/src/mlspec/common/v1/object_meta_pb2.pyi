@@ -104,7 +104,7 @@ class ObjectMeta(message.Message):
     UUID or a SHA-1 hex digest). It never changes.
     """
     name: builtins.str
-    """Required. User-assigned name (optional only for kinds whose comment says so), unique within its scope among
+    """Optional. User-assigned name, required unless the kind's `meta` comment says the server names it, unique within its scope among
     non-archived objects of the same kind; matching is case-insensitive. It MUST match
     `^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$` (letters, digits, `-` and `_`, starting with a
     letter or digit, at most 255 characters). It may be changed by a rename while

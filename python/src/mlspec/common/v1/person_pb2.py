@@ -22,15 +22,18 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/person.proto\x12\x10mlspec.common.v1\"F\n\x06Person\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12\x12\n\x04role\x18\x03 \x01(\tR\x04roleb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/person.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\"L\n\x06Person\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12\x12\n\x04role\x18\x03 \x01(\tR\x04roleb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.person_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PERSON']._serialized_start=51
-  _globals['_PERSON']._serialized_end=121
+  _globals['_PERSON'].fields_by_name['name']._loaded_options = None
+  _globals['_PERSON'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PERSON']._serialized_start=84
+  _globals['_PERSON']._serialized_end=160
 # @@protoc_insertion_point(module_scope)

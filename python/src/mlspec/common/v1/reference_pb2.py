@@ -22,20 +22,26 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlspec/common/v1/reference.proto\x12\x10mlspec.common.v1\x1a\x19google/api/resource.proto\"\x95\x01\n\x0bResourceRef\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.mlspec.common.v1.ResourceKindR\x04kind\x12\x18\n\x02id\x18\x02 \x01(\tB\x06\xfa\x41\x03\n\x01*H\x00R\x02id\x12\x14\n\x04name\x18\x03 \x01(\tH\x00R\x04name\x12\x18\n\x07version\x18\x04 \x01(\tR\x07versionB\x08\n\x06target*\xba\x05\n\x0cResourceKind\x12\x1d\n\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17RESOURCE_KIND_DATASTORE\x10\x01\x12\x1a\n\x16RESOURCE_KIND_ARTIFACT\x10\x02\x12\x19\n\x15RESOURCE_KIND_DATASET\x10\x03\x12!\n\x1dRESOURCE_KIND_DATASET_VERSION\x10\x04\x12\x18\n\x14RESOURCE_KIND_MODULE\x10\x05\x12 \n\x1cRESOURCE_KIND_MODULE_VERSION\x10\x06\x12 \n\x1cRESOURCE_KIND_PIPELINE_DRAFT\x10\x07\x12\x1a\n\x16RESOURCE_KIND_PIPELINE\x10\x08\x12\x1e\n\x1aRESOURCE_KIND_PIPELINE_RUN\x10\t\x12\x1a\n\x16RESOURCE_KIND_STEP_RUN\x10\n\x12\x1c\n\x18RESOURCE_KIND_EXPERIMENT\x10\x0b\x12\x15\n\x11RESOURCE_KIND_RUN\x10\x0c\x12\x17\n\x13RESOURCE_KIND_MODEL\x10\r\x12\x1f\n\x1bRESOURCE_KIND_MODEL_VERSION\x10\x0e\x12\x1e\n\x1aRESOURCE_KIND_STAGE_REPORT\x10\x0f\x12!\n\x1dRESOURCE_KIND_DATASET_PROFILE\x10\x10\x12$\n RESOURCE_KIND_DATASET_CHECKPOINT\x10\x11\x12\x1e\n\x1aRESOURCE_KIND_DATASET_VIEW\x10\x12\x12\x17\n\x13RESOURCE_KIND_ALERT\x10\x13\x12!\n\x1dRESOURCE_KIND_ROLLBACK_POLICY\x10\x14\x12*\n&RESOURCE_KIND_WORKFLOW_METADATA_RECORD\x10\x15\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlspec/common/v1/reference.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1emlspec/common/v1/options.proto\"\xa1\x01\n\x0bResourceRef\x12\x38\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.mlspec.common.v1.ResourceKindB\x04\xe2\x41\x01\x02R\x04kind\x12\x18\n\x02id\x18\x02 \x01(\tB\x06\xfa\x41\x03\n\x01*H\x00R\x02id\x12\x14\n\x04name\x18\x03 \x01(\tH\x00R\x04name\x12\x18\n\x07version\x18\x04 \x01(\tR\x07versionB\x0e\n\x06target\x12\x04\x90\xb2\x19\x01*\xba\x05\n\x0cResourceKind\x12\x1d\n\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17RESOURCE_KIND_DATASTORE\x10\x01\x12\x1a\n\x16RESOURCE_KIND_ARTIFACT\x10\x02\x12\x19\n\x15RESOURCE_KIND_DATASET\x10\x03\x12!\n\x1dRESOURCE_KIND_DATASET_VERSION\x10\x04\x12\x18\n\x14RESOURCE_KIND_MODULE\x10\x05\x12 \n\x1cRESOURCE_KIND_MODULE_VERSION\x10\x06\x12 \n\x1cRESOURCE_KIND_PIPELINE_DRAFT\x10\x07\x12\x1a\n\x16RESOURCE_KIND_PIPELINE\x10\x08\x12\x1e\n\x1aRESOURCE_KIND_PIPELINE_RUN\x10\t\x12\x1a\n\x16RESOURCE_KIND_STEP_RUN\x10\n\x12\x1c\n\x18RESOURCE_KIND_EXPERIMENT\x10\x0b\x12\x15\n\x11RESOURCE_KIND_RUN\x10\x0c\x12\x17\n\x13RESOURCE_KIND_MODEL\x10\r\x12\x1f\n\x1bRESOURCE_KIND_MODEL_VERSION\x10\x0e\x12\x1e\n\x1aRESOURCE_KIND_STAGE_REPORT\x10\x0f\x12!\n\x1dRESOURCE_KIND_DATASET_PROFILE\x10\x10\x12$\n RESOURCE_KIND_DATASET_CHECKPOINT\x10\x11\x12\x1e\n\x1aRESOURCE_KIND_DATASET_VIEW\x10\x12\x12\x17\n\x13RESOURCE_KIND_ALERT\x10\x13\x12!\n\x1dRESOURCE_KIND_ROLLBACK_POLICY\x10\x14\x12*\n&RESOURCE_KIND_WORKFLOW_METADATA_RECORD\x10\x15\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.reference_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RESOURCEREF'].oneofs_by_name['target']._loaded_options = None
+  _globals['_RESOURCEREF'].oneofs_by_name['target']._serialized_options = b'\220\262\031\001'
+  _globals['_RESOURCEREF'].fields_by_name['kind']._loaded_options = None
+  _globals['_RESOURCEREF'].fields_by_name['kind']._serialized_options = b'\342A\001\002'
   _globals['_RESOURCEREF'].fields_by_name['id']._loaded_options = None
   _globals['_RESOURCEREF'].fields_by_name['id']._serialized_options = b'\372A\003\n\001*'
-  _globals['_RESOURCEKIND']._serialized_start=234
-  _globals['_RESOURCEKIND']._serialized_end=932
-  _globals['_RESOURCEREF']._serialized_start=82
-  _globals['_RESOURCEREF']._serialized_end=231
+  _globals['_RESOURCEKIND']._serialized_start=311
+  _globals['_RESOURCEKIND']._serialized_end=1009
+  _globals['_RESOURCEREF']._serialized_start=147
+  _globals['_RESOURCEREF']._serialized_end=308
 # @@protoc_insertion_point(module_scope)

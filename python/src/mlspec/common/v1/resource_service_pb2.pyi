@@ -32,8 +32,15 @@ class ImportResourceRequest(message.Message):
 
     RESOURCE_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true, the server runs every rule of the import and answers what it
+    would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def resource(self) -> any_pb2.Any:
         """Required. The resource to import, packed as its own message type (for example a
@@ -45,10 +52,11 @@ class ImportResourceRequest(message.Message):
         *,
         resource: any_pb2.Any | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "resource", b"resource", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -234,6 +242,7 @@ class RenameResourceRequest(message.Message):
     NEW_NAME_FIELD_NUMBER: builtins.int
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     new_name: builtins.str
     """Required. The new name; it must follow the naming rules of ObjectMeta.name."""
     etag: builtins.str
@@ -241,6 +250,12 @@ class RenameResourceRequest(message.Message):
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result instead of applying the change again.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
@@ -253,10 +268,11 @@ class RenameResourceRequest(message.Message):
         new_name: builtins.str = ...,
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "new_name", b"new_name", "request_id", b"request_id", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "new_name", b"new_name", "request_id", b"request_id", "resource", b"resource", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -270,12 +286,19 @@ class ArchiveResourceRequest(message.Message):
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
     REASON_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     etag: builtins.str
     """Optional. The etag the caller last read; on mismatch the call fails with ABORTED."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
     reason: builtins.str
     """Optional. Why the resource is archived, kept in its history."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
         """Required. The resource to archive; it MUST be referenced by id."""
@@ -287,10 +310,11 @@ class ArchiveResourceRequest(message.Message):
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
         reason: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "reason", b"reason", "request_id", b"request_id", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "reason", b"reason", "request_id", b"request_id", "resource", b"resource", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -304,12 +328,19 @@ class DeprecateResourceRequest(message.Message):
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
     REASON_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     etag: builtins.str
     """Optional. The etag the caller last read; on mismatch the call fails with ABORTED."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
     reason: builtins.str
     """Optional. Why the resource is deprecated; returned in the warning to its users."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
         """Required. The resource to deprecate; it MUST be referenced by id."""
@@ -321,10 +352,11 @@ class DeprecateResourceRequest(message.Message):
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
         reason: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "reason", b"reason", "request_id", b"request_id", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "reason", b"reason", "request_id", b"request_id", "resource", b"resource", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -337,10 +369,17 @@ class ReactivateResourceRequest(message.Message):
     RESOURCE_FIELD_NUMBER: builtins.int
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     etag: builtins.str
     """Optional. The etag the caller last read; on mismatch the call fails with ABORTED."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
         """Required. The resource to reactivate; it MUST be referenced by id."""
@@ -351,10 +390,11 @@ class ReactivateResourceRequest(message.Message):
         resource: reference_pb2.ResourceRef | None = ...,
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "request_id", b"request_id", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["etag", b"etag", "request_id", b"request_id", "resource", b"resource", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

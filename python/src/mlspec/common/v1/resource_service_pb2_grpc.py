@@ -107,7 +107,8 @@ class ResourceServiceServicer:
     def ArchiveResource(self, request, context):
         """Archives a resource: it leaves default lists, can no longer be found by name or used
         by new work, stays readable by id, and frees its name. Returns NOT_FOUND for an unknown
-        id, ABORTED on an etag mismatch; archiving an archived object is a no-op.
+        id, ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id;
+        archiving an archived object is a no-op.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,8 +116,8 @@ class ResourceServiceServicer:
 
     def DeprecateResource(self, request, context):
         """Deprecates a resource: it leaves default lists and its use returns a warning.
-        Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch and
-        FAILED_PRECONDITION for an archived resource.
+        Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch, INVALID_ARGUMENT
+        for a reference without kind or id, and FAILED_PRECONDITION for an archived resource.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,8 +125,8 @@ class ResourceServiceServicer:
 
     def ReactivateResource(self, request, context):
         """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
-        ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
-        whose name has since been taken.
+        ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
+        ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -53,17 +53,18 @@ class ResourceServiceStub:
     ArchiveResource: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ArchiveResourceRequest, resource_service_pb2.ArchiveResourceResponse]
     """Archives a resource: it leaves default lists, can no longer be found by name or used
     by new work, stays readable by id, and frees its name. Returns NOT_FOUND for an unknown
-    id, ABORTED on an etag mismatch; archiving an archived object is a no-op.
+    id, ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id;
+    archiving an archived object is a no-op.
     """
     DeprecateResource: grpc.UnaryUnaryMultiCallable[resource_service_pb2.DeprecateResourceRequest, resource_service_pb2.DeprecateResourceResponse]
     """Deprecates a resource: it leaves default lists and its use returns a warning.
-    Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch and
-    FAILED_PRECONDITION for an archived resource.
+    Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch, INVALID_ARGUMENT
+    for a reference without kind or id, and FAILED_PRECONDITION for an archived resource.
     """
     ReactivateResource: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ReactivateResourceRequest, resource_service_pb2.ReactivateResourceResponse]
     """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
-    ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
-    whose name has since been taken.
+    ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
+    ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
     """
     ListAuditEvents: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ListAuditEventsRequest, resource_service_pb2.ListAuditEventsResponse]
     """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
@@ -112,17 +113,18 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     ArchiveResource: aio.UnaryUnaryMultiCallable[resource_service_pb2.ArchiveResourceRequest, resource_service_pb2.ArchiveResourceResponse]  # type: ignore[assignment]
     """Archives a resource: it leaves default lists, can no longer be found by name or used
     by new work, stays readable by id, and frees its name. Returns NOT_FOUND for an unknown
-    id, ABORTED on an etag mismatch; archiving an archived object is a no-op.
+    id, ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id;
+    archiving an archived object is a no-op.
     """
     DeprecateResource: aio.UnaryUnaryMultiCallable[resource_service_pb2.DeprecateResourceRequest, resource_service_pb2.DeprecateResourceResponse]  # type: ignore[assignment]
     """Deprecates a resource: it leaves default lists and its use returns a warning.
-    Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch and
-    FAILED_PRECONDITION for an archived resource.
+    Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch, INVALID_ARGUMENT
+    for a reference without kind or id, and FAILED_PRECONDITION for an archived resource.
     """
     ReactivateResource: aio.UnaryUnaryMultiCallable[resource_service_pb2.ReactivateResourceRequest, resource_service_pb2.ReactivateResourceResponse]  # type: ignore[assignment]
     """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
-    ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
-    whose name has since been taken.
+    ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
+    ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
     """
     ListAuditEvents: aio.UnaryUnaryMultiCallable[resource_service_pb2.ListAuditEventsRequest, resource_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
@@ -186,7 +188,8 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
     ) -> typing.Union[resource_service_pb2.ArchiveResourceResponse, abc.Awaitable[resource_service_pb2.ArchiveResourceResponse]]:
         """Archives a resource: it leaves default lists, can no longer be found by name or used
         by new work, stays readable by id, and frees its name. Returns NOT_FOUND for an unknown
-        id, ABORTED on an etag mismatch; archiving an archived object is a no-op.
+        id, ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id;
+        archiving an archived object is a no-op.
         """
 
     @abc_1.abstractmethod
@@ -196,8 +199,8 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[resource_service_pb2.DeprecateResourceResponse, abc.Awaitable[resource_service_pb2.DeprecateResourceResponse]]:
         """Deprecates a resource: it leaves default lists and its use returns a warning.
-        Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch and
-        FAILED_PRECONDITION for an archived resource.
+        Returns NOT_FOUND for an unknown id, ABORTED on an etag mismatch, INVALID_ARGUMENT
+        for a reference without kind or id, and FAILED_PRECONDITION for an archived resource.
         """
 
     @abc_1.abstractmethod
@@ -207,8 +210,8 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[resource_service_pb2.ReactivateResourceResponse, abc.Awaitable[resource_service_pb2.ReactivateResourceResponse]]:
         """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
-        ABORTED on an etag mismatch and ALREADY_EXISTS when reactivating an archived object
-        whose name has since been taken.
+        ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
+        ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
         """
 
     @abc_1.abstractmethod

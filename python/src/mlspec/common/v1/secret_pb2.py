@@ -22,17 +22,22 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/secret.proto\x12\x10mlspec.common.v1\"\x8f\x01\n\tSecretRef\x12@\n\nstore_type\x18\x01 \x01(\x0e\x32!.mlspec.common.v1.SecretStoreTypeR\tstoreType\x12\x14\n\x05store\x18\x02 \x01(\tR\x05store\x12\x10\n\x03key\x18\x03 \x01(\tR\x03key\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version*\xaf\x02\n\x0fSecretStoreType\x12!\n\x1dSECRET_STORE_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SECRET_STORE_TYPE_VAULT\x10\x01\x12)\n%SECRET_STORE_TYPE_AWS_SECRETS_MANAGER\x10\x02\x12%\n!SECRET_STORE_TYPE_AZURE_KEY_VAULT\x10\x03\x12(\n$SECRET_STORE_TYPE_GCP_SECRET_MANAGER\x10\x04\x12 \n\x1cSECRET_STORE_TYPE_KUBERNETES\x10\x05\x12!\n\x1dSECRET_STORE_TYPE_ENVIRONMENT\x10\x06\x12\x1b\n\x17SECRET_STORE_TYPE_OTHER\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmlspec/common/v1/secret.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\"\x9b\x01\n\tSecretRef\x12\x46\n\nstore_type\x18\x01 \x01(\x0e\x32!.mlspec.common.v1.SecretStoreTypeB\x04\xe2\x41\x01\x02R\tstoreType\x12\x14\n\x05store\x18\x02 \x01(\tR\x05store\x12\x16\n\x03key\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version*\xaf\x02\n\x0fSecretStoreType\x12!\n\x1dSECRET_STORE_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SECRET_STORE_TYPE_VAULT\x10\x01\x12)\n%SECRET_STORE_TYPE_AWS_SECRETS_MANAGER\x10\x02\x12%\n!SECRET_STORE_TYPE_AZURE_KEY_VAULT\x10\x03\x12(\n$SECRET_STORE_TYPE_GCP_SECRET_MANAGER\x10\x04\x12 \n\x1cSECRET_STORE_TYPE_KUBERNETES\x10\x05\x12!\n\x1dSECRET_STORE_TYPE_ENVIRONMENT\x10\x06\x12\x1b\n\x17SECRET_STORE_TYPE_OTHER\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.secret_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SECRETSTORETYPE']._serialized_start=198
-  _globals['_SECRETSTORETYPE']._serialized_end=501
-  _globals['_SECRETREF']._serialized_start=52
-  _globals['_SECRETREF']._serialized_end=195
+  _globals['_SECRETREF'].fields_by_name['store_type']._loaded_options = None
+  _globals['_SECRETREF'].fields_by_name['store_type']._serialized_options = b'\342A\001\002'
+  _globals['_SECRETREF'].fields_by_name['key']._loaded_options = None
+  _globals['_SECRETREF'].fields_by_name['key']._serialized_options = b'\342A\001\002'
+  _globals['_SECRETSTORETYPE']._serialized_start=243
+  _globals['_SECRETSTORETYPE']._serialized_end=546
+  _globals['_SECRETREF']._serialized_start=85
+  _globals['_SECRETREF']._serialized_end=240
 # @@protoc_insertion_point(module_scope)

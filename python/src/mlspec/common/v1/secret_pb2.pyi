@@ -76,7 +76,7 @@ class SecretRef(message.Message):
     store_type: SecretStoreType.ValueType
     """Required. Kind of secret store that holds the secret."""
     store: builtins.str
-    """Required. Which store of that kind, for example a Vault address and mount
+    """Optional. Which store of that kind, for example a Vault address and mount
     (`https://vault.acme.internal/secret`), an Azure Key Vault name, an AWS region and
     account, or a Kubernetes namespace. Empty means the deployment's default store.
     """

@@ -22,23 +22,26 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlspec/common/v1/threshold.proto\x12\x10mlspec.common.v1\"\xaa\x01\n\x0fMetricThreshold\x12I\n\x0fvalue_threshold\x18\x01 \x01(\x0b\x32 .mlspec.common.v1.ValueThresholdR\x0evalueThreshold\x12L\n\x10\x63hange_threshold\x18\x02 \x01(\x0b\x32!.mlspec.common.v1.ChangeThresholdR\x0f\x63hangeThreshold\"|\n\x0eValueThreshold\x12$\n\x0blower_bound\x18\x01 \x01(\x01H\x00R\nlowerBound\x88\x01\x01\x12$\n\x0bupper_bound\x18\x02 \x01(\x01H\x01R\nupperBound\x88\x01\x01\x42\x0e\n\x0c_lower_boundB\x0e\n\x0c_upper_bound\"\xa8\x01\n\x0f\x43hangeThreshold\x12\x1f\n\x08\x61\x62solute\x18\x01 \x01(\x01H\x00R\x08\x61\x62solute\x88\x01\x01\x12\x1f\n\x08relative\x18\x02 \x01(\x01H\x01R\x08relative\x88\x01\x01\x12\x39\n\tdirection\x18\x03 \x01(\x0e\x32\x1b.mlspec.common.v1.DirectionR\tdirectionB\x0b\n\t_absoluteB\x0b\n\t_relative*e\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44IRECTION_HIGHER_IS_BETTER\x10\x01\x12\x1d\n\x19\x44IRECTION_LOWER_IS_BETTER\x10\x02*\xae\x01\n\x10ThresholdOutcome\x12!\n\x1dTHRESHOLD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18THRESHOLD_OUTCOME_PASSED\x10\x01\x12\x1c\n\x18THRESHOLD_OUTCOME_FAILED\x10\x02\x12\x1c\n\x18THRESHOLD_OUTCOME_WARNED\x10\x03\x12\x1d\n\x19THRESHOLD_OUTCOME_MISSING\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlspec/common/v1/threshold.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\"\xaa\x01\n\x0fMetricThreshold\x12I\n\x0fvalue_threshold\x18\x01 \x01(\x0b\x32 .mlspec.common.v1.ValueThresholdR\x0evalueThreshold\x12L\n\x10\x63hange_threshold\x18\x02 \x01(\x0b\x32!.mlspec.common.v1.ChangeThresholdR\x0f\x63hangeThreshold\"|\n\x0eValueThreshold\x12$\n\x0blower_bound\x18\x01 \x01(\x01H\x00R\nlowerBound\x88\x01\x01\x12$\n\x0bupper_bound\x18\x02 \x01(\x01H\x01R\nupperBound\x88\x01\x01\x42\x0e\n\x0c_lower_boundB\x0e\n\x0c_upper_bound\"\xae\x01\n\x0f\x43hangeThreshold\x12\x1f\n\x08\x61\x62solute\x18\x01 \x01(\x01H\x00R\x08\x61\x62solute\x88\x01\x01\x12\x1f\n\x08relative\x18\x02 \x01(\x01H\x01R\x08relative\x88\x01\x01\x12?\n\tdirection\x18\x03 \x01(\x0e\x32\x1b.mlspec.common.v1.DirectionB\x04\xe2\x41\x01\x02R\tdirectionB\x0b\n\t_absoluteB\x0b\n\t_relative*e\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44IRECTION_HIGHER_IS_BETTER\x10\x01\x12\x1d\n\x19\x44IRECTION_LOWER_IS_BETTER\x10\x02*\xae\x01\n\x10ThresholdOutcome\x12!\n\x1dTHRESHOLD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18THRESHOLD_OUTCOME_PASSED\x10\x01\x12\x1c\n\x18THRESHOLD_OUTCOME_FAILED\x10\x02\x12\x1c\n\x18THRESHOLD_OUTCOME_WARNED\x10\x03\x12\x1d\n\x19THRESHOLD_OUTCOME_MISSING\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.threshold_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DIRECTION']._serialized_start=524
-  _globals['_DIRECTION']._serialized_end=625
-  _globals['_THRESHOLDOUTCOME']._serialized_start=628
-  _globals['_THRESHOLDOUTCOME']._serialized_end=802
-  _globals['_METRICTHRESHOLD']._serialized_start=55
-  _globals['_METRICTHRESHOLD']._serialized_end=225
-  _globals['_VALUETHRESHOLD']._serialized_start=227
-  _globals['_VALUETHRESHOLD']._serialized_end=351
-  _globals['_CHANGETHRESHOLD']._serialized_start=354
-  _globals['_CHANGETHRESHOLD']._serialized_end=522
+  _globals['_CHANGETHRESHOLD'].fields_by_name['direction']._loaded_options = None
+  _globals['_CHANGETHRESHOLD'].fields_by_name['direction']._serialized_options = b'\342A\001\002'
+  _globals['_DIRECTION']._serialized_start=563
+  _globals['_DIRECTION']._serialized_end=664
+  _globals['_THRESHOLDOUTCOME']._serialized_start=667
+  _globals['_THRESHOLDOUTCOME']._serialized_end=841
+  _globals['_METRICTHRESHOLD']._serialized_start=88
+  _globals['_METRICTHRESHOLD']._serialized_end=258
+  _globals['_VALUETHRESHOLD']._serialized_start=260
+  _globals['_VALUETHRESHOLD']._serialized_end=384
+  _globals['_CHANGETHRESHOLD']._serialized_start=387
+  _globals['_CHANGETHRESHOLD']._serialized_end=561
 # @@protoc_insertion_point(module_scope)

@@ -23,31 +23,34 @@ _sym_db = _symbol_database.Default()
 
 
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmlspec/common/v1/value.proto\x12\x10mlspec.common.v1\x1a\x1dmlspec/common/v1/limits.proto\"\xff\x02\n\x05Value\x12#\n\x0c\x64ouble_value\x18\x01 \x01(\x01H\x00R\x0b\x64oubleValue\x12\x1d\n\tint_value\x18\x02 \x01(\x03H\x00R\x08intValue\x12#\n\x0cstring_value\x18\x03 \x01(\tH\x00R\x0bstringValue\x12\x1f\n\nbool_value\x18\x04 \x01(\x08H\x00R\tboolValue\x12!\n\x0b\x62ytes_value\x18\x05 \x01(\x0cH\x00R\nbytesValue\x12?\n\x0b\x61rray_value\x18\x06 \x01(\x0b\x32\x1c.mlspec.common.v1.ArrayValueH\x00R\narrayValue\x12\x42\n\x0cobject_value\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ObjectValueH\x00R\x0bobjectValue\x12<\n\nnull_value\x18\x08 \x01(\x0e\x32\x1b.mlspec.common.v1.NullValueH\x00R\tnullValueB\x06\n\x04kind\"F\n\nArrayValue\x12\x38\n\x06values\x18\x01 \x03(\x0b\x32\x17.mlspec.common.v1.ValueB\x07\xc2\xe1\x18\x03\x08\x90NR\x06values\"\xa4\x01\n\x0bObjectValue\x12\x41\n\x06\x66ields\x18\x01 \x03(\x0b\x32).mlspec.common.v1.ObjectValue.FieldsEntryR\x06\x66ields\x1aR\n\x0b\x46ieldsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\x89\x02\n\x0fValueConstraint\x12\x15\n\x03min\x18\x01 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n\x03max\x18\x02 \x01(\x01H\x01R\x03max\x88\x01\x01\x12>\n\x0e\x61llowed_values\x18\x03 \x03(\x0b\x32\x17.mlspec.common.v1.ValueR\rallowedValues\x12\x18\n\x07pattern\x18\x04 \x01(\tR\x07pattern\x12 \n\tmin_items\x18\x05 \x01(\rH\x02R\x08minItems\x88\x01\x01\x12 \n\tmax_items\x18\x06 \x01(\rH\x03R\x08maxItems\x88\x01\x01\x42\x06\n\x04_minB\x06\n\x04_maxB\x0c\n\n_min_itemsB\x0c\n\n_max_items*\'\n\tNullValue\x12\x1a\n\x16NULL_VALUE_UNSPECIFIED\x10\x00*\xc1\x01\n\tValueType\x12\x1a\n\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11VALUE_TYPE_DOUBLE\x10\x01\x12\x12\n\x0eVALUE_TYPE_INT\x10\x02\x12\x15\n\x11VALUE_TYPE_STRING\x10\x03\x12\x13\n\x0fVALUE_TYPE_BOOL\x10\x04\x12\x14\n\x10VALUE_TYPE_BYTES\x10\x05\x12\x14\n\x10VALUE_TYPE_ARRAY\x10\x06\x12\x15\n\x11VALUE_TYPE_OBJECT\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmlspec/common/v1/value.proto\x12\x10mlspec.common.v1\x1a\x1dmlspec/common/v1/limits.proto\x1a\x1emlspec/common/v1/options.proto\"\x85\x03\n\x05Value\x12#\n\x0c\x64ouble_value\x18\x01 \x01(\x01H\x00R\x0b\x64oubleValue\x12\x1d\n\tint_value\x18\x02 \x01(\x03H\x00R\x08intValue\x12#\n\x0cstring_value\x18\x03 \x01(\tH\x00R\x0bstringValue\x12\x1f\n\nbool_value\x18\x04 \x01(\x08H\x00R\tboolValue\x12!\n\x0b\x62ytes_value\x18\x05 \x01(\x0cH\x00R\nbytesValue\x12?\n\x0b\x61rray_value\x18\x06 \x01(\x0b\x32\x1c.mlspec.common.v1.ArrayValueH\x00R\narrayValue\x12\x42\n\x0cobject_value\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ObjectValueH\x00R\x0bobjectValue\x12<\n\nnull_value\x18\x08 \x01(\x0e\x32\x1b.mlspec.common.v1.NullValueH\x00R\tnullValueB\x0c\n\x04kind\x12\x04\x90\xb2\x19\x01\"F\n\nArrayValue\x12\x38\n\x06values\x18\x01 \x03(\x0b\x32\x17.mlspec.common.v1.ValueB\x07\xc2\xe1\x18\x03\x08\x90NR\x06values\"\xa4\x01\n\x0bObjectValue\x12\x41\n\x06\x66ields\x18\x01 \x03(\x0b\x32).mlspec.common.v1.ObjectValue.FieldsEntryR\x06\x66ields\x1aR\n\x0b\x46ieldsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\x89\x02\n\x0fValueConstraint\x12\x15\n\x03min\x18\x01 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n\x03max\x18\x02 \x01(\x01H\x01R\x03max\x88\x01\x01\x12>\n\x0e\x61llowed_values\x18\x03 \x03(\x0b\x32\x17.mlspec.common.v1.ValueR\rallowedValues\x12\x18\n\x07pattern\x18\x04 \x01(\tR\x07pattern\x12 \n\tmin_items\x18\x05 \x01(\rH\x02R\x08minItems\x88\x01\x01\x12 \n\tmax_items\x18\x06 \x01(\rH\x03R\x08maxItems\x88\x01\x01\x42\x06\n\x04_minB\x06\n\x04_maxB\x0c\n\n_min_itemsB\x0c\n\n_max_items*\'\n\tNullValue\x12\x1a\n\x16NULL_VALUE_UNSPECIFIED\x10\x00*\xc1\x01\n\tValueType\x12\x1a\n\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11VALUE_TYPE_DOUBLE\x10\x01\x12\x12\n\x0eVALUE_TYPE_INT\x10\x02\x12\x15\n\x11VALUE_TYPE_STRING\x10\x03\x12\x13\n\x0fVALUE_TYPE_BOOL\x10\x04\x12\x14\n\x10VALUE_TYPE_BYTES\x10\x05\x12\x14\n\x10VALUE_TYPE_ARRAY\x10\x06\x12\x15\n\x11VALUE_TYPE_OBJECT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.value_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_VALUE'].oneofs_by_name['kind']._loaded_options = None
+  _globals['_VALUE'].oneofs_by_name['kind']._serialized_options = b'\220\262\031\001'
   _globals['_ARRAYVALUE'].fields_by_name['values']._loaded_options = None
   _globals['_ARRAYVALUE'].fields_by_name['values']._serialized_options = b'\302\341\030\003\010\220N'
   _globals['_OBJECTVALUE_FIELDSENTRY']._loaded_options = None
   _globals['_OBJECTVALUE_FIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_NULLVALUE']._serialized_start=974
-  _globals['_NULLVALUE']._serialized_end=1013
-  _globals['_VALUETYPE']._serialized_start=1016
-  _globals['_VALUETYPE']._serialized_end=1209
-  _globals['_VALUE']._serialized_start=82
-  _globals['_VALUE']._serialized_end=465
-  _globals['_ARRAYVALUE']._serialized_start=467
-  _globals['_ARRAYVALUE']._serialized_end=537
-  _globals['_OBJECTVALUE']._serialized_start=540
-  _globals['_OBJECTVALUE']._serialized_end=704
-  _globals['_OBJECTVALUE_FIELDSENTRY']._serialized_start=622
-  _globals['_OBJECTVALUE_FIELDSENTRY']._serialized_end=704
-  _globals['_VALUECONSTRAINT']._serialized_start=707
-  _globals['_VALUECONSTRAINT']._serialized_end=972
+  _globals['_NULLVALUE']._serialized_start=1012
+  _globals['_NULLVALUE']._serialized_end=1051
+  _globals['_VALUETYPE']._serialized_start=1054
+  _globals['_VALUETYPE']._serialized_end=1247
+  _globals['_VALUE']._serialized_start=114
+  _globals['_VALUE']._serialized_end=503
+  _globals['_ARRAYVALUE']._serialized_start=505
+  _globals['_ARRAYVALUE']._serialized_end=575
+  _globals['_OBJECTVALUE']._serialized_start=578
+  _globals['_OBJECTVALUE']._serialized_end=742
+  _globals['_OBJECTVALUE_FIELDSENTRY']._serialized_start=660
+  _globals['_OBJECTVALUE_FIELDSENTRY']._serialized_end=742
+  _globals['_VALUECONSTRAINT']._serialized_start=745
+  _globals['_VALUECONSTRAINT']._serialized_end=1010
 # @@protoc_insertion_point(module_scope)

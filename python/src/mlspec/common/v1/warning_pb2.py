@@ -22,16 +22,21 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/common/v1/warning.proto\x12\x10mlspec.common.v1\x1a mlspec/common/v1/reference.proto\"r\n\x07Warning\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x39\n\x08resource\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08resourceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/common/v1/warning.proto\x12\x10mlspec.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a mlspec/common/v1/reference.proto\"~\n\x07Warning\x12\x18\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x63ode\x12\x1e\n\x07message\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07message\x12\x39\n\x08resource\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08resourceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.common.v1.warning_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WARNING']._serialized_start=86
-  _globals['_WARNING']._serialized_end=200
+  _globals['_WARNING'].fields_by_name['code']._loaded_options = None
+  _globals['_WARNING'].fields_by_name['code']._serialized_options = b'\342A\001\002'
+  _globals['_WARNING'].fields_by_name['message']._loaded_options = None
+  _globals['_WARNING'].fields_by_name['message']._serialized_options = b'\342A\001\002'
+  _globals['_WARNING']._serialized_start=119
+  _globals['_WARNING']._serialized_end=245
 # @@protoc_insertion_point(module_scope)

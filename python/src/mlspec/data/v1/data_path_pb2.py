@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/data/v1/data_path.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\x8d\x05\n\x08\x44\x61taPath\x12\x41\n\tdatastore\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\tdatastore\x12\x31\n\x04path\x18\x02 \x01(\x0b\x32\x1b.mlspec.data.v1.PathLocatorH\x00R\x04path\x12\x34\n\x05table\x18\x03 \x01(\x0b\x32\x1c.mlspec.data.v1.TableLocatorH\x00R\x05table\x12\x34\n\x05query\x18\x04 \x01(\x0b\x32\x1c.mlspec.data.v1.QueryLocatorH\x00R\x05query\x12\x32\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x1a.mlspec.data.v1.DataFormatR\x06\x66ormat\x12>\n\x0ctable_format\x18\x06 \x01(\x0e\x32\x1b.mlspec.data.v1.TableFormatR\x0btableFormat\x12\x1d\n\nmedia_type\x18\x07 \x01(\tR\tmediaType\x12\x42\n\x0b\x63ompression\x18\x08 \x01(\x0e\x32 .mlspec.data.v1.CompressionCodecR\x0b\x63ompression\x12R\n\x0e\x66ormat_options\x18\t \x03(\x0b\x32+.mlspec.data.v1.DataPath.FormatOptionsEntryR\rformatOptions\x12\'\n\x0cresolved_uri\x18\n \x01(\tB\x04\xe2\x41\x01\x03R\x0bresolvedUri\x1a@\n\x12\x46ormatOptionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\t\n\x07locator\"\x9a\x02\n\x0bPathLocator\x12)\n\rrelative_path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0crelativePath\x12\x12\n\x04glob\x18\x02 \x01(\tR\x04glob\x12+\n\x11partition_pattern\x18\x03 \x01(\tR\x10partitionPattern\x12[\n\x10partition_values\x18\x04 \x03(\x0b\x32\x30.mlspec.data.v1.PathLocator.PartitionValuesEntryR\x0fpartitionValues\x1a\x42\n\x14PartitionValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xd4\x02\n\x0cTableLocator\x12\x18\n\x07\x63\x61talog\x18\x01 \x01(\tR\x07\x63\x61talog\x12\x16\n\x06schema\x18\x02 \x01(\tR\x06schema\x12\x1a\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x05table\x12\x1a\n\x08snapshot\x18\x04 \x01(\tR\x08snapshot\x12\x38\n\nas_of_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x61sOfTime\x12\\\n\x10partition_values\x18\x06 \x03(\x0b\x32\x31.mlspec.data.v1.TableLocator.PartitionValuesEntryR\x0fpartitionValues\x1a\x42\n\x14PartitionValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x85\x02\n\x0cQueryLocator\x12\x18\n\x04text\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04text\x12\x18\n\x07\x64ialect\x18\x02 \x01(\tR\x07\x64ialect\x12L\n\nparameters\x18\x03 \x03(\x0b\x32,.mlspec.data.v1.QueryLocator.ParametersEntryR\nparameters\x12\x1b\n\trow_limit\x18\x04 \x01(\x03R\x08rowLimit\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01*\xad\x03\n\nDataFormat\x12\x1b\n\x17\x44\x41TA_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44\x41TA_FORMAT_CSV\x10\x01\x12\x13\n\x0f\x44\x41TA_FORMAT_TSV\x10\x02\x12\x14\n\x10\x44\x41TA_FORMAT_JSON\x10\x03\x12\x15\n\x11\x44\x41TA_FORMAT_JSONL\x10\x04\x12\x17\n\x13\x44\x41TA_FORMAT_PARQUET\x10\x05\x12\x14\n\x10\x44\x41TA_FORMAT_AVRO\x10\x06\x12\x13\n\x0f\x44\x41TA_FORMAT_ORC\x10\x07\x12\x15\n\x11\x44\x41TA_FORMAT_ARROW\x10\x08\x12\x18\n\x14\x44\x41TA_FORMAT_TFRECORD\x10\t\x12\x15\n\x11\x44\x41TA_FORMAT_NUMPY\x10\n\x12\x14\n\x10\x44\x41TA_FORMAT_TEXT\x10\x0b\x12\x15\n\x11\x44\x41TA_FORMAT_IMAGE\x10\x0c\x12\x15\n\x11\x44\x41TA_FORMAT_AUDIO\x10\r\x12\x15\n\x11\x44\x41TA_FORMAT_VIDEO\x10\x0e\x12\x15\n\x11\x44\x41TA_FORMAT_TABLE\x10\x0f\x12\x16\n\x12\x44\x41TA_FORMAT_BINARY\x10\x10\x12\x15\n\x11\x44\x41TA_FORMAT_OTHER\x10\x11*\xa3\x01\n\x0bTableFormat\x12\x1c\n\x18TABLE_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12TABLE_FORMAT_DELTA\x10\x01\x12\x18\n\x14TABLE_FORMAT_ICEBERG\x10\x02\x12\x15\n\x11TABLE_FORMAT_HUDI\x10\x03\x12\x15\n\x11TABLE_FORMAT_HIVE\x10\x04\x12\x16\n\x12TABLE_FORMAT_OTHER\x10\x05*\xb1\x02\n\x10\x43ompressionCodec\x12!\n\x1d\x43OMPRESSION_CODEC_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OMPRESSION_CODEC_NONE\x10\x01\x12\x1a\n\x16\x43OMPRESSION_CODEC_GZIP\x10\x02\x12\x1b\n\x17\x43OMPRESSION_CODEC_BZIP2\x10\x03\x12\x18\n\x14\x43OMPRESSION_CODEC_XZ\x10\x04\x12\x1a\n\x16\x43OMPRESSION_CODEC_ZSTD\x10\x05\x12\x1c\n\x18\x43OMPRESSION_CODEC_SNAPPY\x10\x06\x12\x19\n\x15\x43OMPRESSION_CODEC_LZ4\x10\x07\x12\x19\n\x15\x43OMPRESSION_CODEC_ZIP\x10\x08\x12\x1b\n\x17\x43OMPRESSION_CODEC_OTHER\x10\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlspec/data/v1/data_path.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\x93\x05\n\x08\x44\x61taPath\x12\x41\n\tdatastore\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\tdatastore\x12\x31\n\x04path\x18\x02 \x01(\x0b\x32\x1b.mlspec.data.v1.PathLocatorH\x00R\x04path\x12\x34\n\x05table\x18\x03 \x01(\x0b\x32\x1c.mlspec.data.v1.TableLocatorH\x00R\x05table\x12\x34\n\x05query\x18\x04 \x01(\x0b\x32\x1c.mlspec.data.v1.QueryLocatorH\x00R\x05query\x12\x32\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x1a.mlspec.data.v1.DataFormatR\x06\x66ormat\x12>\n\x0ctable_format\x18\x06 \x01(\x0e\x32\x1b.mlspec.data.v1.TableFormatR\x0btableFormat\x12\x1d\n\nmedia_type\x18\x07 \x01(\tR\tmediaType\x12\x42\n\x0b\x63ompression\x18\x08 \x01(\x0e\x32 .mlspec.data.v1.CompressionCodecR\x0b\x63ompression\x12R\n\x0e\x66ormat_options\x18\t \x03(\x0b\x32+.mlspec.data.v1.DataPath.FormatOptionsEntryR\rformatOptions\x12\'\n\x0cresolved_uri\x18\n \x01(\tB\x04\xe2\x41\x01\x03R\x0bresolvedUri\x1a@\n\x12\x46ormatOptionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0f\n\x07locator\x12\x04\x90\xb2\x19\x01\"\x9a\x02\n\x0bPathLocator\x12)\n\rrelative_path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0crelativePath\x12\x12\n\x04glob\x18\x02 \x01(\tR\x04glob\x12+\n\x11partition_pattern\x18\x03 \x01(\tR\x10partitionPattern\x12[\n\x10partition_values\x18\x04 \x03(\x0b\x32\x30.mlspec.data.v1.PathLocator.PartitionValuesEntryR\x0fpartitionValues\x1a\x42\n\x14PartitionValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xd4\x02\n\x0cTableLocator\x12\x18\n\x07\x63\x61talog\x18\x01 \x01(\tR\x07\x63\x61talog\x12\x16\n\x06schema\x18\x02 \x01(\tR\x06schema\x12\x1a\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x05table\x12\x1a\n\x08snapshot\x18\x04 \x01(\tR\x08snapshot\x12\x38\n\nas_of_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x61sOfTime\x12\\\n\x10partition_values\x18\x06 \x03(\x0b\x32\x31.mlspec.data.v1.TableLocator.PartitionValuesEntryR\x0fpartitionValues\x1a\x42\n\x14PartitionValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x85\x02\n\x0cQueryLocator\x12\x18\n\x04text\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04text\x12\x18\n\x07\x64ialect\x18\x02 \x01(\tR\x07\x64ialect\x12L\n\nparameters\x18\x03 \x03(\x0b\x32,.mlspec.data.v1.QueryLocator.ParametersEntryR\nparameters\x12\x1b\n\trow_limit\x18\x04 \x01(\x03R\x08rowLimit\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01*\xad\x03\n\nDataFormat\x12\x1b\n\x17\x44\x41TA_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44\x41TA_FORMAT_CSV\x10\x01\x12\x13\n\x0f\x44\x41TA_FORMAT_TSV\x10\x02\x12\x14\n\x10\x44\x41TA_FORMAT_JSON\x10\x03\x12\x15\n\x11\x44\x41TA_FORMAT_JSONL\x10\x04\x12\x17\n\x13\x44\x41TA_FORMAT_PARQUET\x10\x05\x12\x14\n\x10\x44\x41TA_FORMAT_AVRO\x10\x06\x12\x13\n\x0f\x44\x41TA_FORMAT_ORC\x10\x07\x12\x15\n\x11\x44\x41TA_FORMAT_ARROW\x10\x08\x12\x18\n\x14\x44\x41TA_FORMAT_TFRECORD\x10\t\x12\x15\n\x11\x44\x41TA_FORMAT_NUMPY\x10\n\x12\x14\n\x10\x44\x41TA_FORMAT_TEXT\x10\x0b\x12\x15\n\x11\x44\x41TA_FORMAT_IMAGE\x10\x0c\x12\x15\n\x11\x44\x41TA_FORMAT_AUDIO\x10\r\x12\x15\n\x11\x44\x41TA_FORMAT_VIDEO\x10\x0e\x12\x15\n\x11\x44\x41TA_FORMAT_TABLE\x10\x0f\x12\x16\n\x12\x44\x41TA_FORMAT_BINARY\x10\x10\x12\x15\n\x11\x44\x41TA_FORMAT_OTHER\x10\x11*\xa3\x01\n\x0bTableFormat\x12\x1c\n\x18TABLE_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12TABLE_FORMAT_DELTA\x10\x01\x12\x18\n\x14TABLE_FORMAT_ICEBERG\x10\x02\x12\x15\n\x11TABLE_FORMAT_HUDI\x10\x03\x12\x15\n\x11TABLE_FORMAT_HIVE\x10\x04\x12\x16\n\x12TABLE_FORMAT_OTHER\x10\x05*\xb1\x02\n\x10\x43ompressionCodec\x12!\n\x1d\x43OMPRESSION_CODEC_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OMPRESSION_CODEC_NONE\x10\x01\x12\x1a\n\x16\x43OMPRESSION_CODEC_GZIP\x10\x02\x12\x1b\n\x17\x43OMPRESSION_CODEC_BZIP2\x10\x03\x12\x18\n\x14\x43OMPRESSION_CODEC_XZ\x10\x04\x12\x1a\n\x16\x43OMPRESSION_CODEC_ZSTD\x10\x05\x12\x1c\n\x18\x43OMPRESSION_CODEC_SNAPPY\x10\x06\x12\x19\n\x15\x43OMPRESSION_CODEC_LZ4\x10\x07\x12\x19\n\x15\x43OMPRESSION_CODEC_ZIP\x10\x08\x12\x1b\n\x17\x43OMPRESSION_CODEC_OTHER\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +38,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DATAPATH_FORMATOPTIONSENTRY']._loaded_options = None
   _globals['_DATAPATH_FORMATOPTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_DATAPATH'].oneofs_by_name['locator']._loaded_options = None
+  _globals['_DATAPATH'].oneofs_by_name['locator']._serialized_options = b'\220\262\031\001'
   _globals['_DATAPATH'].fields_by_name['datastore']._loaded_options = None
   _globals['_DATAPATH'].fields_by_name['datastore']._serialized_options = b'\342A\001\002'
   _globals['_DATAPATH'].fields_by_name['resolved_uri']._loaded_options = None
@@ -53,26 +56,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYLOCATOR_PARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_QUERYLOCATOR'].fields_by_name['text']._loaded_options = None
   _globals['_QUERYLOCATOR'].fields_by_name['text']._serialized_options = b'\342A\001\002'
-  _globals['_DATAFORMAT']._serialized_start=1729
-  _globals['_DATAFORMAT']._serialized_end=2158
-  _globals['_TABLEFORMAT']._serialized_start=2161
-  _globals['_TABLEFORMAT']._serialized_end=2324
-  _globals['_COMPRESSIONCODEC']._serialized_start=2327
-  _globals['_COMPRESSIONCODEC']._serialized_end=2632
-  _globals['_DATAPATH']._serialized_start=181
-  _globals['_DATAPATH']._serialized_end=834
-  _globals['_DATAPATH_FORMATOPTIONSENTRY']._serialized_start=759
-  _globals['_DATAPATH_FORMATOPTIONSENTRY']._serialized_end=823
-  _globals['_PATHLOCATOR']._serialized_start=837
-  _globals['_PATHLOCATOR']._serialized_end=1119
-  _globals['_PATHLOCATOR_PARTITIONVALUESENTRY']._serialized_start=1053
-  _globals['_PATHLOCATOR_PARTITIONVALUESENTRY']._serialized_end=1119
-  _globals['_TABLELOCATOR']._serialized_start=1122
-  _globals['_TABLELOCATOR']._serialized_end=1462
-  _globals['_TABLELOCATOR_PARTITIONVALUESENTRY']._serialized_start=1053
-  _globals['_TABLELOCATOR_PARTITIONVALUESENTRY']._serialized_end=1119
-  _globals['_QUERYLOCATOR']._serialized_start=1465
-  _globals['_QUERYLOCATOR']._serialized_end=1726
-  _globals['_QUERYLOCATOR_PARAMETERSENTRY']._serialized_start=1640
-  _globals['_QUERYLOCATOR_PARAMETERSENTRY']._serialized_end=1726
+  _globals['_DATAFORMAT']._serialized_start=1767
+  _globals['_DATAFORMAT']._serialized_end=2196
+  _globals['_TABLEFORMAT']._serialized_start=2199
+  _globals['_TABLEFORMAT']._serialized_end=2362
+  _globals['_COMPRESSIONCODEC']._serialized_start=2365
+  _globals['_COMPRESSIONCODEC']._serialized_end=2670
+  _globals['_DATAPATH']._serialized_start=213
+  _globals['_DATAPATH']._serialized_end=872
+  _globals['_DATAPATH_FORMATOPTIONSENTRY']._serialized_start=791
+  _globals['_DATAPATH_FORMATOPTIONSENTRY']._serialized_end=855
+  _globals['_PATHLOCATOR']._serialized_start=875
+  _globals['_PATHLOCATOR']._serialized_end=1157
+  _globals['_PATHLOCATOR_PARTITIONVALUESENTRY']._serialized_start=1091
+  _globals['_PATHLOCATOR_PARTITIONVALUESENTRY']._serialized_end=1157
+  _globals['_TABLELOCATOR']._serialized_start=1160
+  _globals['_TABLELOCATOR']._serialized_end=1500
+  _globals['_TABLELOCATOR_PARTITIONVALUESENTRY']._serialized_start=1091
+  _globals['_TABLELOCATOR_PARTITIONVALUESENTRY']._serialized_end=1157
+  _globals['_QUERYLOCATOR']._serialized_start=1503
+  _globals['_QUERYLOCATOR']._serialized_end=1764
+  _globals['_QUERYLOCATOR_PARAMETERSENTRY']._serialized_start=1678
+  _globals['_QUERYLOCATOR_PARAMETERSENTRY']._serialized_end=1764
 # @@protoc_insertion_point(module_scope)

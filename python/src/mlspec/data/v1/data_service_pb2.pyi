@@ -34,9 +34,16 @@ class CreateDatastoreRequest(message.Message):
 
     DATASTORE_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def datastore(self) -> datastore_pb2.Datastore:
@@ -47,10 +54,11 @@ class CreateDatastoreRequest(message.Message):
         *,
         datastore: datastore_pb2.Datastore | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["datastore", b"datastore"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["datastore", b"datastore", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["datastore", b"datastore", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -232,8 +240,15 @@ class UpdateDatastoreRequest(message.Message):
     DATASTORE_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def datastore(self) -> datastore_pb2.Datastore:
         """Required. The datastore with its new field values; `meta.id` MUST be set and
@@ -252,10 +267,11 @@ class UpdateDatastoreRequest(message.Message):
         datastore: datastore_pb2.Datastore | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["datastore", b"datastore", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["datastore", b"datastore", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["datastore", b"datastore", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -295,9 +311,16 @@ class CreateArtifactRequest(message.Message):
 
     ARTIFACT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def artifact(self) -> artifact_pb2.Artifact:
@@ -308,10 +331,11 @@ class CreateArtifactRequest(message.Message):
         *,
         artifact: artifact_pb2.Artifact | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -509,8 +533,15 @@ class UpdateArtifactRequest(message.Message):
     ARTIFACT_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def artifact(self) -> artifact_pb2.Artifact:
         """Required. The artifact with its new field values; `meta.id` MUST be set and
@@ -529,10 +560,11 @@ class UpdateArtifactRequest(message.Message):
         artifact: artifact_pb2.Artifact | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["artifact", b"artifact", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -572,9 +604,16 @@ class BatchCreateArtifactsRequest(message.Message):
 
     ARTIFACTS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key for the whole batch; a retry with the same key returns the
     first result.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def artifacts(self) -> containers.RepeatedCompositeFieldContainer[artifact_pb2.Artifact]:
@@ -585,10 +624,11 @@ class BatchCreateArtifactsRequest(message.Message):
         *,
         artifacts: abc.Iterable[artifact_pb2.Artifact] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["artifacts", b"artifacts", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["artifacts", b"artifacts", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -652,12 +692,19 @@ class PromoteArtifactRequest(message.Message):
     VERSION_DESCRIPTION_FIELD_NUMBER: builtins.int
     VERSION_LABELS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     artifact_id: builtins.str
     """Required. Id of the artifact to promote; it MUST be LIVE and have a location."""
     version_description: builtins.str
     """Optional. Description of the new dataset version."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def existing_dataset(self) -> reference_pb2.ResourceRef:
         """Optional. An existing dataset, by id or name (kind RESOURCE_KIND_DATASET); the
@@ -683,10 +730,11 @@ class PromoteArtifactRequest(message.Message):
         version_description: builtins.str = ...,
         version_labels: abc.Mapping[builtins.str, builtins.str] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["existing_dataset", b"existing_dataset", "new_dataset", b"new_dataset", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["artifact_id", b"artifact_id", "existing_dataset", b"existing_dataset", "new_dataset", b"new_dataset", "request_id", b"request_id", "target", b"target", "version_description", b"version_description", "version_labels", b"version_labels"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["artifact_id", b"artifact_id", "existing_dataset", b"existing_dataset", "new_dataset", b"new_dataset", "request_id", b"request_id", "target", b"target", "validate_only", b"validate_only", "version_description", b"version_description", "version_labels", b"version_labels"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_target: _TypeAlias = typing.Literal["existing_dataset", "new_dataset"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = typing.Literal["target", b"target"]  # noqa: Y015
@@ -740,9 +788,16 @@ class CreateDatasetRequest(message.Message):
 
     DATASET_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def dataset(self) -> dataset_pb2.Dataset:
@@ -753,10 +808,11 @@ class CreateDatasetRequest(message.Message):
         *,
         dataset: dataset_pb2.Dataset | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -936,8 +992,15 @@ class UpdateDatasetRequest(message.Message):
     DATASET_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def dataset(self) -> dataset_pb2.Dataset:
         """Required. The dataset with its new field values; `meta.id` MUST be set and
@@ -956,10 +1019,11 @@ class UpdateDatasetRequest(message.Message):
         dataset: dataset_pb2.Dataset | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset", b"dataset", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -999,9 +1063,16 @@ class CreateDatasetVersionRequest(message.Message):
 
     DATASET_VERSION_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def dataset_version(self) -> dataset_pb2.DatasetVersion:
@@ -1012,10 +1083,11 @@ class CreateDatasetVersionRequest(message.Message):
         *,
         dataset_version: dataset_pb2.DatasetVersion | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_version", b"dataset_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version", b"dataset_version", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version", b"dataset_version", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1209,8 +1281,15 @@ class UpdateDatasetVersionRequest(message.Message):
     DATASET_VERSION_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def dataset_version(self) -> dataset_pb2.DatasetVersion:
         """Required. The dataset version with its new field values; `meta.id` MUST be set and
@@ -1229,10 +1308,11 @@ class UpdateDatasetVersionRequest(message.Message):
         dataset_version: dataset_pb2.DatasetVersion | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_version", b"dataset_version", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version", b"dataset_version", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_version", b"dataset_version", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1272,9 +1352,16 @@ class CreateDatasetProfileRequest(message.Message):
 
     DATASET_PROFILE_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def dataset_profile(self) -> dataset_profile_pb2.DatasetProfile:
@@ -1285,10 +1372,11 @@ class CreateDatasetProfileRequest(message.Message):
         *,
         dataset_profile: dataset_profile_pb2.DatasetProfile | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_profile", b"dataset_profile"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_profile", b"dataset_profile", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_profile", b"dataset_profile", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1482,8 +1570,15 @@ class UpdateDatasetProfileRequest(message.Message):
     DATASET_PROFILE_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def dataset_profile(self) -> dataset_profile_pb2.DatasetProfile:
         """Required. The dataset profile with its new field values; `meta.id` MUST be set and
@@ -1502,10 +1597,11 @@ class UpdateDatasetProfileRequest(message.Message):
         dataset_profile: dataset_profile_pb2.DatasetProfile | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_profile", b"dataset_profile", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_profile", b"dataset_profile", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_profile", b"dataset_profile", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1545,9 +1641,16 @@ class CreateDatasetCheckpointRequest(message.Message):
 
     DATASET_CHECKPOINT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def dataset_checkpoint(self) -> dataset_profile_pb2.DatasetCheckpoint:
@@ -1558,10 +1661,11 @@ class CreateDatasetCheckpointRequest(message.Message):
         *,
         dataset_checkpoint: dataset_profile_pb2.DatasetCheckpoint | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_checkpoint", b"dataset_checkpoint"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_checkpoint", b"dataset_checkpoint", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_checkpoint", b"dataset_checkpoint", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1753,8 +1857,15 @@ class UpdateDatasetCheckpointRequest(message.Message):
     DATASET_CHECKPOINT_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def dataset_checkpoint(self) -> dataset_profile_pb2.DatasetCheckpoint:
         """Required. The dataset checkpoint with its new field values; `meta.id` MUST be set
@@ -1773,10 +1884,11 @@ class UpdateDatasetCheckpointRequest(message.Message):
         dataset_checkpoint: dataset_profile_pb2.DatasetCheckpoint | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_checkpoint", b"dataset_checkpoint", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_checkpoint", b"dataset_checkpoint", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_checkpoint", b"dataset_checkpoint", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1818,9 +1930,16 @@ class CreateDatasetViewRequest(message.Message):
 
     DATASET_VIEW_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key
     returns the first result instead of creating a second object.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def dataset_view(self) -> dataset_profile_pb2.DatasetView:
@@ -1831,10 +1950,11 @@ class CreateDatasetViewRequest(message.Message):
         *,
         dataset_view: dataset_profile_pb2.DatasetView | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_view", b"dataset_view"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_view", b"dataset_view", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_view", b"dataset_view", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2024,8 +2144,15 @@ class UpdateDatasetViewRequest(message.Message):
     DATASET_VIEW_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def dataset_view(self) -> dataset_profile_pb2.DatasetView:
         """Required. The dataset view with its new field values; `meta.id` MUST be set and
@@ -2044,10 +2171,11 @@ class UpdateDatasetViewRequest(message.Message):
         dataset_view: dataset_profile_pb2.DatasetView | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["dataset_view", b"dataset_view", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_view", b"dataset_view", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["dataset_view", b"dataset_view", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

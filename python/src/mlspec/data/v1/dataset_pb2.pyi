@@ -323,7 +323,7 @@ class DatasetVersion(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
         workspace). For this kind the name is optional: when empty the server sets it to
         `v<version>` (for example `v3`); names are unique within the dataset.
         """

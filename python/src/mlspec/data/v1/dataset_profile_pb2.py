@@ -28,12 +28,13 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.data.v1 import data_path_pb2 as mlspec_dot_data_dot_v1_dot_data__path__pb2
 from mlspec.data.v1 import schema_pb2 as mlspec_dot_data_dot_v1_dot_schema__pb2
 from mlspec.data.v1 import statistics_pb2 as mlspec_dot_data_dot_v1_dot_statistics__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$mlspec/data/v1/dataset_profile.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/data/v1/data_path.proto\x1a\x1bmlspec/data/v1/schema.proto\x1a\x1fmlspec/data/v1/statistics.proto\"\xeb\x04\n\x0e\x44\x61tasetProfile\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12P\n\x12\x64\x61taset_version_id\x18\x02 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionR\x10\x64\x61tasetVersionId\x12\x46\n\x0f\x64\x61taset_view_id\x18\x03 \x01(\tB\x1e\xe2\x41\x01\x05\xfa\x41\x17\n\x15mlspec.io/DatasetViewR\rdatasetViewId\x12\x46\n\rcomputed_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x05\xe2\x41\x02\x02\x05R\x0c\x63omputedTime\x12\x43\n\x12\x63omputed_by_run_id\x18\x05 \x01(\tB\x16\xe2\x41\x01\x05\xfa\x41\x0f\n\rmlspec.io/RunR\x0f\x63omputedByRunId\x12=\n\tfreshness\x18\x06 \x01(\x0b\x32\x19.mlspec.data.v1.FreshnessB\x04\xe2\x41\x01\x02R\tfreshness\x12\x38\n\x06schema\x18\x07 \x01(\x0b\x32\x1a.mlspec.data.v1.DataSchemaB\x04\xe2\x41\x01\x05R\x06schema\x12G\n\nstatistics\x18\x08 \x01(\x0b\x32!.mlspec.data.v1.DatasetStatisticsB\x04\xe2\x41\x01\x05R\nstatistics:>\xea\x41;\n\x18mlspec.io/DatasetProfile*\x0f\x64\x61tasetProfiles2\x0e\x64\x61tasetProfile\"\x95\x03\n\tFreshness\x12P\n\rcomputed_from\x18\x01 \x01(\x0b\x32$.mlspec.data.v1.FreshnessObservationB\x05\xe2\x41\x02\x02\x05R\x0c\x63omputedFrom\x12S\n\x12latest_observation\x18\x02 \x01(\x0b\x32$.mlspec.data.v1.FreshnessObservationR\x11latestObservation\x12\x32\n\x07max_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\x12\x1a\n\x05stale\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03R\x05stale\x12P\n\x10staleness_reason\x18\x05 \x01(\x0e\x32\x1f.mlspec.data.v1.StalenessReasonB\x04\xe2\x41\x01\x03R\x0fstalenessReason\x12?\n\nstale_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tstaleTime\"\xfd\x02\n\x14\x46reshnessObservation\x12=\n\x0cobserve_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bobserveTime\x12H\n\x12\x64\x61ta_modified_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10\x64\x61taModifiedTime\x12J\n\x12source_fingerprint\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x11sourceFingerprint\x12-\n\x12\x66ingerprint_method\x18\x04 \x01(\tR\x11\x66ingerprintMethod\x12 \n\trow_count\x18\x05 \x01(\x03H\x00R\x08rowCount\x88\x01\x01\x12\"\n\nsize_bytes\x18\x06 \x01(\x03H\x01R\tsizeBytes\x88\x01\x01\x42\x0c\n\n_row_countB\r\n\x0b_size_bytes\"\xf2\x02\n\x11\x44\x61tasetCheckpoint\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12P\n\x12\x64\x61taset_version_id\x18\x02 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionR\x10\x64\x61tasetVersionId\x12\x41\n\nprofile_id\x18\x03 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetProfileR\tprofileId\x12M\n\x11materialized_copy\x18\x04 \x01(\x0b\x32 .mlspec.data.v1.MaterializedCopyR\x10materializedCopy:G\xea\x41\x44\n\x1bmlspec.io/DatasetCheckpoint*\x12\x64\x61tasetCheckpoints2\x11\x64\x61tasetCheckpoint\"\x80\x02\n\x10MaterializedCopy\x12\x34\n\x08location\x18\x01 \x01(\x0b\x32\x18.mlspec.data.v1.DataPathR\x08location\x12\x33\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x1d\n\nsize_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x1b\n\trow_count\x18\x04 \x01(\x03R\x08rowCount\x12\x45\n\x10materialize_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fmaterializeTime\"\xf1\x02\n\x0b\x44\x61tasetView\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12Q\n\x12\x64\x61taset_version_id\x18\x02 \x01(\tB!\xe2\x41\x01\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionH\x00R\x10\x64\x61tasetVersionId\x12;\n\ndataset_id\x18\x03 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/DatasetH\x00R\tdatasetId\x12\x32\n\x11\x66ilter_expression\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x05R\x10\x66ilterExpression\x12+\n\x0e\x66ilter_dialect\x18\x05 \x01(\tB\x04\xe2\x41\x01\x05R\rfilterDialect:5\xea\x41\x32\n\x15mlspec.io/DatasetView*\x0c\x64\x61tasetViews2\x0b\x64\x61tasetViewB\x08\n\x06target*\xcf\x01\n\x0fStalenessReason\x12 \n\x1cSTALENESS_REASON_UNSPECIFIED\x10\x00\x12(\n$STALENESS_REASON_FINGERPRINT_CHANGED\x10\x01\x12\"\n\x1eSTALENESS_REASON_DATA_MODIFIED\x10\x02\x12%\n!STALENESS_REASON_MAX_AGE_EXCEEDED\x10\x03\x12%\n!STALENESS_REASON_UPSTREAM_CHANGED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$mlspec/data/v1/dataset_profile.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a\x1emlspec/data/v1/data_path.proto\x1a\x1bmlspec/data/v1/schema.proto\x1a\x1fmlspec/data/v1/statistics.proto\"\xeb\x04\n\x0e\x44\x61tasetProfile\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12P\n\x12\x64\x61taset_version_id\x18\x02 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionR\x10\x64\x61tasetVersionId\x12\x46\n\x0f\x64\x61taset_view_id\x18\x03 \x01(\tB\x1e\xe2\x41\x01\x05\xfa\x41\x17\n\x15mlspec.io/DatasetViewR\rdatasetViewId\x12\x46\n\rcomputed_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x05\xe2\x41\x02\x02\x05R\x0c\x63omputedTime\x12\x43\n\x12\x63omputed_by_run_id\x18\x05 \x01(\tB\x16\xe2\x41\x01\x05\xfa\x41\x0f\n\rmlspec.io/RunR\x0f\x63omputedByRunId\x12=\n\tfreshness\x18\x06 \x01(\x0b\x32\x19.mlspec.data.v1.FreshnessB\x04\xe2\x41\x01\x02R\tfreshness\x12\x38\n\x06schema\x18\x07 \x01(\x0b\x32\x1a.mlspec.data.v1.DataSchemaB\x04\xe2\x41\x01\x05R\x06schema\x12G\n\nstatistics\x18\x08 \x01(\x0b\x32!.mlspec.data.v1.DatasetStatisticsB\x04\xe2\x41\x01\x05R\nstatistics:>\xea\x41;\n\x18mlspec.io/DatasetProfile*\x0f\x64\x61tasetProfiles2\x0e\x64\x61tasetProfile\"\x95\x03\n\tFreshness\x12P\n\rcomputed_from\x18\x01 \x01(\x0b\x32$.mlspec.data.v1.FreshnessObservationB\x05\xe2\x41\x02\x02\x05R\x0c\x63omputedFrom\x12S\n\x12latest_observation\x18\x02 \x01(\x0b\x32$.mlspec.data.v1.FreshnessObservationR\x11latestObservation\x12\x32\n\x07max_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\x12\x1a\n\x05stale\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03R\x05stale\x12P\n\x10staleness_reason\x18\x05 \x01(\x0e\x32\x1f.mlspec.data.v1.StalenessReasonB\x04\xe2\x41\x01\x03R\x0fstalenessReason\x12?\n\nstale_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tstaleTime\"\x83\x03\n\x14\x46reshnessObservation\x12\x43\n\x0cobserve_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x0bobserveTime\x12H\n\x12\x64\x61ta_modified_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10\x64\x61taModifiedTime\x12J\n\x12source_fingerprint\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x11sourceFingerprint\x12-\n\x12\x66ingerprint_method\x18\x04 \x01(\tR\x11\x66ingerprintMethod\x12 \n\trow_count\x18\x05 \x01(\x03H\x00R\x08rowCount\x88\x01\x01\x12\"\n\nsize_bytes\x18\x06 \x01(\x03H\x01R\tsizeBytes\x88\x01\x01\x42\x0c\n\n_row_countB\r\n\x0b_size_bytes\"\xf8\x02\n\x11\x44\x61tasetCheckpoint\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12P\n\x12\x64\x61taset_version_id\x18\x02 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionR\x10\x64\x61tasetVersionId\x12\x41\n\nprofile_id\x18\x03 \x01(\tB\"\xe2\x41\x02\x02\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetProfileR\tprofileId\x12M\n\x11materialized_copy\x18\x04 \x01(\x0b\x32 .mlspec.data.v1.MaterializedCopyR\x10materializedCopy:G\xea\x41\x44\n\x1bmlspec.io/DatasetCheckpoint*\x12\x64\x61tasetCheckpoints2\x11\x64\x61tasetCheckpoint\"\x8c\x02\n\x10MaterializedCopy\x12:\n\x08location\x18\x01 \x01(\x0b\x32\x18.mlspec.data.v1.DataPathB\x04\xe2\x41\x01\x02R\x08location\x12\x39\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x1d\n\nsize_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x1b\n\trow_count\x18\x04 \x01(\x03R\x08rowCount\x12\x45\n\x10materialize_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fmaterializeTime\"\xfd\x02\n\x0b\x44\x61tasetView\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12Q\n\x12\x64\x61taset_version_id\x18\x02 \x01(\tB!\xe2\x41\x01\x05\xfa\x41\x1a\n\x18mlspec.io/DatasetVersionH\x00R\x10\x64\x61tasetVersionId\x12;\n\ndataset_id\x18\x03 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/DatasetH\x00R\tdatasetId\x12\x32\n\x11\x66ilter_expression\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x05R\x10\x66ilterExpression\x12+\n\x0e\x66ilter_dialect\x18\x05 \x01(\tB\x04\xe2\x41\x01\x05R\rfilterDialect:5\xea\x41\x32\n\x15mlspec.io/DatasetView*\x0c\x64\x61tasetViews2\x0b\x64\x61tasetViewB\x0e\n\x06target\x12\x04\x90\xb2\x19\x01*\xcf\x01\n\x0fStalenessReason\x12 \n\x1cSTALENESS_REASON_UNSPECIFIED\x10\x00\x12(\n$STALENESS_REASON_FINGERPRINT_CHANGED\x10\x01\x12\"\n\x1eSTALENESS_REASON_DATA_MODIFIED\x10\x02\x12%\n!STALENESS_REASON_MAX_AGE_EXCEEDED\x10\x03\x12%\n!STALENESS_REASON_UPSTREAM_CHANGED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,12 +65,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FRESHNESS'].fields_by_name['staleness_reason']._serialized_options = b'\342A\001\003'
   _globals['_FRESHNESS'].fields_by_name['stale_time']._loaded_options = None
   _globals['_FRESHNESS'].fields_by_name['stale_time']._serialized_options = b'\342A\001\003'
+  _globals['_FRESHNESSOBSERVATION'].fields_by_name['observe_time']._loaded_options = None
+  _globals['_FRESHNESSOBSERVATION'].fields_by_name['observe_time']._serialized_options = b'\342A\001\002'
+  _globals['_DATASETCHECKPOINT'].fields_by_name['meta']._loaded_options = None
+  _globals['_DATASETCHECKPOINT'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_DATASETCHECKPOINT'].fields_by_name['dataset_version_id']._loaded_options = None
   _globals['_DATASETCHECKPOINT'].fields_by_name['dataset_version_id']._serialized_options = b'\342A\002\002\005\372A\032\n\030mlspec.io/DatasetVersion'
   _globals['_DATASETCHECKPOINT'].fields_by_name['profile_id']._loaded_options = None
   _globals['_DATASETCHECKPOINT'].fields_by_name['profile_id']._serialized_options = b'\342A\002\002\005\372A\032\n\030mlspec.io/DatasetProfile'
   _globals['_DATASETCHECKPOINT']._loaded_options = None
   _globals['_DATASETCHECKPOINT']._serialized_options = b'\352AD\n\033mlspec.io/DatasetCheckpoint*\022datasetCheckpoints2\021datasetCheckpoint'
+  _globals['_MATERIALIZEDCOPY'].fields_by_name['location']._loaded_options = None
+  _globals['_MATERIALIZEDCOPY'].fields_by_name['location']._serialized_options = b'\342A\001\002'
+  _globals['_MATERIALIZEDCOPY'].fields_by_name['digest']._loaded_options = None
+  _globals['_MATERIALIZEDCOPY'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_DATASETVIEW'].oneofs_by_name['target']._loaded_options = None
+  _globals['_DATASETVIEW'].oneofs_by_name['target']._serialized_options = b'\220\262\031\001'
+  _globals['_DATASETVIEW'].fields_by_name['meta']._loaded_options = None
+  _globals['_DATASETVIEW'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_DATASETVIEW'].fields_by_name['dataset_version_id']._loaded_options = None
   _globals['_DATASETVIEW'].fields_by_name['dataset_version_id']._serialized_options = b'\342A\001\005\372A\032\n\030mlspec.io/DatasetVersion'
   _globals['_DATASETVIEW'].fields_by_name['dataset_id']._loaded_options = None
@@ -80,18 +93,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATASETVIEW'].fields_by_name['filter_dialect']._serialized_options = b'\342A\001\005'
   _globals['_DATASETVIEW']._loaded_options = None
   _globals['_DATASETVIEW']._serialized_options = b'\352A2\n\025mlspec.io/DatasetView*\014datasetViews2\013datasetView'
-  _globals['_STALENESSREASON']._serialized_start=2761
-  _globals['_STALENESSREASON']._serialized_end=2968
-  _globals['_DATASETPROFILE']._serialized_start=343
-  _globals['_DATASETPROFILE']._serialized_end=962
-  _globals['_FRESHNESS']._serialized_start=965
-  _globals['_FRESHNESS']._serialized_end=1370
-  _globals['_FRESHNESSOBSERVATION']._serialized_start=1373
-  _globals['_FRESHNESSOBSERVATION']._serialized_end=1754
-  _globals['_DATASETCHECKPOINT']._serialized_start=1757
-  _globals['_DATASETCHECKPOINT']._serialized_end=2127
-  _globals['_MATERIALIZEDCOPY']._serialized_start=2130
-  _globals['_MATERIALIZEDCOPY']._serialized_end=2386
-  _globals['_DATASETVIEW']._serialized_start=2389
-  _globals['_DATASETVIEW']._serialized_end=2758
+  _globals['_STALENESSREASON']._serialized_start=2829
+  _globals['_STALENESSREASON']._serialized_end=3036
+  _globals['_DATASETPROFILE']._serialized_start=375
+  _globals['_DATASETPROFILE']._serialized_end=994
+  _globals['_FRESHNESS']._serialized_start=997
+  _globals['_FRESHNESS']._serialized_end=1402
+  _globals['_FRESHNESSOBSERVATION']._serialized_start=1405
+  _globals['_FRESHNESSOBSERVATION']._serialized_end=1792
+  _globals['_DATASETCHECKPOINT']._serialized_start=1795
+  _globals['_DATASETCHECKPOINT']._serialized_end=2171
+  _globals['_MATERIALIZEDCOPY']._serialized_start=2174
+  _globals['_MATERIALIZEDCOPY']._serialized_end=2442
+  _globals['_DATASETVIEW']._serialized_start=2445
+  _globals['_DATASETVIEW']._serialized_end=2826
 # @@protoc_insertion_point(module_scope)

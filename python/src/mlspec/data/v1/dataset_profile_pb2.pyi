@@ -86,7 +86,7 @@ class DatasetProfile(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
         workspace). For this kind the name is optional: when empty the server generates one;
         names are unique within the dataset version.
         """

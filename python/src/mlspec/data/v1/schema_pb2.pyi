@@ -1192,7 +1192,7 @@ class FixedShapeDim(message.Message):
     SIZE_FIELD_NUMBER: builtins.int
     NAME_FIELD_NUMBER: builtins.int
     size: builtins.int
-    """Required. Size of the dimension."""
+    """Optional. Size of the dimension."""
     name: builtins.str
     """Optional. Name of the dimension, for example `height`."""
     def __init__(
@@ -1291,7 +1291,7 @@ class ComparatorThreshold(message.Message):
     type: ComparatorType.ValueType
     """Required. The distance measure."""
     threshold: builtins.float
-    """Required. Largest allowed distance; a larger measured distance is an anomaly."""
+    """Optional. Largest allowed distance; a larger measured distance is an anomaly."""
     def __init__(
         self,
         *,

@@ -22,14 +22,16 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmlspec/data/v1/statistics.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\"\xb5\x04\n\x11\x44\x61tasetStatistics\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x30\n\x05slice\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x37\n\x07\x64\x61taset\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12!\n\x0cnum_examples\x18\x04 \x01(\x03R\x0bnumExamples\x12\x32\n\x15weighted_num_examples\x18\x05 \x01(\x01R\x13weightedNumExamples\x12\x1d\n\nsize_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12\x46\n\x08\x66\x65\x61tures\x18\x07 \x03(\x0b\x32!.mlspec.data.v1.FeatureStatisticsB\x07\xc2\xe1\x18\x03\x08\x90NR\x08\x66\x65\x61tures\x12M\n\x0e\x63ross_features\x18\x08 \x03(\x0b\x32&.mlspec.data.v1.CrossFeatureStatisticsR\rcrossFeatures\x12=\n\x0c\x63ompute_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63omputeTime\x12\x18\n\x07sampled\x18\n \x01(\x08R\x07sampled\x12\'\n\x0fsample_fraction\x18\x0b \x01(\x01R\x0esampleFraction\x12\x12\n\x04tool\x18\x0c \x01(\tR\x04tool\"#\n\x0b\x46\x65\x61turePath\x12\x14\n\x05steps\x18\x01 \x03(\tR\x05steps\"\xc2\x04\n\x11\x46\x65\x61tureStatistics\x12/\n\x04path\x18\x01 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\x04path\x12/\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.data.v1.FeatureTypeR\x04type\x12\x43\n\x0c\x63ommon_stats\x18\x03 \x01(\x0b\x32 .mlspec.data.v1.CommonStatisticsR\x0b\x63ommonStats\x12@\n\tnum_stats\x18\x04 \x01(\x0b\x32!.mlspec.data.v1.NumericStatisticsH\x00R\x08numStats\x12\x45\n\x0cstring_stats\x18\x05 \x01(\x0b\x32 .mlspec.data.v1.StringStatisticsH\x00R\x0bstringStats\x12\x42\n\x0b\x62ytes_stats\x18\x06 \x01(\x0b\x32\x1f.mlspec.data.v1.BytesStatisticsH\x00R\nbytesStats\x12\x45\n\x0cstruct_stats\x18\x07 \x01(\x0b\x32 .mlspec.data.v1.StructStatisticsH\x00R\x0bstructStats\x12\x42\n\x0c\x63ustom_stats\x18\x08 \x03(\x0b\x32\x1f.mlspec.data.v1.CustomStatisticR\x0b\x63ustomStats\x12%\n\x0eis_categorical\x18\t \x01(\x08R\risCategoricalB\x07\n\x05stats\"\xb0\x04\n\x10\x43ommonStatistics\x12&\n\x0fnum_non_missing\x18\x01 \x01(\x03R\rnumNonMissing\x12\x1f\n\x0bnum_missing\x18\x02 \x01(\x03R\nnumMissing\x12$\n\x0emin_num_values\x18\x03 \x01(\x03R\x0cminNumValues\x12$\n\x0emax_num_values\x18\x04 \x01(\x03R\x0cmaxNumValues\x12$\n\x0e\x61vg_num_values\x18\x05 \x01(\x01R\x0c\x61vgNumValues\x12$\n\x0etot_num_values\x18\x06 \x01(\x03R\x0ctotNumValues\x12K\n\x14num_values_histogram\x18\x07 \x01(\x0b\x32\x19.mlspec.data.v1.HistogramR\x12numValuesHistogram\x12%\n\x0e\x64istinct_count\x18\x08 \x01(\x03R\rdistinctCount\x12\x37\n\x18weighted_num_non_missing\x18\t \x01(\x01R\x15weightedNumNonMissing\x12\x30\n\x14weighted_num_missing\x18\n \x01(\x01R\x12weightedNumMissing\x12\\\n\x1d\x66\x65\x61ture_list_length_histogram\x18\x0b \x01(\x0b\x32\x19.mlspec.data.v1.HistogramR\x1a\x66\x65\x61tureListLengthHistogram\"\x94\x03\n\x11NumericStatistics\x12\x12\n\x04mean\x18\x01 \x01(\x01R\x04mean\x12\x17\n\x07std_dev\x18\x02 \x01(\x01R\x06stdDev\x12\x1b\n\tnum_zeros\x18\x03 \x01(\x03R\x08numZeros\x12\x10\n\x03min\x18\x04 \x01(\x01R\x03min\x12\x16\n\x06median\x18\x05 \x01(\x01R\x06median\x12\x10\n\x03max\x18\x06 \x01(\x01R\x03max\x12\x39\n\nhistograms\x18\x07 \x03(\x0b\x32\x19.mlspec.data.v1.HistogramR\nhistograms\x12\x36\n\tquantiles\x18\x08 \x03(\x0b\x32\x18.mlspec.data.v1.QuantileR\tquantiles\x12\x10\n\x03sum\x18\t \x01(\x01R\x03sum\x12#\n\rweighted_mean\x18\n \x01(\x01R\x0cweightedMean\x12(\n\x10weighted_std_dev\x18\x0b \x01(\x01R\x0eweightedStdDev\x12%\n\x0epresent_fields\x18\x0c \x03(\tR\rpresentFields\"<\n\x08Quantile\x12\x1a\n\x08quantile\x18\x01 \x01(\x01R\x08quantile\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\"\xe2\x02\n\x10StringStatistics\x12\x16\n\x06unique\x18\x01 \x01(\x03R\x06unique\x12=\n\ntop_values\x18\x02 \x03(\x0b\x32\x1e.mlspec.data.v1.ValueFrequencyR\ttopValues\x12\x1d\n\navg_length\x18\x03 \x01(\x01R\tavgLength\x12\x44\n\x0erank_histogram\x18\x04 \x01(\x0b\x32\x1d.mlspec.data.v1.RankHistogramR\rrankHistogram\x12=\n\nvocabulary\x18\x05 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\nvocabulary\x12%\n\x0evocabulary_uri\x18\x06 \x01(\tR\rvocabularyUri\x12,\n\x12invalid_utf8_count\x18\x07 \x01(\x03R\x10invalidUtf8Count\"D\n\x0eValueFrequency\x12\x14\n\x05value\x18\x01 \x01(\tR\x05value\x12\x1c\n\tfrequency\x18\x02 \x01(\x01R\tfrequency\"\x95\x01\n\x0f\x42ytesStatistics\x12\x16\n\x06unique\x18\x01 \x01(\x03R\x06unique\x12\"\n\ravg_num_bytes\x18\x02 \x01(\x01R\x0b\x61vgNumBytes\x12\"\n\rmin_num_bytes\x18\x03 \x01(\x03R\x0bminNumBytes\x12\"\n\rmax_num_bytes\x18\x04 \x01(\x03R\x0bmaxNumBytes\"P\n\x10StructStatistics\x12<\n\x0b\x63hild_paths\x18\x01 \x03(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\nchildPaths\"\xe0\x01\n\x0f\x43ustomStatistic\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12/\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueH\x00R\x05value\x12\x39\n\thistogram\x18\x03 \x01(\x0b\x32\x19.mlspec.data.v1.HistogramH\x00R\thistogram\x12\x46\n\x0erank_histogram\x18\x04 \x01(\x0b\x32\x1d.mlspec.data.v1.RankHistogramH\x00R\rrankHistogramB\x05\n\x03val\"\xcb\x01\n\tHistogram\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x31\n\x04type\x18\x02 \x01(\x0e\x32\x1d.mlspec.data.v1.HistogramTypeR\x04type\x12\x39\n\x07\x62uckets\x18\x03 \x03(\x0b\x32\x1f.mlspec.data.v1.HistogramBucketR\x07\x62uckets\x12\x17\n\x07num_nan\x18\x04 \x01(\x03R\x06numNan\x12#\n\rnum_undefined\x18\x05 \x01(\x03R\x0cnumUndefined\"p\n\x0fHistogramBucket\x12\x1b\n\tlow_value\x18\x01 \x01(\x01R\x08lowValue\x12\x1d\n\nhigh_value\x18\x02 \x01(\x01R\thighValue\x12!\n\x0csample_count\x18\x03 \x01(\x01R\x0bsampleCount\"b\n\rRankHistogram\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12=\n\x07\x62uckets\x18\x02 \x03(\x0b\x32#.mlspec.data.v1.RankHistogramBucketR\x07\x62uckets\"\x86\x01\n\x13RankHistogramBucket\x12\x19\n\x08low_rank\x18\x01 \x01(\x03R\x07lowRank\x12\x1b\n\thigh_rank\x18\x02 \x01(\x03R\x08highRank\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12!\n\x0csample_count\x18\x04 \x01(\x01R\x0bsampleCount\"\xdd\x02\n\x16\x43rossFeatureStatistics\x12\x32\n\x06path_x\x18\x01 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\x05pathX\x12\x32\n\x06path_y\x18\x02 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\x05pathY\x12\x14\n\x05\x63ount\x18\x03 \x01(\x03R\x05\x63ount\x12P\n\x0fnum_cross_stats\x18\x04 \x01(\x0b\x32&.mlspec.data.v1.NumericCrossStatisticsH\x00R\rnumCrossStats\x12\x64\n\x17\x63\x61tegorical_cross_stats\x18\x05 \x01(\x0b\x32*.mlspec.data.v1.CategoricalCrossStatisticsH\x00R\x15\x63\x61tegoricalCrossStatsB\r\n\x0b\x63ross_stats\"Z\n\x16NumericCrossStatistics\x12 \n\x0b\x63orrelation\x18\x01 \x01(\x01R\x0b\x63orrelation\x12\x1e\n\ncovariance\x18\x02 \x01(\x01R\ncovariance\"h\n\x1a\x43\x61tegoricalCrossStatistics\x12-\n\x12mutual_information\x18\x01 \x01(\x01R\x11mutualInformation\x12\x1b\n\tcramers_v\x18\x02 \x01(\x01R\x08\x63ramersV*\xd6\x01\n\x0b\x46\x65\x61tureType\x12\x1c\n\x18\x46\x45\x41TURE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46\x45\x41TURE_TYPE_INT\x10\x01\x12\x16\n\x12\x46\x45\x41TURE_TYPE_FLOAT\x10\x02\x12\x17\n\x13\x46\x45\x41TURE_TYPE_STRING\x10\x03\x12\x16\n\x12\x46\x45\x41TURE_TYPE_BYTES\x10\x04\x12\x15\n\x11\x46\x45\x41TURE_TYPE_BOOL\x10\x05\x12\x17\n\x13\x46\x45\x41TURE_TYPE_STRUCT\x10\x06\x12\x1a\n\x16\x46\x45\x41TURE_TYPE_TIMESTAMP\x10\x07*\x87\x01\n\rHistogramType\x12\x1e\n\x1aHISTOGRAM_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17HISTOGRAM_TYPE_STANDARD\x10\x01\x12\x1c\n\x18HISTOGRAM_TYPE_QUANTILES\x10\x02\x12\x1b\n\x17HISTOGRAM_TYPE_EXPLICIT\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmlspec/data/v1/statistics.proto\x12\x0emlspec.data.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\"\xb5\x04\n\x11\x44\x61tasetStatistics\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x30\n\x05slice\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x37\n\x07\x64\x61taset\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12!\n\x0cnum_examples\x18\x04 \x01(\x03R\x0bnumExamples\x12\x32\n\x15weighted_num_examples\x18\x05 \x01(\x01R\x13weightedNumExamples\x12\x1d\n\nsize_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12\x46\n\x08\x66\x65\x61tures\x18\x07 \x03(\x0b\x32!.mlspec.data.v1.FeatureStatisticsB\x07\xc2\xe1\x18\x03\x08\x90NR\x08\x66\x65\x61tures\x12M\n\x0e\x63ross_features\x18\x08 \x03(\x0b\x32&.mlspec.data.v1.CrossFeatureStatisticsR\rcrossFeatures\x12=\n\x0c\x63ompute_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63omputeTime\x12\x18\n\x07sampled\x18\n \x01(\x08R\x07sampled\x12\'\n\x0fsample_fraction\x18\x0b \x01(\x01R\x0esampleFraction\x12\x12\n\x04tool\x18\x0c \x01(\tR\x04tool\")\n\x0b\x46\x65\x61turePath\x12\x1a\n\x05steps\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02R\x05steps\"\xce\x04\n\x11\x46\x65\x61tureStatistics\x12\x35\n\x04path\x18\x01 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathB\x04\xe2\x41\x01\x02R\x04path\x12\x35\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.data.v1.FeatureTypeB\x04\xe2\x41\x01\x02R\x04type\x12\x43\n\x0c\x63ommon_stats\x18\x03 \x01(\x0b\x32 .mlspec.data.v1.CommonStatisticsR\x0b\x63ommonStats\x12@\n\tnum_stats\x18\x04 \x01(\x0b\x32!.mlspec.data.v1.NumericStatisticsH\x00R\x08numStats\x12\x45\n\x0cstring_stats\x18\x05 \x01(\x0b\x32 .mlspec.data.v1.StringStatisticsH\x00R\x0bstringStats\x12\x42\n\x0b\x62ytes_stats\x18\x06 \x01(\x0b\x32\x1f.mlspec.data.v1.BytesStatisticsH\x00R\nbytesStats\x12\x45\n\x0cstruct_stats\x18\x07 \x01(\x0b\x32 .mlspec.data.v1.StructStatisticsH\x00R\x0bstructStats\x12\x42\n\x0c\x63ustom_stats\x18\x08 \x03(\x0b\x32\x1f.mlspec.data.v1.CustomStatisticR\x0b\x63ustomStats\x12%\n\x0eis_categorical\x18\t \x01(\x08R\risCategoricalB\x07\n\x05stats\"\xb0\x04\n\x10\x43ommonStatistics\x12&\n\x0fnum_non_missing\x18\x01 \x01(\x03R\rnumNonMissing\x12\x1f\n\x0bnum_missing\x18\x02 \x01(\x03R\nnumMissing\x12$\n\x0emin_num_values\x18\x03 \x01(\x03R\x0cminNumValues\x12$\n\x0emax_num_values\x18\x04 \x01(\x03R\x0cmaxNumValues\x12$\n\x0e\x61vg_num_values\x18\x05 \x01(\x01R\x0c\x61vgNumValues\x12$\n\x0etot_num_values\x18\x06 \x01(\x03R\x0ctotNumValues\x12K\n\x14num_values_histogram\x18\x07 \x01(\x0b\x32\x19.mlspec.data.v1.HistogramR\x12numValuesHistogram\x12%\n\x0e\x64istinct_count\x18\x08 \x01(\x03R\rdistinctCount\x12\x37\n\x18weighted_num_non_missing\x18\t \x01(\x01R\x15weightedNumNonMissing\x12\x30\n\x14weighted_num_missing\x18\n \x01(\x01R\x12weightedNumMissing\x12\\\n\x1d\x66\x65\x61ture_list_length_histogram\x18\x0b \x01(\x0b\x32\x19.mlspec.data.v1.HistogramR\x1a\x66\x65\x61tureListLengthHistogram\"\x94\x03\n\x11NumericStatistics\x12\x12\n\x04mean\x18\x01 \x01(\x01R\x04mean\x12\x17\n\x07std_dev\x18\x02 \x01(\x01R\x06stdDev\x12\x1b\n\tnum_zeros\x18\x03 \x01(\x03R\x08numZeros\x12\x10\n\x03min\x18\x04 \x01(\x01R\x03min\x12\x16\n\x06median\x18\x05 \x01(\x01R\x06median\x12\x10\n\x03max\x18\x06 \x01(\x01R\x03max\x12\x39\n\nhistograms\x18\x07 \x03(\x0b\x32\x19.mlspec.data.v1.HistogramR\nhistograms\x12\x36\n\tquantiles\x18\x08 \x03(\x0b\x32\x18.mlspec.data.v1.QuantileR\tquantiles\x12\x10\n\x03sum\x18\t \x01(\x01R\x03sum\x12#\n\rweighted_mean\x18\n \x01(\x01R\x0cweightedMean\x12(\n\x10weighted_std_dev\x18\x0b \x01(\x01R\x0eweightedStdDev\x12%\n\x0epresent_fields\x18\x0c \x03(\tR\rpresentFields\"<\n\x08Quantile\x12\x1a\n\x08quantile\x18\x01 \x01(\x01R\x08quantile\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\"\xe2\x02\n\x10StringStatistics\x12\x16\n\x06unique\x18\x01 \x01(\x03R\x06unique\x12=\n\ntop_values\x18\x02 \x03(\x0b\x32\x1e.mlspec.data.v1.ValueFrequencyR\ttopValues\x12\x1d\n\navg_length\x18\x03 \x01(\x01R\tavgLength\x12\x44\n\x0erank_histogram\x18\x04 \x01(\x0b\x32\x1d.mlspec.data.v1.RankHistogramR\rrankHistogram\x12=\n\nvocabulary\x18\x05 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\nvocabulary\x12%\n\x0evocabulary_uri\x18\x06 \x01(\tR\rvocabularyUri\x12,\n\x12invalid_utf8_count\x18\x07 \x01(\x03R\x10invalidUtf8Count\"P\n\x0eValueFrequency\x12\x1a\n\x05value\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05value\x12\"\n\tfrequency\x18\x02 \x01(\x01\x42\x04\xe2\x41\x01\x02R\tfrequency\"\x95\x01\n\x0f\x42ytesStatistics\x12\x16\n\x06unique\x18\x01 \x01(\x03R\x06unique\x12\"\n\ravg_num_bytes\x18\x02 \x01(\x01R\x0b\x61vgNumBytes\x12\"\n\rmin_num_bytes\x18\x03 \x01(\x03R\x0bminNumBytes\x12\"\n\rmax_num_bytes\x18\x04 \x01(\x03R\x0bmaxNumBytes\"P\n\x10StructStatistics\x12<\n\x0b\x63hild_paths\x18\x01 \x03(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\nchildPaths\"\xec\x01\n\x0f\x43ustomStatistic\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12/\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueH\x00R\x05value\x12\x39\n\thistogram\x18\x03 \x01(\x0b\x32\x19.mlspec.data.v1.HistogramH\x00R\thistogram\x12\x46\n\x0erank_histogram\x18\x04 \x01(\x0b\x32\x1d.mlspec.data.v1.RankHistogramH\x00R\rrankHistogramB\x0b\n\x03val\x12\x04\x90\xb2\x19\x01\"\xd7\x01\n\tHistogram\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x37\n\x04type\x18\x02 \x01(\x0e\x32\x1d.mlspec.data.v1.HistogramTypeB\x04\xe2\x41\x01\x02R\x04type\x12?\n\x07\x62uckets\x18\x03 \x03(\x0b\x32\x1f.mlspec.data.v1.HistogramBucketB\x04\xe2\x41\x01\x02R\x07\x62uckets\x12\x17\n\x07num_nan\x18\x04 \x01(\x03R\x06numNan\x12#\n\rnum_undefined\x18\x05 \x01(\x03R\x0cnumUndefined\"p\n\x0fHistogramBucket\x12\x1b\n\tlow_value\x18\x01 \x01(\x01R\x08lowValue\x12\x1d\n\nhigh_value\x18\x02 \x01(\x01R\thighValue\x12!\n\x0csample_count\x18\x03 \x01(\x01R\x0bsampleCount\"h\n\rRankHistogram\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x43\n\x07\x62uckets\x18\x02 \x03(\x0b\x32#.mlspec.data.v1.RankHistogramBucketB\x04\xe2\x41\x01\x02R\x07\x62uckets\"\x86\x01\n\x13RankHistogramBucket\x12\x19\n\x08low_rank\x18\x01 \x01(\x03R\x07lowRank\x12\x1b\n\thigh_rank\x18\x02 \x01(\x03R\x08highRank\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12!\n\x0csample_count\x18\x04 \x01(\x01R\x0bsampleCount\"\xe9\x02\n\x16\x43rossFeatureStatistics\x12\x38\n\x06path_x\x18\x01 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathB\x04\xe2\x41\x01\x02R\x05pathX\x12\x38\n\x06path_y\x18\x02 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathB\x04\xe2\x41\x01\x02R\x05pathY\x12\x14\n\x05\x63ount\x18\x03 \x01(\x03R\x05\x63ount\x12P\n\x0fnum_cross_stats\x18\x04 \x01(\x0b\x32&.mlspec.data.v1.NumericCrossStatisticsH\x00R\rnumCrossStats\x12\x64\n\x17\x63\x61tegorical_cross_stats\x18\x05 \x01(\x0b\x32*.mlspec.data.v1.CategoricalCrossStatisticsH\x00R\x15\x63\x61tegoricalCrossStatsB\r\n\x0b\x63ross_stats\"Z\n\x16NumericCrossStatistics\x12 \n\x0b\x63orrelation\x18\x01 \x01(\x01R\x0b\x63orrelation\x12\x1e\n\ncovariance\x18\x02 \x01(\x01R\ncovariance\"h\n\x1a\x43\x61tegoricalCrossStatistics\x12-\n\x12mutual_information\x18\x01 \x01(\x01R\x11mutualInformation\x12\x1b\n\tcramers_v\x18\x02 \x01(\x01R\x08\x63ramersV*\xd6\x01\n\x0b\x46\x65\x61tureType\x12\x1c\n\x18\x46\x45\x41TURE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46\x45\x41TURE_TYPE_INT\x10\x01\x12\x16\n\x12\x46\x45\x41TURE_TYPE_FLOAT\x10\x02\x12\x17\n\x13\x46\x45\x41TURE_TYPE_STRING\x10\x03\x12\x16\n\x12\x46\x45\x41TURE_TYPE_BYTES\x10\x04\x12\x15\n\x11\x46\x45\x41TURE_TYPE_BOOL\x10\x05\x12\x17\n\x13\x46\x45\x41TURE_TYPE_STRUCT\x10\x06\x12\x1a\n\x16\x46\x45\x41TURE_TYPE_TIMESTAMP\x10\x07*\x87\x01\n\rHistogramType\x12\x1e\n\x1aHISTOGRAM_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17HISTOGRAM_TYPE_STANDARD\x10\x01\x12\x1c\n\x18HISTOGRAM_TYPE_QUANTILES\x10\x02\x12\x1b\n\x17HISTOGRAM_TYPE_EXPLICIT\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,44 +40,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DATASETSTATISTICS'].fields_by_name['features']._loaded_options = None
   _globals['_DATASETSTATISTICS'].fields_by_name['features']._serialized_options = b'\302\341\030\003\010\220N'
-  _globals['_FEATURETYPE']._serialized_start=4423
-  _globals['_FEATURETYPE']._serialized_end=4637
-  _globals['_HISTOGRAMTYPE']._serialized_start=4640
-  _globals['_HISTOGRAMTYPE']._serialized_end=4775
-  _globals['_DATASETSTATISTICS']._serialized_start=210
-  _globals['_DATASETSTATISTICS']._serialized_end=775
-  _globals['_FEATUREPATH']._serialized_start=777
-  _globals['_FEATUREPATH']._serialized_end=812
-  _globals['_FEATURESTATISTICS']._serialized_start=815
-  _globals['_FEATURESTATISTICS']._serialized_end=1393
-  _globals['_COMMONSTATISTICS']._serialized_start=1396
-  _globals['_COMMONSTATISTICS']._serialized_end=1956
-  _globals['_NUMERICSTATISTICS']._serialized_start=1959
-  _globals['_NUMERICSTATISTICS']._serialized_end=2363
-  _globals['_QUANTILE']._serialized_start=2365
-  _globals['_QUANTILE']._serialized_end=2425
-  _globals['_STRINGSTATISTICS']._serialized_start=2428
-  _globals['_STRINGSTATISTICS']._serialized_end=2782
-  _globals['_VALUEFREQUENCY']._serialized_start=2784
-  _globals['_VALUEFREQUENCY']._serialized_end=2852
-  _globals['_BYTESSTATISTICS']._serialized_start=2855
-  _globals['_BYTESSTATISTICS']._serialized_end=3004
-  _globals['_STRUCTSTATISTICS']._serialized_start=3006
-  _globals['_STRUCTSTATISTICS']._serialized_end=3086
-  _globals['_CUSTOMSTATISTIC']._serialized_start=3089
-  _globals['_CUSTOMSTATISTIC']._serialized_end=3313
-  _globals['_HISTOGRAM']._serialized_start=3316
-  _globals['_HISTOGRAM']._serialized_end=3519
-  _globals['_HISTOGRAMBUCKET']._serialized_start=3521
-  _globals['_HISTOGRAMBUCKET']._serialized_end=3633
-  _globals['_RANKHISTOGRAM']._serialized_start=3635
-  _globals['_RANKHISTOGRAM']._serialized_end=3733
-  _globals['_RANKHISTOGRAMBUCKET']._serialized_start=3736
-  _globals['_RANKHISTOGRAMBUCKET']._serialized_end=3870
-  _globals['_CROSSFEATURESTATISTICS']._serialized_start=3873
-  _globals['_CROSSFEATURESTATISTICS']._serialized_end=4222
-  _globals['_NUMERICCROSSSTATISTICS']._serialized_start=4224
-  _globals['_NUMERICCROSSSTATISTICS']._serialized_end=4314
-  _globals['_CATEGORICALCROSSSTATISTICS']._serialized_start=4316
-  _globals['_CATEGORICALCROSSSTATISTICS']._serialized_end=4420
+  _globals['_FEATUREPATH'].fields_by_name['steps']._loaded_options = None
+  _globals['_FEATUREPATH'].fields_by_name['steps']._serialized_options = b'\342A\001\002'
+  _globals['_FEATURESTATISTICS'].fields_by_name['path']._loaded_options = None
+  _globals['_FEATURESTATISTICS'].fields_by_name['path']._serialized_options = b'\342A\001\002'
+  _globals['_FEATURESTATISTICS'].fields_by_name['type']._loaded_options = None
+  _globals['_FEATURESTATISTICS'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_VALUEFREQUENCY'].fields_by_name['value']._loaded_options = None
+  _globals['_VALUEFREQUENCY'].fields_by_name['value']._serialized_options = b'\342A\001\002'
+  _globals['_VALUEFREQUENCY'].fields_by_name['frequency']._loaded_options = None
+  _globals['_VALUEFREQUENCY'].fields_by_name['frequency']._serialized_options = b'\342A\001\002'
+  _globals['_CUSTOMSTATISTIC'].oneofs_by_name['val']._loaded_options = None
+  _globals['_CUSTOMSTATISTIC'].oneofs_by_name['val']._serialized_options = b'\220\262\031\001'
+  _globals['_CUSTOMSTATISTIC'].fields_by_name['name']._loaded_options = None
+  _globals['_CUSTOMSTATISTIC'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_HISTOGRAM'].fields_by_name['type']._loaded_options = None
+  _globals['_HISTOGRAM'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_HISTOGRAM'].fields_by_name['buckets']._loaded_options = None
+  _globals['_HISTOGRAM'].fields_by_name['buckets']._serialized_options = b'\342A\001\002'
+  _globals['_RANKHISTOGRAM'].fields_by_name['buckets']._loaded_options = None
+  _globals['_RANKHISTOGRAM'].fields_by_name['buckets']._serialized_options = b'\342A\001\002'
+  _globals['_CROSSFEATURESTATISTICS'].fields_by_name['path_x']._loaded_options = None
+  _globals['_CROSSFEATURESTATISTICS'].fields_by_name['path_x']._serialized_options = b'\342A\001\002'
+  _globals['_CROSSFEATURESTATISTICS'].fields_by_name['path_y']._loaded_options = None
+  _globals['_CROSSFEATURESTATISTICS'].fields_by_name['path_y']._serialized_options = b'\342A\001\002'
+  _globals['_FEATURETYPE']._serialized_start=4560
+  _globals['_FEATURETYPE']._serialized_end=4774
+  _globals['_HISTOGRAMTYPE']._serialized_start=4777
+  _globals['_HISTOGRAMTYPE']._serialized_end=4912
+  _globals['_DATASETSTATISTICS']._serialized_start=275
+  _globals['_DATASETSTATISTICS']._serialized_end=840
+  _globals['_FEATUREPATH']._serialized_start=842
+  _globals['_FEATUREPATH']._serialized_end=883
+  _globals['_FEATURESTATISTICS']._serialized_start=886
+  _globals['_FEATURESTATISTICS']._serialized_end=1476
+  _globals['_COMMONSTATISTICS']._serialized_start=1479
+  _globals['_COMMONSTATISTICS']._serialized_end=2039
+  _globals['_NUMERICSTATISTICS']._serialized_start=2042
+  _globals['_NUMERICSTATISTICS']._serialized_end=2446
+  _globals['_QUANTILE']._serialized_start=2448
+  _globals['_QUANTILE']._serialized_end=2508
+  _globals['_STRINGSTATISTICS']._serialized_start=2511
+  _globals['_STRINGSTATISTICS']._serialized_end=2865
+  _globals['_VALUEFREQUENCY']._serialized_start=2867
+  _globals['_VALUEFREQUENCY']._serialized_end=2947
+  _globals['_BYTESSTATISTICS']._serialized_start=2950
+  _globals['_BYTESSTATISTICS']._serialized_end=3099
+  _globals['_STRUCTSTATISTICS']._serialized_start=3101
+  _globals['_STRUCTSTATISTICS']._serialized_end=3181
+  _globals['_CUSTOMSTATISTIC']._serialized_start=3184
+  _globals['_CUSTOMSTATISTIC']._serialized_end=3420
+  _globals['_HISTOGRAM']._serialized_start=3423
+  _globals['_HISTOGRAM']._serialized_end=3638
+  _globals['_HISTOGRAMBUCKET']._serialized_start=3640
+  _globals['_HISTOGRAMBUCKET']._serialized_end=3752
+  _globals['_RANKHISTOGRAM']._serialized_start=3754
+  _globals['_RANKHISTOGRAM']._serialized_end=3858
+  _globals['_RANKHISTOGRAMBUCKET']._serialized_start=3861
+  _globals['_RANKHISTOGRAMBUCKET']._serialized_end=3995
+  _globals['_CROSSFEATURESTATISTICS']._serialized_start=3998
+  _globals['_CROSSFEATURESTATISTICS']._serialized_end=4359
+  _globals['_NUMERICCROSSSTATISTICS']._serialized_start=4361
+  _globals['_NUMERICCROSSSTATISTICS']._serialized_end=4451
+  _globals['_CATEGORICALCROSSSTATISTICS']._serialized_start=4453
+  _globals['_CATEGORICALCROSSSTATISTICS']._serialized_end=4557
 # @@protoc_insertion_point(module_scope)

@@ -121,7 +121,7 @@ class DatasetStatistics(message.Message):
     dataset name; unique among the blocks of one report.
     """
     num_examples: builtins.int
-    """Required. Number of examples (rows) the statistics were computed over."""
+    """Optional. Number of examples (rows) the statistics were computed over."""
     weighted_num_examples: builtins.float
     """Optional. Sum of the example weights, when the dataset carries a weight feature."""
     size_bytes: builtins.int
@@ -439,9 +439,9 @@ class Quantile(message.Message):
     QUANTILE_FIELD_NUMBER: builtins.int
     VALUE_FIELD_NUMBER: builtins.int
     quantile: builtins.float
-    """Required. The quantile, in [0, 1]; 0.5 is the median."""
+    """Optional. The quantile, in [0, 1]; 0.5 is the median."""
     value: builtins.float
-    """Required. The value at that quantile."""
+    """Optional. The value at that quantile."""
     def __init__(
         self,
         *,
@@ -678,11 +678,11 @@ class HistogramBucket(message.Message):
     HIGH_VALUE_FIELD_NUMBER: builtins.int
     SAMPLE_COUNT_FIELD_NUMBER: builtins.int
     low_value: builtins.float
-    """Required. Lower bound of the bucket (inclusive)."""
+    """Optional. Lower bound of the bucket (inclusive)."""
     high_value: builtins.float
-    """Required. Upper bound of the bucket (exclusive, inclusive for the last bucket)."""
+    """Optional. Upper bound of the bucket (exclusive, inclusive for the last bucket)."""
     sample_count: builtins.float
-    """Required. Number (or weighted number) of values in the bucket."""
+    """Optional. Number (or weighted number) of values in the bucket."""
     def __init__(
         self,
         *,
@@ -733,13 +733,13 @@ class RankHistogramBucket(message.Message):
     LABEL_FIELD_NUMBER: builtins.int
     SAMPLE_COUNT_FIELD_NUMBER: builtins.int
     low_rank: builtins.int
-    """Required. Lowest rank in the bucket (0 is the most frequent value)."""
+    """Optional. Lowest rank in the bucket (0 is the most frequent value)."""
     high_rank: builtins.int
-    """Required. Highest rank in the bucket (inclusive)."""
+    """Optional. Highest rank in the bucket (inclusive)."""
     label: builtins.str
     """Optional. The value at the bucket's ranks, when the bucket covers one rank."""
     sample_count: builtins.float
-    """Required. Number (or weighted number) of occurrences of the values in the bucket."""
+    """Optional. Number (or weighted number) of occurrences of the values in the bucket."""
     def __init__(
         self,
         *,

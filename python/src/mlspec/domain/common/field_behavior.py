@@ -2,8 +2,10 @@
 
 One validator for every message of the contract, driven by the descriptors: it clears
 OUTPUT_ONLY fields a client sent (they are the server's to fill), reports REQUIRED fields
-that are missing and IMMUTABLE fields that an update tried to change. Nested messages are
-walked wherever they are set. Which fields can lead to an annotated field is worked out
+and ``(mlspec.common.v1.required_oneof)`` oneofs that are missing, at every depth, and
+IMMUTABLE fields that an update tried to change. Nested messages are walked wherever they
+are set. Requirements that depend on other fields are the kinds' own hooks
+(``domain.common.hooks``), next to the rest of each kind's rules. Which fields can lead to an annotated field is worked out
 once per message type, so a walk only descends where there is something to find.
 """
 
@@ -13,10 +15,11 @@ from collections.abc import Callable, Collection, Iterator
 from functools import cache
 from typing import Any
 
-from google.api import field_behavior_pb2
+from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
+from mlspec.common.v1 import options_pb2
 from mlspec.errors import FieldViolation
 
 OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
@@ -89,7 +92,6 @@ def _children(message: Message, fields: tuple[Any, ...]) -> Iterator[tuple[str, 
 
 
 _OUTPUT_ONLY_PRED = _has(OUTPUT_ONLY)
-_REQUIRED_PRED = _has(_REQUIRED)
 
 
 @cache
@@ -107,6 +109,7 @@ def clear_output_only(message: Message) -> None:
 
 
 def _is_set(message: Message, field: Any) -> bool:
+    """Whether a field holds a value: present, non-empty, or (without presence) not zero."""
     if field.is_repeated:
         return len(getattr(message, field.name)) > 0
     if field.has_presence:
@@ -114,102 +117,159 @@ def _is_set(message: Message, field: Any) -> bool:
     return bool(getattr(message, field.name))
 
 
-def missing_required(message: Message, path: str) -> list[FieldViolation]:
-    """Reports every REQUIRED field that is not set, in ``message`` and below it."""
-    found: list[tuple[Any, Any]] = []
-    _required_check(message.DESCRIPTOR)(message, (), found)
-    return [
-        FieldViolation(".".join((path, *_path_parts(at), _path_part(name))), "is required")
-        for at, name in found
-    ]
+# Required fields whose comment lets another field of the same message stand in for
+# them: the walk counts the field as set when the stand-in is. A digest set holds digests,
+# or (for records imported from a system that kept none) says why in unknown_reason; a
+# run's input is a resource, or the URI of data never registered as one.
+STANDS_IN = {
+    "mlspec.common.v1.DigestSet.digests": "unknown_reason",
+    "mlspec.tracking.v1.RunInput.resource": "source_uri",
+}
 
 
-def reference_missing_required(message: Message, path: str) -> list[FieldViolation]:
-    """The same check, by walking the descriptors field by field.
+@cache
+def required_oneofs(desc: descriptor.Descriptor) -> tuple[Any, ...]:
+    """The oneofs of ``desc`` declared ``(mlspec.common.v1.required_oneof)``."""
+    return tuple(o for o in desc.oneofs if o.GetOptions().Extensions[options_pb2.required_oneof])
 
-    It is the specification that ``missing_required`` runs compiled; the tests hold the
-    two to the same answers.
+
+def _demands(field: descriptor.FieldDescriptor) -> bool:
+    return _REQUIRED in behaviors(field)
+
+
+@cache
+def _requires_something(desc: descriptor.Descriptor) -> bool:
+    """Whether a message type, or one it holds outside output-only fields, requires a field."""
+    return _requires(desc, frozenset())
+
+
+def _requires(desc: descriptor.Descriptor, seen: frozenset[str]) -> bool:
+    if desc.full_name in seen:
+        return False
+    if required_oneofs(desc) or any(_demands(f) for f in desc.fields):
+        return True
+    inner = seen | {desc.full_name}
+    return any(
+        (target := _value_type(f)) is not None and _requires(target, inner)
+        for f in desc.fields
+        if OUTPUT_ONLY not in behaviors(f)
+    )
+
+
+_SCALAR, _PRESENCE, _LIST, _MAP = range(4)
+
+
+def _shape(field: descriptor.FieldDescriptor) -> int:
+    if _is_map(field):
+        return _MAP
+    if field.is_repeated:
+        return _LIST
+    return _PRESENCE if field.has_presence else _SCALAR
+
+
+@cache
+def _required_plan(
+    desc: descriptor.Descriptor,
+) -> tuple[
+    tuple[tuple[str, int, str], ...], tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]
+]:
+    """(REQUIRED fields, required oneofs, fields to descend into) of a message type.
+
+    Fields come with their shape; oneofs with the text naming their members. Output-only
+    fields are never descended into: the server fills them, a client's values there are
+    cleared.
     """
-    desc = message.DESCRIPTOR
-    found = [
-        FieldViolation(f"{path}.{field.name}", "is required")
-        for field in _direct(desc, _REQUIRED)
-        if not _is_set(message, field)
-    ]
-    for suffix, child in _children(message, _paths_to(desc, _REQUIRED_PRED)):
-        found.extend(reference_missing_required(child, f"{path}.{suffix}"))
+    direct = tuple(
+        (f.name, _shape(f), STANDS_IN.get(f.full_name, "")) for f in desc.fields if _demands(f)
+    )
+    oneofs = tuple((o.name, ", ".join(f.name for f in o.fields)) for o in required_oneofs(desc))
+    descend = tuple(
+        (f.name, _shape(f))
+        for f in desc.fields
+        if OUTPUT_ONLY not in behaviors(f)
+        and (target := _value_type(f)) is not None
+        and _requires_something(target)
+    )
+    return direct, oneofs, descend
+
+
+def missing_required(
+    message: Message, path: str, waived: Collection[str] = ()
+) -> list[FieldViolation]:
+    """Every REQUIRED field and required oneof left unset, in ``message`` and below it.
+
+    A REQUIRED string, bytes, number or enum without presence is unset at its zero
+    value, a message when absent, a list or map when empty; a required oneof when no
+    member is set. Set sub-messages are checked at every depth (list items and map
+    values too), except under output-only fields and under the ``waived`` fields (paths
+    relative to ``message``, which a kind's hook waives for this message).
+    """
+    found: list[FieldViolation] = []
+    _collect_missing(message, path, found, skip=())
+    if waived:
+        prefixes = tuple(f"{path}.{w}." if path else f"{w}." for w in waived)
+        found = [v for v in found if not v.field.startswith(prefixes)]
     return found
 
 
-def _path_parts(at: Any) -> list[str]:
-    """The parts of a linked path ``(parent, part)``; ``()`` is the root."""
-    parts: list[str] = []
-    while at:
-        at, part = at
-        parts.append(_path_part(part))
-    parts.reverse()
-    return parts
+def missing_in_request(request: Message, skip_fields: Collection[str] = ()) -> list[FieldViolation]:
+    """``missing_required`` over a whole request, paths relative to it.
+
+    Resources a request carries are skipped: the kind's rules check them when they are
+    created (a kind may waive requirements that depend on other fields) or, for an
+    Update (whose resource holds only the fields it changes), once the update is merged.
+    So are the top-level ``skip_fields``, which the method checks itself.
+    """
+    desc = request.DESCRIPTOR
+    skip = tuple(f.name for f in desc.fields if _is_resource(f)) + tuple(skip_fields)
+    found: list[FieldViolation] = []
+    _collect_missing(request, "", found, skip=skip)
+    return found
 
 
-def _path_part(part: Any) -> str:
-    """A field name, ``(name, index)`` of a list item, or ``(name, key, None)`` of a map entry."""
-    if isinstance(part, str):
-        return part
-    if len(part) == 2:
-        return f"{part[0]}[{part[1]}]"
-    return f"{part[0]}[{part[1]!r}]"
+def resource_fields(request: Any) -> tuple[str, ...]:
+    """The top-level fields of a request that hold a resource."""
+    return tuple(f.name for f in request.fields if _is_resource(f))
 
 
-# The check of a type, compiled once into straight-line code (it runs on every record of
-# every write); paths are linked tuples, joined only for a field that is missing.
-_REQUIRED_CODE: dict[str, Any] = {}
+@cache
+def _is_resource(field: descriptor.FieldDescriptor) -> bool:
+    target = field.message_type
+    return target is not None and target.GetOptions().HasExtension(resource_pb2.resource)
 
 
-def _no_required(message: Message, path: Any, found: list[tuple[Any, Any]]) -> None:
-    """The check of a type under which no field is REQUIRED."""
-
-
-def _required_check(desc: Any) -> Any:
-    done = _REQUIRED_CODE.get(desc.full_name)
-    if done is not None:
-        return done
-    direct = _direct(desc, _REQUIRED)
-    descend = _paths_to(desc, _REQUIRED_PRED)
-    if not direct and not descend:
-        _REQUIRED_CODE[desc.full_name] = _no_required
-        return _no_required
-    lines = ["def check(m, path, found):"]
-    for field in direct:
-        name = field.name
-        if field.is_repeated:
-            test = f"not len(m.{name})"
-        elif field.has_presence:
-            test = f"not m.HasField({name!r})"
+def _collect_missing(
+    message: Message, path: str, found: list[FieldViolation], *, skip: tuple[str, ...]
+) -> None:
+    # This runs on every request: the plan says where to look, paths are built lazily.
+    direct, oneofs, descend = _required_plan(message.DESCRIPTOR)
+    prefix = f"{path}." if path else ""
+    for name, shape, stand_in in direct:
+        if name in skip:
+            continue
+        if shape == _PRESENCE:
+            missing = not message.HasField(name)
+        elif shape == _SCALAR:
+            missing = not getattr(message, name)
         else:
-            test = f"not m.{name}"
-        lines.append(f"    if {test}:")
-        lines.append(f"        found.append((path, {name!r}))")
-    children = []
-    for number, field in enumerate(descend):
-        name = field.name
-        target = _value_type(field)
-        children.append((f"C{number}", target))
-        if _is_map(field):
-            lines.append(f"    for k, v in m.{name}.items():")
-            lines.append(f"        C{number}(v, (path, ({name!r}, k, None)), found)")
-        elif field.is_repeated:
-            lines.append(f"    for i, v in enumerate(m.{name}):")
-            lines.append(f"        C{number}(v, (path, ({name!r}, i)), found)")
-        else:
-            lines.append(f"    if m.HasField({name!r}):")
-            lines.append(f"        C{number}(m.{name}, (path, {name!r}), found)")
-    env: dict[str, Any] = {}
-    exec("\n".join(lines), env)  # noqa: S102  (code built from descriptors, not input)
-    check = env["check"]
-    _REQUIRED_CODE[desc.full_name] = check  # before the children: recursive types find it
-    for alias, child in children:
-        env[alias] = _required_check(child)
-    return check
+            missing = not len(getattr(message, name))
+        if missing and not (stand_in and getattr(message, stand_in)):
+            found.append(FieldViolation(prefix + name, "is required"))
+    for name, members in oneofs:
+        if message.WhichOneof(name) is None:
+            found.append(FieldViolation(prefix + name, f"is required: set one of {members}"))
+    for name, shape in descend:
+        if name in skip:
+            continue
+        if shape == _PRESENCE:
+            if message.HasField(name):
+                _collect_missing(getattr(message, name), prefix + name, found, skip=())
+        elif shape == _LIST:
+            for i, child in enumerate(getattr(message, name)):
+                _collect_missing(child, f"{prefix}{name}[{i}]", found, skip=())
+        elif shape == _MAP:
+            for key, child in getattr(message, name).items():
+                _collect_missing(child, f"{prefix}{name}[{key!r}]", found, skip=())
 
 
 def changed_immutable(old: Message, new: Message, path: str) -> list[FieldViolation]:

@@ -13,21 +13,28 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from google.api import resource_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from mlspec import errors
-from mlspec.common.v1 import reference_pb2
-from mlspec.data.v1 import artifact_pb2, dataset_pb2, dataset_profile_pb2, datastore_pb2
-from mlspec.lifecycle.v1 import stage_report_pb2
-from mlspec.metadata.v1 import workflow_metadata_record_pb2
-from mlspec.models.v1 import model_pb2, model_version_pb2
-from mlspec.monitoring.v1 import alert_pb2
-from mlspec.pipelines.v1 import module_pb2, pipeline_pb2, pipeline_run_pb2
+from mlspec.common.v1 import options_pb2, reference_pb2
+from mlspec.data.v1 import (
+    artifact_pb2,
+    data_service_pb2,
+    dataset_pb2,
+    dataset_profile_pb2,
+    datastore_pb2,
+)
+from mlspec.lifecycle.v1 import lifecycle_service_pb2, stage_report_pb2
+from mlspec.metadata.v1 import metadata_service_pb2, workflow_metadata_record_pb2
+from mlspec.models.v1 import model_pb2, model_version_pb2, models_service_pb2
+from mlspec.monitoring.v1 import alert_pb2, monitoring_service_pb2
+from mlspec.pipelines.v1 import module_pb2, pipeline_pb2, pipeline_run_pb2, pipelines_service_pb2
 from mlspec.store.api import FieldValue
-from mlspec.tracking.v1 import experiment_pb2, run_pb2
+from mlspec.tracking.v1 import experiment_pb2, run_pb2, tracking_service_pb2
 
 K = reference_pb2.ResourceKind
 
@@ -45,6 +52,11 @@ class KindSpec:
     name_required: bool = True
     extra_index: ExtraIndex | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Filter families (`metrics.*`): the prefix and what indexes its members.
+    families: dict[str, ExtraIndex] = field(default_factory=dict)
+    # Sort keys read from another index member than their name (`version` of a model
+    # version sorts by `version.order`, its semantic-version rank).
+    sort_members: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -71,9 +83,81 @@ def _semver_index(message: Message) -> list[FieldValue]:
     text = f"{v.major}.{v.minor}.{v.patch}"
     if v.prerelease:
         text += f"-{v.prerelease}"
-    found = [FieldValue("version", text=text)]
+    found = [FieldValue("version", text=text), FieldValue("version.order", num=semver_rank(v))]
+    found.append(FieldValue("version.major", num=float(v.major)))
+    if v.prerelease:
+        found.append(FieldValue("prerelease", text=v.prerelease))
     found.extend(FieldValue("aliases", text=alias) for alias in message.aliases)
     return found
+
+
+def semver_rank(version: model_version_pb2.SemanticVersion) -> float:
+    """A number that orders semantic versions (a prerelease before its release).
+
+    Exact for majors below 4,000 and minors and patches below 1,000,000 (doubles hold
+    integers up to 2**53); prereleases of one version keep their creation order.
+    """
+    base = (version.major * 1_000_000 + version.minor) * 1_000_000 + version.patch
+    return float(base * 2 + (0 if version.prerelease else 1))
+
+
+def _scalar_value(key: str, value: Any) -> FieldValue | None:
+    """An index value for a typed Value: numbers and booleans as numbers, text as text."""
+    kind = value.WhichOneof("kind")
+    if kind in ("double_value", "int_value"):
+        number = float(getattr(value, kind))
+        return None if number != number else FieldValue(key, num=number)
+    if kind == "bool_value":
+        return FieldValue(key, num=1.0 if value.bool_value else 0.0)
+    if kind == "string_value":
+        return FieldValue(key, text=value.string_value[:1024])
+    return None
+
+
+def _run_metrics(message: Message) -> list[FieldValue]:
+    """`metrics.<key>`: the latest overall-slice scalar value of each metric of a run."""
+    assert isinstance(message, run_pb2.Run)
+    found = []
+    for summary in message.latest_metrics:
+        if summary.HasField("slice") and summary.slice.ByteSize():
+            continue
+        value = _scalar_value(f"metrics.{summary.key}", summary.latest.value)
+        if value is not None and value.num is not None:
+            found.append(value)
+    return found
+
+
+def _run_params(message: Message) -> list[FieldValue]:
+    """`params.<key>`: each hyperparameter of a run (numbers as numbers, text as text)."""
+    assert isinstance(message, run_pb2.Run)
+    found = [_scalar_value(f"params.{p.key}", p.value) for p in message.params]
+    return [f for f in found if f is not None]
+
+
+def _run_tags(message: Message) -> list[FieldValue]:
+    """`tags.<key>`: each tag of a run."""
+    assert isinstance(message, run_pb2.Run)
+    return [FieldValue(f"tags.{k}", text=v[:1024]) for k, v in message.tags.items()]
+
+
+def _model_version_metrics(message: Message) -> list[FieldValue]:
+    """`metrics.<key>`: each overall-slice scalar metric of a model version."""
+    assert isinstance(message, model_version_pb2.ModelVersion)
+    found = []
+    for metric in message.metrics:
+        if metric.HasField("slice") and metric.slice.ByteSize():
+            continue
+        value = _scalar_value(f"metrics.{metric.key}", metric.value)
+        if value is not None and value.num is not None:
+            found.append(value)
+    return found
+
+
+def _model_name_index(message: Message) -> list[FieldValue]:
+    """`model_name`: the record's model name, lowercased (ListWorkflowMetadataRecords)."""
+    assert isinstance(message, workflow_metadata_record_pb2.WorkflowMetadataRecord)
+    name = message.workflow_metadata.model.name
+    return [FieldValue("model_name", text=name.lower()[:1024])] if name else []
 
 
 def _report_index(message: Message) -> list[FieldValue]:
@@ -110,13 +194,9 @@ _SPECS = [
         K.RESOURCE_KIND_DATASET_CHECKPOINT,
         dataset_profile_pb2.DatasetCheckpoint,
         scope_fields=("dataset_version_id",),
-        name_required=False,
     ),
-    KindSpec(
-        K.RESOURCE_KIND_DATASET_VIEW,
-        dataset_profile_pb2.DatasetView,
-        scope_fields=("dataset_version_id", "dataset_id"),
-    ),
+    # Views are named uniquely in the workspace (dataset_profile.proto), like datasets.
+    KindSpec(K.RESOURCE_KIND_DATASET_VIEW, dataset_profile_pb2.DatasetView),
     KindSpec(K.RESOURCE_KIND_MODULE, module_pb2.Module),
     KindSpec(
         K.RESOURCE_KIND_MODULE_VERSION,
@@ -140,6 +220,7 @@ _SPECS = [
         run_pb2.Run,
         scope_fields=("experiment_id",),
         name_required=False,
+        families={"metrics": _run_metrics, "params": _run_params, "tags": _run_tags},
     ),
     KindSpec(K.RESOURCE_KIND_MODEL, model_pb2.Model),
     KindSpec(
@@ -148,6 +229,8 @@ _SPECS = [
         scope_fields=("model_id",),
         name_required=False,
         extra_index=_semver_index,
+        families={"metrics": _model_version_metrics},
+        sort_members={"version": "version.order"},
     ),
     KindSpec(
         K.RESOURCE_KIND_STAGE_REPORT,
@@ -162,6 +245,7 @@ _SPECS = [
         K.RESOURCE_KIND_WORKFLOW_METADATA_RECORD,
         workflow_metadata_record_pb2.WorkflowMetadataRecord,
         name_required=False,
+        extra_index=_model_name_index,
     ),
 ]
 
@@ -210,6 +294,8 @@ def external_key(system: str, external_id: str) -> str:
 
 
 _F = descriptor.FieldDescriptor
+_REF = "mlspec.common.v1.ResourceRef"
+_TIMESTAMP = "google.protobuf.Timestamp"
 _SCALARS = {
     _F.TYPE_STRING: "text",
     _F.TYPE_BOOL: "num",
@@ -229,55 +315,148 @@ _SCALARS = {
 }
 
 
-@cache
-def indexed_members(full_name: str) -> dict[str, tuple[str, tuple[tuple[str, int], ...]]]:
-    """Filterable members of a kind: top-level scalars, enums, times and references.
+# The services whose List methods declare the filter fields and sort keys of each kind.
+_SERVICE_MODULES = (
+    data_service_pb2,
+    lifecycle_service_pb2,
+    metadata_service_pb2,
+    models_service_pb2,
+    monitoring_service_pb2,
+    pipelines_service_pb2,
+    tracking_service_pb2,
+)
+_COMMON_MEMBERS = frozenset({"name", "status", "create_time", "update_time", "labels.*"})
 
-    Returns member name -> (value kind, enum values). Value kinds: ``text``, ``num``,
-    ``enum``, ``time``.
+
+@cache
+def declared_fields(full_name: str) -> frozenset[str]:
+    """The filter fields and sort keys the contract declares for the lists of a kind.
+
+    They come from the ``(mlspec.common.v1.list)`` option of each List request whose
+    response lists this kind; the common object fields are left out (they are columns).
+    """
+    found: set[str] = set()
+    for module in _SERVICE_MODULES:
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                options = method.input_type.GetOptions()
+                if not options.HasExtension(options_pb2.list):
+                    continue
+                listed = {
+                    f.message_type.full_name
+                    for f in method.output_type.fields
+                    if f.is_repeated and f.message_type is not None
+                }
+                if full_name in listed:
+                    spec = options.Extensions[options_pb2.list]
+                    found.update(spec.filter_fields, spec.sort_keys)
+    return frozenset(found - _COMMON_MEMBERS)
+
+
+Member = tuple[str, tuple[tuple[str, int], ...]]
+
+
+def _leaf_member(field: Any) -> Member | None:
+    """How a scalar, enum or Timestamp field is indexed, or None for other fields."""
+    if field.type in _SCALARS:
+        enum_values: tuple[tuple[str, int], ...] = ()
+        if field.enum_type is not None:
+            enum_values = tuple((v.name, v.number) for v in field.enum_type.values)
+        return (_SCALARS[field.type], enum_values)
+    if field.message_type is not None and field.message_type.full_name == _TIMESTAMP:
+        return ("time", ())
+    return None
+
+
+def _nested_path(desc: Any, path: str) -> tuple[Any, ...] | None:
+    """The fields along a dotted path of singular messages to a scalar leaf, or None."""
+    fields = []
+    for part in path.split("."):
+        step = desc.fields_by_name.get(part) if desc is not None else None
+        if step is None or step.is_repeated:
+            return None
+        fields.append(step)
+        desc = step.message_type
+    return tuple(fields) if _leaf_member(fields[-1]) is not None else None
+
+
+@cache
+def indexed_members(full_name: str) -> dict[str, Member]:
+    """Filterable members of a kind: what the filter index holds for it.
+
+    Top-level scalars, enums, times and references (`ref.id`, `ref.name`), the nested
+    fields and families (`metrics.*`) its List methods declare, and the kind's extra
+    index. Returns member name -> (value kind, enum values). Value kinds: ``text``,
+    ``num``, ``enum``, ``time``, and ``value`` (a family member holding a number or
+    text).
     """
     spec = BY_MESSAGE[full_name]
-    members: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
-    for f in spec.message.DESCRIPTOR.fields:
+    desc = spec.message.DESCRIPTOR
+    members: dict[str, Member] = {}
+    for f in desc.fields:
         if f.name == "meta" or f.is_repeated:
             continue
-        if f.type in _SCALARS:
-            enum_values: tuple[tuple[str, int], ...] = ()
-            if f.enum_type is not None:
-                enum_values = tuple((v.name, v.number) for v in f.enum_type.values)
-            members[f.name] = (_SCALARS[f.type], enum_values)
-        elif f.message_type is not None:
-            if f.message_type.full_name == "google.protobuf.Timestamp":
-                members[f.name] = ("time", ())
-            elif f.message_type.full_name == "mlspec.common.v1.ResourceRef":
-                members[f.name + ".id"] = ("text", ())
-                members[f.name + ".name"] = ("text", ())
+        leaf = _leaf_member(f)
+        if leaf is not None:
+            members[f.name] = leaf
+        elif f.message_type is not None and f.message_type.full_name == _REF:
+            members[f.name + ".id"] = ("text", ())
+            members[f.name + ".name"] = ("text", ())
+    for path in declared_fields(full_name):
+        if path.endswith(".*") and path[:-2] in spec.families:
+            members[path] = ("value", ())
+        elif path not in members and (fields := _nested_path(desc, path)) is not None:
+            leaf = _leaf_member(fields[-1])
+            assert leaf is not None
+            members[path] = leaf
+    if spec.kind == K.RESOURCE_KIND_MODEL_VERSION:
+        members["version"] = ("text", ())
+        members["version.order"] = ("num", ())
+        members["prerelease"] = ("text", ())
+        members["version.major"] = ("num", ())
+        members["aliases"] = ("text", ())
+    if spec.kind == K.RESOURCE_KIND_STAGE_REPORT:
+        members["inputs.id"] = ("text", ())
+        members["outputs.id"] = ("text", ())
+    if spec.kind == K.RESOURCE_KIND_WORKFLOW_METADATA_RECORD:
+        members["model_name"] = ("text", ())
     for member in META_MEMBERS:
         members.setdefault(member, ("text", ()))
-    if spec.extra_index is not None:
-        if spec.kind == K.RESOURCE_KIND_MODEL_VERSION:
-            members["version"] = ("text", ())
-            members["aliases"] = ("text", ())
-        if spec.kind == K.RESOURCE_KIND_STAGE_REPORT:
-            members["inputs.id"] = ("text", ())
-            members["outputs.id"] = ("text", ())
     return members
 
 
 @cache
-def _index_plan(full_name: str) -> tuple[tuple[str, str, bool], ...]:
-    """(field, how to index it, whether it tracks presence) for each indexed top-level field."""
+def _index_plan(full_name: str) -> tuple[tuple[tuple[Any, ...], str, str, bool], ...]:
+    """(fields along the path, member, how to index it, presence) of each indexed field."""
     members = indexed_members(full_name)
+    desc = BY_MESSAGE[full_name].message.DESCRIPTOR
     plan = []
-    for f in BY_MESSAGE[full_name].message.DESCRIPTOR.fields:
+    for f in desc.fields:
         if f.name == "meta" or f.is_repeated:
             continue
         kind = members.get(f.name, (None, ()))[0]
         if kind in ("text", "num", "enum", "time"):
-            plan.append((f.name, kind, f.has_presence))
+            plan.append(((f,), f.name, kind, f.has_presence))
         elif f.name + ".id" in members:
-            plan.append((f.name, "ref", True))
+            plan.append(((f,), f.name, "ref", True))
+    refs = {
+        f"{name}.{part}" for _, name, kind, _ in plan if kind == "ref" for part in ("id", "name")
+    }
+    for member, (kind, _) in members.items():
+        if member in refs or "." not in member:
+            continue
+        if (fields := _nested_path(desc, member)) is not None:
+            plan.append((fields, member, kind, fields[-1].has_presence))
     return tuple(plan)
+
+
+def _holder(message: Message, fields: tuple[Any, ...]) -> Message | None:
+    """The message holding the last field of a path, or None when the path is unset."""
+    for step in fields[:-1]:
+        if not message.HasField(step.name):
+            return None
+        message = getattr(message, step.name)
+    return message
 
 
 def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
@@ -293,27 +472,39 @@ def index_values(spec: KindSpec, message: Message) -> list[FieldValue]:
         if ext.uri:
             found.append(FieldValue("external_id.uri", text=ext.uri[:1024]))
         found.append(FieldValue(EXTERNAL_KEY, text=external_key(ext.system, ext.id)))
-    for name, kind, presence in _index_plan(spec.full_name):
-        if kind == "text":
-            value = getattr(message, name)
-            if value:
-                found.append(FieldValue(name, text=str(value)[:1024]))
-        elif presence and not message.HasField(name):
+    for fields, member, kind, presence in _index_plan(spec.full_name):
+        holder = _holder(message, fields)
+        if holder is None:
             continue
-        elif kind in ("num", "enum"):
-            found.append(FieldValue(name, num=float(getattr(message, name))))
-        elif kind == "time":
-            stamp = getattr(message, name)
-            found.append(FieldValue(name, num=float(stamp.ToMicroseconds())))
-        else:
-            ref = getattr(message, name)
-            if ref.id:
-                found.append(FieldValue(name + ".id", text=ref.id))
-            if ref.name:
-                found.append(FieldValue(name + ".name", text=ref.name.lower()))
+        found.extend(_values(holder, fields[-1].name, member, kind, presence))
     if spec.extra_index is not None:
         found.extend(spec.extra_index(message))
+    for family in spec.families.values():
+        found.extend(family(message))
     bad = next((f.key for f in found if f.text is not None and "\x00" in f.text), None)
     if bad is not None:
         raise errors.invalid(bad, "must not contain NUL characters")
+    return found
+
+
+def _values(message: Any, name: str, member: str, kind: str, presence: bool) -> list[FieldValue]:
+    """The index values of one field of ``message`` (stored under ``member``)."""
+    found: list[FieldValue] = []
+    if kind == "text":
+        value = getattr(message, name)
+        if value:
+            found.append(FieldValue(member, text=str(value)[:1024]))
+    elif presence and not message.HasField(name):
+        pass
+    elif kind in ("num", "enum"):
+        found.append(FieldValue(member, num=float(getattr(message, name))))
+    elif kind == "time":
+        stamp = getattr(message, name)
+        found.append(FieldValue(member, num=float(stamp.ToMicroseconds())))
+    else:
+        ref = getattr(message, name)
+        if ref.id:
+            found.append(FieldValue(member + ".id", text=ref.id))
+        if ref.name:
+            found.append(FieldValue(member + ".name", text=ref.name.lower()))
     return found

@@ -34,7 +34,7 @@ from google.protobuf import descriptor, duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from mlspec.errors import invalid
-from mlspec.query import And, Comparison, Node, Not, Or
+from mlspec.query import And, Comparison, Newest, Node, Not, Or
 
 Predicate = Callable[[Message], bool]
 
@@ -89,6 +89,8 @@ def _compile(node: Node, message: descriptor.Descriptor) -> Predicate:
     if isinstance(node, Not):
         inner = _compile(node.operand, message)
         return lambda m: not inner(m)
+    if isinstance(node, Newest):  # built by resource lists only, never parsed
+        raise invalid("filter", "cannot be evaluated on records")
     return _comparison(node, message)
 
 

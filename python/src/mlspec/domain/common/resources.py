@@ -11,7 +11,7 @@ references imply.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import digest_pb2, object_meta_pb2, reference_pb2, warning_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
-from mlspec.domain.common import field_behavior, names
+from mlspec.domain.common import field_behavior, names, well_formed
 from mlspec.domain.common.kinds import (
     BY_KIND,
     EXTERNAL_KEY,
@@ -239,6 +239,16 @@ class Resources:
                 loaded.record.id,
             )
 
+    def latest_in_scope(self, kind: int, scope_id: str, statuses: tuple[int, ...]) -> Loaded | None:
+        """The newest resource of a kind in a scope with one of ``statuses``, or None."""
+        record = self._tx.latest_in_scope(self.scope.workspace, kind, scope_id, statuses)
+        return None if record is None else self._load(record)
+
+    def save_if_changed(self, loaded: Loaded, message: M) -> None:
+        """Stores ``message`` (a changed copy of ``loaded``) when it differs from it."""
+        if message != loaded.message:
+            self.save(loaded, message)
+
     def latest_active(self, kind: int, scope_id: str) -> Loaded | None:
         """The newest active (or, failing that, deprecated) resource of a kind in a scope."""
         record = self._tx.latest_in_scope(self.scope.workspace, kind, scope_id, (ACTIVE,))
@@ -373,15 +383,15 @@ class Resources:
         self,
         run_id: str,
         key: str,
-        after_seq: int,
+        after: tuple[int, int, int] | None,
         limit: int,
         *,
         min_step: int | None = None,
         max_step: int | None = None,
-    ) -> list[tuple[int, bytes]]:
-        """(seq, serialized Metric) of one run's metric in recording order, within steps."""
+    ) -> list[tuple[tuple[int, int, int], bytes]]:
+        """((step, time µs, seq), serialized Metric) of one run's metric, in that order."""
         return self._tx.metric_history(
-            run_id, key, after_seq, limit, min_step=min_step, max_step=max_step
+            run_id, key, after, limit, min_step=min_step, max_step=max_step
         )
 
     def append_events(self, rows: list[EventRow]) -> None:
@@ -451,6 +461,7 @@ class Resources:
         *,
         ref_edges: bool = True,
         derive: Callable[[M], list[Edge] | None] | None = None,
+        waived: Collection[str] = (),
     ) -> M:
         """Validates and stores a new resource; returns it as stored.
 
@@ -465,7 +476,8 @@ class Resources:
         field_behavior.clear_output_only(message)
         meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
         violations = self._meta_violations(spec, meta, f"{path}.meta")
-        violations += field_behavior.missing_required(message, path)
+        violations += field_behavior.missing_required(message, path, waived)
+        violations += well_formed.inverted_ranges(message, path)
         violations += _digest_set_violations(message, path)
         if violations:
             raise errors.not_valid(f"{spec.label} is not valid", violations, "INVALID_RESOURCE")
@@ -494,6 +506,23 @@ class Resources:
         self._known[record.id] = record
         self.link(edges)
         return message
+
+    def common_violations(
+        self, message: Message, path: str, waived: Collection[str] = ()
+    ) -> list[FieldViolation]:
+        """What the common rules find wrong with a new resource (names, labels, required).
+
+        The same checks ``create`` makes, on a copy: a kind's hook that refuses the
+        message first adds these, so that a caller learns every violation at once.
+        """
+        spec = spec_for_message(message)
+        assert spec is not None
+        copy = type(message)()
+        copy.CopyFrom(message)
+        field_behavior.clear_output_only(copy)
+        found = self._meta_violations(spec, copy.meta, f"{path}.meta")  # type: ignore[attr-defined]
+        found += field_behavior.missing_required(copy, path, waived)
+        return found + well_formed.inverted_ranges(copy, path)
 
     def link(self, edges: Sequence[Edge]) -> None:
         """Records lineage edges (source, target, LineageEdgeKind); the one way edges are made."""
@@ -620,8 +649,18 @@ class Resources:
         self._known[record.id] = self._tx.replace(record, loaded.record.etag)
         return message
 
-    def update(self, incoming: M, mask: field_mask_pb2.FieldMask, path: str) -> M:
-        """Applies a partial (``update_mask``) or full update to an existing resource."""
+    def update(
+        self,
+        incoming: M,
+        mask: field_mask_pb2.FieldMask,
+        path: str,
+        *,
+        waive: Callable[[M], Collection[str]] | None = None,
+    ) -> M:
+        """Applies a partial (``update_mask``) or full update to an existing resource.
+
+        ``waive`` gives the paths whose requirements the updated message need not meet.
+        """
         spec = spec_for_message(incoming)
         assert spec is not None
         meta: object_meta_pb2.ObjectMeta = incoming.meta  # type: ignore[attr-defined]
@@ -645,13 +684,18 @@ class Resources:
             kept.CopyFrom(current)
             updated.CopyFrom(candidate)
             _restore_output_only(kept, updated)
+            if not updated.meta.name:  # type: ignore[attr-defined]
+                # Names change only through RenameResource; an omitted one is kept.
+                updated.meta.name = current.meta.name  # type: ignore[attr-defined]
         if updated.meta.name != current.meta.name:  # type: ignore[attr-defined]
             raise errors.invalid(
                 f"{path}.meta.name", "use ResourceService.RenameResource to rename"
             )
         violations = field_behavior.changed_immutable(current, updated, path)
         violations += self._meta_violations(spec, updated.meta, f"{path}.meta")  # type: ignore[attr-defined]
-        violations += field_behavior.missing_required(updated, path)
+        waived = () if waive is None else waive(updated)
+        violations += field_behavior.missing_required(updated, path, waived)
+        violations += well_formed.inverted_ranges(updated, path)
         if violations:
             raise errors.not_valid(f"cannot update {spec.label}", violations, "INVALID_UPDATE")
         return self.save(loaded, updated, expected_etag)

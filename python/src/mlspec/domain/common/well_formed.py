@@ -1,5 +1,8 @@
 """Values that protobuf accepts on the wire but that mean nothing in the contract.
 
+Time ranges too: a message with `start_time` and `end_time` (or `<x>_after` and
+`<x>_before`) whose end is before its start names no time at all.
+
 Proto3 enums are open: a client may send any number, and the runtime keeps it. Timestamps
 and Durations are two integers that can hold instants no calendar has. Stored as they
 are, such values break later readers (a Timestamp beyond year 9999 cannot be printed as
@@ -67,6 +70,53 @@ def _plan(desc: Any) -> tuple[tuple[tuple[FD, str, int], ...], tuple[tuple[str, 
     direct = tuple((f, _kind(f), _shape(f)) for f in desc.fields if _checked(f))
     descend = tuple((f.name, _shape(f)) for f in field_behavior.paths_to(desc, _checked))
     return direct, descend
+
+
+@cache
+def _ranges(desc: Any) -> tuple[tuple[str, str], ...]:
+    """The (start, end) Timestamp pairs of a message type (`start_time`/`end_time`, ...)."""
+    names = {f.name for f in desc.fields if _kind(f) == "timestamp" and not f.is_repeated}
+    pairs = [("start_time", "end_time")] + [
+        (n, n.removesuffix("_after") + "_before") for n in names if n.endswith("_after")
+    ]
+    return tuple((a, b) for a, b in pairs if a in names and b in names)
+
+
+def inverted_ranges(
+    message: Message, path: str = "", skip: tuple[str, ...] = ()
+) -> list[FieldViolation]:
+    """Every time range in ``message`` (at any depth) that ends before it starts.
+
+    ``skip`` names top-level fields left out (the resources of a request, which their
+    kind's rules check with the rest of the resource).
+    """
+    found: list[FieldViolation] = []
+    _walk_ranges(message, (path,) if path else (), found, skip)
+    return found
+
+
+def _walk_ranges(
+    message: Message, path: tuple[str, ...], found: list[FieldViolation], skip: tuple[str, ...]
+) -> None:
+    for start, end in _ranges(message.DESCRIPTOR):
+        if message.HasField(start) and message.HasField(end):
+            a, b = getattr(message, start), getattr(message, end)
+            if (b.seconds, b.nanos) < (a.seconds, a.nanos):
+                found.append(
+                    FieldViolation(".".join((*path, end)), f"is before {start}; the range is empty")
+                )
+    for name, shape in _plan(message.DESCRIPTOR)[1]:
+        if name in skip:
+            continue
+        if shape == _OPTIONAL:
+            if message.HasField(name):
+                _walk_ranges(getattr(message, name), (*path, name), found, ())
+        elif shape == _REPEATED:
+            for i, child in enumerate(getattr(message, name)):
+                _walk_ranges(child, (*path, f"{name}[{i}]"), found, ())
+        else:
+            for key, child in getattr(message, name).items():
+                _walk_ranges(child, (*path, f"{name}[{key!r}]"), found, ())
 
 
 def violations(message: Message, path: str = "") -> list[FieldViolation]:

@@ -66,7 +66,8 @@ def promote_artifact(
         request.version_description or f"Promoted from artifact {artifact.record.name}"
     )
     version.meta.labels.update(request.version_labels)
-    version.content_digest.CopyFrom(artifact.message.digest)
+    if artifact.message.digest.digests:  # an empty DigestSet would break its own rule
+        version.content_digest.CopyFrom(artifact.message.digest)
     version.size_bytes = artifact.message.size_bytes
     version.producer_run_id = artifact.message.run_id
 
@@ -76,6 +77,7 @@ def promote_artifact(
         return [(artifact.record.id, message.meta.id, lineage_pb2.LINEAGE_EDGE_KIND_PROMOTED_TO)]
 
     stored_version = res.create(version, "dataset_version", derive=derive)
+    data_rules.refresh_dataset(res, stored_version)
     promoted = artifact_pb2.Artifact()
     promoted.CopyFrom(artifact.message)
     promoted.promoted_dataset_version_id = stored_version.meta.id

@@ -29,7 +29,13 @@ from mlspec.domain.common.resources import Resources, digest_sets
 from mlspec.domain.lifecycle import package_signatures, seals
 from mlspec.domain.lifecycle.objectives import stage_rules as objective_rules
 from mlspec.errors import FieldViolation
-from mlspec.lifecycle.v1 import holdback_test_pb2, lineage_pb2, stage_pb2, stage_report_pb2
+from mlspec.lifecycle.v1 import (
+    evaluation_pb2,
+    holdback_test_pb2,
+    lineage_pb2,
+    stage_pb2,
+    stage_report_pb2,
+)
 from mlspec.models.v1 import model_version_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
 from mlspec.query import And, Comparison
@@ -165,9 +171,47 @@ def _prepare(_res: Resources, report: Report, path: str) -> None:
     ):
         found.append(FieldViolation(f"{path}.end_time", "is before start_time"))
     found += violations(report, path, expected)
+    if report.HasField("model_evaluation"):
+        found += evaluation_violations(report.model_evaluation, f"{path}.model_evaluation")
     if found:
         raise errors.not_valid("the stage report is not valid", found, "INVALID_STAGE_REPORT")
     objective_rules.prepare(_res, report, path)
+
+
+def validation_ok(evaluation: evaluation_pb2.ModelEvaluation) -> bool:
+    """No blocking threshold failed and no configured slice is missing."""
+    failed = any(
+        r.blocking and r.outcome == threshold_pb2.THRESHOLD_OUTCOME_FAILED
+        for r in evaluation.threshold_results
+    )
+    return not failed and not evaluation.missing_slices
+
+
+def evaluation_violations(
+    evaluation: evaluation_pb2.ModelEvaluation, path: str
+) -> list[FieldViolation]:
+    """A `validation_ok` claimed against the results, failures that did not fail."""
+    found = []
+    if evaluation.validation_ok and not validation_ok(evaluation):
+        found.append(
+            FieldViolation(
+                f"{path}.validation_ok",
+                "is true, but a blocking threshold failed or a configured slice is missing",
+            )
+        )
+    failed = [
+        r
+        for r in evaluation.threshold_results
+        if r.outcome == threshold_pb2.THRESHOLD_OUTCOME_FAILED
+    ]
+    for i, failure in enumerate(evaluation.failures):
+        if failure.outcome != threshold_pb2.THRESHOLD_OUTCOME_FAILED or failure not in failed:
+            found.append(
+                FieldViolation(
+                    f"{path}.failures[{i}]", "is not a failed check of threshold_results"
+                )
+            )
+    return found
 
 
 def _own_refs(report: Report) -> Iterator[reference_pb2.ResourceRef]:
@@ -188,6 +232,8 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
         version_kind = _VERSION_KIND.get(ref.kind)
         if version_kind is not None and res.kind_of(ref.id) == version_kind:
             ref.kind = version_kind
+    if report.HasField("model_evaluation"):  # output only: the server's to compute
+        report.model_evaluation.validation_ok = validation_ok(report.model_evaluation)
     if not report.meta.name:
         stage = stage_pb2.LifecycleStage.Name(report.stage).removeprefix("LIFECYCLE_STAGE_")
         report.meta.name = f"{stage.lower().replace('_', '-')}-{report.meta.id}"
@@ -209,9 +255,25 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
     return edges
 
 
+# A report of a stage that did not complete carries what is known: the Required fields
+# of its payload are required only of reports that completed (SUCCEEDED, WARNED, CACHED).
+_INCOMPLETE = frozenset(
+    {
+        stage_report_pb2.STAGE_REPORT_STATUS_FAILED,
+        stage_report_pb2.STAGE_REPORT_STATUS_SKIPPED,
+        stage_report_pb2.STAGE_REPORT_STATUS_CANCELLED,
+    }
+)
+
+
+def _waive_required(report: Report) -> tuple[str, ...]:
+    payload = report.WhichOneof("payload")
+    return (payload,) if payload is not None and report.status in _INCOMPLETE else ()
+
+
 RULES = {
     "mlspec.lifecycle.v1.StageReport": KindRules(
-        prepare=_prepare, derive=_derive, reference_edges=False
+        prepare=_prepare, derive=_derive, reference_edges=False, waive_required=_waive_required
     )
 }
 

@@ -175,6 +175,22 @@ def _checkpoint(res: Resources, stream: str, sequence: int, head: bytes, now: An
     res.append_checkpoint(stream, sequence, now.ToMicroseconds(), checkpoint.SerializeToString())
 
 
+def require_stream(res: Resources, stream_id: str, path: str = "log_stream_id") -> tuple[int, str]:
+    """The stream's last (sequence number, record hash).
+
+    NOT_FOUND for a stream without records (streams exist once written to).
+    """
+    head = res.last_log(stream_id)
+    if head is None:
+        raise errors.NotFound(
+            f"no log stream {stream_id!r} in this workspace",
+            reason="LOG_STREAM_NOT_FOUND",
+            resource_name=stream_id,
+            violations=[FieldViolation(path, "no such log stream")],
+        )
+    return head
+
+
 def verify(res: Resources, request: pb.VerifyLogChainRequest) -> pb.VerifyLogChainResponse:
     """Recomputes the chain and the checkpoints of a stream and reports the first break."""
     stream = request.log_stream_id
@@ -183,10 +199,10 @@ def verify(res: Resources, request: pb.VerifyLogChainRequest) -> pb.VerifyLogCha
     if request.start_sequence_number < 0 or request.end_sequence_number < 0:
         raise errors.invalid("start_sequence_number", "must not be negative")
     if request.end_sequence_number and request.end_sequence_number < request.start_sequence_number:
-        raise errors.invalid("end_sequence_number", "is before start_sequence_number")
-    head = res.last_log(stream)
-    if head is None:
-        raise errors.NotFound(f"no log stream {stream!r}", reason="LOG_STREAM_NOT_FOUND")
+        raise errors.invalid(
+            "end_sequence_number", "is before start_sequence_number; the range is empty"
+        )
+    require_stream(res, stream)
     start = max(request.start_sequence_number, 1)
     end = request.end_sequence_number or None
     previous = b""

@@ -27,10 +27,10 @@ from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
 from mlspec.domain.common import field_behavior
 from mlspec.domain.common.hooks import KindRules
-from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.common.resources import ACTIVE, Loaded, Resources
 from mlspec.errors import FieldViolation
-from mlspec.models.v1 import model_version_pb2
-from mlspec.query import Comparison
+from mlspec.models.v1 import model_pb2, model_version_pb2
+from mlspec.query import Comparison, Not, OrderKey
 from mlspec.store.api import FieldSpec, ListQuery
 
 K = reference_pb2.ResourceKind
@@ -251,6 +251,112 @@ def _derive(res: Resources, message: model_version_pb2.ModelVersion, path: str) 
             violations=[FieldViolation(f"{path}.version", "is taken in this model")],
         )
     _check_aliases_free(res, message, path)
+    _check_signature_kept(res, message, path)
+    if not message.meta.name:  # the model name and the version, for example churn-xgb-1-4-0
+        model = res.get(K.RESOURCE_KIND_MODEL, message.model_id).record.name
+        message.meta.name = f"{model}-{text}".replace(".", "-").replace("+", "-")[:255]
+
+
+def _check_signature_kept(
+    res: Resources, version: model_version_pb2.ModelVersion, path: str
+) -> None:
+    """FAILED_PRECONDITION when the signature breaks the highest version of its major."""
+    if not version.HasField("signature"):
+        return
+    query = res.query(
+        K.RESOURCE_KIND_MODEL_VERSION,
+        scope=version.model_id,
+        filter=Comparison(("version", "major"), "=", str(version.version.major)),
+        members={"version.major": FieldSpec("num"), "version.order": FieldSpec("num")},
+        page_size=1,
+    )
+    query.order_by = [OrderKey("version.order", descending=True)]
+    page = res.list_page(query)
+    if not page.records:
+        return
+    previous = model_version_pb2.ModelVersion.FromString(page.records[0].data)
+    if not previous.HasField("signature"):
+        return
+    breaks = signature_breaks(previous.signature, version.signature)
+    if breaks:
+        raise errors.FailedPrecondition(
+            f"the signature breaks version {canonical_version(previous.version)} of the same "
+            f"major version ({'; '.join(breaks)}); a breaking change needs a new major version",
+            reason="SIGNATURE_BREAKS_MAJOR",
+            resource_type=FULL_NAME,
+            resource_name=page.records[0].id,
+            violations=[FieldViolation(f"{path}.signature", b) for b in breaks],
+        )
+
+
+def signature_breaks(
+    old: model_version_pb2.ModelSignature, new: model_version_pb2.ModelSignature
+) -> list[str]:
+    """What in ``new`` breaks callers of ``old``.
+
+    A removed or retyped input or output, a new required input, a changed fixed
+    dimension (``-1`` is a variable one).
+    """
+    found = []
+    for side in ("inputs", "outputs"):
+        now = {t.name: t for t in getattr(new, side)}
+        for before in getattr(old, side):
+            after = now.get(before.name)
+            if after is None:
+                found.append(f"{side} {before.name!r} was removed")
+            elif after.datatype != before.datatype:
+                found.append(f"{side} {before.name!r} changed its datatype")
+            elif _fixed_dims_changed(list(before.shape), list(after.shape)):
+                found.append(f"{side} {before.name!r} changed a fixed dimension")
+    known = {t.name for t in old.inputs}
+    found += [
+        f"inputs {t.name!r} is a new required input"
+        for t in new.inputs
+        if t.name not in known and not t.optional
+    ]
+    return found
+
+
+def _fixed_dims_changed(before: list[int], after: list[int]) -> bool:
+    if len(before) != len(after):
+        return bool(before or after)
+    return any(b >= 0 and b != a for b, a in zip(before, after, strict=True))
+
+
+def refresh_model(res: Resources, version: model_version_pb2.ModelVersion) -> None:
+    """The model's version count and its latest version (highest active release).
+
+    Pre-releases count only while the model has no active release.
+    """
+    loaded = res.get(K.RESOURCE_KIND_MODEL, version.model_id)
+    assert isinstance(loaded.message, model_pb2.Model)
+    model = model_pb2.Model()
+    model.CopyFrom(loaded.message)
+    model.version_count = res.count(K.RESOURCE_KIND_MODEL_VERSION, version.model_id)
+    newest = _highest(res, version.model_id, releases_only=True) or _highest(
+        res, version.model_id, releases_only=False
+    )
+    model.ClearField("latest_version")
+    if newest is not None:
+        assert isinstance(newest.message, model_version_pb2.ModelVersion)
+        model.latest_version.kind = K.RESOURCE_KIND_MODEL_VERSION
+        model.latest_version.id = newest.record.id
+        model.latest_version.version = canonical_version(newest.message.version)
+    res.save_if_changed(loaded, model)
+
+
+def _highest(res: Resources, model_id: str, *, releases_only: bool) -> Loaded | None:
+    query = res.query(
+        K.RESOURCE_KIND_MODEL_VERSION,
+        scope=model_id,
+        statuses=(ACTIVE,),
+        filter=Not(Comparison(("prerelease",), ":", None)) if releases_only else None,
+        members={"prerelease": FieldSpec("text"), "version.order": FieldSpec("num")},
+        page_size=1,
+    )
+    query.order_by = [OrderKey("version.order", descending=True)]
+    page = res.list_page(query)
+    return res.get(K.RESOURCE_KIND_MODEL_VERSION, page.records[0].id) if page.records else None
 
 
 def update_model_version(
@@ -314,4 +420,8 @@ def update_model_version(
     return stored
 
 
-RULES = {FULL_NAME: KindRules(prepare=_prepare, derive=_derive, update=update_model_version)}
+RULES = {
+    FULL_NAME: KindRules(
+        prepare=_prepare, derive=_derive, update=update_model_version, refresh=refresh_model
+    )
+}

@@ -17,6 +17,7 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.lifecycle import neighbours
 from mlspec.domain.monitoring import alerts
 from mlspec.domain.tracking import runs
 from mlspec.lifecycle.v1 import serving_pb2, stage_pb2, stage_report_pb2
@@ -136,7 +137,12 @@ def _serving_report(
         role="rollback_policy",
     )
     serving = report.model_serving
-    serving.endpoint.name = endpoint
+    _where_served(res, model_id, endpoint, serving)
+    rolled_back = reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_MODEL_VERSION, id=model_id)
+    serving.model.CopyFrom(rolled_back)  # ROLLED_BACK: the version whose rollout is undone
+    serving.rollout_strategy = serving_pb2.ROLLOUT_STRATEGY_ALL_AT_ONCE
+    # Serving components take the target at their next ResolveServingModel.
+    serving.transition_status = serving_pb2.SERVING_TRANSITION_STATUS_IN_PROGRESS
     serving.rollout_result = serving_pb2.ROLLOUT_RESULT_ROLLED_BACK
     serving.last_failure.time.CopyFrom(now)
     serving.last_failure.reason = "ROLLBACK_POLICY"
@@ -145,7 +151,6 @@ def _serving_report(
     if target.WhichOneof("target") == "model_version":
         loaded = res.resolve(target.model_version, "target.model_version", for_use=False)
         ref = reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_MODEL_VERSION, id=loaded.record.id)
-        serving.model.CopyFrom(ref)
         report.model_version.CopyFrom(ref)
         report.outputs.add(resource=ref, role="serving")
         serving.rolled_back_to_revision = loaded.record.id
@@ -154,6 +159,34 @@ def _serving_report(
     stored = kind_rules.create(res, report, "stage_report")
     assert isinstance(stored, stage_report_pb2.StageReport)
     return stored.meta.id
+
+
+def _where_served(
+    res: Resources, model_id: str, endpoint: str, serving: serving_pb2.ModelServing
+) -> None:
+    """The endpoint and model name of a rollback: the rolled-back version's own.
+
+    They are those of the newest serving report of the version; without one, the
+    deployment endpoint (or the version) as a ``urn:mlspec:`` URI, protocol OTHER, and
+    the model's registered name.
+    """
+    served = neighbours.newest_report(
+        res, model_id, stage_pb2.LIFECYCLE_STAGE_MODEL_SERVING, upstream=False
+    )
+    if served is not None and served.model_serving.endpoint.uri:
+        serving.endpoint.CopyFrom(served.model_serving.endpoint)
+        serving.model_name = served.model_serving.model_name
+        serving.environment = served.model_serving.environment
+    else:
+        where = f"endpoint:{endpoint}" if endpoint else f"model-version:{model_id}"
+        serving.endpoint.uri = f"urn:mlspec:{where}"
+        serving.endpoint.protocol = serving_pb2.SERVING_PROTOCOL_OTHER
+    if endpoint:
+        serving.endpoint.name = endpoint
+    if not serving.model_name:
+        version = res.get(K.RESOURCE_KIND_MODEL_VERSION, model_id).message
+        assert isinstance(version, model_version_pb2.ModelVersion)
+        serving.model_name = res.get(K.RESOURCE_KIND_MODEL, version.model_id).record.name
 
 
 def resolve(
@@ -205,4 +238,6 @@ def not_protected(model_id: str) -> errors.NotFound:
     return errors.NotFound(
         f"no active rollback policy protects model version {model_id}",
         reason="NO_ROLLBACK_POLICY",
+        resource_type="mlspec.monitoring.v1.RollbackPolicy",
+        resource_name=model_id,
     )

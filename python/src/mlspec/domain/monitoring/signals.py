@@ -15,6 +15,7 @@ from typing import Any
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, threshold_pb2
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
+from mlspec.domain.monitoring.alerts import fire
 from mlspec.domain.monitoring.event_kinds import SIGNAL_KIND
 from mlspec.domain.monitoring.records import limit, micros, model_id_of, require
 from mlspec.monitoring.v1 import alert_pb2, signals_pb2
@@ -197,13 +198,5 @@ def _raise_alert(
     alert.rollback_policy.kind = K.RESOURCE_KIND_ROLLBACK_POLICY
     alert.rollback_policy.id = policy.record.id
     alert.meta.description = f"rollback trigger {trigger.name or trigger.condition.signal_name!r} of policy {policy.record.name} failed"
-
-    def derive(message: alert_pb2.Alert) -> None:
-        message.state = alert_pb2.ALERT_STATE_FIRING
-        message.first_fire_time.CopyFrom(message.meta.create_time)
-        message.last_fire_time.CopyFrom(message.meta.create_time)
-        message.fire_count = 1
-        message.observed_value = float(getattr(matched[-1][0], "value", 0.0))
-        message.signal_ids.extend(s.signal_id for s, _, _ in matched)
-
-    return res.create(alert, "alert", derive=derive)
+    observed = float(getattr(matched[-1][0], "value", 0.0))
+    return fire(res, alert, None, observed, [s.signal_id for s, _, _ in matched])

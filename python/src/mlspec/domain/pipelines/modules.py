@@ -15,12 +15,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from google.protobuf import json_format
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.common.hooks import KindRules
-from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.common.resources import ACTIVE, Loaded, Resources
 from mlspec.domain.pipelines import graph
 from mlspec.errors import FieldViolation
 from mlspec.pipelines.v1 import graph_pb2, module_pb2, pipeline_run_pb2
@@ -345,6 +350,84 @@ def _derive_module_version(res: Resources, version: module_pb2.ModuleVersion, pa
     if not version.meta.name:
         module = res.get(K.RESOURCE_KIND_MODULE, version.module_id)
         version.meta.name = f"{module.record.name}-{version.version}".replace(".", "_")
+    version.spec_digest.Clear()
+    version.spec_digest.digests["sha256"] = spec_digest(version)
+
+
+# The fields of a module version that influence execution (what spec_digest covers).
+SPEC_FIELDS = (
+    "snapshot",
+    "interface",
+    "executor",
+    "graph",
+    "default_caching",
+    "default_retry_policy",
+    "default_timeout",
+)
+
+
+def spec_digest(version: module_pb2.ModuleVersion) -> str:
+    """SHA-256 of the RFC 8785 canonical JSON of the execution-influencing fields."""
+    document = {
+        name: json_format.MessageToDict(getattr(version, name), preserving_proto_field_name=True)
+        for name in SPEC_FIELDS
+        if version.HasField(name)  # type: ignore[arg-type]
+    }
+    return hashlib.sha256(canonical_json(document).encode()).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """RFC 8785 (JCS) text of a JSON value: sorted keys, no spaces, shortest numbers."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be"))
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items)
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _es_number(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _es_number(value: float) -> str:
+    """A finite double as ECMAScript's Number.toString writes it (what RFC 8785 uses)."""
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr gives the shortest digits that read back as the same double.
+    exact = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(str(d) for d in exact.digits)
+    point = len(digits) + int(exact.exponent)  # value = 0.<digits> x 10**point
+    k = len(digits)
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * -point + digits
+    exponent = point - 1
+    head = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{sign}{head}e{'+' if exponent > 0 else '-'}{abs(exponent)}"
+
+
+def refresh_module(res: Resources, version: module_pb2.ModuleVersion) -> None:
+    """The module's version count and its latest active version (id and label)."""
+    loaded = res.get(K.RESOURCE_KIND_MODULE, version.module_id)
+    assert isinstance(loaded.message, module_pb2.Module)
+    module = module_pb2.Module()
+    module.CopyFrom(loaded.message)
+    module.version_count = res.count(K.RESOURCE_KIND_MODULE_VERSION, version.module_id)
+    latest = res.latest_in_scope(K.RESOURCE_KIND_MODULE_VERSION, version.module_id, (ACTIVE,))
+    module.latest_version_id = "" if latest is None else latest.record.id
+    module.latest_version = "" if latest is None else latest.message.version  # type: ignore[attr-defined]
+    res.save_if_changed(loaded, module)
 
 
 def _module_version_labelled(res: Resources, module_id: str, label: str) -> bool:
@@ -359,4 +442,8 @@ def _module_version_labelled(res: Resources, module_id: str, label: str) -> bool
     return bool(res.list_page(query).records)
 
 
-RULES = {"mlspec.pipelines.v1.ModuleVersion": KindRules(derive=_derive_module_version)}
+RULES = {
+    "mlspec.pipelines.v1.ModuleVersion": KindRules(
+        derive=_derive_module_version, refresh=refresh_module
+    )
+}

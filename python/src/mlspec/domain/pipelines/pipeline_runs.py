@@ -14,8 +14,10 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
+from mlspec.data.v1 import artifact_pb2
 from mlspec.domain.clock import now_timestamp
 from mlspec.domain.common.resources import Loaded, Resources
+from mlspec.domain.pipelines.step_runs import count_step_states
 from mlspec.domain.tracking import runs
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
@@ -48,6 +50,8 @@ def move(
     tracking_id = getattr(stored, "run_id", "")
     if tracking_id:
         _sync_tracking_run(res, tracking_id, state, reason)
+    if isinstance(stored, pipeline_run_pb2.StepRun):
+        count_step_states(res, stored.pipeline_run_id, {loaded.message.state: -1, state: 1})  # type: ignore[attr-defined]
     return stored
 
 
@@ -115,13 +119,24 @@ def update_step_run_state(
     loaded = res.get(K.RESOURCE_KIND_STEP_RUN, request.step_run_id, path="step_run_id")
     assert isinstance(loaded.message, pipeline_run_pb2.StepRun)
     _check_output_ports(res, loaded.message, request)
+    foreign = []
     for port, artifacts in request.output_artifacts.items():
         for i, artifact_id in enumerate(artifacts.artifact_ids):
-            res.get(
-                K.RESOURCE_KIND_ARTIFACT,
-                artifact_id,
-                path=f"output_artifacts[{port!r}].artifact_ids[{i}]",
-            )
+            where = f"output_artifacts[{port!r}].artifact_ids[{i}]"
+            artifact = res.get(K.RESOURCE_KIND_ARTIFACT, artifact_id, path=where).message
+            assert isinstance(artifact, artifact_pb2.Artifact)
+            producers = {artifact.run_id, artifact.step_run_id} - {""}
+            if not producers & {loaded.message.run_id, loaded.record.id}:
+                foreign.append(
+                    FieldViolation(where, "was not produced by this step run's tracking run")
+                )
+    if foreign:
+        raise errors.InvalidArgument(
+            "a step run's outputs are artifacts it produced: "
+            + ", ".join(v.field for v in foreign),
+            reason="OUTPUT_OF_ANOTHER_RUN",
+            violations=foreign,
+        )
     changed = pipeline_run_pb2.StepRun()
     changed.CopyFrom(loaded.message)
     for port, artifacts in request.output_artifacts.items():

@@ -79,6 +79,8 @@ def _derive(res: Resources, step: StepRun, path: str) -> list[Edge]:
     step.module_version_id = module_version_id
     step.state = run_state_pb2.RUN_STATE_PENDING
     step.state_history.add(state=step.state, time=step.meta.create_time)
+    if step.cache.hit:  # the outputs were reused: nothing executes, the run is CACHED
+        runs.transition(step, run_state_pb2.RUN_STATE_CACHED, step.meta.create_time)
     edges: list[Edge] = [
         (a, step.meta.id, E.LINEAGE_EDGE_KIND_CONSUMED)
         for port in step.input_artifacts.values()
@@ -98,15 +100,45 @@ def _after_create(res: Resources, stored: StepRun, path: str) -> StepRun:
         parent = res.get(K.RESOURCE_KIND_RUN, pipeline_run.run_id)
         assert isinstance(parent.message, run_pb2.Run)
         experiment_id = parent.message.experiment_id
-    run = runs.tracking_run_for(
-        res,
-        run_pb2.RUN_KIND_STEP_RUN,
-        experiment_id,
-        step_run_id=stored.meta.id,
-        pipeline_run_id=stored.pipeline_run_id,
-    )
+    links = {"step_run_id": stored.meta.id, "pipeline_run_id": stored.pipeline_run_id}
+    if pipeline_run.run_id:  # the step's tracking run is a child of the pipeline run's
+        links["parent_run_id"] = pipeline_run.run_id
+    run = runs.tracking_run_for(res, run_pb2.RUN_KIND_STEP_RUN, experiment_id, **links)
+    if stored.state == run_state_pb2.RUN_STATE_CACHED:
+        cached = runs.copy_of(run)
+        runs.transition(cached, stored.state, stored.meta.create_time, reason="cache hit")
+        res.save(res.get(K.RESOURCE_KIND_RUN, run.meta.id), cached)
     stored.run_id = run.meta.id
+    count_step_states(res, stored.pipeline_run_id, {stored.state: 1}, total=1)
     return res.save(loaded, stored)
+
+
+_COUNTED: dict[int, str] = {
+    run_state_pb2.RUN_STATE_PENDING: "pending",
+    run_state_pb2.RUN_STATE_RUNNING: "running",
+    run_state_pb2.RUN_STATE_SUCCEEDED: "succeeded",
+    run_state_pb2.RUN_STATE_FAILED: "failed",
+    run_state_pb2.RUN_STATE_CANCELLED: "cancelled",
+    run_state_pb2.RUN_STATE_CACHED: "cached",
+    run_state_pb2.RUN_STATE_SKIPPED: "skipped",
+}
+
+
+def count_step_states(
+    res: Resources, pipeline_run_id: str, changes: dict[int, int], total: int = 0
+) -> None:
+    """Moves the pipeline run's ``step_counts`` by ``changes`` (state -> +1 or -1)."""
+    loaded = res.get(K.RESOURCE_KIND_PIPELINE_RUN, pipeline_run_id)
+    assert isinstance(loaded.message, pipeline_run_pb2.PipelineRun)
+    updated = pipeline_run_pb2.PipelineRun()
+    updated.CopyFrom(loaded.message)
+    counts = updated.step_counts
+    counts.total += total
+    for state, change in changes.items():
+        name = _COUNTED.get(state)
+        if name is not None:
+            setattr(counts, name, max(0, getattr(counts, name) + change))
+    res.save(loaded, updated)
 
 
 def _check_step_run_fields(

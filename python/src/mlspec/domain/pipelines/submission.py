@@ -15,7 +15,8 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2, value_pb2
-from mlspec.domain.clock import now_micros
+from mlspec.domain.clock import micros_to_timestamp, now_micros
+from mlspec.domain.common.hooks import KindRules
 from mlspec.domain.common.resources import ACTIVE, DEPRECATED, Loaded, Resources
 from mlspec.domain.pipelines import graph, modules
 from mlspec.domain.tracking import runs
@@ -23,7 +24,7 @@ from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import lineage_pb2
 from mlspec.pipelines.v1 import graph_pb2, pipeline_pb2, pipeline_run_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
-from mlspec.query import Comparison
+from mlspec.query import Comparison, OrderKey
 from mlspec.store.api import Edge
 from mlspec.tracking.v1 import run_pb2
 
@@ -128,15 +129,15 @@ def submit(
         raise _graph_error(errors.FailedPrecondition, archived, [])
     run = pipeline_run_pb2.PipelineRun(experiment_id=request.experiment_id)
     setattr(run, source[0], source[1])
-    run.meta.name = request.run_name
+    run.meta.name = request.run_name or _run_name(res, source)
     run.meta.description = request.run_description
     run.meta.labels.update(request.run_labels)
 
     def derive(message: Message) -> list[Edge]:
         assert isinstance(message, pipeline_run_pb2.PipelineRun)
-        message.resolved_graph.CopyFrom(g)
+        message.resolved_graph.CopyFrom(pinned(g, resolution.references))
         message.resolved_references.extend(resolution.references)
-        message.resolved_graph_digest.digests["sha256"] = _graph_digest(g)
+        message.resolved_graph_digest.digests["sha256"] = _graph_digest(message.resolved_graph)
         for name, value in values.items():
             message.parameter_values[name].CopyFrom(value)
         message.state = run_state_pb2.RUN_STATE_PENDING
@@ -154,6 +155,39 @@ def submit(
     )
     stored.run_id = tracking.meta.id
     return res.save(loaded, stored)
+
+
+def pinned(
+    g: graph_pb2.PipelineGraph, references: list[pipeline_run_pb2.ResolvedReference]
+) -> graph_pb2.PipelineGraph:
+    """The graph with every module and dataset reference pinned to what it resolved to."""
+    out = graph_pb2.PipelineGraph()
+    out.CopyFrom(g)
+    resolved = {r.vertex_id: r.resolved for r in references}
+    for vertex in out.vertices:
+        target = resolved.get(vertex.id)
+        if target is None:
+            continue
+        if vertex.HasField("step"):
+            vertex.step.module.CopyFrom(target)
+        elif vertex.HasField("data") and vertex.data.HasField("dataset"):
+            vertex.data.dataset.CopyFrom(target)
+    return out
+
+
+def _run_name(res: Resources, source: tuple[str, str]) -> str:
+    """``<pipeline or draft name>-<yyyymmdd-hhmmss>``, with ``-2``... when that is taken."""
+    kind = (
+        K.RESOURCE_KIND_PIPELINE if source[0] == "pipeline_id" else K.RESOURCE_KIND_PIPELINE_DRAFT
+    )
+    origin = res.get(kind, source[1]).record.name or "run"
+    stamp = micros_to_timestamp(now_micros()).ToDatetime().strftime("%Y%m%d-%H%M%S")
+    base = f"{origin}-{stamp}"[:240]
+    name, n = base, 1
+    while res.find_by_name(K.RESOURCE_KIND_PIPELINE_RUN, name) is not None:
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def pipeline_of(
@@ -174,6 +208,33 @@ def pipeline_of(
     if for_use:
         res.check_usable(loaded, path)
     return loaded
+
+
+def get_pipeline(res: Resources, request: pb.GetPipelineRequest) -> Loaded:
+    """GetPipeline: by id; by name and version; by name alone, the latest active version."""
+    selector = request.WhichOneof("selector")
+    if selector == "id":
+        return res.get(K.RESOURCE_KIND_PIPELINE, request.id)
+    if request.version:
+        return res.get_by_name(K.RESOURCE_KIND_PIPELINE, request.name, request.version)
+    query = res.query(
+        K.RESOURCE_KIND_PIPELINE,
+        statuses=(ACTIVE,),
+        filter=Comparison(("name",), "=", request.name),
+        page_size=1,
+    )
+    query.order_by = [OrderKey("create_time", descending=True)]
+    page = res.list_page(query)
+    if not page.records:
+        raise errors.NotFound(
+            f"no active pipeline named {request.name!r} (archived and deprecated versions are "
+            "found by id or by name and version)",
+            reason="RESOURCE_NOT_FOUND",
+            resource_type="mlspec.pipelines.v1.Pipeline",
+            resource_name=request.name,
+            violations=[FieldViolation("name", "no such pipeline")],
+        )
+    return res.get(K.RESOURCE_KIND_PIPELINE, page.records[0].id)
 
 
 def _pipelines_named(res: Resources, name: str) -> list[Loaded]:
@@ -281,13 +342,22 @@ def clone_pipeline_run(
     assert isinstance(run.message, pipeline_run_pb2.PipelineRun)
     g = graph_pb2.PipelineGraph()
     g.CopyFrom(run.message.resolved_graph)
-    if request.pin_resolved_versions:
-        resolved = {r.vertex_id: r.resolved for r in run.message.resolved_references}
+    if not request.pin_resolved_versions:  # the graph as submitted: references as written
+        requested = {r.vertex_id: r.requested for r in run.message.resolved_references}
         for vertex in g.vertices:
-            if vertex.id in resolved and vertex.HasField("step"):
-                vertex.step.module.CopyFrom(resolved[vertex.id])
-            elif vertex.id in resolved and vertex.HasField("data"):
-                vertex.data.dataset.CopyFrom(resolved[vertex.id])
+            if vertex.id in requested and vertex.HasField("step"):
+                vertex.step.module.CopyFrom(requested[vertex.id])
+            elif vertex.id in requested and vertex.HasField("data"):
+                vertex.data.dataset.CopyFrom(requested[vertex.id])
     name = request.draft_name or f"{run.record.name or 'run'}-clone-{now_micros() % 1_000_000}"
     ref = reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_PIPELINE_RUN, id=run.record.id)
     return new_draft(res, g, name, ref, run.message.parameter_values)
+
+
+def _waive_draft_graph(_draft: pipeline_pb2.PipelineDraft) -> tuple[str, ...]:
+    # A draft's graph "may be empty or invalid until submission": its problems are
+    # recorded as the draft's violations (record_violations), not refused.
+    return ("graph",)
+
+
+RULES = {"mlspec.pipelines.v1.PipelineDraft": KindRules(waive_required=_waive_draft_graph)}

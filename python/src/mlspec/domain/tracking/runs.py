@@ -20,12 +20,13 @@ from mlspec import errors
 from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.domain.common import field_behavior
 from mlspec.domain.common.hooks import KindRules
-from mlspec.domain.common.resources import Resources
+from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Resources
 from mlspec.errors import FieldViolation
 from mlspec.tracking.v1 import experiment_pb2, run_pb2
 
 K = reference_pb2.ResourceKind
 DEFAULT_EXPERIMENT = "Default"
+ALL_STATUSES = (ACTIVE, DEPRECATED, ARCHIVED)
 
 S = run_state_pb2.RunState
 TERMINAL = frozenset(
@@ -132,15 +133,22 @@ def default_experiment(res: Resources) -> str:
         experiment = experiment_pb2.Experiment()
         experiment.meta.name = DEFAULT_EXPERIMENT
         experiment.meta.description = "Runs submitted without an experiment."
-        created = res.create(experiment, "experiment")
+        created = res.create(
+            experiment, "experiment", derive=lambda m: _derive_experiment(res, m, "experiment")
+        )
         return created.meta.id
 
 
 def tracking_run_for(res: Resources, kind: int, experiment_id: str, **links: str) -> run_pb2.Run:
-    """Creates the tracking Run record that a pipeline run or step run is."""
+    """Creates the tracking Run record that a pipeline run or step run is.
+
+    ``links`` are its ids (``pipeline_run_id``, ``step_run_id``, ``parent_run_id``: a
+    step's tracking run is a child of its pipeline run's).
+    """
     run = run_pb2.Run(kind=kind, experiment_id=experiment_id or default_experiment(res), **links)  # type: ignore[arg-type]
-    stored = res.create(run, "run", derive=start_run)
+    stored = res.create(run, "run", derive=lambda m: _derive_run(res, m, "run"))
     assert isinstance(stored, run_pb2.Run)
+    refresh_run_parents(res, stored)
     return stored
 
 
@@ -202,8 +210,81 @@ def _changed_paths(old: Message, new: Message) -> list[str]:
     return changed
 
 
+def _prepare_run(_res: Resources, run: run_pb2.Run, path: str) -> None:
+    """At most 100 params and 100 tags, and distinct param keys (as LogParams and SetRunTags)."""
+    found = []
+    for name, count in (("params", len(run.params)), ("tags", len(run.tags))):
+        if count > MAX_RUN_ITEMS:
+            found.append(FieldViolation(f"{path}.{name}", f"holds {count} items; at most 100"))
+    seen: dict[str, int] = {}
+    for i, param in enumerate(run.params):
+        first = seen.setdefault(param.key, i)
+        if first != i:
+            found.append(
+                FieldViolation(f"{path}.params[{i}].key", f"{param.key!r} is also params[{first}]")
+            )
+    if found:
+        raise errors.not_valid("the run is not valid", found, "INVALID_RUN")
+
+
+MAX_RUN_ITEMS = 100
+
+
 def _derive_run(res: Resources, run: run_pb2.Run, _path: str) -> None:
+    """The first state, and what the server fills: name, submission, artifact URI."""
     start_run(run, imported=res.scope.importing)
+    created = run.meta.create_time
+    if not run.meta.name:
+        stamp = created.ToDatetime().strftime("%Y%m%d-%H%M%S")
+        run.meta.name = f"run-{stamp}-{run.meta.id[:8]}"
+    if not run.HasField("submit_time"):
+        run.submit_time.CopyFrom(created)
+    if not run.submitter_id and res.scope.creator:
+        run.submitter_id = res.scope.creator
+    experiment = res.get(K.RESOURCE_KIND_EXPERIMENT, run.experiment_id).message
+    assert isinstance(experiment, experiment_pb2.Experiment)
+    if experiment.artifact_location and not run.artifact_uri:  # an import keeps its own
+        run.artifact_uri = f"{experiment.artifact_location.rstrip('/')}/{run.meta.id}/"
 
 
-RULES = {"mlspec.tracking.v1.Run": KindRules(derive=_derive_run, update=_update_run)}
+def refresh_run_parents(res: Resources, run: run_pb2.Run) -> None:
+    """The experiment's run count and last run time; the parent run's child list."""
+    loaded = res.get(K.RESOURCE_KIND_EXPERIMENT, run.experiment_id)
+    assert isinstance(loaded.message, experiment_pb2.Experiment)
+    experiment = experiment_pb2.Experiment()
+    experiment.CopyFrom(loaded.message)
+    experiment.run_count = res.count(K.RESOURCE_KIND_RUN, run.experiment_id)
+    newest = res.latest_in_scope(K.RESOURCE_KIND_RUN, run.experiment_id, ALL_STATUSES)
+    if newest is not None:
+        experiment.last_run_time.CopyFrom(newest.meta.create_time)
+    res.save_if_changed(loaded, experiment)
+    if run.parent_run_id:
+        parent = res.get(K.RESOURCE_KIND_RUN, run.parent_run_id)
+        assert isinstance(parent.message, run_pb2.Run)
+        if run.meta.id not in parent.message.child_run_ids:
+            updated = copy_of(parent.message)
+            updated.child_run_ids.append(run.meta.id)
+            res.save(parent, updated)
+
+
+def copy_of(run: run_pb2.Run) -> run_pb2.Run:
+    """A changeable copy of a run."""
+    updated = run_pb2.Run()
+    updated.CopyFrom(run)
+    return updated
+
+
+def _derive_experiment(res: Resources, experiment: experiment_pb2.Experiment, _path: str) -> None:
+    """The server's default artifact location: one folder of the workspace per experiment."""
+    if not experiment.artifact_location:
+        experiment.artifact_location = (
+            f"mlspec://{res.scope.workspace}/experiments/{experiment.meta.id}/"
+        )
+
+
+RULES = {
+    "mlspec.tracking.v1.Run": KindRules(
+        prepare=_prepare_run, derive=_derive_run, update=_update_run, refresh=refresh_run_parents
+    ),
+    "mlspec.tracking.v1.Experiment": KindRules(derive=_derive_experiment),
+}

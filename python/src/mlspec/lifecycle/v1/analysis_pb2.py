@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 from mlspec.data.v1 import statistics_pb2 as mlspec_dot_data_dot_v1_dot_statistics__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/lifecycle/v1/analysis.proto\x12\x13mlspec.lifecycle.v1\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/data/v1/statistics.proto\"\xc5\x04\n\x0c\x44\x61taAnalysis\x12\x37\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12<\n\x0bslice_specs\x18\x02 \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\nsliceSpecs\x12\x41\n\nstatistics\x18\x03 \x03(\x0b\x32!.mlspec.data.v1.DatasetStatisticsR\nstatistics\x12@\n\x08outliers\x18\x04 \x03(\x0b\x32$.mlspec.lifecycle.v1.AnalysisOutlierR\x08outliers\x12\x1b\n\ttool_name\x18\x05 \x01(\tR\x08toolName\x12!\n\x0ctool_version\x18\x06 \x01(\tR\x0btoolVersion\x12N\n\x13statistics_artifact\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x12statisticsArtifact\x12Q\n\nproperties\x18\x08 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.DataAnalysis.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\x97\x05\n\x0f\x41nalysisOutlier\x12\x35\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\x07\x66\x65\x61ture\x12\x42\n\x0eother_features\x18\x02 \x03(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\rotherFeatures\x12\x42\n\x06method\x18\x03 \x01(\x0e\x32*.mlspec.lifecycle.v1.AnalysisOutlierMethodR\x06method\x12T\n\nparameters\x18\x04 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.AnalysisOutlier.ParametersEntryR\nparameters\x12\x14\n\x05\x63ount\x18\x05 \x01(\x03R\x05\x63ount\x12\x1a\n\x08\x66raction\x18\x06 \x01(\x01R\x08\x66raction\x12G\n\x08\x65xamples\x18\x07 \x03(\x0b\x32+.mlspec.lifecycle.v1.AnalysisOutlierExampleR\x08\x65xamples\x12\x30\n\x05slice\x18\x08 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12$\n\x0blower_fence\x18\t \x01(\x01H\x00R\nlowerFence\x88\x01\x01\x12$\n\x0bupper_fence\x18\n \x01(\x01H\x01R\nupperFence\x88\x01\x01\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x42\x0e\n\x0c_lower_fenceB\x0e\n\x0c_upper_fence\"t\n\x16\x41nalysisOutlierExample\x12\x15\n\x06row_id\x18\x01 \x01(\tR\x05rowId\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value\x12\x14\n\x05score\x18\x03 \x01(\x01R\x05score*\xcd\x04\n\x15\x41nalysisOutlierMethod\x12\'\n#ANALYSIS_OUTLIER_METHOD_UNSPECIFIED\x10\x00\x12#\n\x1f\x41NALYSIS_OUTLIER_METHOD_Z_SCORE\x10\x01\x12,\n(ANALYSIS_OUTLIER_METHOD_MODIFIED_Z_SCORE\x10\x02\x12\x1f\n\x1b\x41NALYSIS_OUTLIER_METHOD_IQR\x10\x03\x12&\n\"ANALYSIS_OUTLIER_METHOD_PERCENTILE\x10\x04\x12,\n(ANALYSIS_OUTLIER_METHOD_ISOLATION_FOREST\x10\x05\x12\x30\n,ANALYSIS_OUTLIER_METHOD_LOCAL_OUTLIER_FACTOR\x10\x06\x12\'\n#ANALYSIS_OUTLIER_METHOD_MAHALANOBIS\x10\x07\x12\"\n\x1e\x41NALYSIS_OUTLIER_METHOD_DBSCAN\x10\x08\x12)\n%ANALYSIS_OUTLIER_METHOD_ONE_CLASS_SVM\x10\t\x12\'\n#ANALYSIS_OUTLIER_METHOD_AUTOENCODER\x10\n\x12 \n\x1c\x41NALYSIS_OUTLIER_METHOD_RULE\x10\x0b\x12)\n%ANALYSIS_OUTLIER_METHOD_RARE_CATEGORY\x10\x0c\x12!\n\x1d\x41NALYSIS_OUTLIER_METHOD_OTHER\x10\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/lifecycle/v1/analysis.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/data/v1/statistics.proto\"\xd1\x04\n\x0c\x44\x61taAnalysis\x12=\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x07\x64\x61taset\x12<\n\x0bslice_specs\x18\x02 \x03(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\nsliceSpecs\x12G\n\nstatistics\x18\x03 \x03(\x0b\x32!.mlspec.data.v1.DatasetStatisticsB\x04\xe2\x41\x01\x02R\nstatistics\x12@\n\x08outliers\x18\x04 \x03(\x0b\x32$.mlspec.lifecycle.v1.AnalysisOutlierR\x08outliers\x12\x1b\n\ttool_name\x18\x05 \x01(\tR\x08toolName\x12!\n\x0ctool_version\x18\x06 \x01(\tR\x0btoolVersion\x12N\n\x13statistics_artifact\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x12statisticsArtifact\x12Q\n\nproperties\x18\x08 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.DataAnalysis.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xa3\x05\n\x0f\x41nalysisOutlier\x12;\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x1b.mlspec.data.v1.FeaturePathB\x04\xe2\x41\x01\x02R\x07\x66\x65\x61ture\x12\x42\n\x0eother_features\x18\x02 \x03(\x0b\x32\x1b.mlspec.data.v1.FeaturePathR\rotherFeatures\x12H\n\x06method\x18\x03 \x01(\x0e\x32*.mlspec.lifecycle.v1.AnalysisOutlierMethodB\x04\xe2\x41\x01\x02R\x06method\x12T\n\nparameters\x18\x04 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.AnalysisOutlier.ParametersEntryR\nparameters\x12\x14\n\x05\x63ount\x18\x05 \x01(\x03R\x05\x63ount\x12\x1a\n\x08\x66raction\x18\x06 \x01(\x01R\x08\x66raction\x12G\n\x08\x65xamples\x18\x07 \x03(\x0b\x32+.mlspec.lifecycle.v1.AnalysisOutlierExampleR\x08\x65xamples\x12\x30\n\x05slice\x18\x08 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12$\n\x0blower_fence\x18\t \x01(\x01H\x00R\nlowerFence\x88\x01\x01\x12$\n\x0bupper_fence\x18\n \x01(\x01H\x01R\nupperFence\x88\x01\x01\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x42\x0e\n\x0c_lower_fenceB\x0e\n\x0c_upper_fence\"t\n\x16\x41nalysisOutlierExample\x12\x15\n\x06row_id\x18\x01 \x01(\tR\x05rowId\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value\x12\x14\n\x05score\x18\x03 \x01(\x01R\x05score*\xcd\x04\n\x15\x41nalysisOutlierMethod\x12\'\n#ANALYSIS_OUTLIER_METHOD_UNSPECIFIED\x10\x00\x12#\n\x1f\x41NALYSIS_OUTLIER_METHOD_Z_SCORE\x10\x01\x12,\n(ANALYSIS_OUTLIER_METHOD_MODIFIED_Z_SCORE\x10\x02\x12\x1f\n\x1b\x41NALYSIS_OUTLIER_METHOD_IQR\x10\x03\x12&\n\"ANALYSIS_OUTLIER_METHOD_PERCENTILE\x10\x04\x12,\n(ANALYSIS_OUTLIER_METHOD_ISOLATION_FOREST\x10\x05\x12\x30\n,ANALYSIS_OUTLIER_METHOD_LOCAL_OUTLIER_FACTOR\x10\x06\x12\'\n#ANALYSIS_OUTLIER_METHOD_MAHALANOBIS\x10\x07\x12\"\n\x1e\x41NALYSIS_OUTLIER_METHOD_DBSCAN\x10\x08\x12)\n%ANALYSIS_OUTLIER_METHOD_ONE_CLASS_SVM\x10\t\x12\'\n#ANALYSIS_OUTLIER_METHOD_AUTOENCODER\x10\n\x12 \n\x1c\x41NALYSIS_OUTLIER_METHOD_RULE\x10\x0b\x12)\n%ANALYSIS_OUTLIER_METHOD_RARE_CATEGORY\x10\x0c\x12!\n\x1d\x41NALYSIS_OUTLIER_METHOD_OTHER\x10\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,18 +38,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DATAANALYSIS_PROPERTIESENTRY']._loaded_options = None
   _globals['_DATAANALYSIS_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_DATAANALYSIS'].fields_by_name['dataset']._loaded_options = None
+  _globals['_DATAANALYSIS'].fields_by_name['dataset']._serialized_options = b'\342A\001\002'
+  _globals['_DATAANALYSIS'].fields_by_name['statistics']._loaded_options = None
+  _globals['_DATAANALYSIS'].fields_by_name['statistics']._serialized_options = b'\342A\001\002'
   _globals['_ANALYSISOUTLIER_PARAMETERSENTRY']._loaded_options = None
   _globals['_ANALYSISOUTLIER_PARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_ANALYSISOUTLIERMETHOD']._serialized_start=1555
-  _globals['_ANALYSISOUTLIERMETHOD']._serialized_end=2144
-  _globals['_DATAANALYSIS']._serialized_start=187
-  _globals['_DATAANALYSIS']._serialized_end=768
-  _globals['_DATAANALYSIS_PROPERTIESENTRY']._serialized_start=682
-  _globals['_DATAANALYSIS_PROPERTIESENTRY']._serialized_end=768
-  _globals['_ANALYSISOUTLIER']._serialized_start=771
-  _globals['_ANALYSISOUTLIER']._serialized_end=1434
-  _globals['_ANALYSISOUTLIER_PARAMETERSENTRY']._serialized_start=1316
-  _globals['_ANALYSISOUTLIER_PARAMETERSENTRY']._serialized_end=1402
-  _globals['_ANALYSISOUTLIEREXAMPLE']._serialized_start=1436
-  _globals['_ANALYSISOUTLIEREXAMPLE']._serialized_end=1552
+  _globals['_ANALYSISOUTLIER'].fields_by_name['feature']._loaded_options = None
+  _globals['_ANALYSISOUTLIER'].fields_by_name['feature']._serialized_options = b'\342A\001\002'
+  _globals['_ANALYSISOUTLIER'].fields_by_name['method']._loaded_options = None
+  _globals['_ANALYSISOUTLIER'].fields_by_name['method']._serialized_options = b'\342A\001\002'
+  _globals['_ANALYSISOUTLIERMETHOD']._serialized_start=1612
+  _globals['_ANALYSISOUTLIERMETHOD']._serialized_end=2201
+  _globals['_DATAANALYSIS']._serialized_start=220
+  _globals['_DATAANALYSIS']._serialized_end=813
+  _globals['_DATAANALYSIS_PROPERTIESENTRY']._serialized_start=727
+  _globals['_DATAANALYSIS_PROPERTIESENTRY']._serialized_end=813
+  _globals['_ANALYSISOUTLIER']._serialized_start=816
+  _globals['_ANALYSISOUTLIER']._serialized_end=1491
+  _globals['_ANALYSISOUTLIER_PARAMETERSENTRY']._serialized_start=1373
+  _globals['_ANALYSISOUTLIER_PARAMETERSENTRY']._serialized_end=1459
+  _globals['_ANALYSISOUTLIEREXAMPLE']._serialized_start=1493
+  _globals['_ANALYSISOUTLIEREXAMPLE']._serialized_end=1609
 # @@protoc_insertion_point(module_scope)

@@ -221,7 +221,7 @@ class AnalysisOutlier(message.Message):
     method: AnalysisOutlierMethod.ValueType
     """Required. The detection method."""
     count: builtins.int
-    """Required. Number of outlying examples."""
+    """Optional. Number of outlying examples."""
     fraction: builtins.float
     """Optional. Fraction of examples (in [0, 1]) that are outlying."""
     lower_fence: builtins.float

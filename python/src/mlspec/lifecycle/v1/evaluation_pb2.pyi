@@ -115,9 +115,10 @@ class ModelEvaluation(message.Message):
     PROPERTIES_FIELD_NUMBER: builtins.int
     OBJECTIVES_EVALUATION_FIELD_NUMBER: builtins.int
     validation_ok: builtins.bool
-    """Output only. True when no blocking threshold failed and no required slice is
+    """Output only. True when no blocking threshold failed and no configured slice is
     missing. A server MUST recompute it from `threshold_results` and `missing_slices`
-    and reject a report that contradicts them with INVALID_ARGUMENT.
+    and reject a report that claims it true against them with INVALID_ARGUMENT (false
+    is what a report that leaves the field out says, so it is recomputed, not refused).
     """
     objectives_outcome: threshold_pb2.ThresholdOutcome.ValueType
     """Required. Overall result of checking the codified objectives: PASSED when all
@@ -186,7 +187,8 @@ class ModelEvaluation(message.Message):
     @builtins.property
     def failures(self) -> containers.RepeatedCompositeFieldContainer[EvaluationThresholdResult]:
         """Optional. The threshold checks that failed (a subset of `threshold_results` whose
-        outcome is THRESHOLD_OUTCOME_FAILED), for quick reading.
+        outcome is THRESHOLD_OUTCOME_FAILED), for quick reading; a server MUST reject a
+        failure that is not a failed threshold result (INVALID_ARGUMENT).
         """
 
     @builtins.property
@@ -473,9 +475,9 @@ class EvaluationConfidenceInterval(message.Message):
     LEVEL_FIELD_NUMBER: builtins.int
     METHOD_FIELD_NUMBER: builtins.int
     lower_bound: builtins.float
-    """Required. Lower bound of the interval."""
+    """Optional. Lower bound of the interval."""
     upper_bound: builtins.float
-    """Required. Upper bound of the interval."""
+    """Optional. Upper bound of the interval."""
     level: builtins.float
     """Required. Confidence level in (0, 1), for example 0.95."""
     method: builtins.str
@@ -519,7 +521,7 @@ class EvaluationFairnessGap(message.Message):
     value_b: builtins.float
     """Optional. Metric value on group B."""
     difference: builtins.float
-    """Required. value_b - value_a."""
+    """Optional. value_b - value_a."""
     ratio: builtins.float
     """Optional. value_b / value_a (undefined when value_a is zero)."""
     threshold_on_ratio: builtins.bool

@@ -33,7 +33,7 @@ from mlspec.lifecycle.v1 import evaluation_pb2 as mlspec_dot_lifecycle_dot_v1_do
 from mlspec.lifecycle.v1 import objectives_evaluation_pb2 as mlspec_dot_lifecycle_dot_v1_dot_objectives__evaluation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/lifecycle/v1/holdback_test.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\x1a$mlspec/lifecycle/v1/evaluation.proto\x1a/mlspec/lifecycle/v1/objectives_evaluation.proto\"\x9d\t\n\tModelTest\x12L\n\x14\x65valuation_report_id\x18\x01 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x12\x65valuationReportId\x12\x33\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12Q\n\x10holdback_dataset\x18\x03 \x01(\x0b\x32&.mlspec.lifecycle.v1.EvaluationDatasetR\x0fholdbackDataset\x12M\n\x0c\x64isjointness\x18\x04 \x01(\x0b\x32).mlspec.lifecycle.v1.HoldbackDisjointnessR\x0c\x64isjointness\x12T\n\x0fuse_attestation\x18\x05 \x01(\x0b\x32+.mlspec.lifecycle.v1.HoldbackUseAttestationR\x0euseAttestation\x12R\n\x0emetric_results\x18\x06 \x03(\x0b\x32+.mlspec.lifecycle.v1.EvaluationMetricResultR\rmetricResults\x12O\n\rfairness_gaps\x18\x07 \x03(\x0b\x32*.mlspec.lifecycle.v1.EvaluationFairnessGapR\x0c\x66\x61irnessGaps\x12[\n\x11threshold_results\x18\x08 \x03(\x0b\x32..mlspec.lifecycle.v1.EvaluationThresholdResultR\x10thresholdResults\x12\x45\n\x0btest_result\x18\t \x01(\x0b\x32$.mlspec.lifecycle.v1.ModelTestResultR\ntestResult\x12Q\n\x12objectives_outcome\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x11objectivesOutcome\x12\x42\n\x08\x64\x65\x63ision\x18\x0b \x01(\x0e\x32&.mlspec.lifecycle.v1.ModelGateDecisionR\x08\x64\x65\x63ision\x12\'\n\x0f\x64\x65\x63ision_reason\x18\x0c \x01(\tR\x0e\x64\x65\x63isionReason\x12N\n\nproperties\x18\r \x03(\x0b\x32..mlspec.lifecycle.v1.ModelTest.PropertiesEntryR\nproperties\x12\x64\n\x15objectives_evaluation\x18\x0e \x01(\x0b\x32).mlspec.lifecycle.v1.ObjectivesEvaluationB\x04\xe2\x41\x01\x03R\x14objectivesEvaluation\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xd6\x03\n\x14HoldbackDisjointness\x12H\n\x10holdback_dataset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0fholdbackDataset\x12\x44\n\x0fholdback_digest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0eholdbackDigest\x12J\n\x11\x63ompared_datasets\x18\x03 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x10\x63omparedDatasets\x12\x46\n\x10\x63ompared_digests\x18\x04 \x03(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0f\x63omparedDigests\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\x1f\n\x0bkey_columns\x18\x06 \x03(\tR\nkeyColumns\x12#\n\roverlap_count\x18\x07 \x01(\x03R\x0coverlapCount\x12<\n\x07outcome\x18\x08 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x07outcome\"\xba\x01\n\x16HoldbackUseAttestation\x12\x1b\n\tuse_count\x18\x01 \x01(\x05R\x08useCount\x12\x45\n\rprevious_uses\x18\x02 \x03(\x0b\x32 .mlspec.lifecycle.v1.HoldbackUseR\x0cpreviousUses\x12<\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x08\x65nvelope\"\xbd\x01\n\x0bHoldbackUse\x12\x33\n\x05model\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12\x42\n\x0fstage_report_id\x18\x02 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\rstageReportId\x12\x35\n\x08use_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07useTime\"\xcb\x02\n\x0fModelTestResult\x12:\n\x06result\x18\x01 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12\x43\n\rconfiguration\x18\x02 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rconfiguration\x12N\n\x14\x63onfiguration_digest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x13\x63onfigurationDigest\x12!\n\x0cpassed_tests\x18\x04 \x03(\tR\x0bpassedTests\x12!\n\x0cwarned_tests\x18\x05 \x03(\tR\x0bwarnedTests\x12!\n\x0c\x66\x61iled_tests\x18\x06 \x03(\tR\x0b\x66\x61iledTestsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mlspec/lifecycle/v1/holdback_test.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\x1a$mlspec/lifecycle/v1/evaluation.proto\x1a/mlspec/lifecycle/v1/objectives_evaluation.proto\"\xc5\t\n\tModelTest\x12P\n\x14\x65valuation_report_id\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15mlspec.io/StageReportR\x12\x65valuationReportId\x12\x39\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12W\n\x10holdback_dataset\x18\x03 \x01(\x0b\x32&.mlspec.lifecycle.v1.EvaluationDatasetB\x04\xe2\x41\x01\x02R\x0fholdbackDataset\x12S\n\x0c\x64isjointness\x18\x04 \x01(\x0b\x32).mlspec.lifecycle.v1.HoldbackDisjointnessB\x04\xe2\x41\x01\x02R\x0c\x64isjointness\x12T\n\x0fuse_attestation\x18\x05 \x01(\x0b\x32+.mlspec.lifecycle.v1.HoldbackUseAttestationR\x0euseAttestation\x12R\n\x0emetric_results\x18\x06 \x03(\x0b\x32+.mlspec.lifecycle.v1.EvaluationMetricResultR\rmetricResults\x12O\n\rfairness_gaps\x18\x07 \x03(\x0b\x32*.mlspec.lifecycle.v1.EvaluationFairnessGapR\x0c\x66\x61irnessGaps\x12[\n\x11threshold_results\x18\x08 \x03(\x0b\x32..mlspec.lifecycle.v1.EvaluationThresholdResultR\x10thresholdResults\x12K\n\x0btest_result\x18\t \x01(\x0b\x32$.mlspec.lifecycle.v1.ModelTestResultB\x04\xe2\x41\x01\x02R\ntestResult\x12W\n\x12objectives_outcome\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x11objectivesOutcome\x12H\n\x08\x64\x65\x63ision\x18\x0b \x01(\x0e\x32&.mlspec.lifecycle.v1.ModelGateDecisionB\x04\xe2\x41\x01\x02R\x08\x64\x65\x63ision\x12\'\n\x0f\x64\x65\x63ision_reason\x18\x0c \x01(\tR\x0e\x64\x65\x63isionReason\x12N\n\nproperties\x18\r \x03(\x0b\x32..mlspec.lifecycle.v1.ModelTest.PropertiesEntryR\nproperties\x12\x64\n\x15objectives_evaluation\x18\x0e \x01(\x0b\x32).mlspec.lifecycle.v1.ObjectivesEvaluationB\x04\xe2\x41\x01\x03R\x14objectivesEvaluation\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xf4\x03\n\x14HoldbackDisjointness\x12N\n\x10holdback_dataset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x0fholdbackDataset\x12J\n\x0fholdback_digest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x0eholdbackDigest\x12P\n\x11\x63ompared_datasets\x18\x03 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x10\x63omparedDatasets\x12L\n\x10\x63ompared_digests\x18\x04 \x03(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x0f\x63omparedDigests\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\x1f\n\x0bkey_columns\x18\x06 \x03(\tR\nkeyColumns\x12#\n\roverlap_count\x18\x07 \x01(\x03R\x0coverlapCount\x12\x42\n\x07outcome\x18\x08 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x07outcome\"\xc6\x01\n\x16HoldbackUseAttestation\x12!\n\tuse_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x08useCount\x12K\n\rprevious_uses\x18\x02 \x03(\x0b\x32 .mlspec.lifecycle.v1.HoldbackUseB\x04\xe2\x41\x01\x03R\x0cpreviousUses\x12<\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x08\x65nvelope\"\xcd\x01\n\x0bHoldbackUse\x12\x39\n\x05model\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12\x46\n\x0fstage_report_id\x18\x02 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15mlspec.io/StageReportR\rstageReportId\x12;\n\x08use_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x07useTime\"\xd1\x02\n\x0fModelTestResult\x12@\n\x06result\x18\x01 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x06result\x12\x43\n\rconfiguration\x18\x02 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rconfiguration\x12N\n\x14\x63onfiguration_digest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x13\x63onfigurationDigest\x12!\n\x0cpassed_tests\x18\x04 \x03(\tR\x0bpassedTests\x12!\n\x0cwarned_tests\x18\x05 \x03(\tR\x0bwarnedTests\x12!\n\x0c\x66\x61iled_tests\x18\x06 \x03(\tR\x0b\x66\x61iledTestsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,21 +43,53 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELTEST_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODELTEST_PROPERTIESENTRY']._serialized_options = b'8\001'
   _globals['_MODELTEST'].fields_by_name['evaluation_report_id']._loaded_options = None
-  _globals['_MODELTEST'].fields_by_name['evaluation_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
+  _globals['_MODELTEST'].fields_by_name['evaluation_report_id']._serialized_options = b'\342A\001\002\372A\027\n\025mlspec.io/StageReport'
+  _globals['_MODELTEST'].fields_by_name['model']._loaded_options = None
+  _globals['_MODELTEST'].fields_by_name['model']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTEST'].fields_by_name['holdback_dataset']._loaded_options = None
+  _globals['_MODELTEST'].fields_by_name['holdback_dataset']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTEST'].fields_by_name['disjointness']._loaded_options = None
+  _globals['_MODELTEST'].fields_by_name['disjointness']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTEST'].fields_by_name['test_result']._loaded_options = None
+  _globals['_MODELTEST'].fields_by_name['test_result']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTEST'].fields_by_name['objectives_outcome']._loaded_options = None
+  _globals['_MODELTEST'].fields_by_name['objectives_outcome']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTEST'].fields_by_name['decision']._loaded_options = None
+  _globals['_MODELTEST'].fields_by_name['decision']._serialized_options = b'\342A\001\002'
   _globals['_MODELTEST'].fields_by_name['objectives_evaluation']._loaded_options = None
   _globals['_MODELTEST'].fields_by_name['objectives_evaluation']._serialized_options = b'\342A\001\003'
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['holdback_dataset']._loaded_options = None
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['holdback_dataset']._serialized_options = b'\342A\001\002'
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['holdback_digest']._loaded_options = None
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['holdback_digest']._serialized_options = b'\342A\001\002'
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['compared_datasets']._loaded_options = None
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['compared_datasets']._serialized_options = b'\342A\001\002'
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['compared_digests']._loaded_options = None
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['compared_digests']._serialized_options = b'\342A\001\002'
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['outcome']._loaded_options = None
+  _globals['_HOLDBACKDISJOINTNESS'].fields_by_name['outcome']._serialized_options = b'\342A\001\002'
+  _globals['_HOLDBACKUSEATTESTATION'].fields_by_name['use_count']._loaded_options = None
+  _globals['_HOLDBACKUSEATTESTATION'].fields_by_name['use_count']._serialized_options = b'\342A\001\003'
+  _globals['_HOLDBACKUSEATTESTATION'].fields_by_name['previous_uses']._loaded_options = None
+  _globals['_HOLDBACKUSEATTESTATION'].fields_by_name['previous_uses']._serialized_options = b'\342A\001\003'
+  _globals['_HOLDBACKUSE'].fields_by_name['model']._loaded_options = None
+  _globals['_HOLDBACKUSE'].fields_by_name['model']._serialized_options = b'\342A\001\002'
   _globals['_HOLDBACKUSE'].fields_by_name['stage_report_id']._loaded_options = None
-  _globals['_HOLDBACKUSE'].fields_by_name['stage_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
+  _globals['_HOLDBACKUSE'].fields_by_name['stage_report_id']._serialized_options = b'\342A\001\002\372A\027\n\025mlspec.io/StageReport'
+  _globals['_HOLDBACKUSE'].fields_by_name['use_time']._loaded_options = None
+  _globals['_HOLDBACKUSE'].fields_by_name['use_time']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTESTRESULT'].fields_by_name['result']._loaded_options = None
+  _globals['_MODELTESTRESULT'].fields_by_name['result']._serialized_options = b'\342A\001\002'
   _globals['_MODELTEST']._serialized_start=374
-  _globals['_MODELTEST']._serialized_end=1555
-  _globals['_MODELTEST_PROPERTIESENTRY']._serialized_start=1469
-  _globals['_MODELTEST_PROPERTIESENTRY']._serialized_end=1555
-  _globals['_HOLDBACKDISJOINTNESS']._serialized_start=1558
-  _globals['_HOLDBACKDISJOINTNESS']._serialized_end=2028
-  _globals['_HOLDBACKUSEATTESTATION']._serialized_start=2031
-  _globals['_HOLDBACKUSEATTESTATION']._serialized_end=2217
-  _globals['_HOLDBACKUSE']._serialized_start=2220
-  _globals['_HOLDBACKUSE']._serialized_end=2409
-  _globals['_MODELTESTRESULT']._serialized_start=2412
-  _globals['_MODELTESTRESULT']._serialized_end=2743
+  _globals['_MODELTEST']._serialized_end=1595
+  _globals['_MODELTEST_PROPERTIESENTRY']._serialized_start=1509
+  _globals['_MODELTEST_PROPERTIESENTRY']._serialized_end=1595
+  _globals['_HOLDBACKDISJOINTNESS']._serialized_start=1598
+  _globals['_HOLDBACKDISJOINTNESS']._serialized_end=2098
+  _globals['_HOLDBACKUSEATTESTATION']._serialized_start=2101
+  _globals['_HOLDBACKUSEATTESTATION']._serialized_end=2299
+  _globals['_HOLDBACKUSE']._serialized_start=2302
+  _globals['_HOLDBACKUSE']._serialized_end=2507
+  _globals['_MODELTESTRESULT']._serialized_start=2510
+  _globals['_MODELTESTRESULT']._serialized_end=2847
 # @@protoc_insertion_point(module_scope)

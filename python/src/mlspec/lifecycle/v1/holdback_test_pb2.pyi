@@ -107,8 +107,8 @@ class ModelTest(message.Message):
 
     @builtins.property
     def use_attestation(self) -> HoldbackUseAttestation:
-        """Required. Attestation that the hold-back set was used exactly once for this model
-        version.
+        """Optional. Attestation that the hold-back set was used exactly once for this model
+        version; the server fills its counts whether or not the report carries one.
         """
 
     @builtins.property
@@ -181,7 +181,7 @@ class HoldbackDisjointness(message.Message):
     method: builtins.str
     """Optional. How overlap was detected, for example `row-hash` or `entity-key`."""
     overlap_count: builtins.int
-    """Required. Number of hold-back examples (or keys) also found in the compared data."""
+    """Optional. Number of hold-back examples (or keys) also found in the compared data."""
     outcome: threshold_pb2.ThresholdOutcome.ValueType
     """Required. PASSED when the overlap count is zero (or within an explicit tolerance)."""
     @builtins.property

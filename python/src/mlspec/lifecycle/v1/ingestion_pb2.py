@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/lifecycle/v1/ingestion.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xc8\t\n\rDataIngestion\x12\x45\n\tconnector\x18\x01 \x01(\x0b\x32\'.mlspec.lifecycle.v1.IngestionConnectorR\tconnector\x12>\n\x07sources\x18\x02 \x03(\x0b\x32$.mlspec.lifecycle.v1.IngestionSourceR\x07sources\x12\x39\n\x05query\x18\x03 \x01(\x0b\x32#.mlspec.lifecycle.v1.IngestionQueryR\x05query\x12\x36\n\x04span\x18\x04 \x01(\x0b\x32\".mlspec.lifecycle.v1.IngestionSpanR\x04span\x12?\n\x07storage\x18\x05 \x01(\x0b\x32%.mlspec.lifecycle.v1.IngestionStorageR\x07storage\x12\x42\n\x08sharding\x18\x06 \x01(\x0b\x32&.mlspec.lifecycle.v1.IngestionShardingR\x08sharding\x12;\n\x06shards\x18\x07 \x03(\x0b\x32#.mlspec.lifecycle.v1.IngestionShardR\x06shards\x12\x42\n\x0e\x64\x61taset_digest\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\rdatasetDigest\x12G\n\x0esigned_dataset\x18\t \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\rsignedDataset\x12\x45\n\tlabelling\x18\n \x01(\x0b\x32\'.mlspec.lifecycle.v1.IngestionLabellingR\tlabelling\x12R\n\x0esynthetic_data\x18\x0b \x01(\x0b\x32+.mlspec.lifecycle.v1.IngestionSyntheticDataR\rsyntheticData\x12\x39\n\nstart_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x44\n\x0eoutput_dataset\x18\x0e \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\routputDataset\x12#\n\rrows_ingested\x18\x0f \x01(\x03R\x0crowsIngested\x12%\n\x0e\x62ytes_ingested\x18\x10 \x01(\x03R\rbytesIngested\x12#\n\rrows_rejected\x18\x11 \x01(\x03R\x0crowsRejected\x12R\n\nproperties\x18\x12 \x03(\x0b\x32\x32.mlspec.lifecycle.v1.DataIngestion.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xa8\x02\n\x12IngestionConnector\x12?\n\x04type\x18\x01 \x01(\x0e\x32+.mlspec.lifecycle.v1.IngestionConnectorTypeR\x04type\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12N\n\x07options\x18\x04 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.IngestionConnector.OptionsEntryR\x07options\x1aS\n\x0cOptionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xfc\x01\n\x0fIngestionSource\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n\x03uri\x18\x02 \x01(\tR\x03uri\x12;\n\tdatastore\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\tdatastore\x12\x18\n\x07locator\x18\x04 \x01(\tR\x07locator\x12\x37\n\x07\x64\x61taset\x18\x05 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x33\n\x06\x64igest\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\"\xe5\x02\n\x0eIngestionQuery\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x18\n\x07\x64ialect\x18\x02 \x01(\tR\x07\x64ialect\x12S\n\nparameters\x18\x03 \x03(\x0b\x32\x33.mlspec.lifecycle.v1.IngestionQuery.ParametersEntryR\nparameters\x12\x33\n\x06\x64igest\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x43\n\x0csigned_query\x18\x05 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0bsignedQuery\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xee\x01\n\rIngestionSpan\x12\x12\n\x04span\x18\x01 \x01(\x03R\x04span\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12#\n\rinput_pattern\x18\x03 \x01(\tR\x0cinputPattern\x12\x46\n\x11window_start_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fwindowStartTime\x12\x42\n\x0fwindow_end_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rwindowEndTime\"\xa2\x01\n\x10IngestionStorage\x12\x16\n\x06\x66ormat\x18\x01 \x01(\tR\x06\x66ormat\x12\x1d\n\nmedia_type\x18\x02 \x01(\tR\tmediaType\x12#\n\rstorage_layer\x18\x03 \x01(\tR\x0cstorageLayer\x12 \n\x0b\x63ompression\x18\x04 \x01(\tR\x0b\x63ompression\x12\x10\n\x03uri\x18\x05 \x01(\tR\x03uri\"\xc2\x01\n\x11IngestionSharding\x12J\n\x08strategy\x18\x01 \x01(\x0e\x32..mlspec.lifecycle.v1.IngestionShardingStrategyR\x08strategy\x12\x12\n\x04keys\x18\x02 \x03(\tR\x04keys\x12\x1f\n\x0bshard_count\x18\x03 \x01(\x05R\nshardCount\x12,\n\x12target_shard_bytes\x18\x04 \x01(\x03R\x10targetShardBytes\"\xc7\x01\n\x0eIngestionShard\x12\x10\n\x03uri\x18\x01 \x01(\tR\x03uri\x12\x33\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x1b\n\trow_count\x18\x03 \x01(\x03R\x08rowCount\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x14\n\x05index\x18\x05 \x01(\x05R\x05index\x12\x1c\n\tpartition\x18\x06 \x01(\tR\tpartition\"\xdb\x03\n\x12IngestionLabelling\x12\x45\n\x06method\x18\x01 \x01(\x0e\x32-.mlspec.lifecycle.v1.IngestionLabellingMethodR\x06method\x12\x1a\n\x08provider\x18\x02 \x01(\tR\x08provider\x12=\n\nguidelines\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\nguidelines\x12%\n\x0eguidelines_uri\x18\x04 \x01(\tR\rguidelinesUri\x12#\n\rlabel_columns\x18\x05 \x03(\tR\x0clabelColumns\x12#\n\rlabelled_rows\x18\x06 \x01(\x03R\x0clabelledRows\x12$\n\x0elabels_per_row\x18\x07 \x01(\x05R\x0clabelsPerRow\x12\x44\n\x07quality\x18\x08 \x03(\x0b\x32*.mlspec.lifecycle.v1.IngestionLabelQualityR\x07quality\x12\x46\n\x0f\x61ssisting_model\x18\t \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0e\x61ssistingModel\"f\n\x15IngestionLabelQuality\x12\x16\n\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\x12\x1f\n\x0bsample_size\x18\x03 \x01(\x03R\nsampleSize\"\xec\x03\n\x16IngestionSyntheticData\x12\x45\n\x06method\x18\x01 \x01(\x0e\x32-.mlspec.lifecycle.v1.IngestionSyntheticMethodR\x06method\x12\x1c\n\tgenerator\x18\x02 \x01(\tR\tgenerator\x12\x46\n\x0fgenerator_model\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0egeneratorModel\x12\x12\n\x04seed\x18\x04 \x01(\x03R\x04seed\x12\x1a\n\x08\x66raction\x18\x05 \x01(\x01R\x08\x66raction\x12\x1b\n\trow_count\x18\x06 \x01(\x03R\x08rowCount\x12#\n\rmarker_column\x18\x07 \x01(\tR\x0cmarkerColumn\x12[\n\nparameters\x18\x08 \x03(\x0b\x32;.mlspec.lifecycle.v1.IngestionSyntheticData.ParametersEntryR\nparameters\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01*\xab\x04\n\x16IngestionConnectorType\x12(\n$INGESTION_CONNECTOR_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dINGESTION_CONNECTOR_TYPE_ODBC\x10\x01\x12!\n\x1dINGESTION_CONNECTOR_TYPE_JDBC\x10\x02\x12\"\n\x1eINGESTION_CONNECTOR_TYPE_SPARK\x10\x03\x12!\n\x1dINGESTION_CONNECTOR_TYPE_HDFS\x10\x04\x12 \n\x1cINGESTION_CONNECTOR_TYPE_CSV\x10\x05\x12$\n INGESTION_CONNECTOR_TYPE_PARQUET\x10\x06\x12\"\n\x1eINGESTION_CONNECTOR_TYPE_KAFKA\x10\x07\x12%\n!INGESTION_CONNECTOR_TYPE_HTTP_API\x10\x08\x12%\n!INGESTION_CONNECTOR_TYPE_BIGQUERY\x10\t\x12)\n%INGESTION_CONNECTOR_TYPE_OBJECT_STORE\x10\n\x12*\n&INGESTION_CONNECTOR_TYPE_FEATURE_STORE\x10\x0b\x12%\n!INGESTION_CONNECTOR_TYPE_TFRECORD\x10\x0c\x12\"\n\x1eINGESTION_CONNECTOR_TYPE_OTHER\x10\r*\xe7\x02\n\x19IngestionShardingStrategy\x12+\n\'INGESTION_SHARDING_STRATEGY_UNSPECIFIED\x10\x00\x12$\n INGESTION_SHARDING_STRATEGY_NONE\x10\x01\x12$\n INGESTION_SHARDING_STRATEGY_HASH\x10\x02\x12%\n!INGESTION_SHARDING_STRATEGY_RANGE\x10\x03\x12+\n\'INGESTION_SHARDING_STRATEGY_ROUND_ROBIN\x10\x04\x12$\n INGESTION_SHARDING_STRATEGY_TIME\x10\x05\x12$\n INGESTION_SHARDING_STRATEGY_SIZE\x10\x06\x12\x31\n-INGESTION_SHARDING_STRATEGY_SOURCE_PARTITIONS\x10\x07*\xdc\x02\n\x18IngestionLabellingMethod\x12*\n&INGESTION_LABELLING_METHOD_UNSPECIFIED\x10\x00\x12%\n!INGESTION_LABELLING_METHOD_MANUAL\x10\x01\x12+\n\'INGESTION_LABELLING_METHOD_PROGRAMMATIC\x10\x02\x12/\n+INGESTION_LABELLING_METHOD_WEAK_SUPERVISION\x10\x03\x12-\n)INGESTION_LABELLING_METHOD_MODEL_ASSISTED\x10\x04\x12\x30\n,INGESTION_LABELLING_METHOD_IMPLICIT_FEEDBACK\x10\x05\x12.\n*INGESTION_LABELLING_METHOD_SOURCE_PROVIDED\x10\x06*\xde\x02\n\x18IngestionSyntheticMethod\x12*\n&INGESTION_SYNTHETIC_METHOD_UNSPECIFIED\x10\x00\x12)\n%INGESTION_SYNTHETIC_METHOD_SIMULATION\x10\x01\x12/\n+INGESTION_SYNTHETIC_METHOD_GENERATIVE_MODEL\x10\x02\x12+\n\'INGESTION_SYNTHETIC_METHOD_AUGMENTATION\x10\x03\x12+\n\'INGESTION_SYNTHETIC_METHOD_OVERSAMPLING\x10\x04\x12)\n%INGESTION_SYNTHETIC_METHOD_RULE_BASED\x10\x05\x12\x35\n1INGESTION_SYNTHETIC_METHOD_DIFFERENTIALLY_PRIVATE\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/lifecycle/v1/ingestion.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xec\t\n\rDataIngestion\x12K\n\tconnector\x18\x01 \x01(\x0b\x32\'.mlspec.lifecycle.v1.IngestionConnectorB\x04\xe2\x41\x01\x02R\tconnector\x12\x44\n\x07sources\x18\x02 \x03(\x0b\x32$.mlspec.lifecycle.v1.IngestionSourceB\x04\xe2\x41\x01\x02R\x07sources\x12\x39\n\x05query\x18\x03 \x01(\x0b\x32#.mlspec.lifecycle.v1.IngestionQueryR\x05query\x12\x36\n\x04span\x18\x04 \x01(\x0b\x32\".mlspec.lifecycle.v1.IngestionSpanR\x04span\x12?\n\x07storage\x18\x05 \x01(\x0b\x32%.mlspec.lifecycle.v1.IngestionStorageR\x07storage\x12\x42\n\x08sharding\x18\x06 \x01(\x0b\x32&.mlspec.lifecycle.v1.IngestionShardingR\x08sharding\x12;\n\x06shards\x18\x07 \x03(\x0b\x32#.mlspec.lifecycle.v1.IngestionShardR\x06shards\x12H\n\x0e\x64\x61taset_digest\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\rdatasetDigest\x12G\n\x0esigned_dataset\x18\t \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\rsignedDataset\x12\x45\n\tlabelling\x18\n \x01(\x0b\x32\'.mlspec.lifecycle.v1.IngestionLabellingR\tlabelling\x12R\n\x0esynthetic_data\x18\x0b \x01(\x0b\x32+.mlspec.lifecycle.v1.IngestionSyntheticDataR\rsyntheticData\x12?\n\nstart_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\tstartTime\x12;\n\x08\x65nd_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x07\x65ndTime\x12J\n\x0eoutput_dataset\x18\x0e \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\routputDataset\x12#\n\rrows_ingested\x18\x0f \x01(\x03R\x0crowsIngested\x12%\n\x0e\x62ytes_ingested\x18\x10 \x01(\x03R\rbytesIngested\x12#\n\rrows_rejected\x18\x11 \x01(\x03R\x0crowsRejected\x12R\n\nproperties\x18\x12 \x03(\x0b\x32\x32.mlspec.lifecycle.v1.DataIngestion.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xae\x02\n\x12IngestionConnector\x12\x45\n\x04type\x18\x01 \x01(\x0e\x32+.mlspec.lifecycle.v1.IngestionConnectorTypeB\x04\xe2\x41\x01\x02R\x04type\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12N\n\x07options\x18\x04 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.IngestionConnector.OptionsEntryR\x07options\x1aS\n\x0cOptionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xfc\x01\n\x0fIngestionSource\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n\x03uri\x18\x02 \x01(\tR\x03uri\x12;\n\tdatastore\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\tdatastore\x12\x18\n\x07locator\x18\x04 \x01(\tR\x07locator\x12\x37\n\x07\x64\x61taset\x18\x05 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x33\n\x06\x64igest\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\"\xf1\x02\n\x0eIngestionQuery\x12\x18\n\x04text\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04text\x12\x1e\n\x07\x64ialect\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x64ialect\x12S\n\nparameters\x18\x03 \x03(\x0b\x32\x33.mlspec.lifecycle.v1.IngestionQuery.ParametersEntryR\nparameters\x12\x33\n\x06\x64igest\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x43\n\x0csigned_query\x18\x05 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0bsignedQuery\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xee\x01\n\rIngestionSpan\x12\x12\n\x04span\x18\x01 \x01(\x03R\x04span\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12#\n\rinput_pattern\x18\x03 \x01(\tR\x0cinputPattern\x12\x46\n\x11window_start_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fwindowStartTime\x12\x42\n\x0fwindow_end_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rwindowEndTime\"\xa8\x01\n\x10IngestionStorage\x12\x1c\n\x06\x66ormat\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06\x66ormat\x12\x1d\n\nmedia_type\x18\x02 \x01(\tR\tmediaType\x12#\n\rstorage_layer\x18\x03 \x01(\tR\x0cstorageLayer\x12 \n\x0b\x63ompression\x18\x04 \x01(\tR\x0b\x63ompression\x12\x10\n\x03uri\x18\x05 \x01(\tR\x03uri\"\xc8\x01\n\x11IngestionSharding\x12P\n\x08strategy\x18\x01 \x01(\x0e\x32..mlspec.lifecycle.v1.IngestionShardingStrategyB\x04\xe2\x41\x01\x02R\x08strategy\x12\x12\n\x04keys\x18\x02 \x03(\tR\x04keys\x12\x1f\n\x0bshard_count\x18\x03 \x01(\x05R\nshardCount\x12,\n\x12target_shard_bytes\x18\x04 \x01(\x03R\x10targetShardBytes\"\xd3\x01\n\x0eIngestionShard\x12\x16\n\x03uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03uri\x12\x39\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x1b\n\trow_count\x18\x03 \x01(\x03R\x08rowCount\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x14\n\x05index\x18\x05 \x01(\x05R\x05index\x12\x1c\n\tpartition\x18\x06 \x01(\tR\tpartition\"\xe1\x03\n\x12IngestionLabelling\x12K\n\x06method\x18\x01 \x01(\x0e\x32-.mlspec.lifecycle.v1.IngestionLabellingMethodB\x04\xe2\x41\x01\x02R\x06method\x12\x1a\n\x08provider\x18\x02 \x01(\tR\x08provider\x12=\n\nguidelines\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\nguidelines\x12%\n\x0eguidelines_uri\x18\x04 \x01(\tR\rguidelinesUri\x12#\n\rlabel_columns\x18\x05 \x03(\tR\x0clabelColumns\x12#\n\rlabelled_rows\x18\x06 \x01(\x03R\x0clabelledRows\x12$\n\x0elabels_per_row\x18\x07 \x01(\x05R\x0clabelsPerRow\x12\x44\n\x07quality\x18\x08 \x03(\x0b\x32*.mlspec.lifecycle.v1.IngestionLabelQualityR\x07quality\x12\x46\n\x0f\x61ssisting_model\x18\t \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0e\x61ssistingModel\"l\n\x15IngestionLabelQuality\x12\x1c\n\x06metric\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06metric\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\x12\x1f\n\x0bsample_size\x18\x03 \x01(\x03R\nsampleSize\"\xf2\x03\n\x16IngestionSyntheticData\x12K\n\x06method\x18\x01 \x01(\x0e\x32-.mlspec.lifecycle.v1.IngestionSyntheticMethodB\x04\xe2\x41\x01\x02R\x06method\x12\x1c\n\tgenerator\x18\x02 \x01(\tR\tgenerator\x12\x46\n\x0fgenerator_model\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0egeneratorModel\x12\x12\n\x04seed\x18\x04 \x01(\x03R\x04seed\x12\x1a\n\x08\x66raction\x18\x05 \x01(\x01R\x08\x66raction\x12\x1b\n\trow_count\x18\x06 \x01(\x03R\x08rowCount\x12#\n\rmarker_column\x18\x07 \x01(\tR\x0cmarkerColumn\x12[\n\nparameters\x18\x08 \x03(\x0b\x32;.mlspec.lifecycle.v1.IngestionSyntheticData.ParametersEntryR\nparameters\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01*\xab\x04\n\x16IngestionConnectorType\x12(\n$INGESTION_CONNECTOR_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dINGESTION_CONNECTOR_TYPE_ODBC\x10\x01\x12!\n\x1dINGESTION_CONNECTOR_TYPE_JDBC\x10\x02\x12\"\n\x1eINGESTION_CONNECTOR_TYPE_SPARK\x10\x03\x12!\n\x1dINGESTION_CONNECTOR_TYPE_HDFS\x10\x04\x12 \n\x1cINGESTION_CONNECTOR_TYPE_CSV\x10\x05\x12$\n INGESTION_CONNECTOR_TYPE_PARQUET\x10\x06\x12\"\n\x1eINGESTION_CONNECTOR_TYPE_KAFKA\x10\x07\x12%\n!INGESTION_CONNECTOR_TYPE_HTTP_API\x10\x08\x12%\n!INGESTION_CONNECTOR_TYPE_BIGQUERY\x10\t\x12)\n%INGESTION_CONNECTOR_TYPE_OBJECT_STORE\x10\n\x12*\n&INGESTION_CONNECTOR_TYPE_FEATURE_STORE\x10\x0b\x12%\n!INGESTION_CONNECTOR_TYPE_TFRECORD\x10\x0c\x12\"\n\x1eINGESTION_CONNECTOR_TYPE_OTHER\x10\r*\xe7\x02\n\x19IngestionShardingStrategy\x12+\n\'INGESTION_SHARDING_STRATEGY_UNSPECIFIED\x10\x00\x12$\n INGESTION_SHARDING_STRATEGY_NONE\x10\x01\x12$\n INGESTION_SHARDING_STRATEGY_HASH\x10\x02\x12%\n!INGESTION_SHARDING_STRATEGY_RANGE\x10\x03\x12+\n\'INGESTION_SHARDING_STRATEGY_ROUND_ROBIN\x10\x04\x12$\n INGESTION_SHARDING_STRATEGY_TIME\x10\x05\x12$\n INGESTION_SHARDING_STRATEGY_SIZE\x10\x06\x12\x31\n-INGESTION_SHARDING_STRATEGY_SOURCE_PARTITIONS\x10\x07*\xdc\x02\n\x18IngestionLabellingMethod\x12*\n&INGESTION_LABELLING_METHOD_UNSPECIFIED\x10\x00\x12%\n!INGESTION_LABELLING_METHOD_MANUAL\x10\x01\x12+\n\'INGESTION_LABELLING_METHOD_PROGRAMMATIC\x10\x02\x12/\n+INGESTION_LABELLING_METHOD_WEAK_SUPERVISION\x10\x03\x12-\n)INGESTION_LABELLING_METHOD_MODEL_ASSISTED\x10\x04\x12\x30\n,INGESTION_LABELLING_METHOD_IMPLICIT_FEEDBACK\x10\x05\x12.\n*INGESTION_LABELLING_METHOD_SOURCE_PROVIDED\x10\x06*\xde\x02\n\x18IngestionSyntheticMethod\x12*\n&INGESTION_SYNTHETIC_METHOD_UNSPECIFIED\x10\x00\x12)\n%INGESTION_SYNTHETIC_METHOD_SIMULATION\x10\x01\x12/\n+INGESTION_SYNTHETIC_METHOD_GENERATIVE_MODEL\x10\x02\x12+\n\'INGESTION_SYNTHETIC_METHOD_AUGMENTATION\x10\x03\x12+\n\'INGESTION_SYNTHETIC_METHOD_OVERSAMPLING\x10\x04\x12)\n%INGESTION_SYNTHETIC_METHOD_RULE_BASED\x10\x05\x12\x35\n1INGESTION_SYNTHETIC_METHOD_DIFFERENTIALLY_PRIVATE\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,48 +38,80 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DATAINGESTION_PROPERTIESENTRY']._loaded_options = None
   _globals['_DATAINGESTION_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_DATAINGESTION'].fields_by_name['connector']._loaded_options = None
+  _globals['_DATAINGESTION'].fields_by_name['connector']._serialized_options = b'\342A\001\002'
+  _globals['_DATAINGESTION'].fields_by_name['sources']._loaded_options = None
+  _globals['_DATAINGESTION'].fields_by_name['sources']._serialized_options = b'\342A\001\002'
+  _globals['_DATAINGESTION'].fields_by_name['dataset_digest']._loaded_options = None
+  _globals['_DATAINGESTION'].fields_by_name['dataset_digest']._serialized_options = b'\342A\001\002'
+  _globals['_DATAINGESTION'].fields_by_name['start_time']._loaded_options = None
+  _globals['_DATAINGESTION'].fields_by_name['start_time']._serialized_options = b'\342A\001\002'
+  _globals['_DATAINGESTION'].fields_by_name['end_time']._loaded_options = None
+  _globals['_DATAINGESTION'].fields_by_name['end_time']._serialized_options = b'\342A\001\002'
+  _globals['_DATAINGESTION'].fields_by_name['output_dataset']._loaded_options = None
+  _globals['_DATAINGESTION'].fields_by_name['output_dataset']._serialized_options = b'\342A\001\002'
   _globals['_INGESTIONCONNECTOR_OPTIONSENTRY']._loaded_options = None
   _globals['_INGESTIONCONNECTOR_OPTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_INGESTIONCONNECTOR'].fields_by_name['type']._loaded_options = None
+  _globals['_INGESTIONCONNECTOR'].fields_by_name['type']._serialized_options = b'\342A\001\002'
   _globals['_INGESTIONQUERY_PARAMETERSENTRY']._loaded_options = None
   _globals['_INGESTIONQUERY_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_INGESTIONQUERY'].fields_by_name['text']._loaded_options = None
+  _globals['_INGESTIONQUERY'].fields_by_name['text']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONQUERY'].fields_by_name['dialect']._loaded_options = None
+  _globals['_INGESTIONQUERY'].fields_by_name['dialect']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONSTORAGE'].fields_by_name['format']._loaded_options = None
+  _globals['_INGESTIONSTORAGE'].fields_by_name['format']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONSHARDING'].fields_by_name['strategy']._loaded_options = None
+  _globals['_INGESTIONSHARDING'].fields_by_name['strategy']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONSHARD'].fields_by_name['uri']._loaded_options = None
+  _globals['_INGESTIONSHARD'].fields_by_name['uri']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONSHARD'].fields_by_name['digest']._loaded_options = None
+  _globals['_INGESTIONSHARD'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONLABELLING'].fields_by_name['method']._loaded_options = None
+  _globals['_INGESTIONLABELLING'].fields_by_name['method']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONLABELQUALITY'].fields_by_name['metric']._loaded_options = None
+  _globals['_INGESTIONLABELQUALITY'].fields_by_name['metric']._serialized_options = b'\342A\001\002'
   _globals['_INGESTIONSYNTHETICDATA_PARAMETERSENTRY']._loaded_options = None
   _globals['_INGESTIONSYNTHETICDATA_PARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_INGESTIONCONNECTORTYPE']._serialized_start=4212
-  _globals['_INGESTIONCONNECTORTYPE']._serialized_end=4767
-  _globals['_INGESTIONSHARDINGSTRATEGY']._serialized_start=4770
-  _globals['_INGESTIONSHARDINGSTRATEGY']._serialized_end=5129
-  _globals['_INGESTIONLABELLINGMETHOD']._serialized_start=5132
-  _globals['_INGESTIONLABELLINGMETHOD']._serialized_end=5480
-  _globals['_INGESTIONSYNTHETICMETHOD']._serialized_start=5483
-  _globals['_INGESTIONSYNTHETICMETHOD']._serialized_end=5833
-  _globals['_DATAINGESTION']._serialized_start=189
-  _globals['_DATAINGESTION']._serialized_end=1413
-  _globals['_DATAINGESTION_PROPERTIESENTRY']._serialized_start=1327
-  _globals['_DATAINGESTION_PROPERTIESENTRY']._serialized_end=1413
-  _globals['_INGESTIONCONNECTOR']._serialized_start=1416
-  _globals['_INGESTIONCONNECTOR']._serialized_end=1712
-  _globals['_INGESTIONCONNECTOR_OPTIONSENTRY']._serialized_start=1629
-  _globals['_INGESTIONCONNECTOR_OPTIONSENTRY']._serialized_end=1712
-  _globals['_INGESTIONSOURCE']._serialized_start=1715
-  _globals['_INGESTIONSOURCE']._serialized_end=1967
-  _globals['_INGESTIONQUERY']._serialized_start=1970
-  _globals['_INGESTIONQUERY']._serialized_end=2327
-  _globals['_INGESTIONQUERY_PARAMETERSENTRY']._serialized_start=2241
-  _globals['_INGESTIONQUERY_PARAMETERSENTRY']._serialized_end=2327
-  _globals['_INGESTIONSPAN']._serialized_start=2330
-  _globals['_INGESTIONSPAN']._serialized_end=2568
-  _globals['_INGESTIONSTORAGE']._serialized_start=2571
-  _globals['_INGESTIONSTORAGE']._serialized_end=2733
-  _globals['_INGESTIONSHARDING']._serialized_start=2736
-  _globals['_INGESTIONSHARDING']._serialized_end=2930
-  _globals['_INGESTIONSHARD']._serialized_start=2933
-  _globals['_INGESTIONSHARD']._serialized_end=3132
-  _globals['_INGESTIONLABELLING']._serialized_start=3135
-  _globals['_INGESTIONLABELLING']._serialized_end=3610
-  _globals['_INGESTIONLABELQUALITY']._serialized_start=3612
-  _globals['_INGESTIONLABELQUALITY']._serialized_end=3714
-  _globals['_INGESTIONSYNTHETICDATA']._serialized_start=3717
-  _globals['_INGESTIONSYNTHETICDATA']._serialized_end=4209
-  _globals['_INGESTIONSYNTHETICDATA_PARAMETERSENTRY']._serialized_start=2241
-  _globals['_INGESTIONSYNTHETICDATA_PARAMETERSENTRY']._serialized_end=2327
+  _globals['_INGESTIONSYNTHETICDATA'].fields_by_name['method']._loaded_options = None
+  _globals['_INGESTIONSYNTHETICDATA'].fields_by_name['method']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTIONCONNECTORTYPE']._serialized_start=4341
+  _globals['_INGESTIONCONNECTORTYPE']._serialized_end=4896
+  _globals['_INGESTIONSHARDINGSTRATEGY']._serialized_start=4899
+  _globals['_INGESTIONSHARDINGSTRATEGY']._serialized_end=5258
+  _globals['_INGESTIONLABELLINGMETHOD']._serialized_start=5261
+  _globals['_INGESTIONLABELLINGMETHOD']._serialized_end=5609
+  _globals['_INGESTIONSYNTHETICMETHOD']._serialized_start=5612
+  _globals['_INGESTIONSYNTHETICMETHOD']._serialized_end=5962
+  _globals['_DATAINGESTION']._serialized_start=222
+  _globals['_DATAINGESTION']._serialized_end=1482
+  _globals['_DATAINGESTION_PROPERTIESENTRY']._serialized_start=1396
+  _globals['_DATAINGESTION_PROPERTIESENTRY']._serialized_end=1482
+  _globals['_INGESTIONCONNECTOR']._serialized_start=1485
+  _globals['_INGESTIONCONNECTOR']._serialized_end=1787
+  _globals['_INGESTIONCONNECTOR_OPTIONSENTRY']._serialized_start=1704
+  _globals['_INGESTIONCONNECTOR_OPTIONSENTRY']._serialized_end=1787
+  _globals['_INGESTIONSOURCE']._serialized_start=1790
+  _globals['_INGESTIONSOURCE']._serialized_end=2042
+  _globals['_INGESTIONQUERY']._serialized_start=2045
+  _globals['_INGESTIONQUERY']._serialized_end=2414
+  _globals['_INGESTIONQUERY_PARAMETERSENTRY']._serialized_start=2328
+  _globals['_INGESTIONQUERY_PARAMETERSENTRY']._serialized_end=2414
+  _globals['_INGESTIONSPAN']._serialized_start=2417
+  _globals['_INGESTIONSPAN']._serialized_end=2655
+  _globals['_INGESTIONSTORAGE']._serialized_start=2658
+  _globals['_INGESTIONSTORAGE']._serialized_end=2826
+  _globals['_INGESTIONSHARDING']._serialized_start=2829
+  _globals['_INGESTIONSHARDING']._serialized_end=3029
+  _globals['_INGESTIONSHARD']._serialized_start=3032
+  _globals['_INGESTIONSHARD']._serialized_end=3243
+  _globals['_INGESTIONLABELLING']._serialized_start=3246
+  _globals['_INGESTIONLABELLING']._serialized_end=3727
+  _globals['_INGESTIONLABELQUALITY']._serialized_start=3729
+  _globals['_INGESTIONLABELQUALITY']._serialized_end=3837
+  _globals['_INGESTIONSYNTHETICDATA']._serialized_start=3840
+  _globals['_INGESTIONSYNTHETICDATA']._serialized_end=4338
+  _globals['_INGESTIONSYNTHETICDATA_PARAMETERSENTRY']._serialized_start=2328
+  _globals['_INGESTIONSYNTHETICDATA_PARAMETERSENTRY']._serialized_end=2414
 # @@protoc_insertion_point(module_scope)

@@ -261,7 +261,7 @@ class DataIngestion(message.Message):
     ROWS_REJECTED_FIELD_NUMBER: builtins.int
     PROPERTIES_FIELD_NUMBER: builtins.int
     rows_ingested: builtins.int
-    """Required. Number of rows (examples) ingested."""
+    """Optional. Number of rows (examples) ingested."""
     bytes_ingested: builtins.int
     """Optional. Number of bytes ingested."""
     rows_rejected: builtins.int
@@ -762,7 +762,7 @@ class IngestionLabelQuality(message.Message):
     `audit_accuracy`.
     """
     value: builtins.float
-    """Required. Value of the measure."""
+    """Optional. Value of the measure."""
     sample_size: builtins.int
     """Optional. Number of rows the measure was computed on."""
     def __init__(

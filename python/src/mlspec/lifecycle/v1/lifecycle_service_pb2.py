@@ -28,6 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
 from mlspec.lifecycle.v1 import deployment_gate_pb2 as mlspec_dot_lifecycle_dot_v1_dot_deployment__gate__pb2
@@ -38,7 +39,7 @@ from mlspec.lifecycle.v1 import stage_pb2 as mlspec_dot_lifecycle_dot_v1_dot_sta
 from mlspec.lifecycle.v1 import stage_report_pb2 as mlspec_dot_lifecycle_dot_v1_dot_stage__report__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+mlspec/lifecycle/v1/lifecycle_service.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a)mlspec/lifecycle/v1/deployment_gate.proto\x1a!mlspec/lifecycle/v1/lineage.proto\x1a$mlspec/lifecycle/v1/objectives.proto\x1a/mlspec/lifecycle/v1/objectives_evaluation.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\x1a&mlspec/lifecycle/v1/stage_report.proto\"~\n\x12ReportStageRequest\x12I\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x04\xe2\x41\x01\x02R\x0bstageReport\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x91\x01\n\x13ReportStageResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8d\x01\n\x18\x42\x61tchReportStagesRequest\x12R\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x0b\xe2\x41\x01\x02\xc2\xe1\x18\x03\x08\xf4\x03R\x0cstageReports\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x99\x01\n\x19\x42\x61tchReportStagesResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa8\x01\n\x15GetStageReportRequest\x12,\n\x02id\x18\x01 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\n\n\x08selector\"\x94\x01\n\x16GetStageReportResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8a\x05\n\x17ListStageReportsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x39\n\x05stage\x18\x07 \x01(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x05stage\x12)\n\x06run_id\x18\x08 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x0bstep_run_id\x18\t \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12\x42\n\x0fpipeline_run_id\x18\n \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\rpipelineRunId\x12\x42\n\rmodel_version\x18\x0b \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\x12\x44\n\x10start_time_after\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0estartTimeAfter\x12\x46\n\x11start_time_before\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fstartTimeBefore\"\x89\x01\n\x18ListStageReportsResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x02\n\x11GetLineageRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05start\x12\x43\n\tdirection\x18\x02 \x01(\x0e\x32%.mlspec.lifecycle.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12=\n\nnode_kinds\x18\x04 \x03(\x0e\x32\x1e.mlspec.common.v1.ResourceKindR\tnodeKinds\x12#\n\rshow_archived\x18\x05 \x01(\x08R\x0cshowArchived\"\x84\x01\n\x12GetLineageResponse\x12\x37\n\x05graph\x18\x01 \x01(\x0b\x32!.mlspec.lifecycle.v1.LineageGraphR\x05graph\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xc8\x02\n\x19\x45valuateObjectivesRequest\x12\x44\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x0cmodelVersion\x12\x44\n\x0fstage_report_id\x18\x02 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\rstageReportId\x12L\n\x14objectives_report_id\x18\x03 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x12objectivesReportId\x12G\n\nobjectives\x18\x04 \x01(\x0b\x32\'.mlspec.lifecycle.v1.CodifiedObjectivesR\nobjectivesB\x08\n\x06target\"\xd9\x01\n\x1a\x45valuateObjectivesResponse\x12K\n\x0b\x65valuations\x18\x01 \x03(\x0b\x32).mlspec.lifecycle.v1.ObjectivesEvaluationR\x0b\x65valuations\x12\x37\n\x04gate\x18\x02 \x01(\x0b\x32#.mlspec.lifecycle.v1.DeploymentGateR\x04gate\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"c\n\x17\x45xportProvenanceRequest\x12H\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x0cmodelVersion\"\x95\x01\n\x18\x45xportProvenanceResponse\x12\x42\n\x0b\x61ttestation\x18\x01 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0b\x61ttestation\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\x8b\x06\n\x10LifecycleService\x12`\n\x0bReportStage\x12\'.mlspec.lifecycle.v1.ReportStageRequest\x1a(.mlspec.lifecycle.v1.ReportStageResponse\x12r\n\x11\x42\x61tchReportStages\x12-.mlspec.lifecycle.v1.BatchReportStagesRequest\x1a..mlspec.lifecycle.v1.BatchReportStagesResponse\x12i\n\x0eGetStageReport\x12*.mlspec.lifecycle.v1.GetStageReportRequest\x1a+.mlspec.lifecycle.v1.GetStageReportResponse\x12o\n\x10ListStageReports\x12,.mlspec.lifecycle.v1.ListStageReportsRequest\x1a-.mlspec.lifecycle.v1.ListStageReportsResponse\x12]\n\nGetLineage\x12&.mlspec.lifecycle.v1.GetLineageRequest\x1a\'.mlspec.lifecycle.v1.GetLineageResponse\x12u\n\x12\x45valuateObjectives\x12..mlspec.lifecycle.v1.EvaluateObjectivesRequest\x1a/.mlspec.lifecycle.v1.EvaluateObjectivesResponse\x12o\n\x10\x45xportProvenance\x12,.mlspec.lifecycle.v1.ExportProvenanceRequest\x1a-.mlspec.lifecycle.v1.ExportProvenanceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+mlspec/lifecycle/v1/lifecycle_service.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a)mlspec/lifecycle/v1/deployment_gate.proto\x1a!mlspec/lifecycle/v1/lineage.proto\x1a$mlspec/lifecycle/v1/objectives.proto\x1a/mlspec/lifecycle/v1/objectives_evaluation.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\x1a&mlspec/lifecycle/v1/stage_report.proto\"\xa3\x01\n\x12ReportStageRequest\x12I\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x04\xe2\x41\x01\x02R\x0bstageReport\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x91\x01\n\x13ReportStageResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb2\x01\n\x18\x42\x61tchReportStagesRequest\x12R\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportB\x0b\xe2\x41\x01\x02\xc2\xe1\x18\x03\x08\xf4\x03R\x0cstageReports\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x99\x01\n\x19\x42\x61tchReportStagesResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xae\x01\n\x15GetStageReportRequest\x12,\n\x02id\x18\x01 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\x10\n\x08selector\x12\x04\x90\xb2\x19\x01\"\x94\x01\n\x16GetStageReportResponse\x12\x43\n\x0cstage_report\x18\x01 \x01(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0bstageReport\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x88\x07\n\x17ListStageReportsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x39\n\x05stage\x18\x07 \x01(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x05stage\x12)\n\x06run_id\x18\x08 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x0bstep_run_id\x18\t \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12\x42\n\x0fpipeline_run_id\x18\n \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\rpipelineRunId\x12\x42\n\rmodel_version\x18\x0b \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\x12\x44\n\x10start_time_after\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0estartTimeAfter\x12\x46\n\x11start_time_before\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fstartTimeBefore:\xfb\x01\x8a\xb2\x19\xf6\x01\n\x0fstart_time desc\x12\nstart_time\x12\x08\x65nd_time\x12\x05stage\x12\x0b\x63reate_time\x12\x0bupdate_time\x12\x04name\x1a\x04name\x1a\x06status\x1a\x0b\x63reate_time\x1a\x0bupdate_time\x1a\x08labels.*\x1a\x05stage\x1a\x06status\x1a\x06run_id\x1a\x0bstep_run_id\x1a\x0fpipeline_run_id\x1a\x10model_version.id\x1a\nstart_time\x1a\x08\x65nd_time\x1a\tinputs.id\x1a\noutputs.id 2\"\x89\x01\n\x18ListStageReportsResponse\x12\x45\n\rstage_reports\x18\x01 \x03(\x0b\x32 .mlspec.lifecycle.v1.StageReportR\x0cstageReports\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x02\n\x11GetLineageRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05start\x12\x43\n\tdirection\x18\x02 \x01(\x0e\x32%.mlspec.lifecycle.v1.LineageDirectionR\tdirection\x12\x1b\n\tmax_depth\x18\x03 \x01(\x05R\x08maxDepth\x12=\n\nnode_kinds\x18\x04 \x03(\x0e\x32\x1e.mlspec.common.v1.ResourceKindR\tnodeKinds\x12#\n\rshow_archived\x18\x05 \x01(\x08R\x0cshowArchived\"\x84\x01\n\x12GetLineageResponse\x12\x37\n\x05graph\x18\x01 \x01(\x0b\x32!.mlspec.lifecycle.v1.LineageGraphR\x05graph\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xce\x02\n\x19\x45valuateObjectivesRequest\x12\x44\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x0cmodelVersion\x12\x44\n\x0fstage_report_id\x18\x02 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportH\x00R\rstageReportId\x12L\n\x14objectives_report_id\x18\x03 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x12objectivesReportId\x12G\n\nobjectives\x18\x04 \x01(\x0b\x32\'.mlspec.lifecycle.v1.CodifiedObjectivesR\nobjectivesB\x0e\n\x06target\x12\x04\x90\xb2\x19\x01\"\xd9\x01\n\x1a\x45valuateObjectivesResponse\x12K\n\x0b\x65valuations\x18\x01 \x03(\x0b\x32).mlspec.lifecycle.v1.ObjectivesEvaluationR\x0b\x65valuations\x12\x37\n\x04gate\x18\x02 \x01(\x0b\x32#.mlspec.lifecycle.v1.DeploymentGateR\x04gate\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"c\n\x17\x45xportProvenanceRequest\x12H\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x0cmodelVersion\"\x95\x01\n\x18\x45xportProvenanceResponse\x12\x42\n\x0b\x61ttestation\x18\x01 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0b\x61ttestation\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings2\x8b\x06\n\x10LifecycleService\x12`\n\x0bReportStage\x12\'.mlspec.lifecycle.v1.ReportStageRequest\x1a(.mlspec.lifecycle.v1.ReportStageResponse\x12r\n\x11\x42\x61tchReportStages\x12-.mlspec.lifecycle.v1.BatchReportStagesRequest\x1a..mlspec.lifecycle.v1.BatchReportStagesResponse\x12i\n\x0eGetStageReport\x12*.mlspec.lifecycle.v1.GetStageReportRequest\x1a+.mlspec.lifecycle.v1.GetStageReportResponse\x12o\n\x10ListStageReports\x12,.mlspec.lifecycle.v1.ListStageReportsRequest\x1a-.mlspec.lifecycle.v1.ListStageReportsResponse\x12]\n\nGetLineage\x12&.mlspec.lifecycle.v1.GetLineageRequest\x1a\'.mlspec.lifecycle.v1.GetLineageResponse\x12u\n\x12\x45valuateObjectives\x12..mlspec.lifecycle.v1.EvaluateObjectivesRequest\x1a/.mlspec.lifecycle.v1.EvaluateObjectivesResponse\x12o\n\x10\x45xportProvenance\x12,.mlspec.lifecycle.v1.ExportProvenanceRequest\x1a-.mlspec.lifecycle.v1.ExportProvenanceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +50,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTSTAGEREQUEST'].fields_by_name['stage_report']._serialized_options = b'\342A\001\002'
   _globals['_BATCHREPORTSTAGESREQUEST'].fields_by_name['stage_reports']._loaded_options = None
   _globals['_BATCHREPORTSTAGESREQUEST'].fields_by_name['stage_reports']._serialized_options = b'\342A\001\002\302\341\030\003\010\364\003'
+  _globals['_GETSTAGEREPORTREQUEST'].oneofs_by_name['selector']._loaded_options = None
+  _globals['_GETSTAGEREPORTREQUEST'].oneofs_by_name['selector']._serialized_options = b'\220\262\031\001'
   _globals['_GETSTAGEREPORTREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETSTAGEREPORTREQUEST'].fields_by_name['id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
   _globals['_LISTSTAGEREPORTSREQUEST'].fields_by_name['run_id']._loaded_options = None
@@ -57,42 +60,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTSTAGEREPORTSREQUEST'].fields_by_name['step_run_id']._serialized_options = b'\372A\023\n\021mlspec.io/StepRun'
   _globals['_LISTSTAGEREPORTSREQUEST'].fields_by_name['pipeline_run_id']._loaded_options = None
   _globals['_LISTSTAGEREPORTSREQUEST'].fields_by_name['pipeline_run_id']._serialized_options = b'\372A\027\n\025mlspec.io/PipelineRun'
+  _globals['_LISTSTAGEREPORTSREQUEST']._loaded_options = None
+  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_options = b'\212\262\031\366\001\n\017start_time desc\022\nstart_time\022\010end_time\022\005stage\022\013create_time\022\013update_time\022\004name\032\004name\032\006status\032\013create_time\032\013update_time\032\010labels.*\032\005stage\032\006status\032\006run_id\032\013step_run_id\032\017pipeline_run_id\032\020model_version.id\032\nstart_time\032\010end_time\032\tinputs.id\032\noutputs.id 2'
   _globals['_GETLINEAGEREQUEST'].fields_by_name['start']._loaded_options = None
   _globals['_GETLINEAGEREQUEST'].fields_by_name['start']._serialized_options = b'\342A\001\002'
+  _globals['_EVALUATEOBJECTIVESREQUEST'].oneofs_by_name['target']._loaded_options = None
+  _globals['_EVALUATEOBJECTIVESREQUEST'].oneofs_by_name['target']._serialized_options = b'\220\262\031\001'
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['stage_report_id']._loaded_options = None
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['stage_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['objectives_report_id']._loaded_options = None
   _globals['_EVALUATEOBJECTIVESREQUEST'].fields_by_name['objectives_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
   _globals['_EXPORTPROVENANCEREQUEST'].fields_by_name['model_version']._loaded_options = None
   _globals['_EXPORTPROVENANCEREQUEST'].fields_by_name['model_version']._serialized_options = b'\342A\001\002'
-  _globals['_REPORTSTAGEREQUEST']._serialized_start=563
-  _globals['_REPORTSTAGEREQUEST']._serialized_end=689
-  _globals['_REPORTSTAGERESPONSE']._serialized_start=692
-  _globals['_REPORTSTAGERESPONSE']._serialized_end=837
-  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_start=840
-  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_end=981
-  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_start=984
-  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_end=1137
-  _globals['_GETSTAGEREPORTREQUEST']._serialized_start=1140
-  _globals['_GETSTAGEREPORTREQUEST']._serialized_end=1308
-  _globals['_GETSTAGEREPORTRESPONSE']._serialized_start=1311
-  _globals['_GETSTAGEREPORTRESPONSE']._serialized_end=1459
-  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_start=1462
-  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_end=2112
-  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_start=2115
-  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_end=2252
-  _globals['_GETLINEAGEREQUEST']._serialized_start=2255
-  _globals['_GETLINEAGEREQUEST']._serialized_end=2531
-  _globals['_GETLINEAGERESPONSE']._serialized_start=2534
-  _globals['_GETLINEAGERESPONSE']._serialized_end=2666
-  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_start=2669
-  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_end=2997
-  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_start=3000
-  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_end=3217
-  _globals['_EXPORTPROVENANCEREQUEST']._serialized_start=3219
-  _globals['_EXPORTPROVENANCEREQUEST']._serialized_end=3318
-  _globals['_EXPORTPROVENANCERESPONSE']._serialized_start=3321
-  _globals['_EXPORTPROVENANCERESPONSE']._serialized_end=3470
-  _globals['_LIFECYCLESERVICE']._serialized_start=3473
-  _globals['_LIFECYCLESERVICE']._serialized_end=4252
+  _globals['_REPORTSTAGEREQUEST']._serialized_start=596
+  _globals['_REPORTSTAGEREQUEST']._serialized_end=759
+  _globals['_REPORTSTAGERESPONSE']._serialized_start=762
+  _globals['_REPORTSTAGERESPONSE']._serialized_end=907
+  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_start=910
+  _globals['_BATCHREPORTSTAGESREQUEST']._serialized_end=1088
+  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_start=1091
+  _globals['_BATCHREPORTSTAGESRESPONSE']._serialized_end=1244
+  _globals['_GETSTAGEREPORTREQUEST']._serialized_start=1247
+  _globals['_GETSTAGEREPORTREQUEST']._serialized_end=1421
+  _globals['_GETSTAGEREPORTRESPONSE']._serialized_start=1424
+  _globals['_GETSTAGEREPORTRESPONSE']._serialized_end=1572
+  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_start=1575
+  _globals['_LISTSTAGEREPORTSREQUEST']._serialized_end=2479
+  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_start=2482
+  _globals['_LISTSTAGEREPORTSRESPONSE']._serialized_end=2619
+  _globals['_GETLINEAGEREQUEST']._serialized_start=2622
+  _globals['_GETLINEAGEREQUEST']._serialized_end=2898
+  _globals['_GETLINEAGERESPONSE']._serialized_start=2901
+  _globals['_GETLINEAGERESPONSE']._serialized_end=3033
+  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_start=3036
+  _globals['_EVALUATEOBJECTIVESREQUEST']._serialized_end=3370
+  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_start=3373
+  _globals['_EVALUATEOBJECTIVESRESPONSE']._serialized_end=3590
+  _globals['_EXPORTPROVENANCEREQUEST']._serialized_start=3592
+  _globals['_EXPORTPROVENANCEREQUEST']._serialized_end=3691
+  _globals['_EXPORTPROVENANCERESPONSE']._serialized_start=3694
+  _globals['_EXPORTPROVENANCERESPONSE']._serialized_end=3843
+  _globals['_LIFECYCLESERVICE']._serialized_start=3846
+  _globals['_LIFECYCLESERVICE']._serialized_end=4625
 # @@protoc_insertion_point(module_scope)

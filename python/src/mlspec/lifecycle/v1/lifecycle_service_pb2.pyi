@@ -37,9 +37,16 @@ class ReportStageRequest(message.Message):
 
     STAGE_REPORT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the report recorded by the first call instead of recording another.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def stage_report(self) -> stage_report_pb2.StageReport:
@@ -50,10 +57,11 @@ class ReportStageRequest(message.Message):
         *,
         stage_report: stage_report_pb2.StageReport | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["stage_report", b"stage_report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "stage_report", b"stage_report"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "stage_report", b"stage_report", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -93,9 +101,16 @@ class BatchReportStagesRequest(message.Message):
 
     STAGE_REPORTS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key for the whole batch; a retry with the same key returns the
     first result.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def stage_reports(self) -> containers.RepeatedCompositeFieldContainer[stage_report_pb2.StageReport]:
@@ -106,10 +121,11 @@ class BatchReportStagesRequest(message.Message):
         *,
         stage_reports: abc.Iterable[stage_report_pb2.StageReport] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "stage_reports", b"stage_reports"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "stage_reports", b"stage_reports", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import threshold_pb2 as mlspec_dot_common_dot_v1_dot_threshold__pb2
@@ -29,25 +30,53 @@ from mlspec.lifecycle.v1 import deployment_gate_pb2 as mlspec_dot_lifecycle_dot_
 from mlspec.lifecycle.v1 import stage_pb2 as mlspec_dot_lifecycle_dot_v1_dot_stage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlspec/lifecycle/v1/lineage.proto\x12\x13mlspec.lifecycle.v1\x1a\x19google/api/resource.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a)mlspec/lifecycle/v1/deployment_gate.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\"\xcf\x01\n\x0cLineageGraph\x12\x31\n\x04root\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x04root\x12\x36\n\x05nodes\x18\x02 \x03(\x0b\x32 .mlspec.lifecycle.v1.LineageNodeR\x05nodes\x12\x36\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32 .mlspec.lifecycle.v1.LineageEdgeR\x05\x65\x64ges\x12\x1c\n\ttruncated\x18\x04 \x01(\x08R\ttruncated\"\xc6\x03\n\x0bLineageNode\x12\x39\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08resource\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x39\n\x05stage\x18\x03 \x01(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x05stage\x12\x14\n\x05\x64\x65pth\x18\x04 \x01(\x05R\x05\x64\x65pth\x12\x18\n\x07version\x18\x05 \x01(\tR\x07version\x12Q\n\x12objectives_outcome\x18\x06 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x11objectivesOutcome\x12P\n\rgate_decision\x18\x07 \x01(\x0e\x32+.mlspec.lifecycle.v1.DeploymentGateDecisionR\x0cgateDecision\x12X\n\x13\x64\x65ployment_approval\x18\x08 \x01(\x0b\x32\'.mlspec.lifecycle.v1.DeploymentApprovalR\x12\x64\x65ploymentApproval\"\xa5\x01\n\x0bLineageEdge\x12#\n\tsource_id\x18\x01 \x01(\tB\x06\xfa\x41\x03\n\x01*R\x08sourceId\x12#\n\ttarget_id\x18\x02 \x01(\tB\x06\xfa\x41\x03\n\x01*R\x08targetId\x12\x38\n\x04kind\x18\x03 \x01(\x0e\x32$.mlspec.lifecycle.v1.LineageEdgeKindR\x04kind\x12\x12\n\x04role\x18\x04 \x01(\tR\x04role*\xc2\x02\n\x0fLineageEdgeKind\x12!\n\x1dLINEAGE_EDGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLINEAGE_EDGE_KIND_CONSUMED\x10\x01\x12\x1e\n\x1aLINEAGE_EDGE_KIND_PRODUCED\x10\x02\x12\x1d\n\x19LINEAGE_EDGE_KIND_PART_OF\x10\x03\x12\"\n\x1eLINEAGE_EDGE_KIND_DERIVED_FROM\x10\x04\x12 \n\x1cLINEAGE_EDGE_KIND_VERSION_OF\x10\x05\x12!\n\x1dLINEAGE_EDGE_KIND_PROMOTED_TO\x10\x06\x12#\n\x1fLINEAGE_EDGE_KIND_EXECUTED_CODE\x10\x07\x12\x1f\n\x1bLINEAGE_EDGE_KIND_DESCRIBES\x10\x08*\x93\x01\n\x10LineageDirection\x12!\n\x1dLINEAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLINEAGE_DIRECTION_UPSTREAM\x10\x01\x12 \n\x1cLINEAGE_DIRECTION_DOWNSTREAM\x10\x02\x12\x1a\n\x16LINEAGE_DIRECTION_BOTH\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlspec/lifecycle/v1/lineage.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a)mlspec/lifecycle/v1/deployment_gate.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\"\xe7\x01\n\x0cLineageGraph\x12\x37\n\x04root\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x03R\x04root\x12<\n\x05nodes\x18\x02 \x03(\x0b\x32 .mlspec.lifecycle.v1.LineageNodeB\x04\xe2\x41\x01\x03R\x05nodes\x12<\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32 .mlspec.lifecycle.v1.LineageEdgeB\x04\xe2\x41\x01\x03R\x05\x65\x64ges\x12\"\n\ttruncated\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03R\ttruncated\"\xf6\x03\n\x0bLineageNode\x12?\n\x08resource\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x03R\x08resource\x12\x18\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x04name\x12?\n\x05stage\x18\x03 \x01(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageB\x04\xe2\x41\x01\x03R\x05stage\x12\x1a\n\x05\x64\x65pth\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x05\x64\x65pth\x12\x1e\n\x07version\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\x07version\x12W\n\x12objectives_outcome\x18\x06 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x11objectivesOutcome\x12V\n\rgate_decision\x18\x07 \x01(\x0e\x32+.mlspec.lifecycle.v1.DeploymentGateDecisionB\x04\xe2\x41\x01\x03R\x0cgateDecision\x12^\n\x13\x64\x65ployment_approval\x18\x08 \x01(\x0b\x32\'.mlspec.lifecycle.v1.DeploymentApprovalB\x04\xe2\x41\x01\x03R\x12\x64\x65ploymentApproval\"\xb9\x01\n\x0bLineageEdge\x12\'\n\tsource_id\x18\x01 \x01(\tB\n\xe2\x41\x01\x03\xfa\x41\x03\n\x01*R\x08sourceId\x12\'\n\ttarget_id\x18\x02 \x01(\tB\n\xe2\x41\x01\x03\xfa\x41\x03\n\x01*R\x08targetId\x12>\n\x04kind\x18\x03 \x01(\x0e\x32$.mlspec.lifecycle.v1.LineageEdgeKindB\x04\xe2\x41\x01\x03R\x04kind\x12\x18\n\x04role\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x04role*\xc2\x02\n\x0fLineageEdgeKind\x12!\n\x1dLINEAGE_EDGE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLINEAGE_EDGE_KIND_CONSUMED\x10\x01\x12\x1e\n\x1aLINEAGE_EDGE_KIND_PRODUCED\x10\x02\x12\x1d\n\x19LINEAGE_EDGE_KIND_PART_OF\x10\x03\x12\"\n\x1eLINEAGE_EDGE_KIND_DERIVED_FROM\x10\x04\x12 \n\x1cLINEAGE_EDGE_KIND_VERSION_OF\x10\x05\x12!\n\x1dLINEAGE_EDGE_KIND_PROMOTED_TO\x10\x06\x12#\n\x1fLINEAGE_EDGE_KIND_EXECUTED_CODE\x10\x07\x12\x1f\n\x1bLINEAGE_EDGE_KIND_DESCRIBES\x10\x08*\x93\x01\n\x10LineageDirection\x12!\n\x1dLINEAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLINEAGE_DIRECTION_UPSTREAM\x10\x01\x12 \n\x1cLINEAGE_DIRECTION_DOWNSTREAM\x10\x02\x12\x1a\n\x16LINEAGE_DIRECTION_BOTH\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.lifecycle.v1.lineage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LINEAGEGRAPH'].fields_by_name['root']._loaded_options = None
+  _globals['_LINEAGEGRAPH'].fields_by_name['root']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGEGRAPH'].fields_by_name['nodes']._loaded_options = None
+  _globals['_LINEAGEGRAPH'].fields_by_name['nodes']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGEGRAPH'].fields_by_name['edges']._loaded_options = None
+  _globals['_LINEAGEGRAPH'].fields_by_name['edges']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGEGRAPH'].fields_by_name['truncated']._loaded_options = None
+  _globals['_LINEAGEGRAPH'].fields_by_name['truncated']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['resource']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['resource']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['name']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['stage']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['stage']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['depth']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['depth']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['version']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['version']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['objectives_outcome']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['objectives_outcome']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['gate_decision']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['gate_decision']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGENODE'].fields_by_name['deployment_approval']._loaded_options = None
+  _globals['_LINEAGENODE'].fields_by_name['deployment_approval']._serialized_options = b'\342A\001\003'
   _globals['_LINEAGEEDGE'].fields_by_name['source_id']._loaded_options = None
-  _globals['_LINEAGEEDGE'].fields_by_name['source_id']._serialized_options = b'\372A\003\n\001*'
+  _globals['_LINEAGEEDGE'].fields_by_name['source_id']._serialized_options = b'\342A\001\003\372A\003\n\001*'
   _globals['_LINEAGEEDGE'].fields_by_name['target_id']._loaded_options = None
-  _globals['_LINEAGEEDGE'].fields_by_name['target_id']._serialized_options = b'\372A\003\n\001*'
-  _globals['_LINEAGEEDGEKIND']._serialized_start=1065
-  _globals['_LINEAGEEDGEKIND']._serialized_end=1387
-  _globals['_LINEAGEDIRECTION']._serialized_start=1390
-  _globals['_LINEAGEDIRECTION']._serialized_end=1537
-  _globals['_LINEAGEGRAPH']._serialized_start=230
-  _globals['_LINEAGEGRAPH']._serialized_end=437
-  _globals['_LINEAGENODE']._serialized_start=440
-  _globals['_LINEAGENODE']._serialized_end=894
-  _globals['_LINEAGEEDGE']._serialized_start=897
-  _globals['_LINEAGEEDGE']._serialized_end=1062
+  _globals['_LINEAGEEDGE'].fields_by_name['target_id']._serialized_options = b'\342A\001\003\372A\003\n\001*'
+  _globals['_LINEAGEEDGE'].fields_by_name['kind']._loaded_options = None
+  _globals['_LINEAGEEDGE'].fields_by_name['kind']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGEEDGE'].fields_by_name['role']._loaded_options = None
+  _globals['_LINEAGEEDGE'].fields_by_name['role']._serialized_options = b'\342A\001\003'
+  _globals['_LINEAGEEDGEKIND']._serialized_start=1190
+  _globals['_LINEAGEEDGEKIND']._serialized_end=1512
+  _globals['_LINEAGEDIRECTION']._serialized_start=1515
+  _globals['_LINEAGEDIRECTION']._serialized_end=1662
+  _globals['_LINEAGEGRAPH']._serialized_start=263
+  _globals['_LINEAGEGRAPH']._serialized_end=494
+  _globals['_LINEAGENODE']._serialized_start=497
+  _globals['_LINEAGENODE']._serialized_end=999
+  _globals['_LINEAGEEDGE']._serialized_start=1002
+  _globals['_LINEAGEEDGE']._serialized_end=1187
 # @@protoc_insertion_point(module_scope)

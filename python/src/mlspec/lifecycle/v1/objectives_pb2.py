@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import person_pb2 as mlspec_dot_common_dot_v1_dot_person__pb2
@@ -32,7 +33,7 @@ from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb
 from mlspec.lifecycle.v1 import stage_pb2 as mlspec_dot_lifecycle_dot_v1_dot_stage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$mlspec/lifecycle/v1/objectives.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\"\xc3\x07\n\x12\x43odifiedObjectives\x12-\n\x12objectives_version\x18\x01 \x01(\tR\x11objectivesVersion\x12+\n\x11problem_statement\x18\x02 \x01(\tR\x10problemStatement\x12\x12\n\x04task\x18\x03 \x01(\tR\x04task\x12N\n\rmodel_outputs\x18\x04 \x03(\x0b\x32).mlspec.lifecycle.v1.ObjectiveModelOutputR\x0cmodelOutputs\x12M\n\rerror_classes\x18\x05 \x03(\x0b\x32(.mlspec.lifecycle.v1.ObjectiveErrorClassR\x0c\x65rrorClasses\x12>\n\nobjectives\x18\x06 \x03(\x0b\x32\x1e.mlspec.lifecycle.v1.ObjectiveR\nobjectives\x12U\n\x0flaunch_criteria\x18\x07 \x01(\x0b\x32,.mlspec.lifecycle.v1.ObjectiveLaunchCriteriaR\x0elaunchCriteria\x12\x30\n\x06owners\x18\x08 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12\x36\n\tapprovers\x18\t \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\tapprovers\x12=\n\x0c\x61pprove_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x61pproveTime\x12!\n\x0c\x64ocument_uri\x18\x0b \x01(\tR\x0b\x64ocumentUri\x12\x44\n\x0f\x64ocument_digest\x18\x0c \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0e\x64ocumentDigest\x12\x44\n\x0e\x62\x61seline_model\x18\r \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rbaselineModel\x12W\n\nproperties\x18\x0e \x03(\x0b\x32\x37.mlspec.lifecycle.v1.CodifiedObjectives.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xd4\x01\n\x14ObjectiveModelOutput\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12/\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeR\x04type\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x41\n\nconstraint\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.ValueConstraintR\nconstraint\x12\x12\n\x04unit\x18\x05 \x01(\tR\x04unit\"\xe6\x01\n\x13ObjectiveErrorClass\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x12\n\x04\x63ost\x18\x03 \x01(\x01R\x04\x63ost\x12\x1b\n\tcost_unit\x18\x04 \x01(\tR\x08\x63ostUnit\x12G\n\x08severity\x18\x05 \x01(\x0e\x32+.mlspec.lifecycle.v1.ObjectiveErrorSeverityR\x08severity\x12\x1f\n\x0bmetric_name\x18\x06 \x01(\tR\nmetricName\"\xd5\x06\n\tObjective\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12\x30\n\x06owners\x18\x05 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12\x1f\n\x0bmetric_name\x18\x06 \x01(\tR\nmetricName\x12\x61\n\x11metric_parameters\x18\x07 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.Objective.MetricParametersEntryR\x10metricParameters\x12\x31\n\x05scope\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x05scope\x12\x46\n\x10\x63omparison_scope\x18\t \x01(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x0f\x63omparisonScope\x12?\n\tthreshold\x18\n \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdR\tthreshold\x12\x42\n\x08severity\x18\x0b \x01(\x0e\x32&.mlspec.lifecycle.v1.ObjectiveSeverityR\x08severity\x12H\n\nexpression\x18\x0c \x01(\x0b\x32(.mlspec.lifecycle.v1.ObjectiveExpressionR\nexpression\x12\x42\n\x08\x63\x61tegory\x18\r \x01(\x0e\x32&.mlspec.lifecycle.v1.ObjectiveCategoryR\x08\x63\x61tegory\x12\x46\n\x0c\x63heck_stages\x18\x0e \x03(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x0b\x63heckStages\x1a\\\n\x15MetricParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"C\n\x13ObjectiveExpression\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x18\n\x07\x64ialect\x18\x02 \x01(\tR\x07\x64ialect\"\xf5\x02\n\x17ObjectiveLaunchCriteria\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12\x34\n\x16required_objective_ids\x18\x02 \x03(\tR\x14requiredObjectiveIds\x12H\n\nexpression\x18\x03 \x01(\x0b\x32(.mlspec.lifecycle.v1.ObjectiveExpressionR\nexpression\x12\x32\n\x15require_holdback_test\x18\x04 \x01(\x08R\x13requireHoldbackTest\x12\x34\n\x16require_human_approval\x18\x05 \x01(\x08R\x14requireHumanApproval\x12\x35\n\x14max_leakage_fraction\x18\x06 \x01(\x01H\x00R\x12maxLeakageFraction\x88\x01\x01\x42\x17\n\x15_max_leakage_fraction*\xd3\x01\n\x16ObjectiveErrorSeverity\x12(\n$OBJECTIVE_ERROR_SEVERITY_UNSPECIFIED\x10\x00\x12 \n\x1cOBJECTIVE_ERROR_SEVERITY_LOW\x10\x01\x12#\n\x1fOBJECTIVE_ERROR_SEVERITY_MEDIUM\x10\x02\x12!\n\x1dOBJECTIVE_ERROR_SEVERITY_HIGH\x10\x03\x12%\n!OBJECTIVE_ERROR_SEVERITY_CRITICAL\x10\x04*x\n\x11ObjectiveSeverity\x12\"\n\x1eOBJECTIVE_SEVERITY_UNSPECIFIED\x10\x00\x12\x1f\n\x1bOBJECTIVE_SEVERITY_BLOCKING\x10\x01\x12\x1e\n\x1aOBJECTIVE_SEVERITY_WARNING\x10\x02*\xa5\x02\n\x11ObjectiveCategory\x12\"\n\x1eOBJECTIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\"\n\x1eOBJECTIVE_CATEGORY_PERFORMANCE\x10\x01\x12\x1f\n\x1bOBJECTIVE_CATEGORY_FAIRNESS\x10\x02\x12!\n\x1dOBJECTIVE_CATEGORY_ROBUSTNESS\x10\x03\x12\x1e\n\x1aOBJECTIVE_CATEGORY_LATENCY\x10\x04\x12\x1f\n\x1bOBJECTIVE_CATEGORY_RESOURCE\x10\x05\x12\x1f\n\x1bOBJECTIVE_CATEGORY_BUSINESS\x10\x06\x12\"\n\x1eOBJECTIVE_CATEGORY_CALIBRATION\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$mlspec/lifecycle/v1/objectives.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/lifecycle/v1/stage.proto\"\xe1\x07\n\x12\x43odifiedObjectives\x12\x33\n\x12objectives_version\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x11objectivesVersion\x12+\n\x11problem_statement\x18\x02 \x01(\tR\x10problemStatement\x12\x12\n\x04task\x18\x03 \x01(\tR\x04task\x12T\n\rmodel_outputs\x18\x04 \x03(\x0b\x32).mlspec.lifecycle.v1.ObjectiveModelOutputB\x04\xe2\x41\x01\x02R\x0cmodelOutputs\x12M\n\rerror_classes\x18\x05 \x03(\x0b\x32(.mlspec.lifecycle.v1.ObjectiveErrorClassR\x0c\x65rrorClasses\x12\x44\n\nobjectives\x18\x06 \x03(\x0b\x32\x1e.mlspec.lifecycle.v1.ObjectiveB\x04\xe2\x41\x01\x02R\nobjectives\x12[\n\x0flaunch_criteria\x18\x07 \x01(\x0b\x32,.mlspec.lifecycle.v1.ObjectiveLaunchCriteriaB\x04\xe2\x41\x01\x02R\x0elaunchCriteria\x12\x30\n\x06owners\x18\x08 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12\x36\n\tapprovers\x18\t \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\tapprovers\x12=\n\x0c\x61pprove_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x61pproveTime\x12!\n\x0c\x64ocument_uri\x18\x0b \x01(\tR\x0b\x64ocumentUri\x12J\n\x0f\x64ocument_digest\x18\x0c \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x0e\x64ocumentDigest\x12\x44\n\x0e\x62\x61seline_model\x18\r \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rbaselineModel\x12W\n\nproperties\x18\x0e \x03(\x0b\x32\x37.mlspec.lifecycle.v1.CodifiedObjectives.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xe0\x01\n\x14ObjectiveModelOutput\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x35\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeB\x04\xe2\x41\x01\x02R\x04type\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x41\n\nconstraint\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.ValueConstraintR\nconstraint\x12\x12\n\x04unit\x18\x05 \x01(\tR\x04unit\"\xec\x01\n\x13ObjectiveErrorClass\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x12\n\x04\x63ost\x18\x03 \x01(\x01R\x04\x63ost\x12\x1b\n\tcost_unit\x18\x04 \x01(\tR\x08\x63ostUnit\x12G\n\x08severity\x18\x05 \x01(\x0e\x32+.mlspec.lifecycle.v1.ObjectiveErrorSeverityR\x08severity\x12\x1f\n\x0bmetric_name\x18\x06 \x01(\tR\nmetricName\"\xf3\x06\n\tObjective\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x02id\x12\x18\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12\x30\n\x06owners\x18\x05 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12%\n\x0bmetric_name\x18\x06 \x01(\tB\x04\xe2\x41\x01\x02R\nmetricName\x12\x61\n\x11metric_parameters\x18\x07 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.Objective.MetricParametersEntryR\x10metricParameters\x12\x31\n\x05scope\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x05scope\x12\x46\n\x10\x63omparison_scope\x18\t \x01(\x0b\x32\x1b.mlspec.common.v1.SliceSpecR\x0f\x63omparisonScope\x12\x45\n\tthreshold\x18\n \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdB\x04\xe2\x41\x01\x02R\tthreshold\x12H\n\x08severity\x18\x0b \x01(\x0e\x32&.mlspec.lifecycle.v1.ObjectiveSeverityB\x04\xe2\x41\x01\x02R\x08severity\x12H\n\nexpression\x18\x0c \x01(\x0b\x32(.mlspec.lifecycle.v1.ObjectiveExpressionR\nexpression\x12\x42\n\x08\x63\x61tegory\x18\r \x01(\x0e\x32&.mlspec.lifecycle.v1.ObjectiveCategoryR\x08\x63\x61tegory\x12\x46\n\x0c\x63heck_stages\x18\x0e \x03(\x0e\x32#.mlspec.lifecycle.v1.LifecycleStageR\x0b\x63heckStages\x1a\\\n\x15MetricParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"O\n\x13ObjectiveExpression\x12\x18\n\x04text\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04text\x12\x1e\n\x07\x64ialect\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x64ialect\"\xf5\x02\n\x17ObjectiveLaunchCriteria\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12\x34\n\x16required_objective_ids\x18\x02 \x03(\tR\x14requiredObjectiveIds\x12H\n\nexpression\x18\x03 \x01(\x0b\x32(.mlspec.lifecycle.v1.ObjectiveExpressionR\nexpression\x12\x32\n\x15require_holdback_test\x18\x04 \x01(\x08R\x13requireHoldbackTest\x12\x34\n\x16require_human_approval\x18\x05 \x01(\x08R\x14requireHumanApproval\x12\x35\n\x14max_leakage_fraction\x18\x06 \x01(\x01H\x00R\x12maxLeakageFraction\x88\x01\x01\x42\x17\n\x15_max_leakage_fraction*\xd3\x01\n\x16ObjectiveErrorSeverity\x12(\n$OBJECTIVE_ERROR_SEVERITY_UNSPECIFIED\x10\x00\x12 \n\x1cOBJECTIVE_ERROR_SEVERITY_LOW\x10\x01\x12#\n\x1fOBJECTIVE_ERROR_SEVERITY_MEDIUM\x10\x02\x12!\n\x1dOBJECTIVE_ERROR_SEVERITY_HIGH\x10\x03\x12%\n!OBJECTIVE_ERROR_SEVERITY_CRITICAL\x10\x04*x\n\x11ObjectiveSeverity\x12\"\n\x1eOBJECTIVE_SEVERITY_UNSPECIFIED\x10\x00\x12\x1f\n\x1bOBJECTIVE_SEVERITY_BLOCKING\x10\x01\x12\x1e\n\x1aOBJECTIVE_SEVERITY_WARNING\x10\x02*\xa5\x02\n\x11ObjectiveCategory\x12\"\n\x1eOBJECTIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\"\n\x1eOBJECTIVE_CATEGORY_PERFORMANCE\x10\x01\x12\x1f\n\x1bOBJECTIVE_CATEGORY_FAIRNESS\x10\x02\x12!\n\x1dOBJECTIVE_CATEGORY_ROBUSTNESS\x10\x03\x12\x1e\n\x1aOBJECTIVE_CATEGORY_LATENCY\x10\x04\x12\x1f\n\x1bOBJECTIVE_CATEGORY_RESOURCE\x10\x05\x12\x1f\n\x1bOBJECTIVE_CATEGORY_BUSINESS\x10\x06\x12\"\n\x1eOBJECTIVE_CATEGORY_CALIBRATION\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,28 +42,58 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CODIFIEDOBJECTIVES_PROPERTIESENTRY']._loaded_options = None
   _globals['_CODIFIEDOBJECTIVES_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['objectives_version']._loaded_options = None
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['objectives_version']._serialized_options = b'\342A\001\002'
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['model_outputs']._loaded_options = None
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['model_outputs']._serialized_options = b'\342A\001\002'
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['objectives']._loaded_options = None
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['objectives']._serialized_options = b'\342A\001\002'
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['launch_criteria']._loaded_options = None
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['launch_criteria']._serialized_options = b'\342A\001\002'
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['document_digest']._loaded_options = None
+  _globals['_CODIFIEDOBJECTIVES'].fields_by_name['document_digest']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVEMODELOUTPUT'].fields_by_name['name']._loaded_options = None
+  _globals['_OBJECTIVEMODELOUTPUT'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVEMODELOUTPUT'].fields_by_name['type']._loaded_options = None
+  _globals['_OBJECTIVEMODELOUTPUT'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVEERRORCLASS'].fields_by_name['name']._loaded_options = None
+  _globals['_OBJECTIVEERRORCLASS'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_OBJECTIVE_METRICPARAMETERSENTRY']._loaded_options = None
   _globals['_OBJECTIVE_METRICPARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_OBJECTIVEERRORSEVERITY']._serialized_start=3033
-  _globals['_OBJECTIVEERRORSEVERITY']._serialized_end=3244
-  _globals['_OBJECTIVESEVERITY']._serialized_start=3246
-  _globals['_OBJECTIVESEVERITY']._serialized_end=3366
-  _globals['_OBJECTIVECATEGORY']._serialized_start=3369
-  _globals['_OBJECTIVECATEGORY']._serialized_end=3662
-  _globals['_CODIFIEDOBJECTIVES']._serialized_start=318
-  _globals['_CODIFIEDOBJECTIVES']._serialized_end=1281
-  _globals['_CODIFIEDOBJECTIVES_PROPERTIESENTRY']._serialized_start=1195
-  _globals['_CODIFIEDOBJECTIVES_PROPERTIESENTRY']._serialized_end=1281
-  _globals['_OBJECTIVEMODELOUTPUT']._serialized_start=1284
-  _globals['_OBJECTIVEMODELOUTPUT']._serialized_end=1496
-  _globals['_OBJECTIVEERRORCLASS']._serialized_start=1499
-  _globals['_OBJECTIVEERRORCLASS']._serialized_end=1729
-  _globals['_OBJECTIVE']._serialized_start=1732
-  _globals['_OBJECTIVE']._serialized_end=2585
-  _globals['_OBJECTIVE_METRICPARAMETERSENTRY']._serialized_start=2493
-  _globals['_OBJECTIVE_METRICPARAMETERSENTRY']._serialized_end=2585
-  _globals['_OBJECTIVEEXPRESSION']._serialized_start=2587
-  _globals['_OBJECTIVEEXPRESSION']._serialized_end=2654
-  _globals['_OBJECTIVELAUNCHCRITERIA']._serialized_start=2657
-  _globals['_OBJECTIVELAUNCHCRITERIA']._serialized_end=3030
+  _globals['_OBJECTIVE'].fields_by_name['id']._loaded_options = None
+  _globals['_OBJECTIVE'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVE'].fields_by_name['name']._loaded_options = None
+  _globals['_OBJECTIVE'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVE'].fields_by_name['metric_name']._loaded_options = None
+  _globals['_OBJECTIVE'].fields_by_name['metric_name']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVE'].fields_by_name['threshold']._loaded_options = None
+  _globals['_OBJECTIVE'].fields_by_name['threshold']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVE'].fields_by_name['severity']._loaded_options = None
+  _globals['_OBJECTIVE'].fields_by_name['severity']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVEEXPRESSION'].fields_by_name['text']._loaded_options = None
+  _globals['_OBJECTIVEEXPRESSION'].fields_by_name['text']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVEEXPRESSION'].fields_by_name['dialect']._loaded_options = None
+  _globals['_OBJECTIVEEXPRESSION'].fields_by_name['dialect']._serialized_options = b'\342A\001\002'
+  _globals['_OBJECTIVEERRORSEVERITY']._serialized_start=3156
+  _globals['_OBJECTIVEERRORSEVERITY']._serialized_end=3367
+  _globals['_OBJECTIVESEVERITY']._serialized_start=3369
+  _globals['_OBJECTIVESEVERITY']._serialized_end=3489
+  _globals['_OBJECTIVECATEGORY']._serialized_start=3492
+  _globals['_OBJECTIVECATEGORY']._serialized_end=3785
+  _globals['_CODIFIEDOBJECTIVES']._serialized_start=351
+  _globals['_CODIFIEDOBJECTIVES']._serialized_end=1344
+  _globals['_CODIFIEDOBJECTIVES_PROPERTIESENTRY']._serialized_start=1258
+  _globals['_CODIFIEDOBJECTIVES_PROPERTIESENTRY']._serialized_end=1344
+  _globals['_OBJECTIVEMODELOUTPUT']._serialized_start=1347
+  _globals['_OBJECTIVEMODELOUTPUT']._serialized_end=1571
+  _globals['_OBJECTIVEERRORCLASS']._serialized_start=1574
+  _globals['_OBJECTIVEERRORCLASS']._serialized_end=1810
+  _globals['_OBJECTIVE']._serialized_start=1813
+  _globals['_OBJECTIVE']._serialized_end=2696
+  _globals['_OBJECTIVE_METRICPARAMETERSENTRY']._serialized_start=2604
+  _globals['_OBJECTIVE_METRICPARAMETERSENTRY']._serialized_end=2696
+  _globals['_OBJECTIVEEXPRESSION']._serialized_start=2698
+  _globals['_OBJECTIVEEXPRESSION']._serialized_end=2777
+  _globals['_OBJECTIVELAUNCHCRITERIA']._serialized_start=2780
+  _globals['_OBJECTIVELAUNCHCRITERIA']._serialized_end=3153
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -32,7 +33,7 @@ from mlspec.common.v1 import threshold_pb2 as mlspec_dot_common_dot_v1_dot_thres
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/lifecycle/v1/packaging.proto\x12\x13mlspec.lifecycle.v1\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\"\x9b\n\n\x0eModelPackaging\x12\x33\n\x05model\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12%\n\x0epackage_format\x18\x02 \x01(\tR\rpackageFormat\x12\x1d\n\nmedia_type\x18\x03 \x01(\tR\tmediaType\x12\x1f\n\x0bpackage_uri\x18\x04 \x01(\tR\npackageUri\x12\x42\n\x0epackage_digest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\rpackageDigest\x12\x1d\n\nsize_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12H\n\x10package_artifact\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0fpackageArtifact\x12;\n\nsignatures\x18\x08 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignatures\x12I\n\x0fsigned_manifest\x18\t \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0esignedManifest\x12\x46\n\nprovenance\x18\n \x01(\x0b\x32&.mlspec.lifecycle.v1.PackageProvenanceR\nprovenance\x12S\n\x0cverification\x18\x0b \x01(\x0b\x32/.mlspec.lifecycle.v1.PackageVerificationSummaryR\x0cverification\x12H\n\x0cio_signature\x18\x0c \x01(\x0b\x32%.mlspec.lifecycle.v1.ModelIoSignatureR\x0bioSignature\x12H\n\x0eserving_images\x18\r \x03(\x0b\x32!.mlspec.lifecycle.v1.ServingImageR\rservingImages\x12[\n\x17required_infrastructure\x18\x0e \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\x16requiredInfrastructure\x12K\n\x08security\x18\x0f \x01(\x0b\x32/.mlspec.lifecycle.v1.PackageSecurityConstraintsR\x08security\x12X\n\x11monitoring_agents\x18\x10 \x03(\x0b\x32+.mlspec.lifecycle.v1.PackageMonitoringAgentR\x10monitoringAgents\x12V\n\x10infra_validation\x18\x11 \x01(\x0b\x32+.mlspec.lifecycle.v1.PackageInfraValidationR\x0finfraValidation\x12S\n\nproperties\x18\x12 \x03(\x0b\x32\x33.mlspec.lifecycle.v1.ModelPackaging.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xdb\x02\n\x11PackageProvenance\x12?\n\x08subjects\x18\x01 \x03(\x0b\x32#.mlspec.lifecycle.v1.PackageSubjectR\x08subjects\x12%\n\x0epredicate_type\x18\x02 \x01(\tR\rpredicateType\x12;\n\tpredicate\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ObjectValueR\tpredicate\x12<\n\x08\x65nvelope\x18\x04 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x08\x65nvelope\x12\x10\n\x03uri\x18\x05 \x01(\tR\x03uri\x12Q\n\x17source_stage_report_ids\x18\x06 \x03(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x14sourceStageReportIds\"\xa2\x02\n\x0ePackageSubject\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n\x03uri\x18\x02 \x01(\tR\x03uri\x12\x33\n\x06\x64igest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x1d\n\nmedia_type\x18\x04 \x01(\tR\tmediaType\x12V\n\x0b\x61nnotations\x18\x05 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.PackageSubject.AnnotationsEntryR\x0b\x61nnotations\x1a>\n\x10\x41nnotationsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xeb\x02\n\x1aPackageVerificationSummary\x12\x1f\n\x0bverifier_id\x18\x01 \x01(\tR\nverifierId\x12)\n\x10verifier_version\x18\x02 \x01(\tR\x0fverifierVersion\x12\x1d\n\npolicy_uri\x18\x03 \x01(\tR\tpolicyUri\x12@\n\rpolicy_digest\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0cpolicyDigest\x12:\n\x06result\x18\x05 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12\'\n\x0fverified_levels\x18\x06 \x03(\tR\x0everifiedLevels\x12;\n\x0bverify_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nverifyTime\"\xdc\x01\n\x10ModelIoSignature\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12<\n\x06inputs\x18\x02 \x03(\x0b\x32$.mlspec.lifecycle.v1.ModelTensorSpecR\x06inputs\x12>\n\x07outputs\x18\x03 \x03(\x0b\x32$.mlspec.lifecycle.v1.ModelTensorSpecR\x07outputs\x12\x1a\n\x08platform\x18\x04 \x01(\tR\x08platform\x12\x1a\n\x08protocol\x18\x05 \x01(\tR\x08protocol\"y\n\x0fModelTensorSpec\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n\x08\x64\x61tatype\x18\x02 \x01(\tR\x08\x64\x61tatype\x12\x14\n\x05shape\x18\x03 \x03(\x03R\x05shape\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\"i\n\x0cServingImage\x12\x10\n\x03uri\x18\x01 \x01(\tR\x03uri\x12\x33\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12\x12\n\x04role\x18\x03 \x01(\tR\x04role\"\xb9\x05\n\x1aPackageSecurityConstraints\x12%\n\x0frun_as_non_root\x18\x01 \x01(\x08R\x0crunAsNonRoot\x12\x1e\n\x0brun_as_user\x18\x02 \x01(\x03R\trunAsUser\x12\x39\n\x19read_only_root_filesystem\x18\x03 \x01(\x08R\x16readOnlyRootFilesystem\x12P\n\x0enetwork_policy\x18\x04 \x01(\x0e\x32).mlspec.lifecycle.v1.PackageNetworkPolicyR\rnetworkPolicy\x12%\n\x0e\x61llowed_egress\x18\x05 \x03(\tR\rallowedEgress\x12_\n\x13\x64\x61ta_classification\x18\x06 \x01(\x0e\x32..mlspec.lifecycle.v1.PackageDataClassificationR\x12\x64\x61taClassification\x12\x31\n\x04sbom\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x04sbom\x12<\n\x0bsbom_digest\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\nsbomDigest\x12\x1f\n\x0bsbom_format\x18\t \x01(\tR\nsbomFormat\x12U\n\x12vulnerability_scan\x18\n \x01(\x0b\x32&.mlspec.lifecycle.v1.VulnerabilityScanR\x11vulnerabilityScan\x12)\n\x10required_secrets\x18\x0b \x03(\tR\x0frequiredSecrets\x12+\n\x11other_constraints\x18\x0c \x03(\tR\x10otherConstraints\"\x88\x03\n\x11VulnerabilityScan\x12\x18\n\x07scanner\x18\x01 \x01(\tR\x07scanner\x12\'\n\x0fscanner_version\x18\x02 \x01(\tR\x0escannerVersion\x12\x37\n\tscan_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08scanTime\x12:\n\x06result\x18\x04 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12%\n\x0e\x63ritical_count\x18\x05 \x01(\x05R\rcriticalCount\x12\x1d\n\nhigh_count\x18\x06 \x01(\x05R\thighCount\x12!\n\x0cmedium_count\x18\x07 \x01(\x05R\x0bmediumCount\x12\x1b\n\tlow_count\x18\x08 \x01(\x05R\x08lowCount\x12\x35\n\x06report\x18\t \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x06report\"\xc1\x01\n\x16PackageMonitoringAgent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x37\n\x05image\x18\x03 \x01(\x0b\x32!.mlspec.lifecycle.v1.ServingImageR\x05image\x12@\n\tendpoints\x18\x04 \x03(\x0b\x32\".mlspec.lifecycle.v1.AgentEndpointR\tendpoints\"\xb0\x01\n\rAgentEndpoint\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n\x04port\x18\x02 \x01(\x05R\x04port\x12\x1a\n\x08protocol\x18\x03 \x01(\tR\x08protocol\x12\x43\n\x07purpose\x18\x04 \x01(\x0e\x32).mlspec.lifecycle.v1.AgentEndpointPurposeR\x07purpose\x12\x16\n\x06\x66ormat\x18\x05 \x01(\tR\x06\x66ormat\"\xc3\x04\n\x16PackageInfraValidation\x12\'\n\x0fserving_runtime\x18\x01 \x01(\tR\x0eservingRuntime\x12\x36\n\x17serving_runtime_version\x18\x02 \x01(\tR\x15servingRuntimeVersion\x12\x37\n\x05image\x18\x03 \x01(\x0b\x32!.mlspec.lifecycle.v1.ServingImageR\x05image\x12<\n\x07\x63ompute\x18\x04 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\x07\x63ompute\x12\x43\n\x10max_loading_time\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0emaxLoadingTime\x12<\n\x0cloading_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bloadingTime\x12!\n\x0cmax_attempts\x18\x07 \x01(\x05R\x0bmaxAttempts\x12#\n\rrequest_count\x18\x08 \x01(\x05R\x0crequestCount\x12\x30\n\x14\x66\x61iled_request_count\x18\t \x01(\x05R\x12\x66\x61iledRequestCount\x12:\n\x06result\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12\x18\n\x07message\x18\x0b \x01(\tR\x07message*\xde\x01\n\x14PackageNetworkPolicy\x12&\n\"PACKAGE_NETWORK_POLICY_UNSPECIFIED\x10\x00\x12#\n\x1fPACKAGE_NETWORK_POLICY_DENY_ALL\x10\x01\x12\'\n#PACKAGE_NETWORK_POLICY_ALLOW_LISTED\x10\x02\x12\'\n#PACKAGE_NETWORK_POLICY_CLUSTER_ONLY\x10\x03\x12\'\n#PACKAGE_NETWORK_POLICY_UNRESTRICTED\x10\x04*\xf4\x01\n\x19PackageDataClassification\x12+\n\'PACKAGE_DATA_CLASSIFICATION_UNSPECIFIED\x10\x00\x12&\n\"PACKAGE_DATA_CLASSIFICATION_PUBLIC\x10\x01\x12(\n$PACKAGE_DATA_CLASSIFICATION_INTERNAL\x10\x02\x12,\n(PACKAGE_DATA_CLASSIFICATION_CONFIDENTIAL\x10\x03\x12*\n&PACKAGE_DATA_CLASSIFICATION_RESTRICTED\x10\x04*\xf5\x01\n\x14\x41gentEndpointPurpose\x12&\n\"AGENT_ENDPOINT_PURPOSE_UNSPECIFIED\x10\x00\x12#\n\x1f\x41GENT_ENDPOINT_PURPOSE_LIVENESS\x10\x01\x12$\n AGENT_ENDPOINT_PURPOSE_READINESS\x10\x02\x12\"\n\x1e\x41GENT_ENDPOINT_PURPOSE_METRICS\x10\x03\x12$\n AGENT_ENDPOINT_PURPOSE_VARIABLES\x10\x04\x12 \n\x1c\x41GENT_ENDPOINT_PURPOSE_OTHER\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/lifecycle/v1/packaging.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\"\xb3\n\n\x0eModelPackaging\x12\x39\n\x05model\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12+\n\x0epackage_format\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\rpackageFormat\x12\x1d\n\nmedia_type\x18\x03 \x01(\tR\tmediaType\x12%\n\x0bpackage_uri\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02R\npackageUri\x12H\n\x0epackage_digest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\rpackageDigest\x12\x1d\n\nsize_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12H\n\x10package_artifact\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0fpackageArtifact\x12;\n\nsignatures\x18\x08 \x03(\x0b\x32\x1b.mlspec.common.v1.SignatureR\nsignatures\x12I\n\x0fsigned_manifest\x18\t \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x0esignedManifest\x12\x46\n\nprovenance\x18\n \x01(\x0b\x32&.mlspec.lifecycle.v1.PackageProvenanceR\nprovenance\x12S\n\x0cverification\x18\x0b \x01(\x0b\x32/.mlspec.lifecycle.v1.PackageVerificationSummaryR\x0cverification\x12H\n\x0cio_signature\x18\x0c \x01(\x0b\x32%.mlspec.lifecycle.v1.ModelIoSignatureR\x0bioSignature\x12H\n\x0eserving_images\x18\r \x03(\x0b\x32!.mlspec.lifecycle.v1.ServingImageR\rservingImages\x12[\n\x17required_infrastructure\x18\x0e \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\x16requiredInfrastructure\x12K\n\x08security\x18\x0f \x01(\x0b\x32/.mlspec.lifecycle.v1.PackageSecurityConstraintsR\x08security\x12X\n\x11monitoring_agents\x18\x10 \x03(\x0b\x32+.mlspec.lifecycle.v1.PackageMonitoringAgentR\x10monitoringAgents\x12V\n\x10infra_validation\x18\x11 \x01(\x0b\x32+.mlspec.lifecycle.v1.PackageInfraValidationR\x0finfraValidation\x12S\n\nproperties\x18\x12 \x03(\x0b\x32\x33.mlspec.lifecycle.v1.ModelPackaging.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xe7\x02\n\x11PackageProvenance\x12\x45\n\x08subjects\x18\x01 \x03(\x0b\x32#.mlspec.lifecycle.v1.PackageSubjectB\x04\xe2\x41\x01\x02R\x08subjects\x12+\n\x0epredicate_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\rpredicateType\x12;\n\tpredicate\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ObjectValueR\tpredicate\x12<\n\x08\x65nvelope\x18\x04 \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeR\x08\x65nvelope\x12\x10\n\x03uri\x18\x05 \x01(\tR\x03uri\x12Q\n\x17source_stage_report_ids\x18\x06 \x03(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x14sourceStageReportIds\"\xae\x02\n\x0ePackageSubject\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x10\n\x03uri\x18\x02 \x01(\tR\x03uri\x12\x39\n\x06\x64igest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x1d\n\nmedia_type\x18\x04 \x01(\tR\tmediaType\x12V\n\x0b\x61nnotations\x18\x05 \x03(\x0b\x32\x34.mlspec.lifecycle.v1.PackageSubject.AnnotationsEntryR\x0b\x61nnotations\x1a>\n\x10\x41nnotationsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xfd\x02\n\x1aPackageVerificationSummary\x12%\n\x0bverifier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\nverifierId\x12)\n\x10verifier_version\x18\x02 \x01(\tR\x0fverifierVersion\x12#\n\npolicy_uri\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\tpolicyUri\x12@\n\rpolicy_digest\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0cpolicyDigest\x12@\n\x06result\x18\x05 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x06result\x12\'\n\x0fverified_levels\x18\x06 \x03(\tR\x0everifiedLevels\x12;\n\x0bverify_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nverifyTime\"\xe8\x01\n\x10ModelIoSignature\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x42\n\x06inputs\x18\x02 \x03(\x0b\x32$.mlspec.lifecycle.v1.ModelTensorSpecB\x04\xe2\x41\x01\x02R\x06inputs\x12\x44\n\x07outputs\x18\x03 \x03(\x0b\x32$.mlspec.lifecycle.v1.ModelTensorSpecB\x04\xe2\x41\x01\x02R\x07outputs\x12\x1a\n\x08platform\x18\x04 \x01(\tR\x08platform\x12\x1a\n\x08protocol\x18\x05 \x01(\tR\x08protocol\"\x85\x01\n\x0fModelTensorSpec\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12 \n\x08\x64\x61tatype\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x08\x64\x61tatype\x12\x14\n\x05shape\x18\x03 \x03(\x03R\x05shape\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\"u\n\x0cServingImage\x12\x16\n\x03uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03uri\x12\x39\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x12\n\x04role\x18\x03 \x01(\tR\x04role\"\xb9\x05\n\x1aPackageSecurityConstraints\x12%\n\x0frun_as_non_root\x18\x01 \x01(\x08R\x0crunAsNonRoot\x12\x1e\n\x0brun_as_user\x18\x02 \x01(\x03R\trunAsUser\x12\x39\n\x19read_only_root_filesystem\x18\x03 \x01(\x08R\x16readOnlyRootFilesystem\x12P\n\x0enetwork_policy\x18\x04 \x01(\x0e\x32).mlspec.lifecycle.v1.PackageNetworkPolicyR\rnetworkPolicy\x12%\n\x0e\x61llowed_egress\x18\x05 \x03(\tR\rallowedEgress\x12_\n\x13\x64\x61ta_classification\x18\x06 \x01(\x0e\x32..mlspec.lifecycle.v1.PackageDataClassificationR\x12\x64\x61taClassification\x12\x31\n\x04sbom\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x04sbom\x12<\n\x0bsbom_digest\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\nsbomDigest\x12\x1f\n\x0bsbom_format\x18\t \x01(\tR\nsbomFormat\x12U\n\x12vulnerability_scan\x18\n \x01(\x0b\x32&.mlspec.lifecycle.v1.VulnerabilityScanR\x11vulnerabilityScan\x12)\n\x10required_secrets\x18\x0b \x03(\tR\x0frequiredSecrets\x12+\n\x11other_constraints\x18\x0c \x03(\tR\x10otherConstraints\"\x94\x03\n\x11VulnerabilityScan\x12\x1e\n\x07scanner\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07scanner\x12\'\n\x0fscanner_version\x18\x02 \x01(\tR\x0escannerVersion\x12\x37\n\tscan_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08scanTime\x12@\n\x06result\x18\x04 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x06result\x12%\n\x0e\x63ritical_count\x18\x05 \x01(\x05R\rcriticalCount\x12\x1d\n\nhigh_count\x18\x06 \x01(\x05R\thighCount\x12!\n\x0cmedium_count\x18\x07 \x01(\x05R\x0bmediumCount\x12\x1b\n\tlow_count\x18\x08 \x01(\x05R\x08lowCount\x12\x35\n\x06report\x18\t \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x06report\"\xc7\x01\n\x16PackageMonitoringAgent\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x37\n\x05image\x18\x03 \x01(\x0b\x32!.mlspec.lifecycle.v1.ServingImageR\x05image\x12@\n\tendpoints\x18\x04 \x03(\x0b\x32\".mlspec.lifecycle.v1.AgentEndpointR\tendpoints\"\xbc\x01\n\rAgentEndpoint\x12\x18\n\x04path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04path\x12\x12\n\x04port\x18\x02 \x01(\x05R\x04port\x12\x1a\n\x08protocol\x18\x03 \x01(\tR\x08protocol\x12I\n\x07purpose\x18\x04 \x01(\x0e\x32).mlspec.lifecycle.v1.AgentEndpointPurposeB\x04\xe2\x41\x01\x02R\x07purpose\x12\x16\n\x06\x66ormat\x18\x05 \x01(\tR\x06\x66ormat\"\xcf\x04\n\x16PackageInfraValidation\x12-\n\x0fserving_runtime\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0eservingRuntime\x12\x36\n\x17serving_runtime_version\x18\x02 \x01(\tR\x15servingRuntimeVersion\x12\x37\n\x05image\x18\x03 \x01(\x0b\x32!.mlspec.lifecycle.v1.ServingImageR\x05image\x12<\n\x07\x63ompute\x18\x04 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\x07\x63ompute\x12\x43\n\x10max_loading_time\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0emaxLoadingTime\x12<\n\x0cloading_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bloadingTime\x12!\n\x0cmax_attempts\x18\x07 \x01(\x05R\x0bmaxAttempts\x12#\n\rrequest_count\x18\x08 \x01(\x05R\x0crequestCount\x12\x30\n\x14\x66\x61iled_request_count\x18\t \x01(\x05R\x12\x66\x61iledRequestCount\x12@\n\x06result\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x02R\x06result\x12\x18\n\x07message\x18\x0b \x01(\tR\x07message*\xde\x01\n\x14PackageNetworkPolicy\x12&\n\"PACKAGE_NETWORK_POLICY_UNSPECIFIED\x10\x00\x12#\n\x1fPACKAGE_NETWORK_POLICY_DENY_ALL\x10\x01\x12\'\n#PACKAGE_NETWORK_POLICY_ALLOW_LISTED\x10\x02\x12\'\n#PACKAGE_NETWORK_POLICY_CLUSTER_ONLY\x10\x03\x12\'\n#PACKAGE_NETWORK_POLICY_UNRESTRICTED\x10\x04*\xf4\x01\n\x19PackageDataClassification\x12+\n\'PACKAGE_DATA_CLASSIFICATION_UNSPECIFIED\x10\x00\x12&\n\"PACKAGE_DATA_CLASSIFICATION_PUBLIC\x10\x01\x12(\n$PACKAGE_DATA_CLASSIFICATION_INTERNAL\x10\x02\x12,\n(PACKAGE_DATA_CLASSIFICATION_CONFIDENTIAL\x10\x03\x12*\n&PACKAGE_DATA_CLASSIFICATION_RESTRICTED\x10\x04*\xf5\x01\n\x14\x41gentEndpointPurpose\x12&\n\"AGENT_ENDPOINT_PURPOSE_UNSPECIFIED\x10\x00\x12#\n\x1f\x41GENT_ENDPOINT_PURPOSE_LIVENESS\x10\x01\x12$\n AGENT_ENDPOINT_PURPOSE_READINESS\x10\x02\x12\"\n\x1e\x41GENT_ENDPOINT_PURPOSE_METRICS\x10\x03\x12$\n AGENT_ENDPOINT_PURPOSE_VARIABLES\x10\x04\x12 \n\x1c\x41GENT_ENDPOINT_PURPOSE_OTHER\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,42 +42,90 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELPACKAGING_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODELPACKAGING_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MODELPACKAGING'].fields_by_name['model']._loaded_options = None
+  _globals['_MODELPACKAGING'].fields_by_name['model']._serialized_options = b'\342A\001\002'
+  _globals['_MODELPACKAGING'].fields_by_name['package_format']._loaded_options = None
+  _globals['_MODELPACKAGING'].fields_by_name['package_format']._serialized_options = b'\342A\001\002'
+  _globals['_MODELPACKAGING'].fields_by_name['package_uri']._loaded_options = None
+  _globals['_MODELPACKAGING'].fields_by_name['package_uri']._serialized_options = b'\342A\001\002'
+  _globals['_MODELPACKAGING'].fields_by_name['package_digest']._loaded_options = None
+  _globals['_MODELPACKAGING'].fields_by_name['package_digest']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEPROVENANCE'].fields_by_name['subjects']._loaded_options = None
+  _globals['_PACKAGEPROVENANCE'].fields_by_name['subjects']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEPROVENANCE'].fields_by_name['predicate_type']._loaded_options = None
+  _globals['_PACKAGEPROVENANCE'].fields_by_name['predicate_type']._serialized_options = b'\342A\001\002'
   _globals['_PACKAGEPROVENANCE'].fields_by_name['source_stage_report_ids']._loaded_options = None
   _globals['_PACKAGEPROVENANCE'].fields_by_name['source_stage_report_ids']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
   _globals['_PACKAGESUBJECT_ANNOTATIONSENTRY']._loaded_options = None
   _globals['_PACKAGESUBJECT_ANNOTATIONSENTRY']._serialized_options = b'8\001'
-  _globals['_PACKAGENETWORKPOLICY']._serialized_start=5138
-  _globals['_PACKAGENETWORKPOLICY']._serialized_end=5360
-  _globals['_PACKAGEDATACLASSIFICATION']._serialized_start=5363
-  _globals['_PACKAGEDATACLASSIFICATION']._serialized_end=5607
-  _globals['_AGENTENDPOINTPURPOSE']._serialized_start=5610
-  _globals['_AGENTENDPOINTPURPOSE']._serialized_end=5855
-  _globals['_MODELPACKAGING']._serialized_start=314
-  _globals['_MODELPACKAGING']._serialized_end=1621
-  _globals['_MODELPACKAGING_PROPERTIESENTRY']._serialized_start=1535
-  _globals['_MODELPACKAGING_PROPERTIESENTRY']._serialized_end=1621
-  _globals['_PACKAGEPROVENANCE']._serialized_start=1624
-  _globals['_PACKAGEPROVENANCE']._serialized_end=1971
-  _globals['_PACKAGESUBJECT']._serialized_start=1974
-  _globals['_PACKAGESUBJECT']._serialized_end=2264
-  _globals['_PACKAGESUBJECT_ANNOTATIONSENTRY']._serialized_start=2202
-  _globals['_PACKAGESUBJECT_ANNOTATIONSENTRY']._serialized_end=2264
-  _globals['_PACKAGEVERIFICATIONSUMMARY']._serialized_start=2267
-  _globals['_PACKAGEVERIFICATIONSUMMARY']._serialized_end=2630
-  _globals['_MODELIOSIGNATURE']._serialized_start=2633
-  _globals['_MODELIOSIGNATURE']._serialized_end=2853
-  _globals['_MODELTENSORSPEC']._serialized_start=2855
-  _globals['_MODELTENSORSPEC']._serialized_end=2976
-  _globals['_SERVINGIMAGE']._serialized_start=2978
-  _globals['_SERVINGIMAGE']._serialized_end=3083
-  _globals['_PACKAGESECURITYCONSTRAINTS']._serialized_start=3086
-  _globals['_PACKAGESECURITYCONSTRAINTS']._serialized_end=3783
-  _globals['_VULNERABILITYSCAN']._serialized_start=3786
-  _globals['_VULNERABILITYSCAN']._serialized_end=4178
-  _globals['_PACKAGEMONITORINGAGENT']._serialized_start=4181
-  _globals['_PACKAGEMONITORINGAGENT']._serialized_end=4374
-  _globals['_AGENTENDPOINT']._serialized_start=4377
-  _globals['_AGENTENDPOINT']._serialized_end=4553
-  _globals['_PACKAGEINFRAVALIDATION']._serialized_start=4556
-  _globals['_PACKAGEINFRAVALIDATION']._serialized_end=5135
+  _globals['_PACKAGESUBJECT'].fields_by_name['name']._loaded_options = None
+  _globals['_PACKAGESUBJECT'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGESUBJECT'].fields_by_name['digest']._loaded_options = None
+  _globals['_PACKAGESUBJECT'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEVERIFICATIONSUMMARY'].fields_by_name['verifier_id']._loaded_options = None
+  _globals['_PACKAGEVERIFICATIONSUMMARY'].fields_by_name['verifier_id']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEVERIFICATIONSUMMARY'].fields_by_name['policy_uri']._loaded_options = None
+  _globals['_PACKAGEVERIFICATIONSUMMARY'].fields_by_name['policy_uri']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEVERIFICATIONSUMMARY'].fields_by_name['result']._loaded_options = None
+  _globals['_PACKAGEVERIFICATIONSUMMARY'].fields_by_name['result']._serialized_options = b'\342A\001\002'
+  _globals['_MODELIOSIGNATURE'].fields_by_name['inputs']._loaded_options = None
+  _globals['_MODELIOSIGNATURE'].fields_by_name['inputs']._serialized_options = b'\342A\001\002'
+  _globals['_MODELIOSIGNATURE'].fields_by_name['outputs']._loaded_options = None
+  _globals['_MODELIOSIGNATURE'].fields_by_name['outputs']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTENSORSPEC'].fields_by_name['name']._loaded_options = None
+  _globals['_MODELTENSORSPEC'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_MODELTENSORSPEC'].fields_by_name['datatype']._loaded_options = None
+  _globals['_MODELTENSORSPEC'].fields_by_name['datatype']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGIMAGE'].fields_by_name['uri']._loaded_options = None
+  _globals['_SERVINGIMAGE'].fields_by_name['uri']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGIMAGE'].fields_by_name['digest']._loaded_options = None
+  _globals['_SERVINGIMAGE'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_VULNERABILITYSCAN'].fields_by_name['scanner']._loaded_options = None
+  _globals['_VULNERABILITYSCAN'].fields_by_name['scanner']._serialized_options = b'\342A\001\002'
+  _globals['_VULNERABILITYSCAN'].fields_by_name['result']._loaded_options = None
+  _globals['_VULNERABILITYSCAN'].fields_by_name['result']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEMONITORINGAGENT'].fields_by_name['name']._loaded_options = None
+  _globals['_PACKAGEMONITORINGAGENT'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_AGENTENDPOINT'].fields_by_name['path']._loaded_options = None
+  _globals['_AGENTENDPOINT'].fields_by_name['path']._serialized_options = b'\342A\001\002'
+  _globals['_AGENTENDPOINT'].fields_by_name['purpose']._loaded_options = None
+  _globals['_AGENTENDPOINT'].fields_by_name['purpose']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEINFRAVALIDATION'].fields_by_name['serving_runtime']._loaded_options = None
+  _globals['_PACKAGEINFRAVALIDATION'].fields_by_name['serving_runtime']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGEINFRAVALIDATION'].fields_by_name['result']._loaded_options = None
+  _globals['_PACKAGEINFRAVALIDATION'].fields_by_name['result']._serialized_options = b'\342A\001\002'
+  _globals['_PACKAGENETWORKPOLICY']._serialized_start=5316
+  _globals['_PACKAGENETWORKPOLICY']._serialized_end=5538
+  _globals['_PACKAGEDATACLASSIFICATION']._serialized_start=5541
+  _globals['_PACKAGEDATACLASSIFICATION']._serialized_end=5785
+  _globals['_AGENTENDPOINTPURPOSE']._serialized_start=5788
+  _globals['_AGENTENDPOINTPURPOSE']._serialized_end=6033
+  _globals['_MODELPACKAGING']._serialized_start=347
+  _globals['_MODELPACKAGING']._serialized_end=1678
+  _globals['_MODELPACKAGING_PROPERTIESENTRY']._serialized_start=1592
+  _globals['_MODELPACKAGING_PROPERTIESENTRY']._serialized_end=1678
+  _globals['_PACKAGEPROVENANCE']._serialized_start=1681
+  _globals['_PACKAGEPROVENANCE']._serialized_end=2040
+  _globals['_PACKAGESUBJECT']._serialized_start=2043
+  _globals['_PACKAGESUBJECT']._serialized_end=2345
+  _globals['_PACKAGESUBJECT_ANNOTATIONSENTRY']._serialized_start=2283
+  _globals['_PACKAGESUBJECT_ANNOTATIONSENTRY']._serialized_end=2345
+  _globals['_PACKAGEVERIFICATIONSUMMARY']._serialized_start=2348
+  _globals['_PACKAGEVERIFICATIONSUMMARY']._serialized_end=2729
+  _globals['_MODELIOSIGNATURE']._serialized_start=2732
+  _globals['_MODELIOSIGNATURE']._serialized_end=2964
+  _globals['_MODELTENSORSPEC']._serialized_start=2967
+  _globals['_MODELTENSORSPEC']._serialized_end=3100
+  _globals['_SERVINGIMAGE']._serialized_start=3102
+  _globals['_SERVINGIMAGE']._serialized_end=3219
+  _globals['_PACKAGESECURITYCONSTRAINTS']._serialized_start=3222
+  _globals['_PACKAGESECURITYCONSTRAINTS']._serialized_end=3919
+  _globals['_VULNERABILITYSCAN']._serialized_start=3922
+  _globals['_VULNERABILITYSCAN']._serialized_end=4326
+  _globals['_PACKAGEMONITORINGAGENT']._serialized_start=4329
+  _globals['_PACKAGEMONITORINGAGENT']._serialized_end=4528
+  _globals['_AGENTENDPOINT']._serialized_start=4531
+  _globals['_AGENTENDPOINT']._serialized_end=4719
+  _globals['_PACKAGEINFRAVALIDATION']._serialized_start=4722
+  _globals['_PACKAGEINFRAVALIDATION']._serialized_end=5313
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -31,7 +32,7 @@ from mlspec.common.v1 import threshold_pb2 as mlspec_dot_common_dot_v1_dot_thres
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlspec/lifecycle/v1/serving.proto\x12\x13mlspec.lifecycle.v1\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\"\xbf\x0b\n\x0cModelServing\x12@\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32$.mlspec.lifecycle.v1.ServingEndpointR\x08\x65ndpoint\x12\x1d\n\nmodel_name\x18\x02 \x01(\tR\tmodelName\x12\x33\n\x05model\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12J\n\x13packaging_report_id\x18\x04 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x11packagingReportId\x12 \n\x0b\x65nvironment\x18\x05 \x01(\tR\x0b\x65nvironment\x12O\n\x10rollout_strategy\x18\x06 \x01(\x0e\x32$.mlspec.lifecycle.v1.RolloutStrategyR\x0frolloutStrategy\x12\x43\n\x07traffic\x18\x07 \x03(\x0b\x32).mlspec.lifecycle.v1.ServingTrafficTargetR\x07traffic\x12\x43\n\trevisions\x18\x08 \x01(\x0b\x32%.mlspec.lifecycle.v1.ServingRevisionsR\trevisions\x12Y\n\x11transition_status\x18\t \x01(\x0e\x32,.mlspec.lifecycle.v1.ServingTransitionStatusR\x10transitionStatus\x12%\n\x0e\x63\x61nary_percent\x18\n \x01(\x05R\rcanaryPercent\x12I\n\x0c\x63\x61nary_steps\x18\x0b \x03(\x0b\x32&.mlspec.lifecycle.v1.ServingCanaryStepR\x0b\x63\x61narySteps\x12J\n\x0clast_failure\x18\x0c \x01(\x0b\x32\'.mlspec.lifecycle.v1.ServingFailureInfoR\x0blastFailure\x12I\n\x0erollout_result\x18\r \x01(\x0e\x32\".mlspec.lifecycle.v1.RolloutResultR\rrolloutResult\x12H\n\x12rollout_start_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10rolloutStartTime\x12\x44\n\x10rollout_end_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0erolloutEndTime\x12\x35\n\x17rolled_back_to_revision\x18\x10 \x01(\tR\x14rolledBackToRevision\x12:\n\x06health\x18\x11 \x01(\x0b\x32\".mlspec.lifecycle.v1.ServingHealthR\x06health\x12\'\n\x0fserving_runtime\x18\x12 \x01(\tR\x0eservingRuntime\x12!\n\x0cmin_replicas\x18\x13 \x01(\x05R\x0bminReplicas\x12!\n\x0cmax_replicas\x18\x14 \x01(\x05R\x0bmaxReplicas\x12O\n\x11replica_resources\x18\x15 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\x10replicaResources\x12Q\n\nproperties\x18\x16 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.ModelServing.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"y\n\x0fServingEndpoint\x12\x10\n\x03uri\x18\x01 \x01(\tR\x03uri\x12@\n\x08protocol\x18\x02 \x01(\x0e\x32$.mlspec.lifecycle.v1.ServingProtocolR\x08protocol\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\"\xab\x01\n\x14ServingTrafficTarget\x12\x1a\n\x08revision\x18\x01 \x01(\tR\x08revision\x12\x33\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12\x18\n\x07percent\x18\x03 \x01(\x05R\x07percent\x12\x10\n\x03tag\x18\x04 \x01(\tR\x03tag\x12\x16\n\x06shadow\x18\x05 \x01(\x08R\x06shadow\"\x97\x01\n\x10ServingRevisions\x12!\n\x0clatest_ready\x18\x01 \x01(\tR\x0blatestReady\x12%\n\x0elatest_created\x18\x02 \x01(\tR\rlatestCreated\x12\x1d\n\nrolled_out\x18\x03 \x01(\tR\trolledOut\x12\x1a\n\x08previous\x18\x04 \x01(\tR\x08previous\"\xfe\x01\n\x11ServingCanaryStep\x12\x18\n\x07percent\x18\x01 \x01(\x05R\x07percent\x12>\n\rhold_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0choldDuration\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12:\n\x06result\x18\x04 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12\x18\n\x07message\x18\x05 \x01(\tR\x07message\"\xaf\x01\n\x12ServingFailureInfo\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x1a\n\x08revision\x18\x04 \x01(\tR\x08revision\x12\x1b\n\texit_code\x18\x05 \x01(\x05R\x08\x65xitCode\"\xd6\x01\n\rServingHealth\x12\x1f\n\x0bserver_live\x18\x01 \x01(\x08R\nserverLive\x12!\n\x0cserver_ready\x18\x02 \x01(\x08R\x0bserverReady\x12\x1f\n\x0bmodel_ready\x18\x03 \x01(\x08R\nmodelReady\x12\x39\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckTime\x12%\n\x0eready_replicas\x18\x05 \x01(\x05R\rreadyReplicas*\xf5\x01\n\x0fServingProtocol\x12 \n\x1cSERVING_PROTOCOL_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVING_PROTOCOL_REST\x10\x01\x12\x19\n\x15SERVING_PROTOCOL_GRPC\x10\x02\x12(\n$SERVING_PROTOCOL_OPEN_INFERENCE_REST\x10\x03\x12(\n$SERVING_PROTOCOL_OPEN_INFERENCE_GRPC\x10\x04\x12\x1a\n\x16SERVING_PROTOCOL_BATCH\x10\x05\x12\x1a\n\x16SERVING_PROTOCOL_OTHER\x10\x06*\xec\x01\n\x0fRolloutStrategy\x12 \n\x1cROLLOUT_STRATEGY_UNSPECIFIED\x10\x00\x12 \n\x1cROLLOUT_STRATEGY_ALL_AT_ONCE\x10\x01\x12\x1b\n\x17ROLLOUT_STRATEGY_CANARY\x10\x02\x12\x1f\n\x1bROLLOUT_STRATEGY_BLUE_GREEN\x10\x03\x12\x1b\n\x17ROLLOUT_STRATEGY_SHADOW\x10\x04\x12\x1c\n\x18ROLLOUT_STRATEGY_AB_TEST\x10\x05\x12\x1c\n\x18ROLLOUT_STRATEGY_ROLLING\x10\x06*\xf5\x01\n\x17ServingTransitionStatus\x12)\n%SERVING_TRANSITION_STATUS_UNSPECIFIED\x10\x00\x12)\n%SERVING_TRANSITION_STATUS_IN_PROGRESS\x10\x01\x12(\n$SERVING_TRANSITION_STATUS_UP_TO_DATE\x10\x02\x12\x34\n0SERVING_TRANSITION_STATUS_BLOCKED_BY_FAILED_LOAD\x10\x03\x12$\n SERVING_TRANSITION_STATUS_PAUSED\x10\x04*\xe0\x01\n\rRolloutResult\x12\x1e\n\x1aROLLOUT_RESULT_UNSPECIFIED\x10\x00\x12\x1e\n\x1aROLLOUT_RESULT_IN_PROGRESS\x10\x01\x12\x1c\n\x18ROLLOUT_RESULT_SUCCEEDED\x10\x02\x12\x1e\n\x1aROLLOUT_RESULT_ROLLED_BACK\x10\x03\x12\x19\n\x15ROLLOUT_RESULT_FAILED\x10\x04\x12\x1a\n\x16ROLLOUT_RESULT_ABORTED\x10\x05\x12\x1a\n\x16ROLLOUT_RESULT_PARTIAL\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlspec/lifecycle/v1/serving.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/threshold.proto\x1a\x1cmlspec/common/v1/value.proto\"\xe3\x0b\n\x0cModelServing\x12\x46\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32$.mlspec.lifecycle.v1.ServingEndpointB\x04\xe2\x41\x01\x02R\x08\x65ndpoint\x12#\n\nmodel_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\tmodelName\x12\x39\n\x05model\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12J\n\x13packaging_report_id\x18\x04 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/StageReportR\x11packagingReportId\x12 \n\x0b\x65nvironment\x18\x05 \x01(\tR\x0b\x65nvironment\x12U\n\x10rollout_strategy\x18\x06 \x01(\x0e\x32$.mlspec.lifecycle.v1.RolloutStrategyB\x04\xe2\x41\x01\x02R\x0frolloutStrategy\x12\x43\n\x07traffic\x18\x07 \x03(\x0b\x32).mlspec.lifecycle.v1.ServingTrafficTargetR\x07traffic\x12\x43\n\trevisions\x18\x08 \x01(\x0b\x32%.mlspec.lifecycle.v1.ServingRevisionsR\trevisions\x12_\n\x11transition_status\x18\t \x01(\x0e\x32,.mlspec.lifecycle.v1.ServingTransitionStatusB\x04\xe2\x41\x01\x02R\x10transitionStatus\x12%\n\x0e\x63\x61nary_percent\x18\n \x01(\x05R\rcanaryPercent\x12I\n\x0c\x63\x61nary_steps\x18\x0b \x03(\x0b\x32&.mlspec.lifecycle.v1.ServingCanaryStepR\x0b\x63\x61narySteps\x12J\n\x0clast_failure\x18\x0c \x01(\x0b\x32\'.mlspec.lifecycle.v1.ServingFailureInfoR\x0blastFailure\x12O\n\x0erollout_result\x18\r \x01(\x0e\x32\".mlspec.lifecycle.v1.RolloutResultB\x04\xe2\x41\x01\x02R\rrolloutResult\x12H\n\x12rollout_start_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10rolloutStartTime\x12\x44\n\x10rollout_end_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0erolloutEndTime\x12\x35\n\x17rolled_back_to_revision\x18\x10 \x01(\tR\x14rolledBackToRevision\x12:\n\x06health\x18\x11 \x01(\x0b\x32\".mlspec.lifecycle.v1.ServingHealthR\x06health\x12\'\n\x0fserving_runtime\x18\x12 \x01(\tR\x0eservingRuntime\x12!\n\x0cmin_replicas\x18\x13 \x01(\x05R\x0bminReplicas\x12!\n\x0cmax_replicas\x18\x14 \x01(\x05R\x0bmaxReplicas\x12O\n\x11replica_resources\x18\x15 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\x10replicaResources\x12Q\n\nproperties\x18\x16 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.ModelServing.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\x85\x01\n\x0fServingEndpoint\x12\x16\n\x03uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03uri\x12\x46\n\x08protocol\x18\x02 \x01(\x0e\x32$.mlspec.lifecycle.v1.ServingProtocolB\x04\xe2\x41\x01\x02R\x08protocol\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\"\xb1\x01\n\x14ServingTrafficTarget\x12 \n\x08revision\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08revision\x12\x33\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12\x18\n\x07percent\x18\x03 \x01(\x05R\x07percent\x12\x10\n\x03tag\x18\x04 \x01(\tR\x03tag\x12\x16\n\x06shadow\x18\x05 \x01(\x08R\x06shadow\"\x97\x01\n\x10ServingRevisions\x12!\n\x0clatest_ready\x18\x01 \x01(\tR\x0blatestReady\x12%\n\x0elatest_created\x18\x02 \x01(\tR\rlatestCreated\x12\x1d\n\nrolled_out\x18\x03 \x01(\tR\trolledOut\x12\x1a\n\x08previous\x18\x04 \x01(\tR\x08previous\"\x84\x02\n\x11ServingCanaryStep\x12\x1e\n\x07percent\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02R\x07percent\x12>\n\rhold_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0choldDuration\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12:\n\x06result\x18\x04 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeR\x06result\x12\x18\n\x07message\x18\x05 \x01(\tR\x07message\"\xbb\x01\n\x12ServingFailureInfo\x12\x34\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x1c\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06reason\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x1a\n\x08revision\x18\x04 \x01(\tR\x08revision\x12\x1b\n\texit_code\x18\x05 \x01(\x05R\x08\x65xitCode\"\xd6\x01\n\rServingHealth\x12\x1f\n\x0bserver_live\x18\x01 \x01(\x08R\nserverLive\x12!\n\x0cserver_ready\x18\x02 \x01(\x08R\x0bserverReady\x12\x1f\n\x0bmodel_ready\x18\x03 \x01(\x08R\nmodelReady\x12\x39\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckTime\x12%\n\x0eready_replicas\x18\x05 \x01(\x05R\rreadyReplicas*\xf5\x01\n\x0fServingProtocol\x12 \n\x1cSERVING_PROTOCOL_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVING_PROTOCOL_REST\x10\x01\x12\x19\n\x15SERVING_PROTOCOL_GRPC\x10\x02\x12(\n$SERVING_PROTOCOL_OPEN_INFERENCE_REST\x10\x03\x12(\n$SERVING_PROTOCOL_OPEN_INFERENCE_GRPC\x10\x04\x12\x1a\n\x16SERVING_PROTOCOL_BATCH\x10\x05\x12\x1a\n\x16SERVING_PROTOCOL_OTHER\x10\x06*\xec\x01\n\x0fRolloutStrategy\x12 \n\x1cROLLOUT_STRATEGY_UNSPECIFIED\x10\x00\x12 \n\x1cROLLOUT_STRATEGY_ALL_AT_ONCE\x10\x01\x12\x1b\n\x17ROLLOUT_STRATEGY_CANARY\x10\x02\x12\x1f\n\x1bROLLOUT_STRATEGY_BLUE_GREEN\x10\x03\x12\x1b\n\x17ROLLOUT_STRATEGY_SHADOW\x10\x04\x12\x1c\n\x18ROLLOUT_STRATEGY_AB_TEST\x10\x05\x12\x1c\n\x18ROLLOUT_STRATEGY_ROLLING\x10\x06*\xf5\x01\n\x17ServingTransitionStatus\x12)\n%SERVING_TRANSITION_STATUS_UNSPECIFIED\x10\x00\x12)\n%SERVING_TRANSITION_STATUS_IN_PROGRESS\x10\x01\x12(\n$SERVING_TRANSITION_STATUS_UP_TO_DATE\x10\x02\x12\x34\n0SERVING_TRANSITION_STATUS_BLOCKED_BY_FAILED_LOAD\x10\x03\x12$\n SERVING_TRANSITION_STATUS_PAUSED\x10\x04*\xe0\x01\n\rRolloutResult\x12\x1e\n\x1aROLLOUT_RESULT_UNSPECIFIED\x10\x00\x12\x1e\n\x1aROLLOUT_RESULT_IN_PROGRESS\x10\x01\x12\x1c\n\x18ROLLOUT_RESULT_SUCCEEDED\x10\x02\x12\x1e\n\x1aROLLOUT_RESULT_ROLLED_BACK\x10\x03\x12\x19\n\x15ROLLOUT_RESULT_FAILED\x10\x04\x12\x1a\n\x16ROLLOUT_RESULT_ABORTED\x10\x05\x12\x1a\n\x16ROLLOUT_RESULT_PARTIAL\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,30 +41,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELSERVING_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODELSERVING_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MODELSERVING'].fields_by_name['endpoint']._loaded_options = None
+  _globals['_MODELSERVING'].fields_by_name['endpoint']._serialized_options = b'\342A\001\002'
+  _globals['_MODELSERVING'].fields_by_name['model_name']._loaded_options = None
+  _globals['_MODELSERVING'].fields_by_name['model_name']._serialized_options = b'\342A\001\002'
+  _globals['_MODELSERVING'].fields_by_name['model']._loaded_options = None
+  _globals['_MODELSERVING'].fields_by_name['model']._serialized_options = b'\342A\001\002'
   _globals['_MODELSERVING'].fields_by_name['packaging_report_id']._loaded_options = None
   _globals['_MODELSERVING'].fields_by_name['packaging_report_id']._serialized_options = b'\372A\027\n\025mlspec.io/StageReport'
-  _globals['_SERVINGPROTOCOL']._serialized_start=2858
-  _globals['_SERVINGPROTOCOL']._serialized_end=3103
-  _globals['_ROLLOUTSTRATEGY']._serialized_start=3106
-  _globals['_ROLLOUTSTRATEGY']._serialized_end=3342
-  _globals['_SERVINGTRANSITIONSTATUS']._serialized_start=3345
-  _globals['_SERVINGTRANSITIONSTATUS']._serialized_end=3590
-  _globals['_ROLLOUTRESULT']._serialized_start=3593
-  _globals['_ROLLOUTRESULT']._serialized_end=3817
-  _globals['_MODELSERVING']._serialized_start=281
-  _globals['_MODELSERVING']._serialized_end=1752
-  _globals['_MODELSERVING_PROPERTIESENTRY']._serialized_start=1666
-  _globals['_MODELSERVING_PROPERTIESENTRY']._serialized_end=1752
-  _globals['_SERVINGENDPOINT']._serialized_start=1754
-  _globals['_SERVINGENDPOINT']._serialized_end=1875
-  _globals['_SERVINGTRAFFICTARGET']._serialized_start=1878
-  _globals['_SERVINGTRAFFICTARGET']._serialized_end=2049
-  _globals['_SERVINGREVISIONS']._serialized_start=2052
-  _globals['_SERVINGREVISIONS']._serialized_end=2203
-  _globals['_SERVINGCANARYSTEP']._serialized_start=2206
-  _globals['_SERVINGCANARYSTEP']._serialized_end=2460
-  _globals['_SERVINGFAILUREINFO']._serialized_start=2463
-  _globals['_SERVINGFAILUREINFO']._serialized_end=2638
-  _globals['_SERVINGHEALTH']._serialized_start=2641
-  _globals['_SERVINGHEALTH']._serialized_end=2855
+  _globals['_MODELSERVING'].fields_by_name['rollout_strategy']._loaded_options = None
+  _globals['_MODELSERVING'].fields_by_name['rollout_strategy']._serialized_options = b'\342A\001\002'
+  _globals['_MODELSERVING'].fields_by_name['transition_status']._loaded_options = None
+  _globals['_MODELSERVING'].fields_by_name['transition_status']._serialized_options = b'\342A\001\002'
+  _globals['_MODELSERVING'].fields_by_name['rollout_result']._loaded_options = None
+  _globals['_MODELSERVING'].fields_by_name['rollout_result']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGENDPOINT'].fields_by_name['uri']._loaded_options = None
+  _globals['_SERVINGENDPOINT'].fields_by_name['uri']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGENDPOINT'].fields_by_name['protocol']._loaded_options = None
+  _globals['_SERVINGENDPOINT'].fields_by_name['protocol']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGTRAFFICTARGET'].fields_by_name['revision']._loaded_options = None
+  _globals['_SERVINGTRAFFICTARGET'].fields_by_name['revision']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGCANARYSTEP'].fields_by_name['percent']._loaded_options = None
+  _globals['_SERVINGCANARYSTEP'].fields_by_name['percent']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGFAILUREINFO'].fields_by_name['time']._loaded_options = None
+  _globals['_SERVINGFAILUREINFO'].fields_by_name['time']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGFAILUREINFO'].fields_by_name['reason']._loaded_options = None
+  _globals['_SERVINGFAILUREINFO'].fields_by_name['reason']._serialized_options = b'\342A\001\002'
+  _globals['_SERVINGPROTOCOL']._serialized_start=2964
+  _globals['_SERVINGPROTOCOL']._serialized_end=3209
+  _globals['_ROLLOUTSTRATEGY']._serialized_start=3212
+  _globals['_ROLLOUTSTRATEGY']._serialized_end=3448
+  _globals['_SERVINGTRANSITIONSTATUS']._serialized_start=3451
+  _globals['_SERVINGTRANSITIONSTATUS']._serialized_end=3696
+  _globals['_ROLLOUTRESULT']._serialized_start=3699
+  _globals['_ROLLOUTRESULT']._serialized_end=3923
+  _globals['_MODELSERVING']._serialized_start=314
+  _globals['_MODELSERVING']._serialized_end=1821
+  _globals['_MODELSERVING_PROPERTIESENTRY']._serialized_start=1735
+  _globals['_MODELSERVING_PROPERTIESENTRY']._serialized_end=1821
+  _globals['_SERVINGENDPOINT']._serialized_start=1824
+  _globals['_SERVINGENDPOINT']._serialized_end=1957
+  _globals['_SERVINGTRAFFICTARGET']._serialized_start=1960
+  _globals['_SERVINGTRAFFICTARGET']._serialized_end=2137
+  _globals['_SERVINGREVISIONS']._serialized_start=2140
+  _globals['_SERVINGREVISIONS']._serialized_end=2291
+  _globals['_SERVINGCANARYSTEP']._serialized_start=2294
+  _globals['_SERVINGCANARYSTEP']._serialized_end=2554
+  _globals['_SERVINGFAILUREINFO']._serialized_start=2557
+  _globals['_SERVINGFAILUREINFO']._serialized_end=2744
+  _globals['_SERVINGHEALTH']._serialized_start=2747
+  _globals['_SERVINGHEALTH']._serialized_end=2961
 # @@protoc_insertion_point(module_scope)

@@ -375,7 +375,7 @@ class ServingTrafficTarget(message.Message):
     revision: builtins.str
     """Required. Revision name, for example `churn-predictor-predictor-00007`."""
     percent: builtins.int
-    """Required. Percent of traffic, 0 to 100."""
+    """Optional. Percent of traffic, 0 to 100."""
     tag: builtins.str
     """Optional. Tag that addresses the revision directly, for example `candidate`."""
     shadow: builtins.bool
@@ -523,11 +523,11 @@ class ServingHealth(message.Message):
     CHECK_TIME_FIELD_NUMBER: builtins.int
     READY_REPLICAS_FIELD_NUMBER: builtins.int
     server_live: builtins.bool
-    """Required. The server process is live."""
+    """Optional. The server process is live."""
     server_ready: builtins.bool
-    """Required. The server is ready to accept requests."""
+    """Optional. The server is ready to accept requests."""
     model_ready: builtins.bool
-    """Required. The model is loaded and ready to serve."""
+    """Optional. The model is loaded and ready to serve."""
     ready_replicas: builtins.int
     """Optional. Number of ready replicas."""
     @builtins.property

@@ -282,7 +282,7 @@ class SplitDefinition(message.Message):
     pattern or a column holding the split name.
     """
     row_count: builtins.int
-    """Required. Number of rows (examples) in the split."""
+    """Optional. Number of rows (examples) in the split."""
     size_bytes: builtins.int
     """Optional. Size of the split, in bytes."""
     entity_count: builtins.int
@@ -468,7 +468,7 @@ class SplitLeakageCheck(message.Message):
     method: SplitLeakageMethod.ValueType
     """Required. How overlap was detected."""
     overlap_count: builtins.int
-    """Required. Number of keys (or rows) found in both splits."""
+    """Optional. Number of keys (or rows) found in both splits."""
     overlap_fraction: builtins.float
     """Optional. Overlap as a fraction of split b's rows, in [0, 1]."""
     max_allowed_overlap: builtins.int
@@ -477,7 +477,7 @@ class SplitLeakageCheck(message.Message):
     """Required. Whether the check passed."""
     @builtins.property
     def key_columns(self) -> containers.RepeatedScalarFieldContainer[builtins.str]:
-        """Required. Columns compared, for example `customer_id`; empty with ROW_HASH means the
+        """Optional. Columns compared, for example `customer_id`; empty with ROW_HASH means the
         whole row.
         """
 
@@ -533,7 +533,7 @@ class SplitOverfitIndicator(message.Message):
     LABEL_DISTRIBUTION_DISTANCE.
     """
     value: builtins.float
-    """Required. The measured value."""
+    """Optional. The measured value."""
     threshold: builtins.float
     """Optional. The largest tolerated value."""
     result: threshold_pb2.ThresholdOutcome.ValueType

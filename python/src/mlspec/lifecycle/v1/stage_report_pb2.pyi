@@ -183,8 +183,8 @@ class StageReport(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
-        workspace).
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
+        workspace). The name is optional: when empty the server sets it to `<stage>-<id>`.
         """
 
     @builtins.property

@@ -708,9 +708,9 @@ class SearchDoubleRange(message.Message):
     LOG_SCALE_FIELD_NUMBER: builtins.int
     STEP_FIELD_NUMBER: builtins.int
     min: builtins.float
-    """Required. Inclusive lower bound."""
+    """Optional. Inclusive lower bound."""
     max: builtins.float
-    """Required. Inclusive upper bound."""
+    """Optional. Inclusive upper bound."""
     log_scale: builtins.bool
     """Optional. Sample on a logarithmic scale (for example a learning rate)."""
     step: builtins.float
@@ -740,9 +740,9 @@ class SearchIntRange(message.Message):
     LOG_SCALE_FIELD_NUMBER: builtins.int
     STEP_FIELD_NUMBER: builtins.int
     min: builtins.int
-    """Required. Inclusive lower bound."""
+    """Optional. Inclusive lower bound."""
     max: builtins.int
-    """Required. Inclusive upper bound."""
+    """Optional. Inclusive upper bound."""
     log_scale: builtins.bool
     """Optional. Sample on a logarithmic scale."""
     step: builtins.int

@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(mlspec/lifecycle/v1/transformation.proto\x12\x13mlspec.lifecycle.v1\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\x8c\x08\n\x12\x44\x61taTransformation\x12\x44\n\x0einput_datasets\x18\x01 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rinputDatasets\x12\\\n\x10\x66\x65\x61ture_mappings\x18\x02 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.TransformationFeatureMappingR\x0f\x66\x65\x61tureMappings\x12Q\n\x0cvocabularies\x18\x03 \x03(\x0b\x32-.mlspec.lifecycle.v1.TransformationVocabularyR\x0cvocabularies\x12;\n\x04\x63ode\x18\x04 \x01(\x0b\x32\'.mlspec.lifecycle.v1.TransformationCodeR\x04\x63ode\x12W\n\nparameters\x18\x05 \x03(\x0b\x32\x37.mlspec.lifecycle.v1.DataTransformation.ParametersEntryR\nparameters\x12\\\n\x10outliers_removed\x18\x06 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.TransformationOutlierRemovalR\x0foutliersRemoved\x12\x44\n\x0eoutput_dataset\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\routputDataset\x12@\n\routput_digest\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0coutputDigest\x12L\n\x12transform_artifact\x18\t \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x11transformArtifact\x12W\n\x19transform_artifact_digest\x18\n \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x17transformArtifactDigest\x12&\n\x0finput_row_count\x18\x0b \x01(\x03R\rinputRowCount\x12(\n\x10output_row_count\x18\x0c \x01(\x03R\x0eoutputRowCount\x12\x32\n\x15output_schema_version\x18\r \x01(\tR\x13outputSchemaVersion\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xfc\x03\n\x1cTransformationFeatureMapping\x12P\n\x0cinput_fields\x18\x01 \x03(\x0b\x32-.mlspec.lifecycle.v1.TransformationInputFieldR\x0binputFields\x12!\n\x0coutput_field\x18\x02 \x01(\tR\x0boutputField\x12\x36\n\x04kind\x18\x03 \x01(\x0e\x32\".mlspec.lifecycle.v1.TransformKindR\x04kind\x12\x18\n\x07subtype\x18\x04 \x01(\tR\x07subtype\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07masking\x18\x06 \x01(\x08R\x07masking\x12\x61\n\nparameters\x18\x07 \x03(\x0b\x32\x41.mlspec.lifecycle.v1.TransformationFeatureMapping.ParametersEntryR\nparameters\x12\x1e\n\nvocabulary\x18\x08 \x01(\tR\nvocabulary\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"i\n\x18TransformationInputField\x12\x37\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x14\n\x05\x66ield\x18\x02 \x01(\tR\x05\x66ield\"\xdd\x02\n\x18TransformationVocabulary\x12\x18\n\x07\x66\x65\x61ture\x18\x01 \x01(\tR\x07\x66\x65\x61ture\x12\x39\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08\x61rtifact\x12\x10\n\x03uri\x18\x03 \x01(\tR\x03uri\x12\x12\n\x04size\x18\x04 \x01(\x03R\x04size\x12\x33\n\x06\x64igest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\x12&\n\x0fnum_oov_buckets\x18\x06 \x01(\x05R\rnumOovBuckets\x12#\n\rdefault_value\x18\x07 \x01(\x03R\x0c\x64\x65\x66\x61ultValue\x12/\n\x13\x66requency_threshold\x18\x08 \x01(\x03R\x12\x66requencyThreshold\x12\x13\n\x05top_k\x18\t \x01(\x03R\x04topK\"\x99\x02\n\x12TransformationCode\x12\x44\n\x0emodule_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rmoduleVersion\x12%\n\x0erepository_uri\x18\x02 \x01(\tR\rrepositoryUri\x12\x16\n\x06\x63ommit\x18\x03 \x01(\tR\x06\x63ommit\x12\x12\n\x04path\x18\x04 \x01(\tR\x04path\x12\x1f\n\x0b\x65ntry_point\x18\x05 \x01(\tR\nentryPoint\x12\x14\n\x05image\x18\x06 \x01(\tR\x05image\x12\x33\n\x06\x64igest\x18\x07 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\"\xba\x01\n\x1cTransformationOutlierRemoval\x12\x12\n\x04rule\x18\x01 \x01(\tR\x04rule\x12\x18\n\x07\x66\x65\x61ture\x18\x02 \x01(\tR\x07\x66\x65\x61ture\x12\x14\n\x05\x63ount\x18\x03 \x01(\x03R\x05\x63ount\x12:\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\".mlspec.lifecycle.v1.OutlierActionR\x06\x61\x63tion\x12\x1a\n\x08\x66raction\x18\x05 \x01(\x01R\x08\x66raction*\xfd\x03\n\rTransformKind\x12\x1e\n\x1aTRANSFORM_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRANSFORM_KIND_IDENTITY\x10\x01\x12\x17\n\x13TRANSFORM_KIND_CAST\x10\x02\x12\x18\n\x14TRANSFORM_KIND_SCALE\x10\x03\x12\x1c\n\x18TRANSFORM_KIND_BUCKETIZE\x10\x04\x12\x1a\n\x16TRANSFORM_KIND_ONE_HOT\x10\x05\x12\x1d\n\x19TRANSFORM_KIND_VOCABULARY\x10\x06\x12\x17\n\x13TRANSFORM_KIND_HASH\x10\x07\x12\x18\n\x14TRANSFORM_KIND_EMBED\x10\x08\x12\x19\n\x15TRANSFORM_KIND_IMPUTE\x10\t\x12\x1c\n\x18TRANSFORM_KIND_AGGREGATE\x10\n\x12\x19\n\x15TRANSFORM_KIND_FILTER\x10\x0b\x12\x1a\n\x16TRANSFORM_KIND_DERIVED\x10\x0c\x12\x17\n\x13TRANSFORM_KIND_MASK\x10\r\x12\x18\n\x14TRANSFORM_KIND_CROSS\x10\x0e\x12\x1b\n\x17TRANSFORM_KIND_TOKENIZE\x10\x0f\x12\x17\n\x13TRANSFORM_KIND_CLIP\x10\x10\x12\x17\n\x13TRANSFORM_KIND_JOIN\x10\x11*\x99\x01\n\rOutlierAction\x12\x1e\n\x1aOUTLIER_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17OUTLIER_ACTION_DROP_ROW\x10\x01\x12\x17\n\x13OUTLIER_ACTION_CLIP\x10\x02\x12\x19\n\x15OUTLIER_ACTION_IMPUTE\x10\x03\x12\x17\n\x13OUTLIER_ACTION_FLAG\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(mlspec/lifecycle/v1/transformation.proto\x12\x13mlspec.lifecycle.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xaa\x08\n\x12\x44\x61taTransformation\x12J\n\x0einput_datasets\x18\x01 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\rinputDatasets\x12\x62\n\x10\x66\x65\x61ture_mappings\x18\x02 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.TransformationFeatureMappingB\x04\xe2\x41\x01\x02R\x0f\x66\x65\x61tureMappings\x12Q\n\x0cvocabularies\x18\x03 \x03(\x0b\x32-.mlspec.lifecycle.v1.TransformationVocabularyR\x0cvocabularies\x12\x41\n\x04\x63ode\x18\x04 \x01(\x0b\x32\'.mlspec.lifecycle.v1.TransformationCodeB\x04\xe2\x41\x01\x02R\x04\x63ode\x12W\n\nparameters\x18\x05 \x03(\x0b\x32\x37.mlspec.lifecycle.v1.DataTransformation.ParametersEntryR\nparameters\x12\\\n\x10outliers_removed\x18\x06 \x03(\x0b\x32\x31.mlspec.lifecycle.v1.TransformationOutlierRemovalR\x0foutliersRemoved\x12J\n\x0eoutput_dataset\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\routputDataset\x12\x46\n\routput_digest\x18\x08 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x0coutputDigest\x12L\n\x12transform_artifact\x18\t \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x11transformArtifact\x12W\n\x19transform_artifact_digest\x18\n \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x17transformArtifactDigest\x12&\n\x0finput_row_count\x18\x0b \x01(\x03R\rinputRowCount\x12(\n\x10output_row_count\x18\x0c \x01(\x03R\x0eoutputRowCount\x12\x32\n\x15output_schema_version\x18\r \x01(\tR\x13outputSchemaVersion\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\x88\x04\n\x1cTransformationFeatureMapping\x12P\n\x0cinput_fields\x18\x01 \x03(\x0b\x32-.mlspec.lifecycle.v1.TransformationInputFieldR\x0binputFields\x12\'\n\x0coutput_field\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x0boutputField\x12<\n\x04kind\x18\x03 \x01(\x0e\x32\".mlspec.lifecycle.v1.TransformKindB\x04\xe2\x41\x01\x02R\x04kind\x12\x18\n\x07subtype\x18\x04 \x01(\tR\x07subtype\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\x12\x18\n\x07masking\x18\x06 \x01(\x08R\x07masking\x12\x61\n\nparameters\x18\x07 \x03(\x0b\x32\x41.mlspec.lifecycle.v1.TransformationFeatureMapping.ParametersEntryR\nparameters\x12\x1e\n\nvocabulary\x18\x08 \x01(\tR\nvocabulary\x1aV\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"o\n\x18TransformationInputField\x12\x37\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x1a\n\x05\x66ield\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x66ield\"\xf5\x02\n\x18TransformationVocabulary\x12\x1e\n\x07\x66\x65\x61ture\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x66\x65\x61ture\x12?\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08\x61rtifact\x12\x10\n\x03uri\x18\x03 \x01(\tR\x03uri\x12\x18\n\x04size\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x02R\x04size\x12\x39\n\x06\x64igest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12&\n\x0fnum_oov_buckets\x18\x06 \x01(\x05R\rnumOovBuckets\x12#\n\rdefault_value\x18\x07 \x01(\x03R\x0c\x64\x65\x66\x61ultValue\x12/\n\x13\x66requency_threshold\x18\x08 \x01(\x03R\x12\x66requencyThreshold\x12\x13\n\x05top_k\x18\t \x01(\x03R\x04topK\"\x99\x02\n\x12TransformationCode\x12\x44\n\x0emodule_version\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rmoduleVersion\x12%\n\x0erepository_uri\x18\x02 \x01(\tR\rrepositoryUri\x12\x16\n\x06\x63ommit\x18\x03 \x01(\tR\x06\x63ommit\x12\x12\n\x04path\x18\x04 \x01(\tR\x04path\x12\x1f\n\x0b\x65ntry_point\x18\x05 \x01(\tR\nentryPoint\x12\x14\n\x05image\x18\x06 \x01(\tR\x05image\x12\x33\n\x06\x64igest\x18\x07 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\"\xc6\x01\n\x1cTransformationOutlierRemoval\x12\x18\n\x04rule\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04rule\x12\x18\n\x07\x66\x65\x61ture\x18\x02 \x01(\tR\x07\x66\x65\x61ture\x12\x14\n\x05\x63ount\x18\x03 \x01(\x03R\x05\x63ount\x12@\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\".mlspec.lifecycle.v1.OutlierActionB\x04\xe2\x41\x01\x02R\x06\x61\x63tion\x12\x1a\n\x08\x66raction\x18\x05 \x01(\x01R\x08\x66raction*\xfd\x03\n\rTransformKind\x12\x1e\n\x1aTRANSFORM_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRANSFORM_KIND_IDENTITY\x10\x01\x12\x17\n\x13TRANSFORM_KIND_CAST\x10\x02\x12\x18\n\x14TRANSFORM_KIND_SCALE\x10\x03\x12\x1c\n\x18TRANSFORM_KIND_BUCKETIZE\x10\x04\x12\x1a\n\x16TRANSFORM_KIND_ONE_HOT\x10\x05\x12\x1d\n\x19TRANSFORM_KIND_VOCABULARY\x10\x06\x12\x17\n\x13TRANSFORM_KIND_HASH\x10\x07\x12\x18\n\x14TRANSFORM_KIND_EMBED\x10\x08\x12\x19\n\x15TRANSFORM_KIND_IMPUTE\x10\t\x12\x1c\n\x18TRANSFORM_KIND_AGGREGATE\x10\n\x12\x19\n\x15TRANSFORM_KIND_FILTER\x10\x0b\x12\x1a\n\x16TRANSFORM_KIND_DERIVED\x10\x0c\x12\x17\n\x13TRANSFORM_KIND_MASK\x10\r\x12\x18\n\x14TRANSFORM_KIND_CROSS\x10\x0e\x12\x1b\n\x17TRANSFORM_KIND_TOKENIZE\x10\x0f\x12\x17\n\x13TRANSFORM_KIND_CLIP\x10\x10\x12\x17\n\x13TRANSFORM_KIND_JOIN\x10\x11*\x99\x01\n\rOutlierAction\x12\x1e\n\x1aOUTLIER_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17OUTLIER_ACTION_DROP_ROW\x10\x01\x12\x17\n\x13OUTLIER_ACTION_CLIP\x10\x02\x12\x19\n\x15OUTLIER_ACTION_IMPUTE\x10\x03\x12\x17\n\x13OUTLIER_ACTION_FLAG\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,26 +37,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DATATRANSFORMATION_PARAMETERSENTRY']._loaded_options = None
   _globals['_DATATRANSFORMATION_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_DATATRANSFORMATION'].fields_by_name['input_datasets']._loaded_options = None
+  _globals['_DATATRANSFORMATION'].fields_by_name['input_datasets']._serialized_options = b'\342A\001\002'
+  _globals['_DATATRANSFORMATION'].fields_by_name['feature_mappings']._loaded_options = None
+  _globals['_DATATRANSFORMATION'].fields_by_name['feature_mappings']._serialized_options = b'\342A\001\002'
+  _globals['_DATATRANSFORMATION'].fields_by_name['code']._loaded_options = None
+  _globals['_DATATRANSFORMATION'].fields_by_name['code']._serialized_options = b'\342A\001\002'
+  _globals['_DATATRANSFORMATION'].fields_by_name['output_dataset']._loaded_options = None
+  _globals['_DATATRANSFORMATION'].fields_by_name['output_dataset']._serialized_options = b'\342A\001\002'
+  _globals['_DATATRANSFORMATION'].fields_by_name['output_digest']._loaded_options = None
+  _globals['_DATATRANSFORMATION'].fields_by_name['output_digest']._serialized_options = b'\342A\001\002'
   _globals['_TRANSFORMATIONFEATUREMAPPING_PARAMETERSENTRY']._loaded_options = None
   _globals['_TRANSFORMATIONFEATUREMAPPING_PARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_TRANSFORMKIND']._serialized_start=2643
-  _globals['_TRANSFORMKIND']._serialized_end=3152
-  _globals['_OUTLIERACTION']._serialized_start=3155
-  _globals['_OUTLIERACTION']._serialized_end=3308
-  _globals['_DATATRANSFORMATION']._serialized_start=161
-  _globals['_DATATRANSFORMATION']._serialized_end=1197
-  _globals['_DATATRANSFORMATION_PARAMETERSENTRY']._serialized_start=1111
-  _globals['_DATATRANSFORMATION_PARAMETERSENTRY']._serialized_end=1197
-  _globals['_TRANSFORMATIONFEATUREMAPPING']._serialized_start=1200
-  _globals['_TRANSFORMATIONFEATUREMAPPING']._serialized_end=1708
-  _globals['_TRANSFORMATIONFEATUREMAPPING_PARAMETERSENTRY']._serialized_start=1111
-  _globals['_TRANSFORMATIONFEATUREMAPPING_PARAMETERSENTRY']._serialized_end=1197
-  _globals['_TRANSFORMATIONINPUTFIELD']._serialized_start=1710
-  _globals['_TRANSFORMATIONINPUTFIELD']._serialized_end=1815
-  _globals['_TRANSFORMATIONVOCABULARY']._serialized_start=1818
-  _globals['_TRANSFORMATIONVOCABULARY']._serialized_end=2167
-  _globals['_TRANSFORMATIONCODE']._serialized_start=2170
-  _globals['_TRANSFORMATIONCODE']._serialized_end=2451
-  _globals['_TRANSFORMATIONOUTLIERREMOVAL']._serialized_start=2454
-  _globals['_TRANSFORMATIONOUTLIERREMOVAL']._serialized_end=2640
+  _globals['_TRANSFORMATIONFEATUREMAPPING'].fields_by_name['output_field']._loaded_options = None
+  _globals['_TRANSFORMATIONFEATUREMAPPING'].fields_by_name['output_field']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONFEATUREMAPPING'].fields_by_name['kind']._loaded_options = None
+  _globals['_TRANSFORMATIONFEATUREMAPPING'].fields_by_name['kind']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONINPUTFIELD'].fields_by_name['field']._loaded_options = None
+  _globals['_TRANSFORMATIONINPUTFIELD'].fields_by_name['field']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['feature']._loaded_options = None
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['feature']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['artifact']._loaded_options = None
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['artifact']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['size']._loaded_options = None
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['size']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['digest']._loaded_options = None
+  _globals['_TRANSFORMATIONVOCABULARY'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONOUTLIERREMOVAL'].fields_by_name['rule']._loaded_options = None
+  _globals['_TRANSFORMATIONOUTLIERREMOVAL'].fields_by_name['rule']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMATIONOUTLIERREMOVAL'].fields_by_name['action']._loaded_options = None
+  _globals['_TRANSFORMATIONOUTLIERREMOVAL'].fields_by_name['action']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSFORMKIND']._serialized_start=2760
+  _globals['_TRANSFORMKIND']._serialized_end=3269
+  _globals['_OUTLIERACTION']._serialized_start=3272
+  _globals['_OUTLIERACTION']._serialized_end=3425
+  _globals['_DATATRANSFORMATION']._serialized_start=194
+  _globals['_DATATRANSFORMATION']._serialized_end=1260
+  _globals['_DATATRANSFORMATION_PARAMETERSENTRY']._serialized_start=1174
+  _globals['_DATATRANSFORMATION_PARAMETERSENTRY']._serialized_end=1260
+  _globals['_TRANSFORMATIONFEATUREMAPPING']._serialized_start=1263
+  _globals['_TRANSFORMATIONFEATUREMAPPING']._serialized_end=1783
+  _globals['_TRANSFORMATIONFEATUREMAPPING_PARAMETERSENTRY']._serialized_start=1174
+  _globals['_TRANSFORMATIONFEATUREMAPPING_PARAMETERSENTRY']._serialized_end=1260
+  _globals['_TRANSFORMATIONINPUTFIELD']._serialized_start=1785
+  _globals['_TRANSFORMATIONINPUTFIELD']._serialized_end=1896
+  _globals['_TRANSFORMATIONVOCABULARY']._serialized_start=1899
+  _globals['_TRANSFORMATIONVOCABULARY']._serialized_end=2272
+  _globals['_TRANSFORMATIONCODE']._serialized_start=2275
+  _globals['_TRANSFORMATIONCODE']._serialized_end=2556
+  _globals['_TRANSFORMATIONOUTLIERREMOVAL']._serialized_start=2559
+  _globals['_TRANSFORMATIONOUTLIERREMOVAL']._serialized_end=2757
 # @@protoc_insertion_point(module_scope)

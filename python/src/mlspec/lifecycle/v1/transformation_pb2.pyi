@@ -309,7 +309,7 @@ class TransformationFeatureMapping(message.Message):
     """Optional. Name of the vocabulary (TransformationVocabulary.feature) the mapping uses."""
     @builtins.property
     def input_fields(self) -> containers.RepeatedCompositeFieldContainer[TransformationInputField]:
-        """Required. The input fields the output derives from; empty for constants."""
+        """Optional. The input fields the output derives from; empty for constants."""
 
     @builtins.property
     def parameters(self) -> containers.MessageMap[builtins.str, value_pb2.Value]:
@@ -491,7 +491,7 @@ class TransformationOutlierRemoval(message.Message):
     feature: builtins.str
     """Optional. The feature the rule tests; empty for multi-feature rules."""
     count: builtins.int
-    """Required. Number of rows (or values) affected."""
+    """Optional. Number of rows (or values) affected."""
     action: OutlierAction.ValueType
     """Required. What was done to the outliers."""
     fraction: builtins.float

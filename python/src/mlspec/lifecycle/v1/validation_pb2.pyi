@@ -574,9 +574,9 @@ class ValidationDistanceMeasurement(message.Message):
     comparator: schema_pb2.ComparatorType.ValueType
     """Required. The distance measure."""
     value: builtins.float
-    """Required. The measured distance."""
+    """Optional. The measured distance."""
     threshold: builtins.float
-    """Required. The largest allowed distance, from the schema's comparator."""
+    """Optional. The largest allowed distance, from the schema's comparator."""
     most_different_value: builtins.str
     """Optional. The value (for categorical features) that contributed most, for example
     the category whose frequency changed most.

@@ -30,7 +30,7 @@ from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_refer
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%mlspec/logging/v1/inference_log.proto\x12\x11mlspec.logging.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xa8\x07\n\x12InferenceLogRecord\x12)\n\rlog_stream_id\x18\x01 \x01(\tB\x05\xe2\x41\x02\x02\x05R\x0blogStreamId\x12\'\n\x0fsequence_number\x18\x02 \x01(\x03R\x0esequenceNumber\x12#\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\trequestId\x12\x19\n\x08trace_id\x18\x04 \x01(\tR\x07traceId\x12\x17\n\x07span_id\x18\x05 \x01(\tR\x06spanId\x12=\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\x0b\x32\x1f.mlspec.logging.v1.AccessFieldsB\x04\xe2\x41\x01\x02R\x06\x61\x63\x63\x65ss\x12\x45\n\robserved_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0cobservedTime\x12\x37\n\x08severity\x18\x08 \x01(\x0e\x32\x1b.mlspec.logging.v1.SeverityR\x08severity\x12#\n\rseverity_text\x18\t \x01(\tR\x0cseverityText\x12\x1d\n\nevent_name\x18\n \x01(\tR\teventName\x12\x12\n\x04\x62ody\x18\x0b \x01(\tR\x04\x62ody\x12\x46\n\tinference\x18\x0c \x01(\x0b\x32\".mlspec.logging.v1.InferenceFieldsB\x04\xe2\x41\x01\x02R\tinference\x12\x43\n\nprovenance\x18\r \x01(\x0b\x32\x1d.mlspec.logging.v1.ProvenanceB\x04\xe2\x41\x01\x02R\nprovenance\x12\x30\n\x14previous_record_hash\x18\x0e \x01(\x0cR\x12previousRecordHash\x12%\n\x0brecord_hash\x18\x0f \x01(\x0c\x42\x04\xe2\x41\x01\x03R\nrecordHash\x12\x39\n\tsignature\x18\x10 \x01(\x0b\x32\x1b.mlspec.common.v1.SignatureR\tsignature\x12U\n\nattributes\x18\x11 \x03(\x0b\x32\x35.mlspec.logging.v1.InferenceLogRecord.AttributesEntryR\nattributes\x1aV\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xf0\x02\n\x0c\x41\x63\x63\x65ssFields\x12\x1f\n\x0bremote_host\x18\x01 \x01(\tR\nremoteHost\x12\x14\n\x05ident\x18\x02 \x01(\tR\x05ident\x12\x1b\n\tauth_user\x18\x03 \x01(\tR\x08\x61uthUser\x12\x34\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x1d\n\nutc_offset\x18\x05 \x01(\tR\tutcOffset\x12G\n\x0crequest_line\x18\x06 \x01(\x0b\x32\x1e.mlspec.logging.v1.RequestLineB\x04\xe2\x41\x01\x02R\x0brequestLine\x12\x16\n\x06status\x18\x07 \x01(\x05R\x06status\x12\x1d\n\nbytes_sent\x18\x08 \x01(\x03R\tbytesSent\x12\x18\n\x07referer\x18\t \x01(\tR\x07referer\x12\x1d\n\nuser_agent\x18\n \x01(\tR\tuserAgent\"U\n\x0bRequestLine\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n\x04path\x18\x02 \x01(\tR\x04path\x12\x1a\n\x08protocol\x18\x03 \x01(\tR\x08protocol\"\xbc\t\n\x0fInferenceFields\x12+\n\x0e\x61pplication_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\rapplicationId\x12\x31\n\x14\x61pplication_endpoint\x18\x02 \x01(\tR\x13\x61pplicationEndpoint\x12=\n\x0crequest_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0brequestTime\x12\x42\n\x0frequest_latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0erequestLatency\x12\x1d\n\ninput_type\x18\x05 \x01(\tR\tinputType\x12\\\n\x0einput_features\x18\x06 \x03(\x0b\x32\x35.mlspec.logging.v1.InferenceFields.InputFeaturesEntryR\rinputFeatures\x12\x45\n\x12ground_truth_label\x18\x07 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x10groundTruthLabel\x12\x1f\n\x0bresult_code\x18\x08 \x01(\tR\nresultCode\x12*\n\x11result_size_bytes\x18\t \x01(\x03R\x0fresultSizeBytes\x12\x30\n\x14prediction_mime_type\x18\n \x01(\tR\x12predictionMimeType\x12\'\n\x0fprediction_data\x18\x0b \x01(\x0cR\x0epredictionData\x12\x37\n\nprediction\x18\x0c \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\nprediction\x12\x39\n\x05model\x18\r \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12\x30\n\x14inference_service_id\x18\x0e \x01(\tR\x12inferenceServiceId\x12\x46\n\x11inference_latency\x18\x0f \x01(\x0b\x32\x19.google.protobuf.DurationR\x10inferenceLatency\x12U\n\x0b\x65xplanation\x18\x10 \x03(\x0b\x32\x33.mlspec.logging.v1.InferenceFields.ExplanationEntryR\x0b\x65xplanation\x12\x1f\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x11 \x01(\x01H\x00R\x08\x66\x65\x65\x64\x62\x61\x63k\x88\x01\x01\x12L\n\x10\x66\x65\x65\x64\x62\x61\x63k_actions\x18\x12 \x03(\x0b\x32!.mlspec.logging.v1.FeedbackActionR\x0f\x66\x65\x65\x64\x62\x61\x63kActions\x1aY\n\x12InputFeaturesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a>\n\x10\x45xplanationEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x42\x0b\n\t_feedback\"\x83\x02\n\x0e\x46\x65\x65\x64\x62\x61\x63kAction\x12\x16\n\x06\x61\x63tion\x18\x01 \x01(\tR\x06\x61\x63tion\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12Q\n\nproperties\x18\x03 \x03(\x0b\x32\x31.mlspec.logging.v1.FeedbackAction.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xc5\x03\n\nProvenance\x12Y\n\x17pipeline_version_digest\x18\x01 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x15pipelineVersionDigest\x12\x39\n\x08pipeline\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08pipeline\x12@\n\x0ctraining_run\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0btrainingRun\x12O\n\x12\x66\x65\x61ture_set_digest\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x10\x66\x65\x61tureSetDigest\x12H\n\rtraining_data\x18\x05 \x03(\x0b\x32\x1d.mlspec.logging.v1.DataDigestB\x04\xe2\x41\x01\x02R\x0ctrainingData\x12\x44\n\x0cmodel_digest\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x0bmodelDigest\"\x94\x01\n\nDataDigest\x12\x37\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x12\n\x04role\x18\x02 \x01(\tR\x04role\x12\x39\n\x06\x64igest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\"\xb7\x02\n\rLogCheckpoint\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x0blogStreamId\x12-\n\x0fsequence_number\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0esequenceNumber\x12%\n\x0brecord_hash\x18\x03 \x01(\x0c\x42\x04\xe2\x41\x01\x03R\nrecordHash\x12\x41\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\"\n\tworkspace\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\tworkspace\x12?\n\tsignature\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.SignatureB\x04\xe2\x41\x01\x03R\tsignature*\x9a\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_TRACE\x10\x01\x12\x12\n\x0eSEVERITY_DEBUG\x10\x05\x12\x11\n\rSEVERITY_INFO\x10\t\x12\x11\n\rSEVERITY_WARN\x10\r\x12\x12\n\x0eSEVERITY_ERROR\x10\x11\x12\x12\n\x0eSEVERITY_FATAL\x10\x15*x\n\nNcsaFormat\x12\x1b\n\x17NCSA_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12NCSA_FORMAT_COMMON\x10\x01\x12\x18\n\x14NCSA_FORMAT_COMBINED\x10\x02\x12\x1b\n\x17NCSA_FORMAT_COMBINED_ML\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%mlspec/logging/v1/inference_log.proto\x12\x11mlspec.logging.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xa1\x07\n\x12InferenceLogRecord\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x05R\x0blogStreamId\x12\'\n\x0fsequence_number\x18\x02 \x01(\x03R\x0esequenceNumber\x12#\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\trequestId\x12\x19\n\x08trace_id\x18\x04 \x01(\tR\x07traceId\x12\x17\n\x07span_id\x18\x05 \x01(\tR\x06spanId\x12=\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\x0b\x32\x1f.mlspec.logging.v1.AccessFieldsB\x04\xe2\x41\x01\x02R\x06\x61\x63\x63\x65ss\x12\x45\n\robserved_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0cobservedTime\x12\x37\n\x08severity\x18\x08 \x01(\x0e\x32\x1b.mlspec.logging.v1.SeverityR\x08severity\x12#\n\rseverity_text\x18\t \x01(\tR\x0cseverityText\x12\x1d\n\nevent_name\x18\n \x01(\tR\teventName\x12\x12\n\x04\x62ody\x18\x0b \x01(\tR\x04\x62ody\x12\x46\n\tinference\x18\x0c \x01(\x0b\x32\".mlspec.logging.v1.InferenceFieldsB\x04\xe2\x41\x01\x02R\tinference\x12=\n\nprovenance\x18\r \x01(\x0b\x32\x1d.mlspec.logging.v1.ProvenanceR\nprovenance\x12\x30\n\x14previous_record_hash\x18\x0e \x01(\x0cR\x12previousRecordHash\x12%\n\x0brecord_hash\x18\x0f \x01(\x0c\x42\x04\xe2\x41\x01\x03R\nrecordHash\x12\x39\n\tsignature\x18\x10 \x01(\x0b\x32\x1b.mlspec.common.v1.SignatureR\tsignature\x12U\n\nattributes\x18\x11 \x03(\x0b\x32\x35.mlspec.logging.v1.InferenceLogRecord.AttributesEntryR\nattributes\x1aV\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xf0\x02\n\x0c\x41\x63\x63\x65ssFields\x12\x1f\n\x0bremote_host\x18\x01 \x01(\tR\nremoteHost\x12\x14\n\x05ident\x18\x02 \x01(\tR\x05ident\x12\x1b\n\tauth_user\x18\x03 \x01(\tR\x08\x61uthUser\x12\x34\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x1d\n\nutc_offset\x18\x05 \x01(\tR\tutcOffset\x12G\n\x0crequest_line\x18\x06 \x01(\x0b\x32\x1e.mlspec.logging.v1.RequestLineB\x04\xe2\x41\x01\x02R\x0brequestLine\x12\x16\n\x06status\x18\x07 \x01(\x05R\x06status\x12\x1d\n\nbytes_sent\x18\x08 \x01(\x03R\tbytesSent\x12\x18\n\x07referer\x18\t \x01(\tR\x07referer\x12\x1d\n\nuser_agent\x18\n \x01(\tR\tuserAgent\"g\n\x0bRequestLine\x12\x1c\n\x06method\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06method\x12\x18\n\x04path\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04path\x12 \n\x08protocol\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x08protocol\"\xbc\t\n\x0fInferenceFields\x12+\n\x0e\x61pplication_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\rapplicationId\x12\x31\n\x14\x61pplication_endpoint\x18\x02 \x01(\tR\x13\x61pplicationEndpoint\x12=\n\x0crequest_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0brequestTime\x12\x42\n\x0frequest_latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0erequestLatency\x12\x1d\n\ninput_type\x18\x05 \x01(\tR\tinputType\x12\\\n\x0einput_features\x18\x06 \x03(\x0b\x32\x35.mlspec.logging.v1.InferenceFields.InputFeaturesEntryR\rinputFeatures\x12\x45\n\x12ground_truth_label\x18\x07 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x10groundTruthLabel\x12\x1f\n\x0bresult_code\x18\x08 \x01(\tR\nresultCode\x12*\n\x11result_size_bytes\x18\t \x01(\x03R\x0fresultSizeBytes\x12\x30\n\x14prediction_mime_type\x18\n \x01(\tR\x12predictionMimeType\x12\'\n\x0fprediction_data\x18\x0b \x01(\x0cR\x0epredictionData\x12\x37\n\nprediction\x18\x0c \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\nprediction\x12\x39\n\x05model\x18\r \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12\x30\n\x14inference_service_id\x18\x0e \x01(\tR\x12inferenceServiceId\x12\x46\n\x11inference_latency\x18\x0f \x01(\x0b\x32\x19.google.protobuf.DurationR\x10inferenceLatency\x12U\n\x0b\x65xplanation\x18\x10 \x03(\x0b\x32\x33.mlspec.logging.v1.InferenceFields.ExplanationEntryR\x0b\x65xplanation\x12\x1f\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x11 \x01(\x01H\x00R\x08\x66\x65\x65\x64\x62\x61\x63k\x88\x01\x01\x12L\n\x10\x66\x65\x65\x64\x62\x61\x63k_actions\x18\x12 \x03(\x0b\x32!.mlspec.logging.v1.FeedbackActionR\x0f\x66\x65\x65\x64\x62\x61\x63kActions\x1aY\n\x12InputFeaturesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a>\n\x10\x45xplanationEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x42\x0b\n\t_feedback\"\x89\x02\n\x0e\x46\x65\x65\x64\x62\x61\x63kAction\x12\x1c\n\x06\x61\x63tion\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06\x61\x63tion\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12Q\n\nproperties\x18\x03 \x03(\x0b\x32\x31.mlspec.logging.v1.FeedbackAction.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xc5\x03\n\nProvenance\x12Y\n\x17pipeline_version_digest\x18\x01 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x15pipelineVersionDigest\x12\x39\n\x08pipeline\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08pipeline\x12@\n\x0ctraining_run\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0btrainingRun\x12O\n\x12\x66\x65\x61ture_set_digest\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x10\x66\x65\x61tureSetDigest\x12H\n\rtraining_data\x18\x05 \x03(\x0b\x32\x1d.mlspec.logging.v1.DataDigestB\x04\xe2\x41\x01\x02R\x0ctrainingData\x12\x44\n\x0cmodel_digest\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x0bmodelDigest\"\x94\x01\n\nDataDigest\x12\x37\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x12\n\x04role\x18\x02 \x01(\tR\x04role\x12\x39\n\x06\x64igest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\"\xb7\x02\n\rLogCheckpoint\x12(\n\rlog_stream_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x0blogStreamId\x12-\n\x0fsequence_number\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0esequenceNumber\x12%\n\x0brecord_hash\x18\x03 \x01(\x0c\x42\x04\xe2\x41\x01\x03R\nrecordHash\x12\x41\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\"\n\tworkspace\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\tworkspace\x12?\n\tsignature\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.SignatureB\x04\xe2\x41\x01\x03R\tsignature*\x9a\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_TRACE\x10\x01\x12\x12\n\x0eSEVERITY_DEBUG\x10\x05\x12\x11\n\rSEVERITY_INFO\x10\t\x12\x11\n\rSEVERITY_WARN\x10\r\x12\x12\n\x0eSEVERITY_ERROR\x10\x11\x12\x12\n\x0eSEVERITY_FATAL\x10\x15*x\n\nNcsaFormat\x12\x1b\n\x17NCSA_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12NCSA_FORMAT_COMMON\x10\x01\x12\x18\n\x14NCSA_FORMAT_COMBINED\x10\x02\x12\x1b\n\x17NCSA_FORMAT_COMBINED_ML\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +40,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INFERENCELOGRECORD_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_INFERENCELOGRECORD_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_INFERENCELOGRECORD'].fields_by_name['log_stream_id']._loaded_options = None
-  _globals['_INFERENCELOGRECORD'].fields_by_name['log_stream_id']._serialized_options = b'\342A\002\002\005'
+  _globals['_INFERENCELOGRECORD'].fields_by_name['log_stream_id']._serialized_options = b'\342A\001\005'
   _globals['_INFERENCELOGRECORD'].fields_by_name['request_id']._loaded_options = None
   _globals['_INFERENCELOGRECORD'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_INFERENCELOGRECORD'].fields_by_name['access']._loaded_options = None
@@ -49,14 +49,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INFERENCELOGRECORD'].fields_by_name['observed_time']._serialized_options = b'\342A\001\003'
   _globals['_INFERENCELOGRECORD'].fields_by_name['inference']._loaded_options = None
   _globals['_INFERENCELOGRECORD'].fields_by_name['inference']._serialized_options = b'\342A\001\002'
-  _globals['_INFERENCELOGRECORD'].fields_by_name['provenance']._loaded_options = None
-  _globals['_INFERENCELOGRECORD'].fields_by_name['provenance']._serialized_options = b'\342A\001\002'
   _globals['_INFERENCELOGRECORD'].fields_by_name['record_hash']._loaded_options = None
   _globals['_INFERENCELOGRECORD'].fields_by_name['record_hash']._serialized_options = b'\342A\001\003'
   _globals['_ACCESSFIELDS'].fields_by_name['time']._loaded_options = None
   _globals['_ACCESSFIELDS'].fields_by_name['time']._serialized_options = b'\342A\001\002'
   _globals['_ACCESSFIELDS'].fields_by_name['request_line']._loaded_options = None
   _globals['_ACCESSFIELDS'].fields_by_name['request_line']._serialized_options = b'\342A\001\002'
+  _globals['_REQUESTLINE'].fields_by_name['method']._loaded_options = None
+  _globals['_REQUESTLINE'].fields_by_name['method']._serialized_options = b'\342A\001\002'
+  _globals['_REQUESTLINE'].fields_by_name['path']._loaded_options = None
+  _globals['_REQUESTLINE'].fields_by_name['path']._serialized_options = b'\342A\001\002'
+  _globals['_REQUESTLINE'].fields_by_name['protocol']._loaded_options = None
+  _globals['_REQUESTLINE'].fields_by_name['protocol']._serialized_options = b'\342A\001\002'
   _globals['_INFERENCEFIELDS_INPUTFEATURESENTRY']._loaded_options = None
   _globals['_INFERENCEFIELDS_INPUTFEATURESENTRY']._serialized_options = b'8\001'
   _globals['_INFERENCEFIELDS_EXPLANATIONENTRY']._loaded_options = None
@@ -67,6 +71,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INFERENCEFIELDS'].fields_by_name['model']._serialized_options = b'\342A\001\002'
   _globals['_FEEDBACKACTION_PROPERTIESENTRY']._loaded_options = None
   _globals['_FEEDBACKACTION_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_FEEDBACKACTION'].fields_by_name['action']._loaded_options = None
+  _globals['_FEEDBACKACTION'].fields_by_name['action']._serialized_options = b'\342A\001\002'
   _globals['_PROVENANCE'].fields_by_name['pipeline_version_digest']._loaded_options = None
   _globals['_PROVENANCE'].fields_by_name['pipeline_version_digest']._serialized_options = b'\342A\001\002'
   _globals['_PROVENANCE'].fields_by_name['feature_set_digest']._loaded_options = None
@@ -89,32 +95,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGCHECKPOINT'].fields_by_name['workspace']._serialized_options = b'\342A\001\003'
   _globals['_LOGCHECKPOINT'].fields_by_name['signature']._loaded_options = None
   _globals['_LOGCHECKPOINT'].fields_by_name['signature']._serialized_options = b'\342A\001\003'
-  _globals['_SEVERITY']._serialized_start=4049
-  _globals['_SEVERITY']._serialized_end=4203
-  _globals['_NCSAFORMAT']._serialized_start=4205
-  _globals['_NCSAFORMAT']._serialized_end=4325
+  _globals['_SEVERITY']._serialized_start=4066
+  _globals['_SEVERITY']._serialized_end=4220
+  _globals['_NCSAFORMAT']._serialized_start=4222
+  _globals['_NCSAFORMAT']._serialized_end=4342
   _globals['_INFERENCELOGRECORD']._serialized_start=254
-  _globals['_INFERENCELOGRECORD']._serialized_end=1190
-  _globals['_INFERENCELOGRECORD_ATTRIBUTESENTRY']._serialized_start=1104
-  _globals['_INFERENCELOGRECORD_ATTRIBUTESENTRY']._serialized_end=1190
-  _globals['_ACCESSFIELDS']._serialized_start=1193
-  _globals['_ACCESSFIELDS']._serialized_end=1561
-  _globals['_REQUESTLINE']._serialized_start=1563
-  _globals['_REQUESTLINE']._serialized_end=1648
-  _globals['_INFERENCEFIELDS']._serialized_start=1651
-  _globals['_INFERENCEFIELDS']._serialized_end=2863
-  _globals['_INFERENCEFIELDS_INPUTFEATURESENTRY']._serialized_start=2697
-  _globals['_INFERENCEFIELDS_INPUTFEATURESENTRY']._serialized_end=2786
-  _globals['_INFERENCEFIELDS_EXPLANATIONENTRY']._serialized_start=2788
-  _globals['_INFERENCEFIELDS_EXPLANATIONENTRY']._serialized_end=2850
-  _globals['_FEEDBACKACTION']._serialized_start=2866
-  _globals['_FEEDBACKACTION']._serialized_end=3125
-  _globals['_FEEDBACKACTION_PROPERTIESENTRY']._serialized_start=3039
-  _globals['_FEEDBACKACTION_PROPERTIESENTRY']._serialized_end=3125
-  _globals['_PROVENANCE']._serialized_start=3128
-  _globals['_PROVENANCE']._serialized_end=3581
-  _globals['_DATADIGEST']._serialized_start=3584
-  _globals['_DATADIGEST']._serialized_end=3732
-  _globals['_LOGCHECKPOINT']._serialized_start=3735
-  _globals['_LOGCHECKPOINT']._serialized_end=4046
+  _globals['_INFERENCELOGRECORD']._serialized_end=1183
+  _globals['_INFERENCELOGRECORD_ATTRIBUTESENTRY']._serialized_start=1097
+  _globals['_INFERENCELOGRECORD_ATTRIBUTESENTRY']._serialized_end=1183
+  _globals['_ACCESSFIELDS']._serialized_start=1186
+  _globals['_ACCESSFIELDS']._serialized_end=1554
+  _globals['_REQUESTLINE']._serialized_start=1556
+  _globals['_REQUESTLINE']._serialized_end=1659
+  _globals['_INFERENCEFIELDS']._serialized_start=1662
+  _globals['_INFERENCEFIELDS']._serialized_end=2874
+  _globals['_INFERENCEFIELDS_INPUTFEATURESENTRY']._serialized_start=2708
+  _globals['_INFERENCEFIELDS_INPUTFEATURESENTRY']._serialized_end=2797
+  _globals['_INFERENCEFIELDS_EXPLANATIONENTRY']._serialized_start=2799
+  _globals['_INFERENCEFIELDS_EXPLANATIONENTRY']._serialized_end=2861
+  _globals['_FEEDBACKACTION']._serialized_start=2877
+  _globals['_FEEDBACKACTION']._serialized_end=3142
+  _globals['_FEEDBACKACTION_PROPERTIESENTRY']._serialized_start=3056
+  _globals['_FEEDBACKACTION_PROPERTIESENTRY']._serialized_end=3142
+  _globals['_PROVENANCE']._serialized_start=3145
+  _globals['_PROVENANCE']._serialized_end=3598
+  _globals['_DATADIGEST']._serialized_start=3601
+  _globals['_DATADIGEST']._serialized_end=3749
+  _globals['_LOGCHECKPOINT']._serialized_start=3752
+  _globals['_LOGCHECKPOINT']._serialized_end=4063
 # @@protoc_insertion_point(module_scope)

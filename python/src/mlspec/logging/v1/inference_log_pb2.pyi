@@ -173,9 +173,11 @@ class InferenceLogRecord(message.Message):
     SIGNATURE_FIELD_NUMBER: builtins.int
     ATTRIBUTES_FIELD_NUMBER: builtins.int
     log_stream_id: builtins.str
-    """Required. Immutable identifier of the log stream the record belongs to (for example
+    """Optional. Immutable identifier of the log stream the record belongs to (for example
     one stream per serving deployment and replica). The hash chain and the sequence
-    numbers are per stream.
+    numbers are per stream. A write names the stream once, in its request's
+    `log_stream_id`: a record that leaves this empty is given that stream by the server,
+    so every stored record holds it.
     """
     sequence_number: builtins.int
     """Optional. Position of the record in its stream, starting at 1 and increasing by
@@ -235,8 +237,9 @@ class InferenceLogRecord(message.Message):
 
     @builtins.property
     def provenance(self) -> Provenance:
-        """Required. Cryptographic provenance of the pipeline (including features), the
-        training data and the model that served the request.
+        """Optional. Cryptographic provenance of the pipeline (including features), the
+        training data and the model that served the request. A record written without it
+        gets it from the store (see Provenance), so every stored record holds it.
         """
 
     @builtins.property

@@ -105,13 +105,20 @@ class WriteInferenceLogsRequest(message.Message):
     LOG_STREAM_ID_FIELD_NUMBER: builtins.int
     RECORDS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     log_stream_id: builtins.str
     """Required. Stream the records are appended to; every record's `log_stream_id` MUST
-    equal it. A stream is created by its first write.
+    equal it (or be empty). A stream is created by its first write.
     """
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result instead of appending the records again.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def records(self) -> containers.RepeatedCompositeFieldContainer[inference_log_pb2.InferenceLogRecord]:
@@ -123,10 +130,11 @@ class WriteInferenceLogsRequest(message.Message):
         log_stream_id: builtins.str = ...,
         records: abc.Iterable[inference_log_pb2.InferenceLogRecord] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["log_stream_id", b"log_stream_id", "records", b"records", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["log_stream_id", b"log_stream_id", "records", b"records", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -142,6 +150,7 @@ class StreamInferenceLogsRequest(message.Message):
     LOG_STREAM_ID_FIELD_NUMBER: builtins.int
     RECORDS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     log_stream_id: builtins.str
     """Required. Stream the batch is appended to; every record's `log_stream_id` MUST equal
     it (or be empty). Batches of one call may name different streams.
@@ -149,6 +158,12 @@ class StreamInferenceLogsRequest(message.Message):
     request_id: builtins.str
     """Optional. Idempotency key of the batch (a UUID is recommended): a batch sent again
     with the same key is answered from the store instead of being appended again.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def records(self) -> containers.RepeatedCompositeFieldContainer[inference_log_pb2.InferenceLogRecord]:
@@ -160,10 +175,11 @@ class StreamInferenceLogsRequest(message.Message):
         log_stream_id: builtins.str = ...,
         records: abc.Iterable[inference_log_pb2.InferenceLogRecord] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["log_stream_id", b"log_stream_id", "records", b"records", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["log_stream_id", b"log_stream_id", "records", b"records", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

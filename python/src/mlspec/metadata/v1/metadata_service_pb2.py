@@ -26,13 +26,14 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
 from mlspec.metadata.v1 import workflow_metadata_pb2 as mlspec_dot_metadata_dot_v1_dot_workflow__metadata__pb2
 from mlspec.metadata.v1 import workflow_metadata_record_pb2 as mlspec_dot_metadata_dot_v1_dot_workflow__metadata__record__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mlspec/metadata/v1/metadata_service.proto\x12\x12mlspec.metadata.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a*mlspec/metadata/v1/workflow_metadata.proto\x1a\x31mlspec/metadata/v1/workflow_metadata_record.proto\"\xb0\x01\n#CreateWorkflowMetadataRecordRequest\x12j\n\x18workflow_metadata_record\x18\x01 \x01(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordB\x04\xe2\x41\x01\x02R\x16workflowMetadataRecord\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\xc3\x01\n$CreateWorkflowMetadataRecordResponse\x12\x64\n\x18workflow_metadata_record\x18\x01 \x01(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordR\x16workflowMetadataRecord\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xbe\x01\n GetWorkflowMetadataRecordRequest\x12\x37\n\x02id\x18\x01 \x01(\tB%\xfa\x41\"\n mlspec.io/WorkflowMetadataRecordH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\n\n\x08selector\"\xc0\x01\n!GetWorkflowMetadataRecordResponse\x12\x64\n\x18workflow_metadata_record\x18\x01 \x01(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordR\x16workflowMetadataRecord\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb1\x02\n\"ListWorkflowMetadataRecordsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12/\n\x03run\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x03run\x12\x1d\n\nmodel_name\x18\x08 \x01(\tR\tmodelName\"\xb5\x01\n#ListWorkflowMetadataRecordsResponse\x12\x66\n\x19workflow_metadata_records\x18\x01 \x03(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordR\x17workflowMetadataRecords\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x96\x01\n\x1fValidateWorkflowMetadataRequest\x12S\n\x11workflow_metadata\x18\x01 \x01(\x0b\x32$.mlspec.metadata.v1.WorkflowMetadataH\x00R\x10workflowMetadata\x12\x14\n\x04yaml\x18\x02 \x01(\tH\x00R\x04yamlB\x08\n\x06source\"\xc4\x01\n ValidateWorkflowMetadataResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x42\n\nviolations\x18\x02 \x03(\x0b\x32\".mlspec.metadata.v1.FieldViolationR\nviolations\x12\x46\n\x10\x63\x61nonical_digest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0f\x63\x61nonicalDigest\"\x9f\x01\n\x0e\x46ieldViolation\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x41\n\x08severity\x18\x04 \x01(\x0e\x32%.mlspec.metadata.v1.ViolationSeverityR\x08severity*u\n\x11ViolationSeverity\x12\"\n\x1eVIOLATION_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18VIOLATION_SEVERITY_ERROR\x10\x01\x12\x1e\n\x1aVIOLATION_SEVERITY_WARNING\x10\x02\x32\xc9\x04\n\x0fMetadataService\x12\x91\x01\n\x1c\x43reateWorkflowMetadataRecord\x12\x37.mlspec.metadata.v1.CreateWorkflowMetadataRecordRequest\x1a\x38.mlspec.metadata.v1.CreateWorkflowMetadataRecordResponse\x12\x88\x01\n\x19GetWorkflowMetadataRecord\x12\x34.mlspec.metadata.v1.GetWorkflowMetadataRecordRequest\x1a\x35.mlspec.metadata.v1.GetWorkflowMetadataRecordResponse\x12\x8e\x01\n\x1bListWorkflowMetadataRecords\x12\x36.mlspec.metadata.v1.ListWorkflowMetadataRecordsRequest\x1a\x37.mlspec.metadata.v1.ListWorkflowMetadataRecordsResponse\x12\x85\x01\n\x18ValidateWorkflowMetadata\x12\x33.mlspec.metadata.v1.ValidateWorkflowMetadataRequest\x1a\x34.mlspec.metadata.v1.ValidateWorkflowMetadataResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mlspec/metadata/v1/metadata_service.proto\x12\x12mlspec.metadata.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1emlspec/common/v1/warning.proto\x1a*mlspec/metadata/v1/workflow_metadata.proto\x1a\x31mlspec/metadata/v1/workflow_metadata_record.proto\"\xd5\x01\n#CreateWorkflowMetadataRecordRequest\x12j\n\x18workflow_metadata_record\x18\x01 \x01(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordB\x04\xe2\x41\x01\x02R\x16workflowMetadataRecord\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xc3\x01\n$CreateWorkflowMetadataRecordResponse\x12\x64\n\x18workflow_metadata_record\x18\x01 \x01(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordR\x16workflowMetadataRecord\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xc4\x01\n GetWorkflowMetadataRecordRequest\x12\x37\n\x02id\x18\x01 \x01(\tB%\xfa\x41\"\n mlspec.io/WorkflowMetadataRecordH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\x10\n\x08selector\x12\x04\x90\xb2\x19\x01\"\xc0\x01\n!GetWorkflowMetadataRecordResponse\x12\x64\n\x18workflow_metadata_record\x18\x01 \x01(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordR\x16workflowMetadataRecord\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x91\x05\n\"ListWorkflowMetadataRecordsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12/\n\x03run\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x03run\x12\x1d\n\nmodel_name\x18\x08 \x01(\tR\tmodelName:\xdd\x02\x8a\xb2\x19\xd8\x02\n\x10\x63reate_time desc\x12\x0b\x63reate_time\x12\x0bupdate_time\x12\x04name\x1a\x04name\x1a\x06status\x1a\x0b\x63reate_time\x1a\x0bupdate_time\x1a\x08labels.*\x1a\x06run.id\x1a\nsource_uri\x1a\x16workflow_metadata.name\x1a workflow_metadata.schema_version\x1a workflow_metadata.framework.name\x1a#workflow_metadata.framework.version\x1a\x1cworkflow_metadata.model.name\x1a\x1fworkflow_metadata.model.version\x1a\x1cworkflow_metadata.model.type d\"\xb5\x01\n#ListWorkflowMetadataRecordsResponse\x12\x66\n\x19workflow_metadata_records\x18\x01 \x03(\x0b\x32*.mlspec.metadata.v1.WorkflowMetadataRecordR\x17workflowMetadataRecords\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x01\n\x1fValidateWorkflowMetadataRequest\x12S\n\x11workflow_metadata\x18\x01 \x01(\x0b\x32$.mlspec.metadata.v1.WorkflowMetadataH\x00R\x10workflowMetadata\x12\x14\n\x04yaml\x18\x02 \x01(\tH\x00R\x04yamlB\x0e\n\x06source\x12\x04\x90\xb2\x19\x01\"\xc4\x01\n ValidateWorkflowMetadataResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x42\n\nviolations\x18\x02 \x03(\x0b\x32\".mlspec.metadata.v1.FieldViolationR\nviolations\x12\x46\n\x10\x63\x61nonical_digest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x0f\x63\x61nonicalDigest\"\xb7\x01\n\x0e\x46ieldViolation\x12\x1a\n\x05\x66ield\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x66ield\x12\x18\n\x04\x63ode\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x63ode\x12&\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x0b\x64\x65scription\x12G\n\x08severity\x18\x04 \x01(\x0e\x32%.mlspec.metadata.v1.ViolationSeverityB\x04\xe2\x41\x01\x02R\x08severity*u\n\x11ViolationSeverity\x12\"\n\x1eVIOLATION_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18VIOLATION_SEVERITY_ERROR\x10\x01\x12\x1e\n\x1aVIOLATION_SEVERITY_WARNING\x10\x02\x32\xc9\x04\n\x0fMetadataService\x12\x91\x01\n\x1c\x43reateWorkflowMetadataRecord\x12\x37.mlspec.metadata.v1.CreateWorkflowMetadataRecordRequest\x1a\x38.mlspec.metadata.v1.CreateWorkflowMetadataRecordResponse\x12\x88\x01\n\x19GetWorkflowMetadataRecord\x12\x34.mlspec.metadata.v1.GetWorkflowMetadataRecordRequest\x1a\x35.mlspec.metadata.v1.GetWorkflowMetadataRecordResponse\x12\x8e\x01\n\x1bListWorkflowMetadataRecords\x12\x36.mlspec.metadata.v1.ListWorkflowMetadataRecordsRequest\x1a\x37.mlspec.metadata.v1.ListWorkflowMetadataRecordsResponse\x12\x85\x01\n\x18ValidateWorkflowMetadata\x12\x33.mlspec.metadata.v1.ValidateWorkflowMetadataRequest\x1a\x34.mlspec.metadata.v1.ValidateWorkflowMetadataResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,28 +42,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEWORKFLOWMETADATARECORDREQUEST'].fields_by_name['workflow_metadata_record']._loaded_options = None
   _globals['_CREATEWORKFLOWMETADATARECORDREQUEST'].fields_by_name['workflow_metadata_record']._serialized_options = b'\342A\001\002'
+  _globals['_GETWORKFLOWMETADATARECORDREQUEST'].oneofs_by_name['selector']._loaded_options = None
+  _globals['_GETWORKFLOWMETADATARECORDREQUEST'].oneofs_by_name['selector']._serialized_options = b'\220\262\031\001'
   _globals['_GETWORKFLOWMETADATARECORDREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETWORKFLOWMETADATARECORDREQUEST'].fields_by_name['id']._serialized_options = b'\372A\"\n mlspec.io/WorkflowMetadataRecord'
-  _globals['_VIOLATIONSEVERITY']._serialized_start=2124
-  _globals['_VIOLATIONSEVERITY']._serialized_end=2241
-  _globals['_CREATEWORKFLOWMETADATARECORDREQUEST']._serialized_start=354
-  _globals['_CREATEWORKFLOWMETADATARECORDREQUEST']._serialized_end=530
-  _globals['_CREATEWORKFLOWMETADATARECORDRESPONSE']._serialized_start=533
-  _globals['_CREATEWORKFLOWMETADATARECORDRESPONSE']._serialized_end=728
-  _globals['_GETWORKFLOWMETADATARECORDREQUEST']._serialized_start=731
-  _globals['_GETWORKFLOWMETADATARECORDREQUEST']._serialized_end=921
-  _globals['_GETWORKFLOWMETADATARECORDRESPONSE']._serialized_start=924
-  _globals['_GETWORKFLOWMETADATARECORDRESPONSE']._serialized_end=1116
-  _globals['_LISTWORKFLOWMETADATARECORDSREQUEST']._serialized_start=1119
-  _globals['_LISTWORKFLOWMETADATARECORDSREQUEST']._serialized_end=1424
-  _globals['_LISTWORKFLOWMETADATARECORDSRESPONSE']._serialized_start=1427
-  _globals['_LISTWORKFLOWMETADATARECORDSRESPONSE']._serialized_end=1608
-  _globals['_VALIDATEWORKFLOWMETADATAREQUEST']._serialized_start=1611
-  _globals['_VALIDATEWORKFLOWMETADATAREQUEST']._serialized_end=1761
-  _globals['_VALIDATEWORKFLOWMETADATARESPONSE']._serialized_start=1764
-  _globals['_VALIDATEWORKFLOWMETADATARESPONSE']._serialized_end=1960
-  _globals['_FIELDVIOLATION']._serialized_start=1963
-  _globals['_FIELDVIOLATION']._serialized_end=2122
-  _globals['_METADATASERVICE']._serialized_start=2244
-  _globals['_METADATASERVICE']._serialized_end=2829
+  _globals['_LISTWORKFLOWMETADATARECORDSREQUEST']._loaded_options = None
+  _globals['_LISTWORKFLOWMETADATARECORDSREQUEST']._serialized_options = b'\212\262\031\330\002\n\020create_time desc\022\013create_time\022\013update_time\022\004name\032\004name\032\006status\032\013create_time\032\013update_time\032\010labels.*\032\006run.id\032\nsource_uri\032\026workflow_metadata.name\032 workflow_metadata.schema_version\032 workflow_metadata.framework.name\032#workflow_metadata.framework.version\032\034workflow_metadata.model.name\032\037workflow_metadata.model.version\032\034workflow_metadata.model.type d'
+  _globals['_VALIDATEWORKFLOWMETADATAREQUEST'].oneofs_by_name['source']._loaded_options = None
+  _globals['_VALIDATEWORKFLOWMETADATAREQUEST'].oneofs_by_name['source']._serialized_options = b'\220\262\031\001'
+  _globals['_FIELDVIOLATION'].fields_by_name['field']._loaded_options = None
+  _globals['_FIELDVIOLATION'].fields_by_name['field']._serialized_options = b'\342A\001\002'
+  _globals['_FIELDVIOLATION'].fields_by_name['code']._loaded_options = None
+  _globals['_FIELDVIOLATION'].fields_by_name['code']._serialized_options = b'\342A\001\002'
+  _globals['_FIELDVIOLATION'].fields_by_name['description']._loaded_options = None
+  _globals['_FIELDVIOLATION'].fields_by_name['description']._serialized_options = b'\342A\001\002'
+  _globals['_FIELDVIOLATION'].fields_by_name['severity']._loaded_options = None
+  _globals['_FIELDVIOLATION'].fields_by_name['severity']._serialized_options = b'\342A\001\002'
+  _globals['_VIOLATIONSEVERITY']._serialized_start=2581
+  _globals['_VIOLATIONSEVERITY']._serialized_end=2698
+  _globals['_CREATEWORKFLOWMETADATARECORDREQUEST']._serialized_start=386
+  _globals['_CREATEWORKFLOWMETADATARECORDREQUEST']._serialized_end=599
+  _globals['_CREATEWORKFLOWMETADATARECORDRESPONSE']._serialized_start=602
+  _globals['_CREATEWORKFLOWMETADATARECORDRESPONSE']._serialized_end=797
+  _globals['_GETWORKFLOWMETADATARECORDREQUEST']._serialized_start=800
+  _globals['_GETWORKFLOWMETADATARECORDREQUEST']._serialized_end=996
+  _globals['_GETWORKFLOWMETADATARECORDRESPONSE']._serialized_start=999
+  _globals['_GETWORKFLOWMETADATARECORDRESPONSE']._serialized_end=1191
+  _globals['_LISTWORKFLOWMETADATARECORDSREQUEST']._serialized_start=1194
+  _globals['_LISTWORKFLOWMETADATARECORDSREQUEST']._serialized_end=1851
+  _globals['_LISTWORKFLOWMETADATARECORDSRESPONSE']._serialized_start=1854
+  _globals['_LISTWORKFLOWMETADATARECORDSRESPONSE']._serialized_end=2035
+  _globals['_VALIDATEWORKFLOWMETADATAREQUEST']._serialized_start=2038
+  _globals['_VALIDATEWORKFLOWMETADATAREQUEST']._serialized_end=2194
+  _globals['_VALIDATEWORKFLOWMETADATARESPONSE']._serialized_start=2197
+  _globals['_VALIDATEWORKFLOWMETADATARESPONSE']._serialized_end=2393
+  _globals['_FIELDVIOLATION']._serialized_start=2396
+  _globals['_FIELDVIOLATION']._serialized_end=2579
+  _globals['_METADATASERVICE']._serialized_start=2701
+  _globals['_METADATASERVICE']._serialized_end=3286
 # @@protoc_insertion_point(module_scope)

@@ -62,9 +62,16 @@ class CreateWorkflowMetadataRecordRequest(message.Message):
 
     WORKFLOW_METADATA_RECORD_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result instead of creating another record.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def workflow_metadata_record(self) -> workflow_metadata_record_pb2.WorkflowMetadataRecord:
@@ -75,10 +82,11 @@ class CreateWorkflowMetadataRecordRequest(message.Message):
         *,
         workflow_metadata_record: workflow_metadata_record_pb2.WorkflowMetadataRecord | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["workflow_metadata_record", b"workflow_metadata_record"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "workflow_metadata_record", b"workflow_metadata_record"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "validate_only", b"validate_only", "workflow_metadata_record", b"workflow_metadata_record"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -41,8 +41,9 @@ class WorkflowMetadataRecord(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
-        workspace).
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
+        workspace). The name is optional: when empty the server sets it to
+        `<workflow_metadata.model.name or workflow>-<id>`.
         """
 
     @builtins.property

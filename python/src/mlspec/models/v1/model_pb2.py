@@ -31,7 +31,7 @@ from mlspec.common.v1 import secret_pb2 as mlspec_dot_common_dot_v1_dot_secret__
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmlspec/models/v1/model.proto\x12\x10mlspec.models.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1dmlspec/common/v1/secret.proto\x1a\x1cmlspec/common/v1/value.proto\"\xca\x08\n\x05Model\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x32\n\x07\x61uthors\x18\x02 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x07\x61uthors\x12\x30\n\x06owners\x18\x03 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12\x39\n\tframework\x18\x04 \x01(\x0b\x32\x1b.mlspec.models.v1.FrameworkR\tframework\x12,\n\x05links\x18\x05 \x03(\x0b\x32\x16.mlspec.models.v1.LinkR\x05links\x12G\n\x13linked_pipeline_ids\x18\x06 \x03(\tB\x17\xfa\x41\x14\n\x12mlspec.io/PipelineR\x11linkedPipelineIds\x12\x35\n\x08licenses\x18\x07 \x03(\x0b\x32\x19.mlspec.models.v1.LicenseR\x08licenses\x12\x35\n\x06\x64omain\x18\x08 \x01(\x0e\x32\x1d.mlspec.models.v1.ModelDomainR\x06\x64omain\x12-\n\x12\x61pplication_domain\x18\t \x01(\tR\x11\x61pplicationDomain\x12\x38\n\x07purpose\x18\n \x01(\x0e\x32\x1e.mlspec.models.v1.ModelPurposeR\x07purpose\x12\x18\n\x07website\x18\x0b \x01(\tR\x07website\x12\x38\n\tcitations\x18\x0c \x03(\x0b\x32\x1a.mlspec.models.v1.CitationR\tcitations\x12M\n\x0e\x63onsiderations\x18\r \x01(\x0b\x32%.mlspec.models.v1.ModelConsiderationsR\x0e\x63onsiderations\x12@\n\x0cpolicy_store\x18\x0e \x01(\x0b\x32\x1d.mlspec.models.v1.PolicyStoreR\x0bpolicyStore\x12G\n\nproperties\x18\x0f \x03(\x0b\x32\'.mlspec.models.v1.Model.PropertiesEntryR\nproperties\x12J\n\x0elatest_version\x18\x10 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x03R\rlatestVersion\x12)\n\rversion_count\x18\x11 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0cversionCount\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:#\xea\x41 \n\x0fmlspec.io/Model*\x06models2\x05model\"\x9d\x01\n\tFramework\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12>\n\x08runtimes\x18\x03 \x03(\x0b\x32\".mlspec.models.v1.FrameworkRuntimeR\x08runtimes\x12\"\n\x0crequirements\x18\x04 \x03(\tR\x0crequirements\"H\n\x10\x46rameworkRuntime\x12\x1a\n\x08language\x18\x01 \x01(\tR\x08language\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\"^\n\x04Link\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12.\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.mlspec.models.v1.LinkKindR\x04kind\x12\x14\n\x05title\x18\x03 \x01(\tR\x05title\"U\n\x07License\x12\x17\n\x07spdx_id\x18\x01 \x01(\tR\x06spdxId\x12\x1f\n\x0b\x63ustom_text\x18\x02 \x01(\tR\ncustomText\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url\"<\n\x08\x43itation\x12\x14\n\x05style\x18\x01 \x01(\tR\x05style\x12\x1a\n\x08\x63itation\x18\x02 \x01(\tR\x08\x63itation\"\xf7\x01\n\x13ModelConsiderations\x12\x14\n\x05users\x18\x01 \x03(\tR\x05users\x12\x1b\n\tuse_cases\x18\x02 \x03(\tR\x08useCases\x12)\n\x11out_of_scope_uses\x18\x03 \x03(\tR\x0eoutOfScopeUses\x12 \n\x0blimitations\x18\x04 \x03(\tR\x0blimitations\x12\x1c\n\ttradeoffs\x18\x05 \x03(\tR\ttradeoffs\x12\x42\n\rethical_risks\x18\x06 \x03(\x0b\x32\x1d.mlspec.models.v1.EthicalRiskR\x0c\x65thicalRisks\"A\n\x0b\x45thicalRisk\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n\nmitigation\x18\x02 \x01(\tR\nmitigation\"\x95\x01\n\x0bPolicyStore\x12\x10\n\x03uri\x18\x01 \x01(\tR\x03uri\x12\x16\n\x06\x65ngine\x18\x02 \x01(\tR\x06\x65ngine\x12\x1d\n\npolicy_ids\x18\x03 \x03(\tR\tpolicyIds\x12=\n\x0b\x63redentials\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.SecretRefR\x0b\x63redentials*\xc7\x01\n\x08LinkKind\x12\x19\n\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17LINK_KIND_DOCUMENTATION\x10\x01\x12\x1f\n\x1bLINK_KIND_SOURCE_REPOSITORY\x10\x02\x12\x17\n\x13LINK_KIND_REFERENCE\x10\x03\x12\x1b\n\x17LINK_KIND_ISSUE_TRACKER\x10\x04\x12\x17\n\x13LINK_KIND_DASHBOARD\x10\x05\x12\x13\n\x0fLINK_KIND_OTHER\x10\x06*\xb6\x02\n\x0bModelDomain\x12\x1c\n\x18MODEL_DOMAIN_UNSPECIFIED\x10\x00\x12\x18\n\x14MODEL_DOMAIN_TABULAR\x10\x01\x12 \n\x1cMODEL_DOMAIN_COMPUTER_VISION\x10\x02\x12!\n\x1dMODEL_DOMAIN_NATURAL_LANGUAGE\x10\x03\x12\x16\n\x12MODEL_DOMAIN_AUDIO\x10\x04\x12\x1c\n\x18MODEL_DOMAIN_TIME_SERIES\x10\x05\x12\x16\n\x12MODEL_DOMAIN_GRAPH\x10\x06\x12\x1b\n\x17MODEL_DOMAIN_MULTIMODAL\x10\x07\x12\'\n#MODEL_DOMAIN_REINFORCEMENT_LEARNING\x10\x08\x12\x16\n\x12MODEL_DOMAIN_OTHER\x10\t*\x85\x04\n\x0cModelPurpose\x12\x1d\n\x19MODEL_PURPOSE_UNSPECIFIED\x10\x00\x12\'\n#MODEL_PURPOSE_BINARY_CLASSIFICATION\x10\x01\x12+\n\'MODEL_PURPOSE_MULTICLASS_CLASSIFICATION\x10\x02\x12+\n\'MODEL_PURPOSE_MULTILABEL_CLASSIFICATION\x10\x03\x12\x1c\n\x18MODEL_PURPOSE_REGRESSION\x10\x04\x12\"\n\x1eMODEL_PURPOSE_OBJECT_DETECTION\x10\x05\x12\x1e\n\x1aMODEL_PURPOSE_SEGMENTATION\x10\x06\x12\x19\n\x15MODEL_PURPOSE_RANKING\x10\x07\x12 \n\x1cMODEL_PURPOSE_RECOMMENDATION\x10\x08\x12\x1c\n\x18MODEL_PURPOSE_GENERATION\x10\t\x12\x1c\n\x18MODEL_PURPOSE_CLUSTERING\x10\n\x12\x1d\n\x19MODEL_PURPOSE_FORECASTING\x10\x0b\x12#\n\x1fMODEL_PURPOSE_ANOMALY_DETECTION\x10\x0c\x12\x1b\n\x17MODEL_PURPOSE_EMBEDDING\x10\r\x12\x17\n\x13MODEL_PURPOSE_OTHER\x10\x0e\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmlspec/models/v1/model.proto\x12\x10mlspec.models.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1dmlspec/common/v1/secret.proto\x1a\x1cmlspec/common/v1/value.proto\"\xd0\x08\n\x05Model\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12\x32\n\x07\x61uthors\x18\x02 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x07\x61uthors\x12\x30\n\x06owners\x18\x03 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12\x39\n\tframework\x18\x04 \x01(\x0b\x32\x1b.mlspec.models.v1.FrameworkR\tframework\x12,\n\x05links\x18\x05 \x03(\x0b\x32\x16.mlspec.models.v1.LinkR\x05links\x12G\n\x13linked_pipeline_ids\x18\x06 \x03(\tB\x17\xfa\x41\x14\n\x12mlspec.io/PipelineR\x11linkedPipelineIds\x12\x35\n\x08licenses\x18\x07 \x03(\x0b\x32\x19.mlspec.models.v1.LicenseR\x08licenses\x12\x35\n\x06\x64omain\x18\x08 \x01(\x0e\x32\x1d.mlspec.models.v1.ModelDomainR\x06\x64omain\x12-\n\x12\x61pplication_domain\x18\t \x01(\tR\x11\x61pplicationDomain\x12\x38\n\x07purpose\x18\n \x01(\x0e\x32\x1e.mlspec.models.v1.ModelPurposeR\x07purpose\x12\x18\n\x07website\x18\x0b \x01(\tR\x07website\x12\x38\n\tcitations\x18\x0c \x03(\x0b\x32\x1a.mlspec.models.v1.CitationR\tcitations\x12M\n\x0e\x63onsiderations\x18\r \x01(\x0b\x32%.mlspec.models.v1.ModelConsiderationsR\x0e\x63onsiderations\x12@\n\x0cpolicy_store\x18\x0e \x01(\x0b\x32\x1d.mlspec.models.v1.PolicyStoreR\x0bpolicyStore\x12G\n\nproperties\x18\x0f \x03(\x0b\x32\'.mlspec.models.v1.Model.PropertiesEntryR\nproperties\x12J\n\x0elatest_version\x18\x10 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x03R\rlatestVersion\x12)\n\rversion_count\x18\x11 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0cversionCount\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:#\xea\x41 \n\x0fmlspec.io/Model*\x06models2\x05model\"\xa9\x01\n\tFramework\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x1e\n\x07version\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07version\x12>\n\x08runtimes\x18\x03 \x03(\x0b\x32\".mlspec.models.v1.FrameworkRuntimeR\x08runtimes\x12\"\n\x0crequirements\x18\x04 \x03(\tR\x0crequirements\"T\n\x10\x46rameworkRuntime\x12 \n\x08language\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08language\x12\x1e\n\x07version\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07version\"d\n\x04Link\x12\x16\n\x03url\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03url\x12.\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.mlspec.models.v1.LinkKindR\x04kind\x12\x14\n\x05title\x18\x03 \x01(\tR\x05title\"U\n\x07License\x12\x17\n\x07spdx_id\x18\x01 \x01(\tR\x06spdxId\x12\x1f\n\x0b\x63ustom_text\x18\x02 \x01(\tR\ncustomText\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url\"B\n\x08\x43itation\x12\x14\n\x05style\x18\x01 \x01(\tR\x05style\x12 \n\x08\x63itation\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x08\x63itation\"\xf7\x01\n\x13ModelConsiderations\x12\x14\n\x05users\x18\x01 \x03(\tR\x05users\x12\x1b\n\tuse_cases\x18\x02 \x03(\tR\x08useCases\x12)\n\x11out_of_scope_uses\x18\x03 \x03(\tR\x0eoutOfScopeUses\x12 \n\x0blimitations\x18\x04 \x03(\tR\x0blimitations\x12\x1c\n\ttradeoffs\x18\x05 \x03(\tR\ttradeoffs\x12\x42\n\rethical_risks\x18\x06 \x03(\x0b\x32\x1d.mlspec.models.v1.EthicalRiskR\x0c\x65thicalRisks\"G\n\x0b\x45thicalRisk\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x1e\n\nmitigation\x18\x02 \x01(\tR\nmitigation\"\x9b\x01\n\x0bPolicyStore\x12\x16\n\x03uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03uri\x12\x16\n\x06\x65ngine\x18\x02 \x01(\tR\x06\x65ngine\x12\x1d\n\npolicy_ids\x18\x03 \x03(\tR\tpolicyIds\x12=\n\x0b\x63redentials\x18\x04 \x01(\x0b\x32\x1b.mlspec.common.v1.SecretRefR\x0b\x63redentials*\xc7\x01\n\x08LinkKind\x12\x19\n\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17LINK_KIND_DOCUMENTATION\x10\x01\x12\x1f\n\x1bLINK_KIND_SOURCE_REPOSITORY\x10\x02\x12\x17\n\x13LINK_KIND_REFERENCE\x10\x03\x12\x1b\n\x17LINK_KIND_ISSUE_TRACKER\x10\x04\x12\x17\n\x13LINK_KIND_DASHBOARD\x10\x05\x12\x13\n\x0fLINK_KIND_OTHER\x10\x06*\xb6\x02\n\x0bModelDomain\x12\x1c\n\x18MODEL_DOMAIN_UNSPECIFIED\x10\x00\x12\x18\n\x14MODEL_DOMAIN_TABULAR\x10\x01\x12 \n\x1cMODEL_DOMAIN_COMPUTER_VISION\x10\x02\x12!\n\x1dMODEL_DOMAIN_NATURAL_LANGUAGE\x10\x03\x12\x16\n\x12MODEL_DOMAIN_AUDIO\x10\x04\x12\x1c\n\x18MODEL_DOMAIN_TIME_SERIES\x10\x05\x12\x16\n\x12MODEL_DOMAIN_GRAPH\x10\x06\x12\x1b\n\x17MODEL_DOMAIN_MULTIMODAL\x10\x07\x12\'\n#MODEL_DOMAIN_REINFORCEMENT_LEARNING\x10\x08\x12\x16\n\x12MODEL_DOMAIN_OTHER\x10\t*\x85\x04\n\x0cModelPurpose\x12\x1d\n\x19MODEL_PURPOSE_UNSPECIFIED\x10\x00\x12\'\n#MODEL_PURPOSE_BINARY_CLASSIFICATION\x10\x01\x12+\n\'MODEL_PURPOSE_MULTICLASS_CLASSIFICATION\x10\x02\x12+\n\'MODEL_PURPOSE_MULTILABEL_CLASSIFICATION\x10\x03\x12\x1c\n\x18MODEL_PURPOSE_REGRESSION\x10\x04\x12\"\n\x1eMODEL_PURPOSE_OBJECT_DETECTION\x10\x05\x12\x1e\n\x1aMODEL_PURPOSE_SEGMENTATION\x10\x06\x12\x19\n\x15MODEL_PURPOSE_RANKING\x10\x07\x12 \n\x1cMODEL_PURPOSE_RECOMMENDATION\x10\x08\x12\x1c\n\x18MODEL_PURPOSE_GENERATION\x10\t\x12\x1c\n\x18MODEL_PURPOSE_CLUSTERING\x10\n\x12\x1d\n\x19MODEL_PURPOSE_FORECASTING\x10\x0b\x12#\n\x1fMODEL_PURPOSE_ANOMALY_DETECTION\x10\x0c\x12\x1b\n\x17MODEL_PURPOSE_EMBEDDING\x10\r\x12\x17\n\x13MODEL_PURPOSE_OTHER\x10\x0e\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODEL_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODEL_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MODEL'].fields_by_name['meta']._loaded_options = None
+  _globals['_MODEL'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_MODEL'].fields_by_name['linked_pipeline_ids']._loaded_options = None
   _globals['_MODEL'].fields_by_name['linked_pipeline_ids']._serialized_options = b'\372A\024\n\022mlspec.io/Pipeline'
   _globals['_MODEL'].fields_by_name['latest_version']._loaded_options = None
@@ -48,30 +50,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODEL'].fields_by_name['version_count']._serialized_options = b'\342A\001\003'
   _globals['_MODEL']._loaded_options = None
   _globals['_MODEL']._serialized_options = b'\352A \n\017mlspec.io/Model*\006models2\005model'
-  _globals['_LINKKIND']._serialized_start=2322
-  _globals['_LINKKIND']._serialized_end=2521
-  _globals['_MODELDOMAIN']._serialized_start=2524
-  _globals['_MODELDOMAIN']._serialized_end=2834
-  _globals['_MODELPURPOSE']._serialized_start=2837
-  _globals['_MODELPURPOSE']._serialized_end=3354
+  _globals['_FRAMEWORK'].fields_by_name['name']._loaded_options = None
+  _globals['_FRAMEWORK'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_FRAMEWORK'].fields_by_name['version']._loaded_options = None
+  _globals['_FRAMEWORK'].fields_by_name['version']._serialized_options = b'\342A\001\002'
+  _globals['_FRAMEWORKRUNTIME'].fields_by_name['language']._loaded_options = None
+  _globals['_FRAMEWORKRUNTIME'].fields_by_name['language']._serialized_options = b'\342A\001\002'
+  _globals['_FRAMEWORKRUNTIME'].fields_by_name['version']._loaded_options = None
+  _globals['_FRAMEWORKRUNTIME'].fields_by_name['version']._serialized_options = b'\342A\001\002'
+  _globals['_LINK'].fields_by_name['url']._loaded_options = None
+  _globals['_LINK'].fields_by_name['url']._serialized_options = b'\342A\001\002'
+  _globals['_CITATION'].fields_by_name['citation']._loaded_options = None
+  _globals['_CITATION'].fields_by_name['citation']._serialized_options = b'\342A\001\002'
+  _globals['_ETHICALRISK'].fields_by_name['name']._loaded_options = None
+  _globals['_ETHICALRISK'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_POLICYSTORE'].fields_by_name['uri']._loaded_options = None
+  _globals['_POLICYSTORE'].fields_by_name['uri']._serialized_options = b'\342A\001\002'
+  _globals['_LINKKIND']._serialized_start=2376
+  _globals['_LINKKIND']._serialized_end=2575
+  _globals['_MODELDOMAIN']._serialized_start=2578
+  _globals['_MODELDOMAIN']._serialized_end=2888
+  _globals['_MODELPURPOSE']._serialized_start=2891
+  _globals['_MODELPURPOSE']._serialized_end=3408
   _globals['_MODEL']._serialized_start=273
-  _globals['_MODEL']._serialized_end=1371
-  _globals['_MODEL_PROPERTIESENTRY']._serialized_start=1248
-  _globals['_MODEL_PROPERTIESENTRY']._serialized_end=1334
-  _globals['_FRAMEWORK']._serialized_start=1374
-  _globals['_FRAMEWORK']._serialized_end=1531
-  _globals['_FRAMEWORKRUNTIME']._serialized_start=1533
-  _globals['_FRAMEWORKRUNTIME']._serialized_end=1605
-  _globals['_LINK']._serialized_start=1607
-  _globals['_LINK']._serialized_end=1701
-  _globals['_LICENSE']._serialized_start=1703
-  _globals['_LICENSE']._serialized_end=1788
-  _globals['_CITATION']._serialized_start=1790
-  _globals['_CITATION']._serialized_end=1850
-  _globals['_MODELCONSIDERATIONS']._serialized_start=1853
-  _globals['_MODELCONSIDERATIONS']._serialized_end=2100
-  _globals['_ETHICALRISK']._serialized_start=2102
-  _globals['_ETHICALRISK']._serialized_end=2167
-  _globals['_POLICYSTORE']._serialized_start=2170
-  _globals['_POLICYSTORE']._serialized_end=2319
+  _globals['_MODEL']._serialized_end=1377
+  _globals['_MODEL_PROPERTIESENTRY']._serialized_start=1254
+  _globals['_MODEL_PROPERTIESENTRY']._serialized_end=1340
+  _globals['_FRAMEWORK']._serialized_start=1380
+  _globals['_FRAMEWORK']._serialized_end=1549
+  _globals['_FRAMEWORKRUNTIME']._serialized_start=1551
+  _globals['_FRAMEWORKRUNTIME']._serialized_end=1635
+  _globals['_LINK']._serialized_start=1637
+  _globals['_LINK']._serialized_end=1737
+  _globals['_LICENSE']._serialized_start=1739
+  _globals['_LICENSE']._serialized_end=1824
+  _globals['_CITATION']._serialized_start=1826
+  _globals['_CITATION']._serialized_end=1892
+  _globals['_MODELCONSIDERATIONS']._serialized_start=1895
+  _globals['_MODELCONSIDERATIONS']._serialized_end=2142
+  _globals['_ETHICALRISK']._serialized_start=2144
+  _globals['_ETHICALRISK']._serialized_end=2215
+  _globals['_POLICYSTORE']._serialized_start=2218
+  _globals['_POLICYSTORE']._serialized_end=2373
 # @@protoc_insertion_point(module_scope)

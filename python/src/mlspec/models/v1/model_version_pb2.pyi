@@ -461,7 +461,7 @@ class ModelVersion(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
         workspace). For versions the name is optional: the server generates one from the
         model name and version (for example `churn-xgb-1-4-0`). It is unique within the
         model among non-archived versions.
@@ -613,11 +613,11 @@ class SemanticVersion(message.Message):
     PRERELEASE_FIELD_NUMBER: builtins.int
     BUILD_FIELD_NUMBER: builtins.int
     major: builtins.int
-    """Required. Major version; bumped for breaking signature changes."""
+    """Optional. Major version; bumped for breaking signature changes."""
     minor: builtins.int
-    """Required. Minor version; bumped for backward-compatible signature additions."""
+    """Optional. Minor version; bumped for backward-compatible signature additions."""
     patch: builtins.int
-    """Required. Patch version; bumped for retraining or fixes with the same signature."""
+    """Optional. Patch version; bumped for retraining or fixes with the same signature."""
     prerelease: builtins.str
     """Optional. Pre-release identifiers, for example `rc.1`; a pre-release sorts before its
     release.
@@ -1163,7 +1163,7 @@ class TrainSection(message.Message):
     TRAINING_PARAMS_FIELD_NUMBER: builtins.int
     EXPECTED_DURATION_FIELD_NUMBER: builtins.int
     trainable: builtins.bool
-    """Required. True when the version can be retrained with the information here."""
+    """Optional. True when the version can be retrained with the information here."""
     distribution_strategy: DistributionStrategy.ValueType
     """Optional. How training is distributed across devices and machines."""
     @builtins.property
@@ -1244,7 +1244,7 @@ class ServeSection(message.Message):
     COMPUTE_FIELD_NUMBER: builtins.int
     MAX_LOADING_TIME_FIELD_NUMBER: builtins.int
     servable: builtins.bool
-    """Required. True when the version can be served with the information here."""
+    """Optional. True when the version can be served with the information here."""
     @builtins.property
     def tested_platforms(self) -> containers.RepeatedCompositeFieldContainer[Platform]:
         """Optional. Platforms serving was tested on."""
@@ -1300,7 +1300,7 @@ class ScoreSection(message.Message):
     SCORING_IMAGE_FIELD_NUMBER: builtins.int
     COMMAND_FIELD_NUMBER: builtins.int
     scorable: builtins.bool
-    """Required. True when the version can score data with the information here."""
+    """Optional. True when the version can score data with the information here."""
     @builtins.property
     def feature_schema_source(self) -> Location:
         """Optional. Schema of the features scoring expects (for example a data schema
@@ -1875,9 +1875,9 @@ class ConfidenceInterval(message.Message):
     UPPER_BOUND_FIELD_NUMBER: builtins.int
     CONFIDENCE_LEVEL_FIELD_NUMBER: builtins.int
     lower_bound: builtins.float
-    """Required. Lower bound."""
+    """Optional. Lower bound."""
     upper_bound: builtins.float
-    """Required. Upper bound."""
+    """Optional. Upper bound."""
     confidence_level: builtins.float
     """Optional. Confidence level, for example 0.95."""
     def __init__(

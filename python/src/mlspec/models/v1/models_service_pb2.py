@@ -26,6 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
@@ -34,7 +35,7 @@ from mlspec.models.v1 import model_pb2 as mlspec_dot_models_dot_v1_dot_model__pb
 from mlspec.models.v1 import model_version_pb2 as mlspec_dot_models_dot_v1_dot_model__version__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%mlspec/models/v1/models_service.proto\x12\x10mlspec.models.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1emlspec/common/v1/warning.proto\x1a\x1cmlspec/models/v1/model.proto\x1a$mlspec/models/v1/model_version.proto\"h\n\x12\x43reateModelRequest\x12\x33\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelB\x04\xe2\x41\x01\x02R\x05model\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"{\n\x13\x43reateModelResponse\x12-\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelR\x05model\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x9c\x01\n\x0fGetModelRequest\x12&\n\x02id\x18\x01 \x01(\tB\x14\xfa\x41\x11\n\x0fmlspec.io/ModelH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\n\n\x08selector\"x\n\x10GetModelResponse\x12-\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelR\x05model\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd0\x01\n\x11ListModelsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\"m\n\x12ListModelsResponse\x12/\n\x06models\x18\x01 \x03(\x0b\x32\x17.mlspec.models.v1.ModelR\x06models\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x01\n\x12UpdateModelRequest\x12\x33\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelB\x04\xe2\x41\x01\x02R\x05model\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"{\n\x13UpdateModelResponse\x12-\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelR\x05model\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x85\x01\n\x19\x43reateModelVersionRequest\x12I\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionB\x04\xe2\x41\x01\x02R\x0cmodelVersion\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x98\x01\n\x1a\x43reateModelVersionResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8f\x02\n\x16GetModelVersionRequest\x12-\n\x02id\x18\x01 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12\x1a\n\x07version\x18\x04 \x01(\tH\x00R\x07version\x12\x16\n\x05\x61lias\x18\x05 \x01(\tH\x00R\x05\x61lias\x12?\n\x0b\x65xternal_id\x18\x06 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalId\x12/\n\x08model_id\x18\x03 \x01(\tB\x14\xfa\x41\x11\n\x0fmlspec.io/ModelR\x07modelIdB\n\n\x08selector\"\x95\x01\n\x17GetModelVersionResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x8c\x02\n\x18ListModelVersionsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x33\n\x08model_id\x18\x07 \x01(\tB\x18\xe2\x41\x01\x02\xfa\x41\x11\n\x0fmlspec.io/ModelR\x07modelId\"\x8a\x01\n\x19ListModelVersionsResponse\x12\x45\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\rmodelVersions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x01\n\x19UpdateModelVersionRequest\x12I\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionB\x04\xe2\x41\x01\x02R\x0cmodelVersion\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x98\x01\n\x1aUpdateModelVersionResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd4\x01\n\x1bSetModelVersionAliasRequest\x12\x33\n\x08model_id\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\xfa\x41\x11\n\x0fmlspec.io/ModelR\x07modelId\x12\x1a\n\x05\x61lias\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x61lias\x12\x45\n\x10model_version_id\x18\x03 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x0emodelVersionId\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"\xf2\x01\n\x1cSetModelVersionAliasResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12V\n\x19previous_model_version_id\x18\x02 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x16previousModelVersionId\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb2\x01\n\x1b\x43ompareModelVersionsRequest\x12K\n\x11model_version_ids\x18\x01 \x03(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x0fmodelVersionIds\x12\x1f\n\x0bmetric_keys\x18\x02 \x03(\tR\nmetricKeys\x12%\n\x0einclude_slices\x18\x03 \x01(\x08R\rincludeSlices\"\x9f\x01\n\x1c\x43ompareModelVersionsResponse\x12\x44\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rmodelVersions\x12\x39\n\x04rows\x18\x02 \x03(\x0b\x32%.mlspec.models.v1.MetricComparisonRowR\x04rows\"\xba\x01\n\x13MetricComparisonRow\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x30\n\x05slice\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12!\n\x0c\x64\x61taset_role\x18\x03 \x01(\tR\x0b\x64\x61tasetRole\x12<\n\x05\x63\x65lls\x18\x04 \x03(\x0b\x32&.mlspec.models.v1.MetricComparisonCellR\x05\x63\x65lls\"\xb1\x01\n\x14MetricComparisonCell\x12\x45\n\x10model_version_id\x18\x01 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x0emodelVersionId\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value\x12\x19\n\x05\x64\x65lta\x18\x03 \x01(\x01H\x00R\x05\x64\x65lta\x88\x01\x01\x42\x08\n\x06_delta2\x99\x08\n\rModelsService\x12Z\n\x0b\x43reateModel\x12$.mlspec.models.v1.CreateModelRequest\x1a%.mlspec.models.v1.CreateModelResponse\x12Q\n\x08GetModel\x12!.mlspec.models.v1.GetModelRequest\x1a\".mlspec.models.v1.GetModelResponse\x12W\n\nListModels\x12#.mlspec.models.v1.ListModelsRequest\x1a$.mlspec.models.v1.ListModelsResponse\x12Z\n\x0bUpdateModel\x12$.mlspec.models.v1.UpdateModelRequest\x1a%.mlspec.models.v1.UpdateModelResponse\x12o\n\x12\x43reateModelVersion\x12+.mlspec.models.v1.CreateModelVersionRequest\x1a,.mlspec.models.v1.CreateModelVersionResponse\x12\x66\n\x0fGetModelVersion\x12(.mlspec.models.v1.GetModelVersionRequest\x1a).mlspec.models.v1.GetModelVersionResponse\x12l\n\x11ListModelVersions\x12*.mlspec.models.v1.ListModelVersionsRequest\x1a+.mlspec.models.v1.ListModelVersionsResponse\x12o\n\x12UpdateModelVersion\x12+.mlspec.models.v1.UpdateModelVersionRequest\x1a,.mlspec.models.v1.UpdateModelVersionResponse\x12u\n\x14SetModelVersionAlias\x12-.mlspec.models.v1.SetModelVersionAliasRequest\x1a..mlspec.models.v1.SetModelVersionAliasResponse\x12u\n\x14\x43ompareModelVersions\x12-.mlspec.models.v1.CompareModelVersionsRequest\x1a..mlspec.models.v1.CompareModelVersionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%mlspec/models/v1/models_service.proto\x12\x10mlspec.models.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1emlspec/common/v1/warning.proto\x1a\x1cmlspec/models/v1/model.proto\x1a$mlspec/models/v1/model_version.proto\"\x8d\x01\n\x12\x43reateModelRequest\x12\x33\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelB\x04\xe2\x41\x01\x02R\x05model\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"{\n\x13\x43reateModelResponse\x12-\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelR\x05model\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa2\x01\n\x0fGetModelRequest\x12&\n\x02id\x18\x01 \x01(\tB\x14\xfa\x41\x11\n\x0fmlspec.io/ModelH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\x10\n\x08selector\x12\x04\x90\xb2\x19\x01\"x\n\x10GetModelResponse\x12-\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelR\x05model\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xbb\x03\n\x11ListModelsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived:\xe8\x01\x8a\xb2\x19\xe3\x01\n\x0b\x63reate_time\x12\x0b\x63reate_time\x12\x0bupdate_time\x12\x04name\x12\rversion_count\x1a\x04name\x1a\x06status\x1a\x0b\x63reate_time\x1a\x0bupdate_time\x1a\x08labels.*\x1a\x07purpose\x1a\x06\x64omain\x1a\x12\x61pplication_domain\x1a\x07website\x1a\x0e\x66ramework.name\x1a\x11\x66ramework.version\x1a\rversion_count\x1a\x11latest_version.id d\"m\n\x12ListModelsResponse\x12/\n\x06models\x18\x01 \x03(\x0b\x32\x17.mlspec.models.v1.ModelR\x06models\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xca\x01\n\x12UpdateModelRequest\x12\x33\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelB\x04\xe2\x41\x01\x02R\x05model\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"{\n\x13UpdateModelResponse\x12-\n\x05model\x18\x01 \x01(\x0b\x32\x17.mlspec.models.v1.ModelR\x05model\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xaa\x01\n\x19\x43reateModelVersionRequest\x12I\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionB\x04\xe2\x41\x01\x02R\x0cmodelVersion\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x98\x01\n\x1a\x43reateModelVersionResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x95\x02\n\x16GetModelVersionRequest\x12-\n\x02id\x18\x01 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12\x1a\n\x07version\x18\x04 \x01(\tH\x00R\x07version\x12\x16\n\x05\x61lias\x18\x05 \x01(\tH\x00R\x05\x61lias\x12?\n\x0b\x65xternal_id\x18\x06 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalId\x12/\n\x08model_id\x18\x03 \x01(\tB\x14\xfa\x41\x11\n\x0fmlspec.io/ModelR\x07modelIdB\x10\n\x08selector\x12\x04\x90\xb2\x19\x01\"\x95\x01\n\x17GetModelVersionResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xc3\x03\n\x18ListModelVersionsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x33\n\x08model_id\x18\x07 \x01(\tB\x18\xe2\x41\x01\x02\xfa\x41\x11\n\x0fmlspec.io/ModelR\x07modelId:\xb4\x01\x8a\xb2\x19\xaf\x01\n\x0cversion desc\x12\x07version\x12\x0b\x63reate_time\x12\x0bupdate_time\x12\x04name\x12\x05stage\x12\tmetrics.*\x1a\x04name\x1a\x06status\x1a\x0b\x63reate_time\x1a\x0bupdate_time\x1a\x08labels.*\x1a\x07version\x1a\x05stage\x1a\x07\x61liases\x1a\x0c\x61rchitecture\x1a\tmetrics.* d\"\x8a\x01\n\x19ListModelVersionsResponse\x12\x45\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\rmodelVersions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe7\x01\n\x19UpdateModelVersionRequest\x12I\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionB\x04\xe2\x41\x01\x02R\x0cmodelVersion\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x98\x01\n\x1aUpdateModelVersionResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xf9\x01\n\x1bSetModelVersionAliasRequest\x12\x33\n\x08model_id\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\xfa\x41\x11\n\x0fmlspec.io/ModelR\x07modelId\x12\x1a\n\x05\x61lias\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x61lias\x12\x45\n\x10model_version_id\x18\x03 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x0emodelVersionId\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\xf2\x01\n\x1cSetModelVersionAliasResponse\x12\x43\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1e.mlspec.models.v1.ModelVersionR\x0cmodelVersion\x12V\n\x19previous_model_version_id\x18\x02 \x01(\tB\x1b\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x16previousModelVersionId\x12\x35\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb2\x01\n\x1b\x43ompareModelVersionsRequest\x12K\n\x11model_version_ids\x18\x01 \x03(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x0fmodelVersionIds\x12\x1f\n\x0bmetric_keys\x18\x02 \x03(\tR\nmetricKeys\x12%\n\x0einclude_slices\x18\x03 \x01(\x08R\rincludeSlices\"\x9f\x01\n\x1c\x43ompareModelVersionsResponse\x12\x44\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rmodelVersions\x12\x39\n\x04rows\x18\x02 \x03(\x0b\x32%.mlspec.models.v1.MetricComparisonRowR\x04rows\"\xd2\x01\n\x13MetricComparisonRow\x12\x16\n\x03key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x03key\x12\x36\n\x05slice\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyB\x04\xe2\x41\x01\x03R\x05slice\x12\'\n\x0c\x64\x61taset_role\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03R\x0b\x64\x61tasetRole\x12\x42\n\x05\x63\x65lls\x18\x04 \x03(\x0b\x32&.mlspec.models.v1.MetricComparisonCellB\x04\xe2\x41\x01\x03R\x05\x63\x65lls\"\xc1\x01\n\x14MetricComparisonCell\x12I\n\x10model_version_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x03\xfa\x41\x18\n\x16mlspec.io/ModelVersionR\x0emodelVersionId\x12\x33\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueB\x04\xe2\x41\x01\x03R\x05value\x12\x1f\n\x05\x64\x65lta\x18\x03 \x01(\x01\x42\x04\xe2\x41\x01\x03H\x00R\x05\x64\x65lta\x88\x01\x01\x42\x08\n\x06_delta2\x99\x08\n\rModelsService\x12Z\n\x0b\x43reateModel\x12$.mlspec.models.v1.CreateModelRequest\x1a%.mlspec.models.v1.CreateModelResponse\x12Q\n\x08GetModel\x12!.mlspec.models.v1.GetModelRequest\x1a\".mlspec.models.v1.GetModelResponse\x12W\n\nListModels\x12#.mlspec.models.v1.ListModelsRequest\x1a$.mlspec.models.v1.ListModelsResponse\x12Z\n\x0bUpdateModel\x12$.mlspec.models.v1.UpdateModelRequest\x1a%.mlspec.models.v1.UpdateModelResponse\x12o\n\x12\x43reateModelVersion\x12+.mlspec.models.v1.CreateModelVersionRequest\x1a,.mlspec.models.v1.CreateModelVersionResponse\x12\x66\n\x0fGetModelVersion\x12(.mlspec.models.v1.GetModelVersionRequest\x1a).mlspec.models.v1.GetModelVersionResponse\x12l\n\x11ListModelVersions\x12*.mlspec.models.v1.ListModelVersionsRequest\x1a+.mlspec.models.v1.ListModelVersionsResponse\x12o\n\x12UpdateModelVersion\x12+.mlspec.models.v1.UpdateModelVersionRequest\x1a,.mlspec.models.v1.UpdateModelVersionResponse\x12u\n\x14SetModelVersionAlias\x12-.mlspec.models.v1.SetModelVersionAliasRequest\x1a..mlspec.models.v1.SetModelVersionAliasResponse\x12u\n\x14\x43ompareModelVersions\x12-.mlspec.models.v1.CompareModelVersionsRequest\x1a..mlspec.models.v1.CompareModelVersionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,18 +44,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEMODELREQUEST'].fields_by_name['model']._loaded_options = None
   _globals['_CREATEMODELREQUEST'].fields_by_name['model']._serialized_options = b'\342A\001\002'
+  _globals['_GETMODELREQUEST'].oneofs_by_name['selector']._loaded_options = None
+  _globals['_GETMODELREQUEST'].oneofs_by_name['selector']._serialized_options = b'\220\262\031\001'
   _globals['_GETMODELREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETMODELREQUEST'].fields_by_name['id']._serialized_options = b'\372A\021\n\017mlspec.io/Model'
+  _globals['_LISTMODELSREQUEST']._loaded_options = None
+  _globals['_LISTMODELSREQUEST']._serialized_options = b'\212\262\031\343\001\n\013create_time\022\013create_time\022\013update_time\022\004name\022\rversion_count\032\004name\032\006status\032\013create_time\032\013update_time\032\010labels.*\032\007purpose\032\006domain\032\022application_domain\032\007website\032\016framework.name\032\021framework.version\032\rversion_count\032\021latest_version.id d'
   _globals['_UPDATEMODELREQUEST'].fields_by_name['model']._loaded_options = None
   _globals['_UPDATEMODELREQUEST'].fields_by_name['model']._serialized_options = b'\342A\001\002'
   _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['model_version']._loaded_options = None
   _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['model_version']._serialized_options = b'\342A\001\002'
+  _globals['_GETMODELVERSIONREQUEST'].oneofs_by_name['selector']._loaded_options = None
+  _globals['_GETMODELVERSIONREQUEST'].oneofs_by_name['selector']._serialized_options = b'\220\262\031\001'
   _globals['_GETMODELVERSIONREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETMODELVERSIONREQUEST'].fields_by_name['id']._serialized_options = b'\372A\030\n\026mlspec.io/ModelVersion'
   _globals['_GETMODELVERSIONREQUEST'].fields_by_name['model_id']._loaded_options = None
   _globals['_GETMODELVERSIONREQUEST'].fields_by_name['model_id']._serialized_options = b'\372A\021\n\017mlspec.io/Model'
   _globals['_LISTMODELVERSIONSREQUEST'].fields_by_name['model_id']._loaded_options = None
   _globals['_LISTMODELVERSIONSREQUEST'].fields_by_name['model_id']._serialized_options = b'\342A\001\002\372A\021\n\017mlspec.io/Model'
+  _globals['_LISTMODELVERSIONSREQUEST']._loaded_options = None
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_options = b'\212\262\031\257\001\n\014version desc\022\007version\022\013create_time\022\013update_time\022\004name\022\005stage\022\tmetrics.*\032\004name\032\006status\032\013create_time\032\013update_time\032\010labels.*\032\007version\032\005stage\032\007aliases\032\014architecture\032\tmetrics.* d'
   _globals['_UPDATEMODELVERSIONREQUEST'].fields_by_name['model_version']._loaded_options = None
   _globals['_UPDATEMODELVERSIONREQUEST'].fields_by_name['model_version']._serialized_options = b'\342A\001\002'
   _globals['_SETMODELVERSIONALIASREQUEST'].fields_by_name['model_id']._loaded_options = None
@@ -67,52 +76,64 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETMODELVERSIONALIASRESPONSE'].fields_by_name['previous_model_version_id']._serialized_options = b'\372A\030\n\026mlspec.io/ModelVersion'
   _globals['_COMPAREMODELVERSIONSREQUEST'].fields_by_name['model_version_ids']._loaded_options = None
   _globals['_COMPAREMODELVERSIONSREQUEST'].fields_by_name['model_version_ids']._serialized_options = b'\342A\001\002\372A\030\n\026mlspec.io/ModelVersion'
+  _globals['_METRICCOMPARISONROW'].fields_by_name['key']._loaded_options = None
+  _globals['_METRICCOMPARISONROW'].fields_by_name['key']._serialized_options = b'\342A\001\003'
+  _globals['_METRICCOMPARISONROW'].fields_by_name['slice']._loaded_options = None
+  _globals['_METRICCOMPARISONROW'].fields_by_name['slice']._serialized_options = b'\342A\001\003'
+  _globals['_METRICCOMPARISONROW'].fields_by_name['dataset_role']._loaded_options = None
+  _globals['_METRICCOMPARISONROW'].fields_by_name['dataset_role']._serialized_options = b'\342A\001\003'
+  _globals['_METRICCOMPARISONROW'].fields_by_name['cells']._loaded_options = None
+  _globals['_METRICCOMPARISONROW'].fields_by_name['cells']._serialized_options = b'\342A\001\003'
   _globals['_METRICCOMPARISONCELL'].fields_by_name['model_version_id']._loaded_options = None
-  _globals['_METRICCOMPARISONCELL'].fields_by_name['model_version_id']._serialized_options = b'\372A\030\n\026mlspec.io/ModelVersion'
-  _globals['_CREATEMODELREQUEST']._serialized_start=383
-  _globals['_CREATEMODELREQUEST']._serialized_end=487
-  _globals['_CREATEMODELRESPONSE']._serialized_start=489
-  _globals['_CREATEMODELRESPONSE']._serialized_end=612
-  _globals['_GETMODELREQUEST']._serialized_start=615
-  _globals['_GETMODELREQUEST']._serialized_end=771
-  _globals['_GETMODELRESPONSE']._serialized_start=773
-  _globals['_GETMODELRESPONSE']._serialized_end=893
-  _globals['_LISTMODELSREQUEST']._serialized_start=896
-  _globals['_LISTMODELSREQUEST']._serialized_end=1104
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1106
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1215
-  _globals['_UPDATEMODELREQUEST']._serialized_start=1218
-  _globals['_UPDATEMODELREQUEST']._serialized_end=1383
-  _globals['_UPDATEMODELRESPONSE']._serialized_start=1385
-  _globals['_UPDATEMODELRESPONSE']._serialized_end=1508
-  _globals['_CREATEMODELVERSIONREQUEST']._serialized_start=1511
-  _globals['_CREATEMODELVERSIONREQUEST']._serialized_end=1644
-  _globals['_CREATEMODELVERSIONRESPONSE']._serialized_start=1647
-  _globals['_CREATEMODELVERSIONRESPONSE']._serialized_end=1799
-  _globals['_GETMODELVERSIONREQUEST']._serialized_start=1802
-  _globals['_GETMODELVERSIONREQUEST']._serialized_end=2073
-  _globals['_GETMODELVERSIONRESPONSE']._serialized_start=2076
-  _globals['_GETMODELVERSIONRESPONSE']._serialized_end=2225
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=2228
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=2496
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=2499
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=2637
-  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_start=2640
-  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_end=2834
-  _globals['_UPDATEMODELVERSIONRESPONSE']._serialized_start=2837
-  _globals['_UPDATEMODELVERSIONRESPONSE']._serialized_end=2989
-  _globals['_SETMODELVERSIONALIASREQUEST']._serialized_start=2992
-  _globals['_SETMODELVERSIONALIASREQUEST']._serialized_end=3204
-  _globals['_SETMODELVERSIONALIASRESPONSE']._serialized_start=3207
-  _globals['_SETMODELVERSIONALIASRESPONSE']._serialized_end=3449
-  _globals['_COMPAREMODELVERSIONSREQUEST']._serialized_start=3452
-  _globals['_COMPAREMODELVERSIONSREQUEST']._serialized_end=3630
-  _globals['_COMPAREMODELVERSIONSRESPONSE']._serialized_start=3633
-  _globals['_COMPAREMODELVERSIONSRESPONSE']._serialized_end=3792
-  _globals['_METRICCOMPARISONROW']._serialized_start=3795
-  _globals['_METRICCOMPARISONROW']._serialized_end=3981
-  _globals['_METRICCOMPARISONCELL']._serialized_start=3984
-  _globals['_METRICCOMPARISONCELL']._serialized_end=4161
-  _globals['_MODELSSERVICE']._serialized_start=4164
-  _globals['_MODELSSERVICE']._serialized_end=5213
+  _globals['_METRICCOMPARISONCELL'].fields_by_name['model_version_id']._serialized_options = b'\342A\001\003\372A\030\n\026mlspec.io/ModelVersion'
+  _globals['_METRICCOMPARISONCELL'].fields_by_name['value']._loaded_options = None
+  _globals['_METRICCOMPARISONCELL'].fields_by_name['value']._serialized_options = b'\342A\001\003'
+  _globals['_METRICCOMPARISONCELL'].fields_by_name['delta']._loaded_options = None
+  _globals['_METRICCOMPARISONCELL'].fields_by_name['delta']._serialized_options = b'\342A\001\003'
+  _globals['_CREATEMODELREQUEST']._serialized_start=416
+  _globals['_CREATEMODELREQUEST']._serialized_end=557
+  _globals['_CREATEMODELRESPONSE']._serialized_start=559
+  _globals['_CREATEMODELRESPONSE']._serialized_end=682
+  _globals['_GETMODELREQUEST']._serialized_start=685
+  _globals['_GETMODELREQUEST']._serialized_end=847
+  _globals['_GETMODELRESPONSE']._serialized_start=849
+  _globals['_GETMODELRESPONSE']._serialized_end=969
+  _globals['_LISTMODELSREQUEST']._serialized_start=972
+  _globals['_LISTMODELSREQUEST']._serialized_end=1415
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1417
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1526
+  _globals['_UPDATEMODELREQUEST']._serialized_start=1529
+  _globals['_UPDATEMODELREQUEST']._serialized_end=1731
+  _globals['_UPDATEMODELRESPONSE']._serialized_start=1733
+  _globals['_UPDATEMODELRESPONSE']._serialized_end=1856
+  _globals['_CREATEMODELVERSIONREQUEST']._serialized_start=1859
+  _globals['_CREATEMODELVERSIONREQUEST']._serialized_end=2029
+  _globals['_CREATEMODELVERSIONRESPONSE']._serialized_start=2032
+  _globals['_CREATEMODELVERSIONRESPONSE']._serialized_end=2184
+  _globals['_GETMODELVERSIONREQUEST']._serialized_start=2187
+  _globals['_GETMODELVERSIONREQUEST']._serialized_end=2464
+  _globals['_GETMODELVERSIONRESPONSE']._serialized_start=2467
+  _globals['_GETMODELVERSIONRESPONSE']._serialized_end=2616
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=2619
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=3070
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=3073
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=3211
+  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_start=3214
+  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_end=3445
+  _globals['_UPDATEMODELVERSIONRESPONSE']._serialized_start=3448
+  _globals['_UPDATEMODELVERSIONRESPONSE']._serialized_end=3600
+  _globals['_SETMODELVERSIONALIASREQUEST']._serialized_start=3603
+  _globals['_SETMODELVERSIONALIASREQUEST']._serialized_end=3852
+  _globals['_SETMODELVERSIONALIASRESPONSE']._serialized_start=3855
+  _globals['_SETMODELVERSIONALIASRESPONSE']._serialized_end=4097
+  _globals['_COMPAREMODELVERSIONSREQUEST']._serialized_start=4100
+  _globals['_COMPAREMODELVERSIONSREQUEST']._serialized_end=4278
+  _globals['_COMPAREMODELVERSIONSRESPONSE']._serialized_start=4281
+  _globals['_COMPAREMODELVERSIONSRESPONSE']._serialized_end=4440
+  _globals['_METRICCOMPARISONROW']._serialized_start=4443
+  _globals['_METRICCOMPARISONROW']._serialized_end=4653
+  _globals['_METRICCOMPARISONCELL']._serialized_start=4656
+  _globals['_METRICCOMPARISONCELL']._serialized_end=4849
+  _globals['_MODELSSERVICE']._serialized_start=4852
+  _globals['_MODELSSERVICE']._serialized_end=5901
 # @@protoc_insertion_point(module_scope)

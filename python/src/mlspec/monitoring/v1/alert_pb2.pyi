@@ -199,8 +199,8 @@ class Alert(message.Message):
     """Optional. Link to the runbook that says how to handle the alert."""
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
-        workspace).
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
+        workspace). The name is optional: when empty the server sets it to `alert-<id>`.
         """
 
     @builtins.property

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
@@ -29,7 +30,7 @@ from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb
 from mlspec.monitoring.v1 import signals_pb2 as mlspec_dot_monitoring_dot_v1_dot_signals__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,mlspec/monitoring/v1/component_service.proto\x12\x14mlspec.monitoring.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\"mlspec/monitoring/v1/signals.proto\"\\\n\tOkRequest\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\x12\x35\n\x05probe\x18\x02 \x01(\x0e\x32\x1f.mlspec.monitoring.v1.ProbeKindR\x05probe\"\xcc\x02\n\nOkResponse\x12;\n\x06status\x18\x01 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x39\n\ncheck_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckTime\x12J\n\x08services\x18\x04 \x03(\x0b\x32..mlspec.monitoring.v1.OkResponse.ServicesEntryR\x08services\x1a`\n\rServicesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x39\n\x05value\x18\x02 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusR\x05value:\x02\x38\x01\"a\n\x0eWatchOkRequest\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\x12\x35\n\x05probe\x18\x02 \x01(\x0e\x32\x1f.mlspec.monitoring.v1.ProbeKindR\x05probe\"\xa3\x01\n\x0fWatchOkResponse\x12;\n\x06status\x18\x01 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x39\n\ncheck_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckTime\"#\n\x0bVarzRequest\x12\x14\n\x05names\x18\x01 \x03(\tR\x05names\"\xef\x01\n\x0cVarzResponse\x12\x37\n\x04info\x18\x01 \x01(\x0b\x32#.mlspec.monitoring.v1.ComponentInfoR\x04info\x12O\n\tvariables\x18\x02 \x03(\x0b\x32\x31.mlspec.monitoring.v1.VarzResponse.VariablesEntryR\tvariables\x1aU\n\x0eVariablesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xd3\x02\n\rComponentInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x14\n\x05\x62uild\x18\x03 \x01(\tR\x05\x62uild\x12\x39\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x31\n\x06uptime\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06uptime\x12\x12\n\x04host\x18\x06 \x01(\tR\x04host\x12\x38\n\x08step_run\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07stepRun\x12\x42\n\rmodel_version\x18\x08 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\"5\n\x0eMetricsRequest\x12#\n\rname_prefixes\x18\x01 \x03(\tR\x0cnamePrefixes\"\xb5\x01\n\x0fMetricsResponse\x12\'\n\x0fprometheus_text\x18\x01 \x01(\tR\x0eprometheusText\x12:\n\x06series\x18\x02 \x03(\x0b\x32\".mlspec.monitoring.v1.MetricSeriesR\x06series\x12=\n\x0c\x63ollect_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63ollectTime2\xdc\x02\n\x10\x43omponentService\x12G\n\x02Ok\x12\x1f.mlspec.monitoring.v1.OkRequest\x1a .mlspec.monitoring.v1.OkResponse\x12X\n\x07WatchOk\x12$.mlspec.monitoring.v1.WatchOkRequest\x1a%.mlspec.monitoring.v1.WatchOkResponse0\x01\x12M\n\x04Varz\x12!.mlspec.monitoring.v1.VarzRequest\x1a\".mlspec.monitoring.v1.VarzResponse\x12V\n\x07Metrics\x12$.mlspec.monitoring.v1.MetricsRequest\x1a%.mlspec.monitoring.v1.MetricsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,mlspec/monitoring/v1/component_service.proto\x12\x14mlspec.monitoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\"mlspec/monitoring/v1/signals.proto\"\\\n\tOkRequest\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\x12\x35\n\x05probe\x18\x02 \x01(\x0e\x32\x1f.mlspec.monitoring.v1.ProbeKindR\x05probe\"\xcc\x02\n\nOkResponse\x12;\n\x06status\x18\x01 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x39\n\ncheck_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckTime\x12J\n\x08services\x18\x04 \x03(\x0b\x32..mlspec.monitoring.v1.OkResponse.ServicesEntryR\x08services\x1a`\n\rServicesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x39\n\x05value\x18\x02 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusR\x05value:\x02\x38\x01\"a\n\x0eWatchOkRequest\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\x12\x35\n\x05probe\x18\x02 \x01(\x0e\x32\x1f.mlspec.monitoring.v1.ProbeKindR\x05probe\"\xa3\x01\n\x0fWatchOkResponse\x12;\n\x06status\x18\x01 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x39\n\ncheck_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckTime\"#\n\x0bVarzRequest\x12\x14\n\x05names\x18\x01 \x03(\tR\x05names\"\xef\x01\n\x0cVarzResponse\x12\x37\n\x04info\x18\x01 \x01(\x0b\x32#.mlspec.monitoring.v1.ComponentInfoR\x04info\x12O\n\tvariables\x18\x02 \x03(\x0b\x32\x31.mlspec.monitoring.v1.VarzResponse.VariablesEntryR\tvariables\x1aU\n\x0eVariablesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\"\xdf\x02\n\rComponentInfo\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x1e\n\x07version\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07version\x12\x14\n\x05\x62uild\x18\x03 \x01(\tR\x05\x62uild\x12\x39\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x31\n\x06uptime\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06uptime\x12\x12\n\x04host\x18\x06 \x01(\tR\x04host\x12\x38\n\x08step_run\x18\x07 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07stepRun\x12\x42\n\rmodel_version\x18\x08 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x0cmodelVersion\"5\n\x0eMetricsRequest\x12#\n\rname_prefixes\x18\x01 \x03(\tR\x0cnamePrefixes\"\xb5\x01\n\x0fMetricsResponse\x12\'\n\x0fprometheus_text\x18\x01 \x01(\tR\x0eprometheusText\x12:\n\x06series\x18\x02 \x03(\x0b\x32\".mlspec.monitoring.v1.MetricSeriesR\x06series\x12=\n\x0c\x63ollect_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63ollectTime2\xdc\x02\n\x10\x43omponentService\x12G\n\x02Ok\x12\x1f.mlspec.monitoring.v1.OkRequest\x1a .mlspec.monitoring.v1.OkResponse\x12X\n\x07WatchOk\x12$.mlspec.monitoring.v1.WatchOkRequest\x1a%.mlspec.monitoring.v1.WatchOkResponse0\x01\x12M\n\x04Varz\x12!.mlspec.monitoring.v1.VarzRequest\x1a\".mlspec.monitoring.v1.VarzResponse\x12V\n\x07Metrics\x12$.mlspec.monitoring.v1.MetricsRequest\x1a%.mlspec.monitoring.v1.MetricsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,28 +41,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OKRESPONSE_SERVICESENTRY']._serialized_options = b'8\001'
   _globals['_VARZRESPONSE_VARIABLESENTRY']._loaded_options = None
   _globals['_VARZRESPONSE_VARIABLESENTRY']._serialized_options = b'8\001'
-  _globals['_OKREQUEST']._serialized_start=235
-  _globals['_OKREQUEST']._serialized_end=327
-  _globals['_OKRESPONSE']._serialized_start=330
-  _globals['_OKRESPONSE']._serialized_end=662
-  _globals['_OKRESPONSE_SERVICESENTRY']._serialized_start=566
-  _globals['_OKRESPONSE_SERVICESENTRY']._serialized_end=662
-  _globals['_WATCHOKREQUEST']._serialized_start=664
-  _globals['_WATCHOKREQUEST']._serialized_end=761
-  _globals['_WATCHOKRESPONSE']._serialized_start=764
-  _globals['_WATCHOKRESPONSE']._serialized_end=927
-  _globals['_VARZREQUEST']._serialized_start=929
-  _globals['_VARZREQUEST']._serialized_end=964
-  _globals['_VARZRESPONSE']._serialized_start=967
-  _globals['_VARZRESPONSE']._serialized_end=1206
-  _globals['_VARZRESPONSE_VARIABLESENTRY']._serialized_start=1121
-  _globals['_VARZRESPONSE_VARIABLESENTRY']._serialized_end=1206
-  _globals['_COMPONENTINFO']._serialized_start=1209
-  _globals['_COMPONENTINFO']._serialized_end=1548
-  _globals['_METRICSREQUEST']._serialized_start=1550
-  _globals['_METRICSREQUEST']._serialized_end=1603
-  _globals['_METRICSRESPONSE']._serialized_start=1606
-  _globals['_METRICSRESPONSE']._serialized_end=1787
-  _globals['_COMPONENTSERVICE']._serialized_start=1790
-  _globals['_COMPONENTSERVICE']._serialized_end=2138
+  _globals['_COMPONENTINFO'].fields_by_name['name']._loaded_options = None
+  _globals['_COMPONENTINFO'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_COMPONENTINFO'].fields_by_name['version']._loaded_options = None
+  _globals['_COMPONENTINFO'].fields_by_name['version']._serialized_options = b'\342A\001\002'
+  _globals['_OKREQUEST']._serialized_start=268
+  _globals['_OKREQUEST']._serialized_end=360
+  _globals['_OKRESPONSE']._serialized_start=363
+  _globals['_OKRESPONSE']._serialized_end=695
+  _globals['_OKRESPONSE_SERVICESENTRY']._serialized_start=599
+  _globals['_OKRESPONSE_SERVICESENTRY']._serialized_end=695
+  _globals['_WATCHOKREQUEST']._serialized_start=697
+  _globals['_WATCHOKREQUEST']._serialized_end=794
+  _globals['_WATCHOKRESPONSE']._serialized_start=797
+  _globals['_WATCHOKRESPONSE']._serialized_end=960
+  _globals['_VARZREQUEST']._serialized_start=962
+  _globals['_VARZREQUEST']._serialized_end=997
+  _globals['_VARZRESPONSE']._serialized_start=1000
+  _globals['_VARZRESPONSE']._serialized_end=1239
+  _globals['_VARZRESPONSE_VARIABLESENTRY']._serialized_start=1154
+  _globals['_VARZRESPONSE_VARIABLESENTRY']._serialized_end=1239
+  _globals['_COMPONENTINFO']._serialized_start=1242
+  _globals['_COMPONENTINFO']._serialized_end=1593
+  _globals['_METRICSREQUEST']._serialized_start=1595
+  _globals['_METRICSREQUEST']._serialized_end=1648
+  _globals['_METRICSRESPONSE']._serialized_start=1651
+  _globals['_METRICSRESPONSE']._serialized_end=1832
+  _globals['_COMPONENTSERVICE']._serialized_start=1835
+  _globals['_COMPONENTSERVICE']._serialized_end=2183
 # @@protoc_insertion_point(module_scope)

@@ -73,9 +73,16 @@ class RecordPredictionsRequest(message.Message):
     REQUESTS_FIELD_NUMBER: builtins.int
     PREDICTIONS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result instead of recording again.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def requests(self) -> containers.RepeatedCompositeFieldContainer[inference_pb2.InferenceRequest]:
@@ -91,10 +98,11 @@ class RecordPredictionsRequest(message.Message):
         requests: abc.Iterable[inference_pb2.InferenceRequest] | None = ...,
         predictions: abc.Iterable[inference_pb2.InferencePrediction] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["predictions", b"predictions", "request_id", b"request_id", "requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["predictions", b"predictions", "request_id", b"request_id", "requests", b"requests", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -138,8 +146,15 @@ class RecordFeedbackRequest(message.Message):
 
     FEEDBACK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def feedback(self) -> containers.RepeatedCompositeFieldContainer[inference_pb2.PredictionFeedback]:
         """Required. Feedback items; at least 1 and at most 1,000."""
@@ -149,10 +164,11 @@ class RecordFeedbackRequest(message.Message):
         *,
         feedback: abc.Iterable[inference_pb2.PredictionFeedback] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["feedback", b"feedback", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["feedback", b"feedback", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -190,8 +206,15 @@ class ReportDriftSignalsRequest(message.Message):
 
     SIGNALS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.DriftSignal]:
         """Required. The signals; at least 1 and at most 1,000."""
@@ -201,10 +224,11 @@ class ReportDriftSignalsRequest(message.Message):
         *,
         signals: abc.Iterable[signals_pb2.DriftSignal] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -252,8 +276,15 @@ class ReportPerformanceSignalsRequest(message.Message):
 
     SIGNALS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.PerformanceSignal]:
         """Required. The signals; at least 1 and at most 1,000."""
@@ -263,10 +294,11 @@ class ReportPerformanceSignalsRequest(message.Message):
         *,
         signals: abc.Iterable[signals_pb2.PerformanceSignal] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -314,8 +346,15 @@ class ReportLivenessSignalsRequest(message.Message):
 
     SIGNALS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def signals(self) -> containers.RepeatedCompositeFieldContainer[signals_pb2.LivenessSignal]:
         """Required. The observations; at least 1 and at most 1,000."""
@@ -325,10 +364,11 @@ class ReportLivenessSignalsRequest(message.Message):
         *,
         signals: abc.Iterable[signals_pb2.LivenessSignal] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "signals", b"signals", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -470,8 +510,15 @@ class CreateAlertRequest(message.Message):
 
     ALERT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def alert(self) -> alert_pb2.Alert:
         """Required. The alert to create; `meta.id` and output-only fields are ignored."""
@@ -481,10 +528,11 @@ class CreateAlertRequest(message.Message):
         *,
         alert: alert_pb2.Alert | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["alert", b"alert"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -672,8 +720,15 @@ class UpdateAlertRequest(message.Message):
     ALERT_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def alert(self) -> alert_pb2.Alert:
         """Required. The alert with `meta.id` and `meta.etag` set and the new values of the
@@ -692,10 +747,11 @@ class UpdateAlertRequest(message.Message):
         alert: alert_pb2.Alert | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["alert", b"alert", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -735,8 +791,15 @@ class CreateRollbackPolicyRequest(message.Message):
 
     ROLLBACK_POLICY_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def rollback_policy(self) -> alert_pb2.RollbackPolicy:
         """Required. The policy to create; `meta.id` and output-only fields are ignored."""
@@ -746,10 +809,11 @@ class CreateRollbackPolicyRequest(message.Message):
         *,
         rollback_policy: alert_pb2.RollbackPolicy | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["rollback_policy", b"rollback_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -927,8 +991,15 @@ class UpdateRollbackPolicyRequest(message.Message):
     ROLLBACK_POLICY_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def rollback_policy(self) -> alert_pb2.RollbackPolicy:
         """Required. The policy with `meta.id` and `meta.etag` set and the new values of the
@@ -947,10 +1018,11 @@ class UpdateRollbackPolicyRequest(message.Message):
         rollback_policy: alert_pb2.RollbackPolicy | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["rollback_policy", b"rollback_policy", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "rollback_policy", b"rollback_policy", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -993,12 +1065,19 @@ class EvaluateRollbackRequest(message.Message):
     EVALUATE_TIME_FIELD_NUMBER: builtins.int
     DRY_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     deployment_endpoint: builtins.str
     """Optional. Only the policies of this deployment endpoint; every endpoint when empty."""
     dry_run: builtins.bool
     """Optional. When true, only evaluate: record nothing and raise no alert."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def model_version(self) -> reference_pb2.ResourceRef:
         """Required. The served model version to evaluate (RESOURCE_KIND_MODEL_VERSION, or
@@ -1019,10 +1098,11 @@ class EvaluateRollbackRequest(message.Message):
         evaluate_time: timestamp_pb2.Timestamp | None = ...,
         dry_run: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["evaluate_time", b"evaluate_time", "model_version", b"model_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "evaluate_time", b"evaluate_time", "model_version", b"model_version", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "evaluate_time", b"evaluate_time", "model_version", b"model_version", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1047,8 +1127,13 @@ class EvaluateRollbackResponse(message.Message):
     serving_report_id: builtins.str
     """The serving stage report (stage 11, rollout result ROLLED_BACK) that records an
     automatic rollback; its inputs are the rolled-back model version and the policy, its
-    output the target model version, so the rollback appears in lineage. Empty unless
-    the decision is ROLLBACK and not a dry run.
+    output the target model version, so the rollback appears in lineage. Its payload's
+    `model` is the rolled-back version and `rolled_back_to_revision` the target; its
+    endpoint and model name are those of the version's newest serving report (else the
+    deployment endpoint as `urn:mlspec:endpoint:<name>` with protocol OTHER, and the
+    model's name), its strategy ALL_AT_ONCE and its transition IN_PROGRESS (serving
+    components switch at their next ResolveServingModel). Empty unless the decision is
+    ROLLBACK and not a dry run.
     """
     @builtins.property
     def policy(self) -> alert_pb2.RollbackPolicy:
@@ -1182,6 +1267,7 @@ class ComputeDriftRequest(message.Message):
     JS_DISTANCE_THRESHOLD_FIELD_NUMBER: builtins.int
     DRY_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     deployment_endpoint: builtins.str
     """Optional. Only the predictions served by this deployment endpoint."""
     psi_threshold: builtins.float
@@ -1198,6 +1284,12 @@ class ComputeDriftRequest(message.Message):
     """Optional. When true, compute only: store no signal and raise no alert."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def model_version(self) -> reference_pb2.ResourceRef:
         """Required. The model version whose predictions are measured
@@ -1223,10 +1315,11 @@ class ComputeDriftRequest(message.Message):
         js_distance_threshold: builtins.float | None = ...,
         dry_run: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "features", b"features", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "request_id", b"request_id", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold", "_psi_threshold", b"_psi_threshold", "deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "features", b"features", "js_distance_threshold", b"js_distance_threshold", "model_version", b"model_version", "psi_threshold", b"psi_threshold", "request_id", b"request_id", "validate_only", b"validate_only", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__js_distance_threshold: _TypeAlias = typing.Literal["js_distance_threshold"]  # noqa: Y015
     _WhichOneofArgType__js_distance_threshold: _TypeAlias = typing.Literal["_js_distance_threshold", b"_js_distance_threshold"]  # noqa: Y015
@@ -1348,12 +1441,19 @@ class ComputeLivePerformanceRequest(message.Message):
     DEPLOYMENT_ENDPOINT_FIELD_NUMBER: builtins.int
     DRY_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     deployment_endpoint: builtins.str
     """Optional. Only the predictions served by this deployment endpoint."""
     dry_run: builtins.bool
     """Optional. When true, compute only: store no signal and raise no alert."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def model_version(self) -> reference_pb2.ResourceRef:
         """Required. The model version measured (RESOURCE_KIND_MODEL_VERSION, or
@@ -1396,10 +1496,11 @@ class ComputeLivePerformanceRequest(message.Message):
         deployment_endpoint: builtins.str = ...,
         dry_run: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["model_version", b"model_version", "previous_model_version", b"previous_model_version", "step", b"step", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "model_version", b"model_version", "previous_model_thresholds", b"previous_model_thresholds", "previous_model_version", b"previous_model_version", "request_id", b"request_id", "step", b"step", "thresholds", b"thresholds", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["deployment_endpoint", b"deployment_endpoint", "dry_run", b"dry_run", "model_version", b"model_version", "previous_model_thresholds", b"previous_model_thresholds", "previous_model_version", b"previous_model_version", "request_id", b"request_id", "step", b"step", "thresholds", b"thresholds", "validate_only", b"validate_only", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,18 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
 from mlspec.common.v1 import threshold_pb2 as mlspec_dot_common_dot_v1_dot_threshold__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/monitoring/v1/signals.proto\x12\x14mlspec.monitoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a mlspec/common/v1/threshold.proto\"~\n\nTimeWindow\x12\x39\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"\xef\x01\n\x08\x42\x61seline\x12\x44\n\rtraining_data\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x0ctrainingData\x12K\n\x0fprevious_window\x18\x02 \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowH\x00R\x0epreviousWindow\x12\x46\n\x0eprevious_model\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\rpreviousModelB\x08\n\x06source\"\x8d\x06\n\x0b\x44riftSignal\x12!\n\tsignal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x08signalId\x12\x39\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12/\n\x13\x64\x65ployment_endpoint\x18\x03 \x01(\tR\x12\x64\x65ploymentEndpoint\x12?\n\x06target\x18\x04 \x01(\x0e\x32!.mlspec.monitoring.v1.DriftTargetB\x04\xe2\x41\x01\x02R\x06target\x12\x18\n\x07\x66\x65\x61ture\x18\x05 \x01(\tR\x07\x66\x65\x61ture\x12\x30\n\x05slice\x18\x06 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12K\n\ncomparator\x18\x07 \x01(\x0e\x32%.mlspec.monitoring.v1.DriftComparatorB\x04\xe2\x41\x01\x02R\ncomparator\x12\x1a\n\x05value\x18\x08 \x01(\x01\x42\x04\xe2\x41\x01\x02R\x05value\x12\"\n\tthreshold\x18\t \x01(\x01\x42\x04\xe2\x41\x01\x02R\tthreshold\x12\x42\n\x07outcome\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x07outcome\x12@\n\x08\x62\x61seline\x18\x0b \x01(\x0b\x32\x1e.mlspec.monitoring.v1.BaselineB\x04\xe2\x41\x01\x02R\x08\x62\x61seline\x12>\n\x06window\x18\x0c \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowB\x04\xe2\x41\x01\x02R\x06window\x12!\n\x0csample_count\x18\r \x01(\x03R\x0bsampleCount\x12\'\n\x0ftop_contributor\x18\x0e \x01(\tR\x0etopContributor\x12\x43\n\x0c\x63ompute_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x0b\x63omputeTime\"\xc5\x08\n\x11PerformanceSignal\x12!\n\tsignal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x08signalId\x12\x39\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12/\n\x13\x64\x65ployment_endpoint\x18\x03 \x01(\tR\x12\x64\x65ploymentEndpoint\x12\x1c\n\x06metric\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02R\x06metric\x12\x30\n\x05slice\x18\x05 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x1a\n\x05value\x18\x06 \x01(\x01\x42\x04\xe2\x41\x01\x02R\x05value\x12>\n\x06window\x18\x07 \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowB\x04\xe2\x41\x01\x02R\x06window\x12!\n\x0csample_count\x18\x08 \x01(\x03R\x0bsampleCount\x12\x39\n\tdirection\x18\t \x01(\x0e\x32\x1b.mlspec.common.v1.DirectionR\tdirection\x12!\n\x0cobjective_id\x18\n \x01(\tR\x0bobjectiveId\x12R\n\x13objective_threshold\x18\x0b \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdR\x12objectiveThreshold\x12U\n\x11objective_outcome\x18\x0c \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x10objectiveOutcome\x12\x44\n\x0eprevious_model\x18\r \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rpreviousModel\x12\x35\n\x14previous_model_value\x18\x0e \x01(\x01H\x00R\x12previousModelValue\x88\x01\x01\x12[\n\x18previous_model_threshold\x18\x0f \x01(\x0b\x32!.mlspec.common.v1.ChangeThresholdR\x16previousModelThreshold\x12^\n\x16previous_model_outcome\x18\x10 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x14previousModelOutcome\x12\x31\n\x05trend\x18\x11 \x01(\x0b\x32\x1b.mlspec.monitoring.v1.TrendR\x05trend\x12\x43\n\x0c\x63ompute_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x0b\x63omputeTimeB\x17\n\x15_previous_model_value\"\x8e\x02\n\x05Trend\x12\x38\n\x06window\x18\x01 \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowR\x06window\x12\"\n\rslope_per_day\x18\x02 \x01(\x01R\x0bslopePerDay\x12!\n\x0ctotal_change\x18\x03 \x01(\x01R\x0btotalChange\x12\x42\n\tdirection\x18\x04 \x01(\x0e\x32$.mlspec.monitoring.v1.TrendDirectionR\tdirection\x12,\n\x0fmax_degradation\x18\x05 \x01(\x01H\x00R\x0emaxDegradation\x88\x01\x01\x42\x12\n\x10_max_degradation\"\xc3\x03\n\x0eLivenessSignal\x12!\n\tsignal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x08signalId\x12\"\n\tcomponent\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\tcomponent\x12\x1a\n\x08\x65ndpoint\x18\x03 \x01(\tR\x08\x65ndpoint\x12\x33\n\x05model\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12;\n\x05probe\x18\x05 \x01(\x0e\x32\x1f.mlspec.monitoring.v1.ProbeKindB\x04\xe2\x41\x01\x02R\x05probe\x12\x41\n\x06status\x18\x06 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusB\x04\xe2\x41\x01\x02R\x06status\x12\x18\n\x07message\x18\x07 \x01(\tR\x07message\x12>\n\rprobe_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0cprobeLatency\x12?\n\ncheck_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\tcheckTime\"\xdc\x01\n\x06Signal\x12\x39\n\x05\x64rift\x18\x01 \x01(\x0b\x32!.mlspec.monitoring.v1.DriftSignalH\x00R\x05\x64rift\x12K\n\x0bperformance\x18\x02 \x01(\x0b\x32\'.mlspec.monitoring.v1.PerformanceSignalH\x00R\x0bperformance\x12\x42\n\x08liveness\x18\x03 \x01(\x0b\x32$.mlspec.monitoring.v1.LivenessSignalH\x00R\x08livenessB\x06\n\x04kind\"\x8b\x02\n\x0cMetricSeries\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x12\n\x04unit\x18\x02 \x01(\tR\x04unit\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x33\n\x05gauge\x18\x04 \x01(\x0b\x32\x1b.mlspec.monitoring.v1.GaugeH\x00R\x05gauge\x12-\n\x03sum\x18\x05 \x01(\x0b\x32\x19.mlspec.monitoring.v1.SumH\x00R\x03sum\x12?\n\thistogram\x18\x06 \x01(\x0b\x32\x1f.mlspec.monitoring.v1.HistogramH\x00R\thistogramB\x06\n\x04\x64\x61ta\"O\n\x05Gauge\x12\x46\n\x0b\x64\x61ta_points\x18\x01 \x03(\x0b\x32%.mlspec.monitoring.v1.NumberDataPointR\ndataPoints\"\xd7\x01\n\x03Sum\x12\x46\n\x0b\x64\x61ta_points\x18\x01 \x03(\x0b\x32%.mlspec.monitoring.v1.NumberDataPointR\ndataPoints\x12\x65\n\x17\x61ggregation_temporality\x18\x02 \x01(\x0e\x32,.mlspec.monitoring.v1.AggregationTemporalityR\x16\x61ggregationTemporality\x12!\n\x0cis_monotonic\x18\x03 \x01(\x08R\x0bisMonotonic\"\xbd\x01\n\tHistogram\x12I\n\x0b\x64\x61ta_points\x18\x01 \x03(\x0b\x32(.mlspec.monitoring.v1.HistogramDataPointR\ndataPoints\x12\x65\n\x17\x61ggregation_temporality\x18\x02 \x01(\x0e\x32,.mlspec.monitoring.v1.AggregationTemporalityR\x16\x61ggregationTemporality\"\x91\x03\n\x0fNumberDataPoint\x12U\n\nattributes\x18\x01 \x03(\x0b\x32\x35.mlspec.monitoring.v1.NumberDataPoint.AttributesEntryR\nattributes\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12.\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x1d\n\tas_double\x18\x04 \x01(\x01H\x00R\x08\x61sDouble\x12\x17\n\x06\x61s_int\x18\x05 \x01(\x03H\x00R\x05\x61sInt\x12<\n\texemplars\x18\x06 \x03(\x0b\x32\x1e.mlspec.monitoring.v1.ExemplarR\texemplars\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x07\n\x05value\"\x97\x04\n\x12HistogramDataPoint\x12X\n\nattributes\x18\x01 \x03(\x0b\x32\x38.mlspec.monitoring.v1.HistogramDataPoint.AttributesEntryR\nattributes\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12.\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x14\n\x05\x63ount\x18\x04 \x01(\x04R\x05\x63ount\x12\x15\n\x03sum\x18\x05 \x01(\x01H\x00R\x03sum\x88\x01\x01\x12\'\n\x0f\x65xplicit_bounds\x18\x06 \x03(\x01R\x0e\x65xplicitBounds\x12#\n\rbucket_counts\x18\x07 \x03(\x04R\x0c\x62ucketCounts\x12\x15\n\x03min\x18\x08 \x01(\x01H\x01R\x03min\x88\x01\x01\x12\x15\n\x03max\x18\t \x01(\x01H\x02R\x03max\x88\x01\x01\x12<\n\texemplars\x18\n \x03(\x0b\x32\x1e.mlspec.monitoring.v1.ExemplarR\texemplars\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x06\n\x04_sumB\x06\n\x04_minB\x06\n\x04_max\"\xb4\x02\n\x08\x45xemplar\x12g\n\x13\x66iltered_attributes\x18\x01 \x03(\x0b\x32\x36.mlspec.monitoring.v1.Exemplar.FilteredAttributesEntryR\x12\x66ilteredAttributes\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x14\n\x05value\x18\x03 \x01(\x01R\x05value\x12\x19\n\x08trace_id\x18\x04 \x01(\tR\x07traceId\x12\x17\n\x07span_id\x18\x05 \x01(\tR\x06spanId\x1a\x45\n\x17\x46ilteredAttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*z\n\x0b\x44riftTarget\x12\x1c\n\x18\x44RIFT_TARGET_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44RIFT_TARGET_FEATURE\x10\x01\x12\x1b\n\x17\x44RIFT_TARGET_PREDICTION\x10\x02\x12\x16\n\x12\x44RIFT_TARGET_LABEL\x10\x03*\xc1\x02\n\x0f\x44riftComparator\x12 \n\x1c\x44RIFT_COMPARATOR_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44RIFT_COMPARATOR_L_INFINITY\x10\x01\x12.\n*DRIFT_COMPARATOR_JENSEN_SHANNON_DIVERGENCE\x10\x02\x12/\n+DRIFT_COMPARATOR_POPULATION_STABILITY_INDEX\x10\x03\x12\'\n#DRIFT_COMPARATOR_KOLMOGOROV_SMIRNOV\x10\x04\x12\x33\n/DRIFT_COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE\x10\x05\x12,\n(DRIFT_COMPARATOR_JENSEN_SHANNON_DISTANCE\x10\x06*\x8b\x01\n\x0eTrendDirection\x12\x1f\n\x1bTREND_DIRECTION_UNSPECIFIED\x10\x00\x12\x1d\n\x19TREND_DIRECTION_IMPROVING\x10\x01\x12\x1a\n\x16TREND_DIRECTION_STABLE\x10\x02\x12\x1d\n\x19TREND_DIRECTION_DEGRADING\x10\x03*\x87\x01\n\rServingStatus\x12\x1e\n\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\x12\x1a\n\x16SERVING_STATUS_UNKNOWN\x10\x03*Z\n\tProbeKind\x12\x1a\n\x16PROBE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13PROBE_KIND_LIVENESS\x10\x01\x12\x18\n\x14PROBE_KIND_READINESS\x10\x02*w\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11SIGNAL_TYPE_DRIFT\x10\x01\x12\x1b\n\x17SIGNAL_TYPE_PERFORMANCE\x10\x02\x12\x18\n\x14SIGNAL_TYPE_LIVENESS\x10\x03*\x8c\x01\n\x16\x41ggregationTemporality\x12\'\n#AGGREGATION_TEMPORALITY_UNSPECIFIED\x10\x00\x12!\n\x1d\x41GGREGATION_TEMPORALITY_DELTA\x10\x01\x12&\n\"AGGREGATION_TEMPORALITY_CUMULATIVE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/monitoring/v1/signals.proto\x12\x14mlspec.monitoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a mlspec/common/v1/threshold.proto\"\x8a\x01\n\nTimeWindow\x12?\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\tstartTime\x12;\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x07\x65ndTime\"\xf5\x01\n\x08\x42\x61seline\x12\x44\n\rtraining_data\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x0ctrainingData\x12K\n\x0fprevious_window\x18\x02 \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowH\x00R\x0epreviousWindow\x12\x46\n\x0eprevious_model\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\rpreviousModelB\x0e\n\x06source\x12\x04\x90\xb2\x19\x01\"\x81\x06\n\x0b\x44riftSignal\x12!\n\tsignal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x08signalId\x12\x39\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12/\n\x13\x64\x65ployment_endpoint\x18\x03 \x01(\tR\x12\x64\x65ploymentEndpoint\x12?\n\x06target\x18\x04 \x01(\x0e\x32!.mlspec.monitoring.v1.DriftTargetB\x04\xe2\x41\x01\x02R\x06target\x12\x18\n\x07\x66\x65\x61ture\x18\x05 \x01(\tR\x07\x66\x65\x61ture\x12\x30\n\x05slice\x18\x06 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12K\n\ncomparator\x18\x07 \x01(\x0e\x32%.mlspec.monitoring.v1.DriftComparatorB\x04\xe2\x41\x01\x02R\ncomparator\x12\x14\n\x05value\x18\x08 \x01(\x01R\x05value\x12\x1c\n\tthreshold\x18\t \x01(\x01R\tthreshold\x12\x42\n\x07outcome\x18\n \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x07outcome\x12@\n\x08\x62\x61seline\x18\x0b \x01(\x0b\x32\x1e.mlspec.monitoring.v1.BaselineB\x04\xe2\x41\x01\x02R\x08\x62\x61seline\x12>\n\x06window\x18\x0c \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowB\x04\xe2\x41\x01\x02R\x06window\x12!\n\x0csample_count\x18\r \x01(\x03R\x0bsampleCount\x12\'\n\x0ftop_contributor\x18\x0e \x01(\tR\x0etopContributor\x12\x43\n\x0c\x63ompute_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x0b\x63omputeTime\"\xbf\x08\n\x11PerformanceSignal\x12!\n\tsignal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x08signalId\x12\x39\n\x05model\x18\x02 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x05model\x12/\n\x13\x64\x65ployment_endpoint\x18\x03 \x01(\tR\x12\x64\x65ploymentEndpoint\x12\x1c\n\x06metric\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02R\x06metric\x12\x30\n\x05slice\x18\x05 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x14\n\x05value\x18\x06 \x01(\x01R\x05value\x12>\n\x06window\x18\x07 \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowB\x04\xe2\x41\x01\x02R\x06window\x12!\n\x0csample_count\x18\x08 \x01(\x03R\x0bsampleCount\x12\x39\n\tdirection\x18\t \x01(\x0e\x32\x1b.mlspec.common.v1.DirectionR\tdirection\x12!\n\x0cobjective_id\x18\n \x01(\tR\x0bobjectiveId\x12R\n\x13objective_threshold\x18\x0b \x01(\x0b\x32!.mlspec.common.v1.MetricThresholdR\x12objectiveThreshold\x12U\n\x11objective_outcome\x18\x0c \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x10objectiveOutcome\x12\x44\n\x0eprevious_model\x18\r \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\rpreviousModel\x12\x35\n\x14previous_model_value\x18\x0e \x01(\x01H\x00R\x12previousModelValue\x88\x01\x01\x12[\n\x18previous_model_threshold\x18\x0f \x01(\x0b\x32!.mlspec.common.v1.ChangeThresholdR\x16previousModelThreshold\x12^\n\x16previous_model_outcome\x18\x10 \x01(\x0e\x32\".mlspec.common.v1.ThresholdOutcomeB\x04\xe2\x41\x01\x03R\x14previousModelOutcome\x12\x31\n\x05trend\x18\x11 \x01(\x0b\x32\x1b.mlspec.monitoring.v1.TrendR\x05trend\x12\x43\n\x0c\x63ompute_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x0b\x63omputeTimeB\x17\n\x15_previous_model_value\"\x9a\x02\n\x05Trend\x12>\n\x06window\x18\x01 \x01(\x0b\x32 .mlspec.monitoring.v1.TimeWindowB\x04\xe2\x41\x01\x02R\x06window\x12\"\n\rslope_per_day\x18\x02 \x01(\x01R\x0bslopePerDay\x12!\n\x0ctotal_change\x18\x03 \x01(\x01R\x0btotalChange\x12H\n\tdirection\x18\x04 \x01(\x0e\x32$.mlspec.monitoring.v1.TrendDirectionB\x04\xe2\x41\x01\x02R\tdirection\x12,\n\x0fmax_degradation\x18\x05 \x01(\x01H\x00R\x0emaxDegradation\x88\x01\x01\x42\x12\n\x10_max_degradation\"\xc3\x03\n\x0eLivenessSignal\x12!\n\tsignal_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x08signalId\x12\"\n\tcomponent\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\tcomponent\x12\x1a\n\x08\x65ndpoint\x18\x03 \x01(\tR\x08\x65ndpoint\x12\x33\n\x05model\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x05model\x12;\n\x05probe\x18\x05 \x01(\x0e\x32\x1f.mlspec.monitoring.v1.ProbeKindB\x04\xe2\x41\x01\x02R\x05probe\x12\x41\n\x06status\x18\x06 \x01(\x0e\x32#.mlspec.monitoring.v1.ServingStatusB\x04\xe2\x41\x01\x02R\x06status\x12\x18\n\x07message\x18\x07 \x01(\tR\x07message\x12>\n\rprobe_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0cprobeLatency\x12?\n\ncheck_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\tcheckTime\"\xe2\x01\n\x06Signal\x12\x39\n\x05\x64rift\x18\x01 \x01(\x0b\x32!.mlspec.monitoring.v1.DriftSignalH\x00R\x05\x64rift\x12K\n\x0bperformance\x18\x02 \x01(\x0b\x32\'.mlspec.monitoring.v1.PerformanceSignalH\x00R\x0bperformance\x12\x42\n\x08liveness\x18\x03 \x01(\x0b\x32$.mlspec.monitoring.v1.LivenessSignalH\x00R\x08livenessB\x0c\n\x04kind\x12\x04\x90\xb2\x19\x01\"\x91\x02\n\x0cMetricSeries\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x12\n\x04unit\x18\x02 \x01(\tR\x04unit\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x33\n\x05gauge\x18\x04 \x01(\x0b\x32\x1b.mlspec.monitoring.v1.GaugeH\x00R\x05gauge\x12-\n\x03sum\x18\x05 \x01(\x0b\x32\x19.mlspec.monitoring.v1.SumH\x00R\x03sum\x12?\n\thistogram\x18\x06 \x01(\x0b\x32\x1f.mlspec.monitoring.v1.HistogramH\x00R\thistogramB\x0c\n\x04\x64\x61ta\x12\x04\x90\xb2\x19\x01\"U\n\x05Gauge\x12L\n\x0b\x64\x61ta_points\x18\x01 \x03(\x0b\x32%.mlspec.monitoring.v1.NumberDataPointB\x04\xe2\x41\x01\x02R\ndataPoints\"\xe3\x01\n\x03Sum\x12L\n\x0b\x64\x61ta_points\x18\x01 \x03(\x0b\x32%.mlspec.monitoring.v1.NumberDataPointB\x04\xe2\x41\x01\x02R\ndataPoints\x12k\n\x17\x61ggregation_temporality\x18\x02 \x01(\x0e\x32,.mlspec.monitoring.v1.AggregationTemporalityB\x04\xe2\x41\x01\x02R\x16\x61ggregationTemporality\x12!\n\x0cis_monotonic\x18\x03 \x01(\x08R\x0bisMonotonic\"\xc9\x01\n\tHistogram\x12O\n\x0b\x64\x61ta_points\x18\x01 \x03(\x0b\x32(.mlspec.monitoring.v1.HistogramDataPointB\x04\xe2\x41\x01\x02R\ndataPoints\x12k\n\x17\x61ggregation_temporality\x18\x02 \x01(\x0e\x32,.mlspec.monitoring.v1.AggregationTemporalityB\x04\xe2\x41\x01\x02R\x16\x61ggregationTemporality\"\x9d\x03\n\x0fNumberDataPoint\x12U\n\nattributes\x18\x01 \x03(\x0b\x32\x35.mlspec.monitoring.v1.NumberDataPoint.AttributesEntryR\nattributes\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x34\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x1d\n\tas_double\x18\x04 \x01(\x01H\x00R\x08\x61sDouble\x12\x17\n\x06\x61s_int\x18\x05 \x01(\x03H\x00R\x05\x61sInt\x12<\n\texemplars\x18\x06 \x03(\x0b\x32\x1e.mlspec.monitoring.v1.ExemplarR\texemplars\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\r\n\x05value\x12\x04\x90\xb2\x19\x01\"\xa9\x04\n\x12HistogramDataPoint\x12X\n\nattributes\x18\x01 \x03(\x0b\x32\x38.mlspec.monitoring.v1.HistogramDataPoint.AttributesEntryR\nattributes\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x34\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x14\n\x05\x63ount\x18\x04 \x01(\x04R\x05\x63ount\x12\x15\n\x03sum\x18\x05 \x01(\x01H\x00R\x03sum\x88\x01\x01\x12-\n\x0f\x65xplicit_bounds\x18\x06 \x03(\x01\x42\x04\xe2\x41\x01\x02R\x0e\x65xplicitBounds\x12)\n\rbucket_counts\x18\x07 \x03(\x04\x42\x04\xe2\x41\x01\x02R\x0c\x62ucketCounts\x12\x15\n\x03min\x18\x08 \x01(\x01H\x01R\x03min\x88\x01\x01\x12\x15\n\x03max\x18\t \x01(\x01H\x02R\x03max\x88\x01\x01\x12<\n\texemplars\x18\n \x03(\x0b\x32\x1e.mlspec.monitoring.v1.ExemplarR\texemplars\x1a=\n\x0f\x41ttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x06\n\x04_sumB\x06\n\x04_minB\x06\n\x04_max\"\xba\x02\n\x08\x45xemplar\x12g\n\x13\x66iltered_attributes\x18\x01 \x03(\x0b\x32\x36.mlspec.monitoring.v1.Exemplar.FilteredAttributesEntryR\x12\x66ilteredAttributes\x12\x34\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x14\n\x05value\x18\x03 \x01(\x01R\x05value\x12\x19\n\x08trace_id\x18\x04 \x01(\tR\x07traceId\x12\x17\n\x07span_id\x18\x05 \x01(\tR\x06spanId\x1a\x45\n\x17\x46ilteredAttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*z\n\x0b\x44riftTarget\x12\x1c\n\x18\x44RIFT_TARGET_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44RIFT_TARGET_FEATURE\x10\x01\x12\x1b\n\x17\x44RIFT_TARGET_PREDICTION\x10\x02\x12\x16\n\x12\x44RIFT_TARGET_LABEL\x10\x03*\xc1\x02\n\x0f\x44riftComparator\x12 \n\x1c\x44RIFT_COMPARATOR_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44RIFT_COMPARATOR_L_INFINITY\x10\x01\x12.\n*DRIFT_COMPARATOR_JENSEN_SHANNON_DIVERGENCE\x10\x02\x12/\n+DRIFT_COMPARATOR_POPULATION_STABILITY_INDEX\x10\x03\x12\'\n#DRIFT_COMPARATOR_KOLMOGOROV_SMIRNOV\x10\x04\x12\x33\n/DRIFT_COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE\x10\x05\x12,\n(DRIFT_COMPARATOR_JENSEN_SHANNON_DISTANCE\x10\x06*\x8b\x01\n\x0eTrendDirection\x12\x1f\n\x1bTREND_DIRECTION_UNSPECIFIED\x10\x00\x12\x1d\n\x19TREND_DIRECTION_IMPROVING\x10\x01\x12\x1a\n\x16TREND_DIRECTION_STABLE\x10\x02\x12\x1d\n\x19TREND_DIRECTION_DEGRADING\x10\x03*\x87\x01\n\rServingStatus\x12\x1e\n\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\x12\x1a\n\x16SERVING_STATUS_UNKNOWN\x10\x03*Z\n\tProbeKind\x12\x1a\n\x16PROBE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13PROBE_KIND_LIVENESS\x10\x01\x12\x18\n\x14PROBE_KIND_READINESS\x10\x02*w\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11SIGNAL_TYPE_DRIFT\x10\x01\x12\x1b\n\x17SIGNAL_TYPE_PERFORMANCE\x10\x02\x12\x18\n\x14SIGNAL_TYPE_LIVENESS\x10\x03*\x8c\x01\n\x16\x41ggregationTemporality\x12\'\n#AGGREGATION_TEMPORALITY_UNSPECIFIED\x10\x00\x12!\n\x1d\x41GGREGATION_TEMPORALITY_DELTA\x10\x01\x12&\n\"AGGREGATION_TEMPORALITY_CUMULATIVE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.monitoring.v1.signals_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_TIMEWINDOW'].fields_by_name['start_time']._loaded_options = None
+  _globals['_TIMEWINDOW'].fields_by_name['start_time']._serialized_options = b'\342A\001\002'
+  _globals['_TIMEWINDOW'].fields_by_name['end_time']._loaded_options = None
+  _globals['_TIMEWINDOW'].fields_by_name['end_time']._serialized_options = b'\342A\001\002'
+  _globals['_BASELINE'].oneofs_by_name['source']._loaded_options = None
+  _globals['_BASELINE'].oneofs_by_name['source']._serialized_options = b'\220\262\031\001'
   _globals['_DRIFTSIGNAL'].fields_by_name['signal_id']._loaded_options = None
   _globals['_DRIFTSIGNAL'].fields_by_name['signal_id']._serialized_options = b'\342A\001\003'
   _globals['_DRIFTSIGNAL'].fields_by_name['model']._loaded_options = None
@@ -45,10 +52,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DRIFTSIGNAL'].fields_by_name['target']._serialized_options = b'\342A\001\002'
   _globals['_DRIFTSIGNAL'].fields_by_name['comparator']._loaded_options = None
   _globals['_DRIFTSIGNAL'].fields_by_name['comparator']._serialized_options = b'\342A\001\002'
-  _globals['_DRIFTSIGNAL'].fields_by_name['value']._loaded_options = None
-  _globals['_DRIFTSIGNAL'].fields_by_name['value']._serialized_options = b'\342A\001\002'
-  _globals['_DRIFTSIGNAL'].fields_by_name['threshold']._loaded_options = None
-  _globals['_DRIFTSIGNAL'].fields_by_name['threshold']._serialized_options = b'\342A\001\002'
   _globals['_DRIFTSIGNAL'].fields_by_name['outcome']._loaded_options = None
   _globals['_DRIFTSIGNAL'].fields_by_name['outcome']._serialized_options = b'\342A\001\003'
   _globals['_DRIFTSIGNAL'].fields_by_name['baseline']._loaded_options = None
@@ -63,8 +66,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERFORMANCESIGNAL'].fields_by_name['model']._serialized_options = b'\342A\001\002'
   _globals['_PERFORMANCESIGNAL'].fields_by_name['metric']._loaded_options = None
   _globals['_PERFORMANCESIGNAL'].fields_by_name['metric']._serialized_options = b'\342A\001\002'
-  _globals['_PERFORMANCESIGNAL'].fields_by_name['value']._loaded_options = None
-  _globals['_PERFORMANCESIGNAL'].fields_by_name['value']._serialized_options = b'\342A\001\002'
   _globals['_PERFORMANCESIGNAL'].fields_by_name['window']._loaded_options = None
   _globals['_PERFORMANCESIGNAL'].fields_by_name['window']._serialized_options = b'\342A\001\002'
   _globals['_PERFORMANCESIGNAL'].fields_by_name['objective_outcome']._loaded_options = None
@@ -73,6 +74,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERFORMANCESIGNAL'].fields_by_name['previous_model_outcome']._serialized_options = b'\342A\001\003'
   _globals['_PERFORMANCESIGNAL'].fields_by_name['compute_time']._loaded_options = None
   _globals['_PERFORMANCESIGNAL'].fields_by_name['compute_time']._serialized_options = b'\342A\001\002'
+  _globals['_TREND'].fields_by_name['window']._loaded_options = None
+  _globals['_TREND'].fields_by_name['window']._serialized_options = b'\342A\001\002'
+  _globals['_TREND'].fields_by_name['direction']._loaded_options = None
+  _globals['_TREND'].fields_by_name['direction']._serialized_options = b'\342A\001\002'
   _globals['_LIVENESSSIGNAL'].fields_by_name['signal_id']._loaded_options = None
   _globals['_LIVENESSSIGNAL'].fields_by_name['signal_id']._serialized_options = b'\342A\001\003'
   _globals['_LIVENESSSIGNAL'].fields_by_name['component']._loaded_options = None
@@ -83,60 +88,86 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIVENESSSIGNAL'].fields_by_name['status']._serialized_options = b'\342A\001\002'
   _globals['_LIVENESSSIGNAL'].fields_by_name['check_time']._loaded_options = None
   _globals['_LIVENESSSIGNAL'].fields_by_name['check_time']._serialized_options = b'\342A\001\002'
+  _globals['_SIGNAL'].oneofs_by_name['kind']._loaded_options = None
+  _globals['_SIGNAL'].oneofs_by_name['kind']._serialized_options = b'\220\262\031\001'
+  _globals['_METRICSERIES'].oneofs_by_name['data']._loaded_options = None
+  _globals['_METRICSERIES'].oneofs_by_name['data']._serialized_options = b'\220\262\031\001'
   _globals['_METRICSERIES'].fields_by_name['name']._loaded_options = None
   _globals['_METRICSERIES'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_GAUGE'].fields_by_name['data_points']._loaded_options = None
+  _globals['_GAUGE'].fields_by_name['data_points']._serialized_options = b'\342A\001\002'
+  _globals['_SUM'].fields_by_name['data_points']._loaded_options = None
+  _globals['_SUM'].fields_by_name['data_points']._serialized_options = b'\342A\001\002'
+  _globals['_SUM'].fields_by_name['aggregation_temporality']._loaded_options = None
+  _globals['_SUM'].fields_by_name['aggregation_temporality']._serialized_options = b'\342A\001\002'
+  _globals['_HISTOGRAM'].fields_by_name['data_points']._loaded_options = None
+  _globals['_HISTOGRAM'].fields_by_name['data_points']._serialized_options = b'\342A\001\002'
+  _globals['_HISTOGRAM'].fields_by_name['aggregation_temporality']._loaded_options = None
+  _globals['_HISTOGRAM'].fields_by_name['aggregation_temporality']._serialized_options = b'\342A\001\002'
   _globals['_NUMBERDATAPOINT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_NUMBERDATAPOINT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_NUMBERDATAPOINT'].oneofs_by_name['value']._loaded_options = None
+  _globals['_NUMBERDATAPOINT'].oneofs_by_name['value']._serialized_options = b'\220\262\031\001'
+  _globals['_NUMBERDATAPOINT'].fields_by_name['time']._loaded_options = None
+  _globals['_NUMBERDATAPOINT'].fields_by_name['time']._serialized_options = b'\342A\001\002'
   _globals['_HISTOGRAMDATAPOINT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_HISTOGRAMDATAPOINT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_HISTOGRAMDATAPOINT'].fields_by_name['time']._loaded_options = None
+  _globals['_HISTOGRAMDATAPOINT'].fields_by_name['time']._serialized_options = b'\342A\001\002'
+  _globals['_HISTOGRAMDATAPOINT'].fields_by_name['explicit_bounds']._loaded_options = None
+  _globals['_HISTOGRAMDATAPOINT'].fields_by_name['explicit_bounds']._serialized_options = b'\342A\001\002'
+  _globals['_HISTOGRAMDATAPOINT'].fields_by_name['bucket_counts']._loaded_options = None
+  _globals['_HISTOGRAMDATAPOINT'].fields_by_name['bucket_counts']._serialized_options = b'\342A\001\002'
   _globals['_EXEMPLAR_FILTEREDATTRIBUTESENTRY']._loaded_options = None
   _globals['_EXEMPLAR_FILTEREDATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_DRIFTTARGET']._serialized_start=5470
-  _globals['_DRIFTTARGET']._serialized_end=5592
-  _globals['_DRIFTCOMPARATOR']._serialized_start=5595
-  _globals['_DRIFTCOMPARATOR']._serialized_end=5916
-  _globals['_TRENDDIRECTION']._serialized_start=5919
-  _globals['_TRENDDIRECTION']._serialized_end=6058
-  _globals['_SERVINGSTATUS']._serialized_start=6061
-  _globals['_SERVINGSTATUS']._serialized_end=6196
-  _globals['_PROBEKIND']._serialized_start=6198
-  _globals['_PROBEKIND']._serialized_end=6288
-  _globals['_SIGNALTYPE']._serialized_start=6290
-  _globals['_SIGNALTYPE']._serialized_end=6409
-  _globals['_AGGREGATIONTEMPORALITY']._serialized_start=6412
-  _globals['_AGGREGATIONTEMPORALITY']._serialized_end=6552
-  _globals['_TIMEWINDOW']._serialized_start=256
-  _globals['_TIMEWINDOW']._serialized_end=382
-  _globals['_BASELINE']._serialized_start=385
-  _globals['_BASELINE']._serialized_end=624
-  _globals['_DRIFTSIGNAL']._serialized_start=627
-  _globals['_DRIFTSIGNAL']._serialized_end=1408
-  _globals['_PERFORMANCESIGNAL']._serialized_start=1411
-  _globals['_PERFORMANCESIGNAL']._serialized_end=2504
-  _globals['_TREND']._serialized_start=2507
-  _globals['_TREND']._serialized_end=2777
-  _globals['_LIVENESSSIGNAL']._serialized_start=2780
-  _globals['_LIVENESSSIGNAL']._serialized_end=3231
-  _globals['_SIGNAL']._serialized_start=3234
-  _globals['_SIGNAL']._serialized_end=3454
-  _globals['_METRICSERIES']._serialized_start=3457
-  _globals['_METRICSERIES']._serialized_end=3724
-  _globals['_GAUGE']._serialized_start=3726
-  _globals['_GAUGE']._serialized_end=3805
-  _globals['_SUM']._serialized_start=3808
-  _globals['_SUM']._serialized_end=4023
-  _globals['_HISTOGRAM']._serialized_start=4026
-  _globals['_HISTOGRAM']._serialized_end=4215
-  _globals['_NUMBERDATAPOINT']._serialized_start=4218
-  _globals['_NUMBERDATAPOINT']._serialized_end=4619
-  _globals['_NUMBERDATAPOINT_ATTRIBUTESENTRY']._serialized_start=4549
-  _globals['_NUMBERDATAPOINT_ATTRIBUTESENTRY']._serialized_end=4610
-  _globals['_HISTOGRAMDATAPOINT']._serialized_start=4622
-  _globals['_HISTOGRAMDATAPOINT']._serialized_end=5157
-  _globals['_HISTOGRAMDATAPOINT_ATTRIBUTESENTRY']._serialized_start=4549
-  _globals['_HISTOGRAMDATAPOINT_ATTRIBUTESENTRY']._serialized_end=4610
-  _globals['_EXEMPLAR']._serialized_start=5160
-  _globals['_EXEMPLAR']._serialized_end=5468
-  _globals['_EXEMPLAR_FILTEREDATTRIBUTESENTRY']._serialized_start=5399
-  _globals['_EXEMPLAR_FILTEREDATTRIBUTESENTRY']._serialized_end=5468
+  _globals['_EXEMPLAR'].fields_by_name['time']._loaded_options = None
+  _globals['_EXEMPLAR'].fields_by_name['time']._serialized_options = b'\342A\001\002'
+  _globals['_DRIFTTARGET']._serialized_start=5593
+  _globals['_DRIFTTARGET']._serialized_end=5715
+  _globals['_DRIFTCOMPARATOR']._serialized_start=5718
+  _globals['_DRIFTCOMPARATOR']._serialized_end=6039
+  _globals['_TRENDDIRECTION']._serialized_start=6042
+  _globals['_TRENDDIRECTION']._serialized_end=6181
+  _globals['_SERVINGSTATUS']._serialized_start=6184
+  _globals['_SERVINGSTATUS']._serialized_end=6319
+  _globals['_PROBEKIND']._serialized_start=6321
+  _globals['_PROBEKIND']._serialized_end=6411
+  _globals['_SIGNALTYPE']._serialized_start=6413
+  _globals['_SIGNALTYPE']._serialized_end=6532
+  _globals['_AGGREGATIONTEMPORALITY']._serialized_start=6535
+  _globals['_AGGREGATIONTEMPORALITY']._serialized_end=6675
+  _globals['_TIMEWINDOW']._serialized_start=289
+  _globals['_TIMEWINDOW']._serialized_end=427
+  _globals['_BASELINE']._serialized_start=430
+  _globals['_BASELINE']._serialized_end=675
+  _globals['_DRIFTSIGNAL']._serialized_start=678
+  _globals['_DRIFTSIGNAL']._serialized_end=1447
+  _globals['_PERFORMANCESIGNAL']._serialized_start=1450
+  _globals['_PERFORMANCESIGNAL']._serialized_end=2537
+  _globals['_TREND']._serialized_start=2540
+  _globals['_TREND']._serialized_end=2822
+  _globals['_LIVENESSSIGNAL']._serialized_start=2825
+  _globals['_LIVENESSSIGNAL']._serialized_end=3276
+  _globals['_SIGNAL']._serialized_start=3279
+  _globals['_SIGNAL']._serialized_end=3505
+  _globals['_METRICSERIES']._serialized_start=3508
+  _globals['_METRICSERIES']._serialized_end=3781
+  _globals['_GAUGE']._serialized_start=3783
+  _globals['_GAUGE']._serialized_end=3868
+  _globals['_SUM']._serialized_start=3871
+  _globals['_SUM']._serialized_end=4098
+  _globals['_HISTOGRAM']._serialized_start=4101
+  _globals['_HISTOGRAM']._serialized_end=4302
+  _globals['_NUMBERDATAPOINT']._serialized_start=4305
+  _globals['_NUMBERDATAPOINT']._serialized_end=4718
+  _globals['_NUMBERDATAPOINT_ATTRIBUTESENTRY']._serialized_start=4642
+  _globals['_NUMBERDATAPOINT_ATTRIBUTESENTRY']._serialized_end=4703
+  _globals['_HISTOGRAMDATAPOINT']._serialized_start=4721
+  _globals['_HISTOGRAMDATAPOINT']._serialized_end=5274
+  _globals['_HISTOGRAMDATAPOINT_ATTRIBUTESENTRY']._serialized_start=4642
+  _globals['_HISTOGRAMDATAPOINT_ATTRIBUTESENTRY']._serialized_end=4703
+  _globals['_EXEMPLAR']._serialized_start=5277
+  _globals['_EXEMPLAR']._serialized_end=5591
+  _globals['_EXEMPLAR_FILTEREDATTRIBUTESENTRY']._serialized_start=5522
+  _globals['_EXEMPLAR_FILTEREDATTRIBUTESENTRY']._serialized_end=5591
 # @@protoc_insertion_point(module_scope)

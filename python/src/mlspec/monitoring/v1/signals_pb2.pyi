@@ -358,10 +358,10 @@ class DriftSignal(message.Message):
     comparator: DriftComparator.ValueType
     """Required. Distance measure used."""
     value: builtins.float
-    """Required. The measured distance."""
+    """Optional. The measured distance; 0 when the distributions are the same."""
     threshold: builtins.float
-    """Required. Largest acceptable distance; the signal needs action when `value` is
-    greater.
+    """Optional. Largest acceptable distance; the signal needs action when `value` is
+    greater (0 tolerates no drift at all).
     """
     outcome: threshold_pb2.ThresholdOutcome.ValueType
     """Output only. Whether `value` is within `threshold` (PASSED) or not (FAILED), computed
@@ -454,7 +454,7 @@ class PerformanceSignal(message.Message):
     metric: builtins.str
     """Required. Metric name, for example `auc`, `precision@0.5` or `latency_p99_ms`."""
     value: builtins.float
-    """Required. The measured value."""
+    """Optional. The measured value (0 is a value like any other)."""
     sample_count: builtins.int
     """Optional. Number of examples (with ground truth, for quality metrics) in `window`."""
     direction: threshold_pb2.Direction.ValueType
@@ -928,7 +928,7 @@ class HistogramDataPoint(message.Message):
     MAX_FIELD_NUMBER: builtins.int
     EXEMPLARS_FIELD_NUMBER: builtins.int
     count: builtins.int
-    """Required. Number of values recorded (the Prometheus `_count`)."""
+    """Optional. Number of values recorded (the Prometheus `_count`)."""
     sum: builtins.float
     """Optional. Sum of the values recorded (the Prometheus `_sum`)."""
     min: builtins.float
@@ -1026,7 +1026,7 @@ class Exemplar(message.Message):
     TRACE_ID_FIELD_NUMBER: builtins.int
     SPAN_ID_FIELD_NUMBER: builtins.int
     value: builtins.float
-    """Required. The measured value."""
+    """Optional. The measured value."""
     trace_id: builtins.str
     """Optional. Trace id of the request measured: 32 lowercase hex characters."""
     span_id: builtins.str

@@ -26,27 +26,38 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from mlspec.common.v1 import compute_pb2 as mlspec_dot_common_dot_v1_dot_compute__pb2
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmlspec/pipelines/v1/graph.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xd7\x02\n\rPipelineGraph\x12\x37\n\x08vertices\x18\x01 \x03(\x0b\x32\x1b.mlspec.pipelines.v1.VertexR\x08vertices\x12\x38\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x19.mlspec.pipelines.v1.EdgeB\x07\xc2\xe1\x18\x03\x08\x88\'R\x05\x65\x64ges\x12\x43\n\nparameters\x18\x03 \x03(\x0b\x32#.mlspec.pipelines.v1.GraphParameterR\nparameters\x12:\n\x07outputs\x18\x04 \x03(\x0b\x32 .mlspec.pipelines.v1.GraphOutputR\x07outputs\x12R\n\x14\x64\x65\x66\x61ult_task_options\x18\x05 \x01(\x0b\x32 .mlspec.pipelines.v1.TaskOptionsR\x12\x64\x65\x66\x61ultTaskOptions\"\xd9\x01\n\x06Vertex\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x02id\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x35\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x1f.mlspec.pipelines.v1.DataVertexH\x00R\x04\x64\x61ta\x12\x35\n\x04step\x18\x05 \x01(\x0b\x32\x1f.mlspec.pipelines.v1.StepVertexH\x00R\x04stepB\x06\n\x04kind\"\x89\x02\n\nDataVertex\x12\x39\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x07\x64\x61taset\x12$\n\rdata_path_uri\x18\x02 \x01(\tH\x00R\x0b\x64\x61taPathUri\x12!\n\x0bgraph_input\x18\x03 \x01(\tH\x00R\ngraphInput\x12L\n\rartifact_type\x18\x04 \x01(\x0b\x32\'.mlspec.pipelines.v1.ArtifactTypeSchemaR\x0c\x61rtifactType\x12\x1f\n\x0bmedia_types\x18\x05 \x03(\tR\nmediaTypesB\x08\n\x06source\"\xbc\x02\n\nStepVertex\x12;\n\x06module\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x06module\x12O\n\nparameters\x18\x02 \x03(\x0b\x32/.mlspec.pipelines.v1.StepVertex.ParametersEntryR\nparameters\x12:\n\x07options\x18\x03 \x01(\x0b\x32 .mlspec.pipelines.v1.TaskOptionsR\x07options\x1a\x64\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12;\n\x05value\x18\x02 \x01(\x0b\x32%.mlspec.pipelines.v1.ParameterBindingR\x05value:\x02\x38\x01\"\x83\x02\n\x10ParameterBinding\x12/\n\x05value\x18\x01 \x01(\x0b\x32\x17.mlspec.common.v1.ValueH\x00R\x05value\x12)\n\x0fgraph_parameter\x18\x02 \x01(\tH\x00R\x0egraphParameter\x12K\n\riterator_item\x18\x03 \x01(\x0b\x32$.mlspec.pipelines.v1.IteratorItemRefH\x00R\x0citeratorItem\x12<\n\x0bstep_output\x18\x04 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortH\x00R\nstepOutputB\x08\n\x06source\"0\n\x0fIteratorItemRef\x12\x1d\n\nfield_path\x18\x01 \x01(\tR\tfieldPath\"\xf0\x03\n\x0bTaskOptions\x12=\n\x07\x63\x61\x63hing\x18\x01 \x01(\x0b\x32#.mlspec.pipelines.v1.CachingOptionsR\x07\x63\x61\x63hing\x12\x43\n\x0cretry_policy\x18\x02 \x01(\x0b\x32 .mlspec.pipelines.v1.RetryPolicyR\x0bretryPolicy\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x12\x36\n\x07trigger\x18\x04 \x01(\x0b\x32\x1c.mlspec.pipelines.v1.TriggerR\x07trigger\x12\x39\n\x08iterator\x18\x05 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.IteratorR\x08iterator\x12@\n\tresources\x18\x06 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\tresources\x12;\n\x03\x65nv\x18\x07 \x03(\x0b\x32).mlspec.pipelines.v1.TaskOptions.EnvEntryR\x03\x65nv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xaa\x01\n\x0e\x43\x61\x63hingOptions\x12\x32\n\x04mode\x18\x01 \x01(\x0e\x32\x1e.mlspec.pipelines.v1.CacheModeR\x04mode\x12>\n\rmax_staleness\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0cmaxStaleness\x12$\n\x0e\x63\x61\x63he_key_salt\x18\x03 \x01(\tR\x0c\x63\x61\x63heKeySalt\"\x99\x02\n\x0bRetryPolicy\x12\x1f\n\x0bmax_retries\x18\x01 \x01(\x05R\nmaxRetries\x12\x42\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0einitialBackoff\x12-\n\x12\x62\x61\x63koff_multiplier\x18\x03 \x01(\x01R\x11\x62\x61\x63koffMultiplier\x12:\n\x0bmax_backoff\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\nmaxBackoff\x12:\n\x08retry_on\x18\x05 \x03(\x0e\x32\x1f.mlspec.pipelines.v1.RetryCauseR\x07retryOn\"\x90\x01\n\x07Trigger\x12:\n\x06policy\x18\x01 \x01(\x0e\x32\".mlspec.pipelines.v1.TriggerPolicyR\x06policy\x12\x1c\n\tcondition\x18\x02 \x01(\tR\tcondition\x12+\n\x11\x63ondition_dialect\x18\x03 \x01(\tR\x10\x63onditionDialect\"\xa5\x01\n\x08Iterator\x12)\n\x0fgraph_parameter\x18\x01 \x01(\tH\x00R\x0egraphParameter\x12\x43\n\rliteral_items\x18\x02 \x01(\x0b\x32\x1c.mlspec.common.v1.ArrayValueH\x00R\x0cliteralItems\x12 \n\x0bparallelism\x18\x03 \x01(\x05R\x0bparallelismB\x07\n\x05items\"L\n\x04Port\x12!\n\tvertex_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08vertexId\x12!\n\tport_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x08portName\"\xc1\x01\n\x04\x45\x64ge\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x37\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.mlspec.pipelines.v1.EdgeKindB\x04\xe2\x41\x01\x02R\x04kind\x12\x37\n\x06source\x18\x03 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortB\x04\xe2\x41\x01\x02R\x06source\x12\x37\n\x06target\x18\x04 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortB\x04\xe2\x41\x01\x02R\x06target\"\x84\x02\n\x0eGraphParameter\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x35\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeB\x04\xe2\x41\x01\x02R\x04type\x12<\n\rdefault_value\x18\x03 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x0c\x64\x65\x66\x61ultValue\x12\x41\n\nconstraint\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.ValueConstraintR\nconstraint\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\"\x82\x01\n\x0bGraphOutput\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x37\n\x06source\x18\x02 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortB\x04\xe2\x41\x01\x02R\x06source\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\"\x83\x01\n\x12\x41rtifactTypeSchema\x12\'\n\x0cschema_title\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0bschemaTitle\x12%\n\x0eschema_version\x18\x02 \x01(\tR\rschemaVersion\x12\x1d\n\nschema_uri\x18\x03 \x01(\tR\tschemaUri\"\x82\x03\n\x0eGraphViolation\x12\x42\n\x04rule\x18\x01 \x01(\x0e\x32(.mlspec.pipelines.v1.GraphValidationRuleB\x04\xe2\x41\x01\x02R\x04rule\x12\x1b\n\tvertex_id\x18\x02 \x01(\tR\x08vertexId\x12\x17\n\x07\x65\x64ge_id\x18\x03 \x01(\tR\x06\x65\x64geId\x12\"\n\nedge_index\x18\x04 \x01(\x05H\x00R\tedgeIndex\x88\x01\x01\x12-\n\x04port\x18\x05 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortR\x04port\x12%\n\x0eparameter_name\x18\x06 \x01(\tR\rparameterName\x12(\n\x10\x63ycle_vertex_ids\x18\x07 \x03(\tR\x0e\x63ycleVertexIds\x12#\n\rsubgraph_path\x18\x08 \x03(\tR\x0csubgraphPath\x12\x1e\n\x07message\x18\t \x01(\tB\x04\xe2\x41\x01\x02R\x07messageB\r\n\x0b_edge_index*X\n\tCacheMode\x12\x1a\n\x16\x43\x41\x43HE_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43\x41\x43HE_MODE_ENABLED\x10\x01\x12\x17\n\x13\x43\x41\x43HE_MODE_DISABLED\x10\x02*\x95\x01\n\nRetryCause\x12\x1b\n\x17RETRY_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11RETRY_CAUSE_ERROR\x10\x01\x12\x1e\n\x1aRETRY_CAUSE_INFRASTRUCTURE\x10\x02\x12\x1a\n\x16RETRY_CAUSE_PREEMPTION\x10\x03\x12\x17\n\x13RETRY_CAUSE_TIMEOUT\x10\x04*\x85\x01\n\rTriggerPolicy\x12\x1e\n\x1aTRIGGER_POLICY_UNSPECIFIED\x10\x00\x12)\n%TRIGGER_POLICY_ALL_UPSTREAM_SUCCEEDED\x10\x01\x12)\n%TRIGGER_POLICY_ALL_UPSTREAM_COMPLETED\x10\x02*P\n\x08\x45\x64geKind\x12\x19\n\x15\x45\x44GE_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45\x44GE_KIND_DATA\x10\x01\x12\x15\n\x11\x45\x44GE_KIND_CONTROL\x10\x02*\x97\t\n\x13GraphValidationRule\x12%\n!GRAPH_VALIDATION_RULE_UNSPECIFIED\x10\x00\x12+\n\'GRAPH_VALIDATION_RULE_VERTEX_ID_INVALID\x10\x01\x12&\n\"GRAPH_VALIDATION_RULE_DUPLICATE_ID\x10\x02\x12+\n\'GRAPH_VALIDATION_RULE_VERTEX_INCOMPLETE\x10\x03\x12*\n&GRAPH_VALIDATION_RULE_MODULE_NOT_FOUND\x10\x04\x12-\n)GRAPH_VALIDATION_RULE_EDGE_UNKNOWN_VERTEX\x10\x05\x12+\n\'GRAPH_VALIDATION_RULE_EDGE_UNKNOWN_PORT\x10\x06\x12(\n$GRAPH_VALIDATION_RULE_EDGE_DIRECTION\x10\x07\x12,\n(GRAPH_VALIDATION_RULE_EDGE_KIND_MISMATCH\x10\x08\x12#\n\x1fGRAPH_VALIDATION_RULE_SELF_LOOP\x10\t\x12\x1f\n\x1bGRAPH_VALIDATION_RULE_CYCLE\x10\n\x12+\n\'GRAPH_VALIDATION_RULE_INPUT_UNCONNECTED\x10\x0b\x12\x32\n.GRAPH_VALIDATION_RULE_INPUT_MULTIPLY_CONNECTED\x10\x0c\x12,\n(GRAPH_VALIDATION_RULE_PORT_TYPE_MISMATCH\x10\r\x12\x31\n-GRAPH_VALIDATION_RULE_GRAPH_PARAMETER_INVALID\x10\x0e\x12\'\n#GRAPH_VALIDATION_RULE_VALUE_INVALID\x10\x0f\x12+\n\'GRAPH_VALIDATION_RULE_PARAMETER_UNKNOWN\x10\x10\x12\x31\n-GRAPH_VALIDATION_RULE_GRAPH_PARAMETER_UNKNOWN\x10\x11\x12+\n\'GRAPH_VALIDATION_RULE_PARAMETER_UNBOUND\x10\x12\x12+\n\'GRAPH_VALIDATION_RULE_CONDITION_INVALID\x10\x13\x12*\n&GRAPH_VALIDATION_RULE_ITERATOR_INVALID\x10\x14\x12.\n*GRAPH_VALIDATION_RULE_TASK_OPTIONS_INVALID\x10\x15\x12(\n$GRAPH_VALIDATION_RULE_OUTPUT_INVALID\x10\x16\x12*\n&GRAPH_VALIDATION_RULE_RECURSIVE_MODULE\x10\x17\x12+\n\'GRAPH_VALIDATION_RULE_RESOURCE_ARCHIVED\x10\x18\x12-\n)GRAPH_VALIDATION_RULE_GRAPH_INPUT_INVALID\x10\x19\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmlspec/pipelines/v1/graph.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xdd\x02\n\rPipelineGraph\x12=\n\x08vertices\x18\x01 \x03(\x0b\x32\x1b.mlspec.pipelines.v1.VertexB\x04\xe2\x41\x01\x02R\x08vertices\x12\x38\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x19.mlspec.pipelines.v1.EdgeB\x07\xc2\xe1\x18\x03\x08\x88\'R\x05\x65\x64ges\x12\x43\n\nparameters\x18\x03 \x03(\x0b\x32#.mlspec.pipelines.v1.GraphParameterR\nparameters\x12:\n\x07outputs\x18\x04 \x03(\x0b\x32 .mlspec.pipelines.v1.GraphOutputR\x07outputs\x12R\n\x14\x64\x65\x66\x61ult_task_options\x18\x05 \x01(\x0b\x32 .mlspec.pipelines.v1.TaskOptionsR\x12\x64\x65\x66\x61ultTaskOptions\"\xdf\x01\n\x06Vertex\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x02id\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x35\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x1f.mlspec.pipelines.v1.DataVertexH\x00R\x04\x64\x61ta\x12\x35\n\x04step\x18\x05 \x01(\x0b\x32\x1f.mlspec.pipelines.v1.StepVertexH\x00R\x04stepB\x0c\n\x04kind\x12\x04\x90\xb2\x19\x01\"\x8f\x02\n\nDataVertex\x12\x39\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefH\x00R\x07\x64\x61taset\x12$\n\rdata_path_uri\x18\x02 \x01(\tH\x00R\x0b\x64\x61taPathUri\x12!\n\x0bgraph_input\x18\x03 \x01(\tH\x00R\ngraphInput\x12L\n\rartifact_type\x18\x04 \x01(\x0b\x32\'.mlspec.pipelines.v1.ArtifactTypeSchemaR\x0c\x61rtifactType\x12\x1f\n\x0bmedia_types\x18\x05 \x03(\tR\nmediaTypesB\x0e\n\x06source\x12\x04\x90\xb2\x19\x01\"\xbc\x02\n\nStepVertex\x12;\n\x06module\x18\x01 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x06module\x12O\n\nparameters\x18\x02 \x03(\x0b\x32/.mlspec.pipelines.v1.StepVertex.ParametersEntryR\nparameters\x12:\n\x07options\x18\x03 \x01(\x0b\x32 .mlspec.pipelines.v1.TaskOptionsR\x07options\x1a\x64\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12;\n\x05value\x18\x02 \x01(\x0b\x32%.mlspec.pipelines.v1.ParameterBindingR\x05value:\x02\x38\x01\"\x89\x02\n\x10ParameterBinding\x12/\n\x05value\x18\x01 \x01(\x0b\x32\x17.mlspec.common.v1.ValueH\x00R\x05value\x12)\n\x0fgraph_parameter\x18\x02 \x01(\tH\x00R\x0egraphParameter\x12K\n\riterator_item\x18\x03 \x01(\x0b\x32$.mlspec.pipelines.v1.IteratorItemRefH\x00R\x0citeratorItem\x12<\n\x0bstep_output\x18\x04 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortH\x00R\nstepOutputB\x0e\n\x06source\x12\x04\x90\xb2\x19\x01\"0\n\x0fIteratorItemRef\x12\x1d\n\nfield_path\x18\x01 \x01(\tR\tfieldPath\"\xf0\x03\n\x0bTaskOptions\x12=\n\x07\x63\x61\x63hing\x18\x01 \x01(\x0b\x32#.mlspec.pipelines.v1.CachingOptionsR\x07\x63\x61\x63hing\x12\x43\n\x0cretry_policy\x18\x02 \x01(\x0b\x32 .mlspec.pipelines.v1.RetryPolicyR\x0bretryPolicy\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x12\x36\n\x07trigger\x18\x04 \x01(\x0b\x32\x1c.mlspec.pipelines.v1.TriggerR\x07trigger\x12\x39\n\x08iterator\x18\x05 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.IteratorR\x08iterator\x12@\n\tresources\x18\x06 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\tresources\x12;\n\x03\x65nv\x18\x07 \x03(\x0b\x32).mlspec.pipelines.v1.TaskOptions.EnvEntryR\x03\x65nv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xaa\x01\n\x0e\x43\x61\x63hingOptions\x12\x32\n\x04mode\x18\x01 \x01(\x0e\x32\x1e.mlspec.pipelines.v1.CacheModeR\x04mode\x12>\n\rmax_staleness\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0cmaxStaleness\x12$\n\x0e\x63\x61\x63he_key_salt\x18\x03 \x01(\tR\x0c\x63\x61\x63heKeySalt\"\x99\x02\n\x0bRetryPolicy\x12\x1f\n\x0bmax_retries\x18\x01 \x01(\x05R\nmaxRetries\x12\x42\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0einitialBackoff\x12-\n\x12\x62\x61\x63koff_multiplier\x18\x03 \x01(\x01R\x11\x62\x61\x63koffMultiplier\x12:\n\x0bmax_backoff\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\nmaxBackoff\x12:\n\x08retry_on\x18\x05 \x03(\x0e\x32\x1f.mlspec.pipelines.v1.RetryCauseR\x07retryOn\"\x90\x01\n\x07Trigger\x12:\n\x06policy\x18\x01 \x01(\x0e\x32\".mlspec.pipelines.v1.TriggerPolicyR\x06policy\x12\x1c\n\tcondition\x18\x02 \x01(\tR\tcondition\x12+\n\x11\x63ondition_dialect\x18\x03 \x01(\tR\x10\x63onditionDialect\"\xab\x01\n\x08Iterator\x12)\n\x0fgraph_parameter\x18\x01 \x01(\tH\x00R\x0egraphParameter\x12\x43\n\rliteral_items\x18\x02 \x01(\x0b\x32\x1c.mlspec.common.v1.ArrayValueH\x00R\x0cliteralItems\x12 \n\x0bparallelism\x18\x03 \x01(\x05R\x0bparallelismB\r\n\x05items\x12\x04\x90\xb2\x19\x01\"L\n\x04Port\x12!\n\tvertex_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08vertexId\x12!\n\tport_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x08portName\"\xc1\x01\n\x04\x45\x64ge\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x37\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.mlspec.pipelines.v1.EdgeKindB\x04\xe2\x41\x01\x02R\x04kind\x12\x37\n\x06source\x18\x03 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortB\x04\xe2\x41\x01\x02R\x06source\x12\x37\n\x06target\x18\x04 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortB\x04\xe2\x41\x01\x02R\x06target\"\x84\x02\n\x0eGraphParameter\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x35\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeB\x04\xe2\x41\x01\x02R\x04type\x12<\n\rdefault_value\x18\x03 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x0c\x64\x65\x66\x61ultValue\x12\x41\n\nconstraint\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.ValueConstraintR\nconstraint\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\"\x82\x01\n\x0bGraphOutput\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x37\n\x06source\x18\x02 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortB\x04\xe2\x41\x01\x02R\x06source\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\"\x83\x01\n\x12\x41rtifactTypeSchema\x12\'\n\x0cschema_title\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x0bschemaTitle\x12%\n\x0eschema_version\x18\x02 \x01(\tR\rschemaVersion\x12\x1d\n\nschema_uri\x18\x03 \x01(\tR\tschemaUri\"\x82\x03\n\x0eGraphViolation\x12\x42\n\x04rule\x18\x01 \x01(\x0e\x32(.mlspec.pipelines.v1.GraphValidationRuleB\x04\xe2\x41\x01\x02R\x04rule\x12\x1b\n\tvertex_id\x18\x02 \x01(\tR\x08vertexId\x12\x17\n\x07\x65\x64ge_id\x18\x03 \x01(\tR\x06\x65\x64geId\x12\"\n\nedge_index\x18\x04 \x01(\x05H\x00R\tedgeIndex\x88\x01\x01\x12-\n\x04port\x18\x05 \x01(\x0b\x32\x19.mlspec.pipelines.v1.PortR\x04port\x12%\n\x0eparameter_name\x18\x06 \x01(\tR\rparameterName\x12(\n\x10\x63ycle_vertex_ids\x18\x07 \x03(\tR\x0e\x63ycleVertexIds\x12#\n\rsubgraph_path\x18\x08 \x03(\tR\x0csubgraphPath\x12\x1e\n\x07message\x18\t \x01(\tB\x04\xe2\x41\x01\x02R\x07messageB\r\n\x0b_edge_index*X\n\tCacheMode\x12\x1a\n\x16\x43\x41\x43HE_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43\x41\x43HE_MODE_ENABLED\x10\x01\x12\x17\n\x13\x43\x41\x43HE_MODE_DISABLED\x10\x02*\x95\x01\n\nRetryCause\x12\x1b\n\x17RETRY_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11RETRY_CAUSE_ERROR\x10\x01\x12\x1e\n\x1aRETRY_CAUSE_INFRASTRUCTURE\x10\x02\x12\x1a\n\x16RETRY_CAUSE_PREEMPTION\x10\x03\x12\x17\n\x13RETRY_CAUSE_TIMEOUT\x10\x04*\x85\x01\n\rTriggerPolicy\x12\x1e\n\x1aTRIGGER_POLICY_UNSPECIFIED\x10\x00\x12)\n%TRIGGER_POLICY_ALL_UPSTREAM_SUCCEEDED\x10\x01\x12)\n%TRIGGER_POLICY_ALL_UPSTREAM_COMPLETED\x10\x02*P\n\x08\x45\x64geKind\x12\x19\n\x15\x45\x44GE_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45\x44GE_KIND_DATA\x10\x01\x12\x15\n\x11\x45\x44GE_KIND_CONTROL\x10\x02*\x97\t\n\x13GraphValidationRule\x12%\n!GRAPH_VALIDATION_RULE_UNSPECIFIED\x10\x00\x12+\n\'GRAPH_VALIDATION_RULE_VERTEX_ID_INVALID\x10\x01\x12&\n\"GRAPH_VALIDATION_RULE_DUPLICATE_ID\x10\x02\x12+\n\'GRAPH_VALIDATION_RULE_VERTEX_INCOMPLETE\x10\x03\x12*\n&GRAPH_VALIDATION_RULE_MODULE_NOT_FOUND\x10\x04\x12-\n)GRAPH_VALIDATION_RULE_EDGE_UNKNOWN_VERTEX\x10\x05\x12+\n\'GRAPH_VALIDATION_RULE_EDGE_UNKNOWN_PORT\x10\x06\x12(\n$GRAPH_VALIDATION_RULE_EDGE_DIRECTION\x10\x07\x12,\n(GRAPH_VALIDATION_RULE_EDGE_KIND_MISMATCH\x10\x08\x12#\n\x1fGRAPH_VALIDATION_RULE_SELF_LOOP\x10\t\x12\x1f\n\x1bGRAPH_VALIDATION_RULE_CYCLE\x10\n\x12+\n\'GRAPH_VALIDATION_RULE_INPUT_UNCONNECTED\x10\x0b\x12\x32\n.GRAPH_VALIDATION_RULE_INPUT_MULTIPLY_CONNECTED\x10\x0c\x12,\n(GRAPH_VALIDATION_RULE_PORT_TYPE_MISMATCH\x10\r\x12\x31\n-GRAPH_VALIDATION_RULE_GRAPH_PARAMETER_INVALID\x10\x0e\x12\'\n#GRAPH_VALIDATION_RULE_VALUE_INVALID\x10\x0f\x12+\n\'GRAPH_VALIDATION_RULE_PARAMETER_UNKNOWN\x10\x10\x12\x31\n-GRAPH_VALIDATION_RULE_GRAPH_PARAMETER_UNKNOWN\x10\x11\x12+\n\'GRAPH_VALIDATION_RULE_PARAMETER_UNBOUND\x10\x12\x12+\n\'GRAPH_VALIDATION_RULE_CONDITION_INVALID\x10\x13\x12*\n&GRAPH_VALIDATION_RULE_ITERATOR_INVALID\x10\x14\x12.\n*GRAPH_VALIDATION_RULE_TASK_OPTIONS_INVALID\x10\x15\x12(\n$GRAPH_VALIDATION_RULE_OUTPUT_INVALID\x10\x16\x12*\n&GRAPH_VALIDATION_RULE_RECURSIVE_MODULE\x10\x17\x12+\n\'GRAPH_VALIDATION_RULE_RESOURCE_ARCHIVED\x10\x18\x12-\n)GRAPH_VALIDATION_RULE_GRAPH_INPUT_INVALID\x10\x19\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.pipelines.v1.graph_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PIPELINEGRAPH'].fields_by_name['vertices']._loaded_options = None
+  _globals['_PIPELINEGRAPH'].fields_by_name['vertices']._serialized_options = b'\342A\001\002'
   _globals['_PIPELINEGRAPH'].fields_by_name['edges']._loaded_options = None
   _globals['_PIPELINEGRAPH'].fields_by_name['edges']._serialized_options = b'\302\341\030\003\010\210\''
+  _globals['_VERTEX'].oneofs_by_name['kind']._loaded_options = None
+  _globals['_VERTEX'].oneofs_by_name['kind']._serialized_options = b'\220\262\031\001'
   _globals['_VERTEX'].fields_by_name['id']._loaded_options = None
   _globals['_VERTEX'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_DATAVERTEX'].oneofs_by_name['source']._loaded_options = None
+  _globals['_DATAVERTEX'].oneofs_by_name['source']._serialized_options = b'\220\262\031\001'
   _globals['_STEPVERTEX_PARAMETERSENTRY']._loaded_options = None
   _globals['_STEPVERTEX_PARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_STEPVERTEX'].fields_by_name['module']._loaded_options = None
   _globals['_STEPVERTEX'].fields_by_name['module']._serialized_options = b'\342A\001\002'
+  _globals['_PARAMETERBINDING'].oneofs_by_name['source']._loaded_options = None
+  _globals['_PARAMETERBINDING'].oneofs_by_name['source']._serialized_options = b'\220\262\031\001'
   _globals['_TASKOPTIONS_ENVENTRY']._loaded_options = None
   _globals['_TASKOPTIONS_ENVENTRY']._serialized_options = b'8\001'
+  _globals['_ITERATOR'].oneofs_by_name['items']._loaded_options = None
+  _globals['_ITERATOR'].oneofs_by_name['items']._serialized_options = b'\220\262\031\001'
   _globals['_PORT'].fields_by_name['vertex_id']._loaded_options = None
   _globals['_PORT'].fields_by_name['vertex_id']._serialized_options = b'\342A\001\002'
   _globals['_PORT'].fields_by_name['port_name']._loaded_options = None
@@ -71,52 +82,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GRAPHVIOLATION'].fields_by_name['rule']._serialized_options = b'\342A\001\002'
   _globals['_GRAPHVIOLATION'].fields_by_name['message']._loaded_options = None
   _globals['_GRAPHVIOLATION'].fields_by_name['message']._serialized_options = b'\342A\001\002'
-  _globals['_CACHEMODE']._serialized_start=4177
-  _globals['_CACHEMODE']._serialized_end=4265
-  _globals['_RETRYCAUSE']._serialized_start=4268
-  _globals['_RETRYCAUSE']._serialized_end=4417
-  _globals['_TRIGGERPOLICY']._serialized_start=4420
-  _globals['_TRIGGERPOLICY']._serialized_end=4553
-  _globals['_EDGEKIND']._serialized_start=4555
-  _globals['_EDGEKIND']._serialized_end=4635
-  _globals['_GRAPHVALIDATIONRULE']._serialized_start=4638
-  _globals['_GRAPHVALIDATIONRULE']._serialized_end=5813
-  _globals['_PIPELINEGRAPH']._serialized_start=249
-  _globals['_PIPELINEGRAPH']._serialized_end=592
-  _globals['_VERTEX']._serialized_start=595
-  _globals['_VERTEX']._serialized_end=812
-  _globals['_DATAVERTEX']._serialized_start=815
-  _globals['_DATAVERTEX']._serialized_end=1080
-  _globals['_STEPVERTEX']._serialized_start=1083
-  _globals['_STEPVERTEX']._serialized_end=1399
-  _globals['_STEPVERTEX_PARAMETERSENTRY']._serialized_start=1299
-  _globals['_STEPVERTEX_PARAMETERSENTRY']._serialized_end=1399
-  _globals['_PARAMETERBINDING']._serialized_start=1402
-  _globals['_PARAMETERBINDING']._serialized_end=1661
-  _globals['_ITERATORITEMREF']._serialized_start=1663
-  _globals['_ITERATORITEMREF']._serialized_end=1711
-  _globals['_TASKOPTIONS']._serialized_start=1714
-  _globals['_TASKOPTIONS']._serialized_end=2210
-  _globals['_TASKOPTIONS_ENVENTRY']._serialized_start=2156
-  _globals['_TASKOPTIONS_ENVENTRY']._serialized_end=2210
-  _globals['_CACHINGOPTIONS']._serialized_start=2213
-  _globals['_CACHINGOPTIONS']._serialized_end=2383
-  _globals['_RETRYPOLICY']._serialized_start=2386
-  _globals['_RETRYPOLICY']._serialized_end=2667
-  _globals['_TRIGGER']._serialized_start=2670
-  _globals['_TRIGGER']._serialized_end=2814
-  _globals['_ITERATOR']._serialized_start=2817
-  _globals['_ITERATOR']._serialized_end=2982
-  _globals['_PORT']._serialized_start=2984
-  _globals['_PORT']._serialized_end=3060
-  _globals['_EDGE']._serialized_start=3063
-  _globals['_EDGE']._serialized_end=3256
-  _globals['_GRAPHPARAMETER']._serialized_start=3259
-  _globals['_GRAPHPARAMETER']._serialized_end=3519
-  _globals['_GRAPHOUTPUT']._serialized_start=3522
-  _globals['_GRAPHOUTPUT']._serialized_end=3652
-  _globals['_ARTIFACTTYPESCHEMA']._serialized_start=3655
-  _globals['_ARTIFACTTYPESCHEMA']._serialized_end=3786
-  _globals['_GRAPHVIOLATION']._serialized_start=3789
-  _globals['_GRAPHVIOLATION']._serialized_end=4175
+  _globals['_CACHEMODE']._serialized_start=4239
+  _globals['_CACHEMODE']._serialized_end=4327
+  _globals['_RETRYCAUSE']._serialized_start=4330
+  _globals['_RETRYCAUSE']._serialized_end=4479
+  _globals['_TRIGGERPOLICY']._serialized_start=4482
+  _globals['_TRIGGERPOLICY']._serialized_end=4615
+  _globals['_EDGEKIND']._serialized_start=4617
+  _globals['_EDGEKIND']._serialized_end=4697
+  _globals['_GRAPHVALIDATIONRULE']._serialized_start=4700
+  _globals['_GRAPHVALIDATIONRULE']._serialized_end=5875
+  _globals['_PIPELINEGRAPH']._serialized_start=281
+  _globals['_PIPELINEGRAPH']._serialized_end=630
+  _globals['_VERTEX']._serialized_start=633
+  _globals['_VERTEX']._serialized_end=856
+  _globals['_DATAVERTEX']._serialized_start=859
+  _globals['_DATAVERTEX']._serialized_end=1130
+  _globals['_STEPVERTEX']._serialized_start=1133
+  _globals['_STEPVERTEX']._serialized_end=1449
+  _globals['_STEPVERTEX_PARAMETERSENTRY']._serialized_start=1349
+  _globals['_STEPVERTEX_PARAMETERSENTRY']._serialized_end=1449
+  _globals['_PARAMETERBINDING']._serialized_start=1452
+  _globals['_PARAMETERBINDING']._serialized_end=1717
+  _globals['_ITERATORITEMREF']._serialized_start=1719
+  _globals['_ITERATORITEMREF']._serialized_end=1767
+  _globals['_TASKOPTIONS']._serialized_start=1770
+  _globals['_TASKOPTIONS']._serialized_end=2266
+  _globals['_TASKOPTIONS_ENVENTRY']._serialized_start=2212
+  _globals['_TASKOPTIONS_ENVENTRY']._serialized_end=2266
+  _globals['_CACHINGOPTIONS']._serialized_start=2269
+  _globals['_CACHINGOPTIONS']._serialized_end=2439
+  _globals['_RETRYPOLICY']._serialized_start=2442
+  _globals['_RETRYPOLICY']._serialized_end=2723
+  _globals['_TRIGGER']._serialized_start=2726
+  _globals['_TRIGGER']._serialized_end=2870
+  _globals['_ITERATOR']._serialized_start=2873
+  _globals['_ITERATOR']._serialized_end=3044
+  _globals['_PORT']._serialized_start=3046
+  _globals['_PORT']._serialized_end=3122
+  _globals['_EDGE']._serialized_start=3125
+  _globals['_EDGE']._serialized_end=3318
+  _globals['_GRAPHPARAMETER']._serialized_start=3321
+  _globals['_GRAPHPARAMETER']._serialized_end=3581
+  _globals['_GRAPHOUTPUT']._serialized_start=3584
+  _globals['_GRAPHOUTPUT']._serialized_end=3714
+  _globals['_ARTIFACTTYPESCHEMA']._serialized_start=3717
+  _globals['_ARTIFACTTYPESCHEMA']._serialized_end=3848
+  _globals['_GRAPHVIOLATION']._serialized_start=3851
+  _globals['_GRAPHVIOLATION']._serialized_end=4237
 # @@protoc_insertion_point(module_scope)

@@ -29,12 +29,13 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mlspec.common.v1 import compute_pb2 as mlspec_dot_common_dot_v1_dot_compute__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import person_pb2 as mlspec_dot_common_dot_v1_dot_person__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 from mlspec.pipelines.v1 import graph_pb2 as mlspec_dot_pipelines_dot_v1_dot_graph__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlspec/pipelines/v1/module.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/pipelines/v1/graph.proto\"\xc8\x04\n\x06Module\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12:\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.mlspec.pipelines.v1.ModuleKindB\x05\xe2\x41\x02\x02\x05R\x04kind\x12L\n\x11latest_version_id\x18\x03 \x01(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17mlspec.io/ModuleVersionR\x0flatestVersionId\x12+\n\x0elatest_version\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\rlatestVersion\x12)\n\rversion_count\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x0cversionCount\x12\x30\n\x06owners\x18\x06 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12+\n\x11\x64ocumentation_uri\x18\x07 \x01(\tR\x10\x64ocumentationUri\x12K\n\nproperties\x18\x08 \x03(\x0b\x32+.mlspec.pipelines.v1.Module.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:&\xea\x41#\n\x10mlspec.io/Module*\x07modules2\x06module\"\xd2\x08\n\rModuleVersion\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x37\n\tmodule_id\x18\x02 \x01(\tB\x1a\xe2\x41\x02\x02\x05\xfa\x41\x12\n\x10mlspec.io/ModuleR\x08moduleId\x12\x1e\n\x07version\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05R\x07version\x12 \n\x08sequence\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x08sequence\x12?\n\x08snapshot\x18\x05 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.SnapshotB\x04\xe2\x41\x01\x05R\x08snapshot\x12I\n\tinterface\x18\x06 \x01(\x0b\x32$.mlspec.pipelines.v1.ModuleInterfaceB\x05\xe2\x41\x02\x02\x05R\tinterface\x12\x41\n\x08\x65xecutor\x18\x07 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.ExecutorB\x04\xe2\x41\x01\x05H\x00R\x08\x65xecutor\x12@\n\x05graph\x18\x08 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphB\x04\xe2\x41\x01\x05H\x00R\x05graph\x12R\n\x0f\x64\x65\x66\x61ult_caching\x18\t \x01(\x0b\x32#.mlspec.pipelines.v1.CachingOptionsB\x04\xe2\x41\x01\x05R\x0e\x64\x65\x66\x61ultCaching\x12X\n\x14\x64\x65\x66\x61ult_retry_policy\x18\n \x01(\x0b\x32 .mlspec.pipelines.v1.RetryPolicyB\x04\xe2\x41\x01\x05R\x12\x64\x65\x66\x61ultRetryPolicy\x12H\n\x0f\x64\x65\x66\x61ult_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x05R\x0e\x64\x65\x66\x61ultTimeout\x12\x42\n\x0bspec_digest\x18\x0c \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x03R\nspecDigest\x12\x46\n\nprovenance\x18\r \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeB\x04\xe2\x41\x01\x05R\nprovenance\x12X\n\nproperties\x18\x0e \x03(\x0b\x32\x32.mlspec.pipelines.v1.ModuleVersion.PropertiesEntryB\x04\xe2\x41\x01\x05R\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:;\xea\x41\x38\n\x17mlspec.io/ModuleVersion*\x0emoduleVersions2\rmoduleVersionB\x10\n\x0eimplementation\"\x95\x04\n\x08Snapshot\x12\x32\n\x03git\x18\x01 \x01(\x0b\x32\x1e.mlspec.pipelines.v1.GitSourceH\x00R\x03git\x12;\n\x06\x66older\x18\x02 \x01(\x0b\x32!.mlspec.pipelines.v1.FolderSourceH\x00R\x06\x66older\x12T\n\x0f\x63ontainer_image\x18\x03 \x01(\x0b\x32).mlspec.pipelines.v1.ContainerImageSourceH\x00R\x0e\x63ontainerImage\x12>\n\x07package\x18\x04 \x01(\x0b\x32\".mlspec.pipelines.v1.PackageSourceH\x00R\x07package\x12;\n\x06inline\x18\x08 \x01(\x0b\x32!.mlspec.pipelines.v1.InlineSourceH\x00R\x06inline\x12\x39\n\x06\x64igest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x41\n\tmaterials\x18\x06 \x03(\x0b\x32#.mlspec.pipelines.v1.SourceMaterialR\tmaterials\x12=\n\x0c\x63\x61pture_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63\x61ptureTimeB\x08\n\x06source\"\x83\x01\n\tGitSource\x12+\n\x0erepository_uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\rrepositoryUri\x12#\n\ncommit_sha\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\tcommitSha\x12\x12\n\x04path\x18\x03 \x01(\tR\x04path\x12\x10\n\x03ref\x18\x04 \x01(\tR\x03ref\"\xa8\x01\n\x0c\x46olderSource\x12\x16\n\x03uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03uri\x12\x42\n\x0btree_digest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\ntreeDigest\x12\x1d\n\nfile_count\x18\x03 \x01(\x03R\tfileCount\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\"q\n\x14\x43ontainerImageSource\x12\x1a\n\x05image\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05image\x12!\n\x0cimage_digest\x18\x02 \x01(\tR\x0bimageDigest\x12\x1a\n\x08platform\x18\x03 \x01(\tR\x08platform\"\x8a\x01\n\rPackageSource\x12\"\n\tecosystem\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tecosystem\x12\x18\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x1e\n\x07version\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x07version\x12\x1b\n\tindex_uri\x18\x04 \x01(\tR\x08indexUri\"c\n\x0cInlineSource\x12\x18\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x63ode\x12\x1a\n\x08language\x18\x02 \x01(\tR\x08language\x12\x1d\n\nbase_image\x18\x03 \x01(\tR\tbaseImage\"\x96\x01\n\x0eSourceMaterial\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x10\n\x03uri\x18\x02 \x01(\tR\x03uri\x12\x39\n\x06\x64igest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x1d\n\nmedia_type\x18\x04 \x01(\tR\tmediaType\"\xd7\x01\n\x0fModuleInterface\x12;\n\x06inputs\x18\x01 \x03(\x0b\x32#.mlspec.pipelines.v1.PortDefinitionR\x06inputs\x12=\n\x07outputs\x18\x02 \x03(\x0b\x32#.mlspec.pipelines.v1.PortDefinitionR\x07outputs\x12H\n\nparameters\x18\x03 \x03(\x0b\x32(.mlspec.pipelines.v1.ParameterDefinitionR\nparameters\"\xb8\x02\n\x0ePortDefinition\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12N\n\rartifact_type\x18\x02 \x01(\x0b\x32\'.mlspec.pipelines.v1.ArtifactTypeSchemaH\x00R\x0c\x61rtifactType\x12<\n\nvalue_type\x18\x03 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeH\x00R\tvalueType\x12\x1a\n\x08optional\x18\x04 \x01(\x08R\x08optional\x12\x17\n\x07is_list\x18\x05 \x01(\x08R\x06isList\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\x12\x1f\n\x0bmedia_types\x18\x07 \x03(\tR\nmediaTypesB\x06\n\x04type\"\xa5\x02\n\x13ParameterDefinition\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x35\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeB\x04\xe2\x41\x01\x02R\x04type\x12<\n\rdefault_value\x18\x03 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x0c\x64\x65\x66\x61ultValue\x12\x41\n\nconstraint\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.ValueConstraintR\nconstraint\x12\x1a\n\x08optional\x18\x05 \x01(\x08R\x08optional\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\"\xf7\x03\n\x08\x45xecutor\x12#\n\rruntime_image\x18\x01 \x01(\tR\x0cruntimeImage\x12\x18\n\x07runtime\x18\x02 \x01(\tR\x07runtime\x12\x1e\n\nentrypoint\x18\x03 \x01(\tR\nentrypoint\x12\x18\n\x07\x63ommand\x18\x04 \x03(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\x05 \x03(\tR\x04\x61rgs\x12\x38\n\x03\x65nv\x18\x06 \x03(\x0b\x32&.mlspec.pipelines.v1.Executor.EnvEntryR\x03\x65nv\x12K\n\nsecret_env\x18\x07 \x03(\x0b\x32,.mlspec.pipelines.v1.Executor.SecretEnvEntryR\tsecretEnv\x12\x1f\n\x0bworking_dir\x18\x08 \x01(\tR\nworkingDir\x12@\n\tresources\x18\t \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\tresources\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a<\n\x0eSecretEnvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*]\n\nModuleKind\x12\x1b\n\x17MODULE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15MODULE_KIND_PRIMITIVE\x10\x01\x12\x17\n\x13MODULE_KIND_COMPLEX\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlspec/pipelines/v1/module.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a\x1dmlspec/common/v1/person.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/pipelines/v1/graph.proto\"\xce\x04\n\x06Module\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12:\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.mlspec.pipelines.v1.ModuleKindB\x05\xe2\x41\x02\x02\x05R\x04kind\x12L\n\x11latest_version_id\x18\x03 \x01(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17mlspec.io/ModuleVersionR\x0flatestVersionId\x12+\n\x0elatest_version\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\rlatestVersion\x12)\n\rversion_count\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x0cversionCount\x12\x30\n\x06owners\x18\x06 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12+\n\x11\x64ocumentation_uri\x18\x07 \x01(\tR\x10\x64ocumentationUri\x12K\n\nproperties\x18\x08 \x03(\x0b\x32+.mlspec.pipelines.v1.Module.PropertiesEntryR\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:&\xea\x41#\n\x10mlspec.io/Module*\x07modules2\x06module\"\xd8\x08\n\rModuleVersion\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x37\n\tmodule_id\x18\x02 \x01(\tB\x1a\xe2\x41\x02\x02\x05\xfa\x41\x12\n\x10mlspec.io/ModuleR\x08moduleId\x12\x1e\n\x07version\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05R\x07version\x12 \n\x08sequence\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x08sequence\x12?\n\x08snapshot\x18\x05 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.SnapshotB\x04\xe2\x41\x01\x05R\x08snapshot\x12I\n\tinterface\x18\x06 \x01(\x0b\x32$.mlspec.pipelines.v1.ModuleInterfaceB\x05\xe2\x41\x02\x02\x05R\tinterface\x12\x41\n\x08\x65xecutor\x18\x07 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.ExecutorB\x04\xe2\x41\x01\x05H\x00R\x08\x65xecutor\x12@\n\x05graph\x18\x08 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphB\x04\xe2\x41\x01\x05H\x00R\x05graph\x12R\n\x0f\x64\x65\x66\x61ult_caching\x18\t \x01(\x0b\x32#.mlspec.pipelines.v1.CachingOptionsB\x04\xe2\x41\x01\x05R\x0e\x64\x65\x66\x61ultCaching\x12X\n\x14\x64\x65\x66\x61ult_retry_policy\x18\n \x01(\x0b\x32 .mlspec.pipelines.v1.RetryPolicyB\x04\xe2\x41\x01\x05R\x12\x64\x65\x66\x61ultRetryPolicy\x12H\n\x0f\x64\x65\x66\x61ult_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x05R\x0e\x64\x65\x66\x61ultTimeout\x12\x42\n\x0bspec_digest\x18\x0c \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x03R\nspecDigest\x12\x46\n\nprovenance\x18\r \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeB\x04\xe2\x41\x01\x05R\nprovenance\x12X\n\nproperties\x18\x0e \x03(\x0b\x32\x32.mlspec.pipelines.v1.ModuleVersion.PropertiesEntryB\x04\xe2\x41\x01\x05R\nproperties\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:;\xea\x41\x38\n\x17mlspec.io/ModuleVersion*\x0emoduleVersions2\rmoduleVersionB\x16\n\x0eimplementation\x12\x04\x90\xb2\x19\x01\"\x9b\x04\n\x08Snapshot\x12\x32\n\x03git\x18\x01 \x01(\x0b\x32\x1e.mlspec.pipelines.v1.GitSourceH\x00R\x03git\x12;\n\x06\x66older\x18\x02 \x01(\x0b\x32!.mlspec.pipelines.v1.FolderSourceH\x00R\x06\x66older\x12T\n\x0f\x63ontainer_image\x18\x03 \x01(\x0b\x32).mlspec.pipelines.v1.ContainerImageSourceH\x00R\x0e\x63ontainerImage\x12>\n\x07package\x18\x04 \x01(\x0b\x32\".mlspec.pipelines.v1.PackageSourceH\x00R\x07package\x12;\n\x06inline\x18\x08 \x01(\x0b\x32!.mlspec.pipelines.v1.InlineSourceH\x00R\x06inline\x12\x39\n\x06\x64igest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x41\n\tmaterials\x18\x06 \x03(\x0b\x32#.mlspec.pipelines.v1.SourceMaterialR\tmaterials\x12=\n\x0c\x63\x61pture_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63\x61ptureTimeB\x0e\n\x06source\x12\x04\x90\xb2\x19\x01\"\x83\x01\n\tGitSource\x12+\n\x0erepository_uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\rrepositoryUri\x12#\n\ncommit_sha\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\tcommitSha\x12\x12\n\x04path\x18\x03 \x01(\tR\x04path\x12\x10\n\x03ref\x18\x04 \x01(\tR\x03ref\"\xa8\x01\n\x0c\x46olderSource\x12\x16\n\x03uri\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03uri\x12\x42\n\x0btree_digest\x18\x02 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\ntreeDigest\x12\x1d\n\nfile_count\x18\x03 \x01(\x03R\tfileCount\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\"q\n\x14\x43ontainerImageSource\x12\x1a\n\x05image\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05image\x12!\n\x0cimage_digest\x18\x02 \x01(\tR\x0bimageDigest\x12\x1a\n\x08platform\x18\x03 \x01(\tR\x08platform\"\x8a\x01\n\rPackageSource\x12\"\n\tecosystem\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tecosystem\x12\x18\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x1e\n\x07version\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x07version\x12\x1b\n\tindex_uri\x18\x04 \x01(\tR\x08indexUri\"c\n\x0cInlineSource\x12\x18\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x63ode\x12\x1a\n\x08language\x18\x02 \x01(\tR\x08language\x12\x1d\n\nbase_image\x18\x03 \x01(\tR\tbaseImage\"\x96\x01\n\x0eSourceMaterial\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x10\n\x03uri\x18\x02 \x01(\tR\x03uri\x12\x39\n\x06\x64igest\x18\x03 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x06\x64igest\x12\x1d\n\nmedia_type\x18\x04 \x01(\tR\tmediaType\"\xd7\x01\n\x0fModuleInterface\x12;\n\x06inputs\x18\x01 \x03(\x0b\x32#.mlspec.pipelines.v1.PortDefinitionR\x06inputs\x12=\n\x07outputs\x18\x02 \x03(\x0b\x32#.mlspec.pipelines.v1.PortDefinitionR\x07outputs\x12H\n\nparameters\x18\x03 \x03(\x0b\x32(.mlspec.pipelines.v1.ParameterDefinitionR\nparameters\"\xbe\x02\n\x0ePortDefinition\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12N\n\rartifact_type\x18\x02 \x01(\x0b\x32\'.mlspec.pipelines.v1.ArtifactTypeSchemaH\x00R\x0c\x61rtifactType\x12<\n\nvalue_type\x18\x03 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeH\x00R\tvalueType\x12\x1a\n\x08optional\x18\x04 \x01(\x08R\x08optional\x12\x17\n\x07is_list\x18\x05 \x01(\x08R\x06isList\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\x12\x1f\n\x0bmedia_types\x18\x07 \x03(\tR\nmediaTypesB\x0c\n\x04type\x12\x04\x90\xb2\x19\x01\"\xa5\x02\n\x13ParameterDefinition\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x35\n\x04type\x18\x02 \x01(\x0e\x32\x1b.mlspec.common.v1.ValueTypeB\x04\xe2\x41\x01\x02R\x04type\x12<\n\rdefault_value\x18\x03 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x0c\x64\x65\x66\x61ultValue\x12\x41\n\nconstraint\x18\x04 \x01(\x0b\x32!.mlspec.common.v1.ValueConstraintR\nconstraint\x12\x1a\n\x08optional\x18\x05 \x01(\x08R\x08optional\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\"\xf7\x03\n\x08\x45xecutor\x12#\n\rruntime_image\x18\x01 \x01(\tR\x0cruntimeImage\x12\x18\n\x07runtime\x18\x02 \x01(\tR\x07runtime\x12\x1e\n\nentrypoint\x18\x03 \x01(\tR\nentrypoint\x12\x18\n\x07\x63ommand\x18\x04 \x03(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\x05 \x03(\tR\x04\x61rgs\x12\x38\n\x03\x65nv\x18\x06 \x03(\x0b\x32&.mlspec.pipelines.v1.Executor.EnvEntryR\x03\x65nv\x12K\n\nsecret_env\x18\x07 \x03(\x0b\x32,.mlspec.pipelines.v1.Executor.SecretEnvEntryR\tsecretEnv\x12\x1f\n\x0bworking_dir\x18\x08 \x01(\tR\nworkingDir\x12@\n\tresources\x18\t \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\tresources\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a<\n\x0eSecretEnvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*]\n\nModuleKind\x12\x1b\n\x17MODULE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15MODULE_KIND_PRIMITIVE\x10\x01\x12\x17\n\x13MODULE_KIND_COMPLEX\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODULE_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODULE_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MODULE'].fields_by_name['meta']._loaded_options = None
+  _globals['_MODULE'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_MODULE'].fields_by_name['kind']._loaded_options = None
   _globals['_MODULE'].fields_by_name['kind']._serialized_options = b'\342A\002\002\005'
   _globals['_MODULE'].fields_by_name['latest_version_id']._loaded_options = None
@@ -55,6 +58,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODULE']._serialized_options = b'\352A#\n\020mlspec.io/Module*\007modules2\006module'
   _globals['_MODULEVERSION_PROPERTIESENTRY']._loaded_options = None
   _globals['_MODULEVERSION_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MODULEVERSION'].oneofs_by_name['implementation']._loaded_options = None
+  _globals['_MODULEVERSION'].oneofs_by_name['implementation']._serialized_options = b'\220\262\031\001'
   _globals['_MODULEVERSION'].fields_by_name['module_id']._loaded_options = None
   _globals['_MODULEVERSION'].fields_by_name['module_id']._serialized_options = b'\342A\002\002\005\372A\022\n\020mlspec.io/Module'
   _globals['_MODULEVERSION'].fields_by_name['version']._loaded_options = None
@@ -83,6 +88,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODULEVERSION'].fields_by_name['properties']._serialized_options = b'\342A\001\005'
   _globals['_MODULEVERSION']._loaded_options = None
   _globals['_MODULEVERSION']._serialized_options = b'\352A8\n\027mlspec.io/ModuleVersion*\016moduleVersions2\rmoduleVersion'
+  _globals['_SNAPSHOT'].oneofs_by_name['source']._loaded_options = None
+  _globals['_SNAPSHOT'].oneofs_by_name['source']._serialized_options = b'\220\262\031\001'
   _globals['_SNAPSHOT'].fields_by_name['digest']._loaded_options = None
   _globals['_SNAPSHOT'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
   _globals['_GITSOURCE'].fields_by_name['repository_uri']._loaded_options = None
@@ -107,6 +114,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SOURCEMATERIAL'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_SOURCEMATERIAL'].fields_by_name['digest']._loaded_options = None
   _globals['_SOURCEMATERIAL'].fields_by_name['digest']._serialized_options = b'\342A\001\002'
+  _globals['_PORTDEFINITION'].oneofs_by_name['type']._loaded_options = None
+  _globals['_PORTDEFINITION'].oneofs_by_name['type']._serialized_options = b'\220\262\031\001'
   _globals['_PORTDEFINITION'].fields_by_name['name']._loaded_options = None
   _globals['_PORTDEFINITION'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_PARAMETERDEFINITION'].fields_by_name['name']._loaded_options = None
@@ -117,40 +126,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTOR_ENVENTRY']._serialized_options = b'8\001'
   _globals['_EXECUTOR_SECRETENVENTRY']._loaded_options = None
   _globals['_EXECUTOR_SECRETENVENTRY']._serialized_options = b'8\001'
-  _globals['_MODULEKIND']._serialized_start=4757
-  _globals['_MODULEKIND']._serialized_end=4850
-  _globals['_MODULE']._serialized_start=376
-  _globals['_MODULE']._serialized_end=960
-  _globals['_MODULE_PROPERTIESENTRY']._serialized_start=834
-  _globals['_MODULE_PROPERTIESENTRY']._serialized_end=920
-  _globals['_MODULEVERSION']._serialized_start=963
-  _globals['_MODULEVERSION']._serialized_end=2069
-  _globals['_MODULEVERSION_PROPERTIESENTRY']._serialized_start=834
-  _globals['_MODULEVERSION_PROPERTIESENTRY']._serialized_end=920
-  _globals['_SNAPSHOT']._serialized_start=2072
-  _globals['_SNAPSHOT']._serialized_end=2605
-  _globals['_GITSOURCE']._serialized_start=2608
-  _globals['_GITSOURCE']._serialized_end=2739
-  _globals['_FOLDERSOURCE']._serialized_start=2742
-  _globals['_FOLDERSOURCE']._serialized_end=2910
-  _globals['_CONTAINERIMAGESOURCE']._serialized_start=2912
-  _globals['_CONTAINERIMAGESOURCE']._serialized_end=3025
-  _globals['_PACKAGESOURCE']._serialized_start=3028
-  _globals['_PACKAGESOURCE']._serialized_end=3166
-  _globals['_INLINESOURCE']._serialized_start=3168
-  _globals['_INLINESOURCE']._serialized_end=3267
-  _globals['_SOURCEMATERIAL']._serialized_start=3270
-  _globals['_SOURCEMATERIAL']._serialized_end=3420
-  _globals['_MODULEINTERFACE']._serialized_start=3423
-  _globals['_MODULEINTERFACE']._serialized_end=3638
-  _globals['_PORTDEFINITION']._serialized_start=3641
-  _globals['_PORTDEFINITION']._serialized_end=3953
-  _globals['_PARAMETERDEFINITION']._serialized_start=3956
-  _globals['_PARAMETERDEFINITION']._serialized_end=4249
-  _globals['_EXECUTOR']._serialized_start=4252
-  _globals['_EXECUTOR']._serialized_end=4755
-  _globals['_EXECUTOR_ENVENTRY']._serialized_start=4639
-  _globals['_EXECUTOR_ENVENTRY']._serialized_end=4693
-  _globals['_EXECUTOR_SECRETENVENTRY']._serialized_start=4695
-  _globals['_EXECUTOR_SECRETENVENTRY']._serialized_end=4755
+  _globals['_MODULEKIND']._serialized_start=4813
+  _globals['_MODULEKIND']._serialized_end=4906
+  _globals['_MODULE']._serialized_start=408
+  _globals['_MODULE']._serialized_end=998
+  _globals['_MODULE_PROPERTIESENTRY']._serialized_start=872
+  _globals['_MODULE_PROPERTIESENTRY']._serialized_end=958
+  _globals['_MODULEVERSION']._serialized_start=1001
+  _globals['_MODULEVERSION']._serialized_end=2113
+  _globals['_MODULEVERSION_PROPERTIESENTRY']._serialized_start=872
+  _globals['_MODULEVERSION_PROPERTIESENTRY']._serialized_end=958
+  _globals['_SNAPSHOT']._serialized_start=2116
+  _globals['_SNAPSHOT']._serialized_end=2655
+  _globals['_GITSOURCE']._serialized_start=2658
+  _globals['_GITSOURCE']._serialized_end=2789
+  _globals['_FOLDERSOURCE']._serialized_start=2792
+  _globals['_FOLDERSOURCE']._serialized_end=2960
+  _globals['_CONTAINERIMAGESOURCE']._serialized_start=2962
+  _globals['_CONTAINERIMAGESOURCE']._serialized_end=3075
+  _globals['_PACKAGESOURCE']._serialized_start=3078
+  _globals['_PACKAGESOURCE']._serialized_end=3216
+  _globals['_INLINESOURCE']._serialized_start=3218
+  _globals['_INLINESOURCE']._serialized_end=3317
+  _globals['_SOURCEMATERIAL']._serialized_start=3320
+  _globals['_SOURCEMATERIAL']._serialized_end=3470
+  _globals['_MODULEINTERFACE']._serialized_start=3473
+  _globals['_MODULEINTERFACE']._serialized_end=3688
+  _globals['_PORTDEFINITION']._serialized_start=3691
+  _globals['_PORTDEFINITION']._serialized_end=4009
+  _globals['_PARAMETERDEFINITION']._serialized_start=4012
+  _globals['_PARAMETERDEFINITION']._serialized_end=4305
+  _globals['_EXECUTOR']._serialized_start=4308
+  _globals['_EXECUTOR']._serialized_end=4811
+  _globals['_EXECUTOR_ENVENTRY']._serialized_start=4695
+  _globals['_EXECUTOR_ENVENTRY']._serialized_end=4749
+  _globals['_EXECUTOR_SECRETENVENTRY']._serialized_start=4751
+  _globals['_EXECUTOR_SECRETENVENTRY']._serialized_end=4811
 # @@protoc_insertion_point(module_scope)

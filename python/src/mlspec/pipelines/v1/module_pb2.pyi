@@ -194,7 +194,7 @@ class ModuleVersion(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields. For this kind `meta.name` is optional: when empty the
+        """Optional. Common object fields. For this kind `meta.name` is optional: when empty the
         server sets it to `<module name>-<version>` (with `.` replaced by `_`). Names are
         unique within the module. `meta.description` stays mutable.
         """

@@ -33,7 +33,7 @@ from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb
 from mlspec.pipelines.v1 import graph_pb2 as mlspec_dot_pipelines_dot_v1_dot_graph__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/pipelines/v1/pipeline.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/pipelines/v1/graph.proto\"\x91\x07\n\rPipelineDraft\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12\x38\n\x05graph\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphR\x05graph\x12\x62\n\x10parameter_values\x18\x03 \x03(\x0b\x32\x37.mlspec.pipelines.v1.PipelineDraft.ParameterValuesEntryR\x0fparameterValues\x12\x44\n\x0b\x63loned_from\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x03R\nclonedFrom\x12M\n\x15\x64\x65\x66\x61ult_experiment_id\x18\x05 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x13\x64\x65\x66\x61ultExperimentId\x12X\n\x1alast_published_pipeline_id\x18\x06 \x01(\tB\x1b\xe2\x41\x01\x03\xfa\x41\x14\n\x12mlspec.io/PipelineR\x17lastPublishedPipelineId\x12I\n\nviolations\x18\x07 \x03(\x0b\x32#.mlspec.pipelines.v1.GraphViolationB\x04\xe2\x41\x01\x03R\nviolations\x12\x30\n\x06owners\x18\x08 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12R\n\nproperties\x18\t \x03(\x0b\x32\x32.mlspec.pipelines.v1.PipelineDraft.PropertiesEntryR\nproperties\x1a[\n\x14ParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:;\xea\x41\x38\n\x17mlspec.io/PipelineDraft*\x0epipelineDrafts2\rpipelineDraft\"\xd3\x06\n\x08Pipeline\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12?\n\x05graph\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphB\x05\xe2\x41\x02\x03\x05R\x05graph\x12X\n\x17published_from_draft_id\x18\x03 \x01(\tB!\xe2\x41\x02\x03\x05\xfa\x41\x19\n\x17mlspec.io/PipelineDraftR\x14publishedFromDraftId\x12\x1f\n\x07version\x18\x04 \x01(\tB\x05\xe2\x41\x02\x03\x05R\x07version\x12 \n\x08sequence\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x08sequence\x12\x44\n\x0cgraph_digest\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x03R\x0bgraphDigest\x12z\n\x18\x64\x65\x66\x61ult_parameter_values\x18\x07 \x03(\x0b\x32\x39.mlspec.pipelines.v1.Pipeline.DefaultParameterValuesEntryB\x05\xe2\x41\x02\x03\x05R\x16\x64\x65\x66\x61ultParameterValues\x12\x43\n\x0cpublish_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0bpublishTime\x12\"\n\tpublisher\x18\t \x01(\tB\x04\xe2\x41\x01\x03R\tpublisher\x12H\n\x0b\x61ttestation\x18\n \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeB\x04\xe2\x41\x01\x05R\x0b\x61ttestation\x12\x30\n\x06owners\x18\x0b \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x1a\x62\n\x1b\x44\x65\x66\x61ultParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:,\xea\x41)\n\x12mlspec.io/Pipeline*\tpipelines2\x08pipelineb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mlspec/pipelines/v1/pipeline.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1fmlspec/pipelines/v1/graph.proto\"\x97\x07\n\rPipelineDraft\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12\x38\n\x05graph\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphR\x05graph\x12\x62\n\x10parameter_values\x18\x03 \x03(\x0b\x32\x37.mlspec.pipelines.v1.PipelineDraft.ParameterValuesEntryR\x0fparameterValues\x12\x44\n\x0b\x63loned_from\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x03R\nclonedFrom\x12M\n\x15\x64\x65\x66\x61ult_experiment_id\x18\x05 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x13\x64\x65\x66\x61ultExperimentId\x12X\n\x1alast_published_pipeline_id\x18\x06 \x01(\tB\x1b\xe2\x41\x01\x03\xfa\x41\x14\n\x12mlspec.io/PipelineR\x17lastPublishedPipelineId\x12I\n\nviolations\x18\x07 \x03(\x0b\x32#.mlspec.pipelines.v1.GraphViolationB\x04\xe2\x41\x01\x03R\nviolations\x12\x30\n\x06owners\x18\x08 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12R\n\nproperties\x18\t \x03(\x0b\x32\x32.mlspec.pipelines.v1.PipelineDraft.PropertiesEntryR\nproperties\x1a[\n\x14ParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:;\xea\x41\x38\n\x17mlspec.io/PipelineDraft*\x0epipelineDrafts2\rpipelineDraft\"\xd9\x06\n\x08Pipeline\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12?\n\x05graph\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphB\x05\xe2\x41\x02\x03\x05R\x05graph\x12X\n\x17published_from_draft_id\x18\x03 \x01(\tB!\xe2\x41\x02\x03\x05\xfa\x41\x19\n\x17mlspec.io/PipelineDraftR\x14publishedFromDraftId\x12\x1f\n\x07version\x18\x04 \x01(\tB\x05\xe2\x41\x02\x03\x05R\x07version\x12 \n\x08sequence\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x08sequence\x12\x44\n\x0cgraph_digest\x18\x06 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x03R\x0bgraphDigest\x12z\n\x18\x64\x65\x66\x61ult_parameter_values\x18\x07 \x03(\x0b\x32\x39.mlspec.pipelines.v1.Pipeline.DefaultParameterValuesEntryB\x05\xe2\x41\x02\x03\x05R\x16\x64\x65\x66\x61ultParameterValues\x12\x43\n\x0cpublish_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0bpublishTime\x12\"\n\tpublisher\x18\t \x01(\tB\x04\xe2\x41\x01\x03R\tpublisher\x12H\n\x0b\x61ttestation\x18\n \x01(\x0b\x32 .mlspec.common.v1.SignedEnvelopeB\x04\xe2\x41\x01\x05R\x0b\x61ttestation\x12\x30\n\x06owners\x18\x0b \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x1a\x62\n\x1b\x44\x65\x66\x61ultParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:,\xea\x41)\n\x12mlspec.io/Pipeline*\tpipelines2\x08pipelineb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIPELINEDRAFT_PARAMETERVALUESENTRY']._serialized_options = b'8\001'
   _globals['_PIPELINEDRAFT_PROPERTIESENTRY']._loaded_options = None
   _globals['_PIPELINEDRAFT_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_PIPELINEDRAFT'].fields_by_name['meta']._loaded_options = None
+  _globals['_PIPELINEDRAFT'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_PIPELINEDRAFT'].fields_by_name['cloned_from']._loaded_options = None
   _globals['_PIPELINEDRAFT'].fields_by_name['cloned_from']._serialized_options = b'\342A\001\003'
   _globals['_PIPELINEDRAFT'].fields_by_name['default_experiment_id']._loaded_options = None
@@ -56,6 +58,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIPELINEDRAFT']._serialized_options = b'\352A8\n\027mlspec.io/PipelineDraft*\016pipelineDrafts2\rpipelineDraft'
   _globals['_PIPELINE_DEFAULTPARAMETERVALUESENTRY']._loaded_options = None
   _globals['_PIPELINE_DEFAULTPARAMETERVALUESENTRY']._serialized_options = b'8\001'
+  _globals['_PIPELINE'].fields_by_name['meta']._loaded_options = None
+  _globals['_PIPELINE'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_PIPELINE'].fields_by_name['graph']._loaded_options = None
   _globals['_PIPELINE'].fields_by_name['graph']._serialized_options = b'\342A\002\003\005'
   _globals['_PIPELINE'].fields_by_name['published_from_draft_id']._loaded_options = None
@@ -77,13 +81,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIPELINE']._loaded_options = None
   _globals['_PIPELINE']._serialized_options = b'\352A)\n\022mlspec.io/Pipeline*\tpipelines2\010pipeline'
   _globals['_PIPELINEDRAFT']._serialized_start=348
-  _globals['_PIPELINEDRAFT']._serialized_end=1261
-  _globals['_PIPELINEDRAFT_PARAMETERVALUESENTRY']._serialized_start=1021
-  _globals['_PIPELINEDRAFT_PARAMETERVALUESENTRY']._serialized_end=1112
-  _globals['_PIPELINEDRAFT_PROPERTIESENTRY']._serialized_start=1114
-  _globals['_PIPELINEDRAFT_PROPERTIESENTRY']._serialized_end=1200
-  _globals['_PIPELINE']._serialized_start=1264
-  _globals['_PIPELINE']._serialized_end=2115
-  _globals['_PIPELINE_DEFAULTPARAMETERVALUESENTRY']._serialized_start=1971
-  _globals['_PIPELINE_DEFAULTPARAMETERVALUESENTRY']._serialized_end=2069
+  _globals['_PIPELINEDRAFT']._serialized_end=1267
+  _globals['_PIPELINEDRAFT_PARAMETERVALUESENTRY']._serialized_start=1027
+  _globals['_PIPELINEDRAFT_PARAMETERVALUESENTRY']._serialized_end=1118
+  _globals['_PIPELINEDRAFT_PROPERTIESENTRY']._serialized_start=1120
+  _globals['_PIPELINEDRAFT_PROPERTIESENTRY']._serialized_end=1206
+  _globals['_PIPELINE']._serialized_start=1270
+  _globals['_PIPELINE']._serialized_end=2127
+  _globals['_PIPELINE_DEFAULTPARAMETERVALUESENTRY']._serialized_start=1983
+  _globals['_PIPELINE_DEFAULTPARAMETERVALUESENTRY']._serialized_end=2081
 # @@protoc_insertion_point(module_scope)

@@ -29,6 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mlspec.common.v1 import compute_pb2 as mlspec_dot_common_dot_v1_dot_compute__pb2
 from mlspec.common.v1 import digest_pb2 as mlspec_dot_common_dot_v1_dot_digest__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_reference__pb2
 from mlspec.common.v1 import run_state_pb2 as mlspec_dot_common_dot_v1_dot_run__state__pb2
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
@@ -36,7 +37,7 @@ from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning
 from mlspec.pipelines.v1 import graph_pb2 as mlspec_dot_pipelines_dot_v1_dot_graph__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&mlspec/pipelines/v1/pipeline_run.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/run_state.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1emlspec/common/v1/warning.proto\x1a\x1fmlspec/pipelines/v1/graph.proto\"\xde\x0b\n\x0bPipelineRun\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12>\n\x0bpipeline_id\x18\x02 \x01(\tB\x1b\xe2\x41\x01\x05\xfa\x41\x14\n\x12mlspec.io/PipelineH\x00R\npipelineId\x12=\n\x08\x64raft_id\x18\x03 \x01(\tB \xe2\x41\x01\x05\xfa\x41\x19\n\x17mlspec.io/PipelineDraftH\x00R\x07\x64raftId\x12-\n\x06run_id\x18\x04 \x01(\tB\x16\xe2\x41\x01\x03\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x42\n\rexperiment_id\x18\x05 \x01(\tB\x1d\xe2\x41\x01\x05\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x0c\x65xperimentId\x12O\n\x0eresolved_graph\x18\x06 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphB\x04\xe2\x41\x01\x03R\rresolvedGraph\x12U\n\x15resolved_graph_digest\x18\x07 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x03R\x13resolvedGraphDigest\x12]\n\x13resolved_references\x18\x08 \x03(\x0b\x32&.mlspec.pipelines.v1.ResolvedReferenceB\x04\xe2\x41\x01\x03R\x12resolvedReferences\x12\x66\n\x10parameter_values\x18\t \x03(\x0b\x32\x35.mlspec.pipelines.v1.PipelineRun.ParameterValuesEntryB\x04\xe2\x41\x01\x03R\x0fparameterValues\x12\x36\n\x05state\x18\n \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x03R\x05state\x12R\n\rstate_history\x18\x0b \x03(\x0b\x32\'.mlspec.pipelines.v1.RunStateTransitionB\x04\xe2\x41\x01\x03R\x0cstateHistory\x12?\n\nstart_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tstartTime\x12;\n\x08\x65nd_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x07\x65ndTime\x12\"\n\tsubmitter\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03R\tsubmitter\x12\x39\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x1d.mlspec.pipelines.v1.RunErrorB\x04\xe2\x41\x01\x03R\x05\x65rror\x12I\n\x0bstep_counts\x18\x10 \x01(\x0b\x32\".mlspec.pipelines.v1.StepRunCountsB\x04\xe2\x41\x01\x03R\nstepCounts\x12M\n\x07outputs\x18\x11 \x03(\x0b\x32-.mlspec.pipelines.v1.PipelineRun.OutputsEntryB\x04\xe2\x41\x01\x03R\x07outputs\x12;\n\x08warnings\x18\x12 \x03(\x0b\x32\x19.mlspec.common.v1.WarningB\x04\xe2\x41\x01\x03R\x08warnings\x1a[\n\x14ParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a^\n\x0cOutputsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PortArtifactsR\x05value:\x02\x38\x01:5\xea\x41\x32\n\x15mlspec.io/PipelineRun*\x0cpipelineRuns2\x0bpipelineRunB\x08\n\x06source\"\x82\x02\n\x11ResolvedReference\x12\x1b\n\tvertex_id\x18\x01 \x01(\tR\x08vertexId\x12#\n\rsubgraph_path\x18\x02 \x03(\tR\x0csubgraphPath\x12;\n\trequested\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\trequested\x12\x39\n\x08resolved\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x08resolved\x12\x33\n\x06\x64igest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\"\xa8\x01\n\x12RunStateTransition\x12\x30\n\x05state\x18\x01 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateR\x05state\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\"\xd8\x02\n\x08RunError\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1b\n\tvertex_id\x18\x03 \x01(\tR\x08vertexId\x12\x36\n\x0bstep_run_id\x18\x04 \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12 \n\texit_code\x18\x05 \x01(\x05H\x00R\x08\x65xitCode\x88\x01\x01\x12\x44\n\x07\x64\x65tails\x18\x06 \x03(\x0b\x32*.mlspec.pipelines.v1.RunError.DetailsEntryR\x07\x64\x65tails\x1aS\n\x0c\x44\x65tailsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x42\x0c\n\n_exit_code\"\xdf\x01\n\rStepRunCounts\x12\x14\n\x05total\x18\x01 \x01(\x05R\x05total\x12\x18\n\x07pending\x18\x02 \x01(\x05R\x07pending\x12\x18\n\x07running\x18\x03 \x01(\x05R\x07running\x12\x1c\n\tsucceeded\x18\x04 \x01(\x05R\tsucceeded\x12\x16\n\x06\x66\x61iled\x18\x05 \x01(\x05R\x06\x66\x61iled\x12\x1c\n\tcancelled\x18\x06 \x01(\x05R\tcancelled\x12\x16\n\x06\x63\x61\x63hed\x18\x07 \x01(\x05R\x06\x63\x61\x63hed\x12\x18\n\x07skipped\x18\x08 \x01(\x05R\x07skipped\"K\n\rPortArtifacts\x12:\n\x0c\x61rtifact_ids\x18\x01 \x03(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x0b\x61rtifactIds\"\xba\x11\n\x07StepRun\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12G\n\x0fpipeline_run_id\x18\x02 \x01(\tB\x1f\xe2\x41\x02\x02\x05\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\rpipelineRunId\x12\"\n\tvertex_id\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x05R\x08vertexId\x12G\n\x12parent_step_run_id\x18\x04 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/StepRunR\x0fparentStepRunId\x12L\n\x11module_version_id\x18\x05 \x01(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17mlspec.io/ModuleVersionR\x0fmoduleVersionId\x12-\n\x06run_id\x18\x06 \x01(\tB\x16\xe2\x41\x01\x03\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x05state\x18\x07 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x03R\x05state\x12R\n\rstate_history\x18\x08 \x03(\x0b\x32\'.mlspec.pipelines.v1.RunStateTransitionB\x04\xe2\x41\x01\x03R\x0cstateHistory\x12?\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tstartTime\x12;\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x07\x65ndTime\x12_\n\x0finput_artifacts\x18\x0b \x03(\x0b\x32\x30.mlspec.pipelines.v1.StepRun.InputArtifactsEntryB\x04\xe2\x41\x01\x05R\x0einputArtifacts\x12V\n\x0cinput_values\x18\x0c \x03(\x0b\x32-.mlspec.pipelines.v1.StepRun.InputValuesEntryB\x04\xe2\x41\x01\x05R\x0binputValues\x12\x62\n\x10parameter_values\x18\r \x03(\x0b\x32\x31.mlspec.pipelines.v1.StepRun.ParameterValuesEntryB\x04\xe2\x41\x01\x05R\x0fparameterValues\x12\x62\n\x10output_artifacts\x18\x0e \x03(\x0b\x32\x31.mlspec.pipelines.v1.StepRun.OutputArtifactsEntryB\x04\xe2\x41\x01\x03R\x0foutputArtifacts\x12Y\n\routput_values\x18\x0f \x03(\x0b\x32..mlspec.pipelines.v1.StepRun.OutputValuesEntryB\x04\xe2\x41\x01\x03R\x0coutputValues\x12:\n\x05\x63\x61\x63he\x18\x10 \x01(\x0b\x32\x1e.mlspec.pipelines.v1.CacheInfoB\x04\xe2\x41\x01\x05R\x05\x63\x61\x63he\x12\x1e\n\x07\x61ttempt\x18\x11 \x01(\x05\x42\x04\xe2\x41\x01\x05R\x07\x61ttempt\x12J\n\x13previous_attempt_id\x18\x12 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/StepRunR\x11previousAttemptId\x12\x32\n\x0fiteration_index\x18\x13 \x01(\x05\x42\x04\xe2\x41\x01\x05H\x00R\x0eiterationIndex\x88\x01\x01\x12\x44\n\x0eiteration_item\x18\x14 \x01(\x0b\x32\x17.mlspec.common.v1.ValueB\x04\xe2\x41\x01\x05R\riterationItem\x12@\n\tresources\x18\x15 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\tresources\x12>\n\x05usage\x18\x16 \x01(\x0b\x32\".mlspec.pipelines.v1.ResourceUsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x37\n\x04logs\x18\x17 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.StepLogsB\x04\xe2\x41\x01\x03R\x04logs\x12\x39\n\x05\x65rror\x18\x18 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.RunErrorB\x04\xe2\x41\x01\x03R\x05\x65rror\x12.\n\x13orchestrator_job_id\x18\x19 \x01(\tR\x11orchestratorJobId\x1a\x65\n\x13InputArtifactsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PortArtifactsR\x05value:\x02\x38\x01\x1aW\n\x10InputValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a[\n\x14ParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a\x66\n\x14OutputArtifactsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PortArtifactsR\x05value:\x02\x38\x01\x1aX\n\x11OutputValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:)\xea\x41&\n\x11mlspec.io/StepRun*\x08stepRuns2\x07stepRunB\x12\n\x10_iteration_index\"\xed\x01\n\tCacheInfo\x12\x38\n\tcache_key\x18\x01 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x08\x63\x61\x63heKey\x12\x10\n\x03hit\x18\x02 \x01(\x08R\x03hit\x12\x43\n\x12source_step_run_id\x18\x03 \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\x0fsourceStepRunId\x12O\n\x16source_pipeline_run_id\x18\x04 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\x13sourcePipelineRunId\"\xe2\x01\n\rResourceUsage\x12(\n\x10\x63pu_core_seconds\x18\x01 \x01(\x01R\x0e\x63puCoreSeconds\x12*\n\x11peak_memory_bytes\x18\x02 \x01(\x03R\x0fpeakMemoryBytes\x12/\n\x13\x61\x63\x63\x65lerator_seconds\x18\x03 \x01(\x01R\x12\x61\x63\x63\x65leratorSeconds\x12\x36\n\twall_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08wallTime\x12\x12\n\x04node\x18\x05 \x01(\tR\x04node\"\xad\x02\n\x08StepLogs\x12\x45\n\x12stdout_artifact_id\x18\x01 \x01(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x10stdoutArtifactId\x12\x45\n\x12stderr_artifact_id\x18\x02 \x01(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x10stderrArtifactId\x12L\n\x16\x64river_log_artifact_id\x18\x03 \x01(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x13\x64riverLogArtifactId\x12\x45\n\x12other_artifact_ids\x18\x04 \x03(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x10otherArtifactIdsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&mlspec/pipelines/v1/pipeline_run.proto\x12\x13mlspec.pipelines.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emlspec/common/v1/compute.proto\x1a\x1dmlspec/common/v1/digest.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/reference.proto\x1a mlspec/common/v1/run_state.proto\x1a\x1cmlspec/common/v1/value.proto\x1a\x1emlspec/common/v1/warning.proto\x1a\x1fmlspec/pipelines/v1/graph.proto\"\xe4\x0b\n\x0bPipelineRun\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12>\n\x0bpipeline_id\x18\x02 \x01(\tB\x1b\xe2\x41\x01\x05\xfa\x41\x14\n\x12mlspec.io/PipelineH\x00R\npipelineId\x12=\n\x08\x64raft_id\x18\x03 \x01(\tB \xe2\x41\x01\x05\xfa\x41\x19\n\x17mlspec.io/PipelineDraftH\x00R\x07\x64raftId\x12-\n\x06run_id\x18\x04 \x01(\tB\x16\xe2\x41\x01\x03\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x42\n\rexperiment_id\x18\x05 \x01(\tB\x1d\xe2\x41\x01\x05\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x0c\x65xperimentId\x12O\n\x0eresolved_graph\x18\x06 \x01(\x0b\x32\".mlspec.pipelines.v1.PipelineGraphB\x04\xe2\x41\x01\x03R\rresolvedGraph\x12U\n\x15resolved_graph_digest\x18\x07 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x03R\x13resolvedGraphDigest\x12]\n\x13resolved_references\x18\x08 \x03(\x0b\x32&.mlspec.pipelines.v1.ResolvedReferenceB\x04\xe2\x41\x01\x03R\x12resolvedReferences\x12\x66\n\x10parameter_values\x18\t \x03(\x0b\x32\x35.mlspec.pipelines.v1.PipelineRun.ParameterValuesEntryB\x04\xe2\x41\x01\x03R\x0fparameterValues\x12\x36\n\x05state\x18\n \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x03R\x05state\x12R\n\rstate_history\x18\x0b \x03(\x0b\x32\'.mlspec.pipelines.v1.RunStateTransitionB\x04\xe2\x41\x01\x03R\x0cstateHistory\x12?\n\nstart_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tstartTime\x12;\n\x08\x65nd_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x07\x65ndTime\x12\"\n\tsubmitter\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03R\tsubmitter\x12\x39\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x1d.mlspec.pipelines.v1.RunErrorB\x04\xe2\x41\x01\x03R\x05\x65rror\x12I\n\x0bstep_counts\x18\x10 \x01(\x0b\x32\".mlspec.pipelines.v1.StepRunCountsB\x04\xe2\x41\x01\x03R\nstepCounts\x12M\n\x07outputs\x18\x11 \x03(\x0b\x32-.mlspec.pipelines.v1.PipelineRun.OutputsEntryB\x04\xe2\x41\x01\x03R\x07outputs\x12;\n\x08warnings\x18\x12 \x03(\x0b\x32\x19.mlspec.common.v1.WarningB\x04\xe2\x41\x01\x03R\x08warnings\x1a[\n\x14ParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a^\n\x0cOutputsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PortArtifactsR\x05value:\x02\x38\x01:5\xea\x41\x32\n\x15mlspec.io/PipelineRun*\x0cpipelineRuns2\x0bpipelineRunB\x0e\n\x06source\x12\x04\x90\xb2\x19\x01\"\x94\x02\n\x11ResolvedReference\x12!\n\tvertex_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x08vertexId\x12#\n\rsubgraph_path\x18\x02 \x03(\tR\x0csubgraphPath\x12\x41\n\trequested\x18\x03 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\trequested\x12?\n\x08resolved\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x02R\x08resolved\x12\x33\n\x06\x64igest\x18\x05 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetR\x06\x64igest\"\xb4\x01\n\x12RunStateTransition\x12\x36\n\x05state\x18\x01 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x02R\x05state\x12\x34\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\x04time\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\"\xe4\x02\n\x08RunError\x12\x18\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x63ode\x12\x1e\n\x07message\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07message\x12\x1b\n\tvertex_id\x18\x03 \x01(\tR\x08vertexId\x12\x36\n\x0bstep_run_id\x18\x04 \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\tstepRunId\x12 \n\texit_code\x18\x05 \x01(\x05H\x00R\x08\x65xitCode\x88\x01\x01\x12\x44\n\x07\x64\x65tails\x18\x06 \x03(\x0b\x32*.mlspec.pipelines.v1.RunError.DetailsEntryR\x07\x64\x65tails\x1aS\n\x0c\x44\x65tailsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x42\x0c\n\n_exit_code\"\x8f\x02\n\rStepRunCounts\x12\x1a\n\x05total\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x05total\x12\x1e\n\x07pending\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x07pending\x12\x1e\n\x07running\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x07running\x12\"\n\tsucceeded\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tsucceeded\x12\x1c\n\x06\x66\x61iled\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x06\x66\x61iled\x12\"\n\tcancelled\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tcancelled\x12\x1c\n\x06\x63\x61\x63hed\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x06\x63\x61\x63hed\x12\x1e\n\x07skipped\x18\x08 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x07skipped\"O\n\rPortArtifacts\x12>\n\x0c\x61rtifact_ids\x18\x01 \x03(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x0b\x61rtifactIds\"\xba\x11\n\x07StepRun\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12G\n\x0fpipeline_run_id\x18\x02 \x01(\tB\x1f\xe2\x41\x02\x02\x05\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\rpipelineRunId\x12\"\n\tvertex_id\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x05R\x08vertexId\x12G\n\x12parent_step_run_id\x18\x04 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/StepRunR\x0fparentStepRunId\x12L\n\x11module_version_id\x18\x05 \x01(\tB \xe2\x41\x01\x03\xfa\x41\x19\n\x17mlspec.io/ModuleVersionR\x0fmoduleVersionId\x12-\n\x06run_id\x18\x06 \x01(\tB\x16\xe2\x41\x01\x03\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x05state\x18\x07 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x03R\x05state\x12R\n\rstate_history\x18\x08 \x03(\x0b\x32\'.mlspec.pipelines.v1.RunStateTransitionB\x04\xe2\x41\x01\x03R\x0cstateHistory\x12?\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tstartTime\x12;\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x07\x65ndTime\x12_\n\x0finput_artifacts\x18\x0b \x03(\x0b\x32\x30.mlspec.pipelines.v1.StepRun.InputArtifactsEntryB\x04\xe2\x41\x01\x05R\x0einputArtifacts\x12V\n\x0cinput_values\x18\x0c \x03(\x0b\x32-.mlspec.pipelines.v1.StepRun.InputValuesEntryB\x04\xe2\x41\x01\x05R\x0binputValues\x12\x62\n\x10parameter_values\x18\r \x03(\x0b\x32\x31.mlspec.pipelines.v1.StepRun.ParameterValuesEntryB\x04\xe2\x41\x01\x05R\x0fparameterValues\x12\x62\n\x10output_artifacts\x18\x0e \x03(\x0b\x32\x31.mlspec.pipelines.v1.StepRun.OutputArtifactsEntryB\x04\xe2\x41\x01\x03R\x0foutputArtifacts\x12Y\n\routput_values\x18\x0f \x03(\x0b\x32..mlspec.pipelines.v1.StepRun.OutputValuesEntryB\x04\xe2\x41\x01\x03R\x0coutputValues\x12:\n\x05\x63\x61\x63he\x18\x10 \x01(\x0b\x32\x1e.mlspec.pipelines.v1.CacheInfoB\x04\xe2\x41\x01\x05R\x05\x63\x61\x63he\x12\x1e\n\x07\x61ttempt\x18\x11 \x01(\x05\x42\x04\xe2\x41\x01\x05R\x07\x61ttempt\x12J\n\x13previous_attempt_id\x18\x12 \x01(\tB\x1a\xe2\x41\x01\x05\xfa\x41\x13\n\x11mlspec.io/StepRunR\x11previousAttemptId\x12\x32\n\x0fiteration_index\x18\x13 \x01(\x05\x42\x04\xe2\x41\x01\x05H\x00R\x0eiterationIndex\x88\x01\x01\x12\x44\n\x0eiteration_item\x18\x14 \x01(\x0b\x32\x17.mlspec.common.v1.ValueB\x04\xe2\x41\x01\x05R\riterationItem\x12@\n\tresources\x18\x15 \x01(\x0b\x32\".mlspec.common.v1.ComputeResourcesR\tresources\x12>\n\x05usage\x18\x16 \x01(\x0b\x32\".mlspec.pipelines.v1.ResourceUsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x37\n\x04logs\x18\x17 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.StepLogsB\x04\xe2\x41\x01\x03R\x04logs\x12\x39\n\x05\x65rror\x18\x18 \x01(\x0b\x32\x1d.mlspec.pipelines.v1.RunErrorB\x04\xe2\x41\x01\x03R\x05\x65rror\x12.\n\x13orchestrator_job_id\x18\x19 \x01(\tR\x11orchestratorJobId\x1a\x65\n\x13InputArtifactsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PortArtifactsR\x05value:\x02\x38\x01\x1aW\n\x10InputValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a[\n\x14ParameterValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01\x1a\x66\n\x14OutputArtifactsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32\".mlspec.pipelines.v1.PortArtifactsR\x05value:\x02\x38\x01\x1aX\n\x11OutputValuesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:)\xea\x41&\n\x11mlspec.io/StepRun*\x08stepRuns2\x07stepRunB\x12\n\x10_iteration_index\"\xf3\x01\n\tCacheInfo\x12>\n\tcache_key\x18\x01 \x01(\x0b\x32\x1b.mlspec.common.v1.DigestSetB\x04\xe2\x41\x01\x02R\x08\x63\x61\x63heKey\x12\x10\n\x03hit\x18\x02 \x01(\x08R\x03hit\x12\x43\n\x12source_step_run_id\x18\x03 \x01(\tB\x16\xfa\x41\x13\n\x11mlspec.io/StepRunR\x0fsourceStepRunId\x12O\n\x16source_pipeline_run_id\x18\x04 \x01(\tB\x1a\xfa\x41\x17\n\x15mlspec.io/PipelineRunR\x13sourcePipelineRunId\"\xe2\x01\n\rResourceUsage\x12(\n\x10\x63pu_core_seconds\x18\x01 \x01(\x01R\x0e\x63puCoreSeconds\x12*\n\x11peak_memory_bytes\x18\x02 \x01(\x03R\x0fpeakMemoryBytes\x12/\n\x13\x61\x63\x63\x65lerator_seconds\x18\x03 \x01(\x01R\x12\x61\x63\x63\x65leratorSeconds\x12\x36\n\twall_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08wallTime\x12\x12\n\x04node\x18\x05 \x01(\tR\x04node\"\xad\x02\n\x08StepLogs\x12\x45\n\x12stdout_artifact_id\x18\x01 \x01(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x10stdoutArtifactId\x12\x45\n\x12stderr_artifact_id\x18\x02 \x01(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x10stderrArtifactId\x12L\n\x16\x64river_log_artifact_id\x18\x03 \x01(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x13\x64riverLogArtifactId\x12\x45\n\x12other_artifact_ids\x18\x04 \x03(\tB\x17\xfa\x41\x14\n\x12mlspec.io/ArtifactR\x10otherArtifactIdsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,6 +48,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIPELINERUN_PARAMETERVALUESENTRY']._serialized_options = b'8\001'
   _globals['_PIPELINERUN_OUTPUTSENTRY']._loaded_options = None
   _globals['_PIPELINERUN_OUTPUTSENTRY']._serialized_options = b'8\001'
+  _globals['_PIPELINERUN'].oneofs_by_name['source']._loaded_options = None
+  _globals['_PIPELINERUN'].oneofs_by_name['source']._serialized_options = b'\220\262\031\001'
   _globals['_PIPELINERUN'].fields_by_name['pipeline_id']._loaded_options = None
   _globals['_PIPELINERUN'].fields_by_name['pipeline_id']._serialized_options = b'\342A\001\005\372A\024\n\022mlspec.io/Pipeline'
   _globals['_PIPELINERUN'].fields_by_name['draft_id']._loaded_options = None
@@ -83,12 +86,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIPELINERUN'].fields_by_name['warnings']._serialized_options = b'\342A\001\003'
   _globals['_PIPELINERUN']._loaded_options = None
   _globals['_PIPELINERUN']._serialized_options = b'\352A2\n\025mlspec.io/PipelineRun*\014pipelineRuns2\013pipelineRun'
+  _globals['_RESOLVEDREFERENCE'].fields_by_name['vertex_id']._loaded_options = None
+  _globals['_RESOLVEDREFERENCE'].fields_by_name['vertex_id']._serialized_options = b'\342A\001\002'
+  _globals['_RESOLVEDREFERENCE'].fields_by_name['requested']._loaded_options = None
+  _globals['_RESOLVEDREFERENCE'].fields_by_name['requested']._serialized_options = b'\342A\001\002'
+  _globals['_RESOLVEDREFERENCE'].fields_by_name['resolved']._loaded_options = None
+  _globals['_RESOLVEDREFERENCE'].fields_by_name['resolved']._serialized_options = b'\342A\001\002'
+  _globals['_RUNSTATETRANSITION'].fields_by_name['state']._loaded_options = None
+  _globals['_RUNSTATETRANSITION'].fields_by_name['state']._serialized_options = b'\342A\001\002'
+  _globals['_RUNSTATETRANSITION'].fields_by_name['time']._loaded_options = None
+  _globals['_RUNSTATETRANSITION'].fields_by_name['time']._serialized_options = b'\342A\001\002'
   _globals['_RUNERROR_DETAILSENTRY']._loaded_options = None
   _globals['_RUNERROR_DETAILSENTRY']._serialized_options = b'8\001'
+  _globals['_RUNERROR'].fields_by_name['code']._loaded_options = None
+  _globals['_RUNERROR'].fields_by_name['code']._serialized_options = b'\342A\001\002'
+  _globals['_RUNERROR'].fields_by_name['message']._loaded_options = None
+  _globals['_RUNERROR'].fields_by_name['message']._serialized_options = b'\342A\001\002'
   _globals['_RUNERROR'].fields_by_name['step_run_id']._loaded_options = None
   _globals['_RUNERROR'].fields_by_name['step_run_id']._serialized_options = b'\372A\023\n\021mlspec.io/StepRun'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['total']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['total']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['pending']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['pending']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['running']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['running']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['succeeded']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['succeeded']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['failed']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['failed']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['cancelled']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['cancelled']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['cached']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['cached']._serialized_options = b'\342A\001\003'
+  _globals['_STEPRUNCOUNTS'].fields_by_name['skipped']._loaded_options = None
+  _globals['_STEPRUNCOUNTS'].fields_by_name['skipped']._serialized_options = b'\342A\001\003'
   _globals['_PORTARTIFACTS'].fields_by_name['artifact_ids']._loaded_options = None
-  _globals['_PORTARTIFACTS'].fields_by_name['artifact_ids']._serialized_options = b'\372A\024\n\022mlspec.io/Artifact'
+  _globals['_PORTARTIFACTS'].fields_by_name['artifact_ids']._serialized_options = b'\342A\001\002\372A\024\n\022mlspec.io/Artifact'
   _globals['_STEPRUN_INPUTARTIFACTSENTRY']._loaded_options = None
   _globals['_STEPRUN_INPUTARTIFACTSENTRY']._serialized_options = b'8\001'
   _globals['_STEPRUN_INPUTVALUESENTRY']._loaded_options = None
@@ -145,6 +178,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STEPRUN'].fields_by_name['error']._serialized_options = b'\342A\001\003'
   _globals['_STEPRUN']._loaded_options = None
   _globals['_STEPRUN']._serialized_options = b'\352A&\n\021mlspec.io/StepRun*\010stepRuns2\007stepRun'
+  _globals['_CACHEINFO'].fields_by_name['cache_key']._loaded_options = None
+  _globals['_CACHEINFO'].fields_by_name['cache_key']._serialized_options = b'\342A\001\002'
   _globals['_CACHEINFO'].fields_by_name['source_step_run_id']._loaded_options = None
   _globals['_CACHEINFO'].fields_by_name['source_step_run_id']._serialized_options = b'\372A\023\n\021mlspec.io/StepRun'
   _globals['_CACHEINFO'].fields_by_name['source_pipeline_run_id']._loaded_options = None
@@ -157,40 +192,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STEPLOGS'].fields_by_name['driver_log_artifact_id']._serialized_options = b'\372A\024\n\022mlspec.io/Artifact'
   _globals['_STEPLOGS'].fields_by_name['other_artifact_ids']._loaded_options = None
   _globals['_STEPLOGS'].fields_by_name['other_artifact_ids']._serialized_options = b'\372A\024\n\022mlspec.io/Artifact'
-  _globals['_PIPELINERUN']._serialized_start=451
-  _globals['_PIPELINERUN']._serialized_end=1953
-  _globals['_PIPELINERUN_PARAMETERVALUESENTRY']._serialized_start=1701
-  _globals['_PIPELINERUN_PARAMETERVALUESENTRY']._serialized_end=1792
-  _globals['_PIPELINERUN_OUTPUTSENTRY']._serialized_start=1794
-  _globals['_PIPELINERUN_OUTPUTSENTRY']._serialized_end=1888
-  _globals['_RESOLVEDREFERENCE']._serialized_start=1956
-  _globals['_RESOLVEDREFERENCE']._serialized_end=2214
-  _globals['_RUNSTATETRANSITION']._serialized_start=2217
-  _globals['_RUNSTATETRANSITION']._serialized_end=2385
-  _globals['_RUNERROR']._serialized_start=2388
-  _globals['_RUNERROR']._serialized_end=2732
-  _globals['_RUNERROR_DETAILSENTRY']._serialized_start=2635
-  _globals['_RUNERROR_DETAILSENTRY']._serialized_end=2718
-  _globals['_STEPRUNCOUNTS']._serialized_start=2735
-  _globals['_STEPRUNCOUNTS']._serialized_end=2958
-  _globals['_PORTARTIFACTS']._serialized_start=2960
-  _globals['_PORTARTIFACTS']._serialized_end=3035
-  _globals['_STEPRUN']._serialized_start=3038
-  _globals['_STEPRUN']._serialized_end=5272
-  _globals['_STEPRUN_INPUTARTIFACTSENTRY']._serialized_start=4732
-  _globals['_STEPRUN_INPUTARTIFACTSENTRY']._serialized_end=4833
-  _globals['_STEPRUN_INPUTVALUESENTRY']._serialized_start=4835
-  _globals['_STEPRUN_INPUTVALUESENTRY']._serialized_end=4922
-  _globals['_STEPRUN_PARAMETERVALUESENTRY']._serialized_start=1701
-  _globals['_STEPRUN_PARAMETERVALUESENTRY']._serialized_end=1792
-  _globals['_STEPRUN_OUTPUTARTIFACTSENTRY']._serialized_start=5017
-  _globals['_STEPRUN_OUTPUTARTIFACTSENTRY']._serialized_end=5119
-  _globals['_STEPRUN_OUTPUTVALUESENTRY']._serialized_start=5121
-  _globals['_STEPRUN_OUTPUTVALUESENTRY']._serialized_end=5209
-  _globals['_CACHEINFO']._serialized_start=5275
-  _globals['_CACHEINFO']._serialized_end=5512
-  _globals['_RESOURCEUSAGE']._serialized_start=5515
-  _globals['_RESOURCEUSAGE']._serialized_end=5741
-  _globals['_STEPLOGS']._serialized_start=5744
-  _globals['_STEPLOGS']._serialized_end=6045
+  _globals['_PIPELINERUN']._serialized_start=483
+  _globals['_PIPELINERUN']._serialized_end=1991
+  _globals['_PIPELINERUN_PARAMETERVALUESENTRY']._serialized_start=1733
+  _globals['_PIPELINERUN_PARAMETERVALUESENTRY']._serialized_end=1824
+  _globals['_PIPELINERUN_OUTPUTSENTRY']._serialized_start=1826
+  _globals['_PIPELINERUN_OUTPUTSENTRY']._serialized_end=1920
+  _globals['_RESOLVEDREFERENCE']._serialized_start=1994
+  _globals['_RESOLVEDREFERENCE']._serialized_end=2270
+  _globals['_RUNSTATETRANSITION']._serialized_start=2273
+  _globals['_RUNSTATETRANSITION']._serialized_end=2453
+  _globals['_RUNERROR']._serialized_start=2456
+  _globals['_RUNERROR']._serialized_end=2812
+  _globals['_RUNERROR_DETAILSENTRY']._serialized_start=2715
+  _globals['_RUNERROR_DETAILSENTRY']._serialized_end=2798
+  _globals['_STEPRUNCOUNTS']._serialized_start=2815
+  _globals['_STEPRUNCOUNTS']._serialized_end=3086
+  _globals['_PORTARTIFACTS']._serialized_start=3088
+  _globals['_PORTARTIFACTS']._serialized_end=3167
+  _globals['_STEPRUN']._serialized_start=3170
+  _globals['_STEPRUN']._serialized_end=5404
+  _globals['_STEPRUN_INPUTARTIFACTSENTRY']._serialized_start=4864
+  _globals['_STEPRUN_INPUTARTIFACTSENTRY']._serialized_end=4965
+  _globals['_STEPRUN_INPUTVALUESENTRY']._serialized_start=4967
+  _globals['_STEPRUN_INPUTVALUESENTRY']._serialized_end=5054
+  _globals['_STEPRUN_PARAMETERVALUESENTRY']._serialized_start=1733
+  _globals['_STEPRUN_PARAMETERVALUESENTRY']._serialized_end=1824
+  _globals['_STEPRUN_OUTPUTARTIFACTSENTRY']._serialized_start=5149
+  _globals['_STEPRUN_OUTPUTARTIFACTSENTRY']._serialized_end=5251
+  _globals['_STEPRUN_OUTPUTVALUESENTRY']._serialized_start=5253
+  _globals['_STEPRUN_OUTPUTVALUESENTRY']._serialized_end=5341
+  _globals['_CACHEINFO']._serialized_start=5407
+  _globals['_CACHEINFO']._serialized_end=5650
+  _globals['_RESOURCEUSAGE']._serialized_start=5653
+  _globals['_RESOURCEUSAGE']._serialized_end=5879
+  _globals['_STEPLOGS']._serialized_start=5882
+  _globals['_STEPLOGS']._serialized_end=6183
 # @@protoc_insertion_point(module_scope)

@@ -115,7 +115,7 @@ class PipelineRun(message.Message):
     """Output only. Identity (user or service account) that submitted the run."""
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields. For this kind `meta.name` is optional: when empty the
+        """Optional. Common object fields. For this kind `meta.name` is optional: when empty the
         server generates one (`<pipeline or draft name>-<yyyymmdd-hhmmss>`).
         """
 
@@ -600,7 +600,7 @@ class StepRun(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields. For this kind `meta.name` is optional and unique
+        """Optional. Common object fields. For this kind `meta.name` is optional and unique
         within the pipeline run; when empty the server sets it to
         `<vertex_id>[-<iteration_index>]-<attempt>`.
         """

@@ -37,9 +37,16 @@ class CreateModuleRequest(message.Message):
 
     MODULE_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def module(self) -> module_pb2.Module:
@@ -50,10 +57,11 @@ class CreateModuleRequest(message.Message):
         *,
         module: module_pb2.Module | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["module", b"module"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["module", b"module", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["module", b"module", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -223,8 +231,15 @@ class UpdateModuleRequest(message.Message):
     MODULE_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def module(self) -> module_pb2.Module:
         """Required. The module with `meta.id` and `meta.etag` set and the new field values."""
@@ -239,10 +254,11 @@ class UpdateModuleRequest(message.Message):
         module: module_pb2.Module | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["module", b"module", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["module", b"module", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["module", b"module", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -282,8 +298,15 @@ class CreateModuleVersionRequest(message.Message):
 
     MODULE_VERSION_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def module_version(self) -> module_pb2.ModuleVersion:
         """Required. The version to create, with `module_id` set; output-only fields are
@@ -295,10 +318,11 @@ class CreateModuleVersionRequest(message.Message):
         *,
         module_version: module_pb2.ModuleVersion | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["module_version", b"module_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["module_version", b"module_version", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["module_version", b"module_version", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -480,8 +504,15 @@ class UpdateModuleVersionRequest(message.Message):
     MODULE_VERSION_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def module_version(self) -> module_pb2.ModuleVersion:
         """Required. The version with `meta.id` and `meta.etag` set and the new description or
@@ -500,10 +531,11 @@ class UpdateModuleVersionRequest(message.Message):
         module_version: module_pb2.ModuleVersion | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["module_version", b"module_version", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["module_version", b"module_version", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["module_version", b"module_version", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -543,8 +575,15 @@ class CreatePipelineDraftRequest(message.Message):
 
     PIPELINE_DRAFT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def pipeline_draft(self) -> pipeline_pb2.PipelineDraft:
         """Required. The draft to create; output-only fields are ignored."""
@@ -554,10 +593,11 @@ class CreatePipelineDraftRequest(message.Message):
         *,
         pipeline_draft: pipeline_pb2.PipelineDraft | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["pipeline_draft", b"pipeline_draft"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["pipeline_draft", b"pipeline_draft", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["pipeline_draft", b"pipeline_draft", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -727,8 +767,15 @@ class UpdatePipelineDraftRequest(message.Message):
     PIPELINE_DRAFT_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def pipeline_draft(self) -> pipeline_pb2.PipelineDraft:
         """Required. The draft with `meta.id` and `meta.etag` set and the new field values."""
@@ -743,10 +790,11 @@ class UpdatePipelineDraftRequest(message.Message):
         pipeline_draft: pipeline_pb2.PipelineDraft | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["pipeline_draft", b"pipeline_draft", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["pipeline_draft", b"pipeline_draft", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["pipeline_draft", b"pipeline_draft", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -791,6 +839,7 @@ class PublishPipelineDraftRequest(message.Message):
     DESCRIPTION_FIELD_NUMBER: builtins.int
     ATTESTATION_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     draft_id: builtins.str
     """Required. Id of the draft to publish."""
     draft_etag: builtins.str
@@ -807,6 +856,12 @@ class PublishPipelineDraftRequest(message.Message):
     """Optional. Description of the published pipeline; defaults to the draft's."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def attestation(self) -> digest_pb2.SignedEnvelope:
         """Optional. Signed statement over the graph digest to store with the pipeline."""
@@ -821,10 +876,11 @@ class PublishPipelineDraftRequest(message.Message):
         description: builtins.str = ...,
         attestation: digest_pb2.SignedEnvelope | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["attestation", b"attestation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["attestation", b"attestation", "description", b"description", "draft_etag", b"draft_etag", "draft_id", b"draft_id", "name", b"name", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["attestation", b"attestation", "description", b"description", "draft_etag", b"draft_etag", "draft_id", b"draft_id", "name", b"name", "request_id", b"request_id", "validate_only", b"validate_only", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1006,8 +1062,15 @@ class UpdatePipelineRequest(message.Message):
     PIPELINE_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def pipeline(self) -> pipeline_pb2.Pipeline:
         """Required. The pipeline with `meta.id` and `meta.etag` set and the new description,
@@ -1026,10 +1089,11 @@ class UpdatePipelineRequest(message.Message):
         pipeline: pipeline_pb2.Pipeline | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["pipeline", b"pipeline", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["pipeline", b"pipeline", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["pipeline", b"pipeline", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1222,6 +1286,7 @@ class SubmitPipelineDraftRequest(message.Message):
     RUN_DESCRIPTION_FIELD_NUMBER: builtins.int
     RUN_LABELS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     draft_id: builtins.str
     """Required. Id of the draft to submit."""
     experiment_id: builtins.str
@@ -1235,6 +1300,12 @@ class SubmitPipelineDraftRequest(message.Message):
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first run instead
     of starting another.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def parameter_values(self) -> containers.MessageMap[builtins.str, value_pb2.Value]:
@@ -1256,10 +1327,11 @@ class SubmitPipelineDraftRequest(message.Message):
         run_description: builtins.str = ...,
         run_labels: abc.Mapping[builtins.str, builtins.str] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["draft_id", b"draft_id", "experiment_id", b"experiment_id", "parameter_values", b"parameter_values", "request_id", b"request_id", "run_description", b"run_description", "run_labels", b"run_labels", "run_name", b"run_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["draft_id", b"draft_id", "experiment_id", b"experiment_id", "parameter_values", b"parameter_values", "request_id", b"request_id", "run_description", b"run_description", "run_labels", b"run_labels", "run_name", b"run_name", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1345,6 +1417,7 @@ class SubmitPipelineRequest(message.Message):
     RUN_DESCRIPTION_FIELD_NUMBER: builtins.int
     RUN_LABELS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     experiment_id: builtins.str
     """Optional. Id of the tracking Experiment the run joins."""
     run_name: builtins.str
@@ -1354,6 +1427,12 @@ class SubmitPipelineRequest(message.Message):
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first run instead
     of starting another.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def pipeline(self) -> reference_pb2.ResourceRef:
@@ -1381,10 +1460,11 @@ class SubmitPipelineRequest(message.Message):
         run_description: builtins.str = ...,
         run_labels: abc.Mapping[builtins.str, builtins.str] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["pipeline", b"pipeline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment_id", b"experiment_id", "parameter_values", b"parameter_values", "pipeline", b"pipeline", "request_id", b"request_id", "run_description", b"run_description", "run_labels", b"run_labels", "run_name", b"run_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment_id", b"experiment_id", "parameter_values", b"parameter_values", "pipeline", b"pipeline", "request_id", b"request_id", "run_description", b"run_description", "run_labels", b"run_labels", "run_name", b"run_name", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1578,6 +1658,7 @@ class UpdatePipelineRunStateRequest(message.Message):
     ERROR_FIELD_NUMBER: builtins.int
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     pipeline_run_id: builtins.str
     """Required. Id of the pipeline run."""
     state: run_state_pb2.RunState.ValueType
@@ -1590,6 +1671,12 @@ class UpdatePipelineRunStateRequest(message.Message):
     """Optional. The etag the caller last read; on mismatch the call fails with ABORTED."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def error(self) -> pipeline_run_pb2.RunError:
         """Optional. Why the run failed, with RUN_STATE_FAILED."""
@@ -1604,10 +1691,11 @@ class UpdatePipelineRunStateRequest(message.Message):
         error: pipeline_run_pb2.RunError | None = ...,
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["error", b"error"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["error", b"error", "etag", b"etag", "message", b"message", "pipeline_run_id", b"pipeline_run_id", "reason", b"reason", "request_id", b"request_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["error", b"error", "etag", b"etag", "message", b"message", "pipeline_run_id", b"pipeline_run_id", "reason", b"reason", "request_id", b"request_id", "state", b"state", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1649,6 +1737,7 @@ class ClonePipelineRunRequest(message.Message):
     DRAFT_NAME_FIELD_NUMBER: builtins.int
     PIN_RESOLVED_VERSIONS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     pipeline_run_id: builtins.str
     """Required. Id of the pipeline run to clone."""
     draft_name: builtins.str
@@ -1659,6 +1748,12 @@ class ClonePipelineRunRequest(message.Message):
     """
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     def __init__(
         self,
         *,
@@ -1666,10 +1761,11 @@ class ClonePipelineRunRequest(message.Message):
         draft_name: builtins.str = ...,
         pin_resolved_versions: builtins.bool = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["draft_name", b"draft_name", "pin_resolved_versions", b"pin_resolved_versions", "pipeline_run_id", b"pipeline_run_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["draft_name", b"draft_name", "pin_resolved_versions", b"pin_resolved_versions", "pipeline_run_id", b"pipeline_run_id", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1710,10 +1806,17 @@ class ClonePipelineRequest(message.Message):
     PIPELINE_FIELD_NUMBER: builtins.int
     DRAFT_NAME_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     draft_name: builtins.str
     """Optional. Name of the new draft; generated when empty."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def pipeline(self) -> reference_pb2.ResourceRef:
         """Required. The pipeline to clone (kind RESOURCE_KIND_PIPELINE), by id or by name and
@@ -1726,10 +1829,11 @@ class ClonePipelineRequest(message.Message):
         pipeline: reference_pb2.ResourceRef | None = ...,
         draft_name: builtins.str = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["pipeline", b"pipeline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["draft_name", b"draft_name", "pipeline", b"pipeline", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["draft_name", b"draft_name", "pipeline", b"pipeline", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1769,8 +1873,15 @@ class CreateStepRunRequest(message.Message):
 
     STEP_RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def step_run(self) -> pipeline_run_pb2.StepRun:
         """Required. The step run to report, with `pipeline_run_id` and `vertex_id` set;
@@ -1783,10 +1894,11 @@ class CreateStepRunRequest(message.Message):
         *,
         step_run: pipeline_run_pb2.StepRun | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["step_run", b"step_run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "step_run", b"step_run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "step_run", b"step_run", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2028,6 +2140,7 @@ class UpdateStepRunStateRequest(message.Message):
     ERROR_FIELD_NUMBER: builtins.int
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     step_run_id: builtins.str
     """Required. Id of the step run."""
     state: run_state_pb2.RunState.ValueType
@@ -2040,6 +2153,12 @@ class UpdateStepRunStateRequest(message.Message):
     """Optional. The etag the caller last read; on mismatch the call fails with ABORTED."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def output_artifacts(self) -> containers.MessageMap[builtins.str, pipeline_run_pb2.PortArtifacts]:
         """Optional. Artifacts produced on each output port, keyed by port name; with a
@@ -2077,10 +2196,11 @@ class UpdateStepRunStateRequest(message.Message):
         error: pipeline_run_pb2.RunError | None = ...,
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["error", b"error", "logs", b"logs", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["error", b"error", "etag", b"etag", "logs", b"logs", "message", b"message", "output_artifacts", b"output_artifacts", "output_values", b"output_values", "reason", b"reason", "request_id", b"request_id", "state", b"state", "step_run_id", b"step_run_id", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["error", b"error", "etag", b"etag", "logs", b"logs", "message", b"message", "output_artifacts", b"output_artifacts", "output_values", b"output_values", "reason", b"reason", "request_id", b"request_id", "state", b"state", "step_run_id", b"step_run_id", "usage", b"usage", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -41,16 +41,9 @@ def combine_batches(responses: list[Message]) -> Message:
     )
 
 
-def _known_stream(res: Resources, stream: str) -> None:
-    """NOT_FOUND for a stream id that has no record."""
-    if stream and res.last_log(stream) is None:
-        raise errors.NotFound(f"no log stream {stream!r}", reason="LOG_STREAM_NOT_FOUND")
-
-
 def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
     """Pages through records by (stream, sequence), filtered by the typed fields and `filter`."""
     descending = paging.sort_descending(request.order_by, "sequence_number", default=False)
-    _known_stream(res, request.log_stream_id)
     keep = _record_filter(request.filter, request.request_id)
     size = paging.page_size(request.page_size, 100)
     fingerprint = paging.query_fingerprint(request)
@@ -61,6 +54,8 @@ def list_logs(request: pb.ListInferenceLogsRequest, res: Resources) -> Message:
     model_id = ""
     if request.HasField("model_version"):
         model_id = res.resolve(request.model_version, "model_version", for_use=False).record.id
+    if request.log_stream_id:
+        streams.require_stream(res, request.log_stream_id)
 
     def fetch(position: tuple[str, int] | None, limit: int) -> list[tuple[tuple[str, int], Any]]:
         rows = res.log_page(
@@ -112,7 +107,8 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
     if not request.log_stream_id:
         raise errors.invalid("log_stream_id", "is required")
     keep = _record_filter(request.filter, "")
-    _known_stream(res, request.log_stream_id)
+    if request.log_stream_id:
+        streams.require_stream(res, request.log_stream_id)
     position = (request.log_stream_id, request.after_sequence_number)
     while True:
         rows = res.log_page(

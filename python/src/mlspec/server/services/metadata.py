@@ -24,5 +24,5 @@ ROUTES = {
     "CreateWorkflowMetadataRecord": CREATE,
     "GetWorkflowMetadataRecord": GET,
     "ListWorkflowMetadataRecords": LIST,
-    "ValidateWorkflowMetadata": read(validate),
+    "ValidateWorkflowMetadata": read(validate, checks=("workflow_metadata",)),
 }

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain import kind_rules
-from mlspec.domain.common.resources import Resources
+from mlspec.domain.common.resources import DEPRECATED, Resources
 from mlspec.domain.pipelines import graph, modules, pipeline_runs, submission
 from mlspec.pipelines.v1 import graph_pb2, pipeline_pb2
 from mlspec.pipelines.v1 import pipelines_service_pb2 as pb
@@ -121,6 +121,15 @@ def update_step_run_state(request: pb.UpdateStepRunStateRequest, res: Resources)
     return pb.UpdateStepRunStateResponse(step_run=pipeline_runs.update_step_run_state(res, request))
 
 
+def get_pipeline(request: pb.GetPipelineRequest, res: Resources) -> Message:
+    """A pipeline by id, or by name and version (the latest active one without a version)."""
+    loaded = submission.get_pipeline(res, request)
+    if loaded.record.status == DEPRECATED:
+        res.check_usable(loaded, request.WhichOneof("selector") or "id")
+    assert isinstance(loaded.message, pipeline_pb2.Pipeline)
+    return pb.GetPipelineResponse(pipeline=loaded.message)
+
+
 # Every RPC of PipelinesService and what serves it (server/routes.py says how to read this).
 ROUTES = {
     "CreateModule": CREATE,
@@ -136,10 +145,10 @@ ROUTES = {
     "ListPipelineDrafts": LIST,
     "UpdatePipelineDraft": write(update_draft),
     "PublishPipelineDraft": write(publish_draft),
-    "GetPipeline": GET,
+    "GetPipeline": read(get_pipeline),
     "ListPipelines": LIST,
     "UpdatePipeline": UPDATE,
-    "ValidatePipelineGraph": read(validate_graph),
+    "ValidatePipelineGraph": read(validate_graph, checks=("graph",)),
     "SubmitPipelineDraft": write(submit_draft),
     "SubmitPipeline": write(submit_pipeline),
     "GetPipelineRun": GET,

@@ -43,19 +43,19 @@ def rename(request: pb.RenameResourceRequest, res: Resources) -> Message:
 
 def archive(request: pb.ArchiveResourceRequest, res: Resources) -> Message:
     """Archives a resource referenced by id."""
-    loaded = res.set_status(request.resource, ARCHIVED, request.etag, "resource")
+    loaded = kind_rules.set_status(res, request.resource, ARCHIVED, request.etag, "resource")
     return _fill(pb.ArchiveResourceResponse(), loaded)
 
 
 def deprecate(request: pb.DeprecateResourceRequest, res: Resources) -> Message:
     """Deprecates a resource referenced by id."""
-    loaded = res.set_status(request.resource, DEPRECATED, request.etag, "resource")
+    loaded = kind_rules.set_status(res, request.resource, DEPRECATED, request.etag, "resource")
     return _fill(pb.DeprecateResourceResponse(), loaded)
 
 
 def reactivate(request: pb.ReactivateResourceRequest, res: Resources) -> Message:
     """Reactivates a resource referenced by id (its name must still be free)."""
-    loaded = res.set_status(request.resource, ACTIVE, request.etag, "resource")
+    loaded = kind_rules.set_status(res, request.resource, ACTIVE, request.etag, "resource")
     return _fill(pb.ReactivateResourceResponse(), loaded)
 
 

@@ -74,45 +74,58 @@ def log_run_outputs(request: pb.LogRunOutputsRequest, res: Resources) -> Message
 
 
 def get_metric_history(request: pb.GetMetricHistoryRequest, res: Resources) -> Message:
-    """Pages through one metric's points in the order they were logged.
+    """Pages through one metric's points by step, then timestamp (then recording order).
 
-    Steps are bounded in SQL; a slice is matched on the decoded points, reading at most
-    ``paging.MAX_SCANNED_PER_PAGE`` points per call (a short page then carries a token).
+    Pages hold 1,000 points by default and at most 25,000. Steps are bounded in SQL; a
+    slice is matched on the decoded points, reading at most ``MAX_SCANNED`` (or the page
+    size) points per call (a short page then carries a token).
     """
     res.get(K.RESOURCE_KIND_RUN, request.run_id, path="run_id")
-    if not request.key:
-        raise errors.invalid("key", "is required")
     start = request.start_step if request.HasField("start_step") else None
     end = request.end_step if request.HasField("end_step") else None
     if start is not None and end is not None and end < start:
         raise errors.invalid("end_step", "is before start_step; the step range is empty")
-    page_size = paging.page_size(request.page_size, 100)
-    after = 0
+    if request.page_size < 0:
+        raise errors.invalid("page_size", "must not be negative")
+    page_size = min(request.page_size or HISTORY_PAGE, MAX_HISTORY_PAGE)
+    budget = max(paging.MAX_SCANNED_PER_PAGE, page_size)
+    after: tuple[int, int, int] | None = None
     if request.page_token:
-        after = paging.token_int(paging.token_fields(request.page_token, k=request.key), "s")
+        token = paging.token_fields(request.page_token, k=request.key)
+        after = (
+            paging.token_int(token, "st"),
+            paging.token_int(token, "t"),
+            paging.token_int(token, "s"),
+        )
     history = metric_pb2.MetricHistory(run_id=request.run_id, key=request.key, slice=request.slice)
     wanted_slice = request.slice if request.HasField("slice") else None
     last, scanned, more = after, 0, False
-    while not more and scanned < paging.MAX_SCANNED_PER_PAGE:
-        batch = min(page_size + 1, paging.MAX_SCANNED_PER_PAGE - scanned + 1)
+    while not more and scanned < budget:
+        batch = min(page_size + 1, budget - scanned + 1)
         rows = res.metric_history(
             request.run_id, request.key, last, batch, min_step=start, max_step=end
         )
-        for seq, data in rows:
-            if len(history.points) == page_size or scanned == paging.MAX_SCANNED_PER_PAGE:
+        for position, data in rows:
+            if len(history.points) == page_size or scanned == budget:
                 more = True
                 break
             scanned += 1
-            last = seq
+            last = position
             point = metric_pb2.Metric.FromString(data)
             if wanted_slice is None or point.slice == wanted_slice:
                 history.points.append(point)
         if len(rows) < batch:
             break
     response = pb.GetMetricHistoryResponse(history=history)
-    if more:
-        response.next_page_token = encode_token({"k": request.key, "s": last})
+    if more and last is not None:
+        response.next_page_token = encode_token(
+            {"k": request.key, "st": last[0], "t": last[1], "s": last[2]}
+        )
     return response
+
+
+HISTORY_PAGE = 1_000  # GetMetricHistoryRequest.page_size: default 1,000, at most 25,000
+MAX_HISTORY_PAGE = 25_000
 
 
 # Every RPC of TrackingService and what serves it (server/routes.py says how to read this).

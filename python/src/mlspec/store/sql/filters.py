@@ -2,7 +2,8 @@
 
 Built-in members (``name``, ``status``, ``create_time``, ``update_time``) are columns of
 ``resources``; labels and per-kind members are rows of ``resource_fields`` tested with
-``EXISTS``. ``FilterCompiler.driver`` finds an equality that lets a page be read through
+``EXISTS``, and so are the members of a family (``metrics.auc`` of ``metrics.*``: a
+quoted literal compares the text, a number or ``true``/``false`` the number). ``FilterCompiler.driver`` finds an equality that lets a page be read through
 the field index in ``seq`` order.
 """
 
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_
+from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, true
 
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2
-from mlspec.query import And, Comparison, Node, Not, Or, parse_time_micros
+from mlspec.query import And, Comparison, Newest, Node, Not, Or, parse_time_micros
 from mlspec.store.api import FieldSpec
 from mlspec.store.sql.schema import resource_fields, resources
 
@@ -49,7 +50,38 @@ class FilterCompiler:
             return or_(*(self.compile(n) for n in node.operands))
         if isinstance(node, Not):
             return not_(self.compile(node.operand))
+        if isinstance(node, Newest):
+            return self.newest(node)
         return self.comparison(node)
+
+    def newest(self, node: Newest) -> ColumnElement[bool]:
+        """No later resource of the kind (and scope) has the same partition values."""
+        later = resources.alias("later")
+        conditions: list[ColumnElement[bool]] = [
+            later.c.workspace == resources.c.workspace,
+            later.c.kind == resources.c.kind,
+            later.c.seq > resources.c.seq,
+        ]
+        if node.same_scope:
+            conditions.append(later.c.scope == resources.c.scope)
+        if node.statuses:
+            conditions.append(later.c.status.in_(list(node.statuses)))
+        for member in node.partition:
+            if member == "name":
+                conditions.append(later.c.name_lower == resources.c.name_lower)
+                continue
+            spec = self.spec(member)
+            text = spec is not None and spec.kind == "text"
+            column = resource_fields.c.value_text if text else resource_fields.c.value_num
+            mine, theirs = (
+                select(column)
+                .where(resource_fields.c.resource_seq == owner, resource_fields.c.key == member)
+                .limit(1)
+                .scalar_subquery()
+                for owner in (resources.c.seq, later.c.seq)
+            )
+            conditions.append(theirs.is_not_distinct_from(mine))
+        return not_(exists().where(*conditions))
 
     def comparison(self, node: Comparison) -> ColumnElement[bool]:
         of_meta = node.member[0] == "meta" and len(node.member) > 1
@@ -63,6 +95,11 @@ class FilterCompiler:
             return self.field(member, self.members[member], node)
         if node.member[0] == "labels":
             return self.label(node)
+        if node.value is None and member in ("name", "status", *self.BUILTIN_TIME):
+            # `name:*` holds for named resources; every resource has times and a status.
+            if member == "name":
+                return resources.c.name_lower.is_not(None)
+            return true()
         if member in self.BUILTIN_TEXT:
             return _compare(self.BUILTIN_TEXT[member], node.op, (node.value or "").lower(), member)
         if member in self.BUILTIN_TIME:
@@ -74,13 +111,20 @@ class FilterCompiler:
             )
         if member == "status":
             return _compare(resources.c.status, node.op, _status_number(node.value or ""), member)
-        spec = self.members.get(member)
+        spec = self.spec(member)
         if spec is None:
             known = sorted(
                 ["name", "status", "create_time", "update_time", "labels.<key>", *self.members]
             )
             raise errors.invalid("filter", f"unknown field {member!r}; filterable fields: {known}")
         return self.field(member, spec, node)
+
+    def spec(self, member: str) -> FieldSpec | None:
+        """How ``member`` is stored: its own entry, or its family's (``metrics.*``)."""
+        found = self.members.get(member)
+        if found is None and "." in member:
+            found = self.members.get(member.split(".", 1)[0] + ".*")
+        return found
 
     def label(self, node: Comparison) -> ColumnElement[bool]:
         if len(node.member) == 1:
@@ -98,10 +142,12 @@ class FilterCompiler:
 
     def field(self, member: str, spec: FieldSpec, node: Comparison) -> ColumnElement[bool]:
         if node.value is None:
+            if spec.kind == "value":  # a family member holds a number or a text
+                return self._exists(member, or_(_HAS_TEXT, _HAS_NUMBER))
             return self._exists(member, _HAS_TEXT if spec.kind == "text" else _HAS_NUMBER)
         column: Any
         value: Any
-        if spec.kind == "text":
+        if spec.kind == "text" or (spec.kind == "value" and _is_text(node)):
             column, value = resource_fields.c.value_text, node.value
         elif spec.kind == "enum":
             names = dict(spec.enum_values)
@@ -118,6 +164,8 @@ class FilterCompiler:
                 resource_fields.c.value_num,
                 float(parse_time_micros(node.value, "filter")),
             )
+        elif node.value in ("true", "false") and not node.quoted:
+            column, value = resource_fields.c.value_num, 1.0 if node.value == "true" else 0.0
         else:
             try:
                 column, value = resource_fields.c.value_num, float(node.value)
@@ -152,7 +200,7 @@ class FilterCompiler:
             if member[0] == "labels" and len(member) > 1:
                 key = "labels." + ".".join(member[1:])
                 return [*base, DRIVER.c.key == key, DRIVER.c.value_text == candidate.value]
-            spec = self.members.get(".".join(member))
+            spec = self.spec(".".join(member))
             if spec is not None and spec.kind == "text":
                 return [
                     *base,
@@ -170,6 +218,19 @@ class FilterCompiler:
         if condition is not None:
             conditions.append(condition)
         return exists().where(*conditions)
+
+
+def _is_text(node: Comparison) -> bool:
+    """Whether a family member's literal compares as text: quoted, or not a number."""
+    if node.quoted or node.value is None:
+        return True
+    if node.value in ("true", "false"):
+        return False
+    try:
+        float(node.value)
+    except ValueError:
+        return True
+    return False
 
 
 def _compare(column: Any, op: str, value: Any, member: str) -> ColumnElement[bool]:

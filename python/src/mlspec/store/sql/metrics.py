@@ -1,10 +1,10 @@
-"""Metric points of tracking runs, appended in bulk and read back in recording order."""
+"""Metric points of tracking runs, appended in bulk and read back by step, then time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from mlspec.store.sql.base import SqlBase
 from mlspec.store.sql.schema import metrics
@@ -27,17 +27,27 @@ class MetricStatements(SqlBase):
         self,
         run_id: str,
         key: str,
-        after_seq: int,
+        after: tuple[int, int, int] | None,
         limit: int,
         *,
         min_step: int | None = None,
         max_step: int | None = None,
-    ) -> list[tuple[int, bytes]]:
-        """Returns (seq, serialized Metric) points of one run's metric in recording order.
+    ) -> list[tuple[tuple[int, int, int], bytes]]:
+        """Returns ((step, time, seq), serialized Metric) of one run's metric in that order.
 
-        ``min_step`` and ``max_step`` bound the steps (both inclusive) in SQL.
+        ``after`` is the position of the last point read; ``min_step`` and ``max_step``
+        bound the steps (both inclusive) in SQL.
         """
-        conditions = [metrics.c.run_id == run_id, metrics.c.key == key, metrics.c.seq > after_seq]
+        conditions = [metrics.c.run_id == run_id, metrics.c.key == key]
+        if after is not None:
+            step, time, seq = after
+            conditions.append(
+                or_(
+                    metrics.c.step > step,
+                    and_(metrics.c.step == step, metrics.c.time > time),
+                    and_(metrics.c.step == step, metrics.c.time == time, metrics.c.seq > seq),
+                )
+            )
         if min_step is not None:
             conditions.append(metrics.c.step >= min_step)
         if max_step is not None:
@@ -45,10 +55,13 @@ class MetricStatements(SqlBase):
         rows = self.conn.execute(
             select(metrics.c.seq, metrics.c.key, metrics.c.step, metrics.c.time, metrics.c.data)
             .where(*conditions)
-            .order_by(metrics.c.seq)
+            .order_by(metrics.c.step, metrics.c.time, metrics.c.seq)
             .limit(limit)
         )
-        return [(int(r.seq), _whole(r.key, r.step, r.time, bytes(r.data))) for r in rows]
+        return [
+            ((int(r.step), int(r.time), int(r.seq)), _whole(r.key, r.step, r.time, bytes(r.data)))
+            for r in rows
+        ]
 
 
 def _whole(key: str, step: int, time: int, data: bytes) -> bytes:

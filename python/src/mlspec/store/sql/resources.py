@@ -1,4 +1,10 @@
-"""Resources: insert, replace, read by id or name, count, and list pages in keyset order."""
+"""Resources: insert, replace, read by id or name, count, and list pages in keyset order.
+
+A page is read in creation order or by one built-in column (name, create and update
+time) through the indexes of ``resources``; any other order (several keys, or indexed
+fields such as a run's `start_time` or `metrics.auc`) sorts the matching rows by their
+values in ``resource_fields``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from mlspec import errors
@@ -15,7 +21,7 @@ from mlspec.common.v1 import object_meta_pb2
 from mlspec.store.api import ListQuery, ListResult, ResourceRecord
 from mlspec.store.sql.base import SqlBase
 from mlspec.store.sql.filters import DRIVER, FilterCompiler
-from mlspec.store.sql.schema import resources
+from mlspec.store.sql.schema import resource_fields, resources
 
 ARCHIVED = object_meta_pb2.OBJECT_STATUS_ARCHIVED
 
@@ -182,6 +188,8 @@ class ResourceStatements(SqlBase):
         compiler = FilterCompiler(query.kind, query.members)
         if query.filter is not None:
             conditions.append(compiler.compile(query.filter))
+        if not _simple_order(query):
+            return self._sorted_page(query, conditions, compiler)
         sort_col, descending = _sort_column(query)
         # With the default order and an equality on an indexed field in the filter, read
         # the matches from the field index in seq order: a page costs O(page size) for
@@ -227,6 +235,108 @@ class ResourceStatements(SqlBase):
         if rows:
             last = (None if sort_col is None else _sort_value(rows[-1], sort_col), records[-1].seq)
         return ListResult(records, last, more)
+
+    def _sorted_page(
+        self, query: ListQuery, conditions: list[ColumnElement[bool]], compiler: FilterCompiler
+    ) -> ListResult:
+        """A page in any order of several keys, built-in columns or indexed fields.
+
+        An indexed field's value is its row in ``resource_fields`` (the smallest, for a
+        field with several); resources without one sort after those with one, in either
+        direction. Ties go by creation (``seq``) in the direction of the last key. The
+        keyset position is the list of the last row's key values and its ``seq``.
+        """
+        keys = [_sort_expression(query, key.member, compiler) for key in query.order_by]
+        descending = [key.descending for key in query.order_by]
+        inner = (
+            select(
+                resources.c.seq.label("seq"), *(e.label(f"k{i}") for i, (e, _) in enumerate(keys))
+            )
+            .where(*conditions)
+            .subquery("sorted")
+        )
+        parts: list[tuple[Any, bool]] = []
+        for i, (_, default) in enumerate(keys):
+            column = inner.c[f"k{i}"]
+            if default is None:  # a built-in column: never NULL
+                parts.append((column, descending[i]))
+            else:
+                parts.append((case((column.is_(None), 1), else_=0), False))
+                parts.append((func.coalesce(column, default), descending[i]))
+        parts.append((inner.c.seq, descending[-1]))
+        where: list[ColumnElement[bool]] = []
+        if query.after is not None:
+            values, seq = query.after
+            assert isinstance(values, list) and len(values) == len(keys)
+            bound: list[Any] = []
+            for (_, default), value in zip(keys, values, strict=True):
+                if default is None:
+                    bound.append(value)
+                else:
+                    bound += [1 if value is None else 0, default if value is None else value]
+            bound.append(seq)
+            where.append(
+                or_(
+                    *(
+                        and_(
+                            *(parts[j][0] == bound[j] for j in range(i)),
+                            column < bound[i] if desc else column > bound[i],
+                        )
+                        for i, (column, desc) in enumerate(parts)
+                    )
+                )
+            )
+        stmt = (
+            select(resources, *(inner.c[f"k{i}"] for i in range(len(keys))))
+            .join(inner, resources.c.seq == inner.c.seq)
+            .where(*where)
+            .order_by(*(c.desc() if d else c.asc() for c, d in parts))
+            .limit(query.page_size + 1)
+        )
+        rows = list(self.conn.execute(stmt))
+        more = len(rows) > query.page_size
+        rows = rows[: query.page_size]
+        last = None
+        if rows:
+            tail = rows[-1]
+            last = ([getattr(tail, f"k{i}") for i in range(len(keys))], tail.seq)
+        return ListResult([_row_to_record(r) for r in rows], last, more)
+
+
+def _sort_expression(query: ListQuery, member: str, compiler: FilterCompiler) -> tuple[Any, Any]:
+    """A sort key's SQL expression, and the value standing in for an absent one.
+
+    Built-in columns are never absent (None); an indexed field may be (its stand-in is
+    the empty text or 0, told apart from a real value by a separate "absent" key).
+    """
+    member = member.removeprefix("meta.")
+    if member in _BUILTIN_ORDER:
+        return _BUILTIN_ORDER[member], None
+    spec = compiler.spec(member)
+    if spec is None:
+        raise errors.invalid("order_by", f"cannot sort by {member!r} in this list")
+    text = spec.kind == "text"
+    column = resource_fields.c.value_text if text else resource_fields.c.value_num
+    value = (
+        select(func.min(column))
+        .where(
+            resource_fields.c.resource_seq == resources.c.seq,
+            resource_fields.c.kind == query.kind,
+            resource_fields.c.key == member,
+        )
+        .scalar_subquery()
+    )
+    return value, ("" if text else 0.0)
+
+
+def _simple_order(query: ListQuery) -> bool:
+    """Whether the page is in creation order or by one built-in column (the fast paths)."""
+    if not query.order_by:
+        return True
+    return (
+        len(query.order_by) == 1
+        and query.order_by[0].member.removeprefix("meta.") in _BUILTIN_ORDER
+    )
 
 
 def select_by_ids(count: int) -> str:
@@ -331,14 +441,8 @@ _POSITION = {name: i for i, name in enumerate(resources.c.keys())}
 
 
 def _sort_column(query: ListQuery) -> tuple[Any, bool]:
+    """The built-in column of a one-key order (see ``_simple_order``) and its direction."""
     if not query.order_by:
         return None, False
-    if len(query.order_by) > 1:
-        raise errors.invalid("order_by", "only one sort key is supported")
     key = query.order_by[0]
-    member = key.member.removeprefix("meta.")
-    if member not in _BUILTIN_ORDER:
-        raise errors.invalid(
-            "order_by", f"cannot sort by {key.member!r}; use one of {sorted(_BUILTIN_ORDER)}"
-        )
-    return _BUILTIN_ORDER[member], key.descending
+    return _BUILTIN_ORDER[key.member.removeprefix("meta.")], key.descending

@@ -31,7 +31,7 @@ from mlspec.common.v1 import reference_pb2 as mlspec_dot_common_dot_v1_dot_refer
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/tracking/v1/experiment.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xf5\x05\n\nExperiment\x12\x30\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaR\x04meta\x12#\n\nproject_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05R\tprojectId\x12\x31\n\x11\x61rtifact_location\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05R\x10\x61rtifactLocation\x12R\n\x12\x61rtifact_datastore\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x05R\x11\x61rtifactDatastore\x12R\n\x0c\x64\x65\x66\x61ult_tags\x18\x05 \x03(\x0b\x32/.mlspec.tracking.v1.Experiment.DefaultTagsEntryR\x0b\x64\x65\x66\x61ultTags\x12\x30\n\x06owners\x18\x06 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12N\n\nproperties\x18\x07 \x03(\x0b\x32..mlspec.tracking.v1.Experiment.PropertiesEntryR\nproperties\x12!\n\trun_count\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x08runCount\x12\x44\n\rlast_run_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0blastRunTime\x1a>\n\x10\x44\x65\x66\x61ultTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:2\xea\x41/\n\x14mlspec.io/Experiment*\x0b\x65xperiments2\nexperimentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mlspec/tracking/v1/experiment.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1dmlspec/common/v1/person.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/value.proto\"\xfb\x05\n\nExperiment\x12\x36\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.mlspec.common.v1.ObjectMetaB\x04\xe2\x41\x01\x02R\x04meta\x12#\n\nproject_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05R\tprojectId\x12\x31\n\x11\x61rtifact_location\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05R\x10\x61rtifactLocation\x12R\n\x12\x61rtifact_datastore\x18\x04 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefB\x04\xe2\x41\x01\x05R\x11\x61rtifactDatastore\x12R\n\x0c\x64\x65\x66\x61ult_tags\x18\x05 \x03(\x0b\x32/.mlspec.tracking.v1.Experiment.DefaultTagsEntryR\x0b\x64\x65\x66\x61ultTags\x12\x30\n\x06owners\x18\x06 \x03(\x0b\x32\x18.mlspec.common.v1.PersonR\x06owners\x12N\n\nproperties\x18\x07 \x03(\x0b\x32..mlspec.tracking.v1.Experiment.PropertiesEntryR\nproperties\x12!\n\trun_count\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x08runCount\x12\x44\n\rlast_run_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0blastRunTime\x1a>\n\x10\x44\x65\x66\x61ultTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1aV\n\x0fPropertiesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value:\x02\x38\x01:2\xea\x41/\n\x14mlspec.io/Experiment*\x0b\x65xperiments2\nexperimentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,6 +42,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPERIMENT_DEFAULTTAGSENTRY']._serialized_options = b'8\001'
   _globals['_EXPERIMENT_PROPERTIESENTRY']._loaded_options = None
   _globals['_EXPERIMENT_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_EXPERIMENT'].fields_by_name['meta']._loaded_options = None
+  _globals['_EXPERIMENT'].fields_by_name['meta']._serialized_options = b'\342A\001\002'
   _globals['_EXPERIMENT'].fields_by_name['project_id']._loaded_options = None
   _globals['_EXPERIMENT'].fields_by_name['project_id']._serialized_options = b'\342A\001\005'
   _globals['_EXPERIMENT'].fields_by_name['artifact_location']._loaded_options = None
@@ -55,9 +57,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPERIMENT']._loaded_options = None
   _globals['_EXPERIMENT']._serialized_options = b'\352A/\n\024mlspec.io/Experiment*\013experiments2\nexperiment'
   _globals['_EXPERIMENT']._serialized_start=284
-  _globals['_EXPERIMENT']._serialized_end=1041
-  _globals['_EXPERIMENT_DEFAULTTAGSENTRY']._serialized_start=839
-  _globals['_EXPERIMENT_DEFAULTTAGSENTRY']._serialized_end=901
-  _globals['_EXPERIMENT_PROPERTIESENTRY']._serialized_start=903
-  _globals['_EXPERIMENT_PROPERTIESENTRY']._serialized_end=989
+  _globals['_EXPERIMENT']._serialized_end=1047
+  _globals['_EXPERIMENT_DEFAULTTAGSENTRY']._serialized_start=845
+  _globals['_EXPERIMENT_DEFAULTTAGSENTRY']._serialized_end=907
+  _globals['_EXPERIMENT_PROPERTIESENTRY']._serialized_start=909
+  _globals['_EXPERIMENT_PROPERTIESENTRY']._serialized_end=995
 # @@protoc_insertion_point(module_scope)

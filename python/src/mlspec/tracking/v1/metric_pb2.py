@@ -30,13 +30,17 @@ from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb
 from mlspec.common.v1 import value_pb2 as mlspec_dot_common_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmlspec/tracking/v1/metric.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\"\xc6\x02\n\x06Metric\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value\x12\x12\n\x04step\x18\x03 \x01(\x03R\x04step\x12\x38\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12\x30\n\x05slice\x18\x05 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x37\n\x07\x64\x61taset\x18\x06 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x42\n\x0c\x64\x61taset_role\x18\x07 \x01(\x0e\x32\x1f.mlspec.tracking.v1.DatasetRoleR\x0b\x64\x61tasetRole\"\xbe\x01\n\rMetricColumns\x12\x18\n\x04keys\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02R\x04keys\x12%\n\x0bkey_indexes\x18\x02 \x03(\x07\x42\x04\xe2\x41\x01\x02R\nkeyIndexes\x12)\n\rdouble_values\x18\x03 \x03(\x01\x42\x04\xe2\x41\x01\x02R\x0c\x64oubleValues\x12\x1a\n\x05steps\x18\x04 \x03(\x10\x42\x04\xe2\x41\x01\x02R\x05steps\x12%\n\x0btime_micros\x18\x05 \x03(\x10\x42\x04\xe2\x41\x01\x02R\ntimeMicros\"\xb2\x01\n\rMetricHistory\x12)\n\x06run_id\x18\x01 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key\x12\x30\n\x05slice\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x32\n\x06points\x18\x04 \x03(\x0b\x32\x1a.mlspec.tracking.v1.MetricR\x06points\"\x9f\x02\n\rMetricSummary\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x30\n\x05slice\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x42\n\x0c\x64\x61taset_role\x18\x03 \x01(\x0e\x32\x1f.mlspec.tracking.v1.DatasetRoleR\x0b\x64\x61tasetRole\x12\x32\n\x06latest\x18\x04 \x01(\x0b\x32\x1a.mlspec.tracking.v1.MetricR\x06latest\x12\x15\n\x03min\x18\x05 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n\x03max\x18\x06 \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x14\n\x05\x63ount\x18\x07 \x01(\x03R\x05\x63ountB\x06\n\x04_minB\x06\n\x04_max\"H\n\x05Param\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueR\x05value*\x8d\x02\n\x0b\x44\x61tasetRole\x12\x1c\n\x18\x44\x41TASET_ROLE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x41TASET_ROLE_TRAINING\x10\x01\x12\x1b\n\x17\x44\x41TASET_ROLE_VALIDATION\x10\x02\x12\x1b\n\x17\x44\x41TASET_ROLE_EVALUATION\x10\x03\x12\x1f\n\x1b\x44\x41TASET_ROLE_HOLD_BACK_TEST\x10\x04\x12\x1a\n\x16\x44\x41TASET_ROLE_DEBUGGING\x10\x05\x12\x1a\n\x16\x44\x41TASET_ROLE_REFERENCE\x10\x06\x12\x1a\n\x16\x44\x41TASET_ROLE_INFERENCE\x10\x07\x12\x16\n\x12\x44\x41TASET_ROLE_OTHER\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmlspec/tracking/v1/metric.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mlspec/common/v1/reference.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1cmlspec/common/v1/value.proto\"\xd2\x02\n\x06Metric\x12\x16\n\x03key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x33\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueB\x04\xe2\x41\x01\x02R\x05value\x12\x12\n\x04step\x18\x03 \x01(\x03R\x04step\x12\x38\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12\x30\n\x05slice\x18\x05 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x37\n\x07\x64\x61taset\x18\x06 \x01(\x0b\x32\x1d.mlspec.common.v1.ResourceRefR\x07\x64\x61taset\x12\x42\n\x0c\x64\x61taset_role\x18\x07 \x01(\x0e\x32\x1f.mlspec.tracking.v1.DatasetRoleR\x0b\x64\x61tasetRole\"\xbe\x01\n\rMetricColumns\x12\x18\n\x04keys\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02R\x04keys\x12%\n\x0bkey_indexes\x18\x02 \x03(\x07\x42\x04\xe2\x41\x01\x02R\nkeyIndexes\x12)\n\rdouble_values\x18\x03 \x03(\x01\x42\x04\xe2\x41\x01\x02R\x0c\x64oubleValues\x12\x1a\n\x05steps\x18\x04 \x03(\x10\x42\x04\xe2\x41\x01\x02R\x05steps\x12%\n\x0btime_micros\x18\x05 \x03(\x10\x42\x04\xe2\x41\x01\x02R\ntimeMicros\"\xbc\x01\n\rMetricHistory\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x16\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x30\n\x05slice\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x32\n\x06points\x18\x04 \x03(\x0b\x32\x1a.mlspec.tracking.v1.MetricR\x06points\"\xc9\x02\n\rMetricSummary\x12\x16\n\x03key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x03key\x12\x36\n\x05slice\x18\x02 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyB\x04\xe2\x41\x01\x03R\x05slice\x12H\n\x0c\x64\x61taset_role\x18\x03 \x01(\x0e\x32\x1f.mlspec.tracking.v1.DatasetRoleB\x04\xe2\x41\x01\x03R\x0b\x64\x61tasetRole\x12\x38\n\x06latest\x18\x04 \x01(\x0b\x32\x1a.mlspec.tracking.v1.MetricB\x04\xe2\x41\x01\x03R\x06latest\x12\x1b\n\x03min\x18\x05 \x01(\x01\x42\x04\xe2\x41\x01\x03H\x00R\x03min\x88\x01\x01\x12\x1b\n\x03max\x18\x06 \x01(\x01\x42\x04\xe2\x41\x01\x03H\x01R\x03max\x88\x01\x01\x12\x1a\n\x05\x63ount\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x05\x63ountB\x06\n\x04_minB\x06\n\x04_max\"T\n\x05Param\x12\x16\n\x03key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x33\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlspec.common.v1.ValueB\x04\xe2\x41\x01\x02R\x05value*\x8d\x02\n\x0b\x44\x61tasetRole\x12\x1c\n\x18\x44\x41TASET_ROLE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x41TASET_ROLE_TRAINING\x10\x01\x12\x1b\n\x17\x44\x41TASET_ROLE_VALIDATION\x10\x02\x12\x1b\n\x17\x44\x41TASET_ROLE_EVALUATION\x10\x03\x12\x1f\n\x1b\x44\x41TASET_ROLE_HOLD_BACK_TEST\x10\x04\x12\x1a\n\x16\x44\x41TASET_ROLE_DEBUGGING\x10\x05\x12\x1a\n\x16\x44\x41TASET_ROLE_REFERENCE\x10\x06\x12\x1a\n\x16\x44\x41TASET_ROLE_INFERENCE\x10\x07\x12\x16\n\x12\x44\x41TASET_ROLE_OTHER\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.tracking.v1.metric_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_METRIC'].fields_by_name['key']._loaded_options = None
+  _globals['_METRIC'].fields_by_name['key']._serialized_options = b'\342A\001\002'
+  _globals['_METRIC'].fields_by_name['value']._loaded_options = None
+  _globals['_METRIC'].fields_by_name['value']._serialized_options = b'\342A\001\002'
   _globals['_METRICCOLUMNS'].fields_by_name['keys']._loaded_options = None
   _globals['_METRICCOLUMNS'].fields_by_name['keys']._serialized_options = b'\342A\001\002'
   _globals['_METRICCOLUMNS'].fields_by_name['key_indexes']._loaded_options = None
@@ -48,17 +52,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICCOLUMNS'].fields_by_name['time_micros']._loaded_options = None
   _globals['_METRICCOLUMNS'].fields_by_name['time_micros']._serialized_options = b'\342A\001\002'
   _globals['_METRICHISTORY'].fields_by_name['run_id']._loaded_options = None
-  _globals['_METRICHISTORY'].fields_by_name['run_id']._serialized_options = b'\372A\017\n\rmlspec.io/Run'
-  _globals['_DATASETROLE']._serialized_start=1310
-  _globals['_DATASETROLE']._serialized_end=1579
+  _globals['_METRICHISTORY'].fields_by_name['run_id']._serialized_options = b'\342A\001\002\372A\017\n\rmlspec.io/Run'
+  _globals['_METRICHISTORY'].fields_by_name['key']._loaded_options = None
+  _globals['_METRICHISTORY'].fields_by_name['key']._serialized_options = b'\342A\001\002'
+  _globals['_METRICSUMMARY'].fields_by_name['key']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['key']._serialized_options = b'\342A\001\003'
+  _globals['_METRICSUMMARY'].fields_by_name['slice']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['slice']._serialized_options = b'\342A\001\003'
+  _globals['_METRICSUMMARY'].fields_by_name['dataset_role']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['dataset_role']._serialized_options = b'\342A\001\003'
+  _globals['_METRICSUMMARY'].fields_by_name['latest']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['latest']._serialized_options = b'\342A\001\003'
+  _globals['_METRICSUMMARY'].fields_by_name['min']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['min']._serialized_options = b'\342A\001\003'
+  _globals['_METRICSUMMARY'].fields_by_name['max']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['max']._serialized_options = b'\342A\001\003'
+  _globals['_METRICSUMMARY'].fields_by_name['count']._loaded_options = None
+  _globals['_METRICSUMMARY'].fields_by_name['count']._serialized_options = b'\342A\001\003'
+  _globals['_PARAM'].fields_by_name['key']._loaded_options = None
+  _globals['_PARAM'].fields_by_name['key']._serialized_options = b'\342A\001\002'
+  _globals['_PARAM'].fields_by_name['value']._loaded_options = None
+  _globals['_PARAM'].fields_by_name['value']._serialized_options = b'\342A\001\002'
+  _globals['_DATASETROLE']._serialized_start=1386
+  _globals['_DATASETROLE']._serialized_end=1655
   _globals['_METRIC']._serialized_start=243
-  _globals['_METRIC']._serialized_end=569
-  _globals['_METRICCOLUMNS']._serialized_start=572
-  _globals['_METRICCOLUMNS']._serialized_end=762
-  _globals['_METRICHISTORY']._serialized_start=765
-  _globals['_METRICHISTORY']._serialized_end=943
-  _globals['_METRICSUMMARY']._serialized_start=946
-  _globals['_METRICSUMMARY']._serialized_end=1233
-  _globals['_PARAM']._serialized_start=1235
-  _globals['_PARAM']._serialized_end=1307
+  _globals['_METRIC']._serialized_end=581
+  _globals['_METRICCOLUMNS']._serialized_start=584
+  _globals['_METRICCOLUMNS']._serialized_end=774
+  _globals['_METRICHISTORY']._serialized_start=777
+  _globals['_METRICHISTORY']._serialized_end=965
+  _globals['_METRICSUMMARY']._serialized_start=968
+  _globals['_METRICSUMMARY']._serialized_end=1297
+  _globals['_PARAM']._serialized_start=1299
+  _globals['_PARAM']._serialized_end=1383
 # @@protoc_insertion_point(module_scope)

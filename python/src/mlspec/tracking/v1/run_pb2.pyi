@@ -183,7 +183,7 @@ class Run(message.Message):
     """
     @builtins.property
     def meta(self) -> object_meta_pb2.ObjectMeta:
-        """Required. Common object fields (id, name, status, description, times, labels, etag,
+        """Optional. Common object fields (id, name, status, description, times, labels, etag,
         workspace). For runs the name is optional: the server generates one when it is
         empty. It is unique within the run's experiment among non-archived runs.
         """
@@ -436,7 +436,8 @@ class RunInput(message.Message):
     @builtins.property
     def resource(self) -> reference_pb2.ResourceRef:
         """Required. The input: usually a dataset version (kind DATASET_VERSION, or DATASET with
-        a version), but also a view, checkpoint, artifact or model version.
+        a version), but also a view, checkpoint, artifact or model version. Empty only when
+        `source_uri` names data not registered as a resource.
         """
 
     @builtins.property

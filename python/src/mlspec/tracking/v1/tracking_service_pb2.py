@@ -28,6 +28,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mlspec.common.v1 import limits_pb2 as mlspec_dot_common_dot_v1_dot_limits__pb2
 from mlspec.common.v1 import object_meta_pb2 as mlspec_dot_common_dot_v1_dot_object__meta__pb2
+from mlspec.common.v1 import options_pb2 as mlspec_dot_common_dot_v1_dot_options__pb2
 from mlspec.common.v1 import run_state_pb2 as mlspec_dot_common_dot_v1_dot_run__state__pb2
 from mlspec.common.v1 import slice_pb2 as mlspec_dot_common_dot_v1_dot_slice__pb2
 from mlspec.common.v1 import warning_pb2 as mlspec_dot_common_dot_v1_dot_warning__pb2
@@ -36,7 +37,7 @@ from mlspec.tracking.v1 import metric_pb2 as mlspec_dot_tracking_dot_v1_dot_metr
 from mlspec.tracking.v1 import run_pb2 as mlspec_dot_tracking_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mlspec/tracking/v1/tracking_service.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a mlspec/common/v1/run_state.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1emlspec/common/v1/warning.proto\x1a#mlspec/tracking/v1/experiment.proto\x1a\x1fmlspec/tracking/v1/metric.proto\x1a\x1cmlspec/tracking/v1/run.proto\"~\n\x17\x43reateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"\x91\x01\n\x18\x43reateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa6\x01\n\x14GetExperimentRequest\x12+\n\x02id\x18\x01 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\n\n\x08selector\"\x8e\x01\n\x15GetExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xf4\x01\n\x16ListExperimentsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x1d\n\nproject_id\x18\x07 \x01(\tR\tprojectId\"\x83\x01\n\x17ListExperimentsResponse\x12@\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\x0b\x65xperiments\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbb\x01\n\x17UpdateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x91\x01\n\x18UpdateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"b\n\x10\x43reateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"u\n\x11\x43reateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd8\x01\n\rGetRunRequest\x12$\n\x02id\x18\x01 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x04 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalId\x12>\n\rexperiment_id\x18\x03 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x0c\x65xperimentIdB\n\n\x08selector\"r\n\x0eGetRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xe7\x02\n\x0fListRunsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12@\n\x0e\x65xperiment_ids\x18\x07 \x03(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\rexperimentIds\x12\x1d\n\nproject_id\x18\x08 \x01(\tR\tprojectId\x12\x36\n\rparent_run_id\x18\t \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x0bparentRunId\"g\n\x10ListRunsResponse\x12+\n\x04runs\x18\x01 \x03(\x0b\x32\x17.mlspec.tracking.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n\x10UpdateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"u\n\x11UpdateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xad\x02\n\x15UpdateRunStateRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x02R\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x32\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1c.mlspec.tracking.v1.RunErrorR\x05\x65rror\x12\x12\n\x04\x65tag\x18\x06 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestId\"z\n\x16UpdateRunStateResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd4\x01\n\x11LogMetricsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x34\n\x07metrics\x18\x02 \x03(\x0b\x32\x1a.mlspec.tracking.v1.MetricR\x07metrics\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12;\n\x07\x63olumns\x18\x04 \x01(\x0b\x32!.mlspec.tracking.v1.MetricColumnsR\x07\x63olumns\"r\n\x12LogMetricsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x9f\x01\n\x10LogParamsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12=\n\x06params\x18\x02 \x03(\x0b\x32\x19.mlspec.tracking.v1.ParamB\n\xe2\x41\x01\x02\xc2\xe1\x18\x02\x08\x64R\x06params\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"q\n\x11LogParamsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x90\x02\n\x11SetRunTagsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12K\n\x04tags\x18\x02 \x03(\x0b\x32/.mlspec.tracking.v1.SetRunTagsRequest.TagsEntryB\x06\xc2\xe1\x18\x02\x08\x64R\x04tags\x12\'\n\x0bremove_keys\x18\x03 \x03(\tB\x06\xc2\xe1\x18\x02\x08\x64R\nremoveKeys\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xca\x01\n\x12SetRunTagsResponse\x12\x44\n\x04tags\x18\x01 \x03(\x0b\x32\x30.mlspec.tracking.v1.SetRunTagsResponse.TagsEntryR\x04tags\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa5\x01\n\x13LogRunInputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12@\n\x06inputs\x18\x02 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputB\n\xe2\x41\x01\x02\xc2\xe1\x18\x02\x08\x64R\x06inputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x83\x01\n\x14LogRunInputsResponse\x12\x34\n\x06inputs\x18\x01 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputR\x06inputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa9\x01\n\x14LogRunOutputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x43\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputB\n\xe2\x41\x01\x02\xc2\xe1\x18\x02\x08\x64R\x07outputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x87\x01\n\x15LogRunOutputsResponse\x12\x37\n\x07outputs\x18\x01 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputR\x07outputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xae\x02\n\x17GetMetricHistoryRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x16\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x30\n\x05slice\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12\"\n\nstart_step\x18\x06 \x01(\x03H\x00R\tstartStep\x88\x01\x01\x12\x1e\n\x08\x65nd_step\x18\x07 \x01(\x03H\x01R\x07\x65ndStep\x88\x01\x01\x42\r\n\x0b_start_stepB\x0b\n\t_end_step\"\x7f\n\x18GetMetricHistoryResponse\x12;\n\x07history\x18\x01 \x01(\x0b\x32!.mlspec.tracking.v1.MetricHistoryR\x07history\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd2\x0b\n\x0fTrackingService\x12m\n\x10\x43reateExperiment\x12+.mlspec.tracking.v1.CreateExperimentRequest\x1a,.mlspec.tracking.v1.CreateExperimentResponse\x12\x64\n\rGetExperiment\x12(.mlspec.tracking.v1.GetExperimentRequest\x1a).mlspec.tracking.v1.GetExperimentResponse\x12j\n\x0fListExperiments\x12*.mlspec.tracking.v1.ListExperimentsRequest\x1a+.mlspec.tracking.v1.ListExperimentsResponse\x12m\n\x10UpdateExperiment\x12+.mlspec.tracking.v1.UpdateExperimentRequest\x1a,.mlspec.tracking.v1.UpdateExperimentResponse\x12X\n\tCreateRun\x12$.mlspec.tracking.v1.CreateRunRequest\x1a%.mlspec.tracking.v1.CreateRunResponse\x12O\n\x06GetRun\x12!.mlspec.tracking.v1.GetRunRequest\x1a\".mlspec.tracking.v1.GetRunResponse\x12U\n\x08ListRuns\x12#.mlspec.tracking.v1.ListRunsRequest\x1a$.mlspec.tracking.v1.ListRunsResponse\x12X\n\tUpdateRun\x12$.mlspec.tracking.v1.UpdateRunRequest\x1a%.mlspec.tracking.v1.UpdateRunResponse\x12g\n\x0eUpdateRunState\x12).mlspec.tracking.v1.UpdateRunStateRequest\x1a*.mlspec.tracking.v1.UpdateRunStateResponse\x12[\n\nLogMetrics\x12%.mlspec.tracking.v1.LogMetricsRequest\x1a&.mlspec.tracking.v1.LogMetricsResponse\x12X\n\tLogParams\x12$.mlspec.tracking.v1.LogParamsRequest\x1a%.mlspec.tracking.v1.LogParamsResponse\x12[\n\nSetRunTags\x12%.mlspec.tracking.v1.SetRunTagsRequest\x1a&.mlspec.tracking.v1.SetRunTagsResponse\x12\x61\n\x0cLogRunInputs\x12\'.mlspec.tracking.v1.LogRunInputsRequest\x1a(.mlspec.tracking.v1.LogRunInputsResponse\x12\x64\n\rLogRunOutputs\x12(.mlspec.tracking.v1.LogRunOutputsRequest\x1a).mlspec.tracking.v1.LogRunOutputsResponse\x12m\n\x10GetMetricHistory\x12+.mlspec.tracking.v1.GetMetricHistoryRequest\x1a,.mlspec.tracking.v1.GetMetricHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mlspec/tracking/v1/tracking_service.proto\x12\x12mlspec.tracking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmlspec/common/v1/limits.proto\x1a\"mlspec/common/v1/object_meta.proto\x1a\x1emlspec/common/v1/options.proto\x1a mlspec/common/v1/run_state.proto\x1a\x1cmlspec/common/v1/slice.proto\x1a\x1emlspec/common/v1/warning.proto\x1a#mlspec/tracking/v1/experiment.proto\x1a\x1fmlspec/tracking/v1/metric.proto\x1a\x1cmlspec/tracking/v1/run.proto\"\xa3\x01\n\x17\x43reateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x91\x01\n\x18\x43reateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xac\x01\n\x14GetExperimentRequest\x12+\n\x02id\x18\x01 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x03 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalIdB\x10\n\x08selector\x12\x04\x90\xb2\x19\x01\"\x8e\x01\n\x15GetExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb0\x03\n\x16ListExperimentsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12\x1d\n\nproject_id\x18\x07 \x01(\tR\tprojectId:\xb9\x01\x8a\xb2\x19\xb4\x01\n\x0b\x63reate_time\x12\x0b\x63reate_time\x12\x0bupdate_time\x12\x04name\x12\rlast_run_time\x12\trun_count\x1a\x04name\x1a\x06status\x1a\x0b\x63reate_time\x1a\x0bupdate_time\x1a\x08labels.*\x1a\nproject_id\x1a\trun_count\x1a\rlast_run_time\x1a\x11\x61rtifact_location d\"\x83\x01\n\x17ListExperimentsResponse\x12@\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\x0b\x65xperiments\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe0\x01\n\x17UpdateExperimentRequest\x12\x44\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentB\x04\xe2\x41\x01\x02R\nexperiment\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x91\x01\n\x18UpdateExperimentResponse\x12>\n\nexperiment\x18\x01 \x01(\x0b\x32\x1e.mlspec.tracking.v1.ExperimentR\nexperiment\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\x87\x01\n\x10\x43reateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"u\n\x11\x43reateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xde\x01\n\rGetRunRequest\x12$\n\x02id\x18\x01 \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunH\x00R\x02id\x12\x14\n\x04name\x18\x02 \x01(\tH\x00R\x04name\x12?\n\x0b\x65xternal_id\x18\x04 \x01(\x0b\x32\x1c.mlspec.common.v1.ExternalIdH\x00R\nexternalId\x12>\n\rexperiment_id\x18\x03 \x01(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\x0c\x65xperimentIdB\x10\n\x08selector\x12\x04\x90\xb2\x19\x01\"r\n\x0eGetRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xa5\x05\n\x0fListRunsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n\x06\x66ilter\x18\x03 \x01(\tR\x06\x66ilter\x12\x19\n\x08order_by\x18\x04 \x01(\tR\x07orderBy\x12\'\n\x0fshow_deprecated\x18\x05 \x01(\x08R\x0eshowDeprecated\x12#\n\rshow_archived\x18\x06 \x01(\x08R\x0cshowArchived\x12@\n\x0e\x65xperiment_ids\x18\x07 \x03(\tB\x19\xfa\x41\x16\n\x14mlspec.io/ExperimentR\rexperimentIds\x12\x1d\n\nproject_id\x18\x08 \x01(\tR\tprojectId\x12\x36\n\rparent_run_id\x18\t \x01(\tB\x12\xfa\x41\x0f\n\rmlspec.io/RunR\x0bparentRunId:\xbb\x02\x8a\xb2\x19\xb6\x02\n\x0b\x63reate_time\x12\nstart_time\x12\x08\x65nd_time\x12\x05state\x12\tmetrics.*\x12\x08params.*\x12\x0b\x63reate_time\x12\x0bupdate_time\x12\x04name\x1a\x04name\x1a\x06status\x1a\x0b\x63reate_time\x1a\x0bupdate_time\x1a\x08labels.*\x1a\tmetrics.*\x1a\x08params.*\x1a\x06tags.*\x1a\x05state\x1a\x04kind\x1a\nstart_time\x1a\x08\x65nd_time\x1a\x0bsubmit_time\x1a\x0csubmitter_id\x1a\rexperiment_id\x1a\rparent_run_id\x1a\nproject_id\x1a\x0fpipeline_run_id\x1a\x0bstep_run_id d\"g\n\x10ListRunsResponse\x12+\n\x04runs\x18\x01 \x03(\x0b\x32\x17.mlspec.tracking.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc4\x01\n\x10UpdateRunRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunB\x04\xe2\x41\x01\x02R\x03run\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"u\n\x11UpdateRunResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xd2\x02\n\x15UpdateRunStateRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32\x1a.mlspec.common.v1.RunStateB\x04\xe2\x41\x01\x02R\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x32\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1c.mlspec.tracking.v1.RunErrorR\x05\x65rror\x12\x12\n\x04\x65tag\x18\x06 \x01(\tR\x04\x65tag\x12\x1d\n\nrequest_id\x18\x07 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"z\n\x16UpdateRunStateResponse\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x17.mlspec.tracking.v1.RunR\x03run\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xf9\x01\n\x11LogMetricsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x34\n\x07metrics\x18\x02 \x03(\x0b\x32\x1a.mlspec.tracking.v1.MetricR\x07metrics\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12;\n\x07\x63olumns\x18\x04 \x01(\x0b\x32!.mlspec.tracking.v1.MetricColumnsR\x07\x63olumns\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"r\n\x12LogMetricsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xc4\x01\n\x10LogParamsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12=\n\x06params\x18\x02 \x03(\x0b\x32\x19.mlspec.tracking.v1.ParamB\n\xe2\x41\x01\x02\xc2\xe1\x18\x02\x08\x64R\x06params\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"q\n\x11LogParamsResponse\x12%\n\x0erecorded_count\x18\x01 \x01(\x05R\rrecordedCount\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xb5\x02\n\x11SetRunTagsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12K\n\x04tags\x18\x02 \x03(\x0b\x32/.mlspec.tracking.v1.SetRunTagsRequest.TagsEntryB\x06\xc2\xe1\x18\x02\x08\x64R\x04tags\x12\'\n\x0bremove_keys\x18\x03 \x03(\tB\x06\xc2\xe1\x18\x02\x08\x64R\nremoveKeys\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xca\x01\n\x12SetRunTagsResponse\x12\x44\n\x04tags\x18\x01 \x03(\x0b\x32\x30.mlspec.tracking.v1.SetRunTagsResponse.TagsEntryR\x04tags\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xca\x01\n\x13LogRunInputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12@\n\x06inputs\x18\x02 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputB\n\xe2\x41\x01\x02\xc2\xe1\x18\x02\x08\x64R\x06inputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x83\x01\n\x14LogRunInputsResponse\x12\x34\n\x06inputs\x18\x01 \x03(\x0b\x32\x1c.mlspec.tracking.v1.RunInputR\x06inputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xce\x01\n\x14LogRunOutputsRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x43\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputB\n\xe2\x41\x01\x02\xc2\xe1\x18\x02\x08\x64R\x07outputs\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12#\n\rvalidate_only\x18\x64 \x01(\x08R\x0cvalidateOnly\"\x87\x01\n\x15LogRunOutputsResponse\x12\x37\n\x07outputs\x18\x01 \x03(\x0b\x32\x1d.mlspec.tracking.v1.RunOutputR\x07outputs\x12\x35\n\x08warnings\x18\x02 \x03(\x0b\x32\x19.mlspec.common.v1.WarningR\x08warnings\"\xae\x02\n\x17GetMetricHistoryRequest\x12-\n\x06run_id\x18\x01 \x01(\tB\x16\xe2\x41\x01\x02\xfa\x41\x0f\n\rmlspec.io/RunR\x05runId\x12\x16\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x03key\x12\x30\n\x05slice\x18\x03 \x01(\x0b\x32\x1a.mlspec.common.v1.SliceKeyR\x05slice\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12\"\n\nstart_step\x18\x06 \x01(\x03H\x00R\tstartStep\x88\x01\x01\x12\x1e\n\x08\x65nd_step\x18\x07 \x01(\x03H\x01R\x07\x65ndStep\x88\x01\x01\x42\r\n\x0b_start_stepB\x0b\n\t_end_step\"\x7f\n\x18GetMetricHistoryResponse\x12;\n\x07history\x18\x01 \x01(\x0b\x32!.mlspec.tracking.v1.MetricHistoryR\x07history\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd2\x0b\n\x0fTrackingService\x12m\n\x10\x43reateExperiment\x12+.mlspec.tracking.v1.CreateExperimentRequest\x1a,.mlspec.tracking.v1.CreateExperimentResponse\x12\x64\n\rGetExperiment\x12(.mlspec.tracking.v1.GetExperimentRequest\x1a).mlspec.tracking.v1.GetExperimentResponse\x12j\n\x0fListExperiments\x12*.mlspec.tracking.v1.ListExperimentsRequest\x1a+.mlspec.tracking.v1.ListExperimentsResponse\x12m\n\x10UpdateExperiment\x12+.mlspec.tracking.v1.UpdateExperimentRequest\x1a,.mlspec.tracking.v1.UpdateExperimentResponse\x12X\n\tCreateRun\x12$.mlspec.tracking.v1.CreateRunRequest\x1a%.mlspec.tracking.v1.CreateRunResponse\x12O\n\x06GetRun\x12!.mlspec.tracking.v1.GetRunRequest\x1a\".mlspec.tracking.v1.GetRunResponse\x12U\n\x08ListRuns\x12#.mlspec.tracking.v1.ListRunsRequest\x1a$.mlspec.tracking.v1.ListRunsResponse\x12X\n\tUpdateRun\x12$.mlspec.tracking.v1.UpdateRunRequest\x1a%.mlspec.tracking.v1.UpdateRunResponse\x12g\n\x0eUpdateRunState\x12).mlspec.tracking.v1.UpdateRunStateRequest\x1a*.mlspec.tracking.v1.UpdateRunStateResponse\x12[\n\nLogMetrics\x12%.mlspec.tracking.v1.LogMetricsRequest\x1a&.mlspec.tracking.v1.LogMetricsResponse\x12X\n\tLogParams\x12$.mlspec.tracking.v1.LogParamsRequest\x1a%.mlspec.tracking.v1.LogParamsResponse\x12[\n\nSetRunTags\x12%.mlspec.tracking.v1.SetRunTagsRequest\x1a&.mlspec.tracking.v1.SetRunTagsResponse\x12\x61\n\x0cLogRunInputs\x12\'.mlspec.tracking.v1.LogRunInputsRequest\x1a(.mlspec.tracking.v1.LogRunInputsResponse\x12\x64\n\rLogRunOutputs\x12(.mlspec.tracking.v1.LogRunOutputsRequest\x1a).mlspec.tracking.v1.LogRunOutputsResponse\x12m\n\x10GetMetricHistory\x12+.mlspec.tracking.v1.GetMetricHistoryRequest\x1a,.mlspec.tracking.v1.GetMetricHistoryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,12 +46,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['experiment']._loaded_options = None
   _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['experiment']._serialized_options = b'\342A\001\002'
+  _globals['_GETEXPERIMENTREQUEST'].oneofs_by_name['selector']._loaded_options = None
+  _globals['_GETEXPERIMENTREQUEST'].oneofs_by_name['selector']._serialized_options = b'\220\262\031\001'
   _globals['_GETEXPERIMENTREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETEXPERIMENTREQUEST'].fields_by_name['id']._serialized_options = b'\372A\026\n\024mlspec.io/Experiment'
+  _globals['_LISTEXPERIMENTSREQUEST']._loaded_options = None
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_options = b'\212\262\031\264\001\n\013create_time\022\013create_time\022\013update_time\022\004name\022\rlast_run_time\022\trun_count\032\004name\032\006status\032\013create_time\032\013update_time\032\010labels.*\032\nproject_id\032\trun_count\032\rlast_run_time\032\021artifact_location d'
   _globals['_UPDATEEXPERIMENTREQUEST'].fields_by_name['experiment']._loaded_options = None
   _globals['_UPDATEEXPERIMENTREQUEST'].fields_by_name['experiment']._serialized_options = b'\342A\001\002'
   _globals['_CREATERUNREQUEST'].fields_by_name['run']._loaded_options = None
   _globals['_CREATERUNREQUEST'].fields_by_name['run']._serialized_options = b'\342A\001\002'
+  _globals['_GETRUNREQUEST'].oneofs_by_name['selector']._loaded_options = None
+  _globals['_GETRUNREQUEST'].oneofs_by_name['selector']._serialized_options = b'\220\262\031\001'
   _globals['_GETRUNREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETRUNREQUEST'].fields_by_name['id']._serialized_options = b'\372A\017\n\rmlspec.io/Run'
   _globals['_GETRUNREQUEST'].fields_by_name['experiment_id']._loaded_options = None
@@ -59,6 +66,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTRUNSREQUEST'].fields_by_name['experiment_ids']._serialized_options = b'\372A\026\n\024mlspec.io/Experiment'
   _globals['_LISTRUNSREQUEST'].fields_by_name['parent_run_id']._loaded_options = None
   _globals['_LISTRUNSREQUEST'].fields_by_name['parent_run_id']._serialized_options = b'\372A\017\n\rmlspec.io/Run'
+  _globals['_LISTRUNSREQUEST']._loaded_options = None
+  _globals['_LISTRUNSREQUEST']._serialized_options = b'\212\262\031\266\002\n\013create_time\022\nstart_time\022\010end_time\022\005state\022\tmetrics.*\022\010params.*\022\013create_time\022\013update_time\022\004name\032\004name\032\006status\032\013create_time\032\013update_time\032\010labels.*\032\tmetrics.*\032\010params.*\032\006tags.*\032\005state\032\004kind\032\nstart_time\032\010end_time\032\013submit_time\032\014submitter_id\032\rexperiment_id\032\rparent_run_id\032\nproject_id\032\017pipeline_run_id\032\013step_run_id d'
   _globals['_UPDATERUNREQUEST'].fields_by_name['run']._loaded_options = None
   _globals['_UPDATERUNREQUEST'].fields_by_name['run']._serialized_options = b'\342A\001\002'
   _globals['_UPDATERUNSTATEREQUEST'].fields_by_name['run_id']._loaded_options = None
@@ -93,70 +102,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETMETRICHISTORYREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002\372A\017\n\rmlspec.io/Run'
   _globals['_GETMETRICHISTORYREQUEST'].fields_by_name['key']._loaded_options = None
   _globals['_GETMETRICHISTORYREQUEST'].fields_by_name['key']._serialized_options = b'\342A\001\002'
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=455
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=581
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=584
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=729
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=732
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=898
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=901
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1043
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1046
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1290
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1293
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1424
-  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_start=1427
-  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_end=1614
-  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_start=1617
-  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_end=1762
-  _globals['_CREATERUNREQUEST']._serialized_start=1764
-  _globals['_CREATERUNREQUEST']._serialized_end=1862
-  _globals['_CREATERUNRESPONSE']._serialized_start=1864
-  _globals['_CREATERUNRESPONSE']._serialized_end=1981
-  _globals['_GETRUNREQUEST']._serialized_start=1984
-  _globals['_GETRUNREQUEST']._serialized_end=2200
-  _globals['_GETRUNRESPONSE']._serialized_start=2202
-  _globals['_GETRUNRESPONSE']._serialized_end=2316
-  _globals['_LISTRUNSREQUEST']._serialized_start=2319
-  _globals['_LISTRUNSREQUEST']._serialized_end=2678
-  _globals['_LISTRUNSRESPONSE']._serialized_start=2680
-  _globals['_LISTRUNSRESPONSE']._serialized_end=2783
-  _globals['_UPDATERUNREQUEST']._serialized_start=2786
-  _globals['_UPDATERUNREQUEST']._serialized_end=2945
-  _globals['_UPDATERUNRESPONSE']._serialized_start=2947
-  _globals['_UPDATERUNRESPONSE']._serialized_end=3064
-  _globals['_UPDATERUNSTATEREQUEST']._serialized_start=3067
-  _globals['_UPDATERUNSTATEREQUEST']._serialized_end=3368
-  _globals['_UPDATERUNSTATERESPONSE']._serialized_start=3370
-  _globals['_UPDATERUNSTATERESPONSE']._serialized_end=3492
-  _globals['_LOGMETRICSREQUEST']._serialized_start=3495
-  _globals['_LOGMETRICSREQUEST']._serialized_end=3707
-  _globals['_LOGMETRICSRESPONSE']._serialized_start=3709
-  _globals['_LOGMETRICSRESPONSE']._serialized_end=3823
-  _globals['_LOGPARAMSREQUEST']._serialized_start=3826
-  _globals['_LOGPARAMSREQUEST']._serialized_end=3985
-  _globals['_LOGPARAMSRESPONSE']._serialized_start=3987
-  _globals['_LOGPARAMSRESPONSE']._serialized_end=4100
-  _globals['_SETRUNTAGSREQUEST']._serialized_start=4103
-  _globals['_SETRUNTAGSREQUEST']._serialized_end=4375
-  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_start=4320
-  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_end=4375
-  _globals['_SETRUNTAGSRESPONSE']._serialized_start=4378
-  _globals['_SETRUNTAGSRESPONSE']._serialized_end=4580
-  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_start=4320
-  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_end=4375
-  _globals['_LOGRUNINPUTSREQUEST']._serialized_start=4583
-  _globals['_LOGRUNINPUTSREQUEST']._serialized_end=4748
-  _globals['_LOGRUNINPUTSRESPONSE']._serialized_start=4751
-  _globals['_LOGRUNINPUTSRESPONSE']._serialized_end=4882
-  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_start=4885
-  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_end=5054
-  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_start=5057
-  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_end=5192
-  _globals['_GETMETRICHISTORYREQUEST']._serialized_start=5195
-  _globals['_GETMETRICHISTORYREQUEST']._serialized_end=5497
-  _globals['_GETMETRICHISTORYRESPONSE']._serialized_start=5499
-  _globals['_GETMETRICHISTORYRESPONSE']._serialized_end=5626
-  _globals['_TRACKINGSERVICE']._serialized_start=5629
-  _globals['_TRACKINGSERVICE']._serialized_end=7119
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=488
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=651
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=654
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=799
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=802
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=974
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=977
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1119
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1122
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1554
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1557
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1688
+  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_start=1691
+  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_end=1915
+  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_start=1918
+  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_end=2063
+  _globals['_CREATERUNREQUEST']._serialized_start=2066
+  _globals['_CREATERUNREQUEST']._serialized_end=2201
+  _globals['_CREATERUNRESPONSE']._serialized_start=2203
+  _globals['_CREATERUNRESPONSE']._serialized_end=2320
+  _globals['_GETRUNREQUEST']._serialized_start=2323
+  _globals['_GETRUNREQUEST']._serialized_end=2545
+  _globals['_GETRUNRESPONSE']._serialized_start=2547
+  _globals['_GETRUNRESPONSE']._serialized_end=2661
+  _globals['_LISTRUNSREQUEST']._serialized_start=2664
+  _globals['_LISTRUNSREQUEST']._serialized_end=3341
+  _globals['_LISTRUNSRESPONSE']._serialized_start=3343
+  _globals['_LISTRUNSRESPONSE']._serialized_end=3446
+  _globals['_UPDATERUNREQUEST']._serialized_start=3449
+  _globals['_UPDATERUNREQUEST']._serialized_end=3645
+  _globals['_UPDATERUNRESPONSE']._serialized_start=3647
+  _globals['_UPDATERUNRESPONSE']._serialized_end=3764
+  _globals['_UPDATERUNSTATEREQUEST']._serialized_start=3767
+  _globals['_UPDATERUNSTATEREQUEST']._serialized_end=4105
+  _globals['_UPDATERUNSTATERESPONSE']._serialized_start=4107
+  _globals['_UPDATERUNSTATERESPONSE']._serialized_end=4229
+  _globals['_LOGMETRICSREQUEST']._serialized_start=4232
+  _globals['_LOGMETRICSREQUEST']._serialized_end=4481
+  _globals['_LOGMETRICSRESPONSE']._serialized_start=4483
+  _globals['_LOGMETRICSRESPONSE']._serialized_end=4597
+  _globals['_LOGPARAMSREQUEST']._serialized_start=4600
+  _globals['_LOGPARAMSREQUEST']._serialized_end=4796
+  _globals['_LOGPARAMSRESPONSE']._serialized_start=4798
+  _globals['_LOGPARAMSRESPONSE']._serialized_end=4911
+  _globals['_SETRUNTAGSREQUEST']._serialized_start=4914
+  _globals['_SETRUNTAGSREQUEST']._serialized_end=5223
+  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_start=5168
+  _globals['_SETRUNTAGSREQUEST_TAGSENTRY']._serialized_end=5223
+  _globals['_SETRUNTAGSRESPONSE']._serialized_start=5226
+  _globals['_SETRUNTAGSRESPONSE']._serialized_end=5428
+  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_start=5168
+  _globals['_SETRUNTAGSRESPONSE_TAGSENTRY']._serialized_end=5223
+  _globals['_LOGRUNINPUTSREQUEST']._serialized_start=5431
+  _globals['_LOGRUNINPUTSREQUEST']._serialized_end=5633
+  _globals['_LOGRUNINPUTSRESPONSE']._serialized_start=5636
+  _globals['_LOGRUNINPUTSRESPONSE']._serialized_end=5767
+  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_start=5770
+  _globals['_LOGRUNOUTPUTSREQUEST']._serialized_end=5976
+  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_start=5979
+  _globals['_LOGRUNOUTPUTSRESPONSE']._serialized_end=6114
+  _globals['_GETMETRICHISTORYREQUEST']._serialized_start=6117
+  _globals['_GETMETRICHISTORYREQUEST']._serialized_end=6419
+  _globals['_GETMETRICHISTORYRESPONSE']._serialized_start=6421
+  _globals['_GETMETRICHISTORYRESPONSE']._serialized_end=6548
+  _globals['_TRACKINGSERVICE']._serialized_start=6551
+  _globals['_TRACKINGSERVICE']._serialized_end=8041
 # @@protoc_insertion_point(module_scope)

@@ -35,9 +35,16 @@ class CreateExperimentRequest(message.Message):
 
     EXPERIMENT_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key (a UUID is recommended): a retry with the same key returns
     the first result instead of creating a second experiment.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def experiment(self) -> experiment_pb2.Experiment:
@@ -48,10 +55,11 @@ class CreateExperimentRequest(message.Message):
         *,
         experiment: experiment_pb2.Experiment | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["experiment", b"experiment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment", b"experiment", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment", b"experiment", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -225,8 +233,15 @@ class UpdateExperimentRequest(message.Message):
     EXPERIMENT_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def experiment(self) -> experiment_pb2.Experiment:
         """Required. The experiment with meta.id (and meta.etag for optimistic concurrency) set
@@ -243,10 +258,11 @@ class UpdateExperimentRequest(message.Message):
         experiment: experiment_pb2.Experiment | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["experiment", b"experiment", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment", b"experiment", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["experiment", b"experiment", "request_id", b"request_id", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -286,9 +302,16 @@ class CreateRunRequest(message.Message):
 
     RUN_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result
     instead of creating a second run.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def run(self) -> run_pb2.Run:
@@ -299,10 +322,11 @@ class CreateRunRequest(message.Message):
         *,
         run: run_pb2.Run | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "run", b"run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "run", b"run", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -500,8 +524,15 @@ class UpdateRunRequest(message.Message):
     RUN_FIELD_NUMBER: builtins.int
     UPDATE_MASK_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def run(self) -> run_pb2.Run:
         """Required. The run with meta.id (and meta.etag for optimistic concurrency) set and the
@@ -518,10 +549,11 @@ class UpdateRunRequest(message.Message):
         run: run_pb2.Run | None = ...,
         update_mask: field_mask_pb2.FieldMask | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["run", b"run", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "run", b"run", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["request_id", b"request_id", "run", b"run", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -566,6 +598,7 @@ class UpdateRunStateRequest(message.Message):
     ERROR_FIELD_NUMBER: builtins.int
     ETAG_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     state: run_state_pb2.RunState.ValueType
@@ -576,6 +609,12 @@ class UpdateRunStateRequest(message.Message):
     """Optional. The etag the caller last read; on mismatch the call fails with ABORTED."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def time(self) -> timestamp_pb2.Timestamp:
         """Optional. Time of the change as observed by the client; defaults to the time of
@@ -596,10 +635,11 @@ class UpdateRunStateRequest(message.Message):
         error: run_pb2.RunError | None = ...,
         etag: builtins.str = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["error", b"error", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["error", b"error", "etag", b"etag", "reason", b"reason", "request_id", b"request_id", "run_id", b"run_id", "state", b"state", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["error", b"error", "etag", b"etag", "reason", b"reason", "request_id", b"request_id", "run_id", b"run_id", "state", b"state", "time", b"time", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -641,11 +681,18 @@ class LogMetricsRequest(message.Message):
     METRICS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
     COLUMNS_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key does not record the values
     twice.
+    """
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
     """
     @builtins.property
     def metrics(self) -> containers.RepeatedCompositeFieldContainer[metric_pb2.Metric]:
@@ -666,10 +713,11 @@ class LogMetricsRequest(message.Message):
         metrics: abc.Iterable[metric_pb2.Metric] | None = ...,
         request_id: builtins.str = ...,
         columns: metric_pb2.MetricColumns | None = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["columns", b"columns"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["columns", b"columns", "metrics", b"metrics", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["columns", b"columns", "metrics", b"metrics", "request_id", b"request_id", "run_id", b"run_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -708,10 +756,17 @@ class LogParamsRequest(message.Message):
     RUN_ID_FIELD_NUMBER: builtins.int
     PARAMS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def params(self) -> containers.RepeatedCompositeFieldContainer[metric_pb2.Param]:
         """Required. The params to record, at most 100, with distinct keys."""
@@ -722,10 +777,11 @@ class LogParamsRequest(message.Message):
         run_id: builtins.str = ...,
         params: abc.Iterable[metric_pb2.Param] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["params", b"params", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["params", b"params", "request_id", b"request_id", "run_id", b"run_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -787,10 +843,17 @@ class SetRunTagsRequest(message.Message):
     TAGS_FIELD_NUMBER: builtins.int
     REMOVE_KEYS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def tags(self) -> containers.ScalarMap[builtins.str, builtins.str]:
         """Optional. Tags to add or overwrite; together with remove_keys at most 100 entries."""
@@ -806,10 +869,11 @@ class SetRunTagsRequest(message.Message):
         tags: abc.Mapping[builtins.str, builtins.str] | None = ...,
         remove_keys: abc.Iterable[builtins.str] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["remove_keys", b"remove_keys", "request_id", b"request_id", "run_id", b"run_id", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["remove_keys", b"remove_keys", "request_id", b"request_id", "run_id", b"run_id", "tags", b"tags", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -870,10 +934,17 @@ class LogRunInputsRequest(message.Message):
     RUN_ID_FIELD_NUMBER: builtins.int
     INPUTS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def inputs(self) -> containers.RepeatedCompositeFieldContainer[run_pb2.RunInput]:
         """Required. Inputs to append, at most 100. An input equal to one already recorded
@@ -886,10 +957,11 @@ class LogRunInputsRequest(message.Message):
         run_id: builtins.str = ...,
         inputs: abc.Iterable[run_pb2.RunInput] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["inputs", b"inputs", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["inputs", b"inputs", "request_id", b"request_id", "run_id", b"run_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -930,10 +1002,17 @@ class LogRunOutputsRequest(message.Message):
     RUN_ID_FIELD_NUMBER: builtins.int
     OUTPUTS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Required. Id of the run."""
     request_id: builtins.str
     """Optional. Idempotency key; a retry with the same key returns the first result."""
+    validate_only: builtins.bool
+    """Optional. When true the server runs every rule on the request and answers with what
+    it would store (or INVALID_ARGUMENT with every violation it finds, or the error of
+    the first rule that fails) but stores nothing (AIP-163); `request_id` is not
+    remembered. The same number on every mutating request.
+    """
     @builtins.property
     def outputs(self) -> containers.RepeatedCompositeFieldContainer[run_pb2.RunOutput]:
         """Required. Outputs to append, at most 100."""
@@ -944,10 +1023,11 @@ class LogRunOutputsRequest(message.Message):
         run_id: builtins.str = ...,
         outputs: abc.Iterable[run_pb2.RunOutput] | None = ...,
         request_id: builtins.str = ...,
+        validate_only: builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["outputs", b"outputs", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["outputs", b"outputs", "request_id", b"request_id", "run_id", b"run_id", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
