@@ -1,8 +1,9 @@
 """The compiled request checks answer exactly as the field-by-field walks they replace.
 
-``well_formed.violations``, ``field_behavior.missing_required`` and
-``limits.within_limits`` run code generated once per message type;
-``reference_violations`` and ``reference_missing_required`` walk the descriptors and are
+``well_formed.violations`` and ``field_behavior.missing_required`` run code generated
+once per message type, and so does ``request_checks.passes``, the one pass over every
+request that vouches for its limits and its values together; ``reference_violations``,
+``reference_missing_required`` and ``limits.violations`` walk the descriptors and are
 the specification. Random messages of every request type and of the inference-log
 record, with random enum numbers, times, durations and required fields broken, or with
 strings, lists, maps and nesting at and past their limits, get the same answers, in the
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlspec.common.v1 import value_pb2
-from mlspec.domain.common import field_behavior, limits, well_formed
+from mlspec.domain.common import field_behavior, limits, request_checks, well_formed
 from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2
 from mlspec.server.app import SERVICES
 from tests.contract.message_strategies import messages
@@ -74,7 +75,9 @@ def test_the_compiled_checks_answer_as_the_walks(data: st.DataObject, seed: int)
     desc = data.draw(st.sampled_from(TYPES))
     message = data.draw(messages(desc))
     _break(message, random.Random(seed))
-    assert well_formed.violations(message, "r") == well_formed.reference_violations(message, "r")
+    expected = well_formed.reference_violations(message, "r")
+    assert well_formed.violations(message, "r") == expected
+    assert request_checks.passes(message) == (expected == [] and limits.violations(message) == [])
     assert field_behavior.missing_required(
         message, "r"
     ) == field_behavior.reference_missing_required(message, "r")
@@ -153,23 +156,23 @@ VALUE = value_pb2.Value.DESCRIPTOR.full_name
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
-def test_the_compiled_limits_answer_as_the_walk(data: st.DataObject, seed: int) -> None:
+def test_the_one_pass_answers_as_the_limits_walk(data: st.DataObject, seed: int) -> None:
     desc = data.draw(st.sampled_from(TYPES))
     message = data.draw(messages(desc))
     _stretch(message, random.Random(seed))
-    expected = limits.reference_violations(message)
-    assert limits.within_limits(message) == (expected == [])
-    assert limits.violations(message) == expected
+    expected = limits.violations(message)
+    well = well_formed.reference_violations(message) == []
+    assert request_checks.passes(message) == (expected == [] and well)
 
 
-def test_the_compiled_limits_find_nesting_in_a_batch_of_records() -> None:
+def test_the_one_pass_finds_nesting_in_a_batch_of_records() -> None:
     records = [inference_log_pb2.InferenceLogRecord(request_id=str(i)) for i in range(3)]
     request = logging_service_pb2.WriteInferenceLogsRequest(log_stream_id="s", records=records)
     deep = request.records[1].inference.input_features["f"]
     deep.CopyFrom(_nested(limits.MAX_NESTING))
-    assert limits.within_limits(request)
+    assert request_checks.passes(request)
     deep.CopyFrom(_nested(limits.MAX_NESTING + 1))
-    assert not limits.within_limits(request)
+    assert not request_checks.passes(request)
     assert [v.field for v in limits.violations(request)] == [
         "records[1].inference.input_features['f']"
         + ".array_value.values[0].object_value.fields['a']" * 10

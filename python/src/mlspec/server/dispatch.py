@@ -24,7 +24,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
-from mlspec.domain.common import limits, well_formed, wire
+from mlspec.domain.common import limits, request_checks, well_formed, wire
 from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit, partial_responses
@@ -69,8 +69,9 @@ class Dispatcher:
                 # Each message is produced in its own read transaction and sent outside
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
                 scope = self.access.scope(context.invocation_metadata(), full, writes=False)
-                request = decode(request_cls, data)
-                check_well_formed(request)
+                request, checked = decode_checked(request_cls, data)
+                if not checked:
+                    check_well_formed(request)
                 res: Resources | None = None
                 items: Iterator[Message | Pause] = iter(())
                 while True:
@@ -103,8 +104,9 @@ class Dispatcher:
                 for index, data in enumerate(requests):
                     each = dataclasses.replace(scope, warnings=[])
                     try:
+                        request, checked = decode_checked(request_cls, data)
                         answers.append(
-                            self.call(full, fn, route.writes, decode(request_cls, data), each)
+                            self.call(full, fn, route.writes, request, each, checked=checked)
                         )
                     except errors.DomainError as exc:
                         exc.message = f"batch {index}: {exc.message}"
@@ -121,7 +123,8 @@ class Dispatcher:
             metadata = context.invocation_metadata()
             scope = self.access.scope(metadata, full, route.writes)
             wanted = partial_responses.requested(metadata, response_cls.DESCRIPTOR)
-            response = self.call(full, fn, route.writes, decode(request_cls, data), scope)
+            request, checked = decode_checked(request_cls, data)
+            response = self.call(full, fn, route.writes, request, scope, checked=checked)
             return partial_responses.shape(response, wanted, route.writes)
 
         # Requests arrive as bytes and are decoded in the handler, so that a request the
@@ -131,11 +134,21 @@ class Dispatcher:
         )
 
     def call(
-        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
+        self,
+        method: str,
+        fn: Unary,
+        writes: bool,
+        request: Any,
+        scope: RequestScope,
+        *,
+        checked: bool = False,
     ) -> Message:
-        """Runs one unary call; a mutating one leaves an entry in the audit trail."""
+        """Runs one unary call; a mutating one leaves an entry in the audit trail.
+
+        ``checked``: the request's values are known to be well formed (``decode_checked``).
+        """
         try:
-            response = self._call(method, fn, writes, request, scope)
+            response = self._call(method, fn, writes, request, scope, checked)
         except Exception as exc:
             if writes:
                 audit.record_failure(self.store, method, scope, request, exc)
@@ -148,10 +161,11 @@ class Dispatcher:
         return response
 
     def _call(
-        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
+        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope, checked: bool
     ) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
-        check_well_formed(request)
+        if not checked:
+            check_well_formed(request)
         request_id = getattr(request, "request_id", "") if writes else ""
         if not request_id:
             return self._call_once(method, fn, writes, request, scope, "", "")
@@ -235,6 +249,17 @@ def decode(request_cls: type[Message], data: bytes) -> Message:
     A request that cannot be decoded, or that breaks a limit of ``common/v1/limits.proto``
     (``domain/common/limits.py``), is refused naming the field.
     """
+    return decode_checked(request_cls, data)[0]
+
+
+def decode_checked(request_cls: type[Message], data: bytes) -> tuple[Message, bool]:
+    """``decode``, and whether the request's values are known to be well formed too.
+
+    One compiled pass (``domain/common/request_checks.py``) vouches for the limits and
+    the values of nearly every request; for one it does not vouch for, the limits are
+    walked here (and refused naming the field), and the values are left to
+    ``check_well_formed``, which the call runs (so that the failure is audited).
+    """
     try:
         request = request_cls.FromString(data)
     except DecodeError as exc:
@@ -245,8 +270,10 @@ def decode(request_cls: type[Message], data: bytes) -> Message:
             reason="UNDECODABLE_REQUEST",
             violations=[found] if found else [],
         ) from exc
+    if len(data) <= limits.MAX_REQUEST_BYTES and request_checks.passes(request, len(data)):
+        return request, True
     check_limits(request, len(data))
-    return request
+    return request, False
 
 
 def _elide(path: str, keep: int = 3) -> str:

@@ -14,12 +14,10 @@ nesting at least two, so a message no larger than the smallest limit reachable f
 type (``floor``), and too small to nest too deep, is within every one of them. Most
 requests, and most items of a large one, are never descended into.
 
-That walk is the specification (``reference_violations``). Every request is first
-checked by code compiled once per message type (``within_limits``), which only answers
-whether the request is within its limits: it builds no path, reads a size only where a
-limit inside could be below the bound it has, and otherwise descends only where a type
-that nests within itself can be reached (the Values of a record's features). The walk
-runs only to name the fields of a request that is over a limit.
+This walk is the specification. The dispatcher first runs ``request_checks``, one pass
+compiled per message type that checks these limits and well-formed values together and
+only answers whether a request passes; the walk runs to name the fields of one that
+does not.
 """
 
 from __future__ import annotations
@@ -178,40 +176,12 @@ def _within(desc: Any, size: int, nesting: dict[str, int]) -> bool:
 def violations(message: Message, size: int | None = None) -> list[FieldViolation]:
     """Every field of ``message`` over its limit (at most ``MAX_VIOLATIONS``).
 
-    ``size`` is the serialized size when known. A message within every limit, which is
-    nearly every one, is vouched for by its type's compiled check (``within_limits``);
-    the field-by-field walk (``reference_violations``) names the fields of one that is
-    not.
-    """
-    if within_limits(message, size):
-        return []
-    return reference_violations(message, size)
-
-
-def reference_violations(message: Message, size: int | None = None) -> list[FieldViolation]:
-    """The same answer, by walking the message field by field.
-
-    It is the specification the compiled check is held to by the tests, and what names
-    the fields once that check finds a message over a limit. Parts of the message that
-    are too small to break a limit (``_within``) are not walked.
+    ``size`` is the serialized size when known. Parts of the message that are too small
+    to break a limit (``_within``) are not walked.
     """
     found: list[FieldViolation] = []
     _walk(message, (), {}, found, size)
     return found
-
-
-def within_limits(message: Message, size: int | None = None) -> bool:
-    """Whether ``message`` (``size`` bytes when known) is within every limit.
-
-    Runs the check compiled once for the message's type (``_compiled``): it answers yes
-    or no without building any path, and a message no larger than its type's floor is
-    only descended where a type that nests within itself can be reached.
-    """
-    desc = message.DESCRIPTOR
-    size = message.ByteSize() if size is None else size
-    if size <= floor(desc) and (not nests(desc) or size < 2 * MAX_NESTING):
-        return True
-    return bool(_compiled(desc)(message, size, {}))
 
 
 def _join(path: tuple[str, ...]) -> str:
@@ -326,129 +296,3 @@ def largest_fields(message: Message, count: int = 3) -> list[tuple[str, int]]:
             size = len(value) if isinstance(value, str | bytes) else 0
         sizes.append((field.name, size))
     return sorted(sizes, key=lambda item: -item[1])[:count]
-
-
-# The yes-or-no check of a type, compiled once into straight-line code: it runs on every
-# request, over every record of a batch. ``S`` is a bound on the serialized size of the
-# message checked (a value breaking a limit of n takes more than n bytes, so no limit of
-# at least ``S`` can be broken within it); ``nest`` counts, per type that nests within
-# itself, the messages of that type on the way down, as ``_walk`` does.
-_CODE: dict[str, Any] = {}
-
-
-def _needed(desc: Any) -> bool:
-    """Whether a message of ``desc`` can break any limit at all."""
-    return floor(desc) < MAX_REQUEST_BYTES or nests(desc)
-
-
-def _compiled(desc: Any) -> Any:
-    done = _CODE.get(desc.full_name)
-    if done is not None:
-        return done
-    counted = self_nesting(desc)
-    fields = sorted(desc.fields, key=lambda f: f.number)
-    oneof = _single_oneof([f for n, f in enumerate(fields) if _field_lines(n, f, False)])
-    bodies = [(f, _field_lines(n, f, bool(oneof))) for n, f in enumerate(fields)]
-    lines = ["def check(m, S, nest):"]
-    if counted:  # the messages below count this one among their ancestors
-        lines += [
-            "    level = nest.get(NAME, 0) + 1",
-            "    if level > MAX_NESTING:",
-            "        return False",
-            "    nest[NAME] = level",
-        ]
-    if oneof:
-        lines.append(f"    w = m.WhichOneof({oneof!r})")
-    for field, body in bodies:
-        if not body:
-            continue
-        if oneof and field.containing_oneof is not None:
-            lines.append(f"    if w == {field.name!r}:")
-            lines += ["        " + line for line in body]
-        else:
-            lines += ["    " + line for line in body]
-    if counted:
-        lines.append("    nest[NAME] = level - 1")
-    lines.append("    return True")
-    env: dict[str, Any] = {"MAX_NESTING": MAX_NESTING, "NAME": desc.full_name}
-    exec("\n".join(lines), env)  # noqa: S102  (code built from descriptors, not input)
-    check = env["check"]
-    _CODE[desc.full_name] = check  # before the children: recursive types find it
-    for number, field in enumerate(fields):
-        child = _value_type(field)
-        if child is not None and _needed(child):
-            env[f"C{number}"] = _compiled(child)
-    return check
-
-
-def _single_oneof(checked: list[FD]) -> str:
-    """The oneof that holds every checked field (as in a Value); '' if there is none."""
-    oneofs = {f.containing_oneof for f in checked}
-    only = next(iter(oneofs)) if len(oneofs) == 1 else None
-    if only is None or only.name.startswith("_") or len(checked) < 2:
-        return ""
-    return str(only.name)
-
-
-def _field_lines(number: int, field: FD, selected: bool) -> list[str]:
-    """The lines that check one field, indented from 0; none when it cannot break a limit.
-
-    ``selected``: the lines run only when the field is the one set of its oneof.
-    """
-    limit = limit_of(field)
-    name, items, length = field.name, limit.max_items, limit.max_length
-    child = _value_type(field)
-    if child is not None and not _needed(child):
-        child = None
-    text = limit.value_kind in (_STRING, _BYTES)
-    check = f"C{number}"
-    lines: list[str] = []
-    if limit.repeated or limit.is_map:
-        lines += [f"if S > {items} and len(m.{name}) > {items}:", "    return False"]
-    if limit.is_map:
-        if not (limit.key_is_string or text or child is not None):
-            return lines
-        # A map's values are read by key: much cheaper than through ``items()``.
-        bounds = [length] if limit.key_is_string or text else []
-        if child is not None:
-            bounds.append(0 if nests(child) else floor(child))
-        lines += [f"if S > {min(bounds)}:", f"    d = m.{name}", "    for k in d:"]
-        if limit.key_is_string:
-            lines += [f"        if len(k) > {length}:", "            return False"]
-        if text:
-            lines += [f"        if len(d[k]) > {length}:", "            return False"]
-        elif child is not None:
-            lines += [f"        if not {check}(d[k], S, nest):", "            return False"]
-        return lines
-    if limit.repeated:
-        if text:
-            lines += [
-                f"if S > {length}:",
-                f"    for v in m.{name}:",
-                f"        if len(v) > {length}:",
-                "            return False",
-            ]
-        elif child is not None:
-            # An item is bounded by its own size where a limit inside it may be below
-            # the whole's: a small item then skips every length check.
-            lines += [
-                f"if S > {floor(child)}:",
-                f"    for v in m.{name}:",
-                f"        if not {check}(v, v.ByteSize(), nest):",
-                "            return False",
-            ]
-            if nests(child):
-                lines += [
-                    "else:",
-                    f"    for v in m.{name}:",
-                    f"        if not {check}(v, S, nest):",
-                    "            return False",
-                ]
-        return lines
-    if text:
-        return [f"if S > {length} and len(m.{name}) > {length}:", "    return False"]
-    if child is None:
-        return lines
-    guard = "" if nests(child) else f"S > {floor(child)} and "
-    present = "" if selected else f"m.HasField({name!r}) and "
-    return [f"if {guard}{present}not {check}(m.{name}, S, nest):", "    return False"]
