@@ -7,12 +7,16 @@ reports what it printed.
 
 from __future__ import annotations
 
+import pathlib
 import queue
 import re
 import signal
 import subprocess
 import threading
 import time
+from typing import Any
+
+import grpc
 
 
 class ServeProcess:
@@ -64,3 +68,33 @@ class ServeProcess:
         self._reader.join(timeout=10)
         if self.process.stderr is not None:
             self.process.stderr.close()
+
+
+def wait_until_serving(
+    process: subprocess.Popen[Any], target: str, log: Any = None, timeout: float = 180
+) -> None:
+    """Waits until ``process`` (an ``mlspec serve``) accepts calls on ``target``.
+
+    A loaded CI machine starts a server slowly, so the wait is long; but a server that
+    exits (its port taken, a bad option) fails the wait at once, with the tail of its
+    ``log`` file when it has one, instead of after the whole timeout.
+    """
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(target) as channel:
+        ready = grpc.channel_ready_future(channel)
+        while True:
+            try:
+                ready.result(timeout=1)
+                return
+            except grpc.FutureTimeoutError:
+                said = ""
+                if log is not None and pathlib.Path(log).is_file():
+                    said = ":\n" + pathlib.Path(log).read_text(errors="replace")[-3000:]
+                if process.poll() is not None:
+                    raise AssertionError(
+                        f"mlspec serve exited ({process.returncode}) before serving {target}{said}"
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"mlspec serve did not serve {target} within {timeout} s{said}"
+                    ) from None

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 
-import grpc
+from tests.cli.serving import wait_until_serving
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -61,18 +61,17 @@ def test_the_readme_section_examples_run_as_shown(tmp_path: pathlib.Path) -> Non
     try:
         for command, expected in examples():
             if command.endswith("&"):
-                server = subprocess.Popen(
-                    ["bash", "-c", f"exec {command[:-1]}"],
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                log = tmp_path / f"serve-{len(background)}.log"
+                with log.open("wb") as out:
+                    server = subprocess.Popen(
+                        ["bash", "-c", f"exec {command[:-1]}"],
+                        cwd=tmp_path,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
                 background.append(server)
-                with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                    grpc.channel_ready_future(channel).result(
-                        timeout=180
-                    )  # a loaded CI machine starts slowly
+                wait_until_serving(server, f"127.0.0.1:{port}", log)
                 continue
             done = subprocess.run(
                 ["bash", "-c", command],

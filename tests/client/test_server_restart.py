@@ -12,12 +12,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-import grpc
 import pytest
 
 from mlspec.client import Client
 from mlspec.client.metrics import SENDER_RETRY
 from mlspec.common.v1 import run_state_pb2
+from tests.cli.serving import wait_until_serving
 from tests.client.helpers import all_points
 
 MLSPEC = str(pathlib.Path(sys.executable).with_name("mlspec"))
@@ -46,10 +46,7 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            grpc.channel_ready_future(channel).result(
-                timeout=180
-            )  # a loaded CI machine starts slowly
+        wait_until_serving(self.process, f"127.0.0.1:{self.port}", self.log)
 
     def kill(self) -> None:
         assert self.process is not None

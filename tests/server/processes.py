@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-import grpc
+from tests.cli.serving import wait_until_serving
 
 MLSPEC = str(pathlib.Path(sys.executable).with_name("mlspec"))
 
@@ -60,10 +60,7 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        with grpc.insecure_channel(self.target) as channel:
-            grpc.channel_ready_future(channel).result(
-                timeout=180
-            )  # a loaded CI machine starts slowly
+        wait_until_serving(self.process, self.target, self.log)
         return self
 
     def kill(self) -> None:

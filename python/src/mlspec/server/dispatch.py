@@ -24,7 +24,7 @@ from google.protobuf import descriptor, message_factory
 from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
-from mlspec.domain.common import field_behavior, limits, well_formed, wire
+from mlspec.domain.common import field_behavior, limits, request_checks, well_formed, wire
 from mlspec.domain.common.policy import OPEN, Policy
 from mlspec.domain.common.resources import RequestScope, Resources
 from mlspec.server import audit, partial_responses
@@ -69,8 +69,8 @@ class Dispatcher:
                 # Each message is produced in its own read transaction and sent outside
                 # any: memory stays at one chunk and a slow reader holds no snapshot.
                 scope = self.access.scope(context.invocation_metadata(), full, writes=False)
-                request = decode(request_cls, data)
-                check_well_formed(request, route.checks)
+                request, checked = decode_checked(request_cls, data)
+                check_well_formed(request, route.checks, values_checked=checked)
                 res: Resources | None = None
                 items: Iterator[Message | Pause] = iter(())
                 while True:
@@ -103,8 +103,9 @@ class Dispatcher:
                 for index, data in enumerate(requests):
                     each = dataclasses.replace(scope, warnings=[])
                     try:
+                        request, checked = decode_checked(request_cls, data)
                         answers.append(
-                            self.call(full, fn, route.writes, decode(request_cls, data), each)
+                            self.call(full, fn, route.writes, request, each, checked=checked)
                         )
                     except errors.DomainError as exc:
                         exc.message = f"batch {index}: {exc.message}"
@@ -121,7 +122,8 @@ class Dispatcher:
             metadata = context.invocation_metadata()
             scope = self.access.scope(metadata, full, route.writes)
             wanted = partial_responses.requested(metadata, response_cls.DESCRIPTOR)
-            response = self.call(full, fn, route.writes, decode(request_cls, data), scope)
+            request, checked = decode_checked(request_cls, data)
+            response = self.call(full, fn, route.writes, request, scope, checked=checked)
             return partial_responses.shape(response, wanted, route.writes)
 
         # Requests arrive as bytes and are decoded in the handler, so that a request the
@@ -131,19 +133,27 @@ class Dispatcher:
         )
 
     def call(
-        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
+        self,
+        method: str,
+        fn: Unary,
+        writes: bool,
+        request: Any,
+        scope: RequestScope,
+        *,
+        checked: bool = False,
     ) -> Message:
         """Runs one unary call; a mutating one leaves an entry in the audit trail.
 
         A mutating request with ``validate_only`` (AIP-163) runs every rule in a write
         transaction that is rolled back: it answers what would be stored, or the error,
-        and leaves no trace (no audit entry, no remembered ``request_id``).
+        and leaves no trace (no audit entry, no remembered ``request_id``). ``checked``:
+        the request's values are known to be well formed (``decode_checked``).
         """
         if writes and getattr(request, "validate_only", False):
-            check_well_formed(request, self._checked_by_handler(method))
+            check_well_formed(request, self._checked_by_handler(method), values_checked=checked)
             return self._validate_only(fn, request, scope)
         try:
-            response = self._call(method, fn, writes, request, scope)
+            response = self._call(method, fn, writes, request, scope, checked)
         except Exception as exc:
             if writes:
                 audit.record_failure(self.store, method, scope, request, exc)
@@ -156,10 +166,10 @@ class Dispatcher:
         return response
 
     def _call(
-        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope
+        self, method: str, fn: Unary, writes: bool, request: Any, scope: RequestScope, checked: bool
     ) -> Message:
         """Runs one unary call; retries once when a concurrent duplicate wins a race."""
-        check_well_formed(request, self._checked_by_handler(method))
+        check_well_formed(request, self._checked_by_handler(method), values_checked=checked)
         request_id = getattr(request, "request_id", "") if writes else ""
         if not request_id:
             return self._call_once(method, fn, writes, request, scope, "", "")
@@ -260,11 +270,14 @@ class _RolledBack(Exception):
         self.response = response
 
 
-def decode(request_cls: type[Message], data: bytes) -> Message:
-    """The request message of ``data`` within the contract's limits; else INVALID_ARGUMENT.
+def decode_checked(request_cls: type[Message], data: bytes) -> tuple[Message, bool]:
+    """The request of ``data``, and whether its values are known to be well formed.
 
     A request that cannot be decoded, or that breaks a limit of ``common/v1/limits.proto``
-    (``domain/common/limits.py``), is refused naming the field.
+    (``domain/common/limits.py``), is INVALID_ARGUMENT naming the field. One compiled pass (``domain/common/request_checks.py``) vouches for the limits and
+    the values of nearly every request; for one it does not vouch for, the limits are
+    walked here (and refused naming the field), and the values are left to
+    ``check_well_formed``, which the call runs (so that the failure is audited).
     """
     try:
         request = request_cls.FromString(data)
@@ -276,8 +289,10 @@ def decode(request_cls: type[Message], data: bytes) -> Message:
             reason="UNDECODABLE_REQUEST",
             violations=[found] if found else [],
         ) from exc
+    if len(data) <= limits.MAX_REQUEST_BYTES and request_checks.passes(request, len(data)):
+        return request, True
     check_limits(request, len(data))
-    return request
+    return request, False
 
 
 def _elide(path: str, keep: int = 3) -> str:
@@ -306,7 +321,9 @@ def check_limits(request: Message, size: int) -> None:
         raise errors.not_valid("the request is over a limit", found, "LIMIT_EXCEEDED")
 
 
-def check_well_formed(request: Message, checked_by_handler: tuple[str, ...] = ()) -> None:
+def check_well_formed(
+    request: Message, checked_by_handler: tuple[str, ...] = (), *, values_checked: bool = False
+) -> None:
     """INVALID_ARGUMENT for values outside their types and for missing required fields.
 
     Enum numbers, Timestamps and Durations their types do not allow come first; then
@@ -314,9 +331,10 @@ def check_well_formed(request: Message, checked_by_handler: tuple[str, ...] = ()
     (``field_behavior.missing_in_request``), and every time range that ends before it
     starts. Resources the request holds are checked with their kind's rules instead, and
     the fields a Validate method reports on in its response (``checked_by_handler``,
-    from its route) by that method.
+    from its route) by that method. ``values_checked``: the compiled pass of
+    ``decode_checked`` has vouched for the values already.
     """
-    found = well_formed.violations(request)
+    found = [] if values_checked else well_formed.violations(request)
     if found:
         raise errors.InvalidArgument(
             "the request holds values outside their types: "

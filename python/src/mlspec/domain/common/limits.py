@@ -13,6 +13,11 @@ characters and a list of n items take at least n bytes on the wire, and each lev
 nesting at least two, so a message no larger than the smallest limit reachable from its
 type (``floor``), and too small to nest too deep, is within every one of them. Most
 requests, and most items of a large one, are never descended into.
+
+This walk is the specification. The dispatcher first runs ``request_checks``, one pass
+compiled per message type that checks these limits and well-formed values together and
+only answers whether a request passes; the walk runs to name the fields of one that
+does not.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ before any handler runs, so that each of these is INVALID_ARGUMENT naming the fi
 
 Which fields of a message type can lead to a checked value is worked out once per type
 (``field_behavior``'s walk), so a request is only descended where there is something to
-check.
+check. The dispatcher first runs ``request_checks``, one pass compiled per message type
+that checks these values and the limits together and only answers whether a request
+passes; this check runs on a request that does not, to name its fields.
 """
 
 from __future__ import annotations
@@ -333,3 +335,24 @@ def _problem(field: FD, kind: str, value: Any) -> str:
 def _map_value(field: FD) -> FD:
     assert field.message_type is not None
     return field.message_type.fields_by_name["value"]
+
+
+# What the one compiled pass over a request (``request_checks``) reads of these rules.
+TIME_SECONDS = (_MIN_SECONDS, _MAX_SECONDS)
+MAX_DURATION_SECONDS = _MAX_DURATION_SECONDS
+MAX_NANOS = _NANOS
+
+
+def checked_kind(field: FD) -> str:
+    """What is checked in a field's values: ``enum``, ``timestamp``, ``duration`` or ''."""
+    return _kind(field)
+
+
+def descended(desc: Any) -> frozenset[str]:
+    """The message-typed fields of ``desc`` under which some value is checked."""
+    return frozenset(name for name, _ in _plan(desc)[1])
+
+
+def problem(field: FD, kind: str, value: Any) -> str:
+    """Why one value of ``field`` (of ``checked_kind``) is not well formed; '' if it is."""
+    return _problem(field, kind, value)
