@@ -135,6 +135,23 @@ def test_lines_are_what_apache_writes(logged: tuple[str, str], fmt: str) -> None
     )
 
 
+def test_combined_ml_lines_add_the_request_model_latency_and_hash(
+    logged: tuple[str, str],
+) -> None:
+    target, _ = logged
+    done = invoke("--server", target, "logs", "--format", "combined-ml")
+    assert done.exit_code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    parser = apachelogs.LogParser(apachelogs.COMBINED)
+    for i, line in enumerate(lines):
+        # The Combined part parses as Apache's; the four MLSpec fields follow it.
+        head, request_id, model, latency, record_hash = line.rsplit(" ", 4)
+        assert parser.parse(head).final_status == ROWS[i][3]
+        assert (request_id, model, latency) == (f'"r{i}"', '"churn:1.4.0"', "-")
+        assert len(record_hash) == 64
+    assert len(lines) == len(ROWS)
+
+
 def test_filters_and_json_lines(logged: tuple[str, str]) -> None:
     target, model_id = logged
     failing = invoke("--server", target, "logs", "--status", "5xx", "--format", "json")

@@ -479,6 +479,11 @@ def test_a_triggered_rollback_changes_what_to_serve_until_its_alert_is_resolved(
     assert (done.model.id, done.rolled_back_to_revision) == (current, previous)
     assert (done.model_name, done.endpoint.uri) == ("churn", f"urn:mlspec:model-version:{current}")
     assert {n.resource.id for n in graph.nodes} >= {current, rollback.meta.id, previous}
+    # The target has no evaluation: the gate would refuse it, so the rollback records the
+    # policy's standing override, visible like any other.
+    assert rollback.deployment_gate.decision == 3  # DEPLOYMENT_GATE_DECISION_OVERRIDDEN
+    assert rollback.deployment_approval.approver.name.startswith("rollback policy ")
+    assert rollback.deployment_approval.override
     # Another round keeps the rollback (one alert, fired again; one serving report).
     monitored.monitor.run_once()
     again = monitoring.ResolveServingModel(pb.ResolveServingModelRequest(model_version=ref))

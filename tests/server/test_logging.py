@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import grpc
 import pytest
 
+from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2_grpc
 from mlspec.logging.v1 import logging_service_pb2 as pb
-from mlspec.logging.v1 import logging_service_pb2_grpc
 
 from .conftest import Stubs
 from .test_monitoring import model_version
@@ -173,6 +174,22 @@ def test_ncsa_export_filters_and_resumes(logs: Any) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         list(logs.StreamNcsaLines(pb.StreamNcsaLinesRequest()))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_combined_ml_lines_name_the_model_and_its_version(logs: Any) -> None:
+    """The records name their model version by id; the line shows `"m1:1.0.0"`."""
+    chunks = logs.StreamNcsaLines(
+        pb.StreamNcsaLinesRequest(
+            log_stream_id="b", format=inference_log_pb2.NCSA_FORMAT_COMBINED_ML
+        )
+    )
+    lines = [line for chunk in chunks for line in chunk.lines]
+    assert len(lines) == 3
+    for i, line in enumerate(lines, start=1):
+        # Combined, then "request_id" "model_name:model_version" latency record_hash.
+        tail = re.search(r' "([^"]*)" "([^"]*)" (\S+) ([0-9a-f]{64})$', line)
+        assert tail is not None, line
+        assert tail.groups()[:3] == (f"req-{i}", "m1:1.0.0", "-")
 
 
 def test_chain_verifies(logs: Any) -> None:

@@ -313,8 +313,9 @@ def test_a_model_that_misses_an_objective_is_not_packaged_or_served_without_an_o
     chain = Chain(world)
     evaluation = chain.evaluate(0, BAD)
     assert evaluation.model_evaluation.objectives_evaluation.outcome == 2
-    for body in (chain.package(0),):
-        err = error(world, body)
+    # Every status that says the stage completed is gated, not only SUCCEEDED.
+    for status in ("SUCCEEDED", "WARNED", "CACHED"):
+        err = error(world, chain.package(0, status=f"STAGE_REPORT_STATUS_{status}"))
         assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "objective auc-overall failed (auc = 0.71)" in str(err.details())
         assert "evaluation.objectives[auc-overall]" in violated_fields(err)
@@ -350,6 +351,8 @@ def test_a_model_that_misses_an_objective_is_not_packaged_or_served_without_an_o
         },
     )
     assert error(world, serving).code() == grpc.StatusCode.FAILED_PRECONDITION
+    warned = dict(serving, status="STAGE_REPORT_STATUS_WARNED")
+    assert error(world, warned).code() == grpc.StatusCode.FAILED_PRECONDITION
     served = world.send(dict(serving, deployment_approval=override))
     graph = world.stubs.lifecycle.GetLineage(
         make(

@@ -11,10 +11,11 @@ signed checkpoints and prints the first bad position (exit 1) or what verified (
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 import click
+import grpc
 from google.protobuf import json_format, timestamp_pb2
 
 from mlspec.cli.errors import CliError
@@ -22,8 +23,10 @@ from mlspec.cli.output import render
 from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client import Client
 from mlspec.common.v1 import reference_pb2
-from mlspec.domain.logging.inference_log import ncsa_line
+from mlspec.domain.logging.inference_log import model_label, ncsa_line
+from mlspec.domain.models.versions import canonical_version
 from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2, logging_service_pb2_grpc
+from mlspec.models.v1 import models_service_pb2, models_service_pb2_grpc
 
 __all__ = ["logs"]
 
@@ -45,6 +48,36 @@ def _client(settings: Settings) -> tuple[logging_service_pb2_grpc.LoggingService
     """
     client = Client(settings.target, workspace=settings.workspace)
     return logging_service_pb2_grpc.LoggingServiceStub(client.raw_channel), client
+
+
+def _labeller(client: Client) -> Callable[[reference_pb2.ResourceRef], str]:
+    """``model_name:model_version`` of a record's model, as the server's own lines show it.
+
+    A reference by id is looked up once (model version, then its model); ``""`` (shown
+    as ``-``) when it cannot be.
+    """
+    stub = models_service_pb2_grpc.ModelsServiceStub(client.raw_channel)
+    metadata = client.call_metadata
+    found: dict[str, str] = {}
+
+    def label_of(ref: reference_pb2.ResourceRef) -> str:
+        named = model_label(ref)
+        if named or not ref.id:
+            return named
+        if ref.id not in found:
+            try:
+                version = stub.GetModelVersion(
+                    models_service_pb2.GetModelVersionRequest(id=ref.id), metadata=metadata
+                ).model_version
+                model = stub.GetModel(
+                    models_service_pb2.GetModelRequest(id=version.model_id), metadata=metadata
+                ).model
+                found[ref.id] = f"{model.meta.name}:{canonical_version(version.version)}"
+            except grpc.RpcError:
+                found[ref.id] = ""
+        return found[ref.id]
+
+    return label_of
 
 
 def _timestamp(text: str, option: str) -> timestamp_pb2.Timestamp:
@@ -140,12 +173,13 @@ def logs(
     as_json = line_format.lower() == "json" or settings.output == "json"
     fmt = FORMATS.get(line_format.lower(), F.NCSA_FORMAT_COMBINED)
     stub, client = _client(settings)
+    label_of = _labeller(client)
     try:
         for count, record in enumerate(_records(stub, request, client), start=1):
             if as_json:
                 click.echo(json_format.MessageToJson(record, indent=None, sort_keys=True))
             else:
-                click.echo(ncsa_line(record, fmt))
+                click.echo(ncsa_line(record, fmt, label_of))
             if limit and count >= limit:
                 break
     finally:

@@ -15,7 +15,7 @@ MAX_DESCRIPTION = 32 * 1024
 def name_violations(name: str, path: str) -> list[FieldViolation]:
     """Returns what is wrong with ``name`` (empty when it is valid)."""
     if not name:
-        return [FieldViolation(path, "a name is required")]
+        return [FieldViolation(path, "is required")]
     if len(name) > 255:
         return [FieldViolation(path, f"is {len(name)} characters long; at most 255 are allowed")]
     if not NAME_PATTERN.fullmatch(name):

@@ -4,8 +4,8 @@ A packaging report may carry the package's model-signing envelope in
 ``model_packaging.signed_manifest``. When it is stored, an envelope signed by a trusted
 key must verify and its subject digest must be the package digest (INVALID_ARGUMENT
 otherwise); one signed by a key the server does not know is stored with an
-UNVERIFIED_SIGNATURE warning. A SUCCEEDED serving report that names its packaging report
-is accepted only when that package's envelope verifies with a trusted key now
+UNVERIFIED_SIGNATURE warning. A completed (SUCCEEDED, WARNED, CACHED) serving report that
+names its packaging report is accepted only when that package's envelope verifies with a trusted key now
 (FAILED_PRECONDITION with the reason otherwise); with ``require_signed_packages`` an
 unsigned package, or a serving report naming none, is refused too.
 """
@@ -15,12 +15,12 @@ from __future__ import annotations
 from mlspec import errors
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.common.resources import Resources
+from mlspec.domain.lifecycle.report_status import COMPLETED
 from mlspec.lifecycle.v1 import packaging_pb2, stage_pb2, stage_report_pb2
 from mlspec.signing import SignatureProblem, VerifiedStatement, verify_envelope
 
 K = reference_pb2.ResourceKind
 Report = stage_report_pb2.StageReport
-SUCCEEDED = stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED
 
 
 def check_packaging(res: Resources, report: Report, path: str) -> None:
@@ -43,7 +43,7 @@ def check_packaging(res: Resources, report: Report, path: str) -> None:
 
 def check_serving(res: Resources, report: Report, path: str) -> None:
     """A model is served only from a package whose signature a trusted key verifies."""
-    if report.status != SUCCEEDED:
+    if report.status not in COMPLETED:
         return
     serving = report.model_serving
     field = f"{path}.model_serving.packaging_report_id"

@@ -28,6 +28,7 @@ from mlspec.domain.common.kinds import BY_KIND, indexed_members
 from mlspec.domain.common.resources import Resources, digest_sets
 from mlspec.domain.lifecycle import package_signatures, seals
 from mlspec.domain.lifecycle.objectives import stage_rules as objective_rules
+from mlspec.domain.lifecycle.report_status import COMPLETED
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import (
     evaluation_pb2,
@@ -164,12 +165,6 @@ def _prepare(_res: Resources, report: Report, path: str) -> None:
         )
     if not report.run_id and not report.step_run_id:
         found.append(FieldViolation(f"{path}.run_id", "set run_id or step_run_id (or both)"))
-    if (
-        report.HasField("end_time")
-        and report.HasField("start_time")
-        and report.end_time.ToNanoseconds() < report.start_time.ToNanoseconds()
-    ):
-        found.append(FieldViolation(f"{path}.end_time", "is before start_time"))
     found += violations(report, path, expected)
     if report.HasField("model_evaluation"):
         found += evaluation_violations(report.model_evaluation, f"{path}.model_evaluation")
@@ -326,7 +321,7 @@ def _check_known_digests(res: Resources, report: Report, path: str) -> None:
     """The gate never accepts "digest unknown at the source" (DigestSet.unknown_reason).
 
     A stage 10 report's digests (the package's and every other one in its payload), a
-    SUCCEEDED stage 11 report's served model version, and the recorded digest of every
+    completed stage 11 report's served model version, and the recorded digest of every
     input of either, must be known.
     """
     found: list[FieldViolation] = []
@@ -337,9 +332,7 @@ def _check_known_digests(res: Resources, report: Report, path: str) -> None:
                 found.append(FieldViolation(where, f"is unknown ({digests.unknown_reason})"))
     refs = [(f"{path}.inputs[{i}].resource", e.resource) for i, e in enumerate(report.inputs)]
     serving = report.stage == S.LIFECYCLE_STAGE_MODEL_SERVING
-    if report.HasField("model_version") and (
-        not serving or report.status == stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED
-    ):
+    if report.HasField("model_version") and (not serving or report.status in COMPLETED):
         refs.append((f"{path}.model_version", report.model_version))
     for where, ref in refs:
         recorded_of = RECORDED_DIGEST.get(ref.kind)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from mlspec.common.v1 import reference_pb2
 from mlspec.logging.v1 import inference_log_pb2
 
 F = inference_log_pb2.NcsaFormat
@@ -169,14 +171,23 @@ def ncsa_time(seconds: int, offset: str) -> str:
     )
 
 
+def model_label(model: reference_pb2.ResourceRef) -> str:
+    """``model_name:model_version`` of a reference that names both, else ``""`` (unknown)."""
+    return f"{model.name}:{model.version}" if model.name and model.version else ""
+
+
 def ncsa_line(
-    record: inference_log_pb2.InferenceLogRecord, fmt: int = F.NCSA_FORMAT_COMBINED
+    record: inference_log_pb2.InferenceLogRecord,
+    fmt: int = F.NCSA_FORMAT_COMBINED,
+    label_of: Callable[[reference_pb2.ResourceRef], str] = model_label,
 ) -> str:
     """Renders a record as one NCSA Common, Combined or Combined-ML log line.
 
     The fields are written as Apache httpd writes ``%h %l %u %t "%r" %>s %b`` (and
     ``"%{Referer}i" "%{User-agent}i"`` for Combined): ``-`` for an unknown value, quoted
-    fields and user names escaped as ``ap_escape_logitem`` escapes them.
+    fields and user names escaped as ``ap_escape_logitem`` escapes them. Combined-ML's
+    ``"model_name:model_version"`` comes from ``label_of`` the record's model reference
+    (a reference by id alone needs a look-up: see ``logging/model_labels.py``).
     """
     access = record.access
     line = access.request_line
@@ -193,8 +204,7 @@ def ncsa_line(
     if fmt in (F.NCSA_FORMAT_UNSPECIFIED, F.NCSA_FORMAT_COMBINED, F.NCSA_FORMAT_COMBINED_ML):
         parts += [_quote(access.referer), _quote(access.user_agent)]
     if fmt == F.NCSA_FORMAT_COMBINED_ML:
-        model = record.inference.model
-        label = f"{model.name or model.id}:{model.version}" if (model.name or model.id) else ""
+        label = label_of(record.inference.model)
         latency = record.inference.inference_latency
         millis = (
             str(latency.seconds * 1000 + latency.nanos // 1_000_000) if latency.ByteSize() else "-"

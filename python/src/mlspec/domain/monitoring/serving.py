@@ -18,9 +18,10 @@ from mlspec.common.v1 import reference_pb2, run_state_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common.resources import Loaded, Resources
 from mlspec.domain.lifecycle import neighbours
+from mlspec.domain.lifecycle.objectives import gate
 from mlspec.domain.monitoring import alerts
 from mlspec.domain.tracking import runs
-from mlspec.lifecycle.v1 import serving_pb2, stage_pb2, stage_report_pb2
+from mlspec.lifecycle.v1 import deployment_gate_pb2, serving_pb2, stage_pb2, stage_report_pb2
 from mlspec.models.v1 import model_version_pb2
 from mlspec.monitoring.v1 import alert_pb2
 from mlspec.monitoring.v1 import monitoring_service_pb2 as pb
@@ -156,9 +157,33 @@ def _serving_report(
         serving.rolled_back_to_revision = loaded.record.id
     else:
         serving.rolled_back_to_revision = target.artifact_uri
+    _approve_rollback(res, report, policy.record.name, reason)
     stored = kind_rules.create(res, report, "stage_report")
     assert isinstance(stored, stage_report_pb2.StageReport)
     return stored.meta.id
+
+
+def _approve_rollback(
+    res: Resources, report: stage_report_pb2.StageReport, policy: str, reason: str
+) -> None:
+    """The rollback policy's standing approval, on a rollback the deployment gate would refuse.
+
+    The report serves the rollback target again, so the gate applies to it like to any
+    completed serving report. A policy is an operator's decision made in advance: where
+    the target does not pass the gate (say it was served before the objectives existed),
+    the report records an override in the policy's name with the alert's reason, which
+    lineage shows like any other override.
+    """
+    if not report.HasField("model_version"):
+        return
+    stage = stage_pb2.LIFECYCLE_STAGE_MODEL_SERVING
+    decided, _ = gate.decide(res, report.model_version.id, stage, None)
+    if decided.decision == deployment_gate_pb2.DEPLOYMENT_GATE_DECISION_PASSED:
+        return
+    approval = report.deployment_approval
+    approval.approver.name = f"rollback policy {policy}"
+    approval.reason = reason or "rollback policy"
+    approval.override = True
 
 
 def _where_served(

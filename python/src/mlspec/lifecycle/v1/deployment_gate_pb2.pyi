@@ -31,7 +31,9 @@ class _DeploymentGateDecision:
 class _DeploymentGateDecisionEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_DeploymentGateDecision.ValueType], builtins.type):
     DESCRIPTOR: descriptor.EnumDescriptor
     DEPLOYMENT_GATE_DECISION_UNSPECIFIED: _DeploymentGateDecision.ValueType  # 0
-    """The gate was not applied (the report is not a SUCCEEDED report about a model version)."""
+    """The gate was not applied (the report is not a completed report about a model
+    version).
+    """
     DEPLOYMENT_GATE_DECISION_PASSED: _DeploymentGateDecision.ValueType  # 1
     """Every check passed."""
     DEPLOYMENT_GATE_DECISION_BLOCKED: _DeploymentGateDecision.ValueType  # 2
@@ -47,7 +49,9 @@ class DeploymentGateDecision(_DeploymentGateDecision, metaclass=_DeploymentGateD
     """DeploymentGateDecision is what the deployment gate decided."""
 
 DEPLOYMENT_GATE_DECISION_UNSPECIFIED: DeploymentGateDecision.ValueType  # 0
-"""The gate was not applied (the report is not a SUCCEEDED report about a model version)."""
+"""The gate was not applied (the report is not a completed report about a model
+version).
+"""
 DEPLOYMENT_GATE_DECISION_PASSED: DeploymentGateDecision.ValueType  # 1
 """Every check passed."""
 DEPLOYMENT_GATE_DECISION_BLOCKED: DeploymentGateDecision.ValueType  # 2
@@ -105,7 +109,8 @@ DEPLOYMENT_GATE_CHECK_REPORT_REJECTED: DeploymentGateCheck.ValueType  # 7
 @typing.final
 class DeploymentGate(message.Message):
     """DeploymentGate is the decision of the deployment gate about a model version: whether a
-    SUCCEEDED packaging (stage 10) or serving (stage 11) report about it may be recorded.
+    packaging (stage 10) or serving (stage 11) report about it that says the stage
+    completed (SUCCEEDED, WARNED or CACHED) may be recorded.
     The gate passes when the model version's latest evaluation (stage 8) passed every
     blocking objective and the launch criteria, its latest hold-back test (stage 9) did
     too (required when the launch criteria say `require_holdback_test`), the objectives

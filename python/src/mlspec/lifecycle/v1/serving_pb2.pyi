@@ -229,7 +229,7 @@ class ModelServing(message.Message):
     """Required. Name the model is served under, for example `churn-predictor`."""
     packaging_report_id: builtins.str
     """Optional. Id of the stage 10 StageReport (ModelPackaging) of the package deployed.
-    A SUCCEEDED serving report that names a signed package is accepted only when the
+    A completed (SUCCEEDED, WARNED or CACHED) serving report that names a signed package is accepted only when the
     package's `signed_manifest` verifies with a key the server trusts and covers the
     package digest (FAILED_PRECONDITION with reason UNKNOWN_SIGNING_KEY, BAD_SIGNATURE or
     SIGNED_DIGEST_MISMATCH otherwise). A server configured to serve only signed packages

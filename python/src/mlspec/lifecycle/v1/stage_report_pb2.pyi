@@ -265,14 +265,15 @@ class StageReport(message.Message):
     def deployment_approval(self) -> deployment_gate_pb2.DeploymentApproval:
         """Optional. For stage 10 and 11 reports only: a person's approval of the launch (needed
         when the launch criteria require human approval), or, with `override`, the decision
-        to record a SUCCEEDED report although the deployment gate does not pass. A server
+        to record a completed (SUCCEEDED, WARNED or CACHED) report although the deployment
+        gate does not pass. A server
         MUST reject it on other stages, and an override without a reason, with
         INVALID_ARGUMENT; it fills `caller` and `record_time`.
         """
 
     @builtins.property
     def deployment_gate(self) -> deployment_gate_pb2.DeploymentGate:
-        """Output only. For SUCCEEDED stage 10 and 11 reports about a model version: the
+        """Output only. For completed stage 10 and 11 reports about a model version: the
         deployment gate's decision (PASSED or OVERRIDDEN, with the failures overridden),
         recorded when the report was accepted.
         """

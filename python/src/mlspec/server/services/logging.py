@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from mlspec import errors
 from mlspec.domain.common import message_filter
 from mlspec.domain.common.resources import Resources
-from mlspec.domain.logging import inference_log, streams
+from mlspec.domain.logging import inference_log, model_labels, streams
 from mlspec.logging.v1 import inference_log_pb2
 from mlspec.logging.v1 import logging_service_pb2 as pb
 from mlspec.query import parse_filter
@@ -110,6 +110,7 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
     if request.log_stream_id:
         streams.require_stream(res, request.log_stream_id)
     position = (request.log_stream_id, request.after_sequence_number)
+    label_of = model_labels.labeller(res)
     while True:
         rows = res.log_page(
             request.log_stream_id,
@@ -122,7 +123,9 @@ def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[
             return
         records = (inference_log_pb2.InferenceLogRecord.FromString(d) for _, d in rows)
         lines = [
-            inference_log.ncsa_line(r, request.format) for r in records if keep is None or keep(r)
+            inference_log.ncsa_line(r, request.format, label_of)
+            for r in records
+            if keep is None or keep(r)
         ]
         position = rows[-1][0]
         if lines:

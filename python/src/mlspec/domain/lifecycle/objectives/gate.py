@@ -4,8 +4,8 @@
 (stage 9), evaluates their objectives again, evaluates the objectives checked at
 deployment on the model version's figures, looks for leakage in the splits that
 produced its data and for the approval the launch criteria may require, and returns the
-decision with every failure. ``check_report`` applies it to a SUCCEEDED packaging or
-serving report being stored: FAILED_PRECONDITION (DEPLOYMENT_GATE_FAILED) listing the
+decision with every failure. ``check_report`` applies it to a completed (SUCCEEDED,
+WARNED or CACHED) packaging or serving report being stored: FAILED_PRECONDITION (DEPLOYMENT_GATE_FAILED) listing the
 failures, unless the report carries an override; the decision is recorded on the report
 and the reports it read are linked to it in lineage.
 """
@@ -19,6 +19,7 @@ from mlspec.common.v1 import reference_pb2, threshold_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common.resources import Resources
 from mlspec.domain.lifecycle.objectives import evaluation, leakage, reports, values
+from mlspec.domain.lifecycle.report_status import COMPLETED
 from mlspec.errors import FieldViolation
 from mlspec.lifecycle.v1 import deployment_gate_pb2 as pb
 from mlspec.lifecycle.v1 import (
@@ -37,7 +38,6 @@ C = pb.DeploymentGateCheck
 Report = stage_report_pb2.StageReport
 Evaluation = objectives_evaluation_pb2.ObjectivesEvaluation
 PASSED = threshold_pb2.THRESHOLD_OUTCOME_PASSED
-SUCCEEDED = stage_report_pb2.STAGE_REPORT_STATUS_SUCCEEDED
 _DEPLOY_STAGES: dict[int, frozenset[int]] = {
     S.LIFECYCLE_STAGE_MODEL_PACKAGING: frozenset({S.LIFECYCLE_STAGE_MODEL_PACKAGING}),
     S.LIFECYCLE_STAGE_MODEL_SERVING: frozenset(
@@ -278,7 +278,10 @@ def model_version_of(report: Report) -> str:
 
 
 def check_approval(report: Report, path: str) -> None:
-    """INVALID_ARGUMENT for an approval on another stage, or without approver or reason."""
+    """INVALID_ARGUMENT for an approval on another stage, or an override without a reason.
+
+    The approver's name is Required (``Person.name``): the required-field walk checks it.
+    """
     if not report.HasField("deployment_approval"):
         return
     field = f"{path}.deployment_approval"
@@ -288,8 +291,6 @@ def check_approval(report: Report, path: str) -> None:
         )
     approval = report.deployment_approval
     found = []
-    if not approval.approver.name:
-        found.append(FieldViolation(f"{field}.approver.name", "is required: who approves"))
     if approval.override and not approval.reason.strip():
         found.append(FieldViolation(f"{field}.reason", "is required for an override: say why"))
     if found:
@@ -304,7 +305,7 @@ def check_report(res: Resources, report: Report, path: str) -> list[Edge]:
         approval.caller = res.scope.creator or "anonymous"
         approval.record_time.CopyFrom(micros_to_timestamp(now_micros()))
     model_version_id = model_version_of(report)
-    if report.status != SUCCEEDED or not model_version_id:
+    if report.status not in COMPLETED or not model_version_id:
         return []
     gate, _ = decide(res, model_version_id, report.stage, approval)
     if gate.decision == pb.DEPLOYMENT_GATE_DECISION_BLOCKED:
