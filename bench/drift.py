@@ -82,13 +82,15 @@ def _resources(res: Resources) -> str:
     features = [
         {
             "path": {"steps": [f"f{k:02d}"]},
+            "type": "FEATURE_TYPE_FLOAT",
             "num_stats": {
                 "histograms": [
                     {
+                        "type": "HISTOGRAM_TYPE_STANDARD",
                         "buckets": [
                             {"low_value": b, "high_value": b + 1, "sample_count": 100}
                             for b in range(BUCKETS)
-                        ]
+                        ],
                     }
                 ]
             },
@@ -104,7 +106,10 @@ def _resources(res: Resources) -> str:
             "start_time": "2026-11-01T00:00:00Z",
             "status": "STAGE_REPORT_STATUS_SUCCEEDED",
             "inputs": [data_input],
-            "data_analysis": {"statistics": [{"num_examples": 1000, "features": features}]},
+            "data_analysis": {
+                "dataset": data_input["resource"],
+                "statistics": [{"num_examples": 1000, "features": features}],
+            },
         },
         "stage_report",
     )
@@ -131,7 +136,10 @@ def _resources(res: Resources) -> str:
             "outputs": [
                 {"resource": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": version.meta.id}}
             ],
-            "model_training": {"model_format": "onnx"},
+            "model_training": {
+                "model_format": "onnx",
+                "output_model": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": version.meta.id},
+            },
         },
         "stage_report",
     )

@@ -138,18 +138,7 @@ def grow_chains(channel: grpc.Channel, chains: int, length: int) -> str:
             )
         ).artifacts
         ids = [a.meta.id for a in artifacts]
-        reports = [
-            stage_report_pb2.StageReport(
-                stage="LIFECYCLE_STAGE_DATA_TRANSFORMATION",
-                run_id=run.meta.id,
-                status="STAGE_REPORT_STATUS_SUCCEEDED",
-                start_time=STARTED,
-                inputs=[{"resource": {"kind": K.RESOURCE_KIND_ARTIFACT, "id": ids[i]}}],
-                outputs=[{"resource": {"kind": K.RESOURCE_KIND_ARTIFACT, "id": ids[i + 1]}}],
-                data_transformation=TRANSFORMATION,
-            )
-            for i in range(len(ids) - 1)
-        ]
+        reports = [transformation(run.meta.id, ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
         for start in range(0, len(reports), 500):
             lifecycle.BatchReportStages(
                 lifecycle_service_pb2.BatchReportStagesRequest(
@@ -158,6 +147,24 @@ def grow_chains(channel: grpc.Channel, chains: int, length: int) -> str:
             )
         end = ids[-1]
     return end
+
+
+def transformation(run_id: str, source: str, target: str) -> stage_report_pb2.StageReport:
+    """One link of a chain: a transformation report from one artifact to the next."""
+    read = {"kind": K.RESOURCE_KIND_ARTIFACT, "id": source}
+    written = {"kind": K.RESOURCE_KIND_ARTIFACT, "id": target}
+    report = stage_report_pb2.StageReport(
+        stage="LIFECYCLE_STAGE_DATA_TRANSFORMATION",
+        run_id=run_id,
+        status="STAGE_REPORT_STATUS_SUCCEEDED",
+        start_time=STARTED,
+        inputs=[{"resource": read}],
+        outputs=[{"resource": written}],
+        data_transformation=TRANSFORMATION,
+    )
+    report.data_transformation.input_datasets.add(**read)
+    report.data_transformation.output_dataset.CopyFrom(reference_pb2.ResourceRef(**written))
+    return report
 
 
 def grow_runs(port: int, count: int, threads: int = 4) -> None:

@@ -24,6 +24,7 @@ from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from mlspec.domain.common import limits, well_formed
+from mlspec.domain.common.compiled import CompiledChecks
 
 FD = descriptor.FieldDescriptor
 _TEXT = (FD.TYPE_STRING, FD.TYPE_BYTES)
@@ -44,13 +45,7 @@ def passes(message: Message, size: int | None = None) -> bool:
 # the way down (as ``limits`` counts them). The checks of singular sub-messages of types
 # that cannot hold themselves are written inline; lists, maps and recursive types call
 # their type's check.
-_CODE: dict[str, Any] = {}
-
-
-def _compiled(desc: Any) -> Any:
-    done = _CODE.get(desc.full_name)
-    if done is not None:
-        return done
+def _build(desc: Any) -> Any:
     env: dict[str, Any] = {
         "MIN_S": well_formed.TIME_SECONDS[0],
         "MAX_S": well_formed.TIME_SECONDS[1],
@@ -76,12 +71,13 @@ def _compiled(desc: Any) -> Any:
     lines.append("    return True")
     exec("\n".join(lines), env)  # noqa: S102  (code built from descriptors, not input)
     check = env["check"]
-    _CODE[desc.full_name] = check  # before the callees: recursive types find it
+    _compiled.building(desc, check)  # before the callees: recursive types find it
     for alias, child in calls.items():
         env[alias] = _compiled(child)
     return check
 
 
+_compiled = CompiledChecks(_build)
 Parts = list[tuple[int, list[str]]]
 
 

@@ -25,6 +25,7 @@ from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from mlspec.domain.common import field_behavior
+from mlspec.domain.common.compiled import CompiledChecks
 from mlspec.errors import FieldViolation
 
 FD = descriptor.FieldDescriptor
@@ -168,21 +169,14 @@ def _part(part: Any) -> str:
 # A type's check, compiled once into straight-line code: it runs on every request, over
 # every record of a batch, and a loop over a plan costs several times more per field.
 # Paths are linked tuples ``(parent, part)``, joined only for a violation.
-_CODE: dict[str, Any] = {}
-
-
 def _nothing(message: Message, path: Any, found: list[tuple[Any, str, str]]) -> None:
     """The check of a type that holds nothing to check."""
 
 
-def _compiled(desc: Any) -> Any:
-    done = _CODE.get(desc.full_name)
-    if done is not None:
-        return done
+def _build(desc: Any) -> Any:
     direct, descend = _plan(desc)
     oneof = _single_oneof(desc, direct, descend)
     if not direct and not descend:
-        _CODE[desc.full_name] = _nothing
         return _nothing
     env: dict[str, Any] = {
         "MIN_S": _MIN_SECONDS,
@@ -207,10 +201,13 @@ def _compiled(desc: Any) -> Any:
         _emit_descend(lines, number, name, shape, oneof)
     exec("\n".join(lines), env)  # noqa: S102  (code built from descriptors, not input)
     check = env["check"]
-    _CODE[desc.full_name] = check  # before the children: recursive types find it
+    _compiled.building(desc, check)  # before the children: recursive types find it
     for alias, child in children:
         env[alias] = _compiled(child)
     return check
+
+
+_compiled = CompiledChecks(_build)
 
 
 def _single_oneof(desc: Any, direct: Any, descend: Any) -> str:
