@@ -415,6 +415,18 @@ class Resources:
         """Monitoring records (``UnitOfWork.events_page`` in the caller's workspace)."""
         return self._tx.events_page(self.scope.workspace, kinds, **where)
 
+    def events(
+        self, kinds: list[int], *, page: int = 1000, **where: Any
+    ) -> Iterator[tuple[int, int, int, bytes]]:
+        """Every record ``events_page`` selects, read ``page`` rows at a time as needed."""
+        after: tuple[int, int] | None = None
+        while True:
+            rows = self.events_page(kinds, after=after, limit=page, **where)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1][2], rows[-1][0])  # (time, seq) of the last row read
+
     def last_log(self, stream_id: str) -> tuple[int, str] | None:
         """(sequence, record hash) of the newest record of a log stream."""
         return self._tx.last_log(self.scope.workspace, stream_id)

@@ -197,25 +197,19 @@ def final_predictions(
     res: Resources, model_id: str, start: int, end: int, deployment_endpoint: str
 ) -> Iterator[inference_pb2.InferencePrediction]:
     """The model version's final predictions with a request time in [start, end), oldest first."""
-    after: tuple[int, int] | None = None
-    while True:
-        rows = res.events_page(
-            [PREDICTION],
-            model_version_id=model_id,
-            deployment=deployment_endpoint,
-            start_time=start,
-            end_time=end,
-            after=after,
-            oldest_first=True,
-            limit=PAGE,
-        )
-        for _, _, _, data in rows:
-            prediction = inference_pb2.InferencePrediction.FromString(data)
-            if prediction.final:
-                yield prediction
-        if len(rows) < PAGE:
-            return
-        after = (rows[-1][2], rows[-1][0])
+    rows = res.events(
+        [PREDICTION],
+        page=PAGE,
+        model_version_id=model_id,
+        deployment=deployment_endpoint,
+        start_time=start,
+        end_time=end,
+        oldest_first=True,
+    )
+    for _, _, _, data in rows:
+        prediction = inference_pb2.InferencePrediction.FromString(data)
+        if prediction.final:
+            yield prediction
 
 
 def serving_counts(
