@@ -193,12 +193,12 @@ def top_contributor(buckets: FeatureBuckets, serving: Sequence[float]) -> str:
     return buckets.label(index)
 
 
-def final_predictions(
-    res: Resources, model_id: str, start: int, end: int, deployment_endpoint: str
-) -> Iterator[inference_pb2.InferencePrediction]:
-    """The model version's final predictions with a request time in [start, end), oldest first."""
-    rows = res.events(
-        [PREDICTION],
+def window_events(
+    res: Resources, kind: int, model_id: str, deployment_endpoint: str, start: int, end: int
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """The model version's records of ``kind`` with a time in [start, end), oldest first."""
+    return res.events(
+        [kind],
         page=PAGE,
         model_version_id=model_id,
         deployment=deployment_endpoint,
@@ -206,7 +206,13 @@ def final_predictions(
         end_time=end,
         oldest_first=True,
     )
-    for _, _, _, data in rows:
+
+
+def final_predictions(
+    res: Resources, model_id: str, start: int, end: int, deployment_endpoint: str
+) -> Iterator[inference_pb2.InferencePrediction]:
+    """The model version's final predictions with a request time in [start, end), oldest first."""
+    for _, _, _, data in window_events(res, PREDICTION, model_id, deployment_endpoint, start, end):
         prediction = inference_pb2.InferencePrediction.FromString(data)
         if prediction.final:
             yield prediction

@@ -30,7 +30,6 @@ from mlspec.store.api import EventRow
 
 K = reference_pb2.ResourceKind
 MINUTE = 60_000_000
-PAGE = 1000
 
 
 def rows(
@@ -108,16 +107,9 @@ def counts(
         return _scan(res, baseline, model_id, [(start, end)], endpoint, features)
     minutes: dict[int, tuple[int, int, list[statistics_pb2.DatasetStatistics]]] = {}
     recorded = 0
-    rows = res.events(
-        [SERVING_STATS],
-        page=PAGE,
-        model_version_id=model_id,
-        deployment=endpoint,
-        start_time=first,
-        end_time=last,
-        oldest_first=True,
-    )
-    for _, _, time, data in rows:
+    for _, _, time, data in drift.window_events(
+        res, SERVING_STATS, model_id, endpoint, first, last
+    ):
         stats = statistics_pb2.DatasetStatistics.FromString(data)
         total, matching, kept = minutes.get(time, (0, 0, []))
         recorded += stats.num_examples
