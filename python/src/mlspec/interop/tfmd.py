@@ -618,12 +618,9 @@ def schema_from_tfmd(schema: Any, *, schema_version: str) -> schema_pb2.DataSche
             weight_path=_path(weighted.weight_feature.step),
             lifecycle_stage=_STAGES[weighted.lifecycle_stage],
         )
-    for domain in schema.string_domain:
-        out.shared_domains.add(name=domain.name).string_domain.CopyFrom(_string_domain(domain))
-    for domain in schema.float_domain:
-        out.shared_domains.add(name=domain.name).float_domain.CopyFrom(_float_domain(domain))
-    for domain in schema.int_domain:
-        out.shared_domains.add(name=domain.name).int_domain.CopyFrom(_int_domain(domain))
+    for kind, convert in _DOMAINS_FROM.items():
+        for domain in getattr(schema, kind):
+            getattr(out.shared_domains.add(name=domain.name), kind).CopyFrom(convert(domain))
     out.default_environments.extend(schema.default_environment)
     _copy_dataset_constraints(schema, out)
     return out
@@ -642,12 +639,8 @@ def schema_to_tfmd(schema: schema_pb2.DataSchema) -> Any:
             item.lifecycle_stage = _back(_STAGES)[weighted.lifecycle_stage]
     for shared in schema.shared_domains:
         kind = shared.WhichOneof("domain")
-        if kind == "string_domain":
-            out.string_domain.append(_string_domain_to(shared.string_domain, shared.name))
-        elif kind == "float_domain":
-            out.float_domain.append(_float_domain_to(shared.float_domain, shared.name))
-        elif kind == "int_domain":
-            out.int_domain.append(_int_domain_to(shared.int_domain, shared.name))
+        if kind in _DOMAINS_TO:
+            getattr(out, kind).append(_DOMAINS_TO[kind](getattr(shared, kind), shared.name))
     out.default_environment.extend(schema.default_environments)
     _copy_dataset_constraints(schema, out)
     return out
@@ -707,17 +700,27 @@ def _string_domain_to(domain: schema_pb2.StringDomain, name: str = "") -> Any:
     return tfs.StringDomain(value=list(domain.values), name=name or None)
 
 
+# The value domains a feature holds or a schema shares, by the field name both
+# vocabularies give them, with their converters (in the order of TF Metadata's fields).
+_DOMAINS_FROM: dict[str, Callable[[Any], protobuf_message.Message]] = {
+    "string_domain": _string_domain,
+    "float_domain": _float_domain,
+    "int_domain": _int_domain,
+}
+_DOMAINS_TO: dict[str, Callable[..., protobuf_message.Message]] = {
+    "string_domain": _string_domain_to,
+    "float_domain": _float_domain_to,
+    "int_domain": _int_domain_to,
+}
+
+
 def _feature_from(feature: Any) -> schema_pb2.FeatureSchema:
     out = schema_pb2.FeatureSchema(name=feature.name, type=_SCHEMA_TYPES[feature.type])
     kind = feature.WhichOneof("domain_info")
     if kind == "domain":
         out.shared_domain = feature.domain
-    elif kind == "int_domain":
-        out.int_domain.CopyFrom(_int_domain(feature.int_domain))
-    elif kind == "float_domain":
-        out.float_domain.CopyFrom(_float_domain(feature.float_domain))
-    elif kind == "string_domain":
-        out.string_domain.CopyFrom(_string_domain(feature.string_domain))
+    elif kind in _DOMAINS_FROM:
+        getattr(out, kind).CopyFrom(_DOMAINS_FROM[kind](getattr(feature, kind)))
     elif kind == "bool_domain":
         _copy_part(feature, out, "bool_domain", ("true_value", "false_value"))
     elif kind == "struct_domain":
@@ -777,12 +780,8 @@ def _feature_to(feature: schema_pb2.FeatureSchema) -> Any:
     kind = feature.WhichOneof("domain_info")
     if kind == "shared_domain":
         out.domain = feature.shared_domain
-    elif kind == "int_domain":
-        out.int_domain.CopyFrom(_int_domain_to(feature.int_domain))
-    elif kind == "float_domain":
-        out.float_domain.CopyFrom(_float_domain_to(feature.float_domain))
-    elif kind == "string_domain":
-        out.string_domain.CopyFrom(_string_domain_to(feature.string_domain))
+    elif kind in _DOMAINS_TO:
+        getattr(out, kind).CopyFrom(_DOMAINS_TO[kind](getattr(feature, kind)))
     elif kind == "bool_domain":
         _copy_part(feature, out, "bool_domain", ("true_value", "false_value"))
     elif kind == "struct_domain":
