@@ -15,6 +15,7 @@ import pathlib
 import re
 from dataclasses import dataclass
 
+import click
 import yaml
 from google.protobuf import descriptor, json_format, message_factory
 from google.protobuf.message import Message
@@ -25,7 +26,23 @@ from mlspec.cli.file_check import HEADER, check_text
 from mlspec.cli.message_types import UnknownMessageType, find_message_type
 from mlspec.yaml_format import Position
 
-__all__ = ["Document", "DocumentError", "failure_at", "locate", "read_documents"]
+__all__ = [
+    "Document",
+    "DocumentError",
+    "document_files",
+    "failure_at",
+    "locate",
+    "read_documents",
+]
+
+document_files = click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    metavar="FILE...",
+)
+"""The ``FILE...`` argument of the commands that send documents: one or more files."""
 
 _SEGMENT = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(['\"]?)(.*?)\3\]")
 _START = Position(1, 1)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from mlspec.cli.connection import open_client
 from mlspec.cli.document_import import CREATED, EXISTS, SENT, Outcome, import_document
-from mlspec.cli.documents import Document, read_documents
+from mlspec.cli.documents import Document, document_files, read_documents
 from mlspec.cli.output import chosen_output, output_option, print_tables
 from mlspec.cli.progress import tracked
 from mlspec.cli.settings import Settings, pass_settings
@@ -64,13 +64,7 @@ def import_group() -> None:
 
 
 @import_group.command(DEFAULT_COMMAND, hidden=True)
-@click.argument(
-    "files",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
-    metavar="FILE...",
-)
+@document_files
 @output_option()
 @pass_settings
 def import_files(settings: Settings, files: tuple[pathlib.Path, ...], output: str | None) -> None:

@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from rich.table import Table
 
 from mlspec.cli.connection import open_client
-from mlspec.cli.documents import Document, failure_at, read_documents
+from mlspec.cli.documents import Document, document_files, failure_at, read_documents
 from mlspec.cli.errors import CliError
 from mlspec.cli.output import chosen_output, output_option, print_tables, render
 from mlspec.cli.progress import tracked
@@ -34,13 +34,7 @@ STAGE_REPORT = stage_report_pb2.StageReport.DESCRIPTOR.full_name
 
 
 @click.command()
-@click.argument(
-    "files",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
-    metavar="FILE...",
-)
+@document_files
 @output_option()
 @pass_settings
 def report(settings: Settings, files: tuple[pathlib.Path, ...], output: str | None) -> None:

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from mlspec.client import NotFound
-from mlspec.common.v1 import object_meta_pb2
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+from mlspec.client import Client, NotFound
+from mlspec.common.v1 import object_meta_pb2, resource_service_pb2
 
 M = TypeVar("M")
 
@@ -55,3 +58,16 @@ def ensure(
         return made
     counts.count(kind, created=False)
     return found
+
+
+def import_resource(
+    client: Client, counts: ImportCounts, kind: str, message: Message
+) -> resource_service_pb2.ImportResourceResponse:
+    """Imports ``message`` (``ImportResource``), counting it as created or already there."""
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    response: resource_service_pb2.ImportResourceResponse = client.resources.ImportResource(
+        resource_service_pb2.ImportResourceRequest(resource=packed)
+    )
+    counts.count(kind, created=not response.already_existed)
+    return response

@@ -34,14 +34,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from mlspec.client import AlreadyExists, Client
 from mlspec.common.v1 import digest_pb2, object_meta_pb2, resource_service_pb2, run_state_pb2
 from mlspec.data.v1 import artifact_pb2
 from mlspec.interop import names
-from mlspec.interop.external import ImportCounts, external_id
+from mlspec.interop.external import ImportCounts, external_id, import_resource
 from mlspec.models.v1 import model_pb2, model_version_pb2
 from mlspec.tracking.v1 import experiment_pb2, metric_pb2, run_pb2
 from mlspec.tracking.v1 import tracking_service_pb2 as tpb
@@ -100,15 +100,7 @@ class _Importer:
         self.runs: dict[str, str] = {}  # MLflow run id -> MLSpec id
 
     def _import(self, kind: str, message: Message) -> resource_service_pb2.ImportResourceResponse:
-        packed = any_pb2.Any()
-        packed.Pack(message)
-        response: resource_service_pb2.ImportResourceResponse = (
-            self.client.resources.ImportResource(
-                resource_service_pb2.ImportResourceRequest(resource=packed)
-            )
-        )
-        self.result.counts.count(kind, created=not response.already_existed)
-        return response
+        return import_resource(self.client, self.result.counts, kind, message)
 
     def _named(
         self, kind: str, message: Message, name: str

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import any_pb2, json_format, timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from mlspec.client import Client
 from mlspec.common.v1 import reference_pb2, resource_service_pb2, run_state_pb2
 from mlspec.data.v1 import artifact_pb2, schema_pb2
 from mlspec.interop import names
-from mlspec.interop.external import ImportCounts, external_id
+from mlspec.interop.external import ImportCounts, external_id, import_resource
 from mlspec.interop.openlineage_events import MLSPEC_FACET
 from mlspec.lifecycle.v1 import stage_pb2, stage_report_pb2
 from mlspec.tracking.v1 import experiment_pb2, run_pb2
@@ -182,15 +182,7 @@ class _Importer:
         self.outputs: dict[str, str] = {}  # dataset key -> newest MLSpec artifact id
 
     def _import(self, kind: str, message: Message) -> resource_service_pb2.ImportResourceResponse:
-        packed = any_pb2.Any()
-        packed.Pack(message)
-        response: resource_service_pb2.ImportResourceResponse = (
-            self.client.resources.ImportResource(
-                resource_service_pb2.ImportResourceRequest(resource=packed)
-            )
-        )
-        self.result.counts.count(kind, created=not response.already_existed)
-        return response
+        return import_resource(self.client, self.result.counts, kind, message)
 
     def experiment(self, job: tuple[str, str]) -> str:
         if job in self.experiments:

@@ -586,6 +586,17 @@ def _copy_set(source: Any, target: Any, names: Iterable[str]) -> None:
             setattr(target, name, getattr(source, name))
 
 
+def _copy_part(source: Any, target: Any, name: str, names: Iterable[str]) -> None:
+    """Copies sub-message ``name`` when ``source`` has it, with its named scalar fields.
+
+    For the parts that have the same field names in TF Metadata and MLSpec, so one call
+    serves both directions.
+    """
+    if source.HasField(name):
+        getattr(target, name).SetInParent()
+        _copy_set(getattr(source, name), getattr(target, name), names)
+
+
 def _path(steps: Iterable[str]) -> statistics_pb2.FeaturePath:
     return statistics_pb2.FeaturePath(steps=list(steps))
 
@@ -607,27 +618,11 @@ def schema_from_tfmd(schema: Any, *, schema_version: str) -> schema_pb2.DataSche
             weight_path=_path(weighted.weight_feature.step),
             lifecycle_stage=_STAGES[weighted.lifecycle_stage],
         )
-    for domain in schema.string_domain:
-        out.shared_domains.add(name=domain.name).string_domain.CopyFrom(_string_domain(domain))
-    for domain in schema.float_domain:
-        out.shared_domains.add(name=domain.name).float_domain.CopyFrom(_float_domain(domain))
-    for domain in schema.int_domain:
-        out.shared_domains.add(name=domain.name).int_domain.CopyFrom(_int_domain(domain))
+    for kind, convert in _DOMAINS_FROM.items():
+        for domain in getattr(schema, kind):
+            getattr(out.shared_domains.add(name=domain.name), kind).CopyFrom(convert(domain))
     out.default_environments.extend(schema.default_environment)
-    if schema.HasField("dataset_constraints"):
-        constraints = schema.dataset_constraints
-        target = out.dataset_constraints
-        target.SetInParent()
-        _copy_set(constraints, target, ("min_examples_count", "max_examples_count"))
-        for name in ("num_examples_drift_comparator", "num_examples_version_comparator"):
-            if constraints.HasField(name):
-                comparator = getattr(target, name)
-                comparator.SetInParent()
-                _copy_set(
-                    getattr(constraints, name),
-                    comparator,
-                    ("min_fraction_threshold", "max_fraction_threshold"),
-                )
+    _copy_dataset_constraints(schema, out)
     return out
 
 
@@ -644,67 +639,56 @@ def schema_to_tfmd(schema: schema_pb2.DataSchema) -> Any:
             item.lifecycle_stage = _back(_STAGES)[weighted.lifecycle_stage]
     for shared in schema.shared_domains:
         kind = shared.WhichOneof("domain")
-        if kind == "string_domain":
-            out.string_domain.append(_string_domain_to(shared.string_domain, shared.name))
-        elif kind == "float_domain":
-            out.float_domain.append(_float_domain_to(shared.float_domain, shared.name))
-        elif kind == "int_domain":
-            out.int_domain.append(_int_domain_to(shared.int_domain, shared.name))
+        if kind in _DOMAINS_TO:
+            getattr(out, kind).append(_DOMAINS_TO[kind](getattr(shared, kind), shared.name))
     out.default_environment.extend(schema.default_environments)
-    if schema.HasField("dataset_constraints"):
-        constraints = schema.dataset_constraints
-        target = out.dataset_constraints
-        target.SetInParent()
-        _copy_set(constraints, target, ("min_examples_count", "max_examples_count"))
-        for name in ("num_examples_drift_comparator", "num_examples_version_comparator"):
-            if constraints.HasField(name):
-                comparator = getattr(target, name)
-                comparator.SetInParent()
-                _copy_set(
-                    getattr(constraints, name),
-                    comparator,
-                    ("min_fraction_threshold", "max_fraction_threshold"),
-                )
+    _copy_dataset_constraints(schema, out)
     return out
+
+
+def _copy_dataset_constraints(source: Any, target: Any) -> None:
+    """Copies a schema's dataset constraints (the same field names in both vocabularies)."""
+    if not source.HasField("dataset_constraints"):
+        return
+    _copy_part(source, target, "dataset_constraints", ("min_examples_count", "max_examples_count"))
+    for name in ("num_examples_drift_comparator", "num_examples_version_comparator"):
+        _copy_part(
+            source.dataset_constraints,
+            target.dataset_constraints,
+            name,
+            ("min_fraction_threshold", "max_fraction_threshold"),
+        )
 
 
 def _back(mapping: dict[Any, Any]) -> dict[Any, Any]:
     return {v: k for k, v in mapping.items()}
 
 
+_INT_DOMAIN = ("min", "max", "is_categorical")
+_FLOAT_DOMAIN = ("min", "max", "disallow_nan", "disallow_inf", "is_embedding", "embedding_dim")
+
+
 def _int_domain(domain: Any) -> schema_pb2.IntDomain:
     out = schema_pb2.IntDomain()
-    _copy_set(domain, out, ("min", "max", "is_categorical"))
+    _copy_set(domain, out, _INT_DOMAIN)
     return out
 
 
 def _int_domain_to(domain: schema_pb2.IntDomain, name: str = "") -> Any:
-    out = tfs.IntDomain()
-    if name:
-        out.name = name
-    _copy_set(domain, out, ("min", "max", "is_categorical"))
+    out = tfs.IntDomain(name=name or None)
+    _copy_set(domain, out, _INT_DOMAIN)
     return out
 
 
 def _float_domain(domain: Any) -> schema_pb2.FloatDomain:
     out = schema_pb2.FloatDomain()
-    _copy_set(
-        domain,
-        out,
-        ("min", "max", "disallow_nan", "disallow_inf", "is_embedding", "embedding_dim"),
-    )
+    _copy_set(domain, out, _FLOAT_DOMAIN)
     return out
 
 
 def _float_domain_to(domain: schema_pb2.FloatDomain, name: str = "") -> Any:
-    out = tfs.FloatDomain()
-    if name:
-        out.name = name
-    _copy_set(
-        domain,
-        out,
-        ("min", "max", "disallow_nan", "disallow_inf", "is_embedding", "embedding_dim"),
-    )
+    out = tfs.FloatDomain(name=name or None)
+    _copy_set(domain, out, _FLOAT_DOMAIN)
     return out
 
 
@@ -713,10 +697,21 @@ def _string_domain(domain: Any) -> schema_pb2.StringDomain:
 
 
 def _string_domain_to(domain: schema_pb2.StringDomain, name: str = "") -> Any:
-    out = tfs.StringDomain(value=list(domain.values))
-    if name:
-        out.name = name
-    return out
+    return tfs.StringDomain(value=list(domain.values), name=name or None)
+
+
+# The value domains a feature holds or a schema shares, by the field name both
+# vocabularies give them, with their converters (in the order of TF Metadata's fields).
+_DOMAINS_FROM: dict[str, Callable[[Any], protobuf_message.Message]] = {
+    "string_domain": _string_domain,
+    "float_domain": _float_domain,
+    "int_domain": _int_domain,
+}
+_DOMAINS_TO: dict[str, Callable[..., protobuf_message.Message]] = {
+    "string_domain": _string_domain_to,
+    "float_domain": _float_domain_to,
+    "int_domain": _int_domain_to,
+}
 
 
 def _feature_from(feature: Any) -> schema_pb2.FeatureSchema:
@@ -724,15 +719,10 @@ def _feature_from(feature: Any) -> schema_pb2.FeatureSchema:
     kind = feature.WhichOneof("domain_info")
     if kind == "domain":
         out.shared_domain = feature.domain
-    elif kind == "int_domain":
-        out.int_domain.CopyFrom(_int_domain(feature.int_domain))
-    elif kind == "float_domain":
-        out.float_domain.CopyFrom(_float_domain(feature.float_domain))
-    elif kind == "string_domain":
-        out.string_domain.CopyFrom(_string_domain(feature.string_domain))
+    elif kind in _DOMAINS_FROM:
+        getattr(out, kind).CopyFrom(_DOMAINS_FROM[kind](getattr(feature, kind)))
     elif kind == "bool_domain":
-        out.bool_domain.SetInParent()
-        _copy_set(feature.bool_domain, out.bool_domain, ("true_value", "false_value"))
+        _copy_part(feature, out, "bool_domain", ("true_value", "false_value"))
     elif kind == "struct_domain":
         out.struct_domain.SetInParent()
         out.struct_domain.features.extend(_feature_from(f) for f in feature.struct_domain.feature)
@@ -760,38 +750,23 @@ def _feature_from(feature: Any) -> schema_pb2.FeatureSchema:
         out.time_domain.kind = schema_pb2.TIME_VALUE_KIND_TIME_OF_DAY
         if feature.time_of_day_domain.HasField("string_format"):
             out.time_domain.string_format = feature.time_of_day_domain.string_format
-    if feature.HasField("presence"):
-        out.presence.SetInParent()
-        _copy_set(feature.presence, out.presence, ("min_fraction", "min_count"))
+    _copy_part(feature, out, "presence", _PRESENCE)
     shape = feature.WhichOneof("shape_type")
     if shape == "shape":
         out.shape.SetInParent()
         for dim in feature.shape.dim:
             out.shape.dims.add(size=dim.size, name=dim.name)
     elif shape == "value_count":
-        out.value_count.SetInParent()
-        _copy_set(feature.value_count, out.value_count, ("min", "max"))
+        _copy_part(feature, out, "value_count", ("min", "max"))
     elif shape == "value_counts":
         for count in feature.value_counts.value_count:
             item = out.value_counts.add()
             _copy_set(count, item, ("min", "max"))
-    if feature.HasField("distribution_constraints"):
-        out.distribution_constraints.SetInParent()
-        _copy_set(
-            feature.distribution_constraints, out.distribution_constraints, ("min_domain_mass",)
-        )
-    for name in ("skew_comparator", "drift_comparator"):
-        if feature.HasField(name):
-            getattr(out, name).CopyFrom(_comparator_from(getattr(feature, name)))
-    out.in_environment.extend(feature.in_environment)
-    out.not_in_environment.extend(feature.not_in_environment)
+    _copy_feature_constraints(feature, out, _comparator_from)
     if feature.HasField("lifecycle_stage"):
         out.lifecycle_stage = _STAGES[feature.lifecycle_stage]
     elif feature.deprecated:
         out.lifecycle_stage = schema_pb2.FEATURE_LIFECYCLE_STAGE_DEPRECATED
-    if feature.HasField("unique_constraints"):
-        out.unique_constraints.SetInParent()
-        _copy_set(feature.unique_constraints, out.unique_constraints, ("min", "max"))
     return out
 
 
@@ -805,15 +780,10 @@ def _feature_to(feature: schema_pb2.FeatureSchema) -> Any:
     kind = feature.WhichOneof("domain_info")
     if kind == "shared_domain":
         out.domain = feature.shared_domain
-    elif kind == "int_domain":
-        out.int_domain.CopyFrom(_int_domain_to(feature.int_domain))
-    elif kind == "float_domain":
-        out.float_domain.CopyFrom(_float_domain_to(feature.float_domain))
-    elif kind == "string_domain":
-        out.string_domain.CopyFrom(_string_domain_to(feature.string_domain))
+    elif kind in _DOMAINS_TO:
+        getattr(out, kind).CopyFrom(_DOMAINS_TO[kind](getattr(feature, kind)))
     elif kind == "bool_domain":
-        out.bool_domain.SetInParent()
-        _copy_set(feature.bool_domain, out.bool_domain, ("true_value", "false_value"))
+        _copy_part(feature, out, "bool_domain", ("true_value", "false_value"))
     elif kind == "struct_domain":
         out.struct_domain.SetInParent()
         out.struct_domain.feature.extend(_feature_to(f) for f in feature.struct_domain.features)
@@ -844,9 +814,7 @@ def _feature_to(feature: schema_pb2.FeatureSchema) -> Any:
                 out.time_domain.string_format = time.string_format
             elif time.HasField("integer_format"):
                 out.time_domain.integer_format = _back(_TIME_FORMATS)[time.integer_format]
-    if feature.HasField("presence"):
-        out.presence.SetInParent()
-        _copy_set(feature.presence, out.presence, ("min_fraction", "min_count"))
+    _copy_part(feature, out, "presence", _PRESENCE)
     if feature.HasField("shape"):
         out.shape.SetInParent()
         for dim in feature.shape.dims:
@@ -854,29 +822,36 @@ def _feature_to(feature: schema_pb2.FeatureSchema) -> Any:
             if dim.name:
                 item.name = dim.name
     elif feature.HasField("value_count"):
-        out.value_count.SetInParent()
-        _copy_set(feature.value_count, out.value_count, ("min", "max"))
+        _copy_part(feature, out, "value_count", ("min", "max"))
     elif feature.value_counts:
         out.value_counts.SetInParent()
         for count in feature.value_counts:
             item = out.value_counts.value_count.add()
             _copy_set(count, item, ("min", "max"))
-    if feature.HasField("distribution_constraints"):
-        out.distribution_constraints.SetInParent()
-        _copy_set(
-            feature.distribution_constraints, out.distribution_constraints, ("min_domain_mass",)
-        )
-    for name in ("skew_comparator", "drift_comparator"):
-        if feature.HasField(name):
-            getattr(out, name).CopyFrom(_comparator_to(getattr(feature, name)))
-    out.in_environment.extend(feature.in_environment)
-    out.not_in_environment.extend(feature.not_in_environment)
+    _copy_feature_constraints(feature, out, _comparator_to)
     if feature.lifecycle_stage:
         out.lifecycle_stage = _back(_STAGES)[feature.lifecycle_stage]
-    if feature.HasField("unique_constraints"):
-        out.unique_constraints.SetInParent()
-        _copy_set(feature.unique_constraints, out.unique_constraints, ("min", "max"))
     return out
+
+
+_PRESENCE = ("min_fraction", "min_count")
+
+
+def _copy_feature_constraints(
+    feature: Any, out: Any, comparator: Callable[[Any], protobuf_message.Message]
+) -> None:
+    """Copies what a feature constrains alike in both vocabularies, in either direction.
+
+    ``comparator`` converts a skew or drift comparator (``_comparator_from`` or
+    ``_comparator_to``), the one part whose shape differs.
+    """
+    _copy_part(feature, out, "distribution_constraints", ("min_domain_mass",))
+    _copy_part(feature, out, "unique_constraints", ("min", "max"))
+    for name in ("skew_comparator", "drift_comparator"):
+        if feature.HasField(name):
+            getattr(out, name).CopyFrom(comparator(getattr(feature, name)))
+    out.in_environment.extend(feature.in_environment)
+    out.not_in_environment.extend(feature.not_in_environment)
 
 
 _COMPARATOR_FIELDS = (
@@ -914,9 +889,7 @@ def _sparse_from(feature: Any) -> schema_pb2.SparseFeatureSchema:
         out.dense_shape.SetInParent()
         for dim in feature.dense_shape.dim:
             out.dense_shape.dims.add(size=dim.size, name=dim.name)
-    if feature.HasField("presence"):
-        out.presence.SetInParent()
-        _copy_set(feature.presence, out.presence, ("min_fraction", "min_count"))
+    _copy_part(feature, out, "presence", _PRESENCE)
     if feature.HasField("lifecycle_stage"):
         out.lifecycle_stage = _STAGES[feature.lifecycle_stage]
     return out
@@ -936,9 +909,7 @@ def _sparse_to(feature: schema_pb2.SparseFeatureSchema) -> Any:
             item = out.dense_shape.dim.add(size=dim.size)
             if dim.name:
                 item.name = dim.name
-    if feature.HasField("presence"):
-        out.presence.SetInParent()
-        _copy_set(feature.presence, out.presence, ("min_fraction", "min_count"))
+    _copy_part(feature, out, "presence", _PRESENCE)
     if feature.lifecycle_stage:
         out.lifecycle_stage = _back(_STAGES)[feature.lifecycle_stage]
     return out
@@ -989,13 +960,7 @@ def _dataset_from(dataset: Any) -> statistics_pb2.DatasetStatistics:
         item = out.cross_features.add(
             path_x=_path(cross.path_x.step), path_y=_path(cross.path_y.step), count=cross.count
         )
-        kind = cross.WhichOneof("cross_stats")
-        if kind == "num_cross_stats":
-            item.num_cross_stats.SetInParent()
-            item.num_cross_stats.correlation = cross.num_cross_stats.correlation
-            item.num_cross_stats.covariance = cross.num_cross_stats.covariance
-        elif kind == "categorical_cross_stats":
-            item.categorical_cross_stats.SetInParent()
+        _copy_cross_stats(cross, item)
     return out
 
 
@@ -1010,14 +975,19 @@ def _dataset_to(block: statistics_pb2.DatasetStatistics) -> Any:
         item = out.cross_features.add(count=cross.count)
         item.path_x.step.extend(cross.path_x.steps)
         item.path_y.step.extend(cross.path_y.steps)
-        kind = cross.WhichOneof("cross_stats")
-        if kind == "num_cross_stats":
-            item.num_cross_stats.SetInParent()
-            item.num_cross_stats.correlation = cross.num_cross_stats.correlation
-            item.num_cross_stats.covariance = cross.num_cross_stats.covariance
-        elif kind == "categorical_cross_stats":
-            item.categorical_cross_stats.SetInParent()
+        _copy_cross_stats(cross, item)
     return out
+
+
+def _copy_cross_stats(cross: Any, item: Any) -> None:
+    """Copies the statistics of a feature pair (the same names in both vocabularies)."""
+    kind = cross.WhichOneof("cross_stats")
+    if kind == "num_cross_stats":
+        item.num_cross_stats.SetInParent()
+        item.num_cross_stats.correlation = cross.num_cross_stats.correlation
+        item.num_cross_stats.covariance = cross.num_cross_stats.covariance
+    elif kind == "categorical_cross_stats":
+        item.categorical_cross_stats.SetInParent()
 
 
 def _feature_stats_from(feature: Any) -> statistics_pb2.FeatureStatistics:
@@ -1127,37 +1097,42 @@ def _feature_stats_to(feature: statistics_pb2.FeatureStatistics) -> Any:
 _COMMON = ("num_non_missing", "num_missing", "min_num_values", "max_num_values")
 
 
-def _common_from(common: Any) -> statistics_pb2.CommonStatistics:
-    out = statistics_pb2.CommonStatistics(
-        avg_num_values=common.avg_num_values, tot_num_values=common.tot_num_values
-    )
+def _copy_common(
+    common: Any, out: Any, histogram: Callable[[Any], protobuf_message.Message]
+) -> None:
+    """Copies the common statistics both vocabularies name alike, in either direction.
+
+    ``histogram`` converts a histogram (``_histogram_from`` or ``_histogram_to``).
+    """
+    out.avg_num_values = common.avg_num_values
+    out.tot_num_values = common.tot_num_values
     _copy_set(common, out, _COMMON)
-    if common.HasField("num_values_histogram"):
-        out.num_values_histogram.CopyFrom(_histogram_from(common.num_values_histogram))
-    if common.HasField("feature_list_length_histogram"):
-        out.feature_list_length_histogram.CopyFrom(
-            _histogram_from(common.feature_list_length_histogram)
-        )
+    for name in ("num_values_histogram", "feature_list_length_histogram"):
+        if common.HasField(name):
+            getattr(out, name).CopyFrom(histogram(getattr(common, name)))
+
+
+def _common_from(common: Any) -> statistics_pb2.CommonStatistics:
+    out = statistics_pb2.CommonStatistics()
+    _copy_common(common, out, _histogram_from)
     out.weighted_num_non_missing = common.weighted_common_stats.num_non_missing
     out.weighted_num_missing = common.weighted_common_stats.num_missing
     return out
 
 
 def _common_to(common: statistics_pb2.CommonStatistics) -> Any:
-    out = tfst.CommonStatistics(
-        avg_num_values=common.avg_num_values, tot_num_values=common.tot_num_values
-    )
-    _copy_set(common, out, _COMMON)
-    if common.HasField("num_values_histogram"):
-        out.num_values_histogram.CopyFrom(_histogram_to(common.num_values_histogram))
-    if common.HasField("feature_list_length_histogram"):
-        out.feature_list_length_histogram.CopyFrom(
-            _histogram_to(common.feature_list_length_histogram)
-        )
+    out = tfst.CommonStatistics()
+    _copy_common(common, out, _histogram_to)
     if common.weighted_num_non_missing or common.weighted_num_missing:
         out.weighted_common_stats.num_non_missing = common.weighted_num_non_missing
         out.weighted_common_stats.num_missing = common.weighted_num_missing
     return out
+
+
+def _copy_buckets(histogram: Any, out: Any, names: tuple[str, ...]) -> None:
+    """Copies a histogram's buckets, whose fields have the same names in both vocabularies."""
+    for bucket in histogram.buckets:
+        out.buckets.add(**{name: getattr(bucket, name) for name in names})
 
 
 def _histogram_from(histogram: Any) -> statistics_pb2.Histogram:
@@ -1167,12 +1142,7 @@ def _histogram_from(histogram: Any) -> statistics_pb2.Histogram:
         num_nan=histogram.num_nan,
         num_undefined=histogram.num_undefined,
     )
-    for bucket in histogram.buckets:
-        out.buckets.add(
-            low_value=bucket.low_value,
-            high_value=bucket.high_value,
-            sample_count=bucket.sample_count,
-        )
+    _copy_buckets(histogram, out, ("low_value", "high_value", "sample_count"))
     return out
 
 
@@ -1183,36 +1153,19 @@ def _histogram_to(histogram: statistics_pb2.Histogram) -> Any:
         num_nan=histogram.num_nan,
         num_undefined=histogram.num_undefined,
     )
-    for bucket in histogram.buckets:
-        out.buckets.add(
-            low_value=bucket.low_value,
-            high_value=bucket.high_value,
-            sample_count=bucket.sample_count,
-        )
+    _copy_buckets(histogram, out, ("low_value", "high_value", "sample_count"))
     return out
 
 
 def _rank_from(histogram: Any) -> statistics_pb2.RankHistogram:
     out = statistics_pb2.RankHistogram(name=histogram.name)
-    for bucket in histogram.buckets:
-        out.buckets.add(
-            low_rank=bucket.low_rank,
-            high_rank=bucket.high_rank,
-            label=bucket.label,
-            sample_count=bucket.sample_count,
-        )
+    _copy_buckets(histogram, out, ("low_rank", "high_rank", "label", "sample_count"))
     return out
 
 
 def _rank_to(histogram: statistics_pb2.RankHistogram) -> Any:
     out = tfst.RankHistogram(name=histogram.name)
-    for bucket in histogram.buckets:
-        out.buckets.add(
-            low_rank=bucket.low_rank,
-            high_rank=bucket.high_rank,
-            label=bucket.label,
-            sample_count=bucket.sample_count,
-        )
+    _copy_buckets(histogram, out, ("low_rank", "high_rank", "label", "sample_count"))
     return out
 
 

@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 
 from mlspec import errors
 from mlspec.common.v1 import warning_pb2
+from mlspec.domain.common.field_copy import copy_field
 
 HEADER = "x-mlspec-response-fields"
 # gRPC clients' default receive limit: a mutation's response never exceeds it.
@@ -89,7 +90,7 @@ def _project(source: Message, target: Message, wanted: Tree) -> None:
         fd = source.DESCRIPTOR.fields_by_name[name]
         value = getattr(source, name)
         if not inner:
-            _copy(source, target, fd)
+            copy_field(source, target, fd)
         elif _is_map(fd):
             for key, item in value.items():
                 _project(item, getattr(target, name)[key], inner)
@@ -99,24 +100,6 @@ def _project(source: Message, target: Message, wanted: Tree) -> None:
         elif source.HasField(name):
             getattr(target, name).SetInParent()
             _project(value, getattr(target, name), inner)
-
-
-def _copy(source: Message, target: Message, fd: Any) -> None:
-    value = getattr(source, fd.name)
-    if _is_map(fd):
-        held = getattr(target, fd.name)
-        for key, item in value.items():
-            if isinstance(item, Message):
-                held[key].CopyFrom(item)
-            else:
-                held[key] = item
-    elif fd.is_repeated:
-        getattr(target, fd.name).extend(value)
-    elif fd.message_type is not None:
-        if source.HasField(fd.name):
-            getattr(target, fd.name).CopyFrom(value)
-    else:
-        setattr(target, fd.name, value)
 
 
 def _trimmed(response: Message) -> Message:

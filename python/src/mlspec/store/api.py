@@ -248,7 +248,11 @@ class UnitOfWork(Protocol):
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> list[tuple[tuple[int, int, int], bytes]]:
-        """((step, time µs, seq), serialized Metric) of one run's metric, in that order."""
+        """((step, time µs, seq), serialized Metric) of one run's metric, in that order.
+
+        ``after`` is the position of the last point read; ``min_step`` and ``max_step``
+        bound the steps (both inclusive).
+        """
         ...
 
     # -- monitoring events ----------------------------------------------------------
@@ -287,7 +291,10 @@ class UnitOfWork(Protocol):
         oldest_first: bool = False,
         limit: int = 100,
     ) -> list[tuple[int, int, int, bytes]]:
-        """Monitoring records newest (or oldest) first: (seq, kind, time µs, data)."""
+        """Monitoring records newest (or oldest) first: (seq, kind, time µs, data).
+
+        ``after`` is the (time, seq) of the last record of the previous page.
+        """
         ...
 
     # -- inference logs -------------------------------------------------------------
@@ -328,7 +335,11 @@ class UnitOfWork(Protocol):
         end_time: int | None = None,
         model_version_id: str = "",
     ) -> list[tuple[tuple[str, int], bytes]]:
-        """Log records of one stream (or every stream) in (stream, sequence) order."""
+        """Log records of one stream (or every stream) in (stream, sequence) order.
+
+        Returns ((stream id, sequence), serialized record); ``after`` is the position of
+        the last record of the previous page.
+        """
         ...
 
     def logs(

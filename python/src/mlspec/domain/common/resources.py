@@ -23,6 +23,7 @@ from mlspec import errors
 from mlspec.common.v1 import digest_pb2, object_meta_pb2, reference_pb2, warning_pb2
 from mlspec.domain.clock import micros_to_timestamp, now_micros
 from mlspec.domain.common import field_behavior, names, well_formed
+from mlspec.domain.common.field_copy import copy_field
 from mlspec.domain.common.kinds import (
     BY_KIND,
     EXTERNAL_KEY,
@@ -413,6 +414,18 @@ class Resources:
     def events_page(self, kinds: list[int], **where: Any) -> list[tuple[int, int, int, bytes]]:
         """Monitoring records (``UnitOfWork.events_page`` in the caller's workspace)."""
         return self._tx.events_page(self.scope.workspace, kinds, **where)
+
+    def events(
+        self, kinds: list[int], *, page: int = 1000, **where: Any
+    ) -> Iterator[tuple[int, int, int, bytes]]:
+        """Every record ``events_page`` selects, read ``page`` rows at a time as needed."""
+        after: tuple[int, int] | None = None
+        while True:
+            rows = self.events_page(kinds, after=after, limit=page, **where)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1][2], rows[-1][0])  # (time, seq) of the last row read
 
     def last_log(self, stream_id: str) -> tuple[int, str] | None:
         """(sequence, record hash) of the newest record of a log stream."""
@@ -879,38 +892,17 @@ def _copy_path(source: Message, target: Message, mask_path: str, path: str) -> N
         if field_behavior.OUTPUT_ONLY in field_behavior.behaviors(fd):
             raise errors.invalid("update_mask", f"{mask_path!r} is output only; the server sets it")
         if i == len(parts) - 1:
-            _copy_field(src, dst, fd)
+            copy_field(src, dst, fd)
             return
         if fd.message_type is None or fd.is_repeated:
             raise errors.invalid("update_mask", f"{mask_path!r} does not name a field")
         src, dst = getattr(src, part), getattr(dst, part)
 
 
-def _copy_field(source: Message, target: Message, fd: Any) -> None:
-    """Replaces one field of ``target`` with the same field of ``source``."""
-    target.ClearField(fd.name)
-    value = getattr(source, fd.name)
-    if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
-        dest = getattr(target, fd.name)
-        message_values = fd.message_type.fields_by_name["value"].message_type is not None
-        for key, item in value.items():
-            if message_values:
-                dest[key].CopyFrom(item)
-            else:
-                dest[key] = item
-    elif fd.is_repeated:
-        getattr(target, fd.name).extend(value)
-    elif fd.message_type is not None:
-        if source.HasField(fd.name):
-            getattr(target, fd.name).CopyFrom(value)
-    else:
-        setattr(target, fd.name, value)
-
-
 def _restore_output_only(kept: Message, updated: Message) -> None:
     """Copies every OUTPUT_ONLY field (recursively through singular messages) back."""
     for fd in kept.DESCRIPTOR.fields:
         if field_behavior.OUTPUT_ONLY in field_behavior.behaviors(fd):
-            _copy_field(kept, updated, fd)
+            copy_field(kept, updated, fd)
         elif fd.message_type is not None and not fd.is_repeated and kept.HasField(fd.name):
             _restore_output_only(getattr(kept, fd.name), getattr(updated, fd.name))

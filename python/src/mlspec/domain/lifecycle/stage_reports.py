@@ -24,9 +24,9 @@ from mlspec import errors
 from mlspec.common.v1 import digest_pb2, reference_pb2, threshold_pb2
 from mlspec.data.v1 import artifact_pb2, dataset_pb2
 from mlspec.domain.common.hooks import KindRules
-from mlspec.domain.common.kinds import BY_KIND, indexed_members
 from mlspec.domain.common.resources import Resources, digest_sets
 from mlspec.domain.lifecycle import package_signatures, seals
+from mlspec.domain.lifecycle.objectives import reports
 from mlspec.domain.lifecycle.objectives import stage_rules as objective_rules
 from mlspec.domain.lifecycle.report_status import COMPLETED
 from mlspec.errors import FieldViolation
@@ -39,8 +39,7 @@ from mlspec.lifecycle.v1 import (
 )
 from mlspec.models.v1 import model_version_pb2
 from mlspec.pipelines.v1 import module_pb2, pipeline_run_pb2
-from mlspec.query import And, Comparison
-from mlspec.store.api import Edge, FieldSpec, ListQuery
+from mlspec.store.api import Edge
 
 K = reference_pb2.ResourceKind
 E = lineage_pb2.LineageEdgeKind
@@ -534,36 +533,6 @@ def _same_set(
     return bool(a[0] & b[0]) or _same_content(a[1], b[1])
 
 
-def _stage_9_reports(res: Resources, member: tuple[str, ...], value: str) -> Iterator[Report]:
-    """Every stored stage 9 report (of any status) whose indexed ``member`` is ``value``."""
-    spec = BY_KIND[K.RESOURCE_KIND_STAGE_REPORT]
-    members = {
-        name: FieldSpec(kind, values)
-        for name, (kind, values) in indexed_members(spec.full_name).items()
-    }
-    query = ListQuery(
-        workspace=res.scope.workspace,
-        kind=K.RESOURCE_KIND_STAGE_REPORT,
-        filter=And(
-            (
-                Comparison(member, "=", value),
-                Comparison(("stage",), "=", S.Name(S.LIFECYCLE_STAGE_MODEL_TEST)),
-            )
-        ),
-        page_size=200,
-        members=members,
-    )
-    while True:
-        page = res.list_page(query)
-        for record in page.records:
-            message = spec.message.FromString(record.data)
-            assert isinstance(message, Report)
-            yield message
-        if not page.more or page.last is None:
-            return
-        query.after = page.last
-
-
 def _versions_of_model(res: Resources, model_version_id: str) -> list[str]:
     """The model version and every other version of its model (its model lineage)."""
     loaded = res.get(K.RESOURCE_KIND_MODEL_VERSION, model_version_id)
@@ -582,7 +551,9 @@ def _check_single_use(res: Resources, report: Report, model_id: str, p: str) -> 
     """Refuses a second use of the hold-back set in the model lineage; fills the attestation."""
     key = _holdback_key(report.model_test)
     for version_id in _versions_of_model(res, model_id):
-        for earlier in _stage_9_reports(res, ("model_version", "id"), version_id):
+        for earlier in reports.each_report(
+            res, ("model_version", "id"), version_id, S.LIFECYCLE_STAGE_MODEL_TEST
+        ):
             if _same_set(key, _holdback_key(earlier.model_test)):
                 which = (
                     "model version" if version_id == model_id else "another version of the model,"
@@ -596,7 +567,9 @@ def _check_single_use(res: Resources, report: Report, model_id: str, p: str) -> 
                 )
     uses: dict[str, holdback_test_pb2.HoldbackUse] = {}
     for holdback_id in sorted(key[0]):
-        for earlier in _stage_9_reports(res, ("inputs", "id"), holdback_id):
+        for earlier in reports.each_report(
+            res, ("inputs", "id"), holdback_id, S.LIFECYCLE_STAGE_MODEL_TEST
+        ):
             if earlier.meta.id not in uses and _same_set(key, _holdback_key(earlier.model_test)):
                 use = holdback_test_pb2.HoldbackUse(stage_report_id=earlier.meta.id)
                 use.model.kind = K.RESOURCE_KIND_MODEL_VERSION

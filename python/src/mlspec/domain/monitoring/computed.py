@@ -10,7 +10,7 @@ an alert of its own (``alerts.fire_unwatched``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlspec import errors
@@ -146,23 +146,42 @@ def compute_drift(
             signal.baseline.training_data.kind = K.RESOURCE_KIND_DATASET_VERSION
             signal.baseline.training_data.id = baseline.dataset_version_id
             computed.append(signal)
-    if not computed:  # no prediction of the window carried a feature
-        return response
+    if computed:  # else no prediction of the window carried a feature
+        _store(
+            res,
+            model_id,
+            computed,
+            signals_pb2.SIGNAL_TYPE_DRIFT,
+            request,
+            response,
+            _drift_condition,
+        )
+    return response
+
+
+def _store(
+    res: Resources,
+    model_id: str,
+    computed: Sequence[Any],
+    signal_type: int,
+    request: pb.ComputeDriftRequest | pb.ComputeLivePerformanceRequest,
+    response: pb.ComputeDriftResponse | pb.ComputeLivePerformanceResponse,
+    condition_of: Callable[[Any], alert_pb2.SignalCondition],
+) -> None:
+    """Stores the computed signals like reported ones (not on a dry run) into ``response``.
+
+    The response gets the stored signals, the alerts of the rollback policies they
+    trip and, unless a dry run, an alert for each failing signal no policy watches.
+    """
     stored, raised = report(
-        res,
-        computed,
-        signals_pb2.SIGNAL_TYPE_DRIFT,
-        "signals",
-        dry_run=request.dry_run,
-        computed=True,
+        res, computed, signal_type, "signals", dry_run=request.dry_run, computed=True
     )
     response.signals.extend(stored)
     response.alerts.extend(raised)
     if not request.dry_run:
         response.alerts.extend(
-            _unwatched(res, model_id, stored, raised, request.deployment_endpoint, _drift_condition)
+            _unwatched(res, model_id, stored, raised, request.deployment_endpoint, condition_of)
         )
-    return response
 
 
 def _drift_condition(signal: Any) -> alert_pb2.SignalCondition:
@@ -286,22 +305,14 @@ def compute_performance(
                     signal.previous_model_threshold.CopyFrom(change)
             computed.append(signal)
         at = until
-    if not computed:
-        return response
-    stored, raised = report(
-        res,
-        computed,
-        signals_pb2.SIGNAL_TYPE_PERFORMANCE,
-        "signals",
-        dry_run=request.dry_run,
-        computed=True,
-    )
-    response.signals.extend(stored)
-    response.alerts.extend(raised)
-    if not request.dry_run:
-        response.alerts.extend(
-            _unwatched(
-                res, model_id, stored, raised, request.deployment_endpoint, _performance_condition
-            )
+    if computed:
+        _store(
+            res,
+            model_id,
+            computed,
+            signals_pb2.SIGNAL_TYPE_PERFORMANCE,
+            request,
+            response,
+            _performance_condition,
         )
     return response

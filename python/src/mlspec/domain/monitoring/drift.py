@@ -193,29 +193,29 @@ def top_contributor(buckets: FeatureBuckets, serving: Sequence[float]) -> str:
     return buckets.label(index)
 
 
+def window_events(
+    res: Resources, kind: int, model_id: str, deployment_endpoint: str, start: int, end: int
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """The model version's records of ``kind`` with a time in [start, end), oldest first."""
+    return res.events(
+        [kind],
+        page=PAGE,
+        model_version_id=model_id,
+        deployment=deployment_endpoint,
+        start_time=start,
+        end_time=end,
+        oldest_first=True,
+    )
+
+
 def final_predictions(
     res: Resources, model_id: str, start: int, end: int, deployment_endpoint: str
 ) -> Iterator[inference_pb2.InferencePrediction]:
     """The model version's final predictions with a request time in [start, end), oldest first."""
-    after: tuple[int, int] | None = None
-    while True:
-        rows = res.events_page(
-            [PREDICTION],
-            model_version_id=model_id,
-            deployment=deployment_endpoint,
-            start_time=start,
-            end_time=end,
-            after=after,
-            oldest_first=True,
-            limit=PAGE,
-        )
-        for _, _, _, data in rows:
-            prediction = inference_pb2.InferencePrediction.FromString(data)
-            if prediction.final:
-                yield prediction
-        if len(rows) < PAGE:
-            return
-        after = (rows[-1][2], rows[-1][0])
+    for _, _, _, data in window_events(res, PREDICTION, model_id, deployment_endpoint, start, end):
+        prediction = inference_pb2.InferencePrediction.FromString(data)
+        if prediction.final:
+            yield prediction
 
 
 def serving_counts(

@@ -37,23 +37,16 @@ class Pair:
 def ground_truth(res: Resources, since: int, request_ids: set[str]) -> dict[str, value_pb2.Value]:
     """The latest ground-truth label fed back on each of ``request_ids`` (final predictions)."""
     latest: dict[str, tuple[int, value_pb2.Value]] = {}
-    after: tuple[int, int] | None = None
-    while True:
-        rows = res.events_page(
-            [FEEDBACK], start_time=since, after=after, oldest_first=True, limit=PAGE
-        )
-        for _, _, time, data in rows:
-            feedback = inference_pb2.PredictionFeedback.FromString(data)
-            if (
-                feedback.request_id in request_ids
-                and feedback.prediction_id in ("", "final")
-                and feedback.HasField("ground_truth_label")
-                and time >= latest.get(feedback.request_id, (-1, None))[0]
-            ):
-                latest[feedback.request_id] = (time, feedback.ground_truth_label)
-        if len(rows) < PAGE:
-            return {key: value for key, (_, value) in latest.items()}
-        after = (rows[-1][2], rows[-1][0])
+    for _, _, time, data in res.events([FEEDBACK], page=PAGE, start_time=since, oldest_first=True):
+        feedback = inference_pb2.PredictionFeedback.FromString(data)
+        if (
+            feedback.request_id in request_ids
+            and feedback.prediction_id in ("", "final")
+            and feedback.HasField("ground_truth_label")
+            and time >= latest.get(feedback.request_id, (-1, None))[0]
+        ):
+            latest[feedback.request_id] = (time, feedback.ground_truth_label)
+    return {key: value for key, (_, value) in latest.items()}
 
 
 def join(

@@ -138,20 +138,14 @@ def _window_signals(
     only_failing: bool = False,
 ) -> Iterator[tuple[int, int, bytes]]:
     """(seq, kind, data) of a model's signals in [start, end), newest first, all of them."""
-    after = None
-    while True:
-        rows = res.events_page(
-            kinds,
-            model_version_id=model_id,
-            start_time=start,
-            end_time=end,
-            only_failing=only_failing,
-            after=after,
-            limit=500,
-        )
-        for seq, kind, _, data in rows:
-            if name in ("", _name_of(kind, data)):
-                yield seq, kind, data
-        if len(rows) < 500:
-            return
-        after = (rows[-1][2], rows[-1][0])
+    rows = res.events(
+        kinds,
+        page=500,
+        model_version_id=model_id,
+        start_time=start,
+        end_time=end,
+        only_failing=only_failing,
+    )
+    for seq, kind, _, data in rows:
+        if name in ("", _name_of(kind, data)):
+            yield seq, kind, data

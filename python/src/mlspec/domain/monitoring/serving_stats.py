@@ -30,7 +30,6 @@ from mlspec.store.api import EventRow
 
 K = reference_pb2.ResourceKind
 MINUTE = 60_000_000
-PAGE = 1000
 
 
 def rows(
@@ -108,29 +107,16 @@ def counts(
         return _scan(res, baseline, model_id, [(start, end)], endpoint, features)
     minutes: dict[int, tuple[int, int, list[statistics_pb2.DatasetStatistics]]] = {}
     recorded = 0
-    after: tuple[int, int] | None = None
-    while True:
-        page = res.events_page(
-            [SERVING_STATS],
-            model_version_id=model_id,
-            deployment=endpoint,
-            start_time=first,
-            end_time=last,
-            after=after,
-            oldest_first=True,
-            limit=PAGE,
-        )
-        for _, _, time, data in page:
-            stats = statistics_pb2.DatasetStatistics.FromString(data)
-            total, matching, kept = minutes.get(time, (0, 0, []))
-            recorded += stats.num_examples
-            if stats.name == baseline.report_id:
-                kept.append(stats)
-                matching += stats.num_examples
-            minutes[time] = (total + stats.num_examples, matching, kept)
-        if len(page) < PAGE:
-            break
-        after = (page[-1][2], page[-1][0])
+    for _, _, time, data in drift.window_events(
+        res, SERVING_STATS, model_id, endpoint, first, last
+    ):
+        stats = statistics_pb2.DatasetStatistics.FromString(data)
+        total, matching, kept = minutes.get(time, (0, 0, []))
+        recorded += stats.num_examples
+        if stats.name == baseline.report_id:
+            kept.append(stats)
+            matching += stats.num_examples
+        minutes[time] = (total + stats.num_examples, matching, kept)
     if recorded != res.count_events(PREDICTION, model_id, first, last, endpoint):
         # Some predictions of the window were never counted: read them all back.
         return _scan(res, baseline, model_id, [(start, end)], endpoint, features)

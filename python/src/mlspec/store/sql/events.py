@@ -82,10 +82,7 @@ class EventStatements(SqlBase):
         oldest_first: bool = False,
         limit: int = 100,
     ) -> list[tuple[int, int, int, bytes]]:
-        """Monitoring records, newest first (or oldest first): (seq, kind, time µs, data).
-
-        ``after`` is the (time, seq) of the last record of the previous page.
-        """
+        """See ``UnitOfWork.events_page``: one keyset-paged query."""
         conditions: list[ColumnElement[bool]] = [
             events.c.workspace == workspace,
             events.c.kind.in_(list(kinds)),

@@ -89,11 +89,7 @@ class LogStatements(SqlBase):
         end_time: int | None = None,
         model_version_id: str = "",
     ) -> list[tuple[tuple[str, int], bytes]]:
-        """Log records of one stream (or of every stream) in (stream, sequence) order.
-
-        Returns ((stream id, sequence), serialized record); ``after`` is the position of
-        the last record of the previous page.
-        """
+        """See ``UnitOfWork.log_page``: one keyset-paged query."""
         t = inference_logs.c
         conditions: list[ColumnElement[bool]] = [t.workspace == workspace]
         if stream_id:

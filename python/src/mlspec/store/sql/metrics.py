@@ -33,11 +33,7 @@ class MetricStatements(SqlBase):
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> list[tuple[tuple[int, int, int], bytes]]:
-        """Returns ((step, time, seq), serialized Metric) of one run's metric in that order.
-
-        ``after`` is the position of the last point read; ``min_step`` and ``max_step``
-        bound the steps (both inclusive) in SQL.
-        """
+        """See ``UnitOfWork.metric_history``; the step bounds are applied in SQL."""
         conditions = [metrics.c.run_id == run_id, metrics.c.key == key]
         if after is not None:
             step, time, seq = after

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from mlspec import errors
 from mlspec.common.v1 import object_meta_pb2, reference_pb2
 from mlspec.domain.common.kinds import BY_KIND, indexed_members
@@ -27,6 +29,23 @@ def find(
     """Reports of ``stage`` whose indexed ``member`` is ``value``, newest start first."""
     if not value:
         return []
+    found = list(each_report(res, member, value, stage, statuses))
+    found.sort(key=lambda r: (r.start_time.ToMicroseconds(), r.meta.create_time.ToMicroseconds()))
+    found.reverse()
+    return found
+
+
+def each_report(
+    res: Resources,
+    member: tuple[str, ...],
+    value: str,
+    stage: int,
+    statuses: tuple[int, ...] = (),
+) -> Iterator[Report]:
+    """Every stored report of ``stage`` whose indexed ``member`` is ``value``, page by page.
+
+    ``statuses`` limits the reports to those statuses; empty means every status.
+    """
     spec = BY_KIND[K.RESOURCE_KIND_STAGE_REPORT]
     members = {
         name: FieldSpec(kind, values)
@@ -42,19 +61,15 @@ def find(
         page_size=200,
         members=members,
     )
-    found: list[Report] = []
     while True:
         page = res.list_page(query)
         for record in page.records:
             message = spec.message.FromString(record.data)
             assert isinstance(message, Report)
-            found.append(message)
+            yield message
         if not page.more or page.last is None:
-            break
+            return
         query.after = page.last
-    found.sort(key=lambda r: (r.start_time.ToMicroseconds(), r.meta.create_time.ToMicroseconds()))
-    found.reverse()
-    return found
 
 
 def about_model_version(
