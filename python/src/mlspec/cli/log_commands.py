@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 import click
 from google.protobuf import json_format, timestamp_pb2
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.output import render
 from mlspec.cli.settings import Settings, pass_settings
-from mlspec.client import Client
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.logging.inference_log import ncsa_line
 from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2, logging_service_pb2_grpc
@@ -35,16 +35,6 @@ FORMATS = {
 }
 _STATUS = re.compile(r"([1-5])xx|([1-5][0-9][0-9])")
 _MODEL = re.compile(r"([^:]+):(.+)")
-
-
-def _client(settings: Settings) -> tuple[logging_service_pb2_grpc.LoggingServiceStub, Client]:
-    """A logging stub on the configured server (TLS and token from the environment).
-
-    The stub is on the client's raw channel, so failures are grpc errors, which the
-    command line prints as one line.
-    """
-    client = Client(settings.target, workspace=settings.workspace)
-    return logging_service_pb2_grpc.LoggingServiceStub(client.raw_channel), client
 
 
 def _timestamp(text: str, option: str) -> timestamp_pb2.Timestamp:
@@ -139,27 +129,22 @@ def logs(
         request.end_time.CopyFrom(_timestamp(until, "--until"))
     as_json = line_format.lower() == "json" or settings.output == "json"
     fmt = FORMATS.get(line_format.lower(), F.NCSA_FORMAT_COMBINED)
-    stub, client = _client(settings)
-    try:
-        for count, record in enumerate(_records(stub, request, client), start=1):
+    with open_client(settings) as client:
+        for count, record in enumerate(_records(client.logging, request), start=1):
             if as_json:
                 click.echo(json_format.MessageToJson(record, indent=None, sort_keys=True))
             else:
                 click.echo(ncsa_line(record, fmt))
             if limit and count >= limit:
                 break
-    finally:
-        client.close()
 
 
 def _records(
     stub: logging_service_pb2_grpc.LoggingServiceStub,
     request: logging_service_pb2.ListInferenceLogsRequest,
-    client: Client,
 ) -> Iterator[inference_log_pb2.InferenceLogRecord]:
-    metadata = client.call_metadata
     while True:
-        page = stub.ListInferenceLogs(request, metadata=metadata, timeout=60)
+        page = stub.ListInferenceLogs(request, timeout=60)
         yield from page.records
         if not page.next_page_token:
             return
@@ -176,20 +161,16 @@ def _records(
 @pass_settings
 def verify(settings: Settings, stream: str, start: int, end: int, require_signatures: bool) -> int:
     """Check a log stream's hash chain and signed checkpoints; exit 1 at the first break."""
-    stub, client = _client(settings)
-    try:
-        response = stub.VerifyLogChain(
+    with open_client(settings) as client:
+        response = client.logging.VerifyLogChain(
             logging_service_pb2.VerifyLogChainRequest(
                 log_stream_id=stream,
                 start_sequence_number=start,
                 end_sequence_number=end,
                 require_signatures=require_signatures,
             ),
-            metadata=client.call_metadata,
             timeout=600,
         )
-    finally:
-        client.close()
     if settings.output != "table":
         render(response, settings.output)
     elif response.ok:

@@ -19,6 +19,7 @@ import click
 import yaml
 from google.protobuf.message import Message
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.file_check import check_file
 from mlspec.cli.output import render
@@ -129,11 +130,10 @@ def _model_version_ref(text: str) -> Any:
 @pass_settings
 def gate(settings: Settings, model_version: str) -> int:
     """Print the deployment gate's decision for a model version (an id or MODEL:VERSION)."""
-    from mlspec.client import Client
     from mlspec.common.v1 import threshold_pb2
     from mlspec.lifecycle.v1 import deployment_gate_pb2 as pb
 
-    with Client(settings.target, workspace=settings.workspace) as client:
+    with open_client(settings) as client:
         answer = client.evaluate_objectives(_model_version_ref(model_version))
     decision = answer.gate.decision
     passes = decision in (

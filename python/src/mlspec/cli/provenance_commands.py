@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.settings import Settings, pass_settings
 
@@ -52,16 +53,12 @@ def provenance() -> None:
 @pass_settings
 def export(settings: Settings, model_version: str, out: pathlib.Path | None) -> None:
     """Write the signed attestation of MODEL_VERSION (an id, or MODEL@VERSION)."""
-    from mlspec.client import Client, MLSpecError
     from mlspec.lifecycle.v1 import lifecycle_service_pb2 as lc
     from mlspec.signing.provenance import envelope_to_json
 
     request = lc.ExportProvenanceRequest(model_version=_reference(model_version))
-    try:
-        with Client(settings.target, workspace=settings.workspace) as client:
-            response = client.lifecycle.ExportProvenance(request)
-    except MLSpecError as exc:
-        raise CliError(str(exc)) from exc
+    with open_client(settings) as client:
+        response = client.lifecycle.ExportProvenance(request)
     text = envelope_to_json(response.attestation)
     for warning in response.warnings:
         click.echo(f"warning: {warning.message}", err=True)
