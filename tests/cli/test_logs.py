@@ -156,6 +156,20 @@ def test_filters_and_json_lines(logged: tuple[str, str]) -> None:
     assert "--status" in one_error_line(bad) and bad.exit_code == 2
 
 
+def test_output_after_logs_and_after_its_subcommand(logged: tuple[str, str]) -> None:
+    target, _ = logged
+    before = invoke("--server", target, "-o", "json", "logs", "--status", "5xx")
+    after = invoke("--server", target, "logs", "--status", "5xx", "-o", "json")
+    assert after.exit_code == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert [json.loads(line)["requestId"] for line in after.stdout.splitlines()] == ["r1"]
+    verified = invoke("--server", target, "logs", "verify", "scorer", "-o", "json")
+    assert verified.exit_code == 0, verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
+    from_group = invoke("--server", target, "logs", "-o", "json", "verify", "scorer")
+    assert from_group.stdout == verified.stdout
+
+
 def test_verify_names_the_first_bad_record(logged: tuple[str, str], running: RunningServer) -> None:
     target, _ = logged
     fine = invoke("--server", target, "logs", "verify", "scorer")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import click
@@ -19,7 +20,7 @@ from google.protobuf import json_format, timestamp_pb2
 
 from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
-from mlspec.cli.output import render
+from mlspec.cli.output import chosen_output, output_option, render
 from mlspec.cli.settings import Settings, pass_settings
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.logging.inference_log import ncsa_line
@@ -100,6 +101,7 @@ def model_ref(text: str) -> reference_pb2.ResourceRef:
     default=0,
     help="Print at most this many records (default: all).",
 )
+@output_option()
 @click.pass_context
 def logs(
     ctx: click.Context,
@@ -111,11 +113,15 @@ def logs(
     status: str,
     expression: str,
     limit: int,
+    output: str | None,
 ) -> None:
     """Print inference-log records as Apache Common or Combined lines, or JSON lines."""
+    settings = ctx.find_object(Settings) or Settings()
+    if output is not None:  # `logs -o json` as `mlspec -o json logs`, for the subcommands too
+        settings = replace(settings, output=chosen_output(settings.output, output))
+        ctx.obj = settings
     if ctx.invoked_subcommand is not None:
         return
-    settings = ctx.find_object(Settings) or Settings()
     request = logging_service_pb2.ListInferenceLogsRequest(log_stream_id=stream, page_size=1000)
     filters = [f"({expression})"] if expression else []
     if status:
@@ -158,9 +164,18 @@ def _records(
 @click.option(
     "--require-signatures", is_flag=True, help="Report a record without a signature as broken."
 )
+@output_option()
 @pass_settings
-def verify(settings: Settings, stream: str, start: int, end: int, require_signatures: bool) -> int:
+def verify(
+    settings: Settings,
+    stream: str,
+    start: int,
+    end: int,
+    require_signatures: bool,
+    output: str | None,
+) -> int:
     """Check a log stream's hash chain and signed checkpoints; exit 1 at the first break."""
+    settings = replace(settings, output=chosen_output(settings.output, output))
     with open_client(settings) as client:
         response = client.logging.VerifyLogChain(
             logging_service_pb2.VerifyLogChainRequest(
