@@ -160,3 +160,19 @@ def test_objectives_check_reads_every_example_and_points_at_a_bad_expression(
     )
     assert found.stdout.startswith(f"{bad}:{line}:")
     assert "objectives[1].expression.text: column 31: unexpected the end" in found.stdout
+
+
+def test_objectives_check_refuses_a_file_without_objectives(tmp_path: pathlib.Path) -> None:
+    runner = CliRunner()
+    training = EXAMPLES / "stage-07-model-training.yaml"
+    other = runner.invoke(cli, ["objectives", "check", str(training)])
+    assert other.exit_code == 1 and other.stdout == ""
+    assert other.stderr == (
+        f"mlspec: {training} is a MODEL_TRAINING report, not a stage 1 (CODIFY_OBJECTIVES) "
+        "report: it holds no objectives to check\n"
+    )
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# message: mlspec.lifecycle.v1.CodifiedObjectives\ntask: churn\n")
+    none = runner.invoke(cli, ["objectives", "check", str(empty)])
+    assert none.exit_code == 1
+    assert none.stderr == f"mlspec: {empty} holds no objectives to check\n"

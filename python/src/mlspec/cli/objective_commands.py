@@ -3,7 +3,8 @@
 ``objectives check`` reads a ``CodifiedObjectives`` (or a stage 1 ``StageReport``) YAML or
 JSON file and checks every expression offline, as the service does when the objectives
 are stored: each problem is printed as ``FILE:LINE:COLUMN: field: problem`` (the column
-is the expression's own when it is written on one line), exit 1 when there is any.
+is the expression's own when it is written on one line), exit 1 when there is any. A
+report of another stage, or a file with no objectives, is an error (exit 1).
 ``gate`` asks the service (LifecycleService.EvaluateObjectives) what the deployment
 gate decides for a model version and why: exit 0 when it passes (or only waits for a
 person's approval), 1 when it blocks.
@@ -53,6 +54,7 @@ def check(settings: Settings, file: pathlib.Path) -> int:
 
     from mlspec import yaml_format
     from mlspec.cli.message_types import find_message_type
+    from mlspec.lifecycle.v1 import stage_pb2
 
     report = check_file(file)
     if report.problems:
@@ -70,7 +72,15 @@ def check(settings: Settings, file: pathlib.Path) -> int:
     message: Any = message_factory.GetMessageClass(find_message_type(name))()
     yaml_format.load(text, message)
     field = _TYPES[name]
+    if field and message.WhichOneof("payload") != field:
+        stage = stage_pb2.LifecycleStage.Name(message.stage).removeprefix("LIFECYCLE_STAGE_")
+        raise CliError(
+            f"{file} is a {stage} report, not a stage 1 (CODIFY_OBJECTIVES) report: it holds "
+            "no objectives to check"
+        )
     codified = getattr(message, field) if field else message
+    if not codified.objectives:
+        raise CliError(f"{file} holds no objectives to check")
     _, found = language.check_objectives(codified, field)
     root = next(iter(yaml_format.compose_documents(text)), None)
     for violation in found:
