@@ -147,6 +147,9 @@ def test_filters_and_json_lines(logged: tuple[str, str]) -> None:
         "r1",
         "r2",
     ]
+    canonical = invoke("--server", target, "-o", "json", "logs", "--model-version", "churn@1.4.0")
+    assert canonical.exit_code == 0, canonical.stderr
+    assert canonical.stdout == by_name.stdout
     by_id = invoke("--server", target, "logs", "--model-version", model_id, "--status", "404")
     assert len(by_id.stdout.splitlines()) == 1 and " 404 7 " in by_id.stdout
     recent = invoke("--server", target, "logs", "--since", "2026-03-01T13:30:00Z", "--limit", "5")

@@ -71,6 +71,9 @@ def test_the_sdk_and_the_cli_show_the_gate_passing_and_refusing(
     passed = runner.invoke(cli, ["--server", target, "gate", "churn:1.0.0"])
     assert passed.exit_code == 0, passed.output
     assert passed.stdout.splitlines()[0] == f"model version {good.meta.id}: PASSED"
+    canonical = runner.invoke(cli, ["--server", target, "gate", "churn@1.0.0"])
+    assert canonical.exit_code == 0, canonical.output
+    assert canonical.stdout == passed.stdout
     refused = runner.invoke(cli, ["--server", target, "gate", worse.meta.id])
     assert refused.exit_code == 1
     assert "FAILED   auc-overall: does not hold: auc = 0.7" in refused.stdout

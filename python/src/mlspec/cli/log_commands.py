@@ -20,9 +20,9 @@ from google.protobuf import json_format, timestamp_pb2
 
 from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
+from mlspec.cli.model_versions import METAVAR, model_version_ref
 from mlspec.cli.output import chosen_output, output_option, render
 from mlspec.cli.settings import Settings, pass_settings
-from mlspec.common.v1 import reference_pb2
 from mlspec.domain.logging.inference_log import ncsa_line
 from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2, logging_service_pb2_grpc
 
@@ -35,7 +35,6 @@ FORMATS = {
     "combined-ml": F.NCSA_FORMAT_COMBINED_ML,
 }
 _STATUS = re.compile(r"([1-5])xx|([1-5][0-9][0-9])")
-_MODEL = re.compile(r"([^:]+):(.+)")
 
 
 def _timestamp(text: str, option: str) -> timestamp_pb2.Timestamp:
@@ -64,16 +63,6 @@ def status_filter(text: str) -> str:
     return f"access.status = {int(match.group(2))}"
 
 
-def model_ref(text: str) -> reference_pb2.ResourceRef:
-    """``--model-version``: a model version id, or ``MODEL:VERSION`` by name."""
-    match = _MODEL.fullmatch(text)
-    if match is not None:
-        return reference_pb2.ResourceRef(
-            kind=reference_pb2.RESOURCE_KIND_MODEL, name=match.group(1), version=match.group(2)
-        )
-    return reference_pb2.ResourceRef(kind=reference_pb2.RESOURCE_KIND_MODEL_VERSION, id=text)
-
-
 @click.group(invoke_without_command=True)
 @click.option("--stream", default="", metavar="ID", help="Only this log stream (default: all).")
 @click.option(
@@ -88,8 +77,8 @@ def model_ref(text: str) -> reference_pb2.ResourceRef:
 @click.option(
     "--model-version",
     default="",
-    metavar="ID|MODEL:VERSION",
-    help="Only records served by this model version.",
+    metavar=METAVAR,
+    help="Only records served by this model version (NAME:VERSION works too).",
 )
 @click.option("--since", default="", metavar="TIME", help="Only records at or after (RFC 3339).")
 @click.option("--until", default="", metavar="TIME", help="Only records before (RFC 3339).")
@@ -128,7 +117,7 @@ def logs(
         filters.append(status_filter(status))
     request.filter = " AND ".join(filters)
     if model_version:
-        request.model_version.CopyFrom(model_ref(model_version))
+        request.model_version.CopyFrom(model_version_ref(model_version))
     if since:
         request.start_time.CopyFrom(_timestamp(since, "--since"))
     if until:

@@ -1,4 +1,4 @@
-"""``mlspec objectives check FILE`` and ``mlspec gate MODEL_VERSION``.
+"""``mlspec objectives check FILE`` and ``mlspec gate ID|NAME@VERSION``.
 
 ``objectives check`` reads a ``CodifiedObjectives`` (or a stage 1 ``StageReport``) YAML or
 JSON file and checks every expression offline, as the service does when the objectives
@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.file_check import check_file
+from mlspec.cli.model_versions import METAVAR, model_version_ref
 from mlspec.cli.output import render
 from mlspec.cli.settings import Settings, pass_settings
 
@@ -121,30 +122,19 @@ def _where(root: yaml.Node | None, path: str, description: str) -> tuple[int, in
     return line, column
 
 
-def _model_version_ref(text: str) -> Any:
-    from mlspec.common.v1 import reference_pb2
-
-    ref = reference_pb2.ResourceRef()
-    name, colon, version = text.rpartition(":")
-    if colon and name and version:
-        ref.kind = reference_pb2.RESOURCE_KIND_MODEL
-        ref.name, ref.version = name, version
-    else:
-        ref.kind = reference_pb2.RESOURCE_KIND_MODEL_VERSION
-        ref.id = text
-    return ref
-
-
 @click.command()
-@click.argument("model_version", metavar="MODEL_VERSION")
+@click.argument("model_version", metavar=METAVAR)
 @pass_settings
 def gate(settings: Settings, model_version: str) -> int:
-    """Print the deployment gate's decision for a model version (an id or MODEL:VERSION)."""
+    """Print the deployment gate's decision for a model version (its id or NAME@VERSION).
+
+    Example: 'mlspec gate churn-xgb@7.0.0' (NAME:VERSION works too).
+    """
     from mlspec.common.v1 import threshold_pb2
     from mlspec.lifecycle.v1 import deployment_gate_pb2 as pb
 
     with open_client(settings) as client:
-        answer = client.evaluate_objectives(_model_version_ref(model_version))
+        answer = client.evaluate_objectives(model_version_ref(model_version))
     decision = answer.gate.decision
     passes = decision in (
         pb.DEPLOYMENT_GATE_DECISION_PASSED,
