@@ -93,6 +93,21 @@ def test_the_sdk_and_the_cli_show_the_gate_passing_and_refusing(
             assert refusal.reason == "DEPLOYMENT_GATE_FAILED"
         else:
             raise AssertionError("a model that misses its objectives was packaged")
+        with run.stage(Stage.MODEL_PACKAGING, model_version=worse) as packaging:
+            packaging.set(
+                model=worse,
+                package_format="onnx",
+                package_uri="s3://p",
+                package_digest={"digests": {"sha256": "ab" * 32}},
+            )
+            packaging.input(worse, role="packaged_model")
+            packaging.approve("Lena Vogt", "hotfix, ticket OPS-512", override=True)
+    tree = runner.invoke(
+        cli, ["--server", target, "lineage", "model-version", "churn@1.1.0", "-d", "down"]
+    )
+    assert tree.exit_code == 0, tree.output
+    assert "[MODEL_PACKAGING] (" in tree.stdout
+    assert ") gate OVERRIDDEN by Lena Vogt: hotfix, ticket OPS-512\n" in tree.stdout
 
 
 def test_split_fingerprints_let_the_server_count_the_overlap(
