@@ -93,14 +93,44 @@ def test_export_then_import_into_another_workspace(seeded: str, tmp_path: pathli
 def test_export_prints_yaml_json_and_writes_json(seeded: str, tmp_path: pathlib.Path) -> None:
     ok(seeded, "import", WORKFLOW)
     as_yaml = ok(seeded, "export", RUN)
+    assert as_yaml.startswith("# message: mlspec.metadata.v1.WorkflowMetadata\n")
     as_json = ok(seeded, "-o", "json", "export", RUN)
-    assert as_json.startswith("# message: mlspec.metadata.v1.WorkflowMetadata\n{")
-    assert json.loads(as_json.split("\n", 1)[1]) == yaml.safe_load(as_yaml)
+    assert json.loads(as_json) == yaml.safe_load(as_yaml)  # pure JSON: no comment line
+    assert ok(seeded, "export", RUN, "-o", "json") == as_json
     target = tmp_path / "run.json"
     record = json.loads(ok(seeded, "-o", "json", "export", RUN, "-f", str(target)))
     assert record["file"] == str(target) and record["run"] == RUN.split("/")[1]
-    assert invoke("validate", str(target)).exit_code == 0
+    assert json.loads(target.read_text(encoding="utf-8")) == json.loads(as_json)
+    message = "mlspec.metadata.v1.WorkflowMetadata"
+    assert invoke("validate", "-m", message, str(target)).exit_code == 0
     assert yaml.safe_load(ok(seeded, "-o", "yaml", "export", RUN, "-f", str(target)))["file"]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_what_export_writes_imports_in_either_format(
+    seeded: str, tmp_path: pathlib.Path, suffix: str
+) -> None:
+    ok(seeded, "import", WORKFLOW)
+    exported = tmp_path / f"run{suffix}"
+    ok(seeded, "export", RUN, "-f", str(exported))
+    workspace = f"roundtrip-{suffix[1:]}"
+    first = json.loads(ok(seeded, "--workspace", workspace, "-o", "json", "import", str(exported)))
+    assert [o["result"] for o in first] == ["created"] * 3
+    again = ok(seeded, "--workspace", workspace, "export", RUN)
+    original = yaml_format.load(ok(seeded, "export", RUN), workflow_metadata_pb2.WorkflowMetadata())
+    copied = yaml_format.load(again, workflow_metadata_pb2.WorkflowMetadata())
+    assert copied.training == original.training and copied.name == original.name
+
+
+def test_a_file_without_a_message_line_imports_as_workflow_metadata(tmp_path: pathlib.Path) -> None:
+    dataset = tmp_path / "dataset.json"
+    dataset.write_text('{"meta": {"name": "churn"}}')
+    line = one_error_line(invoke("import", str(dataset)))
+    assert line == (
+        f"mlspec: {dataset}:1:2: unknown field 'meta' in mlspec.metadata.v1.WorkflowMetadata "
+        "(a file without a '# message:' first line is read as one; name the message of "
+        "other documents there)"
+    )
 
 
 def test_a_run_without_a_file_exports_what_it_records(seeded: str) -> None:

@@ -44,6 +44,7 @@ def test_get_prints_a_resource_in_every_format(seeded: str) -> None:
     [
         ("model-version", "churn-xgb@7.0.0"),  # a version through its parent (server-side)
         ("ModelVersion", "churn-xgb@7.0.0"),
+        ("model-version", "churn-xgb:7.0.0"),  # the spelling of gate and logs
         ("dataset-version", "customer-features@1"),
         ("run", "churn-weekly-2026-03-02"),  # one run of that name in any experiment
         ("run", "churn/churn-xgb-trial-0017"),  # PARENT/NAME

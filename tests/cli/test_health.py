@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 
+import pytest
 from grpc_health.v1 import health_pb2
 
-from mlspec.server.app import RunningServer
+from mlspec.server.app import RunningServer, build_server
+from mlspec.server.config import ServerConfig
 
 from .conftest import invoke, run
 
@@ -44,3 +47,25 @@ def test_an_unknown_service_is_not_found(target: str) -> None:
     result = invoke("--server", target, "health", "--service", "no.Such")
     assert result.exit_code == 1
     assert result.stderr.startswith("mlspec: NOT_FOUND: ")
+
+
+def test_health_reads_the_tls_settings_like_every_command(
+    store_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.tls_certs import Authority
+
+    ca = Authority.create(tmp_path, "health")
+    pair = ca.issue("server", server=True)
+    server = build_server(
+        ServerConfig(port=0, store_url=store_url, tls_cert=pair.cert, tls_key=pair.key)
+    )
+    try:
+        monkeypatch.setenv("MLSPEC_TLS_CA", ca.cert)
+        target = f"localhost:{server.port}"
+        listed = invoke("--server", target, "list", "experiments")
+        assert listed.exit_code == 0, listed.stderr
+        result = invoke("--server", target, "health")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == "SERVING\n"
+    finally:
+        server.stop(0)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlspec.cli.model_versions import canonical, model_version_ref, split_model_version
 from mlspec.client.kinds import KINDS, UnknownKind, kind_names, parse_kind
 from mlspec.client.names import BadReference, Ref, is_id, parse_ref
 from mlspec.common.v1.reference_pb2 import ResourceKind
@@ -108,3 +109,37 @@ def test_the_forms_of_a_reference() -> None:
     for bad in ["", "/x", "x/", "-x", "x@", "x@@1", "a b", "a/b/c/d/e"]:
         with pytest.raises(BadReference):
             parse_ref(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(NAMES, VERSIONS)
+def test_a_model_version_is_the_same_by_either_spelling(name: str, version: str) -> None:
+    at, colon = f"{name}@{version}", f"{name}:{version}"
+    assert split_model_version(at) == split_model_version(colon) == (name, version)
+    assert canonical(colon) == canonical(at) == at
+    assert model_version_ref(colon) == model_version_ref(at)
+    assert model_version_ref(at).kind == ResourceKind.RESOURCE_KIND_MODEL
+    assert parse_ref(canonical(colon)) == Ref(name, version)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab1-_/@.+ :é\n\x00"), max_size=25))
+def test_any_text_is_a_model_version_an_id_or_a_bad_reference(text: str) -> None:
+    try:
+        split = split_model_version(text)
+    except BadReference as exc:
+        assert "not a model version" in str(exc) and ("@" in text or ":" in text)
+        return
+    if split is None:
+        assert model_version_ref(text).id == text and canonical(text) == text
+    else:
+        assert canonical(text) == "@".join(split) and parse_ref(canonical(text)).version
+
+
+def test_the_forms_of_a_model_version() -> None:
+    ident = "4c8e1f2a-7b3d-4a9e-8f10-2d6c5b9a1e07"
+    assert model_version_ref(ident).kind == ResourceKind.RESOURCE_KIND_MODEL_VERSION
+    assert model_version_ref("churn-xgb:7.0.0").version == "7.0.0"
+    for bad in ["churn@", ":7", "a@b:c", "a:b:c", "a b@1"]:
+        with pytest.raises(BadReference, match="NAME@VERSION"):
+            model_version_ref(bad)

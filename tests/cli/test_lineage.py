@@ -26,6 +26,7 @@ def test_the_tree_goes_up_to_the_data(seeded: str) -> None:
         "<- PRODUCED[registered_model] STAGE_REPORT churn-train-2026-03-02" in t for t in tree
     )
     assert any(t.startswith("    <- CONSUMED[training_data] DATASET_VERSION") for t in tree)
+    assert lineage(seeded, "model-version", "churn-xgb:7.0.0", "--depth", "4").splitlines() == tree
     down = lineage(seeded, "dataset-version", "customer-features-holdback@1", "-d", "down")
     assert "CONSUMED[holdback_data] STAGE_REPORT churn-holdback-test-2026-03-02" in down
 

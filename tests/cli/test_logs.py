@@ -164,6 +164,9 @@ def test_filters_and_json_lines(logged: tuple[str, str]) -> None:
         "r1",
         "r2",
     ]
+    canonical = invoke("--server", target, "-o", "json", "logs", "--model-version", "churn@1.4.0")
+    assert canonical.exit_code == 0, canonical.stderr
+    assert canonical.stdout == by_name.stdout
     by_id = invoke("--server", target, "logs", "--model-version", model_id, "--status", "404")
     assert len(by_id.stdout.splitlines()) == 1 and " 404 7 " in by_id.stdout
     recent = invoke("--server", target, "logs", "--since", "2026-03-01T13:30:00Z", "--limit", "5")
@@ -171,6 +174,20 @@ def test_filters_and_json_lines(logged: tuple[str, str]) -> None:
     assert '"POST /v1/\\xc3\\xa9 HTTP/1.1"' in recent.stdout
     bad = invoke("--server", target, "logs", "--status", "2x")
     assert "--status" in one_error_line(bad) and bad.exit_code == 2
+
+
+def test_output_after_logs_and_after_its_subcommand(logged: tuple[str, str]) -> None:
+    target, _ = logged
+    before = invoke("--server", target, "-o", "json", "logs", "--status", "5xx")
+    after = invoke("--server", target, "logs", "--status", "5xx", "-o", "json")
+    assert after.exit_code == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert [json.loads(line)["requestId"] for line in after.stdout.splitlines()] == ["r1"]
+    verified = invoke("--server", target, "logs", "verify", "scorer", "-o", "json")
+    assert verified.exit_code == 0, verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
+    from_group = invoke("--server", target, "logs", "-o", "json", "verify", "scorer")
+    assert from_group.stdout == verified.stdout
 
 
 def test_verify_names_the_first_bad_record(logged: tuple[str, str], running: RunningServer) -> None:

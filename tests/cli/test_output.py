@@ -119,3 +119,14 @@ def test_a_detail_table_has_a_row_per_field() -> None:
 def test_dot_is_for_lineage_only() -> None:
     with pytest.raises(CliError, match="only for 'mlspec lineage'"):
         render(dataset("churn"), "dot", Console(file=io.StringIO()))
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from importlib import metadata
+
+    from .conftest import run
+
+    done = run("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"mlspec {metadata.version('mlspec-contract')}\n"
+    assert done.stdout != "mlspec unknown\n"

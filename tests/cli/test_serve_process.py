@@ -14,13 +14,14 @@ import socket
 import urllib.request
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mlspec.data.v1 import data_service_pb2, data_service_pb2_grpc
 from tests.cli.serving import ServeProcess
 from tests.server.messages import make
 
-from .conftest import MLSPEC, one_error_line, run
+from .conftest import MLSPEC, invoke, one_error_line, run
 
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody@127.0.0.1:1/x"
 
@@ -226,3 +227,52 @@ def test_serve_with_tls_says_so_and_answers_a_client_that_trusts_it(
         assert server.terminate() == 0
     finally:
         server.close()
+
+
+def _tls_files(folder: pathlib.Path) -> dict[str, str]:
+    from tests.tls_certs import Authority
+
+    ca = Authority.create(folder, "files")
+    pair, other = ca.issue("server", server=True), ca.issue("other", server=True)
+    junk = folder / "junk.pem"
+    junk.write_text("not a certificate\n")
+    return {"cert": pair.cert, "key": pair.key, "other_key": other.key, "junk": str(junk)}
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "expected"),
+    [
+        ("junk", "junk", "--tls-cert {junk}: not a PEM certificate (no BEGIN CERTIFICATE block)"),
+        (
+            "key",
+            "key",
+            "--tls-cert {key}: holds a private key, not a certificate; give the "
+            "certificate to --tls-cert and its key to --tls-key",
+        ),
+        ("cert", "junk", "--tls-key {junk}: not a PEM private key"),
+        ("cert", "cert", "--tls-key {cert}: holds a certificate, not a private key"),
+        (
+            "cert",
+            "other_key",
+            "--tls-key {other_key}: does not match the certificate of "
+            "--tls-cert {cert} (another key pair)",
+        ),
+    ],
+)
+def test_bad_tls_files_are_named_before_the_port_is_bound(
+    store_url: str, tmp_path: pathlib.Path, cert: str, key: str, expected: str
+) -> None:
+    files = _tls_files(tmp_path)
+    done = invoke(
+        "serve",
+        "--port",
+        "0",
+        "--store-url",
+        store_url,
+        "--tls-cert",
+        files[cert],
+        "--tls-key",
+        files[key],
+    )
+    assert one_error_line(done) == "mlspec: " + expected.format(**files)
+    assert done.exit_code == 2

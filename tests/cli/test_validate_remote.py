@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from .conftest import invoke
+from .conftest import invoke, one_error_line
 
 REPORT = """# message: mlspec.lifecycle.v1.StageReport
 stage: LIFECYCLE_STAGE_MODEL_TRAINING
@@ -37,3 +37,15 @@ def test_a_document_the_server_accepts_is_not_stored(target: str, tmp_path: path
         result = invoke("--server", target, "validate", "--remote", str(dataset))
         assert result.exit_code == 0, result.stdout + result.stderr
         assert result.stdout == "1 file, 1 document: no problems\n"
+
+
+def test_an_unreachable_server_is_the_one_line_of_every_command(tmp_path: pathlib.Path) -> None:
+    dataset = tmp_path / "dataset.yaml"
+    dataset.write_text(DATASET)
+    result = invoke("--server", "127.0.0.1:1", "validate", "--remote", str(dataset))
+    listed = invoke("--server", "127.0.0.1:1", "list", "datasets")
+    line = one_error_line(result)
+    assert result.stdout == ""
+    assert line.startswith("mlspec: UNAVAILABLE: ")
+    assert line.endswith("; is the server running? point --server (MLSPEC_TARGET) at it")
+    assert one_error_line(listed).split(": ")[:2] == line.split(": ")[:2]

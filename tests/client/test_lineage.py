@@ -5,6 +5,8 @@ from __future__ import annotations
 import pathlib
 import re
 
+from google.protobuf import json_format
+
 from mlspec.client import Client, LineageGraph, Stage
 from mlspec.lifecycle.v1 import lineage_pb2
 
@@ -58,3 +60,50 @@ def test_downstream_from_the_data(client: Client, tmp_path: pathlib.Path) -> Non
 
 def test_tree_of_a_message_without_nodes() -> None:
     assert LineageGraph(lineage_pb2.LineageGraph(), "upstream").tree() == ""
+
+
+def _gated(decision: str, approval: dict[str, object] | None = None) -> lineage_pb2.LineageGraph:
+    report = {
+        "resource": {"kind": "RESOURCE_KIND_STAGE_REPORT", "id": "r1"},
+        "name": "pkg-c3",
+        "stage": "LIFECYCLE_STAGE_MODEL_PACKAGING",
+        "depth": 1,
+        "gateDecision": decision,
+    }
+    if approval is not None:
+        report["deploymentApproval"] = approval
+    return json_format.ParseDict(
+        {
+            "root": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": "m1"},
+            "nodes": [
+                {
+                    "resource": {"kind": "RESOURCE_KIND_MODEL_VERSION", "id": "m1"},
+                    "name": "churn",
+                    "version": "3",
+                },
+                report,
+            ],
+            "edges": [{"sourceId": "r1", "targetId": "m1", "kind": "LINEAGE_EDGE_KIND_DESCRIBES"}],
+        },
+        lineage_pb2.LineageGraph(),
+    )
+
+
+def test_the_tree_shows_the_gate_decision_of_a_stage_report() -> None:
+    reason = "Hotfix for the billing outage, ticket OPS-512; the AUC drop is a known " * 2
+    approval = {"approver": {"name": "Lena Vogt"}, "reason": reason, "override": True}
+    lines = LineageGraph(_gated("DEPLOYMENT_GATE_DECISION_OVERRIDDEN", approval), "up").tree()
+    line = lines.splitlines()[1]
+    assert line.startswith(
+        "  <- DESCRIBES STAGE_REPORT pkg-c3 [MODEL_PACKAGING] (r1) gate OVERRIDDEN by Lena Vogt: "
+        "Hotfix for the billing outage"
+    )
+    assert line.endswith("...") and len(line) < 160
+    passed = LineageGraph(_gated("DEPLOYMENT_GATE_DECISION_PASSED"), "up").tree()
+    assert passed.splitlines()[1].endswith("[MODEL_PACKAGING] (r1) gate PASSED")
+    none = LineageGraph(_gated("DEPLOYMENT_GATE_DECISION_UNSPECIFIED"), "up").tree()
+    assert none.splitlines()[1].endswith("[MODEL_PACKAGING] (r1)")
+    assert (
+        'label="STAGE_REPORT pkg-c3 [MODEL_PACKAGING]\\ngate PASSED"'
+        in LineageGraph(_gated("DEPLOYMENT_GATE_DECISION_PASSED"), "up").to_dot()
+    )

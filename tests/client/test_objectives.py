@@ -71,6 +71,9 @@ def test_the_sdk_and_the_cli_show_the_gate_passing_and_refusing(
     passed = runner.invoke(cli, ["--server", target, "gate", "churn:1.0.0"])
     assert passed.exit_code == 0, passed.output
     assert passed.stdout.splitlines()[0] == f"model version {good.meta.id}: PASSED"
+    canonical = runner.invoke(cli, ["--server", target, "gate", "churn@1.0.0"])
+    assert canonical.exit_code == 0, canonical.output
+    assert canonical.stdout == passed.stdout
     refused = runner.invoke(cli, ["--server", target, "gate", worse.meta.id])
     assert refused.exit_code == 1
     assert "FAILED   auc-overall: does not hold: auc = 0.7" in refused.stdout
@@ -90,6 +93,21 @@ def test_the_sdk_and_the_cli_show_the_gate_passing_and_refusing(
             assert refusal.reason == "DEPLOYMENT_GATE_FAILED"
         else:
             raise AssertionError("a model that misses its objectives was packaged")
+        with run.stage(Stage.MODEL_PACKAGING, model_version=worse) as packaging:
+            packaging.set(
+                model=worse,
+                package_format="onnx",
+                package_uri="s3://p",
+                package_digest={"digests": {"sha256": "ab" * 32}},
+            )
+            packaging.input(worse, role="packaged_model")
+            packaging.approve("Lena Vogt", "hotfix, ticket OPS-512", override=True)
+    tree = runner.invoke(
+        cli, ["--server", target, "lineage", "model-version", "churn@1.1.0", "-d", "down"]
+    )
+    assert tree.exit_code == 0, tree.output
+    assert "[MODEL_PACKAGING] (" in tree.stdout
+    assert ") gate OVERRIDDEN by Lena Vogt: hotfix, ticket OPS-512\n" in tree.stdout
 
 
 def test_split_fingerprints_let_the_server_count_the_overlap(
@@ -160,3 +178,19 @@ def test_objectives_check_reads_every_example_and_points_at_a_bad_expression(
     )
     assert found.stdout.startswith(f"{bad}:{line}:")
     assert "objectives[1].expression.text: column 31: unexpected the end" in found.stdout
+
+
+def test_objectives_check_refuses_a_file_without_objectives(tmp_path: pathlib.Path) -> None:
+    runner = CliRunner()
+    training = EXAMPLES / "stage-07-model-training.yaml"
+    other = runner.invoke(cli, ["objectives", "check", str(training)])
+    assert other.exit_code == 1 and other.stdout == ""
+    assert other.stderr == (
+        f"mlspec: {training} is a MODEL_TRAINING report, not a stage 1 (CODIFY_OBJECTIVES) "
+        "report: it holds no objectives to check\n"
+    )
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# message: mlspec.lifecycle.v1.CodifiedObjectives\ntask: churn\n")
+    none = runner.invoke(cli, ["objectives", "check", str(empty)])
+    assert none.exit_code == 1
+    assert none.stderr == f"mlspec: {empty} holds no objectives to check\n"

@@ -18,7 +18,7 @@ from mlspec.client import Client, FailedPrecondition, InvalidArgument, Stage
 from mlspec.client.signing import ModelNotVerified, sign_model, verify_model
 from mlspec.server.app import RunningServer, build_server
 from mlspec.server.config import ServerConfig
-from mlspec.signing import key_id, load_public_key
+from mlspec.signing import SignatureProblem, key_id, load_public_key
 from mlspec.store.sql import SqlStore
 
 
@@ -73,8 +73,40 @@ def test_sign_then_verify_and_every_kind_of_tampering_is_caught(
     (model / "weights.bin").write_bytes(b"\x00\x01" * 1000)
     verify_model(model, keys.public)
     (model / "extra.txt").write_text("slipped in")
-    with pytest.raises(ModelNotVerified):
+    with pytest.raises(ModelNotVerified, match=r"^added since it was signed: extra\.txt$"):
         verify_model(model, keys.public)
+
+
+def test_every_difference_is_named_at_once(model: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    keys = _keys(tmp_path, "release")
+    sign_model(model, keys.private)
+    (model / "weights.bin").write_bytes(b"\x00\x02" * 1000)
+    (model / "extra.txt").write_text("slipped in")
+    (model / "late, b.txt").write_text("another")
+    (model / "config.json").unlink()
+    with pytest.raises(ModelNotVerified) as caught:
+        verify_model(model, keys.public)
+    assert str(caught.value) == (
+        "changed since it was signed: weights.bin; added: extra.txt, late, b.txt; "
+        "missing: config.json"
+    )
+    done = CliRunner().invoke(cli, ["verify", str(model), "--key", str(keys.public)])
+    assert done.exit_code == 1
+    assert done.stderr == f"mlspec: {model} does not verify: {caught.value}\n"
+
+
+def test_a_public_key_given_to_sign_is_a_usage_error(
+    model: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    keys = _keys(tmp_path, "release")
+    done = CliRunner().invoke(cli, ["sign", str(model), "--key", str(keys.public)])
+    assert done.exit_code == 2
+    assert done.stderr == (
+        f"mlspec: --key {keys.public}: holds a public key; signing needs the private key\n"
+    )
+    with pytest.raises(SignatureProblem, match="holds a public key"):
+        sign_model(model, keys.public)
+    assert not (tmp_path / "model.sig").exists()
 
 
 def test_the_cli_signs_and_verifies_in_one_line_each(

@@ -1,8 +1,11 @@
 """``mlspec export RUN [-f FILE]``: a run's workflow metadata file (SPEC.md section 8).
 
-The file is ``mlspec.client.workflows.describe_run`` as YAML (JSON for ``-f FILE.json`` or
-``-o json``), with the ``# message:`` first line that ``mlspec validate`` and ``mlspec
-import`` read. ``mlspec import FILE`` on another server (or in another workspace)
+The file is ``mlspec.client.workflows.describe_run`` as YAML, with the ``# message:``
+first line that ``mlspec validate`` and ``mlspec import`` read, or as pure JSON for ``-f
+FILE.json`` or ``-o json`` (JSON has no comments; ``mlspec import`` reads a file without
+a ``# message:`` line as workflow metadata, and ``mlspec validate --message
+mlspec.metadata.v1.WorkflowMetadata`` checks it). ``mlspec import FILE`` on another server
+(or in another workspace)
 recreates the run's definition from it. A run without a stored file gives what it
 records itself; when that leaves required fields empty, a warning names them, and the
 file needs them filled in before it imports.
@@ -40,7 +43,7 @@ ERROR = metadata_service_pb2.VIOLATION_SEVERITY_ERROR
     "target",
     type=click.Path(dir_okay=False, writable=True, path_type=pathlib.Path),
     default=None,
-    help="Write the file there (YAML; JSON for a .json name) instead of printing it.",
+    help="Write the file there (YAML; pure JSON for a .json name) instead of printing it.",
 )
 @output_option()
 @pass_settings
@@ -84,10 +87,10 @@ def export(settings: Settings, run: str, target: pathlib.Path | None, output: st
 
 
 def file_text(metadata: workflow_metadata_pb2.WorkflowMetadata, *, as_json: bool) -> str:
-    """The file: the ``# message:`` line, then the metadata as YAML or JSON."""
+    """The file: pure JSON, or YAML after the ``# message:`` line."""
     if as_json:
         body = json.dumps(
             json_format.MessageToDict(metadata, preserving_proto_field_name=True), indent=2
         )
-        return f"{HEADER}{body}\n"
+        return f"{body}\n"
     return HEADER + yaml_format.dump(metadata)

@@ -1,10 +1,14 @@
-"""``mlspec health``: ask the server's gRPC health service whether it is serving."""
+"""``mlspec health``: ask the server's gRPC health service whether it is serving.
+
+The call goes over the channel of every other command (``connection.open_client``), so
+``MLSPEC_TLS_CA``, ``MLSPEC_TLS_CERT``, ``MLSPEC_TLS_KEY`` and ``MLSPEC_TOKEN`` apply.
+"""
 
 from __future__ import annotations
 
 import click
-import grpc
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.output import render
 from mlspec.cli.settings import Settings, pass_settings
@@ -35,11 +39,10 @@ def health(settings: Settings, service: str, timeout: float) -> int:
         from grpc_health.v1 import health_pb2, health_pb2_grpc
     except ModuleNotFoundError as exc:
         raise CliError("health needs grpcio-health-checking: pip install mlspec") from exc
-    with grpc.insecure_channel(settings.target) as channel:
-        response = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service),
-            timeout=timeout,
-            metadata=settings.call_metadata(),
+    # The channel of every command: TLS, token and workspace as the SDK reads them.
+    with open_client(settings, timeout=timeout) as client:
+        response = health_pb2_grpc.HealthStub(client.channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout
         )
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
     if settings.output == "table":

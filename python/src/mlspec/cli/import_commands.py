@@ -1,7 +1,8 @@
 """``mlspec import``: bring documents into a server; importers of other formats join it.
 
 ``mlspec import FILE...`` imports MLSpec documents (``mlspec.cli.document_import``): a
-workflow metadata file recreates its run, resource documents are created unless they
+workflow metadata file recreates its run (a file without a ``# message:`` line is one:
+``mlspec export`` writes JSON without it), resource documents are created unless they
 exist, request documents are sent. ``import_group`` is a click group: other importers are
 its subcommands (``import_group.add_command(kfp_command)`` makes ``mlspec import kfp
 FILE``), and a first argument that names no subcommand is a FILE of the default import.
@@ -19,15 +20,19 @@ from rich.table import Table
 
 from mlspec.cli.connection import open_client
 from mlspec.cli.document_import import CREATED, EXISTS, SENT, Outcome, import_document
-from mlspec.cli.documents import Document, document_files, read_documents
+from mlspec.cli.documents import Document, DocumentError, document_files, read_documents
+from mlspec.cli.file_check import HEADER
 from mlspec.cli.output import chosen_output, output_option, print_tables
 from mlspec.cli.progress import tracked
 from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client.names import Resolver
+from mlspec.metadata.v1 import workflow_metadata_pb2
 
 __all__ = ["DEFAULT_COMMAND", "ImportGroup", "import_files", "import_group"]
 
 DEFAULT_COMMAND = "files"
+# The message of a file without a '# message:' line: what 'mlspec export' writes as JSON.
+UNNAMED = workflow_metadata_pb2.WorkflowMetadata.DESCRIPTOR.full_name
 
 
 class ImportGroup(click.Group):
@@ -55,8 +60,8 @@ def import_group() -> None:
     """Import MLSpec documents (FILE...), or another format (a COMMAND below).
 
     FILE... are YAML or JSON files whose '# message:' lines say what they hold: a
-    workflow metadata file (mlspec.metadata.v1.WorkflowMetadata) recreates the run it
-    describes; resources (datastores, datasets, versions, experiments, runs, models, ...)
+    workflow metadata file (mlspec.metadata.v1.WorkflowMetadata, also any file without a
+    '# message:' line, such as the JSON of 'mlspec export') recreates the run it describes; resources (datastores, datasets, versions, experiments, runs, models, ...)
     are created unless they exist; requests (for example a SubmitPipelineDraftRequest)
     are sent. Documents name each other by name; importing twice adds nothing.
     Options of the document import come with the files: mlspec import -o json FILE...
@@ -69,7 +74,7 @@ def import_group() -> None:
 @pass_settings
 def import_files(settings: Settings, files: tuple[pathlib.Path, ...], output: str | None) -> None:
     """Import the documents of FILE..., in order."""
-    documents = [document for path in files for document in read_documents(path)]
+    documents = [document for path in files for document in _read(path)]
     chosen = chosen_output(settings.output, output)
     outcomes: list[Outcome] = []
     try:
@@ -79,6 +84,23 @@ def import_files(settings: Settings, files: tuple[pathlib.Path, ...], output: st
                 outcomes.extend(import_document(client, resolver, document))
     finally:
         _print(files, documents, outcomes, chosen)
+
+
+def _read(path: pathlib.Path) -> list[Document]:
+    """The documents of ``path``; one without a ``# message:`` line is workflow metadata."""
+    try:
+        return read_documents(path, default_type=UNNAMED)
+    except DocumentError as exc:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            named = HEADER.match(file.readline().rstrip("\n")) is not None
+        if named:
+            raise
+        hint = "a file without a '# message:' first line is read as one"
+        raise DocumentError(
+            exc.path,
+            exc.position,
+            f"{exc.message} ({hint}; name the message of other documents there)",
+        ) from None
 
 
 def _print(

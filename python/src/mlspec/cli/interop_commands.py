@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client import Client
@@ -22,7 +23,7 @@ __all__ = ["kfp", "mlflow", "openlineage"]
 
 
 def _client(settings: Settings) -> Client:
-    return Client(settings.target, workspace=settings.workspace)
+    return open_client(settings)
 
 
 def _report(settings: Settings, title: str, counts: ImportCounts, notes: list[str]) -> None:

@@ -12,6 +12,7 @@ import click
 
 from mlspec.cli.connection import open_client
 from mlspec.cli.errors import USAGE_EXIT, CliError
+from mlspec.cli.model_versions import MODEL_VERSION, canonical
 from mlspec.cli.output import DOT, chosen_output, output_option, render
 from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client import Client, LineageGraph, NotFound
@@ -83,9 +84,10 @@ def _start(client: Client, words: tuple[str, ...]) -> reference_pb2.ResourceRef:
     resolver = Resolver(client)
     if len(words) == 2:
         kind = parse_kind(words[0])
+        ref = canonical(words[1]) if kind.name == MODEL_VERSION else words[1]
         return reference_pb2.ResourceRef(
             kind=kind.number,  # type: ignore[arg-type]
-            id=resolver.resolve_id(kind, words[1]),
+            id=resolver.resolve_id(kind, ref),
         )
     ref = words[0]
     if not is_id(ref):

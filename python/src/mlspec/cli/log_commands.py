@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import click
-import grpc
 from google.protobuf import json_format, timestamp_pb2
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
-from mlspec.cli.output import render
+from mlspec.cli.model_versions import METAVAR, model_version_ref
+from mlspec.cli.output import chosen_output, output_option, render
 from mlspec.cli.settings import Settings, pass_settings
 from mlspec.client import Client
+from mlspec.client.errors import NotFound
 from mlspec.common.v1 import reference_pb2
 from mlspec.domain.logging.inference_log import model_label, ncsa_line
 from mlspec.domain.models.versions import canonical_version
 from mlspec.logging.v1 import inference_log_pb2, logging_service_pb2, logging_service_pb2_grpc
-from mlspec.models.v1 import models_service_pb2, models_service_pb2_grpc
+from mlspec.models.v1 import models_service_pb2
 
 __all__ = ["logs"]
 
@@ -37,17 +40,6 @@ FORMATS = {
     "combined-ml": F.NCSA_FORMAT_COMBINED_ML,
 }
 _STATUS = re.compile(r"([1-5])xx|([1-5][0-9][0-9])")
-_MODEL = re.compile(r"([^:]+):(.+)")
-
-
-def _client(settings: Settings) -> tuple[logging_service_pb2_grpc.LoggingServiceStub, Client]:
-    """A logging stub on the configured server (TLS and token from the environment).
-
-    The stub is on the client's raw channel, so failures are grpc errors, which the
-    command line prints as one line.
-    """
-    client = Client(settings.target, workspace=settings.workspace)
-    return logging_service_pb2_grpc.LoggingServiceStub(client.raw_channel), client
 
 
 def _labeller(client: Client) -> Callable[[reference_pb2.ResourceRef], str]:
@@ -56,8 +48,6 @@ def _labeller(client: Client) -> Callable[[reference_pb2.ResourceRef], str]:
     A reference by id is looked up once (model version, then its model); ``""`` (shown
     as ``-``) when it cannot be.
     """
-    stub = models_service_pb2_grpc.ModelsServiceStub(client.raw_channel)
-    metadata = client.call_metadata
     found: dict[str, str] = {}
 
     def label_of(ref: reference_pb2.ResourceRef) -> str:
@@ -66,14 +56,14 @@ def _labeller(client: Client) -> Callable[[reference_pb2.ResourceRef], str]:
             return named
         if ref.id not in found:
             try:
-                version = stub.GetModelVersion(
-                    models_service_pb2.GetModelVersionRequest(id=ref.id), metadata=metadata
+                version = client.models.GetModelVersion(
+                    models_service_pb2.GetModelVersionRequest(id=ref.id)
                 ).model_version
-                model = stub.GetModel(
-                    models_service_pb2.GetModelRequest(id=version.model_id), metadata=metadata
+                model = client.models.GetModel(
+                    models_service_pb2.GetModelRequest(id=version.model_id)
                 ).model
                 found[ref.id] = f"{model.meta.name}:{canonical_version(version.version)}"
-            except grpc.RpcError:
+            except NotFound:
                 found[ref.id] = ""
         return found[ref.id]
 
@@ -106,16 +96,6 @@ def status_filter(text: str) -> str:
     return f"access.status = {int(match.group(2))}"
 
 
-def model_ref(text: str) -> reference_pb2.ResourceRef:
-    """``--model-version``: a model version id, or ``MODEL:VERSION`` by name."""
-    match = _MODEL.fullmatch(text)
-    if match is not None:
-        return reference_pb2.ResourceRef(
-            kind=reference_pb2.RESOURCE_KIND_MODEL, name=match.group(1), version=match.group(2)
-        )
-    return reference_pb2.ResourceRef(kind=reference_pb2.RESOURCE_KIND_MODEL_VERSION, id=text)
-
-
 @click.group(invoke_without_command=True)
 @click.option("--stream", default="", metavar="ID", help="Only this log stream (default: all).")
 @click.option(
@@ -130,8 +110,8 @@ def model_ref(text: str) -> reference_pb2.ResourceRef:
 @click.option(
     "--model-version",
     default="",
-    metavar="ID|MODEL:VERSION",
-    help="Only records served by this model version.",
+    metavar=METAVAR,
+    help="Only records served by this model version (NAME:VERSION works too).",
 )
 @click.option("--since", default="", metavar="TIME", help="Only records at or after (RFC 3339).")
 @click.option("--until", default="", metavar="TIME", help="Only records before (RFC 3339).")
@@ -143,6 +123,7 @@ def model_ref(text: str) -> reference_pb2.ResourceRef:
     default=0,
     help="Print at most this many records (default: all).",
 )
+@output_option()
 @click.pass_context
 def logs(
     ctx: click.Context,
@@ -154,46 +135,45 @@ def logs(
     status: str,
     expression: str,
     limit: int,
+    output: str | None,
 ) -> None:
     """Print inference-log records as Apache Common or Combined lines, or JSON lines."""
+    settings = ctx.find_object(Settings) or Settings()
+    if output is not None:  # `logs -o json` as `mlspec -o json logs`, for the subcommands too
+        settings = replace(settings, output=chosen_output(settings.output, output))
+        ctx.obj = settings
     if ctx.invoked_subcommand is not None:
         return
-    settings = ctx.find_object(Settings) or Settings()
     request = logging_service_pb2.ListInferenceLogsRequest(log_stream_id=stream, page_size=1000)
     filters = [f"({expression})"] if expression else []
     if status:
         filters.append(status_filter(status))
     request.filter = " AND ".join(filters)
     if model_version:
-        request.model_version.CopyFrom(model_ref(model_version))
+        request.model_version.CopyFrom(model_version_ref(model_version))
     if since:
         request.start_time.CopyFrom(_timestamp(since, "--since"))
     if until:
         request.end_time.CopyFrom(_timestamp(until, "--until"))
     as_json = line_format.lower() == "json" or settings.output == "json"
     fmt = FORMATS.get(line_format.lower(), F.NCSA_FORMAT_COMBINED)
-    stub, client = _client(settings)
-    label_of = _labeller(client)
-    try:
-        for count, record in enumerate(_records(stub, request, client), start=1):
+    with open_client(settings) as client:
+        label_of = _labeller(client)
+        for count, record in enumerate(_records(client.logging, request), start=1):
             if as_json:
                 click.echo(json_format.MessageToJson(record, indent=None, sort_keys=True))
             else:
                 click.echo(ncsa_line(record, fmt, label_of))
             if limit and count >= limit:
                 break
-    finally:
-        client.close()
 
 
 def _records(
     stub: logging_service_pb2_grpc.LoggingServiceStub,
     request: logging_service_pb2.ListInferenceLogsRequest,
-    client: Client,
 ) -> Iterator[inference_log_pb2.InferenceLogRecord]:
-    metadata = client.call_metadata
     while True:
-        page = stub.ListInferenceLogs(request, metadata=metadata, timeout=60)
+        page = stub.ListInferenceLogs(request, timeout=60)
         yield from page.records
         if not page.next_page_token:
             return
@@ -207,23 +187,28 @@ def _records(
 @click.option(
     "--require-signatures", is_flag=True, help="Report a record without a signature as broken."
 )
+@output_option()
 @pass_settings
-def verify(settings: Settings, stream: str, start: int, end: int, require_signatures: bool) -> int:
+def verify(
+    settings: Settings,
+    stream: str,
+    start: int,
+    end: int,
+    require_signatures: bool,
+    output: str | None,
+) -> int:
     """Check a log stream's hash chain and signed checkpoints; exit 1 at the first break."""
-    stub, client = _client(settings)
-    try:
-        response = stub.VerifyLogChain(
+    settings = replace(settings, output=chosen_output(settings.output, output))
+    with open_client(settings) as client:
+        response = client.logging.VerifyLogChain(
             logging_service_pb2.VerifyLogChainRequest(
                 log_stream_id=stream,
                 start_sequence_number=start,
                 end_sequence_number=end,
                 require_signatures=require_signatures,
             ),
-            metadata=client.call_metadata,
             timeout=600,
         )
-    finally:
-        client.close()
     if settings.output != "table":
         render(response, settings.output)
     elif response.ok:

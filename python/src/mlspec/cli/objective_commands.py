@@ -1,9 +1,10 @@
-"""``mlspec objectives check FILE`` and ``mlspec gate MODEL_VERSION``.
+"""``mlspec objectives check FILE`` and ``mlspec gate ID|NAME@VERSION``.
 
 ``objectives check`` reads a ``CodifiedObjectives`` (or a stage 1 ``StageReport``) YAML or
 JSON file and checks every expression offline, as the service does when the objectives
 are stored: each problem is printed as ``FILE:LINE:COLUMN: field: problem`` (the column
-is the expression's own when it is written on one line), exit 1 when there is any.
+is the expression's own when it is written on one line), exit 1 when there is any. A
+report of another stage, or a file with no objectives, is an error (exit 1).
 ``gate`` asks the service (LifecycleService.EvaluateObjectives) what the deployment
 gate decides for a model version and why: exit 0 when it passes (or only waits for a
 person's approval), 1 when it blocks.
@@ -19,8 +20,10 @@ import click
 import yaml
 from google.protobuf.message import Message
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
 from mlspec.cli.file_check import check_file
+from mlspec.cli.model_versions import METAVAR, model_version_ref
 from mlspec.cli.output import render
 from mlspec.cli.settings import Settings, pass_settings
 
@@ -52,6 +55,7 @@ def check(settings: Settings, file: pathlib.Path) -> int:
 
     from mlspec import yaml_format
     from mlspec.cli.message_types import find_message_type
+    from mlspec.lifecycle.v1 import stage_pb2
 
     report = check_file(file)
     if report.problems:
@@ -69,7 +73,15 @@ def check(settings: Settings, file: pathlib.Path) -> int:
     message: Any = message_factory.GetMessageClass(find_message_type(name))()
     yaml_format.load(text, message)
     field = _TYPES[name]
+    if field and message.WhichOneof("payload") != field:
+        stage = stage_pb2.LifecycleStage.Name(message.stage).removeprefix("LIFECYCLE_STAGE_")
+        raise CliError(
+            f"{file} is a {stage} report, not a stage 1 (CODIFY_OBJECTIVES) report: it holds "
+            "no objectives to check"
+        )
     codified = getattr(message, field) if field else message
+    if not codified.objectives:
+        raise CliError(f"{file} holds no objectives to check")
     _, found = language.check_objectives(codified, field)
     root = next(iter(yaml_format.compose_documents(text)), None)
     for violation in found:
@@ -110,31 +122,19 @@ def _where(root: yaml.Node | None, path: str, description: str) -> tuple[int, in
     return line, column
 
 
-def _model_version_ref(text: str) -> Any:
-    from mlspec.common.v1 import reference_pb2
-
-    ref = reference_pb2.ResourceRef()
-    name, colon, version = text.rpartition(":")
-    if colon and name and version:
-        ref.kind = reference_pb2.RESOURCE_KIND_MODEL
-        ref.name, ref.version = name, version
-    else:
-        ref.kind = reference_pb2.RESOURCE_KIND_MODEL_VERSION
-        ref.id = text
-    return ref
-
-
 @click.command()
-@click.argument("model_version", metavar="MODEL_VERSION")
+@click.argument("model_version", metavar=METAVAR)
 @pass_settings
 def gate(settings: Settings, model_version: str) -> int:
-    """Print the deployment gate's decision for a model version (an id or MODEL:VERSION)."""
-    from mlspec.client import Client
+    """Print the deployment gate's decision for a model version (its id or NAME@VERSION).
+
+    Example: 'mlspec gate churn-xgb@7.0.0' (NAME:VERSION works too).
+    """
     from mlspec.common.v1 import threshold_pb2
     from mlspec.lifecycle.v1 import deployment_gate_pb2 as pb
 
-    with Client(settings.target, workspace=settings.workspace) as client:
-        answer = client.evaluate_objectives(_model_version_ref(model_version))
+    with open_client(settings) as client:
+        answer = client.evaluate_objectives(model_version_ref(model_version))
     decision = answer.gate.decision
     passes = decision in (
         pb.DEPLOYMENT_GATE_DECISION_PASSED,

@@ -1,21 +1,23 @@
-"""``mlspec provenance MODEL_VERSION`` and ``mlspec provenance verify FILE``.
+"""``mlspec provenance ID|NAME@VERSION`` and ``mlspec provenance verify FILE``.
 
 The first asks the service (``LifecycleService.ExportProvenance``) for the signed in-toto
 attestation of a model version's upstream lineage and writes it in the DSSE JSON form
 (to ``--file``, or standard output). The second checks such a file offline with the
 service's public key (``mlspec.signing.provenance``): exit 0 and one line when every
 record matches; otherwise one line per problem, each naming the record, and exit 1.
-A model version is named by its id, or as ``MODEL@VERSION`` (``churn-model@1.4.0``).
+A model version is named by its id, or as ``NAME@VERSION`` (``churn-model@1.4.0``; ``NAME:VERSION``
+works too: ``model_versions``).
 """
 
 from __future__ import annotations
 
 import pathlib
-from typing import Any
 
 import click
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.errors import CliError
+from mlspec.cli.model_versions import METAVAR, model_version_ref
 from mlspec.cli.settings import Settings, pass_settings
 
 __all__ = ["provenance"]
@@ -37,11 +39,11 @@ class _ExportByDefault(click.Group):
 
 @click.group(cls=_ExportByDefault)
 def provenance() -> None:
-    """Export a model version's provenance (MODEL_VERSION), or verify an export (verify FILE)."""
+    """Export a model version's provenance (ID|NAME@VERSION), or verify an export (verify FILE)."""
 
 
 @provenance.command(name="export", hidden=True)
-@click.argument("model_version", metavar="MODEL_VERSION")
+@click.argument("model_version", metavar=METAVAR)
 @click.option(
     "--file",
     "out",
@@ -51,17 +53,13 @@ def provenance() -> None:
 )
 @pass_settings
 def export(settings: Settings, model_version: str, out: pathlib.Path | None) -> None:
-    """Write the signed attestation of MODEL_VERSION (an id, or MODEL@VERSION)."""
-    from mlspec.client import Client, MLSpecError
+    """Write the signed attestation of a model version (its id, or NAME@VERSION)."""
     from mlspec.lifecycle.v1 import lifecycle_service_pb2 as lc
     from mlspec.signing.provenance import envelope_to_json
 
-    request = lc.ExportProvenanceRequest(model_version=_reference(model_version))
-    try:
-        with Client(settings.target, workspace=settings.workspace) as client:
-            response = client.lifecycle.ExportProvenance(request)
-    except MLSpecError as exc:
-        raise CliError(str(exc)) from exc
+    request = lc.ExportProvenanceRequest(model_version=model_version_ref(model_version))
+    with open_client(settings) as client:
+        response = client.lifecycle.ExportProvenance(request)
     text = envelope_to_json(response.attestation)
     for warning in response.warnings:
         click.echo(f"warning: {warning.message}", err=True)
@@ -70,18 +68,6 @@ def export(settings: Settings, model_version: str, out: pathlib.Path | None) -> 
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote the provenance of {model_version} to {out}", err=True)
-
-
-def _reference(text: str) -> Any:
-    from mlspec.common.v1 import reference_pb2
-
-    kinds = reference_pb2.ResourceKind
-    name, at, version = text.partition("@")
-    if at:
-        if not name or not version:
-            raise CliError(f"{text!r}: name a model version as MODEL@VERSION or by its id")
-        return reference_pb2.ResourceRef(kind=kinds.RESOURCE_KIND_MODEL, name=name, version=version)
-    return reference_pb2.ResourceRef(kind=kinds.RESOURCE_KIND_MODEL_VERSION, id=text)
 
 
 @provenance.command()

@@ -5,7 +5,9 @@ resource such as a Dataset, or a StageReport) is sent to the method that creates
 with ``validate_only`` (AIP-163). Each field violation the server answers becomes a
 problem at the place of that field in the file (or of its nearest written parent, for
 a field that is missing); any other refusal (a name taken, a reference not found) is one
-problem at the start of the document.
+problem at the start of the document. A failure that is not about the document (a server
+that cannot be reached, a token refused) ends the command with the one line of every
+command.
 """
 
 from __future__ import annotations
@@ -19,10 +21,20 @@ from mlspec import yaml_format
 from mlspec.cli.message_check import Problem
 from mlspec.cli.message_types import UnknownMessageType, find_message_type
 from mlspec.client import Client
-from mlspec.client.errors import InvalidArgument, MLSpecError
+from mlspec.client.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    MLSpecError,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from mlspec.client.validation import NotCreatable, create_method
 
 __all__ = ["check_documents"]
+
+# Failures about the call, not the document: raised, not reported at a line of the file.
+_NOT_ABOUT_THE_DOCUMENT = (Unavailable, DeadlineExceeded, Unauthenticated, PermissionDenied)
 
 _STEP = re.compile(r"([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
 
@@ -46,6 +58,8 @@ def check_documents(client: Client, text: str, types: list[str]) -> list[Problem
                 inside = field.removeprefix(field_in).removeprefix(".")
                 where = _node_at(node, inside)
                 problems.append(Problem(yaml_format.position(where), _text(inside, description)))
+        except _NOT_ABOUT_THE_DOCUMENT:
+            raise
         except MLSpecError as exc:
             code = exc.code.name if exc.code is not None else "ERROR"
             problems.append(Problem(yaml_format.position(node), f"server: {code}: {exc.message}"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any
 
 import click
@@ -37,7 +36,7 @@ from mlspec.cli import (
 from mlspec.cli.output import ALL_OUTPUTS, check_output
 from mlspec.cli.settings import DEFAULT_TARGET, DEFAULT_WORKSPACE, Settings
 
-__all__ = ["MlspecGroup", "cli"]
+__all__ = ["DISTRIBUTION", "MlspecGroup", "cli"]
 
 # click 8.2 raises this for a group called without a command (older ones print help).
 _NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
@@ -88,11 +87,8 @@ class MlspecGroup(click.Group):
         return code
 
 
-def _version() -> str:
-    try:
-        return metadata.version("mlspec")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        return "unknown"
+# The distribution that installs the ``mlspec`` package and command (python/pyproject.toml).
+DISTRIBUTION = "mlspec-contract"
 
 
 @click.group(cls=MlspecGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,7 +117,13 @@ def _version() -> str:
     f"workspace, or {DEFAULT_WORKSPACE!r} on a server without authentication.",
 )
 @click.option("--debug", is_flag=True, help="Print tracebacks of errors.")
-@click.version_option(_version(), "--version", prog_name="mlspec", message="%(prog)s %(version)s")
+@click.version_option(
+    None,
+    "--version",
+    package_name=DISTRIBUTION,  # read when asked, from the installed distribution's metadata
+    prog_name="mlspec",
+    message="%(prog)s %(version)s",
+)
 @click.pass_context
 def cli(ctx: click.Context, output: str, target: str, workspace: str | None, debug: bool) -> None:
     """MLSpec: the metadata service, its store, and checks of MLSpec documents."""

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from mlspec.cli.errors import CliError, StoreFailure, mask_url
+from mlspec.cli.tls_files import check_tls_files
 from mlspec.server.config import (
     DEFAULT_HOST,
     DEFAULT_HTTP_PORT,
@@ -207,6 +208,7 @@ def serve(
         from mlspec.server.app import serve as run_server
     except ModuleNotFoundError as exc:
         raise CliError(SERVER_EXTRAS) from exc
+    check_tls_files(tls_cert, tls_key, tls_client_ca)
     _configure_logging(log_level)
     config = ServerConfig(
         host=host,

@@ -22,9 +22,5 @@ class Settings:
     workspace: str | None = None
     debug: bool = False
 
-    def call_metadata(self) -> list[tuple[str, str]]:
-        """The gRPC metadata that puts a call in the chosen workspace (none when unset)."""
-        return [("x-mlspec-workspace", self.workspace)] if self.workspace else []
-
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)

@@ -4,7 +4,8 @@
 prints the key id and the model's digest; with ``--output json|yaml`` it prints the
 ``SignedEnvelope`` to put in the packaging report's ``model_packaging.signed_manifest``.
 ``verify`` checks the folder against the bundle and the public key: exit 0 when it
-matches, one line saying what changed and exit 1 when it does not.
+matches; when it does not, one line naming every file changed, added and missing since
+signing (or another key), and exit 1.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pathlib
 
 import click
 
-from mlspec.cli.errors import CliError
+from mlspec.cli.errors import USAGE_EXIT, CliError
 from mlspec.cli.output import render
 from mlspec.cli.settings import Settings, pass_settings
 
@@ -42,8 +43,8 @@ def sign(
 
     try:
         signed = sign_model(model, key, signature)
-    except SignatureProblem as exc:
-        raise CliError(f"{key}: {exc}") from exc
+    except SignatureProblem as exc:  # --key is not a private key it can sign with
+        raise CliError(f"--key {key}: {exc}", USAGE_EXIT) from exc
     if settings.output == "table":
         click.echo(
             f"signed {model}: key {signed.key_id}, sha256 {signed.digest}, bundle "

@@ -13,6 +13,7 @@ import pathlib
 import click
 import yaml
 
+from mlspec.cli.connection import open_client
 from mlspec.cli.file_check import FileReport, check_file, document_types
 from mlspec.cli.progress import tracked
 from mlspec.cli.settings import Settings, pass_settings
@@ -88,10 +89,9 @@ def _remote(
 ) -> list[FileReport]:
     """Adds the server's problems with the documents of each file that checked clean."""
     from mlspec.cli.remote_check import check_documents
-    from mlspec.client import Client
 
     checked = []
-    with Client(settings.target, workspace=settings.workspace) as client:
+    with open_client(settings) as client:
         for report in reports:
             if not report.problems:
                 text = pathlib.Path(report.path).read_text(encoding="utf-8")

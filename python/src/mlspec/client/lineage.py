@@ -6,6 +6,11 @@ Example:
     MODEL_VERSION churn-model 1.0.0 (4c8e...)
       <- PRODUCED STAGE_REPORT churn-train (e5b4...)
         <- CONSUMED[training_data] DATASET_VERSION transactions 3 (a1f0...)
+      -> CONSUMED STAGE_REPORT churn-pkg [MODEL_PACKAGING] (9d2c...) gate OVERRIDDEN by Lena: ...
+
+A stage report the deployment gate decided on (stages 10 and 11) carries the decision
+(``LineageNode.gate_decision``) and, for an override, who approved it and why
+(``deployment_approval``); the tree and DOT show them.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlspec.common.v1.reference_pb2 import ResourceKind
-from mlspec.lifecycle.v1 import lineage_pb2, stage_pb2
+from mlspec.lifecycle.v1 import deployment_gate_pb2, lineage_pb2, stage_pb2
+
+REASON_WIDTH = 60  # characters of an override's reason shown on a tree line
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,21 @@ class Node:
     version: str
     depth: int
     stage: str
+    gate: str = ""  # the deployment gate's decision (PASSED, OVERRIDDEN, ...); "" for none
+    approver: str = ""  # who approved the launch (the override), when recorded
+    reason: str = ""  # why
+
+    @property
+    def gate_text(self) -> str:
+        """``gate OVERRIDDEN by NAME: reason`` (the reason cut short), or ``gate PASSED``."""
+        if not self.gate:
+            return ""
+        if self.gate != "OVERRIDDEN" or not self.approver:
+            return f"gate {self.gate}"
+        reason = " ".join(self.reason.split())
+        if len(reason) > REASON_WIDTH:
+            reason = reason[: REASON_WIDTH - 3].rstrip() + "..."
+        return f"gate OVERRIDDEN by {self.approver}" + (f": {reason}" if reason else "")
 
     @property
     def label(self) -> str:
@@ -71,6 +93,14 @@ class LineageGraph:
                 stage=_short(stage_pb2.LifecycleStage.Name(n.stage), "LIFECYCLE_STAGE_")
                 if n.stage
                 else "",
+                gate=_short(
+                    deployment_gate_pb2.DeploymentGateDecision.Name(n.gate_decision),
+                    "DEPLOYMENT_GATE_DECISION_",
+                )
+                if n.gate_decision
+                else "",
+                approver=n.deployment_approval.approver.name,
+                reason=n.deployment_approval.reason,
             )
             for n in message.nodes
         ]
@@ -114,12 +144,14 @@ class LineageGraph:
 
         Each line is ``<arrow> EDGE_KIND[role] node``: ``<-`` when the line's node is the
         edge's source (it flowed into the node above, for example an input), ``->`` when
-        it is the target (it came out of the node above). A node reached a second time is
-        printed with ``(see above)`` and not expanded again.
+        it is the target (it came out of the node above). A stage report the deployment
+        gate decided on ends its line with the decision (``gate PASSED``; ``gate OVERRIDDEN
+        by NAME: reason``). A node reached a second time is printed with ``(see above)``
+        and not expanded again.
         """
         if self.root is None:
             return ""
-        lines = [f"{self.root.label} ({self.root.id})"]
+        lines = [f"{self.root.label} ({self.root.id})" + _suffix(self.root.gate_text)]
         seen = {self.root.id}
 
         def walk(node_id: str, indent: int) -> None:
@@ -131,7 +163,7 @@ class LineageGraph:
                 again = other in seen
                 lines.append(
                     f"{'  ' * indent}{arrow} {edge.kind}{role} {node.label} ({node.id})"
-                    + (" (see above)" if again else "")
+                    + (" (see above)" if again else _suffix(node.gate_text))
                 )
                 if not again:
                     seen.add(other)
@@ -152,7 +184,8 @@ class LineageGraph:
         lines = [f"digraph {_dot_id(name)} {{", "  rankdir=LR;", "  node [shape=box];"]
         for node in self.nodes:
             extra = ", style=bold" if self.root is not None and node.id == self.root.id else ""
-            lines.append(f"  {_dot_id(node.id)} [label={_dot_id(node.label)}{extra}];")
+            label = node.label + (f"\ngate {node.gate}" if node.gate else "")
+            lines.append(f"  {_dot_id(node.id)} [label={_dot_id(label)}{extra}];")
         for edge in self.edges:
             label = edge.kind + (f" ({edge.role})" if edge.role else "")
             lines.append(
@@ -160,6 +193,10 @@ class LineageGraph:
             )
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _suffix(text: str) -> str:
+    return f" {text}" if text else ""
 
 
 def _short(name: str, prefix: str) -> str:

@@ -18,13 +18,19 @@ extra (``pip install 'mlspec-contract[signing]'``).
 
 from __future__ import annotations
 
+import json
 import pathlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from mlspec.common.v1 import digest_pb2
-from mlspec.signing import envelope_from_bundle, key_id, load_public_key, verify_envelope
+from mlspec.signing import (
+    envelope_from_bundle,
+    key_id,
+    load_private_key,
+    load_public_key,
+    verify_envelope,
+)
 
 __all__ = [
     "ModelNotVerified",
@@ -62,10 +68,14 @@ def sign_model(
     private_key: str | pathlib.Path,
     signature: str | pathlib.Path | None = None,
 ) -> SignedModel:
-    """Signs ``model`` (a folder or a file) with a PEM elliptic-curve private key."""
+    """Signs ``model`` (a folder or a file) with a PEM elliptic-curve private key.
+
+    Raises ``SignatureProblem`` when ``private_key`` is not one (a public key, another
+    kind of key, not PEM), before anything is written.
+    """
     signing = _library().signing
     bundle_path = pathlib.Path(signature) if signature else default_signature_path(model)
-    public = load_public_key(pathlib.Path(private_key).read_bytes())
+    public = load_private_key(pathlib.Path(private_key).read_bytes()).public_key()
     signing.Config().use_elliptic_key_signer(private_key=str(private_key)).sign(
         str(model), str(bundle_path)
     )
@@ -90,23 +100,62 @@ def verify_model(
             str(model), str(bundle_path)
         )
     except ValueError as exc:
-        raise ModelNotVerified(_why(str(exc))) from exc
+        text = str(exc)
+        if text.startswith("Key mismatch"):
+            raise ModelNotVerified("signed by another key than the one given") from exc
+        if text.startswith("Signature mismatch"):
+            raise ModelNotVerified(_differences(model, bundle_path, public_key)) from exc
+        raise ModelNotVerified(" ".join(text.split())[:300]) from exc
     return key_id(load_public_key(pathlib.Path(public_key).read_bytes()))
 
 
-def _why(text: str) -> str:
-    """model-signing's error, shortened to what a person needs."""
-    # The library's message is the repr of a list, so the quotes may come escaped.
-    changed = re.findall(r"Hash mismatch for \\?'([^'\\]+)\\?'", text)
-    if changed:
-        return f"changed since it was signed: {', '.join(changed)}"
-    if text.startswith("Key mismatch"):
-        return "signed by another key than the one given"
-    return " ".join(text.split())[:300]
+def _differences(
+    model: str | pathlib.Path, bundle_path: pathlib.Path, public_key: str | pathlib.Path
+) -> str:
+    """Every file changed, added and missing since signing, in one line.
+
+    The signed list of files (the statement's ``predicate.resources``) is compared with
+    the folder hashed the way it was signed (``predicate.serialization``).
+    """
+    public = load_public_key(pathlib.Path(public_key).read_bytes())
+    envelope = envelope_from_bundle(bundle_path.read_bytes(), public)
+    predicate = json.loads(envelope.payload)["predicate"]
+    signed = {str(r["name"]): str(r["digest"]) for r in predicate["resources"]}
+    hashed = _hashing_config(predicate["serialization"], model).hash(pathlib.Path(model))
+    now = {str(r.identifier): r.digest.digest_hex for r in hashed.resource_descriptors()}
+    found = [
+        ("changed", sorted(n for n in signed.keys() & now.keys() if signed[n] != now[n])),
+        ("added", sorted(now.keys() - signed.keys())),
+        ("missing", sorted(signed.keys() - now.keys())),
+    ]
+    parts = [f"{word}: {', '.join(names)}" for word, names in found if names]
+    if not parts:  # the library saw a difference this comparison does not
+        return "the files do not match the signed manifest"
+    head, _, names = parts[0].partition(": ")
+    return "; ".join([f"{head} since it was signed: {names}", *parts[1:]])
+
+
+def _hashing_config(serialization: dict[str, Any], model: str | pathlib.Path) -> Any:
+    """The model-signing hashing configuration a signed manifest was made with."""
+    hashing = _library().hashing
+    common = {
+        "hashing_algorithm": serialization["hash_type"],
+        "allow_symlinks": serialization.get("allow_symlinks", False),
+        "ignore_paths": serialization.get("ignore_paths", ()),
+    }
+    if serialization.get("method") == "shards":
+        config = hashing.Config().use_shard_serialization(
+            shard_size=serialization["shard_size"], **common
+        )
+    else:
+        config = hashing.Config().use_file_serialization(**common)
+    config.add_ignored_paths(model_path=model, paths=common["ignore_paths"])  # as verify does
+    return config
 
 
 def _library() -> Any:
     try:
+        import model_signing.hashing
         import model_signing.signing
         import model_signing.verifying
     except ModuleNotFoundError as exc:

@@ -32,6 +32,7 @@ __all__ = [
     "VerifiedStatement",
     "envelope_from_bundle",
     "key_id",
+    "load_private_key",
     "load_public_key",
     "pae",
     "verify_envelope",
@@ -83,6 +84,29 @@ def load_public_key(pem: bytes) -> PublicKey:
         except (ValueError, TypeError) as exc:
             raise SignatureProblem("BAD_KEY", "not a PEM elliptic-curve key") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise SignatureProblem("BAD_KEY", "not an elliptic-curve key (model signing uses ECDSA)")
+    return key
+
+
+def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    """An elliptic-curve private key from PEM (unencrypted), as model signing needs.
+
+    Raises ``SignatureProblem``: ``PUBLIC_KEY`` for a public key given where the private
+    one is needed, ``BAD_KEY`` for anything else that is not such a key.
+    """
+    try:
+        key: Any = serialization.load_pem_private_key(pem, password=None)
+    except TypeError as exc:  # it needs a password
+        raise SignatureProblem("BAD_KEY", "an encrypted key; give it without a passphrase") from exc
+    except ValueError as exc:
+        try:
+            serialization.load_pem_public_key(pem)
+        except ValueError:
+            raise SignatureProblem("BAD_KEY", "not a PEM elliptic-curve private key") from exc
+        raise SignatureProblem(
+            "PUBLIC_KEY", "holds a public key; signing needs the private key"
+        ) from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise SignatureProblem("BAD_KEY", "not an elliptic-curve key (model signing uses ECDSA)")
     return key
 
