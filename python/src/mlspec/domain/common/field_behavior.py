@@ -5,8 +5,9 @@ OUTPUT_ONLY fields a client sent (they are the server's to fill), reports REQUIR
 and ``(mlspec.common.v1.required_oneof)`` oneofs that are missing, at every depth, and
 IMMUTABLE fields that an update tried to change. Nested messages are walked wherever they
 are set. Requirements that depend on other fields are the kinds' own hooks
-(``domain.common.hooks``), next to the rest of each kind's rules. Which fields can lead to an annotated field is worked out
-once per message type, so a walk only descends where there is something to find.
+(``domain.common.hooks``), next to the rest of each kind's rules. Which fields can lead
+to an annotated field is worked out once per message type, so a walk only descends
+where there is something to find.
 """
 
 from __future__ import annotations
