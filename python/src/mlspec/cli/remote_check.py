@@ -2,7 +2,8 @@
 
 A document that passes the offline check and holds something the server creates (a
 resource such as a Dataset, or a StageReport) is sent to the method that creates it
-with ``validate_only`` (AIP-163). Each field violation the server answers becomes a
+with ``validate_only`` (AIP-163), after the names it uses where the server wants ids are
+resolved as ``mlspec report`` resolves them. Each field violation the server answers becomes a
 problem at the place of that field in the file (or of its nearest written parent, for
 a field that is missing); any other refusal (a name taken, a reference not found) is one
 problem at the start of the document. A failure that is not about the document (a server
@@ -29,6 +30,7 @@ from mlspec.client.errors import (
     Unauthenticated,
     Unavailable,
 )
+from mlspec.client.names import Resolver, UnresolvedReference
 from mlspec.client.validation import NotCreatable, create_method
 
 __all__ = ["check_documents"]
@@ -42,6 +44,7 @@ _STEP = re.compile(r"([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
 def check_documents(client: Client, text: str, types: list[str]) -> list[Problem]:
     """The server's problems with each document of ``text`` (whose types are ``types``)."""
     problems: list[Problem] = []
+    resolver = Resolver(client)
     for node, type_name in zip(yaml_format.compose_documents(text), types, strict=False):
         try:
             desc = find_message_type(type_name)
@@ -50,6 +53,13 @@ def check_documents(client: Client, text: str, types: list[str]) -> list[Problem
             continue
         message = message_factory.GetMessageClass(desc)()
         json_format.ParseDict(yaml_format.node_value(node), message)
+        unresolved = False
+        try:
+            resolver.resolve_references(message)  # names to ids, as `mlspec report` does
+        except UnresolvedReference as exc:
+            where = _node_at(node, exc.path)
+            problems.append(Problem(yaml_format.position(where), _text(exc.path, str(exc))))
+            unresolved = True
         try:
             client.validate(message)
         except InvalidArgument as exc:
@@ -61,6 +71,8 @@ def check_documents(client: Client, text: str, types: list[str]) -> list[Problem
         except _NOT_ABOUT_THE_DOCUMENT:
             raise
         except MLSpecError as exc:
+            if unresolved:  # the server cannot find what the lookup did not: said above
+                continue
             code = exc.code.name if exc.code is not None else "ERROR"
             problems.append(Problem(yaml_format.position(node), f"server: {code}: {exc.message}"))
     return problems
