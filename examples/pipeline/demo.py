@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline.REQUESTS = args.requests or pipeline.REQUESTS
 
-    from mlspec.client import Client
+    from mlspec.client import Client, Stage
     from mlspec.lifecycle.v1.stage_pb2 import LifecycleStage
     from mlspec.lifecycle.v1.stage_report_pb2 import StageReportStatus
 
@@ -103,10 +103,16 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"\nrun {run.meta.id} ({number} of {args.runs}, {time.monotonic() - began:.1f} s)"
             )
-            for report in sorted(client.stage_reports(run=run), key=lambda r: r.stage):
+            reports = sorted(client.stage_reports(run=run), key=lambda r: r.stage)
+            if not any(r.stage == LifecycleStage.LIFECYCLE_STAGE_MODEL_TEST for r in reports):
+                # The hold-back set is used once per model version: an earlier run's test.
+                test = client.latest_stage_report(Stage.MODEL_TEST, model_version=model)
+                reports = sorted([*reports, *([test] if test else [])], key=lambda r: r.stage)
+            for report in reports:
                 stage = LifecycleStage.Name(report.stage).removeprefix("LIFECYCLE_STAGE_")
                 status = StageReportStatus.Name(report.status).removeprefix("STAGE_REPORT_STATUS_")
-                print(f"  {report.stage:2d} {stage:<22} {status:<9} {report.meta.name}")
+                reused = "" if report.run_id == run.meta.id else f"  (reused, run {report.run_id})"
+                print(f"  {report.stage:2d} {stage:<22} {status:<9} {report.meta.name}{reused}")
             print(
                 f"  12 MONITORING             {pipeline.REQUESTS} predictions, their feedback, signals"
             )

@@ -12,13 +12,22 @@ from grpc_health.v1 import health_pb2
 from mlspec.server.app import RunningServer, build_server
 from mlspec.server.config import ServerConfig
 
-from .conftest import invoke, run
+from .conftest import invoke, one_error_line, run
 
 
 def test_a_running_server_is_serving(target: str) -> None:
     result = invoke("--server", target, "health")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "SERVING\n"
+
+
+def test_a_client_certificate_without_its_key_is_one_line(tmp_path: pathlib.Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_text("not read: the settings are refused first\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLSPEC_TLS_")}
+    done = run("--server", "127.0.0.1:1", "health", env=dict(env, MLSPEC_TLS_CERT=str(cert)))
+    line = one_error_line(done)
+    assert "MLSPEC_TLS_CERT and MLSPEC_TLS_KEY" in line and "unexpected" not in line
 
 
 def test_the_target_comes_from_the_environment(target: str) -> None:

@@ -109,6 +109,21 @@ def test_a_public_key_given_to_sign_is_a_usage_error(
     assert not (tmp_path / "model.sig").exists()
 
 
+def test_a_private_key_given_to_verify_is_a_usage_error(
+    model: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    keys = _keys(tmp_path, "release")
+    sign_model(model, keys.private)
+    done = CliRunner().invoke(cli, ["verify", str(model), "--key", str(keys.private)])
+    assert done.exit_code == 2
+    assert done.stderr == (
+        f"mlspec: --key {keys.private}: holds a private key; verifying needs the signer's "
+        "public key\n"
+    )
+    with pytest.raises(SignatureProblem, match="holds a private key"):
+        verify_model(model, keys.private)
+
+
 def test_the_cli_signs_and_verifies_in_one_line_each(
     model: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:

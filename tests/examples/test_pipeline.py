@@ -167,7 +167,10 @@ def test_make_demo_serves_its_own_store_prints_the_lineage_and_stops(
     tmp_path: pathlib.Path,
 ) -> None:
     done = subprocess.run(
-        [sys.executable, str(FOLDER / "demo.py"), "--work", str(tmp_path), "--requests", "20"],
+        [
+            *(sys.executable, str(FOLDER / "demo.py"), "--work", str(tmp_path)),
+            *("--requests", "20", "--runs", "2"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -175,6 +178,9 @@ def test_make_demo_serves_its_own_store_prints_the_lineage_and_stops(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "MODEL_TEST             SUCCEEDED" in done.stdout
+    # The second run reuses the first run's hold-back test (used once per model version).
+    second = done.stdout.split("(2 of 2,", 1)[1].split("lineage of model version", 1)[0]
+    assert re.search(r"MODEL_TEST +SUCCEEDED +\S+  \(reused, run ", second), second
     assert re.search(r"^MODEL_VERSION breast-cancer-classifier-1-0-0 1\.0\.0 \(", done.stdout, re.M)
     assert "<- PRODUCED[raw_data] STAGE_REPORT data-ingestion" in done.stdout
     # The deliberately worse version is refused by the deployment gate, objective by objective.

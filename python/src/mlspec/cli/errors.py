@@ -241,6 +241,7 @@ _TABLE: list[tuple[str, Callable[[Any], Failure | None]]] = [
     ("click.exceptions:ClickException", _click),
     ("mlspec.store.sql:SchemaOutOfDate", _bad_setting),
     ("mlspec.server.config:ConfigError", _bad_setting),
+    ("mlspec.client.transport:TLSSettingsError", _bad_setting),
     ("sqlalchemy.exc:OperationalError", _unreachable_store),
     ("sqlalchemy.exc:DBAPIError", _database_error),
     ("sqlalchemy.exc:NoSuchModuleError", _unknown_dialect),

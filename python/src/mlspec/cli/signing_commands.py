@@ -70,6 +70,8 @@ def verify(model: pathlib.Path, key: pathlib.Path, signature: pathlib.Path | Non
 
     try:
         signer = verify_model(model, key, signature)
-    except (ModelNotVerified, SignatureProblem) as exc:
+    except SignatureProblem as exc:  # --key is not a public key it can verify with
+        raise CliError(f"--key {key}: {exc}", USAGE_EXIT) from exc
+    except ModelNotVerified as exc:
         raise CliError(f"{model} does not verify: {exc}", exit_code=1) from exc
     click.echo(f"verified {model}: signed by {signer}")

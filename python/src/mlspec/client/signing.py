@@ -29,6 +29,7 @@ from mlspec.signing import (
     key_id,
     load_private_key,
     load_public_key,
+    require_public_key,
     verify_envelope,
 )
 
@@ -90,7 +91,12 @@ def verify_model(
     public_key: str | pathlib.Path,
     signature: str | pathlib.Path | None = None,
 ) -> str:
-    """Checks ``model`` against its bundle and the signer's public key; returns the key id."""
+    """Checks ``model`` against its bundle and the signer's public key; returns the key id.
+
+    Raises ``SignatureProblem`` when ``public_key`` is not one (a private key, another
+    kind of key, not PEM), and ``ModelNotVerified`` when the model does not verify.
+    """
+    require_public_key(pathlib.Path(public_key).read_bytes())
     verifying = _library().verifying
     bundle_path = pathlib.Path(signature) if signature else default_signature_path(model)
     if not bundle_path.is_file():

@@ -248,6 +248,10 @@ class _MappedStream:
         return getattr(self._call, name)
 
 
+class TLSSettingsError(ValueError):
+    """TLS settings that cannot make a channel (a client certificate without its key)."""
+
+
 @dataclass(frozen=True)
 class TLS:
     """TLS settings of a client (PEM file paths).
@@ -271,7 +275,10 @@ class TLS:
     def credentials(self) -> grpc.ChannelCredentials:
         """The gRPC channel credentials (system roots when ``ca`` is None)."""
         if (self.cert is None) != (self.key is None):
-            raise ValueError("mutual TLS needs both a client certificate and its key")
+            raise TLSSettingsError(
+                "mutual TLS needs both a client certificate and its key: set both or "
+                "neither of MLSPEC_TLS_CERT and MLSPEC_TLS_KEY (tls=TLS(cert=..., key=...))"
+            )
         return grpc.ssl_channel_credentials(
             root_certificates=_read(self.ca),
             private_key=_read(self.key),
@@ -323,6 +330,7 @@ __all__ = [
     "CallPolicy",
     "MLSpecError",
     "RetryPolicy",
+    "TLSSettingsError",
     "call_with_retry",
     "fill_request_id",
     "open_channel",

@@ -18,6 +18,7 @@ from mlspec.signing.envelopes import (
     load_private_key,
     load_public_key,
     pae,
+    require_public_key,
     verify_envelope,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "pae",
+    "require_public_key",
     "verify_envelope",
 ]

@@ -88,6 +88,28 @@ def load_public_key(pem: bytes) -> PublicKey:
     return key
 
 
+def require_public_key(pem: bytes) -> PublicKey:
+    """An elliptic-curve public key from PEM, where only a public key is right.
+
+    Raises ``SignatureProblem``: ``PRIVATE_KEY`` for a private key given where the
+    signer's public key is needed (checking a signature never needs the secret),
+    ``BAD_KEY`` for anything else that is not such a key.
+    """
+    try:
+        key: Any = serialization.load_pem_public_key(pem)
+    except ValueError as exc:
+        try:
+            serialization.load_pem_private_key(pem, password=None)
+        except (TypeError, ValueError):
+            raise SignatureProblem("BAD_KEY", "not a PEM elliptic-curve public key") from exc
+        raise SignatureProblem(
+            "PRIVATE_KEY", "holds a private key; verifying needs the signer's public key"
+        ) from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise SignatureProblem("BAD_KEY", "not an elliptic-curve key (model signing uses ECDSA)")
+    return key
+
+
 def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
     """An elliptic-curve private key from PEM (unencrypted), as model signing needs.
 

@@ -49,9 +49,10 @@ class LifecycleServiceStub:
     name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
     Codified objectives (stage 1) are checked as they are stored: an expression with a
     syntax or type error, an unknown variable or an unknown objective id is
-    INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
-    packaging (stage 10) or serving (stage 11) report about a model version passes the
-    deployment gate (DeploymentGate) or carries an override, or is refused with
+    INVALID_ARGUMENT naming the field and the position in the expression. A packaging
+    (stage 10) or serving (stage 11) report about a model version that says the stage
+    completed (SUCCEEDED, WARNED or CACHED) passes the deployment gate
+    (DeploymentGate) or carries an override, or is refused with
     FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
     values observed.
     """
@@ -123,9 +124,10 @@ class LifecycleServiceAsyncStub(LifecycleServiceStub):
     name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
     Codified objectives (stage 1) are checked as they are stored: an expression with a
     syntax or type error, an unknown variable or an unknown objective id is
-    INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
-    packaging (stage 10) or serving (stage 11) report about a model version passes the
-    deployment gate (DeploymentGate) or carries an override, or is refused with
+    INVALID_ARGUMENT naming the field and the position in the expression. A packaging
+    (stage 10) or serving (stage 11) report about a model version that says the stage
+    completed (SUCCEEDED, WARNED or CACHED) passes the deployment gate
+    (DeploymentGate) or carries an override, or is refused with
     FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
     values observed.
     """
@@ -200,9 +202,10 @@ class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
         name is taken. Deprecated inputs are accepted with a RESOURCE_DEPRECATED warning.
         Codified objectives (stage 1) are checked as they are stored: an expression with a
         syntax or type error, an unknown variable or an unknown objective id is
-        INVALID_ARGUMENT naming the field and the position in the expression. A SUCCEEDED
-        packaging (stage 10) or serving (stage 11) report about a model version passes the
-        deployment gate (DeploymentGate) or carries an override, or is refused with
+        INVALID_ARGUMENT naming the field and the position in the expression. A packaging
+        (stage 10) or serving (stage 11) report about a model version that says the stage
+        completed (SUCCEEDED, WARNED or CACHED) passes the deployment gate
+        (DeploymentGate) or carries an override, or is refused with
         FAILED_PRECONDITION (reason DEPLOYMENT_GATE_FAILED) listing each failure with the
         values observed.
         """
