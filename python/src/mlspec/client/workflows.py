@@ -28,6 +28,7 @@ from typing import Any
 
 from google.rpc import error_details_pb2
 
+from mlspec.client.client import version_text
 from mlspec.client.errors import AlreadyExists, InvalidArgument, NotFound
 from mlspec.client.values import from_value, to_value
 from mlspec.common.v1 import object_meta_pb2, reference_pb2, resource_service_pb2, run_state_pb2
@@ -37,7 +38,7 @@ from mlspec.metadata.v1 import (
     workflow_metadata_pb2,
     workflow_metadata_record_pb2,
 )
-from mlspec.models.v1 import model_version_pb2, models_service_pb2
+from mlspec.models.v1 import models_service_pb2
 from mlspec.tracking.v1 import (
     experiment_pb2,
     metric_pb2,
@@ -218,7 +219,7 @@ def _model_info(client: Any, version_id: str, metadata: WorkflowMetadata) -> Non
         models_service_pb2.GetModelVersionRequest(id=version_id)
     ).model_version
     model = client.models.GetModel(models_service_pb2.GetModelRequest(id=version.model_id)).model
-    text = _semver(version.version)
+    text = version_text(version.version)
     info = metadata.model
     info.name = model.meta.name
     info.version = text
@@ -231,13 +232,6 @@ def _model_info(client: Any, version_id: str, metadata: WorkflowMetadata) -> Non
         metadata.framework.name = framework.name
         metadata.framework.version = framework.version
         info.type = info.type or framework.name
-
-
-def _semver(version: model_version_pb2.SemanticVersion) -> str:
-    text = f"{version.major}.{version.minor}.{version.patch}"
-    if version.prerelease:
-        text += f"-{version.prerelease}"
-    return text + (f"+{version.build}" if version.build else "")
 
 
 # -- recreating a run -----------------------------------------------------------------
