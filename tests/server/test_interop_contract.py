@@ -154,6 +154,63 @@ def imported(stubs: Stubs, message: Any) -> rpb.ImportResourceResponse:
     return response
 
 
+def test_a_model_version_is_got_by_its_external_id_alone(stubs: Stubs) -> None:
+    model = stubs.models.CreateModel(
+        make(models_service_pb2.CreateModelRequest, {"model": {"meta": {"name": "ext-m"}}})
+    ).model
+    ext = {"system": "mlflow", "id": "models:/ext-m/3"}
+    created = stubs.models.CreateModelVersion(
+        make(
+            models_service_pb2.CreateModelVersionRequest,
+            {
+                "model_version": {
+                    "meta": {"external_id": ext},
+                    "model_id": model.meta.id,
+                    "version": {"major": 3},
+                    "artifact": {"uri": "s3://m/3", "digest": {"digests": {"sha256": "a" * 64}}},
+                }
+            },
+        )
+    ).model_version
+    got = stubs.models.GetModelVersion(
+        make(models_service_pb2.GetModelVersionRequest, {"external_id": ext})
+    ).model_version
+    assert got.meta.id == created.meta.id
+    missing = {"system": "mlflow", "id": "models:/ext-m/4"}
+    fails(
+        grpc.StatusCode.NOT_FOUND,
+        lambda: stubs.models.GetModelVersion(
+            make(models_service_pb2.GetModelVersionRequest, {"external_id": missing})
+        ),
+    )
+
+
+def test_an_imported_resource_is_checked_inside_its_any(stubs: Stubs) -> None:
+    """Bytes that are no Experiment, a time outside Timestamp's range and a label over
+    its limit are INVALID_ARGUMENT naming the field, never INTERNAL or stored."""
+    garbage = any_pb2.Any(type_url="type.googleapis.com/mlspec.tracking.v1.Experiment")
+    garbage.value = b"\x0a\xff\xff\xff\xff\x0f"  # field 1, a length beyond the bytes
+    err = fails(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        lambda: stubs.resources.ImportResource(rpb.ImportResourceRequest(resource=garbage)),
+    )
+    assert "resource.value" in str(err.details())
+    late = experiment_pb2.Experiment()
+    late.meta.name = "late"
+    late.meta.external_id.system, late.meta.external_id.id = "mlflow", "late"
+    late.meta.create_time.seconds = 253_402_300_800  # year 10000
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: imported(stubs, late))
+    assert "resource.meta.create_time" in str(err.details())
+    wide = experiment_pb2.Experiment()
+    wide.CopyFrom(late)
+    wide.meta.ClearField("create_time")
+    wide.meta.labels["team"] = "x" * 100_000
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: imported(stubs, wide))
+    assert "resource.meta.labels" in str(err.details())
+    listed = stubs.tracking.ListExperiments(tpb.ListExperimentsRequest())
+    assert "late" not in {e.meta.name for e in listed.experiments}
+
+
 def test_import_keeps_the_source_history_and_adds_nothing_the_second_time(stubs: Stubs) -> None:
     exp = make(
         experiment_pb2.Experiment,

@@ -101,7 +101,7 @@ class Dispatcher:
                 scope = self.access.scope(context.invocation_metadata(), full, route.writes)
                 answers: list[Message] = []
                 for index, data in enumerate(requests):
-                    each = dataclasses.replace(scope, warnings=[])
+                    each = dataclasses.replace(scope, warnings=[], after_commit=[])
                     try:
                         request, checked = decode_checked(request_cls, data)
                         answers.append(
@@ -184,6 +184,7 @@ class Dispatcher:
         except ConcurrentWrite:
             # A concurrent call with the same request_id committed first: answer as it did.
             scope.warnings.clear()
+            scope.after_commit.clear()  # what the rolled-back attempt queued never happened
             fresh = type(request).FromString(original)
             return self._call_once(method, fn, writes, fresh, scope, request_id, fingerprint)
         except errors.DomainError:
@@ -195,6 +196,7 @@ class Dispatcher:
             if stored is None or stored[0] != fingerprint:
                 raise
             scope.warnings.clear()
+            scope.after_commit.clear()
             return self.response_types[method].FromString(stored[1])
 
     def _checked_by_handler(self, method: str) -> tuple[str, ...]:

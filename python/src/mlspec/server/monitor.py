@@ -159,5 +159,10 @@ class Monitor:
         self, scope: RequestScope, method: str, model_id: str, exc: BaseException
     ) -> None:
         entry = self._entry(scope, method, model_id, code_name(exc), str(exc))
-        with self.store.transaction(write=True) as tx:
-            tx.append_audit([entry])
+        try:
+            with self.store.transaction(write=True) as tx:
+                tx.append_audit([entry])
+        except Exception:  # a failed audit write must not end the monitoring round
+            log.exception(
+                "could not record the failed %s of %s in the audit trail", method, model_id
+            )

@@ -489,9 +489,7 @@ class Resources:
         field_behavior.clear_output_only(message)
         meta: object_meta_pb2.ObjectMeta = message.meta  # type: ignore[attr-defined]
         violations = self._meta_violations(spec, meta, f"{path}.meta")
-        violations += field_behavior.missing_required(message, path, waived)
-        violations += well_formed.inverted_ranges(message, path)
-        violations += _digest_set_violations(message, path)
+        violations += content_violations(message, path, waived)
         if violations:
             raise errors.not_valid(f"{spec.label} is not valid", violations, "INVALID_RESOURCE")
         if meta.workspace and meta.workspace != self.scope.workspace:
@@ -534,8 +532,7 @@ class Resources:
         copy.CopyFrom(message)
         field_behavior.clear_output_only(copy)
         found = self._meta_violations(spec, copy.meta, f"{path}.meta")  # type: ignore[attr-defined]
-        found += field_behavior.missing_required(copy, path, waived)
-        return found + well_formed.inverted_ranges(copy, path)
+        return found + content_violations(copy, path, waived)
 
     def link(self, edges: Sequence[Edge]) -> None:
         """Records lineage edges (source, target, LineageEdgeKind); the one way edges are made."""
@@ -707,8 +704,7 @@ class Resources:
         violations = field_behavior.changed_immutable(current, updated, path)
         violations += self._meta_violations(spec, updated.meta, f"{path}.meta")  # type: ignore[attr-defined]
         waived = () if waive is None else waive(updated)
-        violations += field_behavior.missing_required(updated, path, waived)
-        violations += well_formed.inverted_ranges(updated, path)
+        violations += content_violations(updated, path, waived)
         if violations:
             raise errors.not_valid(f"cannot update {spec.label}", violations, "INVALID_UPDATE")
         return self.save(loaded, updated, expected_etag)
@@ -793,6 +789,20 @@ def digest_sets(message: Message, path: str) -> Iterator[tuple[str, digest_pb2.D
             yield item_path, item
         else:
             yield from digest_sets(item, item_path)
+
+
+def content_violations(
+    message: Message, path: str, waived: Collection[str] = ()
+) -> list[FieldViolation]:
+    """What a resource as it would be stored breaks, beyond its meta.
+
+    Required fields at every depth (``waived`` by its kind), time ranges that end before
+    they start, and digest sets that hold both digests and a reason for having none.
+    Create, update and ``common_violations`` all check this.
+    """
+    found = field_behavior.missing_required(message, path, waived)
+    found += well_formed.inverted_ranges(message, path)
+    return found + _digest_set_violations(message, path)
 
 
 def _digest_set_violations(message: Message, path: str) -> list[FieldViolation]:

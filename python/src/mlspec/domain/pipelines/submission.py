@@ -215,6 +215,8 @@ def get_pipeline(res: Resources, request: pb.GetPipelineRequest) -> Loaded:
     selector = request.WhichOneof("selector")
     if selector == "id":
         return res.get(K.RESOURCE_KIND_PIPELINE, request.id)
+    if selector == "external_id":
+        return res.get_by_external_id(K.RESOURCE_KIND_PIPELINE, request.external_id)
     if request.version:
         return res.get_by_name(K.RESOURCE_KIND_PIPELINE, request.name, request.version)
     query = res.query(

@@ -33,6 +33,8 @@ def get_version(request: pb.GetModelVersionRequest, res: Resources) -> Message:
         raise errors.invalid("id", "set id, or name, version or alias with model_id")
     if selector == "id":
         loaded = res.get(MV, request.id)
+    elif selector == "external_id":
+        loaded = res.get_by_external_id(MV, request.external_id)
     else:
         if not request.model_id:
             raise errors.invalid(

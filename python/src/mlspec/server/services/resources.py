@@ -5,15 +5,17 @@ from __future__ import annotations
 from functools import cache
 
 from google.protobuf import descriptor_pool
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from mlspec import errors
 from mlspec.common.v1 import audit_pb2
 from mlspec.common.v1 import resource_service_pb2 as pb
 from mlspec.domain import kind_rules
 from mlspec.domain.clock import micros_to_timestamp
+from mlspec.domain.common import limits, well_formed
 from mlspec.domain.common.kinds import BY_MESSAGE
 from mlspec.domain.common.resources import ACTIVE, ARCHIVED, DEPRECATED, Loaded, Resources
+from mlspec.errors import FieldViolation
 from mlspec.server import paging
 from mlspec.server.routes import read, write
 
@@ -93,8 +95,19 @@ def import_resource(request: pb.ImportResourceRequest, res: Resources) -> Messag
             "not created, so it cannot be imported",
         )
     message = spec.message()
-    if not request.resource.Unpack(message):
+    try:
+        unpacked = request.resource.Unpack(message)
+    except DecodeError:
+        raise errors.invalid("resource.value", f"is not a valid {spec.label}") from None
+    if not unpacked:
         raise errors.invalid("resource", f"does not hold a {spec.label}")
+    # The dispatcher's checks of limits and values stop at the Any: run them inside it.
+    found = [
+        FieldViolation(f"resource.{v.field}", v.description)
+        for v in limits.violations(message, len(request.resource.value))
+    ] + well_formed.violations(message, "resource")
+    if found:
+        raise errors.not_valid(f"the imported {spec.label} is not valid", found, "INVALID_VALUE")
     meta = message.meta  # type: ignore[attr-defined]
     if not meta.HasField("external_id"):
         raise errors.invalid(
