@@ -54,10 +54,12 @@ class DigestSet(message.Message):
     registry source); it says why, at most 1,024 characters, for example
     `kfp: image python:3.11 is given by tag`. Where a digest is required on create or
     import, such a set is accepted in its place. The deployment gate never accepts it:
-    a stage 10 (packaging) report whose package digest, or a completed stage 11
-    (serving) report whose served model version's artifact digest, is unknown is
-    FAILED_PRECONDITION with reason DIGEST_UNKNOWN, and so is a stage 10 or 11 report
-    with an input whose recorded digest is unknown. Setting both `digests` and this
+    a completed (SUCCEEDED, WARNED or CACHED) stage 10 (packaging) report with an
+    unknown digest in its payload, or a completed stage 11 (serving) report whose served
+    model version's artifact digest is unknown, is FAILED_PRECONDITION with reason
+    DIGEST_UNKNOWN, and so is a completed stage 10 or 11 report with an input whose
+    recorded digest is unknown. A report of a stage that did not complete records what
+    is known. Setting both `digests` and this
     field is INVALID_ARGUMENT.
     """
     @builtins.property

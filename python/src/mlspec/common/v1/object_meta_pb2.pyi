@@ -163,8 +163,8 @@ class ObjectMeta(message.Message):
         MLflow run id, an OpenLineage run id, a KFP task). Unique per kind within the
         workspace among non-archived objects: a create or import that repeats it is
         ALREADY_EXISTS (ImportResource returns the existing object instead). Filterable as
-        `meta.external_id.system`, `meta.external_id.id` and `meta.external_id.uri`, and
-        every Get method selects by it. It never changes after create.
+        `meta.external_id.system`, `meta.external_id.id` and `meta.external_id.uri` (a filter
+        compares the first 1,024 characters of the URI), and every Get method selects by it. It never changes after create.
         """
 
     def __init__(

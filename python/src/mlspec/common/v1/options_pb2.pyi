@@ -24,7 +24,8 @@ DESCRIPTOR: descriptor.FileDescriptor
 class ListSpec(message.Message):
     """ListSpec declares, once, what a List method accepts in its `filter` and `order_by`
     fields and how it orders a page by default. Every List request message of the
-    contract carries one as its `(mlspec.common.v1.list)` option; servers MUST accept
+    contract that takes `filter` or `order_by` carries one as its
+    `(mlspec.common.v1.list)` option; servers MUST accept
     every key and field it declares, answer INVALID_ARGUMENT for any other, and use
     `default_order` when `order_by` is empty. Within `filter` and `order_by` the common
     object fields may be written with or without their `meta.` prefix (`meta.create_time`

@@ -126,7 +126,8 @@ class ResourceServiceServicer:
     def ReactivateResource(self, request, context):
         """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
         ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
-        ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
+        ALREADY_EXISTS when reactivating an archived object whose name, or external id, has
+        since been taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

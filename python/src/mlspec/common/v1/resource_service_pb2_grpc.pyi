@@ -64,7 +64,8 @@ class ResourceServiceStub:
     ReactivateResource: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ReactivateResourceRequest, resource_service_pb2.ReactivateResourceResponse]
     """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
     ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
-    ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
+    ALREADY_EXISTS when reactivating an archived object whose name, or external id, has
+    since been taken.
     """
     ListAuditEvents: grpc.UnaryUnaryMultiCallable[resource_service_pb2.ListAuditEventsRequest, resource_service_pb2.ListAuditEventsResponse]
     """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
@@ -124,7 +125,8 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     ReactivateResource: aio.UnaryUnaryMultiCallable[resource_service_pb2.ReactivateResourceRequest, resource_service_pb2.ReactivateResourceResponse]  # type: ignore[assignment]
     """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
     ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
-    ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
+    ALREADY_EXISTS when reactivating an archived object whose name, or external id, has
+    since been taken.
     """
     ListAuditEvents: aio.UnaryUnaryMultiCallable[resource_service_pb2.ListAuditEventsRequest, resource_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Lists the audit trail of the caller's workspace, oldest entry first. On a server that
@@ -211,7 +213,8 @@ class ResourceServiceServicer(metaclass=abc_1.ABCMeta):
     ) -> typing.Union[resource_service_pb2.ReactivateResourceResponse, abc.Awaitable[resource_service_pb2.ReactivateResourceResponse]]:
         """Reactivates a deprecated or archived resource. Returns NOT_FOUND for an unknown id,
         ABORTED on an etag mismatch, INVALID_ARGUMENT for a reference without kind or id, and
-        ALREADY_EXISTS when reactivating an archived object whose name has since been taken.
+        ALREADY_EXISTS when reactivating an archived object whose name, or external id, has
+        since been taken.
         """
 
     @abc_1.abstractmethod

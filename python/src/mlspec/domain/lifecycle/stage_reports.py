@@ -233,7 +233,7 @@ def _derive(res: Resources, report: Report, path: str) -> list[Edge]:
         report.meta.name = f"{stage.lower().replace('_', '-')}-{report.meta.id}"
     edges = _fill_pipeline_run(res, report, path)
     _check_input_digests(res, report, path)
-    if report.stage in GATED_STAGES:
+    if report.stage in GATED_STAGES and report.status in COMPLETED:
         _check_known_digests(res, report, path)
     if report.HasField("model_test"):
         _check_model_test(res, report, path)
@@ -319,9 +319,10 @@ def _unknown(digests: digest_pb2.DigestSet) -> bool:
 def _check_known_digests(res: Resources, report: Report, path: str) -> None:
     """The gate never accepts "digest unknown at the source" (DigestSet.unknown_reason).
 
-    A stage 10 report's digests (the package's and every other one in its payload), a
-    completed stage 11 report's served model version, and the recorded digest of every
-    input of either, must be known.
+    A completed stage 10 report's digests (the package's and every other one in its
+    payload), a completed stage 11 report's served model version, and the recorded digest
+    of every input of either, must be known; a report of a stage that did not complete
+    records what is known.
     """
     found: list[FieldViolation] = []
     payload = report.WhichOneof("payload")
@@ -330,8 +331,7 @@ def _check_known_digests(res: Resources, report: Report, path: str) -> None:
             if _unknown(digests):
                 found.append(FieldViolation(where, f"is unknown ({digests.unknown_reason})"))
     refs = [(f"{path}.inputs[{i}].resource", e.resource) for i, e in enumerate(report.inputs)]
-    serving = report.stage == S.LIFECYCLE_STAGE_MODEL_SERVING
-    if report.HasField("model_version") and (not serving or report.status in COMPLETED):
+    if report.HasField("model_version"):
         refs.append((f"{path}.model_version", report.model_version))
     for where, ref in refs:
         recorded_of = RECORDED_DIGEST.get(ref.kind)

@@ -84,10 +84,12 @@ class LifecycleServiceStub:
     model version: its latest stage 8 report and its latest stage 9 report (if any), each
     against the objectives the evaluation names, the objectives checked at deployment
     against the model version's figures, and the gate's decision for a SUCCEEDED
-    packaging report sent now. For a stage report: that stage 8 or 9 report only.
-    Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
-    not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
-    and position named); NOT_FOUND when the model version, a report or the objectives
+    packaging report sent now; with `objectives` or `objectives_report_id` given, only
+    the stage 8 and 9 reports are evaluated against those. For a stage report: that
+    stage 8 or 9 report only. Nothing is stored. Returns INVALID_ARGUMENT when no target
+    is set, when the report is not a stage 8 or 9 report, when `model_version` names no
+    model version, when `objectives_report_id` is not a stage 1 report, or when
+    `objectives` holds an invalid expression (field and position named); NOT_FOUND when the model version, a report or the objectives
     report does not exist; FAILED_PRECONDITION when a stage report names no objectives
     and none are given.
     """
@@ -159,10 +161,12 @@ class LifecycleServiceAsyncStub(LifecycleServiceStub):
     model version: its latest stage 8 report and its latest stage 9 report (if any), each
     against the objectives the evaluation names, the objectives checked at deployment
     against the model version's figures, and the gate's decision for a SUCCEEDED
-    packaging report sent now. For a stage report: that stage 8 or 9 report only.
-    Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
-    not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
-    and position named); NOT_FOUND when the model version, a report or the objectives
+    packaging report sent now; with `objectives` or `objectives_report_id` given, only
+    the stage 8 and 9 reports are evaluated against those. For a stage report: that
+    stage 8 or 9 report only. Nothing is stored. Returns INVALID_ARGUMENT when no target
+    is set, when the report is not a stage 8 or 9 report, when `model_version` names no
+    model version, when `objectives_report_id` is not a stage 1 report, or when
+    `objectives` holds an invalid expression (field and position named); NOT_FOUND when the model version, a report or the objectives
     report does not exist; FAILED_PRECONDITION when a stage report names no objectives
     and none are given.
     """
@@ -267,10 +271,12 @@ class LifecycleServiceServicer(metaclass=abc_1.ABCMeta):
         model version: its latest stage 8 report and its latest stage 9 report (if any), each
         against the objectives the evaluation names, the objectives checked at deployment
         against the model version's figures, and the gate's decision for a SUCCEEDED
-        packaging report sent now. For a stage report: that stage 8 or 9 report only.
-        Nothing is stored. Returns INVALID_ARGUMENT when no target is set, when the report is
-        not a stage 8 or 9 report, or when `objectives` holds an invalid expression (field
-        and position named); NOT_FOUND when the model version, a report or the objectives
+        packaging report sent now; with `objectives` or `objectives_report_id` given, only
+        the stage 8 and 9 reports are evaluated against those. For a stage report: that
+        stage 8 or 9 report only. Nothing is stored. Returns INVALID_ARGUMENT when no target
+        is set, when the report is not a stage 8 or 9 report, when `model_version` names no
+        model version, when `objectives_report_id` is not a stage 1 report, or when
+        `objectives` holds an invalid expression (field and position named); NOT_FOUND when the model version, a report or the objectives
         report does not exist; FAILED_PRECONDITION when a stage report names no objectives
         and none are given.
         """

@@ -100,8 +100,8 @@ class LoggingServiceServicer:
         first failing batch, its message starting with `batch <index>:` (counted from 0); to
         resume, send the whole stream again with the same request ids: stored batches are
         answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
-        no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
-        WriteInferenceLogs does.
+        no batch, and INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION for a failing batch
+        as WriteInferenceLogs does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -62,8 +62,8 @@ class LoggingServiceStub:
     first failing batch, its message starting with `batch <index>:` (counted from 0); to
     resume, send the whole stream again with the same request ids: stored batches are
     answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
-    no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
-    WriteInferenceLogs does.
+    no batch, and INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION for a failing batch
+    as WriteInferenceLogs does.
     """
     ListInferenceLogs: grpc.UnaryUnaryMultiCallable[logging_service_pb2.ListInferenceLogsRequest, logging_service_pb2.ListInferenceLogsResponse]
     """Lists the records of a stream (or of every stream the caller can read) in sequence
@@ -120,8 +120,8 @@ class LoggingServiceAsyncStub(LoggingServiceStub):
     first failing batch, its message starting with `batch <index>:` (counted from 0); to
     resume, send the whole stream again with the same request ids: stored batches are
     answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
-    no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
-    WriteInferenceLogs does.
+    no batch, and INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION for a failing batch
+    as WriteInferenceLogs does.
     """
     ListInferenceLogs: aio.UnaryUnaryMultiCallable[logging_service_pb2.ListInferenceLogsRequest, logging_service_pb2.ListInferenceLogsResponse]  # type: ignore[assignment]
     """Lists the records of a stream (or of every stream the caller can read) in sequence
@@ -187,8 +187,8 @@ class LoggingServiceServicer(metaclass=abc_1.ABCMeta):
         first failing batch, its message starting with `batch <index>:` (counted from 0); to
         resume, send the whole stream again with the same request ids: stored batches are
         answered from the store, not appended twice. Returns INVALID_ARGUMENT for a stream of
-        no batch, and INVALID_ARGUMENT or FAILED_PRECONDITION for a failing batch as
-        WriteInferenceLogs does.
+        no batch, and INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION for a failing batch
+        as WriteInferenceLogs does.
         """
 
     @abc_1.abstractmethod
