@@ -31,6 +31,7 @@ from mlspec.client import AlreadyExists, Client, MLSpecError, NotFound
 from mlspec.client.kinds import Kind, kind_of_message, methods_by_request
 from mlspec.client.names import Resolver, UnresolvedReference
 from mlspec.client.workflows import recreate_run
+from mlspec.domain.models.versions import canonical_version
 from mlspec.metadata.v1 import workflow_metadata_pb2
 from mlspec.models.v1 import model_version_pb2
 
@@ -181,9 +182,7 @@ def _after_conflict(client: Client, kind: Kind, message: Message) -> Message | N
     """The existing resource a create was refused for (ALREADY_EXISTS), when findable."""
     scope = getattr(message, kind.scope_field, "") if kind.scope_field else ""
     if isinstance(message, model_version_pb2.ModelVersion) and scope:
-        version = message.version
-        text = f"{version.major}.{version.minor}.{version.patch}"
-        text += f"-{version.prerelease}" if version.prerelease else ""
+        text = canonical_version(message.version)
         return _get(client, kind, version=text, **{kind.scope_field or "": scope})
     label = getattr(message, "version", None)
     if kind.versioned and scope and isinstance(label, str) and label:  # module versions
@@ -219,6 +218,11 @@ def _request(client: Client, document: Document, message: Message) -> Outcome:
             "nor a workflow metadata file; there is nothing to import it as"
         )
     service, method = found
+    if method.server_streaming or method.client_streaming:
+        raise CliError(
+            f"{document.where()}: {method.name} streams; a file can send only requests of "
+            "unary methods (use the SDK for streams)"
+        )
     label = method.name
     try:
         response = getattr(getattr(client, service), method.name)(message)

@@ -191,6 +191,11 @@ def _client_error(exc: Any) -> Failure:
     return Failure(text)
 
 
+def _mlflow(exc: BaseException) -> Failure:
+    """MLflow refused (a tracking server not reachable, a store it cannot read)."""
+    return Failure(f"MLflow: {' '.join(str(exc).split())[:300]}")
+
+
 def _message(exc: BaseException) -> Failure:
     """An error whose text is already the line to show (references that name nothing)."""
     return Failure(str(exc))
@@ -242,6 +247,7 @@ _TABLE: list[tuple[str, Callable[[Any], Failure | None]]] = [
     ("mlspec.store.sql:SchemaOutOfDate", _bad_setting),
     ("mlspec.server.config:ConfigError", _bad_setting),
     ("mlspec.client.transport:TLSSettingsError", _bad_setting),
+    ("mlflow.exceptions:MlflowException", _mlflow),
     ("sqlalchemy.exc:OperationalError", _unreachable_store),
     ("sqlalchemy.exc:DBAPIError", _database_error),
     ("sqlalchemy.exc:NoSuchModuleError", _unknown_dialect),

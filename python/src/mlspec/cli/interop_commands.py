@@ -71,6 +71,10 @@ def kfp(settings: Settings, file: Path) -> None:
             result = kfp_import.import_pipeline(client, ir, str(file))
         except kfp_import.KfpFormatError as exc:
             raise CliError(f"{file}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:  # an IR that loads but is malformed
+            raise CliError(
+                f"{file}: not a valid KFP pipeline IR: {type(exc).__name__} {exc}"
+            ) from None
     pipeline = result.pipeline
     _report(
         settings,

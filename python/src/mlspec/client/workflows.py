@@ -256,6 +256,7 @@ def recreate_run(
     kept = WorkflowMetadata()
     kept.CopyFrom(metadata)
     dropped = _drop_unknown_references(client, kept)
+    _check(client, kept)  # before anything is created: an invalid file leaves nothing behind
     experiment, experiment_created = _experiment(client, experiment_name)
     run, run_created = _run(client, experiment, run_name, metadata, kept)
     record, record_created = _record(client, kept, run, file_digest, source_uri)
@@ -373,13 +374,8 @@ def _params(metadata: WorkflowMetadata) -> dict[str, Any]:
     return found
 
 
-def _record(
-    client: Any,
-    metadata: WorkflowMetadata,
-    run: run_pb2.Run,
-    file_digest: str,
-    source_uri: str,
-) -> tuple[workflow_metadata_record_pb2.WorkflowMetadataRecord, bool]:
+def _check(client: Any, metadata: WorkflowMetadata) -> None:
+    """``InvalidArgument`` with every error the server's ValidateWorkflowMetadata finds."""
     checked = client.metadata.ValidateWorkflowMetadata(
         metadata_service_pb2.ValidateWorkflowMetadataRequest(workflow_metadata=metadata)
     )
@@ -390,6 +386,15 @@ def _record(
             + "; ".join(f"{v.field}: {v.description}" for v in errors),
             details=[_bad_request(errors)],
         )
+
+
+def _record(
+    client: Any,
+    metadata: WorkflowMetadata,
+    run: run_pb2.Run,
+    file_digest: str,
+    source_uri: str,
+) -> tuple[workflow_metadata_record_pb2.WorkflowMetadataRecord, bool]:
     ref = reference_pb2.ResourceRef(kind=K.RESOURCE_KIND_RUN, id=run.meta.id)
     request = metadata_service_pb2.ListWorkflowMetadataRecordsRequest(run=ref, page_size=100)
     content = _without_references(metadata)

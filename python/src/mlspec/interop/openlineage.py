@@ -299,7 +299,14 @@ class _Importer:
         if report.status == stage_report_pb2.STAGE_REPORT_STATUS_FAILED:
             report.error_message = str((view.facets.get("errorMessage") or {}).get("message") or "")
         payload = getattr(report, payload_field)
-        json_format.ParseDict(dict(facet.get("payload") or {}), payload, ignore_unknown_fields=True)
+        try:
+            json_format.ParseDict(
+                dict(facet.get("payload") or {}), payload, ignore_unknown_fields=True
+            )
+        except json_format.ParseError as exc:
+            raise EventFormatError(
+                f"run {view.run_id}: the mlspec facet's payload: {exc}"
+            ) from None
         payload.SetInParent()
         for dataset in view.datasets("inputs"):
             found = self.outputs.get(_dataset_key(dataset))
