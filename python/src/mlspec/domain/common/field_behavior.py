@@ -109,15 +109,6 @@ def clear_output_only(message: Message) -> None:
         clear_output_only(child)
 
 
-def _is_set(message: Message, field: Any) -> bool:
-    """Whether a field holds a value: present, non-empty, or (without presence) not zero."""
-    if field.is_repeated:
-        return len(getattr(message, field.name)) > 0
-    if field.has_presence:
-        return message.HasField(field.name)
-    return bool(getattr(message, field.name))
-
-
 # Required fields whose comment lets another field of the same message stand in for
 # them: the walk counts the field as set when the stand-in is. A digest set holds digests,
 # or (for records imported from a system that kept none) says why in unknown_reason; a

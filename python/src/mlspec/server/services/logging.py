@@ -11,7 +11,6 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from mlspec import errors
 from mlspec.domain.common import message_filter
 from mlspec.domain.common.resources import Resources
 from mlspec.domain.logging import inference_log, model_labels, streams
@@ -104,11 +103,8 @@ def verify(request: pb.VerifyLogChainRequest, res: Resources) -> Message:
 
 def stream_ncsa(request: pb.StreamNcsaLinesRequest, res: Resources) -> Iterator[Message]:
     """Renders a stream's records as NCSA text lines, in chunks of up to 500 records read."""
-    if not request.log_stream_id:
-        raise errors.invalid("log_stream_id", "is required")
-    keep = _record_filter(request.filter, "")
-    if request.log_stream_id:
-        streams.require_stream(res, request.log_stream_id)
+    keep = _record_filter(request.filter, "")  # log_stream_id is Required: checked before
+    streams.require_stream(res, request.log_stream_id)
     position = (request.log_stream_id, request.after_sequence_number)
     label_of = model_labels.labeller(res)
     while True:
